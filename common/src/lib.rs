@@ -1,0 +1,33 @@
+//! Pieces every nodistro runtime tool shares.
+//!
+//! - [`cmdline`]: the kernel command line, parsed with the kernel's own
+//!   quoting rules.
+//! - [`config`]: `/etc/nodistro.conf` (written by the packager) merged with
+//!   command-line overrides. The same `key=value` names are used in both.
+//! - [`timeline`]: console lines stamped with milliseconds since boot.
+//! - [`report`]: one-line error chains for `main`.
+//! - [`sys`]: file descriptors handed down by init (readiness, app pipes).
+
+pub mod cmdline;
+pub mod config;
+pub mod report;
+pub mod sys;
+pub mod timeline;
+
+pub use cmdline::Cmdline;
+pub use config::Config;
+
+/// Where the packager writes the configuration and where the tools read it.
+pub const CONFIG_PATH: &str = "/etc/nodistro.conf";
+
+/// Environment variable naming the fd a helper writes its readiness line to.
+pub const READY_FD_ENV: &str = "NODISTRO_READY_FD";
+/// Environment variable naming the fd carrying the app's stdout (read end).
+pub const APP_STDOUT_FD_ENV: &str = "NODISTRO_APP_STDOUT_FD";
+/// Environment variable naming the fd carrying the app's stderr (read end).
+pub const APP_STDERR_FD_ENV: &str = "NODISTRO_APP_STDERR_FD";
+/// Environment variable carrying the app's name (for log records).
+pub const APP_NAME_ENV: &str = "NODISTRO_APP_NAME";
+
+/// The multicall binary's file name in the image.
+pub const MULTICALL_NAME: &str = "nodistro-box";

@@ -1,0 +1,79 @@
+//! File descriptors handed from init to its helpers by number, named in
+//! environment variables (the s6/systemd notification habit).
+#![allow(unsafe_code)]
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Errors taking an inherited descriptor.
+#[derive(Debug, thiserror::Error)]
+pub enum FdError {
+    #[error("environment variable {var}={value:?} is not a file descriptor number")]
+    NotANumber { var: String, value: String },
+    #[error("environment variable {var} names fd {fd}, which is not open")]
+    NotOpen {
+        var: String,
+        fd: RawFd,
+        #[source]
+        source: rustix::io::Errno,
+    },
+}
+
+/// Take ownership of the fd named by environment variable `var`, if set.
+/// The variable is removed so that children of the caller do not see it.
+pub fn take_inherited_fd(var: &str) -> Result<Option<OwnedFd>, FdError> {
+    let Some(value) = std::env::var_os(var) else {
+        return Ok(None);
+    };
+    let value = value.to_string_lossy().into_owned();
+    let fd: RawFd = match value.trim().parse() {
+        Ok(fd) if fd >= 0 => fd,
+        _ => {
+            return Err(FdError::NotANumber {
+                var: var.to_string(),
+                value,
+            })
+        }
+    };
+    // SAFETY: fcntl(F_GETFD) on an arbitrary number only queries flags; the
+    // borrowed fd does not outlive this call.
+    let probe = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if let Err(source) = rustix::io::fcntl_getfd(probe) {
+        return Err(FdError::NotOpen {
+            var: var.to_string(),
+            fd,
+            source,
+        });
+    }
+    // SAFETY: the fd is open (checked above) and, by the protocol with init,
+    // handed to this process alone; the env var is removed below so nothing
+    // else in this process takes it twice.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Removing our own variable: single-threaded at this point by contract
+    // (called at the start of main).
+    std::env::remove_var(var);
+    Ok(Some(owned))
+}
+
+/// Write a readiness line to the fd named by [`crate::READY_FD_ENV`], if init
+/// gave one; the fd is kept open (netcfg may report several interfaces).
+pub struct Notifier {
+    fd: Option<std::fs::File>,
+}
+
+impl Notifier {
+    /// Take the readiness fd from the environment (none: notifications are
+    /// no-ops, e.g. when a tool runs by hand).
+    pub fn from_env() -> Result<Self, FdError> {
+        Ok(Notifier {
+            fd: take_inherited_fd(crate::READY_FD_ENV)?.map(std::fs::File::from),
+        })
+    }
+
+    /// Send one line (a newline is added).
+    pub fn notify(&mut self, line: &str) {
+        use std::io::Write;
+        if let Some(f) = &mut self.fd {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Console lines stamped with the time since the kernel started, in the
+//! kernel's own `[seconds.millis]` style, so that init's timeline lines sit
+//! naturally between kernel messages on a serial console.
+
+use std::io::Write;
+
+/// Milliseconds since boot (CLOCK_BOOTTIME: the clock the kernel's own
+/// printk timestamps follow closely).
+pub fn since_boot_ms() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
+}
+
+/// `[   1.234] tool: message`
+pub fn format_line(ms: u64, tool: &str, msg: &str) -> String {
+    format!("[{:4}.{:03}] {tool}: {msg}", ms / 1000, ms % 1000)
+}
+
+/// Write one stamped line to stderr (the console for tools started by init).
+/// Errors writing to the console are ignored: there is nowhere else to say.
+pub fn log(tool: &str, msg: &str) {
+    let line = format_line(since_boot_ms(), tool, msg);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format() {
+        assert_eq!(format_line(1234, "init", "hi"), "[   1.234] init: hi");
+        assert_eq!(format_line(5, "x", "y"), "[   0.005] x: y");
+        assert_eq!(format_line(12_345_678, "x", "y"), "[12345.678] x: y");
+    }
+
+    #[test]
+    fn clock_moves_forward() {
+        let a = since_boot_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(since_boot_ms() >= a + 4);
+    }
+}
