@@ -1,10 +1,65 @@
-//! nodistro packaging: skeleton, filled in by its issue.
+//! `nodistro`, the host-side tool: builds a reproducible initramfs from the
+//! runtime tools, the user's app and the kernel modules it needs; lists
+//! archives; boots kernel + initramfs under QEMU; runs the demo.
+//!
+//! Each subcommand lives in its own module with its own argh struct.
 
+use argh::FromArgs;
 use std::ffi::OsString;
+
+pub mod build;
+pub mod demo;
+pub mod ls;
+pub mod qemu;
+
+/// nodistro: pack a static app with a Linux kernel's modules and the nodistro
+/// runtime tools into a bootable initramfs, and boot it under QEMU.
+#[derive(FromArgs, Debug)]
+pub struct Cli {
+    #[argh(subcommand)]
+    pub command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Build(build::BuildArgs),
+    Ls(ls::LsArgs),
+    Run(qemu::RunArgs),
+    Demo(demo::DemoArgs),
+}
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let _ = args;
-    eprintln!("nodistro: not implemented yet");
-    1
+    let strings: Result<Vec<String>, _> = args.into_iter().map(|a| a.into_string()).collect();
+    let strings = match strings {
+        Ok(s) => s,
+        Err(bad) => {
+            eprintln!("nodistro: argument {bad:?} is not valid UTF-8");
+            return 2;
+        }
+    };
+    let name = strings.first().map(String::as_str).unwrap_or("nodistro");
+    let rest: Vec<&str> = strings.iter().skip(1).map(String::as_str).collect();
+    let cli = match Cli::from_args(&[name], &rest) {
+        Ok(cli) => cli,
+        Err(early) => {
+            return match early.status {
+                Ok(()) => {
+                    println!("{}", early.output);
+                    0
+                }
+                Err(()) => {
+                    eprintln!("{}", early.output);
+                    2
+                }
+            }
+        }
+    };
+    match cli.command {
+        Command::Build(a) => build::main(a),
+        Command::Ls(a) => ls::main(a),
+        Command::Run(a) => qemu::main(a),
+        Command::Demo(a) => demo::main(a),
+    }
 }
