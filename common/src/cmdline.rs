@@ -155,7 +155,10 @@ mod tests {
     fn last_value_wins_and_dashes_equal_underscores() {
         let c = Cmdline::parse("modprobe.blacklist=a modprobe.blacklist=b foo-bar=1");
         assert_eq!(c.get("modprobe.blacklist"), Some("b"));
-        assert_eq!(c.get_all("modprobe.blacklist").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            c.get_all("modprobe.blacklist").collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(c.get("foo_bar"), Some("1"));
     }
 

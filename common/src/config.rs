@@ -149,9 +149,7 @@ impl Config {
             Ok(text) => Config::parse(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), vec![]),
             Err(e) => {
-                warnings.push(format!(
-                    "cannot read {config_path}: {e}; using defaults"
-                ));
+                warnings.push(format!("cannot read {config_path}: {e}; using defaults"));
                 (Config::default(), vec![])
             }
         };
@@ -189,11 +187,12 @@ impl Config {
     /// A boolean: `1/yes/true/on` or `0/no/false/off`. Anything else is
     /// `Err(value)` so the caller can say which value it did not understand.
     pub fn get_bool(&self, key: &str) -> Option<Result<bool, String>> {
-        self.get(key).map(|v| match v.to_ascii_lowercase().as_str() {
-            "1" | "yes" | "true" | "on" => Ok(true),
-            "0" | "no" | "false" | "off" => Ok(false),
-            _ => Err(v.to_string()),
-        })
+        self.get(key)
+            .map(|v| match v.to_ascii_lowercase().as_str() {
+                "1" | "yes" | "true" | "on" => Ok(true),
+                "0" | "no" | "false" | "off" => Ok(false),
+                _ => Err(v.to_string()),
+            })
     }
 
     /// A number parsed with `FromStr`; `Err(value)` when it does not parse.
@@ -219,7 +218,8 @@ mod tests {
 
     #[test]
     fn parse_skips_bad_lines_and_keeps_good_ones() {
-        let (c, w) = Config::parse("# c\ninit.app=/app/x\n\ngarbage\ninit.arg=a=b\nbad key=1\ninit.arg=\n");
+        let (c, w) =
+            Config::parse("# c\ninit.app=/app/x\n\ngarbage\ninit.arg=a=b\nbad key=1\ninit.arg=\n");
         assert_eq!(c.get("init.app"), Some("/app/x"));
         assert_eq!(c.get_all("init.arg").collect::<Vec<_>>(), ["a=b", ""]);
         assert_eq!(w.len(), 2);
@@ -229,7 +229,11 @@ mod tests {
 
     #[test]
     fn render_round_trips() {
-        let c = Config::from_entries([("init.app", "/app/x"), ("init.arg", " spaced "), ("init.arg", "#x")]);
+        let c = Config::from_entries([
+            ("init.app", "/app/x"),
+            ("init.arg", " spaced "),
+            ("init.arg", "#x"),
+        ]);
         let text = c.render().expect("renders");
         let (back, w) = Config::parse(&text);
         assert!(w.is_empty());
@@ -240,12 +244,18 @@ mod tests {
 
     #[test]
     fn cmdline_overrides_replace_all_values() {
-        let (mut c, _) = Config::parse("init.arg=a\ninit.arg=b\nlogfwd.remote=udp://1.2.3.4:514\nip=dhcp\n");
-        let cl = Cmdline::parse("console=ttyS0 init.arg=z ip=10.0.0.2::10.0.0.1:255.255.255.0::eth0:off quiet");
+        let (mut c, _) =
+            Config::parse("init.arg=a\ninit.arg=b\nlogfwd.remote=udp://1.2.3.4:514\nip=dhcp\n");
+        let cl = Cmdline::parse(
+            "console=ttyS0 init.arg=z ip=10.0.0.2::10.0.0.1:255.255.255.0::eth0:off quiet",
+        );
         c.override_with(&cl, &["ip"]);
         assert_eq!(c.get_all("init.arg").collect::<Vec<_>>(), ["z"]);
         assert_eq!(c.get("logfwd.remote"), Some("udp://1.2.3.4:514"));
-        assert_eq!(c.get("ip"), Some("10.0.0.2::10.0.0.1:255.255.255.0::eth0:off"));
+        assert_eq!(
+            c.get("ip"),
+            Some("10.0.0.2::10.0.0.1:255.255.255.0::eth0:off")
+        );
         assert_eq!(c.get("console"), None);
     }
 

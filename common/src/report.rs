@@ -31,7 +31,10 @@ mod tests {
 
     #[test]
     fn joins_sources() {
-        let e = Outer(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"));
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ));
         assert_eq!(chain(&e), "cannot load module e1000: no such file");
     }
 }

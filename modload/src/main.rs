@@ -1,3 +1,5 @@
 fn main() {
-    std::process::exit(nodistro_modload::main_with_args(std::env::args_os().collect()));
+    std::process::exit(nodistro_modload::main_with_args(
+        std::env::args_os().collect(),
+    ));
 }

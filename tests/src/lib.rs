@@ -1,1 +1,103 @@
 //! Shared harness for the end-to-end tests in `tests/tests/`.
+//!
+//! Engineers add their own modules here (`pub mod qemu;`, `pub mod netns;`
+//! ...); this file holds what every test needs: where the workspace and the
+//! release binaries are, and clear failures when a prerequisite is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// Where `cargo build --release` puts binaries.
+pub fn release_dir() -> PathBuf {
+    workspace_root().join("target/x86_64-unknown-linux-gnu/release")
+}
+
+/// Path of a release binary of this workspace (`nodistro`, `nodistro-box`,
+/// `demo-app`, `modload`, ...), building the workspace's release binaries once
+/// per test process if needed (a no-op when they are fresh, as in CI where
+/// scripts/test.sh builds them first).
+pub fn release_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["build", "--release", "--workspace", "--bins"])
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("cargo build --release failed: {status}"))
+        }
+    });
+    if let Err(e) = built {
+        panic!("{e}");
+    }
+    let path = release_dir().join(name);
+    assert!(
+        path.is_file(),
+        "release binary {} is missing after the build",
+        path.display()
+    );
+    path
+}
+
+/// Fail the test with a clear message if `program` is not on PATH.
+/// `package` names the Debian package that provides it (scripts/setup.sh
+/// installs it).
+pub fn require_program(program: &str, package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => p,
+        None => panic!(
+            "{program} is not installed: install the Debian package {package} (scripts/setup.sh does)"
+        ),
+    }
+}
+
+/// Fail unless running as root (network namespaces, QEMU, module trees).
+pub fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test needs root (network namespaces, mounts); CI runs as root"
+    );
+}
+
+/// A fresh temporary directory removed on drop, named after the test.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("nodistro-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        if let Err(e) = std::fs::create_dir_all(&path) {
+            panic!("cannot create {}: {e}", path.display());
+        }
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
