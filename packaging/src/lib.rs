@@ -9,6 +9,7 @@ use std::ffi::OsString;
 
 pub mod build;
 pub mod demo;
+pub mod kernel;
 pub mod ls;
 pub mod qemu;
 
