@@ -1,4 +1,14 @@
-//! logfwd: skeleton, filled in by its issue.
+//! logfwd: collects kernel (/dev/kmsg), syslog (/dev/log) and app
+//! (stdout/stderr pipes) records and forwards them to the console, a
+//! bounded ring and a remote syslog server (UDP, or TCP with RFC 6587
+//! octet counting), never blocking the producers.
+
+pub mod format;
+pub mod kmsg;
+pub mod lines;
+pub mod queue;
+pub mod record;
+pub mod syslog;
 
 use std::ffi::OsString;
 

@@ -1,0 +1,237 @@
+//! Output formats: the console's short human line, RFC 5424, RFC 3164, and
+//! RFC 6587 octet-counting framing for TCP.
+
+use crate::record::{Record, SEVERITY_NAMES};
+use std::fmt::Write;
+
+/// Wire format for the remote server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Rfc5424,
+    Rfc3164,
+}
+
+/// Identity of this machine, used when a record does not carry its own.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub hostname: String,
+}
+
+/// (year, month 1-12, day 1-31) from days since 1970-01-01 (H. Hinnant's
+/// civil_from_days).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Broken-down UTC time: (year, month, day, hour, minute, second, µs).
+fn utc(time_us: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
+    let secs = time_us / 1_000_000;
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    (y, mo, d, s / 3600, s / 60 % 60, s % 60, time_us % 1_000_000)
+}
+
+/// An RFC 5424 header field: printable ASCII without spaces, at most `max`
+/// characters, `-` when empty.
+fn field(out: &mut String, value: Option<&str>, max: usize) {
+    let start = out.len();
+    for c in value.unwrap_or("").chars().take(max) {
+        out.push(if c.is_ascii_graphic() { c } else { '_' });
+    }
+    if out.len() == start {
+        out.push('-');
+    }
+}
+
+fn pri(r: &Record) -> u32 {
+    u32::from(r.facility) * 8 + u32::from(r.severity & 7)
+}
+
+/// `<PRI>1 2026-11-24T12:00:01.123456Z HOST APP PID MSGID - MSG`
+pub fn rfc5424(r: &Record, origin: &Origin) -> String {
+    let (y, mo, d, h, mi, s, us) = utc(r.time_us);
+    let mut out = String::with_capacity(r.msg.len() + 96);
+    let _ = write!(
+        out,
+        "<{}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z ",
+        pri(r)
+    );
+    field(
+        &mut out,
+        Some(r.hostname.as_deref().unwrap_or(&origin.hostname)),
+        255,
+    );
+    out.push(' ');
+    field(&mut out, Some(&r.app), 48);
+    out.push(' ');
+    field(&mut out, r.pid.as_deref(), 128);
+    out.push(' ');
+    field(&mut out, r.msgid.as_deref(), 32);
+    out.push_str(" - ");
+    out.push_str(&r.msg);
+    out
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `<PRI>Nov 24 12:00:01 HOST APP[PID]: MSG` (time in UTC).
+pub fn rfc3164(r: &Record, origin: &Origin) -> String {
+    let (_, mo, d, h, mi, s, _) = utc(r.time_us);
+    let mut out = String::with_capacity(r.msg.len() + 64);
+    let month = MONTHS[(mo as usize - 1) % 12];
+    let _ = write!(out, "<{}>{month} {d:2} {h:02}:{mi:02}:{s:02} ", pri(r));
+    field(
+        &mut out,
+        Some(r.hostname.as_deref().unwrap_or(&origin.hostname)),
+        255,
+    );
+    out.push(' ');
+    // RFC 3164 tags are alphanumeric, at most 32 characters.
+    let tag: String = r
+        .app
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != ':' && c != '[' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect();
+    out.push_str(if tag.is_empty() { "-" } else { &tag });
+    if let Some(pid) = &r.pid {
+        let _ = write!(out, "[{pid}]");
+    }
+    out.push_str(": ");
+    out.push_str(&r.msg);
+    out
+}
+
+/// Format for the remote sink.
+pub fn remote(format: Format, r: &Record, origin: &Origin) -> String {
+    match format {
+        Format::Rfc5424 => rfc5424(r, origin),
+        Format::Rfc3164 => rfc3164(r, origin),
+    }
+}
+
+/// RFC 6587 octet counting: `LEN SP MSG`, appended to `out`.
+pub fn octet_frame(msg: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(msg.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(msg);
+}
+
+/// The console's line: `[  12.345] app[pid]: err: text` (ms since boot; the
+/// severity is shown when it is warning or worse). Control characters are
+/// shown as `\xNN` so nothing in a message can drive the terminal.
+pub fn console(r: &Record, since_boot_ms: u64) -> String {
+    let mut out = String::with_capacity(r.msg.len() + 40);
+    let _ = write!(
+        out,
+        "[{:4}.{:03}] {}",
+        since_boot_ms / 1000,
+        since_boot_ms % 1000,
+        r.app
+    );
+    if let Some(pid) = &r.pid {
+        let _ = write!(out, "[{pid}]");
+    }
+    out.push_str(": ");
+    if r.severity <= 4 {
+        out.push_str(SEVERITY_NAMES[usize::from(r.severity & 7)]);
+        out.push_str(": ");
+    }
+    for c in r.msg.chars() {
+        if c.is_control() && c != '\t' {
+            let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Source;
+
+    fn rec() -> Record {
+        let mut r = Record::new(Source::App, 1, 3, "demo app", "disk full".into());
+        r.pid = Some("42".into());
+        r.time_us = 1_795_521_601_500_000; // 2026-11-24T12:00:01.5Z
+        r
+    }
+
+    fn origin() -> Origin {
+        Origin {
+            hostname: "box".into(),
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_416), (2025, 11, 24));
+    }
+
+    #[test]
+    fn rfc5424_line() {
+        assert_eq!(
+            rfc5424(&rec(), &origin()),
+            "<11>1 2026-11-24T12:00:01.500000Z box demo_app 42 - - disk full"
+        );
+        let mut r = rec();
+        r.hostname = Some("other".into());
+        r.pid = None;
+        r.app = String::new();
+        assert_eq!(
+            rfc5424(&r, &origin()),
+            "<11>1 2026-11-24T12:00:01.500000Z other - - - - disk full"
+        );
+    }
+
+    #[test]
+    fn rfc3164_line() {
+        let mut r = rec();
+        r.time_us -= 23 * 86_400_000_000;
+        assert_eq!(
+            rfc3164(&r, &origin()),
+            "<11>Nov  1 12:00:01 box demo_app[42]: disk full"
+        );
+    }
+
+    #[test]
+    fn octet_counting() {
+        let mut out = b"x".to_vec();
+        octet_frame("héllo".as_bytes(), &mut out);
+        assert_eq!(out, "x6 héllo".as_bytes());
+    }
+
+    #[test]
+    fn console_line_escapes_controls() {
+        let mut r = rec();
+        r.msg = "a\x1b[2Jb\tc".into();
+        assert_eq!(
+            console(&r, 12_345),
+            "[  12.345] demo app[42]: err: a\\x1b[2Jb\tc"
+        );
+        r.severity = 6;
+        r.pid = None;
+        r.msg = "ok".into();
+        assert_eq!(console(&r, 5), "[   0.005] demo app: ok");
+    }
+}

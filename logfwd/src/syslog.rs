@@ -1,0 +1,93 @@
+//! Datagrams from the `/dev/log` socket: RFC 3164 (what glibc `syslog()`
+//! sends), RFC 5424 (`logger --rfc5424`) or anything else. Nothing is
+//! dropped: what syslog_loose cannot parse is kept whole as the message,
+//! invalid UTF-8 is replaced, NUL bytes and trailing newlines removed.
+
+use crate::record::{Record, Source, FACILITY_USER};
+use syslog_loose::{ProcId, Variant};
+
+/// Severity given to a datagram without a `<PRI>` (RFC 3164 4.3.3: user.notice).
+const DEFAULT_SEVERITY: u8 = 5;
+
+/// Parse one datagram received at `now_us` (µs since the epoch).
+pub fn parse_datagram(raw: &[u8], now_us: u64) -> Record {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.replace('\0', "");
+    let text = text.trim_end_matches(['\n', '\r']);
+    // A fixed year: the timestamp is only used when it carries its own
+    // year (RFC 5424); RFC 3164 dates without a year get reception time.
+    let m = syslog_loose::parse_message_with_year(text, |_| 1970, Variant::Either);
+    let mut r = Record::new(
+        Source::Syslog,
+        m.facility.map_or(FACILITY_USER, |f| f as u8),
+        m.severity.map_or(DEFAULT_SEVERITY, |s| s as u8),
+        m.appname.unwrap_or("-"),
+        m.msg.trim_start_matches('\u{feff}').to_string(),
+    );
+    r.hostname = m.hostname.filter(|h| *h != "-").map(str::to_string);
+    r.pid = m.procid.map(|p| match p {
+        ProcId::PID(n) => n.to_string(),
+        ProcId::Name(s) => s.to_string(),
+    });
+    r.msgid = m.msgid.map(str::to_string);
+    let parsed_us = m
+        .timestamp
+        .map(|t| t.timestamp_micros())
+        .filter(|&t| t > 365 * 86_400 * 1_000_000);
+    r.time_us = parsed_us.map_or(now_us, |t| t as u64);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_style_local_message() {
+        // glibc syslog() over /dev/log: no host name.
+        let r = parse_datagram(b"<30>Nov 24 12:00:01 myd[123]: started ok", 42);
+        assert_eq!((r.facility, r.severity), (3, 6));
+        assert_eq!(r.app, "myd");
+        assert_eq!(r.pid.as_deref(), Some("123"));
+        assert_eq!(r.msg, "started ok");
+        assert_eq!(r.time_us, 42);
+    }
+
+    #[test]
+    fn rfc3164_with_hostname() {
+        let r = parse_datagram(b"<13>Nov 24 12:00:01 box1 tagx[7]: hi there\n", 42);
+        assert_eq!(r.hostname.as_deref(), Some("box1"));
+        assert_eq!(r.app, "tagx");
+        assert_eq!(r.pid.as_deref(), Some("7"));
+        assert_eq!(r.msg, "hi there");
+    }
+
+    #[test]
+    fn rfc5424() {
+        let r = parse_datagram(
+            b"<165>1 2026-11-24T12:00:01.5Z host2 app3 99 ID47 [ex@1 a=\"b\"] \xef\xbb\xbfmsg body",
+            42,
+        );
+        assert_eq!((r.facility, r.severity), (20, 5));
+        assert_eq!(r.hostname.as_deref(), Some("host2"));
+        assert_eq!(r.app, "app3");
+        assert_eq!(r.pid.as_deref(), Some("99"));
+        assert_eq!(r.msgid.as_deref(), Some("ID47"));
+        assert_eq!(r.msg, "msg body");
+        assert_eq!(r.time_us, 1_795_521_601_500_000);
+    }
+
+    #[test]
+    fn garbage_is_kept_not_dropped() {
+        let r = parse_datagram(b"\x00\x01\xff\xfebinary\x7f", 42);
+        assert_eq!(r.severity, DEFAULT_SEVERITY);
+        assert!(r.msg.contains("binary"));
+        assert!(r.msg.contains('\u{fffd}'));
+        let r = parse_datagram(b"", 42);
+        assert_eq!(r.msg, "");
+        let r = parse_datagram(b"<999>oops", 42);
+        assert!(r.msg.contains("oops"));
+        let r = parse_datagram(b"plain words only", 42);
+        assert_eq!(r.msg, "plain words only");
+    }
+}
