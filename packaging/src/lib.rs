@@ -8,9 +8,14 @@ use argh::FromArgs;
 use std::ffi::OsString;
 
 pub mod build;
+pub mod compress;
+pub mod cpio;
 pub mod demo;
+pub mod elf;
+pub mod image;
 pub mod kernel;
 pub mod ls;
+pub mod modules;
 pub mod qemu;
 
 /// nodistro: pack a static app with a Linux kernel's modules and the nodistro
