@@ -1,0 +1,231 @@
+//! init's typed configuration, read from the shared [`Config`] (the file
+//! plus command-line overrides) and from what the kernel hands init itself:
+//! bare command-line words as arguments (appended to the app's arguments).
+//! Unknown `key=value` words arrive as init's environment, which the app
+//! inherits as is. Sans-IO: every bad value becomes a warning and the
+//! default.
+
+use nodistro_common::Config;
+use std::time::Duration;
+
+/// What to do when the app exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExit {
+    PowerOff,
+    Reboot,
+    Restart,
+    Stay,
+}
+
+/// The helpers init knows, in start order.
+pub const HELPERS: [&str; 3] = ["modload", "logfwd", "netcfg"];
+
+/// Everything init reads from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitConfig {
+    pub app: Option<String>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub on_exit: OnExit,
+    /// `None`: every helper present in /bin.
+    pub helpers: Option<Vec<String>>,
+    pub modload_timeout: Duration,
+    pub net_timeout: Duration,
+    pub grace: Duration,
+    pub hostname: String,
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        InitConfig {
+            app: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            workdir: "/".into(),
+            uid: 0,
+            gid: 0,
+            on_exit: OnExit::PowerOff,
+            helpers: None,
+            modload_timeout: Duration::from_secs(10),
+            net_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(5),
+            hostname: "nodistro".into(),
+        }
+    }
+}
+
+/// Keys outside `init.` that init reads from the command line.
+pub const PLAIN_KEYS: &[&str] = &["hostname"];
+
+fn valid_hostname(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 64
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+impl InitConfig {
+    /// Build from the merged configuration and init's own arguments (bare
+    /// kernel words). Returns the warnings to print on the console.
+    pub fn from_config(cfg: &Config, kernel_args: &[String]) -> (Self, Vec<String>) {
+        let mut c = InitConfig::default();
+        let mut warn = Vec::new();
+        c.app = cfg
+            .get("init.app")
+            .filter(|s| !s.is_empty())
+            .map(Into::into);
+        c.args = cfg.get_all("init.arg").map(Into::into).collect();
+        c.args.extend(kernel_args.iter().cloned());
+        for e in cfg.get_all("init.env") {
+            match e.split_once('=') {
+                Some((k, v)) if !k.is_empty() => c.env.push((k.into(), v.into())),
+                _ => warn.push(format!("init.env={e:?} is not NAME=value; entry ignored")),
+            }
+        }
+        if let Some(w) = cfg.get("init.workdir") {
+            if w.starts_with('/') {
+                c.workdir = w.into();
+            } else {
+                warn.push(format!(
+                    "init.workdir={w:?} is not an absolute path; using /"
+                ));
+            }
+        }
+        let mut num = |key: &str, slot: &mut u32| match cfg.get_parsed::<u32>(key) {
+            Some(Ok(v)) => *slot = v,
+            Some(Err(v)) => warn.push(format!(
+                "{key}={v:?} is not a number (names are not resolved); using {slot}"
+            )),
+            None => {}
+        };
+        num("init.uid", &mut c.uid);
+        num("init.gid", &mut c.gid);
+        let mut secs = |key: &str, slot: &mut Duration| match cfg.get_parsed::<f64>(key) {
+            Some(Ok(v)) if v.is_finite() && (0.0..=86_400.0).contains(&v) => {
+                *slot = Duration::from_secs_f64(v)
+            }
+            Some(Ok(_)) | Some(Err(_)) => warn.push(format!(
+                "{key}={:?} is not a number of seconds (0 to 86400); using {}",
+                cfg.get(key).unwrap_or_default(),
+                slot.as_secs_f64()
+            )),
+            None => {}
+        };
+        secs("init.modload_timeout", &mut c.modload_timeout);
+        secs("init.net_timeout", &mut c.net_timeout);
+        secs("init.grace", &mut c.grace);
+        if let Some(v) = cfg.get("init.on_exit") {
+            match parse_on_exit(v) {
+                Some(p) => c.on_exit = p,
+                None => warn.push(format!(
+                    "init.on_exit={v:?} is not poweroff, reboot, restart or stay; using poweroff"
+                )),
+            }
+        }
+        if let Some(v) = cfg.get("init.helpers") {
+            let mut list = Vec::new();
+            for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if HELPERS.contains(&name) {
+                    list.push(name.to_string());
+                } else {
+                    warn.push(format!(
+                        "init.helpers: unknown helper {name:?} (known: {}); ignored",
+                        HELPERS.join(",")
+                    ));
+                }
+            }
+            // Start order is fixed whatever order the list gives.
+            list.sort_by_key(|n| HELPERS.iter().position(|h| h == n));
+            list.dedup();
+            c.helpers = Some(list);
+        }
+        if let Some(h) = cfg.get("hostname") {
+            if valid_hostname(h) {
+                c.hostname = h.into();
+            } else {
+                warn.push(format!(
+                    "hostname={h:?} is not a valid host name (letters, digits, '-', '.', up to 64); using {}",
+                    c.hostname
+                ));
+            }
+        }
+        (c, warn)
+    }
+}
+
+/// `poweroff`, `reboot`, `restart`, `stay`.
+pub fn parse_on_exit(v: &str) -> Option<OnExit> {
+    Some(match v.trim() {
+        "poweroff" => OnExit::PowerOff,
+        "reboot" => OnExit::Reboot,
+        "restart" => OnExit::Restart,
+        "stay" => OnExit::Stay,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nodistro_common::Cmdline;
+
+    fn load(file: &str, cmdline: &str, kargs: &[&str]) -> (InitConfig, Vec<String>) {
+        let (mut cfg, w) = Config::parse(file);
+        assert!(w.is_empty());
+        cfg.override_with(&Cmdline::parse(cmdline), PLAIN_KEYS);
+        let kargs: Vec<String> = kargs.iter().map(|s| s.to_string()).collect();
+        InitConfig::from_config(&cfg, &kargs)
+    }
+
+    #[test]
+    fn defaults_when_empty() {
+        let (c, w) = load("", "", &[]);
+        assert_eq!(c, InitConfig::default());
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn file_values_and_cmdline_overrides() {
+        let (c, w) = load(
+            "init.app=/app/demo\ninit.arg=-p\ninit.arg=8080\ninit.env=A=1=2\ninit.workdir=/tmp\n\
+             init.uid=1000\ninit.gid=100\ninit.on_exit=stay\ninit.grace=1.5\nhostname=box\n",
+            "console=ttyS0 init.on_exit=reboot init.net_timeout=3 hostname=vm1 init.helpers=netcfg,modload",
+            &["extra"],
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.app.as_deref(), Some("/app/demo"));
+        assert_eq!(c.args, ["-p", "8080", "extra"]);
+        assert_eq!(c.env, [("A".to_string(), "1=2".to_string())]);
+        assert_eq!(c.workdir, "/tmp");
+        assert_eq!((c.uid, c.gid), (1000, 100));
+        assert_eq!(c.on_exit, OnExit::Reboot);
+        assert_eq!(c.grace, Duration::from_millis(1500));
+        assert_eq!(c.net_timeout, Duration::from_secs(3));
+        assert_eq!(c.hostname, "vm1");
+        assert_eq!(c.helpers, Some(vec!["modload".into(), "netcfg".into()]));
+    }
+
+    #[test]
+    fn bad_values_fall_back_with_a_warning_each() {
+        let (c, w) = load(
+            "init.uid=root\ninit.on_exit=explode\ninit.grace=-1\ninit.modload_timeout=soon\n\
+             init.workdir=rel\ninit.env=NOEQUALS\ninit.helpers=modload,systemd\nhostname=bad name!\n",
+            "",
+            &[],
+        );
+        assert_eq!(w.len(), 8, "{w:#?}");
+        assert!(w[0].contains("init.env"));
+        assert!(w.iter().any(|m| m.contains("init.uid=\"root\"")));
+        assert_eq!(c.uid, 0);
+        assert_eq!(c.on_exit, OnExit::PowerOff);
+        assert_eq!(c.grace, Duration::from_secs(5));
+        assert_eq!(c.modload_timeout, Duration::from_secs(10));
+        assert_eq!(c.workdir, "/");
+        assert!(c.env.is_empty());
+        assert_eq!(c.helpers, Some(vec!["modload".into()]));
+        assert_eq!(c.hostname, "nodistro");
+    }
+}

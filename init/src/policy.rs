@@ -1,0 +1,847 @@
+//! The supervisor, sans-IO: a state machine fed events (a child exited, a
+//! readiness line arrived, a signal, the clock moved) and emitting actions
+//! (spawn, signal a pid, log, finish). Time is a `Duration` since an
+//! arbitrary origin, so tests drive it with a fake clock.
+//!
+//! Start order: helpers in list order; a helper with a readiness word is
+//! waited for (up to its timeout) before the next one starts; then the app.
+//! Shutdown order: the app (SIGTERM, SIGKILL after the grace period), then
+//! the helpers in reverse start order (same), then [`Action::Finish`].
+
+use crate::config::OnExit;
+use std::fmt;
+use std::time::Duration;
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Status {
+    /// The shell's convention: the exit code, or 128+N for signal N.
+    pub fn code(self) -> i32 {
+        match self {
+            Status::Code(c) => c,
+            Status::Signal(s) => 128 + s,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Code(c) => write!(f, "exit status {c}"),
+            Status::Signal(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// How the machine ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    PowerOff,
+    Reboot,
+}
+
+/// Who a spawn is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    App,
+    Helper(usize),
+}
+
+/// What the IO shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start this process, then call [`Supervisor::spawned`] or
+    /// [`Supervisor::spawn_failed`].
+    Spawn(Target),
+    /// Send signal `sig` to `pid`.
+    Kill { pid: i32, sig: i32 },
+    /// A console line.
+    Log(String),
+    /// Everything is stopped: power off / reboot, or exit with `code`.
+    Finish { halt: Halt, code: i32 },
+}
+
+/// Exponential backoff: `base`, 2×, 4× ... up to `max`; a run that lasted
+/// `reset_after` or more starts the series again.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+    pub reset_after: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration, reset_after: Duration) -> Self {
+        Backoff {
+            base,
+            max,
+            reset_after,
+            failures: 0,
+        }
+    }
+
+    /// Delay before the next start, given how long the last run lasted.
+    pub fn next_delay(&mut self, ran_for: Duration) -> Duration {
+        if ran_for >= self.reset_after {
+            self.failures = 0;
+        }
+        let d = self.base.saturating_mul(1 << self.failures.min(16));
+        self.failures += 1;
+        d.min(self.max)
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+        )
+    }
+}
+
+/// A helper to supervise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperSpec {
+    pub name: String,
+    /// A readiness line starting with this word lets the start go on.
+    pub ready_word: Option<String>,
+    pub ready_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Idle,
+    Running { pid: i32, since: Duration },
+    RestartAt(Duration),
+    Exited(Status),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Next helper to start; the helper being waited for and until when.
+    Starting {
+        next: usize,
+        waiting: Option<(usize, Duration)>,
+    },
+    Running,
+    Stopping {
+        app_stage: bool,
+        deadline: Duration,
+        killed: bool,
+    },
+    Finished,
+}
+
+/// How long to wait after SIGKILL before giving up on a process.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
+/// The supervisor state.
+#[derive(Debug)]
+pub struct Supervisor {
+    helpers: Vec<(HelperSpec, Run, Backoff)>,
+    has_app: bool,
+    app: Run,
+    app_backoff: Backoff,
+    on_exit: OnExit,
+    grace: Duration,
+    phase: Phase,
+    halt: Halt,
+    exit_code: i32,
+    out: Vec<Action>,
+}
+
+impl Supervisor {
+    pub fn new(helpers: Vec<HelperSpec>, has_app: bool, on_exit: OnExit, grace: Duration) -> Self {
+        Self::with_backoff(helpers, has_app, on_exit, grace, Backoff::default())
+    }
+
+    pub fn with_backoff(
+        helpers: Vec<HelperSpec>,
+        has_app: bool,
+        on_exit: OnExit,
+        grace: Duration,
+        backoff: Backoff,
+    ) -> Self {
+        Supervisor {
+            helpers: helpers
+                .into_iter()
+                .map(|h| (h, Run::Idle, backoff.clone()))
+                .collect(),
+            has_app,
+            app: Run::Idle,
+            app_backoff: backoff,
+            on_exit,
+            grace,
+            phase: Phase::Starting {
+                next: 0,
+                waiting: None,
+            },
+            halt: Halt::PowerOff,
+            exit_code: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Actions emitted so far, in order.
+    pub fn drain(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn helper_name(&self, i: usize) -> &str {
+        &self.helpers[i].0.name
+    }
+
+    pub fn app_pid(&self) -> Option<i32> {
+        match self.app {
+            Run::Running { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        matches!(self.phase, Phase::Stopping { .. } | Phase::Finished)
+    }
+
+    fn log(&mut self, msg: String) {
+        self.out.push(Action::Log(msg));
+    }
+
+    fn name(&self, t: Target) -> String {
+        match t {
+            Target::App => "app".into(),
+            Target::Helper(i) => self.helpers[i].0.name.clone(),
+        }
+    }
+
+    /// Begin: start the first helpers (or the app).
+    pub fn start(&mut self, now: Duration) {
+        self.advance(now);
+    }
+
+    fn advance(&mut self, now: Duration) {
+        while let Phase::Starting {
+            next,
+            waiting: None,
+        } = self.phase
+        {
+            if next == self.helpers.len() {
+                self.phase = Phase::Running;
+                if self.has_app {
+                    self.out.push(Action::Spawn(Target::App));
+                } else {
+                    self.log("no app configured (init.app); idling".into());
+                }
+                return;
+            }
+            let spec = &self.helpers[next].0;
+            let waiting = spec
+                .ready_word
+                .as_ref()
+                .map(|_| (next, now + spec.ready_timeout));
+            self.phase = Phase::Starting {
+                next: next + 1,
+                waiting,
+            };
+            self.out.push(Action::Spawn(Target::Helper(next)));
+        }
+    }
+
+    /// The shell started `t` as `pid`.
+    pub fn spawned(&mut self, t: Target, pid: i32, now: Duration) {
+        let run = Run::Running { pid, since: now };
+        match t {
+            Target::App => self.app = run,
+            Target::Helper(i) => self.helpers[i].1 = run,
+        }
+    }
+
+    /// The shell could not start `t` (the reason is already on the console).
+    /// Treated as an immediate exit with status 127.
+    pub fn spawn_failed(&mut self, t: Target, now: Duration) {
+        if let (
+            Target::Helper(i),
+            Phase::Starting {
+                next,
+                waiting: Some((w, _)),
+            },
+        ) = (t, &self.phase)
+        {
+            if *w == i {
+                let next = *next;
+                self.log(format!("not waiting for {}", self.helpers[i].0.name));
+                self.phase = Phase::Starting {
+                    next,
+                    waiting: None,
+                };
+            }
+        }
+        self.spawned(t, 0, now);
+        self.ended(t, Status::Code(127), now);
+        self.advance(now);
+    }
+
+    /// A readiness line from helper `i`.
+    pub fn ready_line(&mut self, i: usize, line: &str, now: Duration) {
+        if let Phase::Starting {
+            next,
+            waiting: Some((w, _)),
+        } = self.phase
+        {
+            let word = self.helpers[i].0.ready_word.as_deref();
+            if w == i && word.is_some_and(|wd| line.split_whitespace().next() == Some(wd)) {
+                self.phase = Phase::Starting {
+                    next,
+                    waiting: None,
+                };
+                self.advance(now);
+            }
+        }
+    }
+
+    /// Whether the start sequence is waiting for helper `i`.
+    pub fn waiting_for(&self) -> Option<usize> {
+        match self.phase {
+            Phase::Starting {
+                waiting: Some((w, _)),
+                ..
+            } => Some(w),
+            _ => None,
+        }
+    }
+
+    /// A child was reaped. Returns false for a pid that is neither the app
+    /// nor a helper (an orphan re-parented to init).
+    pub fn exited(&mut self, pid: i32, status: Status, now: Duration) -> bool {
+        let target = if self.app_pid() == Some(pid) {
+            Target::App
+        } else if let Some(i) = self
+            .helpers
+            .iter()
+            .position(|h| matches!(h.1, Run::Running { pid: p, .. } if p == pid))
+        {
+            Target::Helper(i)
+        } else {
+            return false;
+        };
+        self.log(format!("{} (pid {pid}) ended: {status}", self.name(target)));
+        self.ended(target, status, now);
+        true
+    }
+
+    fn ended(&mut self, t: Target, status: Status, now: Duration) {
+        let since = match t {
+            Target::App => self.app,
+            Target::Helper(i) => self.helpers[i].1,
+        };
+        let ran_for = match since {
+            Run::Running { since, .. } => now.saturating_sub(since),
+            _ => Duration::ZERO,
+        };
+        let stopping = self.is_stopping();
+        match t {
+            Target::App => {
+                self.app = Run::Exited(status);
+                self.exit_code = status.code();
+                if stopping {
+                } else {
+                    match self.on_exit {
+                        OnExit::PowerOff => self.shutdown(Halt::PowerOff, now),
+                        OnExit::Reboot => self.shutdown(Halt::Reboot, now),
+                        OnExit::Stay => {
+                            self.log("init.on_exit=stay: staying up without the app".into())
+                        }
+                        OnExit::Restart => {
+                            let d = self.app_backoff.next_delay(ran_for);
+                            self.log(format!("restarting app in {} ms", d.as_millis()));
+                            self.app = Run::RestartAt(now + d);
+                        }
+                    }
+                }
+            }
+            Target::Helper(i) => {
+                if stopping {
+                    self.helpers[i].1 = Run::Exited(status);
+                } else {
+                    let d = self.helpers[i].2.next_delay(ran_for);
+                    self.log(format!(
+                        "restarting {} in {} ms",
+                        self.helpers[i].0.name,
+                        d.as_millis()
+                    ));
+                    self.helpers[i].1 = Run::RestartAt(now + d);
+                }
+            }
+        }
+        self.check_stopped(now);
+    }
+
+    /// Stop everything, then finish with `halt` (ignored if already stopping).
+    pub fn shutdown(&mut self, halt: Halt, now: Duration) {
+        if self.is_stopping() {
+            return;
+        }
+        self.halt = halt;
+        let what = match halt {
+            Halt::PowerOff => "power-off",
+            Halt::Reboot => "reboot",
+        };
+        self.log(format!("shutdown ({what}): stopping the app"));
+        if let Run::RestartAt(_) | Run::Idle = self.app {
+            self.app = Run::Exited(Status::Code(self.exit_code));
+        }
+        match self.app_pid() {
+            Some(pid) => {
+                self.out.push(Action::Kill {
+                    pid,
+                    sig: libc::SIGTERM,
+                });
+                self.phase = Phase::Stopping {
+                    app_stage: true,
+                    deadline: now + self.grace,
+                    killed: false,
+                };
+            }
+            None => self.stop_helpers(now),
+        }
+    }
+
+    fn stop_helpers(&mut self, now: Duration) {
+        self.log("stopping the helpers".into());
+        let mut pids = Vec::new();
+        for h in self.helpers.iter_mut().rev() {
+            match h.1 {
+                Run::Running { pid, .. } => pids.push(pid),
+                Run::Idle | Run::RestartAt(_) => h.1 = Run::Exited(Status::Code(0)),
+                Run::Exited(_) => {}
+            }
+        }
+        for pid in pids {
+            self.out.push(Action::Kill {
+                pid,
+                sig: libc::SIGTERM,
+            });
+        }
+        self.phase = Phase::Stopping {
+            app_stage: false,
+            deadline: now + self.grace,
+            killed: false,
+        };
+        self.check_stopped(now);
+    }
+
+    fn check_stopped(&mut self, now: Duration) {
+        let Phase::Stopping { app_stage, .. } = self.phase else {
+            return;
+        };
+        if app_stage {
+            if self.app_pid().is_none() {
+                self.stop_helpers(now);
+            }
+        } else if !self
+            .helpers
+            .iter()
+            .any(|h| matches!(h.1, Run::Running { .. }))
+        {
+            self.phase = Phase::Finished;
+            self.out.push(Action::Finish {
+                halt: self.halt,
+                code: self.exit_code,
+            });
+        }
+    }
+
+    /// The earliest time [`Supervisor::tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let mut d: Option<Duration> = None;
+        let mut add = |t: Duration| d = Some(d.map_or(t, |x| x.min(t)));
+        match self.phase {
+            Phase::Starting {
+                waiting: Some((_, t)),
+                ..
+            } => add(t),
+            Phase::Stopping { deadline, .. } => add(deadline),
+            _ => {}
+        }
+        if !self.is_stopping() {
+            for h in &self.helpers {
+                if let Run::RestartAt(t) = h.1 {
+                    add(t);
+                }
+            }
+            if let Run::RestartAt(t) = self.app {
+                add(t);
+            }
+        }
+        d
+    }
+
+    /// The clock moved: timeouts, restarts, grace periods.
+    pub fn tick(&mut self, now: Duration) {
+        match self.phase.clone() {
+            Phase::Starting {
+                next,
+                waiting: Some((w, t)),
+            } if now >= t => {
+                self.log(format!(
+                    "{} not ready after {} ms; going on without it",
+                    self.helpers[w].0.name,
+                    self.helpers[w].0.ready_timeout.as_millis()
+                ));
+                self.phase = Phase::Starting {
+                    next,
+                    waiting: None,
+                };
+                self.advance(now);
+            }
+            Phase::Stopping {
+                app_stage,
+                deadline,
+                killed,
+            } if now >= deadline => {
+                if killed {
+                    self.log("processes still there after SIGKILL; going on".into());
+                    if app_stage {
+                        self.app = Run::Exited(Status::Signal(libc::SIGKILL));
+                        self.stop_helpers(now);
+                    } else {
+                        for h in &mut self.helpers {
+                            h.1 = Run::Exited(Status::Signal(libc::SIGKILL));
+                        }
+                        self.check_stopped(now);
+                    }
+                    return;
+                }
+                let mut pids = Vec::new();
+                if app_stage {
+                    pids.extend(self.app_pid());
+                } else {
+                    pids.extend(self.helpers.iter().filter_map(|h| match h.1 {
+                        Run::Running { pid, .. } => Some(pid),
+                        _ => None,
+                    }));
+                }
+                self.log(format!(
+                    "grace period over: SIGKILL to {}",
+                    if app_stage { "the app" } else { "the helpers" }
+                ));
+                for pid in pids {
+                    self.out.push(Action::Kill {
+                        pid,
+                        sig: libc::SIGKILL,
+                    });
+                }
+                self.phase = Phase::Stopping {
+                    app_stage,
+                    deadline: now + KILL_WAIT,
+                    killed: true,
+                };
+            }
+            _ => {}
+        }
+        if self.is_stopping() {
+            return;
+        }
+        for i in 0..self.helpers.len() {
+            if matches!(self.helpers[i].1, Run::RestartAt(t) if now >= t) {
+                self.helpers[i].1 = Run::Idle;
+                self.out.push(Action::Spawn(Target::Helper(i)));
+            }
+        }
+        if matches!(self.app, Run::RestartAt(t) if now >= t) {
+            self.app = Run::Idle;
+            self.out.push(Action::Spawn(Target::App));
+        }
+    }
+}
+
+/// What a signal sent to init means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigAction {
+    Forward,
+    Shutdown(Halt),
+    Ignore,
+}
+
+/// On a machine (`vm`): SIGTERM, SIGUSR2, SIGPWR power off, SIGINT (the
+/// kernel's Ctrl-Alt-Del once CAD is off) reboots, SIGHUP and SIGUSR1 go to
+/// the app. In a namespace (like tini): SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+/// SIGUSR2 go to the app; with no app running, SIGTERM and SIGINT stop init;
+/// SIGPWR always stops it.
+pub fn signal_action(vm: bool, sig: i32, app_running: bool) -> SigAction {
+    use libc::*;
+    match sig {
+        SIGINT if vm => SigAction::Shutdown(Halt::Reboot),
+        SIGTERM | SIGUSR2 if vm => SigAction::Shutdown(Halt::PowerOff),
+        SIGPWR => SigAction::Shutdown(Halt::PowerOff),
+        SIGTERM | SIGINT | SIGHUP | SIGUSR1 | SIGUSR2 | SIGQUIT if app_running => {
+            SigAction::Forward
+        }
+        SIGTERM | SIGINT | SIGQUIT => SigAction::Shutdown(Halt::PowerOff),
+        _ => SigAction::Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn helper(name: &str, word: Option<&str>) -> HelperSpec {
+        HelperSpec {
+            name: name.into(),
+            ready_word: word.map(Into::into),
+            ready_timeout: ms(1000),
+        }
+    }
+
+    fn spawns(a: &[Action]) -> Vec<Target> {
+        a.iter()
+            .filter_map(|a| match a {
+                Action::Spawn(t) => Some(*t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn kills(a: &[Action]) -> Vec<(i32, i32)> {
+        a.iter()
+            .filter_map(|a| match a {
+                Action::Kill { pid, sig } => Some((*pid, *sig)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn finish(a: &[Action]) -> Option<(Halt, i32)> {
+        a.iter().find_map(|a| match a {
+            Action::Finish { halt, code } => Some((*halt, *code)),
+            _ => None,
+        })
+    }
+
+    fn three() -> Supervisor {
+        Supervisor::new(
+            vec![
+                helper("modload", Some("coldplug-done")),
+                helper("logfwd", None),
+                helper("netcfg", Some("online")),
+            ],
+            true,
+            OnExit::PowerOff,
+            ms(500),
+        )
+    }
+
+    #[test]
+    fn start_order_waits_for_readiness_words() {
+        let mut s = three();
+        s.start(ms(0));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(0)]);
+        s.spawned(Target::Helper(0), 10, ms(1));
+        s.ready_line(0, "something-else", ms(5));
+        assert!(s.drain().is_empty());
+        s.ready_line(0, "coldplug-done", ms(50));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(1), Target::Helper(2)]);
+        s.spawned(Target::Helper(1), 11, ms(51));
+        s.spawned(Target::Helper(2), 12, ms(52));
+        assert_eq!(s.waiting_for(), Some(2));
+        s.ready_line(2, "online eth0 10.0.2.15/24", ms(300));
+        assert_eq!(spawns(&s.drain()), [Target::App]);
+    }
+
+    #[test]
+    fn readiness_timeout_goes_on() {
+        let mut s = three();
+        s.start(ms(0));
+        s.drain();
+        s.spawned(Target::Helper(0), 10, ms(0));
+        assert_eq!(s.next_deadline(), Some(ms(1000)));
+        s.tick(ms(999));
+        assert!(s.drain().is_empty());
+        s.tick(ms(1000));
+        let a = s.drain();
+        assert!(matches!(&a[0], Action::Log(m) if m.contains("modload not ready")));
+        assert_eq!(spawns(&a), [Target::Helper(1), Target::Helper(2)]);
+    }
+
+    #[test]
+    fn helper_restarts_with_growing_backoff_and_reset() {
+        let mut s = Supervisor::new(
+            vec![helper("logfwd", None)],
+            false,
+            OnExit::PowerOff,
+            ms(500),
+        );
+        s.start(ms(0));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(0)]);
+        let mut now = ms(0);
+        let mut delays = Vec::new();
+        for pid in 1..=5 {
+            s.spawned(Target::Helper(0), pid, now);
+            now += ms(10);
+            assert!(s.exited(pid, Status::Code(1), now));
+            s.drain();
+            let at = s.next_deadline().expect("restart scheduled");
+            delays.push((at - now).as_millis());
+            s.tick(at - ms(1));
+            assert!(spawns(&s.drain()).is_empty());
+            now = at;
+            s.tick(now);
+            assert_eq!(spawns(&s.drain()), [Target::Helper(0)]);
+        }
+        assert_eq!(delays, [100, 200, 400, 800, 1600]);
+        // A long run resets the series.
+        s.spawned(Target::Helper(0), 9, now);
+        now += Duration::from_secs(60);
+        s.exited(9, Status::Signal(9), now);
+        assert_eq!(s.next_deadline(), Some(now + ms(100)));
+    }
+
+    #[test]
+    fn signal_meanings() {
+        use libc::*;
+        assert_eq!(
+            signal_action(true, SIGINT, true),
+            SigAction::Shutdown(Halt::Reboot)
+        );
+        assert_eq!(
+            signal_action(true, SIGTERM, true),
+            SigAction::Shutdown(Halt::PowerOff)
+        );
+        assert_eq!(signal_action(true, SIGHUP, true), SigAction::Forward);
+        assert_eq!(signal_action(true, SIGHUP, false), SigAction::Ignore);
+        assert_eq!(signal_action(false, SIGTERM, true), SigAction::Forward);
+        assert_eq!(signal_action(false, SIGUSR2, true), SigAction::Forward);
+        assert_eq!(
+            signal_action(false, SIGTERM, false),
+            SigAction::Shutdown(Halt::PowerOff)
+        );
+        assert_eq!(
+            signal_action(false, SIGPWR, true),
+            SigAction::Shutdown(Halt::PowerOff)
+        );
+        assert_eq!(signal_action(false, SIGUSR1, false), SigAction::Ignore);
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let mut b = Backoff::default();
+        let last = (0..30).map(|_| b.next_delay(ms(0))).last();
+        assert_eq!(last, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn app_exit_powers_off_after_stopping_helpers_in_reverse() {
+        let mut s = three();
+        s.start(ms(0));
+        s.spawned(Target::Helper(0), 10, ms(0));
+        s.ready_line(0, "coldplug-done", ms(1));
+        s.spawned(Target::Helper(1), 11, ms(1));
+        s.spawned(Target::Helper(2), 12, ms(1));
+        s.ready_line(2, "online x", ms(2));
+        s.spawned(Target::App, 20, ms(2));
+        s.drain();
+        assert!(
+            !s.exited(99, Status::Code(0), ms(3)),
+            "orphans are not ours"
+        );
+        s.exited(20, Status::Code(3), ms(10));
+        let a = s.drain();
+        assert_eq!(
+            kills(&a),
+            [
+                (12, libc::SIGTERM),
+                (11, libc::SIGTERM),
+                (10, libc::SIGTERM)
+            ]
+        );
+        assert_eq!(finish(&a), None);
+        s.exited(12, Status::Signal(15), ms(11));
+        s.exited(11, Status::Code(0), ms(11));
+        assert_eq!(finish(&s.drain()), None);
+        // modload ignores SIGTERM: SIGKILL after the grace period.
+        s.tick(ms(509));
+        assert!(kills(&s.drain()).is_empty());
+        s.tick(ms(510));
+        assert_eq!(kills(&s.drain()), [(10, libc::SIGKILL)]);
+        s.exited(10, Status::Signal(9), ms(512));
+        assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 3)));
+    }
+
+    #[test]
+    fn shutdown_request_stops_app_first_then_helpers() {
+        let mut s = Supervisor::new(vec![helper("logfwd", None)], true, OnExit::Restart, ms(500));
+        s.start(ms(0));
+        s.spawned(Target::Helper(0), 10, ms(0));
+        s.spawned(Target::App, 20, ms(0));
+        s.drain();
+        s.shutdown(Halt::Reboot, ms(100));
+        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        // Restart policy does not apply while stopping; a helper that dies
+        // now is not restarted either.
+        s.exited(20, Status::Signal(15), ms(150));
+        let a = s.drain();
+        assert_eq!(kills(&a), [(10, libc::SIGTERM)]);
+        assert!(spawns(&a).is_empty());
+        s.exited(10, Status::Code(0), ms(160));
+        assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 143)));
+        assert_eq!(s.next_deadline(), None);
+    }
+
+    #[test]
+    fn app_ignoring_sigterm_is_killed_after_grace() {
+        let mut s = Supervisor::new(vec![], true, OnExit::PowerOff, ms(500));
+        s.start(ms(0));
+        s.spawned(Target::App, 20, ms(0));
+        s.drain();
+        s.shutdown(Halt::PowerOff, ms(0));
+        s.drain();
+        s.tick(ms(500));
+        assert_eq!(kills(&s.drain()), [(20, libc::SIGKILL)]);
+        s.exited(20, Status::Signal(9), ms(501));
+        assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 137)));
+    }
+
+    #[test]
+    fn restart_and_stay_policies() {
+        let mut s = Supervisor::new(vec![], true, OnExit::Restart, ms(500));
+        s.start(ms(0));
+        s.drain();
+        s.spawned(Target::App, 20, ms(0));
+        s.exited(20, Status::Code(1), ms(5));
+        assert_eq!(finish(&s.drain()), None);
+        s.tick(ms(105));
+        assert_eq!(spawns(&s.drain()), [Target::App]);
+
+        let mut s = Supervisor::new(vec![], true, OnExit::Stay, ms(500));
+        s.start(ms(0));
+        s.spawned(Target::App, 20, ms(0));
+        s.exited(20, Status::Code(1), ms(5));
+        s.drain();
+        assert_eq!(s.next_deadline(), None);
+        s.shutdown(Halt::PowerOff, ms(10));
+        assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 1)));
+    }
+
+    #[test]
+    fn spawn_failure_counts_as_127_and_does_not_block_the_start() {
+        let mut s = three();
+        s.start(ms(0));
+        s.drain();
+        s.spawn_failed(Target::Helper(0), ms(0));
+        let a = s.drain();
+        assert_eq!(spawns(&a), [Target::Helper(1), Target::Helper(2)]);
+        assert!(s.next_deadline().is_some());
+    }
+}

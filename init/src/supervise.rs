@@ -1,0 +1,465 @@
+//! The IO shell around [`crate::policy::Supervisor`]: spawns processes,
+//! reaps every child (orphans included), reads signals from a signalfd,
+//! readiness lines from the helpers' pipes and key presses from power
+//! buttons, and feeds all of it to the state machine.
+
+use crate::policy::{
+    signal_action, Action, Halt, HelperSpec, SigAction, Status, Supervisor, Target,
+};
+use nodistro_common::timeline::{log, since_boot_ms};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::pipe::{pipe_with, PipeFlags};
+use rustix::process::{Pid, Signal, WaitOptions};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to start one helper.
+#[derive(Debug, Clone)]
+pub struct HelperCmd {
+    pub spec: HelperSpec,
+    pub path: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// How to start the app.
+#[derive(Debug, Clone, Default)]
+pub struct AppCmd {
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Everything the loop runs.
+pub struct Plan {
+    pub helpers: Vec<HelperCmd>,
+    pub app: Option<AppCmd>,
+    pub on_exit: crate::config::OnExit,
+    pub grace: Duration,
+    /// PID 1 of a machine (power button, VM signal meanings).
+    pub vm: bool,
+    /// Boot timeline: ms since boot when the mounts were done.
+    pub mounts_ms: Option<u64>,
+}
+
+/// A helper's readiness pipe and the partial line read so far.
+struct ReadyPipe {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+}
+
+/// The app's stdout and stderr pipes, both ends kept by init.
+struct AppPipes {
+    out: (OwnedFd, OwnedFd),
+    err: (OwnedFd, OwnedFd),
+}
+
+fn inheritable(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
+    // dup(2) never sets FD_CLOEXEC: the copy survives exec in the child.
+    Ok(rustix::io::dup(fd)?)
+}
+
+struct Shell {
+    plan: Plan,
+    sup: Supervisor,
+    origin: Instant,
+    ready: Vec<Option<ReadyPipe>>,
+    app_pipes: Option<AppPipes>,
+    buttons: Vec<OwnedFd>,
+    /// (started, ready) in ms since boot, per helper, for the summary.
+    stamps: Vec<(Option<u64>, Option<u64>)>,
+    summary_done: bool,
+}
+
+/// Run until the supervisor finishes; returns how to end and the exit code.
+pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
+    let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
+    let sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
+    let app_pipes = if plan.app.is_some() && plan.helpers.iter().any(|h| h.spec.name == "logfwd") {
+        let mk = || {
+            let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+            // A bigger buffer rides out a logfwd restart; best effort.
+            let _ = rustix::pipe::fcntl_setpipe_size(&r, 1 << 20);
+            Ok::<_, rustix::io::Errno>((r, w))
+        };
+        match (mk(), mk()) {
+            (Ok(out), Ok(err)) => Some(AppPipes { out, err }),
+            (Err(e), _) | (_, Err(e)) => {
+                log(
+                    "init",
+                    &format!(
+                        "cannot create the app's output pipes ({e}); the app writes to the console"
+                    ),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let n = plan.helpers.len();
+    let mut sh = Shell {
+        plan,
+        sup,
+        origin: Instant::now(),
+        ready: (0..n).map(|_| None).collect(),
+        app_pipes,
+        buttons: Vec::new(),
+        stamps: vec![(None, None); n],
+        summary_done: false,
+    };
+    if sh.plan.vm {
+        sh.scan_buttons();
+    }
+    let now = sh.now();
+    sh.sup.start(now);
+    loop {
+        if let Some(end) = sh.act() {
+            return end;
+        }
+        sh.wait(sigfd);
+        let now = sh.now();
+        sh.sup.tick(now);
+    }
+}
+
+impl Shell {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// Carry out pending actions; `Some` when finished.
+    fn act(&mut self) -> Option<(Halt, i32)> {
+        loop {
+            let actions = self.sup.drain();
+            if actions.is_empty() {
+                return None;
+            }
+            for a in actions {
+                match a {
+                    Action::Log(m) => log("init", &m),
+                    Action::Kill { pid, sig } => {
+                        if let (Some(p), Some(s)) =
+                            (Pid::from_raw(pid), Signal::from_named_raw(sig))
+                        {
+                            let _ = rustix::process::kill_process(p, s);
+                        }
+                    }
+                    Action::Finish { halt, code } => return Some((halt, code)),
+                    Action::Spawn(t) => {
+                        let now = self.now();
+                        match self.spawn(t) {
+                            Ok(pid) => self.sup.spawned(t, pid, now),
+                            Err(e) => {
+                                let what = match t {
+                                    Target::App => self
+                                        .plan
+                                        .app
+                                        .as_ref()
+                                        .map(|a| a.path.clone())
+                                        .unwrap_or_default(),
+                                    Target::Helper(i) => {
+                                        self.plan.helpers[i].path.display().to_string()
+                                    }
+                                };
+                                log("init", &format!("cannot start {what}: {e}"));
+                                self.sup.spawn_failed(t, now);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self, t: Target) -> std::io::Result<i32> {
+        match t {
+            Target::Helper(i) => self.spawn_helper(i),
+            Target::App => self.spawn_app(),
+        }
+    }
+
+    fn spawn_helper(&mut self, i: usize) -> std::io::Result<i32> {
+        let h = &self.plan.helpers[i];
+        let mut cmd = Command::new(&h.path);
+        cmd.arg0(&h.spec.name).args(&h.args).stdin(Stdio::null());
+        let (r, w) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+        let w = inheritable(&w)?;
+        cmd.env(nodistro_common::READY_FD_ENV, w.as_raw_fd().to_string());
+        // Copies of the app's read ends for logfwd; dropped after the spawn.
+        let mut keep = vec![w];
+        if let (Some(p), Some(app)) = (&self.app_pipes, &self.plan.app) {
+            if h.spec.name == "logfwd" {
+                let (o, e) = (inheritable(&p.out.0)?, inheritable(&p.err.0)?);
+                cmd.env(
+                    nodistro_common::APP_STDOUT_FD_ENV,
+                    o.as_raw_fd().to_string(),
+                )
+                .env(
+                    nodistro_common::APP_STDERR_FD_ENV,
+                    e.as_raw_fd().to_string(),
+                )
+                .env(nodistro_common::APP_NAME_ENV, app_name(&app.path));
+                keep.extend([o, e]);
+            }
+        }
+        log("init", &format!("starting {}", h.spec.name));
+        let child = cmd.spawn()?;
+        drop(keep);
+        self.ready[i] = Some(ReadyPipe {
+            fd: r,
+            buf: Vec::new(),
+        });
+        self.stamps[i].0.get_or_insert(since_boot_ms());
+        Ok(child.id() as i32)
+    }
+
+    fn spawn_app(&mut self) -> std::io::Result<i32> {
+        let Some(app) = &self.plan.app else {
+            return Err(std::io::Error::other("no app"));
+        };
+        let mut cmd = Command::new(&app.path);
+        cmd.args(&app.args)
+            .envs(app.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&app.workdir);
+        if app.gid != 0 {
+            cmd.gid(app.gid);
+        }
+        if app.uid != 0 {
+            cmd.uid(app.uid);
+        }
+        if let Some(p) = &self.app_pipes {
+            cmd.stdout(Stdio::from(inheritable(&p.out.1)?))
+                .stderr(Stdio::from(inheritable(&p.err.1)?));
+        }
+        let child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        let at = since_boot_ms();
+        log("init", &format!("app {} started (pid {pid})", app.path));
+        if !self.summary_done && self.plan.vm {
+            self.summary_done = true;
+            self.summary(at);
+            if self.plan.vm {
+                self.scan_buttons();
+            }
+        }
+        Ok(pid)
+    }
+
+    fn summary(&self, app_at: u64) {
+        let mut parts = Vec::new();
+        if let Some(m) = self.plan.mounts_ms {
+            parts.push(format!("mounts {m} ms"));
+        }
+        for (h, (start, ready)) in self.plan.helpers.iter().zip(&self.stamps) {
+            let label = match h.spec.name.as_str() {
+                "netcfg" => "network",
+                n => n,
+            };
+            match (start, ready, &h.spec.ready_word) {
+                (Some(s), Some(r), _) => parts.push(format!("{label} {} ms", r.saturating_sub(*s))),
+                (Some(_), None, Some(_)) => parts.push(format!("{label} not ready")),
+                _ => {}
+            }
+        }
+        parts.push(format!(
+            "app started at {}.{:03} s",
+            app_at / 1000,
+            app_at % 1000
+        ));
+        log("init", &format!("boot summary: {}", parts.join(", ")));
+    }
+
+    /// Open every input device named "Power Button" not open yet.
+    fn scan_buttons(&mut self) {
+        let Ok(dir) = std::fs::read_dir("/sys/class/input") else {
+            return;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("event") {
+                continue;
+            }
+            let label = std::fs::read_to_string(e.path().join("device/name")).unwrap_or_default();
+            if label.trim() != "Power Button" {
+                continue;
+            }
+            let dev = format!("/dev/input/{name}");
+            let dup = self.buttons.iter().any(|b| {
+                rustix::fs::fstat(b).ok().map(|s| s.st_rdev)
+                    == rustix::fs::stat(&dev).ok().map(|s| s.st_rdev)
+            });
+            if dup {
+                continue;
+            }
+            match rustix::fs::open(
+                &dev,
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::NONBLOCK
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
+                Ok(fd) => {
+                    log("init", &format!("power button on {dev}"));
+                    self.buttons.push(fd);
+                }
+                Err(e) => log("init", &format!("cannot open power button {dev}: {e}")),
+            }
+        }
+    }
+
+    /// Wait for a signal, a readiness line, a key press or the next deadline.
+    fn wait(&mut self, sigfd: &OwnedFd) {
+        let timeout = self.sup.next_deadline().map(|d| {
+            let left = d.saturating_sub(self.now());
+            Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        let ready_idx: Vec<usize> = (0..self.ready.len())
+            .filter(|i| self.ready[*i].is_some())
+            .collect();
+        let (sig_ready, pipes_ready, buttons_ready) = {
+            let mut fds = vec![PollFd::new(sigfd, PollFlags::IN)];
+            for i in &ready_idx {
+                if let Some(p) = &self.ready[*i] {
+                    fds.push(PollFd::new(&p.fd, PollFlags::IN));
+                }
+            }
+            for b in &self.buttons {
+                fds.push(PollFd::new(b, PollFlags::IN));
+            }
+            if poll(&mut fds, timeout.as_ref()).is_err() {
+                return;
+            }
+            let hit: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+            let nb = ready_idx.len();
+            (hit[0], hit[1..1 + nb].to_vec(), hit[1 + nb..].to_vec())
+        };
+        if sig_ready {
+            self.on_signals(sigfd);
+        }
+        for (k, i) in ready_idx.into_iter().enumerate() {
+            if pipes_ready[k] {
+                self.read_ready(i);
+            }
+        }
+        let pressed = buttons_ready
+            .iter()
+            .zip(&self.buttons)
+            .any(|(hit, fd)| *hit && power_key_pressed(fd));
+        if pressed {
+            log("init", "power button pressed");
+            let now = self.now();
+            self.sup.shutdown(Halt::PowerOff, now);
+        }
+    }
+
+    fn on_signals(&mut self, sigfd: &OwnedFd) {
+        for sig in crate::sys::read_signals(sigfd) {
+            let now = self.now();
+            if sig == libc::SIGCHLD {
+                self.reap(now);
+                continue;
+            }
+            let app = self.sup.app_pid();
+            match signal_action(self.plan.vm, sig, app.is_some()) {
+                SigAction::Forward => {
+                    if let (Some(p), Some(s)) =
+                        (app.and_then(Pid::from_raw), Signal::from_named_raw(sig))
+                    {
+                        let _ = rustix::process::kill_process(p, s);
+                    }
+                }
+                SigAction::Shutdown(h) => {
+                    log("init", &format!("signal {sig}: shutting down"));
+                    self.sup.shutdown(h, now);
+                }
+                SigAction::Ignore => {}
+            }
+        }
+        // A SIGCHLD may have been merged with another signal: reap anyway.
+        let now = self.now();
+        self.reap(now);
+    }
+
+    fn reap(&mut self, now: Duration) {
+        while let Ok(Some((pid, st))) = rustix::process::waitpid(None, WaitOptions::NOHANG) {
+            let status = match (st.exit_status(), st.terminating_signal()) {
+                (Some(c), _) => Status::Code(c),
+                (_, Some(s)) => Status::Signal(s),
+                _ => continue,
+            };
+            self.sup.exited(pid.as_raw_nonzero().get(), status, now);
+        }
+    }
+
+    fn read_ready(&mut self, i: usize) {
+        let Some(p) = &mut self.ready[i] else { return };
+        let mut chunk = [0u8; 512];
+        let mut eof = false;
+        loop {
+            match rustix::io::read(&p.fd, &mut chunk) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => p.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => break,
+            }
+        }
+        let mut lines = Vec::new();
+        while let Some(nl) = p.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = p.buf.drain(..=nl).collect();
+            lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
+        }
+        if eof {
+            self.ready[i] = None;
+        }
+        let name = self.plan.helpers[i].spec.name.clone();
+        for line in lines {
+            let waited = self.sup.waiting_for() == Some(i);
+            log("init", &format!("{name}: {line}"));
+            let now = self.now();
+            self.sup.ready_line(i, &line, now);
+            if waited && self.sup.waiting_for() != Some(i) {
+                self.stamps[i].1 = Some(since_boot_ms());
+                if name == "modload" && self.plan.vm {
+                    self.scan_buttons();
+                }
+            }
+        }
+    }
+}
+
+/// The app's name for log records: its file name.
+fn app_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// Read pending input events; true if one is a KEY_POWER press.
+fn power_key_pressed(fd: &OwnedFd) -> bool {
+    const EV_KEY: u16 = 1;
+    const KEY_POWER: u16 = 116;
+    // struct input_event on 64-bit: timeval (16), type u16, code u16, value i32.
+    let mut buf = [0u8; 24 * 16];
+    let mut pressed = false;
+    while let Ok(n) = rustix::io::read(fd.as_fd(), &mut buf) {
+        if n == 0 {
+            break;
+        }
+        for ev in buf[..n].chunks_exact(24) {
+            let ty = u16::from_ne_bytes([ev[16], ev[17]]);
+            let code = u16::from_ne_bytes([ev[18], ev[19]]);
+            let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
+            pressed |= ty == EV_KEY && code == KEY_POWER && value == 1;
+        }
+    }
+    pressed
+}
