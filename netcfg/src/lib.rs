@@ -1,4 +1,9 @@
-//! netcfg: skeleton, filled in by its issue.
+//! netcfg: DHCPv4 client and static `ip=` configuration.
+
+pub mod dhcp;
+pub mod frame;
+pub mod ipconf;
+pub mod lease;
 
 use std::ffi::OsString;
 

@@ -1,0 +1,459 @@
+//! The RFC 2131 DHCPv4 client as a sans-IO state machine: fed received
+//! frames and the time (`now`, milliseconds on any monotonic clock), it
+//! returns [`Action`]s (frames to send, a lease to apply, a lease to remove,
+//! lines to log) and the time it next wants to be woken.
+
+use crate::frame;
+use crate::lease::{self, Lease};
+use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode, OptionCode};
+use dhcproto::{Decodable, Decoder, Encodable};
+use std::net::Ipv4Addr;
+
+/// Where a DHCP message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    Broadcast,
+    /// Unicast to the server (RENEWING, RELEASE); sent to the MAC the
+    /// server's last reply came from.
+    Unicast(Ipv4Addr),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A DHCP message (UDP payload) to send from `src`.
+    Send {
+        payload: Vec<u8>,
+        src: Ipv4Addr,
+        dest: Dest,
+    },
+    /// Configure this lease (first time or renewed: the shell diffs).
+    Apply(Lease),
+    /// Remove this lease's configuration.
+    Deconfigure(Lease),
+    Log(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Selecting,
+    Requesting,
+    Rebooting,
+    Bound,
+    Renewing,
+    Rebinding,
+    Stopped,
+}
+
+/// What identifies this client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub mac: [u8; 6],
+    /// Option 61; default: hardware type 1 + MAC.
+    pub client_id: Vec<u8>,
+    /// Option 12 sent to the server.
+    pub hostname: Option<String>,
+    /// INIT-REBOOT: ask for this address first.
+    pub remembered: Option<Ipv4Addr>,
+}
+
+impl ClientConfig {
+    pub fn new(mac: [u8; 6]) -> Self {
+        let mut client_id = vec![1];
+        client_id.extend_from_slice(&mac);
+        ClientConfig {
+            mac,
+            client_id,
+            hostname: None,
+            remembered: None,
+        }
+    }
+}
+
+const SEC: u64 = 1000;
+/// REQUEST retransmissions before going back to DISCOVER.
+const MAX_REQUESTS: u32 = 4;
+
+pub struct Client {
+    cfg: ClientConfig,
+    state: State,
+    xid: u32,
+    rng: u64,
+    attempts: u32,
+    /// When this exchange started (the `secs` field) and the REQUEST went
+    /// out (lease times count from there, RFC 2131 4.4.1).
+    started: u64,
+    request_sent: u64,
+    next: Option<u64>,
+    offer: Option<(Ipv4Addr, Ipv4Addr)>,
+    lease: Option<Lease>,
+    bound_at: u64,
+}
+
+impl Client {
+    /// A client; call [`Client::start`] to send the first message. `seed`
+    /// feeds xids and retransmission jitter (any random value).
+    pub fn new(cfg: ClientConfig, seed: u64) -> Self {
+        Client {
+            cfg,
+            state: State::Stopped,
+            xid: 0,
+            rng: seed | 1,
+            attempts: 0,
+            started: 0,
+            request_sent: 0,
+            next: None,
+            offer: None,
+            lease: None,
+            bound_at: 0,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn lease(&self) -> Option<&Lease> {
+        self.lease.as_ref()
+    }
+
+    /// When [`Client::handle_timeout`] wants to be called next.
+    pub fn next_timeout(&self) -> Option<u64> {
+        self.next
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*: jitter and xids, not cryptography.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// RFC 2131 4.1: 4 s, 8 s, 16 s ... up to 64 s, each +-1 s at random.
+    fn backoff(&mut self) -> u64 {
+        let base = (4 * SEC) << self.attempts.min(4);
+        self.attempts += 1;
+        base - SEC + self.random() % (2 * SEC + 1)
+    }
+
+    pub fn start(&mut self, now: u64) -> Vec<Action> {
+        match self.cfg.remembered.take() {
+            Some(addr) => {
+                self.new_exchange(State::Rebooting, now);
+                self.offer = Some((addr, Ipv4Addr::UNSPECIFIED));
+                vec![self.request(now)]
+            }
+            None => self.discover(now),
+        }
+    }
+
+    fn new_exchange(&mut self, state: State, now: u64) {
+        self.state = state;
+        self.xid = self.random() as u32;
+        self.attempts = 0;
+        self.started = now;
+    }
+
+    fn discover(&mut self, now: u64) -> Vec<Action> {
+        self.new_exchange(State::Selecting, now);
+        self.offer = None;
+        vec![self.send_discover(now)]
+    }
+
+    fn send_discover(&mut self, now: u64) -> Action {
+        self.request_sent = now;
+        self.next = Some(now + self.backoff());
+        let mut m = self.message(MessageType::Discover, Ipv4Addr::UNSPECIFIED, now);
+        m.opts_mut().insert(DhcpOption::RapidCommit);
+        self.send(m, Ipv4Addr::UNSPECIFIED, Dest::Broadcast)
+    }
+
+    /// The REQUEST of the current state (SELECTING/INIT-REBOOT/RENEWING/
+    /// REBINDING), with its retransmission timer.
+    fn request(&mut self, now: u64) -> Action {
+        self.request_sent = now;
+        let ciaddr = match (&self.lease, self.state) {
+            (Some(l), State::Renewing | State::Rebinding) => l.addr,
+            _ => Ipv4Addr::UNSPECIFIED,
+        };
+        let mut m = self.message(MessageType::Request, ciaddr, now);
+        let mut dest = Dest::Broadcast;
+        match self.state {
+            State::Requesting | State::Rebooting => {
+                self.next = Some(now + self.backoff());
+                if let Some((addr, server)) = self.offer {
+                    m.opts_mut().insert(DhcpOption::RequestedIpAddress(addr));
+                    if self.state == State::Requesting {
+                        m.opts_mut().insert(DhcpOption::ServerIdentifier(server));
+                    }
+                }
+            }
+            _ => {
+                // RENEWING/REBINDING: retry at half the time left to T2 /
+                // expiry, at least 60 s (RFC 2131 4.4.5).
+                let (_, t2, exp) = self.deadlines();
+                let until = if self.state == State::Renewing {
+                    t2
+                } else {
+                    exp
+                };
+                self.next = Some(until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC)));
+                if self.state == State::Renewing {
+                    if let Some(l) = &self.lease {
+                        dest = Dest::Unicast(l.server);
+                    }
+                }
+            }
+        }
+        self.send(m, ciaddr, dest)
+    }
+
+    fn message(&self, ty: MessageType, ciaddr: Ipv4Addr, now: u64) -> Message {
+        let z = Ipv4Addr::UNSPECIFIED;
+        let mut m = Message::new_with_id(self.xid, ciaddr, z, z, z, &self.cfg.mac);
+        m.set_flags(Flags::default());
+        m.set_secs(((now.saturating_sub(self.started)) / SEC).min(0xffff) as u16);
+        let o = m.opts_mut();
+        o.insert(DhcpOption::MessageType(ty));
+        o.insert(DhcpOption::ClientIdentifier(self.cfg.client_id.clone()));
+        if ty != MessageType::Release {
+            o.insert(DhcpOption::MaxMessageSize(1500));
+            o.insert(DhcpOption::ParameterRequestList(vec![
+                OptionCode::SubnetMask,
+                OptionCode::Router,
+                OptionCode::DomainNameServer,
+                OptionCode::Hostname,
+                OptionCode::DomainName,
+                OptionCode::InterfaceMtu,
+                OptionCode::BroadcastAddr,
+                OptionCode::AddressLeaseTime,
+                OptionCode::Renewal,
+                OptionCode::Rebinding,
+                OptionCode::DomainSearch,
+                OptionCode::ClasslessStaticRoute,
+            ]));
+            if let Some(h) = &self.cfg.hostname {
+                o.insert(DhcpOption::Hostname(h.clone()));
+            }
+        }
+        m
+    }
+
+    fn send(&self, m: Message, src: Ipv4Addr, dest: Dest) -> Action {
+        match m.to_vec() {
+            Ok(payload) => Action::Send { payload, src, dest },
+            Err(e) => Action::Log(format!("cannot encode a DHCP message: {e}")),
+        }
+    }
+
+    /// (T1, T2, expiry) in `now` units.
+    fn deadlines(&self) -> (u64, u64, u64) {
+        let at = |s: u32| {
+            if s == u32::MAX {
+                u64::MAX
+            } else {
+                self.bound_at + u64::from(s) * SEC
+            }
+        };
+        match &self.lease {
+            Some(l) => (at(l.t1), at(l.t2), at(l.lease_secs)),
+            None => (u64::MAX, u64::MAX, u64::MAX),
+        }
+    }
+
+    /// Call when `now >= next_timeout()`.
+    pub fn handle_timeout(&mut self, now: u64) -> Vec<Action> {
+        if self.next.is_none_or(|n| now < n) {
+            return vec![];
+        }
+        let (t1, t2, exp) = self.deadlines();
+        match self.state {
+            State::Selecting => vec![self.send_discover(now)],
+            State::Requesting | State::Rebooting if self.attempts < MAX_REQUESTS => {
+                vec![self.request(now)]
+            }
+            State::Requesting | State::Rebooting => {
+                let mut v = vec![Action::Log("no DHCPACK; starting over".into())];
+                v.extend(self.discover(now));
+                v
+            }
+            State::Bound | State::Renewing | State::Rebinding if now >= exp => {
+                let mut v = vec![Action::Log("lease expired; address removed".into())];
+                v.extend(self.lease.take().map(Action::Deconfigure));
+                v.extend(self.discover(now));
+                v
+            }
+            State::Bound | State::Renewing if now >= t2 => {
+                self.new_exchange(State::Rebinding, now);
+                vec![Action::Log("rebinding (T2)".into()), self.request(now)]
+            }
+            State::Bound if now >= t1 => {
+                self.new_exchange(State::Renewing, now);
+                vec![self.request(now)]
+            }
+            State::Renewing | State::Rebinding => vec![self.request(now)],
+            State::Bound => {
+                self.next = Some(t1.min(t2).min(exp));
+                vec![]
+            }
+            State::Stopped => vec![],
+        }
+    }
+
+    /// Stop: DHCPRELEASE to the server and remove the configuration.
+    pub fn stop(&mut self, now: u64) -> Vec<Action> {
+        let mut v = Vec::new();
+        if let Some(l) = self.lease.take() {
+            self.xid = self.random() as u32;
+            let mut m = self.message(MessageType::Release, l.addr, now);
+            m.opts_mut().insert(DhcpOption::ServerIdentifier(l.server));
+            v.push(self.send(m, l.addr, Dest::Unicast(l.server)));
+            v.push(Action::Deconfigure(l));
+        }
+        self.state = State::Stopped;
+        self.next = None;
+        v
+    }
+
+    /// Feed one received Ethernet frame.
+    pub fn handle_frame(&mut self, bytes: &[u8], now: u64) -> Vec<Action> {
+        let d = match frame::parse(bytes) {
+            Ok(d) => d,
+            // Not DHCP to port 68: the socket sees all IPv4 on the link.
+            Err(frame::FrameError::WrongPort | frame::FrameError::NotUdp) => return vec![],
+            Err(e) => return vec![Action::Log(format!("dropped a frame: {e}"))],
+        };
+        self.handle_payload(d.payload, d.src_ip, now)
+    }
+
+    /// Feed one UDP payload from the server port.
+    pub fn handle_payload(&mut self, bytes: &[u8], sender: Ipv4Addr, now: u64) -> Vec<Action> {
+        let log = |s: String| vec![Action::Log(s)];
+        if matches!(self.state, State::Stopped | State::Bound) {
+            return vec![];
+        }
+        if let Err(e) = check_options(bytes) {
+            return log(format!("malformed DHCP message from {sender} dropped: {e}"));
+        }
+        let m = match Message::decode(&mut Decoder::new(bytes)) {
+            Ok(m) => m,
+            Err(e) => return log(format!("malformed DHCP message from {sender} dropped: {e}")),
+        };
+        if m.opcode() != Opcode::BootReply {
+            return vec![];
+        }
+        if m.xid() != self.xid {
+            return log(format!(
+                "reply from {sender} for another transaction (xid {:#x}) dropped",
+                m.xid()
+            ));
+        }
+        if m.chaddr().get(..6) != Some(&self.cfg.mac[..]) {
+            return log(format!("reply from {sender} for another MAC dropped"));
+        }
+        let Some(ty) = m.opts().msg_type() else {
+            return log(format!(
+                "reply from {sender} without a message type dropped"
+            ));
+        };
+        match (ty, self.state) {
+            (MessageType::Offer, State::Selecting) => match lease::from_reply(&m, sender) {
+                Ok((l, _)) => {
+                    self.offer = Some((l.addr, l.server));
+                    self.state = State::Requesting;
+                    self.attempts = 0;
+                    vec![self.request(now)]
+                }
+                Err(e) => log(format!("offer from {sender} dropped: {e}")),
+            },
+            (MessageType::Ack, State::Selecting)
+                if m.opts().get(OptionCode::RapidCommit).is_none() =>
+            {
+                log(format!(
+                    "DHCPACK from {sender} without rapid commit dropped"
+                ))
+            }
+            (MessageType::Ack, _) => self.ack(&m, sender, now),
+            (MessageType::Nak, State::Selecting) => vec![],
+            (MessageType::Nak, _) => {
+                let server = self.offer.map(|o| o.1).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let from = match m.opts().get(OptionCode::ServerIdentifier) {
+                    Some(DhcpOption::ServerIdentifier(s)) => *s,
+                    _ => sender,
+                };
+                if self.state == State::Requesting && from != server {
+                    return log(format!(
+                        "DHCPNAK from {from}, not our server {server}; ignored"
+                    ));
+                }
+                let mut v = log(format!("DHCPNAK from {from}; starting over"));
+                v.extend(self.lease.take().map(Action::Deconfigure));
+                v.extend(self.discover(now));
+                v
+            }
+            _ => vec![],
+        }
+    }
+
+    fn ack(&mut self, m: &Message, sender: Ipv4Addr, now: u64) -> Vec<Action> {
+        let (l, warnings) = match lease::from_reply(m, sender) {
+            Ok(x) => x,
+            Err(e) => return vec![Action::Log(format!("DHCPACK from {sender} dropped: {e}"))],
+        };
+        if matches!(self.state, State::Renewing | State::Rebinding)
+            && self.lease.as_ref().is_some_and(|old| old.addr != l.addr)
+        {
+            // A new address on renewal: remove the old one first.
+            if let Some(old) = self.lease.take() {
+                let mut v = vec![Action::Deconfigure(old)];
+                v.extend(self.bind(l, warnings, now));
+                return v;
+            }
+        }
+        self.bind(l, warnings, now)
+    }
+
+    fn bind(&mut self, l: Lease, warnings: Vec<String>, now: u64) -> Vec<Action> {
+        let mut v: Vec<Action> = warnings.into_iter().map(Action::Log).collect();
+        self.state = State::Bound;
+        self.bound_at = self.request_sent.min(now);
+        self.offer = Some((l.addr, l.server));
+        self.cfg.remembered = None;
+        self.lease = Some(l.clone());
+        let (t1, t2, exp) = self.deadlines();
+        self.next = Some(t1.min(t2).min(exp));
+        v.push(Action::Apply(l));
+        v
+    }
+}
+
+/// Walk the options area: every length must stay inside the packet and the
+/// list must end with option 255 (dhcproto stops quietly at the first bad
+/// option and would hand back a half-read list).
+pub fn check_options(bytes: &[u8]) -> Result<(), &'static str> {
+    const START: usize = 240;
+    if bytes.len() < START {
+        return Err("shorter than the fixed header");
+    }
+    if bytes[236..240] != [99, 130, 83, 99] {
+        return Err("no DHCP magic cookie");
+    }
+    let mut i = START;
+    while let Some(&code) = bytes.get(i) {
+        match code {
+            0 => i += 1,
+            255 => return Ok(()),
+            _ => {
+                let len = *bytes.get(i + 1).ok_or("option length past the end")?;
+                i += 2 + usize::from(len);
+                if i > bytes.len() {
+                    return Err("option length past the end");
+                }
+            }
+        }
+    }
+    Err("options not terminated (truncated)")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,312 @@
+//! The state machine against a scripted server and a fake clock.
+
+use super::*;
+use dhcproto::v4::UnknownOption;
+
+const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x42];
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
+
+fn client() -> Client {
+    let mut cfg = ClientConfig::new(MAC);
+    cfg.hostname = Some("box".into());
+    Client::new(cfg, 0x1234_5678)
+}
+
+fn sent(actions: &[Action]) -> Vec<(Message, Ipv4Addr, Dest)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { payload, src, dest } => Some((
+                Message::decode(&mut Decoder::new(payload)).expect("we send valid messages"),
+                *src,
+                *dest,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn one_sent(actions: &[Action]) -> (Message, Ipv4Addr, Dest) {
+    let mut v = sent(actions);
+    assert_eq!(v.len(), 1, "{actions:?}");
+    v.remove(0)
+}
+
+fn applied(actions: &[Action]) -> Option<&Lease> {
+    actions.iter().find_map(|a| match a {
+        Action::Apply(l) => Some(l),
+        _ => None,
+    })
+}
+
+fn deconfigured(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Deconfigure(_)))
+}
+
+fn logs(actions: &[Action]) -> Vec<&str> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Log(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn msg_type(m: &Message) -> MessageType {
+    m.opts().msg_type().expect("message type")
+}
+
+/// A server reply to `req` as it travels on the wire (payload only).
+fn reply(req: &Message, ty: MessageType, extra: &[DhcpOption]) -> Vec<u8> {
+    let z = Ipv4Addr::UNSPECIFIED;
+    let mut m = Message::new_with_id(req.xid(), z, ADDR, z, z, req.chaddr());
+    m.set_opcode(Opcode::BootReply);
+    let o = m.opts_mut();
+    o.insert(DhcpOption::MessageType(ty));
+    o.insert(DhcpOption::ServerIdentifier(SERVER));
+    if ty != MessageType::Nak {
+        o.insert(DhcpOption::AddressLeaseTime(120));
+        o.insert(DhcpOption::Renewal(4));
+        o.insert(DhcpOption::Rebinding(8));
+        o.insert(DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)));
+        o.insert(DhcpOption::Router(vec![SERVER]));
+        o.insert(DhcpOption::DomainNameServer(vec![SERVER]));
+    }
+    for x in extra {
+        o.insert(x.clone());
+    }
+    m.to_vec().expect("encodes")
+}
+
+fn feed(c: &mut Client, bytes: &[u8], now: u64) -> Vec<Action> {
+    c.handle_payload(bytes, SERVER, now)
+}
+
+/// DISCOVER -> OFFER -> REQUEST -> ACK at t=0..; returns the client bound.
+fn bind() -> Client {
+    let mut c = client();
+    let (d, src, dest) = one_sent(&c.start(0));
+    assert_eq!(msg_type(&d), MessageType::Discover);
+    assert_eq!((src, dest), (Ipv4Addr::UNSPECIFIED, Dest::Broadcast));
+    assert_eq!(d.chaddr(), &MAC);
+    assert!(d.opts().get(OptionCode::RapidCommit).is_some());
+    assert!(
+        matches!(d.opts().get(OptionCode::Hostname), Some(DhcpOption::Hostname(h)) if h == "box")
+    );
+    assert!(
+        matches!(d.opts().get(OptionCode::ClientIdentifier), Some(DhcpOption::ClientIdentifier(id)) if id[0] == 1 && id[1..] == MAC)
+    );
+    assert!(
+        matches!(d.opts().get(OptionCode::ParameterRequestList), Some(DhcpOption::ParameterRequestList(l)) if l.contains(&OptionCode::ClasslessStaticRoute))
+    );
+    let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), 10));
+    assert_eq!(msg_type(&r), MessageType::Request);
+    assert_eq!(r.xid(), d.xid());
+    assert_eq!(
+        r.opts().get(OptionCode::RequestedIpAddress),
+        Some(&DhcpOption::RequestedIpAddress(ADDR))
+    );
+    assert_eq!(
+        r.opts().get(OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER))
+    );
+    assert_eq!(c.state(), State::Requesting);
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), 20);
+    let l = applied(&a).expect("lease applied");
+    assert_eq!((l.addr, l.prefix, l.t1, l.t2), (ADDR, 24, 4, 8));
+    assert_eq!(c.state(), State::Bound);
+    // Lease times count from the REQUEST (sent at 10 ms).
+    assert_eq!(c.next_timeout(), Some(4010));
+    c
+}
+
+#[test]
+fn acquires_renews_unicast_at_t1() {
+    let mut c = bind();
+    assert!(c.handle_timeout(4009).is_empty(), "nothing before T1");
+    let (r, src, dest) = one_sent(&c.handle_timeout(4010));
+    assert_eq!(c.state(), State::Renewing);
+    assert_eq!((src, dest), (ADDR, Dest::Unicast(SERVER)));
+    assert_eq!(r.ciaddr(), ADDR);
+    assert!(r.opts().get(OptionCode::RequestedIpAddress).is_none());
+    assert!(r.opts().get(OptionCode::ServerIdentifier).is_none());
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), 4100);
+    assert!(applied(&a).is_some() && !deconfigured(&a));
+    assert_eq!(c.state(), State::Bound);
+    assert_eq!(c.next_timeout(), Some(4010 + 4000));
+}
+
+#[test]
+fn rebinds_broadcast_at_t2_then_expires() {
+    let mut c = bind();
+    let _ = c.handle_timeout(4010);
+    // Renewing retries at max(60 s, half the time to T2), capped at T2.
+    assert_eq!(c.next_timeout(), Some(8010));
+    let a = c.handle_timeout(8010);
+    assert_eq!(c.state(), State::Rebinding);
+    let (r, src, dest) = one_sent(&a);
+    assert_eq!((src, dest), (ADDR, Dest::Broadcast));
+    assert_eq!(r.ciaddr(), ADDR);
+    assert_eq!(c.next_timeout(), Some(68_010));
+    let _ = one_sent(&c.handle_timeout(68_010));
+    assert_eq!(c.next_timeout(), Some(120_010));
+    let a = c.handle_timeout(120_010);
+    assert!(deconfigured(&a), "{a:?}");
+    let (d, _, _) = one_sent(&a);
+    assert_eq!(msg_type(&d), MessageType::Discover);
+    assert_eq!(c.state(), State::Selecting);
+    assert!(c.lease().is_none());
+}
+
+#[test]
+fn nak_while_renewing_starts_over() {
+    let mut c = bind();
+    let (r, _, _) = one_sent(&c.handle_timeout(4010));
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), 4020);
+    assert!(deconfigured(&a));
+    assert_eq!(msg_type(&one_sent(&a).0), MessageType::Discover);
+    assert_eq!(c.state(), State::Selecting);
+}
+
+#[test]
+fn retransmission_backs_off_with_jitter() {
+    let mut c = client();
+    let _ = c.start(0);
+    let mut now = 0;
+    for base in [4, 8, 16, 32, 64, 64, 64] {
+        let next = c.next_timeout().expect("timer");
+        let delay = next - now;
+        assert!(
+            (base * 1000 - 1000..=base * 1000 + 1000).contains(&delay),
+            "delay {delay} for base {base}"
+        );
+        now = next;
+        let (d, _, _) = one_sent(&c.handle_timeout(now));
+        assert_eq!(msg_type(&d), MessageType::Discover);
+    }
+}
+
+#[test]
+fn request_retransmits_then_gives_up() {
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let _ = feed(&mut c, &reply(&d, MessageType::Offer, &[]), 0);
+    for _ in 1..MAX_REQUESTS {
+        let t = c.next_timeout().expect("timer");
+        assert_eq!(
+            msg_type(&one_sent(&c.handle_timeout(t)).0),
+            MessageType::Request
+        );
+    }
+    let t = c.next_timeout().expect("timer");
+    assert_eq!(
+        msg_type(&one_sent(&c.handle_timeout(t)).0),
+        MessageType::Discover
+    );
+}
+
+#[test]
+fn wrong_xid_or_mac_is_dropped() {
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let mut other = d.clone();
+    other.set_xid(d.xid() ^ 1);
+    let a = feed(&mut c, &reply(&other, MessageType::Offer, &[]), 1);
+    assert!(sent(&a).is_empty() && logs(&a)[0].contains("another transaction"));
+    let mut other = d.clone();
+    other.set_chaddr(&[2, 0, 0, 0, 0, 0x43]);
+    let a = feed(&mut c, &reply(&other, MessageType::Offer, &[]), 1);
+    assert!(sent(&a).is_empty() && logs(&a)[0].contains("another MAC"));
+    // A zero lease time offer is refused.
+    let a = feed(
+        &mut c,
+        &reply(&d, MessageType::Offer, &[DhcpOption::AddressLeaseTime(0)]),
+        1,
+    );
+    assert!(sent(&a).is_empty() && logs(&a)[0].contains("lease time is 0"));
+    assert_eq!(c.state(), State::Selecting);
+}
+
+#[test]
+fn rapid_commit_ack_binds_from_selecting() {
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let a = feed(&mut c, &reply(&d, MessageType::Ack, &[]), 5);
+    assert!(applied(&a).is_none(), "ACK without option 80 must not bind");
+    let a = feed(
+        &mut c,
+        &reply(&d, MessageType::Ack, &[DhcpOption::RapidCommit]),
+        5,
+    );
+    assert_eq!(applied(&a).map(|l| l.addr), Some(ADDR));
+    assert_eq!(c.state(), State::Bound);
+}
+
+#[test]
+fn init_reboot_asks_for_remembered_address() {
+    let mut cfg = ClientConfig::new(MAC);
+    cfg.remembered = Some(Ipv4Addr::new(10, 0, 0, 77));
+    let mut c = Client::new(cfg, 9);
+    let (r, _, dest) = one_sent(&c.start(0));
+    assert_eq!(msg_type(&r), MessageType::Request);
+    assert_eq!(dest, Dest::Broadcast);
+    assert_eq!(
+        r.opts().get(OptionCode::RequestedIpAddress),
+        Some(&DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)))
+    );
+    assert!(r.opts().get(OptionCode::ServerIdentifier).is_none());
+    assert_eq!(c.state(), State::Rebooting);
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), 3);
+    assert_eq!(msg_type(&one_sent(&a).0), MessageType::Discover);
+    assert!(!deconfigured(&a));
+}
+
+#[test]
+fn stop_releases() {
+    let mut c = bind();
+    let a = c.stop(5000);
+    let (r, src, dest) = one_sent(&a);
+    assert_eq!(msg_type(&r), MessageType::Release);
+    assert_eq!((r.ciaddr(), src, dest), (ADDR, ADDR, Dest::Unicast(SERVER)));
+    assert!(deconfigured(&a));
+    assert_eq!(c.state(), State::Stopped);
+    assert!(c.stop(6000).is_empty());
+}
+
+#[test]
+fn malformed_and_truncated_replies_never_bind() {
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let good = reply(&d, MessageType::Offer, &[]);
+    for cut in 0..good.len() - 1 {
+        let a = feed(&mut c, &good[..cut], 1);
+        assert!(sent(&a).is_empty() && applied(&a).is_none(), "cut {cut}");
+    }
+    // Options whose length runs past the end of the packet.
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 1] = 0x0c; // hostname...
+    bad.extend_from_slice(&[200, b'a', b'b']); // ...claiming 200 bytes
+    let a = feed(&mut c, &bad, 1);
+    assert!(sent(&a).is_empty());
+    // Garbage in a known option (a 3-byte netmask).
+    let odd = reply(
+        &d,
+        MessageType::Offer,
+        &[DhcpOption::Unknown(UnknownOption::new(
+            OptionCode::SubnetMask,
+            vec![255, 255, 0],
+        ))],
+    );
+    let a = feed(&mut c, &odd, 1);
+    assert!(applied(&a).is_none());
+    // Through the framing layer: a frame with a bad checksum.
+    let mut f = frame::build(MAC, MAC, SERVER, ADDR, &good);
+    let n = f.len();
+    f[n - 1] ^= 1;
+    let a = c.handle_frame(&f, 1);
+    assert!(sent(&a).is_empty());
+    assert_eq!(c.state(), State::Selecting);
+}

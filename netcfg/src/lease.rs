@@ -1,0 +1,401 @@
+//! A lease as netcfg applies it, built from a DHCPACK (or `ip=`) and
+//! sanitised: whatever a hostile server sends, nothing malformed reaches the
+//! routing table, resolv.conf or the host name. Sans-IO.
+
+use dhcproto::v4::{DhcpOption, Message, OptionCode};
+use std::net::Ipv4Addr;
+
+/// A route to install on the interface. The default route is `0.0.0.0/0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub dest: Ipv4Addr,
+    pub prefix: u8,
+    /// None: on-link.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// Everything netcfg configures from one lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+    pub broadcast: Ipv4Addr,
+    /// The DHCP server (option 54); unspecified for static configuration.
+    pub server: Ipv4Addr,
+    pub routes: Vec<Route>,
+    pub dns: Vec<Ipv4Addr>,
+    pub domain: Option<String>,
+    pub search: Vec<String>,
+    pub hostname: Option<String>,
+    pub mtu: Option<u16>,
+    /// Seconds; `u32::MAX` is infinite.
+    pub lease_secs: u32,
+    pub t1: u32,
+    pub t2: u32,
+}
+
+impl Lease {
+    /// The first gateway of the default route, for the console line.
+    pub fn router(&self) -> Option<Ipv4Addr> {
+        self.routes
+            .iter()
+            .find(|r| r.prefix == 0)
+            .and_then(|r| r.gateway)
+    }
+
+    /// `eth0 10.0.0.5/24 router 10.0.0.1 dns 10.0.0.1 lease 3600s`
+    pub fn summary(&self, iface: &str) -> String {
+        let mut s = format!("{iface} {}/{}", self.addr, self.prefix);
+        if let Some(r) = self.router() {
+            s += &format!(" router {r}");
+        }
+        if !self.dns.is_empty() {
+            let d: Vec<String> = self.dns.iter().map(|a| a.to_string()).collect();
+            s += &format!(" dns {}", d.join(","));
+        }
+        if let Some(d) = &self.domain {
+            s += &format!(" domain {d}");
+        }
+        if self.lease_secs == u32::MAX {
+            s += " lease infinite";
+        } else if self.lease_secs > 0 {
+            s += &format!(" lease {}s", self.lease_secs);
+        }
+        s
+    }
+}
+
+/// Prefix length of a contiguous netmask.
+pub fn mask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
+    let m = u32::from(mask);
+    let p = m.leading_ones();
+    (m.checked_shl(p).unwrap_or(0) == 0).then_some(p as u8)
+}
+
+pub fn prefix_mask(prefix: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix.min(32)))
+        .unwrap_or(0)
+}
+
+/// Classful default prefix (what the kernel's `ip=` and old clients assume).
+pub fn classful_prefix(a: Ipv4Addr) -> u8 {
+    match a.octets()[0] {
+        0..=127 => 8,
+        128..=191 => 16,
+        _ => 24,
+    }
+}
+
+pub fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
+    let m = prefix_mask(prefix);
+    u32::from(a) & m == u32::from(b) & m
+}
+
+pub fn broadcast_of(a: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(a) | !prefix_mask(prefix))
+}
+
+/// A DNS name safe for resolv.conf and sethostname: RFC 1123 labels of
+/// letters, digits and '-', 1..=63 bytes each, at most `max` bytes in all.
+/// A trailing dot is dropped.
+pub fn valid_name(name: &str, max: usize) -> Option<String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    ok.then(|| name.to_string())
+}
+
+fn usable_host(a: Ipv4Addr) -> bool {
+    !(a.is_unspecified() || a.is_broadcast() || a.is_loopback() || a.is_multicast())
+}
+
+/// Build a lease from a DHCPOFFER/DHCPACK. `Err` is why it cannot be used;
+/// the warnings say what was dropped or sanitised.
+pub fn from_reply(msg: &Message, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), String> {
+    let mut warn = Vec::new();
+    let opts = msg.opts();
+    let addr = msg.yiaddr();
+    if !usable_host(addr) {
+        return Err(format!(
+            "offered address {addr} is not a usable host address"
+        ));
+    }
+    let server = match opts.get(OptionCode::ServerIdentifier) {
+        Some(DhcpOption::ServerIdentifier(s)) if usable_host(*s) => *s,
+        _ => sender,
+    };
+    let lease_secs = match opts.get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(0)) => return Err("lease time is 0".into()),
+        Some(DhcpOption::AddressLeaseTime(t)) => *t,
+        _ => return Err("no lease time (option 51)".into()),
+    };
+    let prefix = match opts.get(OptionCode::SubnetMask) {
+        Some(DhcpOption::SubnetMask(m)) => match mask_to_prefix(*m) {
+            Some(p) if (1..=30).contains(&p) => p,
+            _ => {
+                let p = classful_prefix(addr);
+                warn.push(format!("netmask {m} is not usable; using /{p}"));
+                p
+            }
+        },
+        _ => classful_prefix(addr),
+    };
+    let broadcast = broadcast_of(addr, prefix);
+    if addr == broadcast || u32::from(addr) & !prefix_mask(prefix) == 0 {
+        return Err(format!(
+            "offered address {addr}/{prefix} is the network or broadcast address"
+        ));
+    }
+    let on_link = |gw: Ipv4Addr| usable_host(gw) && same_subnet(gw, addr, prefix) && gw != addr;
+    let mut routes = Vec::new();
+    if let Some(DhcpOption::ClasslessStaticRoute(list)) = opts.get(OptionCode::ClasslessStaticRoute)
+    {
+        for (net, gw) in list {
+            let gateway = (!gw.is_unspecified()).then_some(*gw);
+            if gateway.is_some_and(|g| !on_link(g)) {
+                warn.push(format!(
+                    "classless route {net} via {gw}: gateway outside {addr}/{prefix}; route dropped"
+                ));
+                continue;
+            }
+            let p = net.prefix_len();
+            let dest = Ipv4Addr::from(u32::from(net.addr()) & prefix_mask(p));
+            routes.push(Route {
+                dest,
+                prefix: p,
+                gateway,
+            });
+        }
+    } else if let Some(DhcpOption::Router(list)) = opts.get(OptionCode::Router) {
+        match list.iter().copied().find(|g| on_link(*g)) {
+            Some(g) => routes.push(Route {
+                dest: Ipv4Addr::UNSPECIFIED,
+                prefix: 0,
+                gateway: Some(g),
+            }),
+            None => warn.push(format!(
+                "router {list:?} outside {addr}/{prefix}; no default route"
+            )),
+        }
+    }
+    let mut dns = Vec::new();
+    if let Some(DhcpOption::DomainNameServer(list)) = opts.get(OptionCode::DomainNameServer) {
+        for a in list {
+            if !usable_host(*a) {
+                warn.push(format!("DNS server {a} dropped"));
+            } else if dns.len() < 3 && !dns.contains(a) {
+                dns.push(*a);
+            }
+        }
+    }
+    let mut name = |code, max| match opts.get(code) {
+        Some(DhcpOption::DomainName(s) | DhcpOption::Hostname(s)) => {
+            let v = valid_name(s, max);
+            if v.is_none() {
+                warn.push(format!("{code:?} {s:?} is not a valid DNS name; ignored"));
+            }
+            v
+        }
+        _ => None,
+    };
+    let domain = name(OptionCode::DomainName, 253);
+    let hostname = name(OptionCode::Hostname, 64);
+    let mut search = Vec::new();
+    if let Some(DhcpOption::DomainSearch(list)) = opts.get(OptionCode::DomainSearch) {
+        for n in list {
+            let s = n.to_string();
+            match valid_name(&s, 253) {
+                Some(v) if search.len() < 6 => search.push(v),
+                Some(_) => {}
+                None => warn.push(format!(
+                    "search domain {s:?} is not a valid DNS name; ignored"
+                )),
+            }
+        }
+    }
+    let mtu = match opts.get(OptionCode::InterfaceMtu) {
+        Some(DhcpOption::InterfaceMtu(m)) if *m >= 576 => Some(*m),
+        Some(DhcpOption::InterfaceMtu(m)) => {
+            warn.push(format!("MTU {m} below 576; ignored"));
+            None
+        }
+        _ => None,
+    };
+    let (mut t1, mut t2) = (lease_secs / 2, (lease_secs / 8).saturating_mul(7));
+    if lease_secs == u32::MAX {
+        (t1, t2) = (u32::MAX, u32::MAX);
+    }
+    let g1 = match opts.get(OptionCode::Renewal) {
+        Some(DhcpOption::Renewal(v)) => Some(*v),
+        _ => None,
+    };
+    let g2 = match opts.get(OptionCode::Rebinding) {
+        Some(DhcpOption::Rebinding(v)) => Some(*v),
+        _ => None,
+    };
+    let given2 = g2.unwrap_or(t2);
+    let given1 = g1.unwrap_or(t1.min(given2));
+    if given1 <= given2 && given2 <= lease_secs {
+        (t1, t2) = (given1, given2);
+    } else {
+        warn.push(format!(
+            "T1 {given1}s / T2 {given2}s inconsistent with lease {lease_secs}s; using defaults"
+        ));
+    }
+    Ok((
+        Lease {
+            addr,
+            prefix,
+            broadcast,
+            server,
+            routes,
+            dns,
+            domain,
+            search,
+            hostname,
+            mtu,
+            lease_secs,
+            t1,
+            t2,
+        },
+        warn,
+    ))
+}
+
+/// The resolv.conf text for a lease (None: nothing to write).
+pub fn resolv_conf(lease: &Lease) -> Option<String> {
+    if lease.dns.is_empty() {
+        return None;
+    }
+    let mut s = String::from("# written by nodistro netcfg\n");
+    let mut search: Vec<&str> = lease.domain.iter().map(|d| d.as_str()).collect();
+    search.extend(lease.search.iter().map(|d| d.as_str()));
+    if !search.is_empty() {
+        s += &format!("search {}\n", search.join(" "));
+    }
+    for d in &lease.dns {
+        s += &format!("nameserver {d}\n");
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcproto::v4::{self, UnknownOption};
+
+    fn ack(opts: Vec<DhcpOption>) -> Message {
+        let mut m = Message::new_with_id(
+            1,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::new(10, 0, 0, 5),
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            &[2, 0, 0, 0, 0, 9],
+        );
+        m.set_opcode(v4::Opcode::BootReply);
+        m.opts_mut()
+            .insert(DhcpOption::MessageType(v4::MessageType::Ack));
+        for o in opts {
+            m.opts_mut().insert(o);
+        }
+        m
+    }
+
+    fn base() -> Vec<DhcpOption> {
+        vec![
+            DhcpOption::AddressLeaseTime(3600),
+            DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)),
+            DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 1)),
+        ]
+    }
+
+    #[test]
+    fn good_ack() {
+        let mut o = base();
+        o.push(DhcpOption::Router(vec![Ipv4Addr::new(10, 0, 0, 1)]));
+        o.push(DhcpOption::DomainNameServer(vec![
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::UNSPECIFIED,
+        ]));
+        o.push(DhcpOption::DomainName("lan.example".into()));
+        o.push(DhcpOption::InterfaceMtu(1400));
+        let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
+        assert_eq!((l.prefix, l.broadcast), (24, Ipv4Addr::new(10, 0, 0, 255)));
+        assert_eq!(l.router(), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(l.dns, vec![Ipv4Addr::new(10, 0, 0, 1)]);
+        assert_eq!((l.t1, l.t2), (1800, 3150));
+        assert_eq!(l.mtu, Some(1400));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(
+            resolv_conf(&l).as_deref(),
+            Some("# written by nodistro netcfg\nsearch lan.example\nnameserver 10.0.0.1\n")
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_dropped() {
+        let mut o = base();
+        o.push(DhcpOption::Router(vec![Ipv4Addr::new(192, 168, 9, 1)]));
+        o.push(DhcpOption::DomainName(
+            "evil.com\nnameserver 6.6.6.6".into(),
+        ));
+        o.push(DhcpOption::Hostname("$(reboot);x".into()));
+        o.push(DhcpOption::InterfaceMtu(100));
+        o.push(DhcpOption::Renewal(5000));
+        let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
+        assert!(l.routes.is_empty());
+        assert_eq!((l.domain, l.hostname, l.mtu), (None, None, None));
+        assert_eq!((l.t1, l.t2), (1800, 3150));
+        assert_eq!(w.len(), 5, "{w:?}");
+        let long = "a".repeat(64);
+        assert_eq!(valid_name(&format!("{long}.com"), 253), None);
+        assert_eq!(valid_name("ok-host.", 64).as_deref(), Some("ok-host"));
+        assert_eq!(valid_name(&"a.".repeat(40), 64), None);
+    }
+
+    #[test]
+    fn lease_time_zero_or_missing_is_rejected() {
+        let mut o = base();
+        o[0] = DhcpOption::AddressLeaseTime(0);
+        assert!(from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).is_err());
+        let o = base()[1..].to_vec();
+        assert!(from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).is_err());
+    }
+
+    #[test]
+    fn classless_routes_replace_router() {
+        let mut o = base();
+        o.push(DhcpOption::Router(vec![Ipv4Addr::new(10, 0, 0, 1)]));
+        // 0.0.0.0/0 via 10.0.0.2 ; 172.16/12 via 10.0.0.3 ; 8/8 via 1.2.3.4 (off-link)
+        o.push(DhcpOption::Unknown(UnknownOption::new(
+            OptionCode::ClasslessStaticRoute,
+            vec![0, 10, 0, 0, 2, 12, 172, 16, 10, 0, 0, 3, 8, 8, 1, 2, 3, 4],
+        )));
+        let bytes = dhcproto::Encodable::to_vec(&ack(o)).expect("encodes");
+        let m: Message =
+            dhcproto::Decodable::decode(&mut dhcproto::Decoder::new(&bytes)).expect("decodes");
+        let (l, w) = from_reply(&m, Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
+        assert_eq!(l.router(), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(l.routes.len(), 2);
+        assert_eq!(l.routes[1].prefix, 12);
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_to_prefix(Ipv4Addr::new(255, 255, 240, 0)), Some(20));
+        assert_eq!(mask_to_prefix(Ipv4Addr::new(255, 0, 255, 0)), None);
+        assert_eq!(mask_to_prefix(Ipv4Addr::UNSPECIFIED), Some(0));
+        assert_eq!(prefix_mask(0), 0);
+        assert_eq!(prefix_mask(32), u32::MAX);
+    }
+}
