@@ -2,20 +2,73 @@
 //! (stdout/stderr pipes) records and forwards them to the console, a
 //! bounded ring and a remote syslog server (UDP, or TCP with RFC 6587
 //! octet counting), never blocking the producers.
+//!
+//! Sans-IO parts: [`kmsg`], [`syslog`], [`lines`], [`format`], [`queue`],
+//! [`options`]. IO: [`sink`] (one thread per sink) and [`run`] (the poll
+//! loop over the sources).
 
 pub mod format;
 pub mod kmsg;
 pub mod lines;
+pub mod options;
 pub mod queue;
 pub mod record;
+pub mod run;
+pub mod sink;
+mod sys;
 pub mod syslog;
 
+use argh::FromArgs;
+use nodistro_common::{report, sys::Notifier, timeline, Config};
 use std::ffi::OsString;
 
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let _ = args;
-    eprintln!("logfwd: not implemented yet");
-    1
+    let strs: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let (cmd, rest) = match strs.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("logfwd", &[][..]),
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let parsed = match options::Args::from_args(&[cmd], &rest) {
+        Ok(a) => a,
+        Err(early) => {
+            return if early.status.is_ok() {
+                println!("{}", early.output);
+                0
+            } else {
+                eprintln!("{}", early.output);
+                2
+            };
+        }
+    };
+    let config_path = parsed
+        .config
+        .as_ref()
+        .map_or(nodistro_common::CONFIG_PATH.to_string(), |p| {
+            p.display().to_string()
+        });
+    let (cfg, _, warnings) = Config::load_from(&config_path, "/proc/cmdline", &[]);
+    for w in warnings {
+        timeline::log("logfwd", &w);
+    }
+    let (opts, warnings) = match options::Options::resolve(&parsed, &cfg) {
+        Ok(o) => o,
+        Err(e) => return report::fail("logfwd", &e, 2),
+    };
+    for w in warnings {
+        timeline::log("logfwd", &w);
+    }
+    let mut notifier = match Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => return report::fail("logfwd", &e, 1),
+    };
+    match run::run(opts, &mut notifier) {
+        Ok(()) => 0,
+        Err(e) => report::fail("logfwd", &e, 1),
+    }
 }

@@ -1,0 +1,384 @@
+//! The IO shell: one poll loop over the sources (signalfd, /dev/kmsg, the
+//! syslog socket, the app's pipes) feeding the sinks' queues.
+
+use crate::format::{self, Origin};
+use crate::kmsg::KmsgParser;
+use crate::lines::{split_long, LineSplitter, MAX_MSG};
+use crate::options::{Options, Remote, BYTES_PER_SLOT};
+use crate::queue::Ring;
+use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
+use crate::sink::{self, Sink};
+use crate::syslog::parse_datagram;
+use nodistro_common::{sys::Notifier, timeline};
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long SIGTERM may take to deliver what is queued.
+const FLUSH_TIME: Duration = Duration::from_secs(3);
+/// Datagrams read per wake-up before other sources get their turn.
+const BURST: usize = 256;
+
+/// Why logfwd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot set up signal handling")]
+    Signals(#[source] io::Error),
+    #[error("{0} exists and is not a socket; refusing to replace it")]
+    NotASocket(PathBuf),
+    #[error("cannot listen on {0} (is another syslog daemon running?)")]
+    Bind(PathBuf, #[source] io::Error),
+    #[error("cannot start the {0} sink thread")]
+    Thread(String, #[source] io::Error),
+    #[error("cannot take the app's output pipe")]
+    AppFd(#[source] nodistro_common::sys::FdError),
+    #[error("poll failed")]
+    Poll(#[source] Errno),
+}
+
+struct AppPipe {
+    fd: OwnedFd,
+    splitter: LineSplitter,
+    severity: u8,
+    open: bool,
+}
+
+struct Logfwd {
+    opts: Options,
+    console: Option<Sink>,
+    remote: Option<Sink>,
+    ring: Ring,
+    app_name: String,
+    kmsg_parser: KmsgParser,
+    kmsg_overruns: u64,
+    truncated: u64,
+    boot_wall_us: u64,
+}
+
+impl Logfwd {
+    fn emit(&mut self, r: Record) {
+        self.ring
+            .push(format::console(&r, timeline::since_boot_ms()));
+        if r.severity > self.opts.min_severity && r.source != Source::Internal {
+            return;
+        }
+        // The kernel prints its own messages on the console already.
+        if r.source != Source::Kernel {
+            if let Some(c) = &self.console {
+                c.push(r.clone());
+            }
+        }
+        if let Some(s) = &self.remote {
+            s.push(r);
+        }
+    }
+
+    fn notice(&mut self, msg: String) {
+        let mut r = Record::new(Source::Internal, FACILITY_SYSLOG, 4, "logfwd", msg);
+        r.time_us = now_us();
+        self.emit(r);
+    }
+
+    /// Emit `r`, cut into pieces of at most [`MAX_MSG`] bytes.
+    fn emit_split(&mut self, r: Record) {
+        for msg in split_long(r.msg.clone(), MAX_MSG) {
+            self.emit(Record { msg, ..r.clone() });
+        }
+    }
+
+    fn read_kmsg(&mut self, fd: &OwnedFd) {
+        let mut buf = vec![0u8; 16 * 1024];
+        for _ in 0..BURST {
+            match rustix::io::read(fd, &mut buf) {
+                Ok(0) | Err(Errno::AGAIN) => return,
+                Ok(n) => match self.kmsg_parser.parse(&buf[..n], self.boot_wall_us) {
+                    Ok(k) => {
+                        if k.gap > 0 {
+                            self.notice(format!(
+                                "{} kernel messages lost (kernel log buffer overrun)",
+                                k.gap
+                            ));
+                        }
+                        self.emit(k.record);
+                    }
+                    Err(e) => self.notice(format!("kernel record skipped: {e}")),
+                },
+                // Our position was overwritten; the next read continues at
+                // the oldest record and the sequence gap says how many.
+                Err(Errno::PIPE) => self.kmsg_overruns += 1,
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    self.notice(format!("reading /dev/kmsg failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_socket(&mut self, sock: &UnixDatagram, buf: &mut [u8]) {
+        for _ in 0..BURST {
+            match sock.recv(buf) {
+                Ok(n) => {
+                    if n == buf.len() {
+                        self.truncated += 1;
+                    }
+                    let r = parse_datagram(&buf[..n], now_us());
+                    self.emit_split(r);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.notice(format!("reading the syslog socket failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_pipe(&mut self, p: &mut AppPipe, buf: &mut [u8]) {
+        let mut lines = Vec::new();
+        for _ in 0..16 {
+            match rustix::io::read(&p.fd, &mut *buf) {
+                Ok(0) => {
+                    p.open = false;
+                    lines.extend(p.splitter.finish());
+                    break;
+                }
+                Ok(n) => p.splitter.feed(&buf[..n], &mut lines),
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    p.open = false;
+                    self.notice(format!("reading the app's output failed: {e}"));
+                    break;
+                }
+            }
+        }
+        for line in lines {
+            let mut r = Record::new(
+                Source::App,
+                FACILITY_USER,
+                p.severity,
+                &self.app_name,
+                line.into_message(),
+            );
+            r.time_us = now_us();
+            self.emit(r);
+        }
+    }
+
+    fn dump_ring(&self) {
+        let stats = |name: &str, s: &Option<Sink>| {
+            s.as_ref().map_or(String::new(), |s| {
+                let st = s.stats();
+                format!(", {name} queued {} dropped {}", st.queued, st.dropped)
+            })
+        };
+        let mut text = format!(
+            "logfwd: ring dump; kernel overruns {}, kernel messages lost {}, truncated datagrams {}{}{}\n",
+            self.kmsg_overruns,
+            self.kmsg_parser.lost,
+            self.truncated,
+            stats("console", &self.console),
+            stats("remote", &self.remote),
+        );
+        for l in self.ring.lines() {
+            text.push_str(l);
+            text.push('\n');
+        }
+        text.push_str("logfwd: end of ring dump\n");
+        // In its own thread: a slow serial console must not stall the loop.
+        let _ = std::thread::Builder::new()
+            .name("logfwd-dump".into())
+            .spawn(move || {
+                use std::io::Write;
+                let _ = io::stderr().lock().write_all(text.as_bytes());
+            });
+    }
+}
+
+fn bind_socket(path: &Path) -> Result<UnixDatagram, RunError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(_) => return Err(RunError::NotASocket(path.to_path_buf())),
+        Err(_) => {}
+    }
+    let bind = |e| RunError::Bind(path.to_path_buf(), e);
+    let sock = UnixDatagram::bind(path).map_err(bind)?;
+    sock.set_nonblocking(true).map_err(bind)?;
+    // Every program may log, as with any syslog daemon.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(bind)?;
+    Ok(sock)
+}
+
+fn take_pipe(var: &str, severity: u8) -> Result<Option<AppPipe>, RunError> {
+    let Some(fd) = nodistro_common::sys::take_inherited_fd(var).map_err(RunError::AppFd)? else {
+        return Ok(None);
+    };
+    if let Ok(fl) = rustix::fs::fcntl_getfl(&fd) {
+        let _ = rustix::fs::fcntl_setfl(&fd, fl | OFlags::NONBLOCK);
+    }
+    Ok(Some(AppPipe {
+        fd,
+        splitter: LineSplitter::new(MAX_MSG),
+        severity,
+        open: true,
+    }))
+}
+
+/// Run until SIGTERM/SIGINT.
+pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
+    let sigfd = crate::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGHUP])
+        .map_err(RunError::Signals)?;
+    let origin = Origin {
+        hostname: rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let max_bytes = opts.buffer.saturating_mul(BYTES_PER_SLOT);
+    let spawn = |t: Box<dyn sink::Transport>| {
+        let name = t.describe();
+        Sink::spawn(t, opts.buffer, max_bytes).map_err(|e| RunError::Thread(name, e))
+    };
+    let console = match opts.console {
+        true => Some(spawn(Box::new(sink::Console))?),
+        false => None,
+    };
+    let remote = match opts.remote {
+        Some(Remote::Udp(a)) => Some(spawn(Box::new(sink::Udp::new(a, opts.format, origin)))?),
+        Some(Remote::Tcp(a)) => Some(spawn(Box::new(sink::Tcp::new(a, opts.format, origin)))?),
+        None => None,
+    };
+    let kmsg = if opts.kmsg {
+        match rustix::fs::open(
+            "/dev/kmsg",
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                timeline::log(
+                    "logfwd",
+                    &format!("cannot read /dev/kmsg: {e}; kernel messages are not forwarded"),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let sock = bind_socket(&opts.socket)?;
+    let mut pipes: Vec<AppPipe> = [
+        take_pipe(nodistro_common::APP_STDOUT_FD_ENV, 6)?,
+        take_pipe(nodistro_common::APP_STDERR_FD_ENV, 3)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let app_name = std::env::var(nodistro_common::APP_NAME_ENV).unwrap_or_else(|_| "app".into());
+    let boot_wall_us = now_us().saturating_sub(timeline::since_boot_ms() * 1000);
+    let mut lf = Logfwd {
+        ring: Ring::new(opts.ring_bytes),
+        opts,
+        console,
+        remote,
+        app_name,
+        kmsg_parser: KmsgParser::default(),
+        kmsg_overruns: 0,
+        truncated: 0,
+        boot_wall_us,
+    };
+    notifier.notify("ready");
+    let mut dgram = vec![0u8; 256 * 1024];
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let (sig_ev, kmsg_ev, sock_ev, pipe_ev) = {
+            let mut fds = vec![
+                PollFd::new(&sigfd, PollFlags::IN),
+                PollFd::new(&sock, PollFlags::IN),
+            ];
+            if let Some(k) = &kmsg {
+                fds.push(PollFd::new(k, PollFlags::IN));
+            }
+            let open: Vec<usize> = (0..pipes.len()).filter(|&i| pipes[i].open).collect();
+            for &i in &open {
+                fds.push(PollFd::new(&pipes[i].fd, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => return Err(RunError::Poll(e)),
+            }
+            let ready = |f: &PollFd| !f.revents().is_empty();
+            let base = 2 + usize::from(kmsg.is_some());
+            let pipe_ev: Vec<usize> = open
+                .iter()
+                .zip(&fds[base..])
+                .filter(|(_, f)| ready(f))
+                .map(|(&i, _)| i)
+                .collect();
+            (
+                ready(&fds[0]),
+                kmsg.is_some() && ready(&fds[2]),
+                ready(&fds[1]),
+                pipe_ev,
+            )
+        };
+        if kmsg_ev {
+            if let Some(k) = &kmsg {
+                lf.read_kmsg(k);
+            }
+        }
+        if sock_ev {
+            lf.read_socket(&sock, &mut dgram);
+        }
+        for i in pipe_ev {
+            lf.read_pipe(&mut pipes[i], &mut chunk);
+        }
+        if sig_ev {
+            let sigs = crate::sys::read_signals(&sigfd);
+            if sigs.contains(&libc::SIGUSR1) {
+                lf.dump_ring();
+            }
+            if sigs.contains(&libc::SIGTERM) || sigs.contains(&libc::SIGINT) {
+                break;
+            }
+        }
+    }
+    // Last words: what the producers already wrote, then flush the sinks.
+    lf.read_socket(&sock, &mut dgram);
+    for p in pipes.iter_mut().filter(|p| p.open) {
+        lf.read_pipe(p, &mut chunk);
+        let mut tail = Vec::new();
+        tail.extend(p.splitter.finish());
+        for line in tail {
+            let mut r = Record::new(
+                Source::App,
+                FACILITY_USER,
+                p.severity,
+                &lf.app_name,
+                line.into_message(),
+            );
+            r.time_us = now_us();
+            lf.emit(r);
+        }
+    }
+    drop(sock);
+    let _ = std::fs::remove_file(&lf.opts.socket);
+    let deadline = Instant::now() + FLUSH_TIME;
+    if let Some(r) = lf.remote.take() {
+        r.close(deadline);
+    }
+    if let Some(c) = lf.console.take() {
+        c.close(deadline);
+    }
+    Ok(())
+}

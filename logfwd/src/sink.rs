@@ -1,0 +1,391 @@
+//! Sinks: each has its own thread and its own bounded queue, so a slow
+//! console or an unreachable server never blocks the loop that reads the
+//! producers. The thread takes a batch, hands it to its transport, and puts
+//! back what was not delivered (in order) before backing off.
+//!
+//! What "sent" means: on UDP, handed to the kernel by `sendto`. On TCP,
+//! completely written into the connection's socket buffer; a record whose
+//! frame was only partly written when the connection failed is sent again,
+//! whole, on the next connection. Before each batch the connection is
+//! checked for a close or reset by the server, so records are not written
+//! into a connection the server already closed; bytes the kernel accepted
+//! but the server never read when it died are beyond our reach.
+
+use crate::format::{self, Format, Origin};
+use crate::queue::BoundedQueue;
+use crate::record::{now_us, Record};
+use nodistro_common::timeline;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const BATCH_RECORDS: usize = 256;
+const BATCH_BYTES: usize = 64 * 1024;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Delivers batches. `Err((n, e))`: the first `n` records were delivered,
+/// the rest were not.
+pub trait Transport: Send + 'static {
+    fn send(
+        &mut self,
+        batch: &[Record],
+        give_up: Option<Instant>,
+    ) -> Result<(), (usize, io::Error)>;
+    /// Where the records go, for messages.
+    fn describe(&self) -> String;
+}
+
+impl Transport for Box<dyn Transport> {
+    fn send(
+        &mut self,
+        batch: &[Record],
+        give_up: Option<Instant>,
+    ) -> Result<(), (usize, io::Error)> {
+        (**self).send(batch, give_up)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+struct State {
+    queue: BoundedQueue,
+    /// Set at shutdown: deliver until empty or until this instant.
+    deadline: Option<Instant>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running sink.
+pub struct Sink {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<usize>>,
+    name: String,
+}
+
+/// Counters of a sink.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    pub queued: usize,
+    pub dropped: u64,
+}
+
+impl Sink {
+    /// Start a sink thread with a queue of `max_items` records / `max_bytes`.
+    pub fn spawn(
+        transport: impl Transport,
+        max_items: usize,
+        max_bytes: usize,
+    ) -> io::Result<Sink> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: BoundedQueue::new(max_items, max_bytes),
+                deadline: None,
+            }),
+            wake: Condvar::new(),
+        });
+        let name = transport.describe();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("logfwd-sink".into())
+            .spawn(move || worker(&s, transport))?;
+        Ok(Sink {
+            shared,
+            thread: Some(thread),
+            name,
+        })
+    }
+
+    /// Queue a record; never blocks on the transport.
+    pub fn push(&self, r: Record) {
+        self.shared.lock().queue.push(r);
+        self.shared.wake.notify_one();
+    }
+
+    pub fn stats(&self) -> SinkStats {
+        let st = self.shared.lock();
+        SinkStats {
+            queued: st.queue.len(),
+            dropped: st.queue.total_drops,
+        }
+    }
+
+    /// Deliver what is queued until `deadline`, then stop. Returns how many
+    /// records were left undelivered.
+    pub fn close(mut self, deadline: Instant) -> usize {
+        self.shared.lock().deadline = Some(deadline);
+        self.shared.wake.notify_all();
+        let left = self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0);
+        if left > 0 {
+            timeline::log(
+                "logfwd",
+                &format!("{left} messages not delivered to {} at exit", self.name),
+            );
+        }
+        left
+    }
+}
+
+fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
+    let mut backoff = BACKOFF_MIN;
+    let mut failing = false;
+    loop {
+        let (batch, deadline) = {
+            let mut st = shared.lock();
+            while st.queue.is_empty() && st.deadline.is_none() {
+                st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            if st.queue.is_empty() {
+                return 0;
+            }
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            while batch.len() < BATCH_RECORDS && bytes < BATCH_BYTES {
+                let Some(r) = st.queue.pop(now_us()) else {
+                    break;
+                };
+                bytes += r.msg.len() + 64;
+                batch.push(r);
+            }
+            (batch, st.deadline)
+        };
+        match transport.send(&batch, deadline) {
+            Ok(()) => {
+                if failing {
+                    timeline::log(
+                        "logfwd",
+                        &format!("{}: delivering again", transport.describe()),
+                    );
+                }
+                failing = false;
+                backoff = BACKOFF_MIN;
+            }
+            Err((n, e)) => {
+                let mut st = shared.lock();
+                st.queue.unpop(batch.into_iter().skip(n));
+                let left = st.queue.len();
+                drop(st);
+                if !failing {
+                    timeline::log(
+                        "logfwd",
+                        &format!(
+                            "{}: {e}; {left} messages wait in the buffer, retrying",
+                            transport.describe()
+                        ),
+                    );
+                }
+                failing = true;
+                let pause = match deadline {
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            return left;
+                        }
+                        backoff.min(d - now)
+                    }
+                    None => backoff,
+                };
+                // Sleep, but wake early at shutdown.
+                let st = shared.lock();
+                let _ = shared
+                    .wake
+                    .wait_timeout_while(st, pause, |s| s.deadline == deadline);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                return shared.lock().queue.len();
+            }
+        }
+    }
+}
+
+/// ms since boot at which a record with wall time `t` arrived.
+fn boot_ms_of(time_us: u64) -> u64 {
+    let age_ms = now_us().saturating_sub(time_us) / 1000;
+    timeline::since_boot_ms().saturating_sub(age_ms)
+}
+
+/// The console: logfwd's stderr.
+pub struct Console;
+
+impl Transport for Console {
+    fn send(&mut self, batch: &[Record], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+        let mut text = String::new();
+        for r in batch {
+            text.push_str(&format::console(r, boot_ms_of(r.time_us)));
+            text.push('\n');
+        }
+        // A console that fails is not retried forever: nothing else to tell.
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "console".into()
+    }
+}
+
+/// A remote syslog server over UDP: one record per datagram.
+pub struct Udp {
+    addr: SocketAddr,
+    socket: Option<UdpSocket>,
+    format: Format,
+    origin: Origin,
+}
+
+impl Udp {
+    pub fn new(addr: SocketAddr, format: Format, origin: Origin) -> Self {
+        Udp {
+            addr,
+            socket: None,
+            format,
+            origin,
+        }
+    }
+}
+
+impl Transport for Udp {
+    fn send(&mut self, batch: &[Record], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+        let socket = match &self.socket {
+            Some(s) => s,
+            None => {
+                let any: SocketAddr = if self.addr.is_ipv4() {
+                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                self.socket
+                    .insert(UdpSocket::bind(any).map_err(|e| (0, e))?)
+            }
+        };
+        for (i, r) in batch.iter().enumerate() {
+            let msg = format::remote(self.format, r, &self.origin);
+            match socket.send_to(msg.as_bytes(), self.addr) {
+                Ok(_) => {}
+                // Larger than a datagram can be: nothing will make it fit.
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {}
+                Err(e) => return Err((i, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("udp://{}", self.addr)
+    }
+}
+
+/// A remote syslog server over TCP with RFC 6587 octet counting.
+pub struct Tcp {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    format: Format,
+    origin: Origin,
+    buf: Vec<u8>,
+}
+
+impl Tcp {
+    pub fn new(addr: SocketAddr, format: Format, origin: Origin) -> Self {
+        Tcp {
+            addr,
+            stream: None,
+            format,
+            origin,
+            buf: Vec::new(),
+        }
+    }
+
+    fn connect(&mut self) -> io::Result<&mut TcpStream> {
+        if self.stream.is_none() {
+            let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(3))?;
+            s.set_nodelay(true)?;
+            s.set_write_timeout(Some(Duration::from_millis(500)))?;
+            self.stream = Some(s);
+        }
+        self.stream
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no connection"))
+    }
+}
+
+/// Whether the server closed or reset the connection (it never sends).
+fn peer_gone(s: &TcpStream) -> bool {
+    let mut b = [0u8; 256];
+    if s.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let gone = match s.peek(&mut b) {
+        Ok(0) => true,
+        Ok(_) => {
+            // Unexpected data from the server: discard it.
+            let _ = io::Read::read(&mut &*s, &mut b);
+            false
+        }
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    };
+    gone || s.set_nonblocking(false).is_err()
+}
+
+impl Transport for Tcp {
+    fn send(
+        &mut self,
+        batch: &[Record],
+        give_up: Option<Instant>,
+    ) -> Result<(), (usize, io::Error)> {
+        if self.stream.as_ref().is_some_and(peer_gone) {
+            self.stream = None;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut ends = Vec::with_capacity(batch.len());
+        for r in batch {
+            format::octet_frame(
+                format::remote(self.format, r, &self.origin).as_bytes(),
+                &mut buf,
+            );
+            ends.push(buf.len());
+        }
+        let result = self.connect().map_err(|e| (0, e)).and_then(|stream| {
+            let mut written = 0;
+            while written < buf.len() {
+                match stream.write(&buf[written..]) {
+                    Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
+                    Ok(n) => written += n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                        ) && give_up.is_none_or(|d| Instant::now() < d) => {}
+                    Err(e) => return Err((written, e)),
+                }
+            }
+            Ok(())
+        });
+        self.buf = buf;
+        result.map_err(|(written, e)| {
+            self.stream = None;
+            (ends.iter().take_while(|&&end| end <= written).count(), e)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+}
