@@ -12,6 +12,8 @@
 //! - [`Vm`] runs QEMU, captures the console into a buffer (optionally echoed
 //!   live), waits for text, talks to the monitor, and kills QEMU on drop.
 
+pub mod http;
+
 use argh::FromArgs;
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -271,6 +273,11 @@ impl Outcome {
         } else {
             Outcome::Stopped
         }
+    }
+
+    /// The guest powered off cleanly.
+    pub fn is_clean(self) -> bool {
+        self == Outcome::PoweredOff
     }
 
     /// The exit code of `nodistro run`: 0 only for a clean power-off.

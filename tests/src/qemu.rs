@@ -1,0 +1,266 @@
+//! QEMU boots for end-to-end tests: the Debian kernel (uncompressed once,
+//! cached) with an initramfs built by the release `nodistro build`.
+//!
+//! ```no_run
+//! use nodistro_tests::qemu::{build_image, BootOpts, Guest};
+//! use std::time::Duration;
+//! let img = build_image(&["--app", "/path/to/app"]);
+//! let mut g = Guest::boot(BootOpts::new(img.path()).forward(8080));
+//! g.wait_for("init: app started", Duration::from_secs(30)).unwrap();
+//! let port = g.host_port(8080);
+//! g.monitor("system_powerdown").unwrap();
+//! assert!(g.wait_exit(Duration::from_secs(20)).is_clean());
+//! ```
+//!
+//! Everything runs on the one launcher `nodistro_packaging::qemu` (the same
+//! code as `nodistro run`). QEMU is killed when the [`Guest`] is dropped.
+
+use crate::{release_bin, require_program, TempDir};
+use nodistro_packaging::qemu::{temp_monitor_path, Forward, QemuSpec, Vm};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub use nodistro_packaging::qemu::{Nic, Outcome};
+
+/// The kernel QEMU boots: the newest /boot/vmlinuz-*, uncompressed into the
+/// cache on first use.
+pub fn kernel() -> PathBuf {
+    static K: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    K.get_or_init(|| {
+        let vmlinuz = nodistro_packaging::kernel::find_kernel()
+            .map_err(|e| nodistro_common::report::chain(&e))?;
+        nodistro_packaging::kernel::boot_kernel(&vmlinuz)
+            .map_err(|e| nodistro_common::report::chain(&e))
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The release of that kernel (`6.1.0-56-amd64`): its modules are in
+/// /lib/modules/<release>, what `nodistro build --kernel-version` takes.
+pub fn kernel_release() -> String {
+    let vmlinuz = nodistro_packaging::kernel::find_kernel()
+        .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
+    nodistro_packaging::kernel::release_of(&vmlinuz)
+        .unwrap_or_else(|| panic!("cannot tell the release of {}", vmlinuz.display()))
+}
+
+/// An initramfs built for a test; its directory goes away on drop.
+pub struct Image {
+    pub dir: TempDir,
+    path: PathBuf,
+}
+
+impl Image {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Run the release `nodistro build ARGS -o <tmp>/initrd.img`; panics with
+/// nodistro's message when it fails.
+pub fn build_image(args: &[&str]) -> Image {
+    let dir = TempDir::new("qemu-image");
+    let path = dir.path().join("initrd.img");
+    let out = Command::new(release_bin("nodistro"))
+        .arg("build")
+        .args(args)
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nodistro build: {e}"));
+    assert!(
+        out.status.success() && path.is_file(),
+        "nodistro build {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Image { dir, path }
+}
+
+/// What to boot and how.
+#[derive(Debug, Clone)]
+pub struct BootOpts {
+    pub initrd: PathBuf,
+    /// Kernel arguments after `console=ttyS0 panic=-1`.
+    pub append: Vec<String>,
+    pub nic: Nic,
+    /// Guest TCP ports to forward; host ports are picked free
+    /// ([`Guest::host_port`]).
+    pub forwards: Vec<u16>,
+    pub memory_mb: u32,
+    /// Upper bound on the guest's whole life: every wait is clipped to it.
+    pub timeout: Duration,
+}
+
+impl BootOpts {
+    /// Defaults: virtio NIC, no forwards, 256 MB, 120 s.
+    pub fn new(initrd: &Path) -> Self {
+        BootOpts {
+            initrd: initrd.to_path_buf(),
+            append: Vec::new(),
+            nic: Nic::Virtio,
+            forwards: Vec::new(),
+            memory_mb: 256,
+            timeout: Duration::from_secs(120),
+        }
+    }
+
+    pub fn append(mut self, arg: &str) -> Self {
+        self.append.push(arg.to_string());
+        self
+    }
+
+    pub fn nic(mut self, nic: Nic) -> Self {
+        self.nic = nic;
+        self
+    }
+
+    pub fn forward(mut self, guest_port: u16) -> Self {
+        self.forwards.push(guest_port);
+        self
+    }
+
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released: QEMU takes it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("cannot find a free port on 127.0.0.1: {e}"))
+}
+
+/// A booted guest. QEMU is killed on drop.
+pub struct Guest {
+    vm: Vm,
+    forwards: Vec<Forward>,
+    deadline: Instant,
+    started: Instant,
+}
+
+impl Guest {
+    /// Boot the Debian kernel with `opts.initrd`. Panics (naming the
+    /// package to install) when QEMU or the kernel is missing.
+    pub fn boot(opts: BootOpts) -> Guest {
+        let qemu = require_program("qemu-system-x86_64", "qemu-system-x86");
+        let kernel = kernel();
+        assert!(
+            opts.initrd.is_file(),
+            "initramfs {} does not exist",
+            opts.initrd.display()
+        );
+        // A free port can be taken by someone else before QEMU binds it:
+        // QEMU then exits at once; try again with new ports.
+        for attempt in 0..3 {
+            let started = Instant::now();
+            let forwards: Vec<Forward> = opts
+                .forwards
+                .iter()
+                .map(|&guest| Forward {
+                    host: free_port(),
+                    guest,
+                })
+                .collect();
+            let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
+            spec.qemu = qemu.clone();
+            spec.append = opts.append.clone();
+            spec.nic = opts.nic;
+            spec.forwards = forwards.clone();
+            spec.memory_mb = opts.memory_mb;
+            spec.monitor = Some(temp_monitor_path("qemu-test"));
+            let mut vm = Vm::spawn(&spec, false, false)
+                .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
+            if !forwards.is_empty() && attempt < 2 {
+                std::thread::sleep(Duration::from_millis(300));
+                if vm.try_outcome().is_some() && vm.console().contains("host forwarding") {
+                    continue;
+                }
+            }
+            return Guest {
+                vm,
+                forwards,
+                deadline: started + opts.timeout,
+                started,
+            };
+        }
+        unreachable!("the last attempt always returns")
+    }
+
+    fn clip(&self, t: Duration) -> Duration {
+        t.min(self.deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Wait until `needle` is on the console (since boot). The error carries
+    /// the console's tail.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<(), String> {
+        self.vm.wait_for(needle, self.clip(timeout))
+    }
+
+    /// The whole console so far (QEMU's stderr included).
+    pub fn console(&self) -> String {
+        self.vm.console()
+    }
+
+    /// The last `n` bytes of the console.
+    pub fn console_tail(&self, n: usize) -> String {
+        self.vm.console_tail(n)
+    }
+
+    /// One HMP monitor command (`system_powerdown`, `info network`); its
+    /// output.
+    pub fn monitor(&self, command: &str) -> Result<String, String> {
+        self.vm
+            .monitor(command)
+            .map_err(|e| nodistro_common::report::chain(&e))
+    }
+
+    /// Wait for QEMU to exit (killing it after `timeout`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Outcome {
+        let t = self.clip(timeout);
+        self.vm.wait_exit(Some(t))
+    }
+
+    /// The host port (on 127.0.0.1) forwarded to `guest_port`.
+    pub fn host_port(&self, guest_port: u16) -> u16 {
+        self.forwards
+            .iter()
+            .find(|f| f.guest == guest_port)
+            .map(|f| f.host)
+            .unwrap_or_else(|| {
+                panic!("guest port {guest_port} was not forwarded (BootOpts::forward)")
+            })
+    }
+
+    /// Poll `http://127.0.0.1:<host_port(guest_port)>PATH` until a 200
+    /// answer containing `expect`; returns the body.
+    pub fn http_poll(
+        &self,
+        guest_port: u16,
+        path: &str,
+        expect: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.host_port(guest_port)));
+        nodistro_packaging::qemu::http::poll(addr, path, expect, self.clip(timeout))
+            .map(|r| r.body)
+            .map_err(|e| format!("{e}; console tail:\n{}", self.console_tail(3000)))
+    }
+
+    /// Time since QEMU was started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
