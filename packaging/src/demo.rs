@@ -142,7 +142,7 @@ const PROGRESS: &[(&str, &str)] = &[
     ("virtio_net", "a virtio-net driver was loaded"),
     ("e1000", "the e1000 driver was loaded"),
     ("10.0.2.15", "the guest got its address 10.0.2.15"),
-    ("demo-app", "the demo app started"),
+    ("init: app ", "init started the demo app"),
 ];
 
 /// What the console says about how far the boot got: the steps seen and
@@ -238,6 +238,7 @@ fn run(args: &DemoArgs) -> Result<i32, StepError> {
     spec.forwards = vec![Forward {
         host: args.port,
         guest: GUEST_PORT,
+        guest_addr: None,
     }];
     spec.append = args.append.clone();
     spec.monitor = Some(temp_monitor_path("demo"));

@@ -72,6 +72,9 @@ impl std::str::FromStr for Accel {
 pub struct Forward {
     pub host: u16,
     pub guest: u16,
+    /// The guest address to reach (default: QEMU's first DHCP address,
+    /// 10.0.2.15); for a guest configured with a static `ip=`.
+    pub guest_addr: Option<std::net::Ipv4Addr>,
 }
 
 impl std::str::FromStr for Forward {
@@ -82,6 +85,7 @@ impl std::str::FromStr for Forward {
         Ok(Forward {
             host: h.parse().map_err(|_| bad())?,
             guest: g.parse().map_err(|_| bad())?,
+            guest_addr: None,
         })
     }
 }
@@ -164,7 +168,11 @@ impl QemuSpec {
                 };
                 let mut opt = format!("user,model={model}");
                 for f in &self.forwards {
-                    opt.push_str(&format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest));
+                    let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
+                    opt.push_str(&format!(
+                        ",hostfwd=tcp:127.0.0.1:{}-{to}:{}",
+                        f.host, f.guest
+                    ));
                 }
                 push("-nic");
                 push(&opt);
@@ -725,7 +733,11 @@ mod tests {
         s.memory_mb = 512;
         s.forwards = vec![
             "8080:80".parse().expect("forward"),
-            Forward { host: 1, guest: 2 },
+            Forward {
+                host: 1,
+                guest: 2,
+                guest_addr: Some([10, 0, 2, 77].into()),
+            },
         ];
         s.append = vec!["ip=dhcp".into(), "init.on_exit=reboot".into()];
         s.monitor = Some("/run/m.sock".into());
@@ -733,7 +745,7 @@ mod tests {
         assert!(line.contains("-accel kvm"));
         assert!(line.contains("-m 512"));
         assert!(line.contains(
-            "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-:2 "
+            "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 "
         ));
         assert!(line.contains("-monitor unix:/run/m.sock,server=on,wait=off"));
         assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
@@ -746,7 +758,14 @@ mod tests {
         assert_eq!("e1000".parse(), Ok(Nic::E1000));
         assert!("rtl8139".parse::<Nic>().is_err());
         assert_eq!("kvm".parse(), Ok(Accel::Kvm));
-        assert_eq!("1:2".parse(), Ok(Forward { host: 1, guest: 2 }));
+        assert_eq!(
+            "1:2".parse(),
+            Ok(Forward {
+                host: 1,
+                guest: 2,
+                guest_addr: None
+            })
+        );
         assert!("8080".parse::<Forward>().is_err());
         assert!("a:1".parse::<Forward>().is_err());
         assert!("70000:1".parse::<Forward>().is_err());

@@ -91,6 +91,9 @@ pub struct BootOpts {
     /// Guest TCP ports to forward; host ports are picked free
     /// ([`Guest::host_port`]).
     pub forwards: Vec<u16>,
+    /// The guest address forwards go to (default 10.0.2.15, what QEMU's
+    /// DHCP server leases); set it for a guest with a static `ip=`.
+    pub guest_addr: Option<std::net::Ipv4Addr>,
     pub memory_mb: u32,
     /// Upper bound on the guest's whole life: every wait is clipped to it.
     pub timeout: Duration,
@@ -104,6 +107,7 @@ impl BootOpts {
             append: Vec::new(),
             nic: Nic::Virtio,
             forwards: Vec::new(),
+            guest_addr: None,
             memory_mb: 256,
             timeout: Duration::from_secs(120),
         }
@@ -121,6 +125,12 @@ impl BootOpts {
 
     pub fn forward(mut self, guest_port: u16) -> Self {
         self.forwards.push(guest_port);
+        self
+    }
+
+    /// Forward to this guest address instead of 10.0.2.15.
+    pub fn guest_addr(mut self, addr: std::net::Ipv4Addr) -> Self {
+        self.guest_addr = Some(addr);
         self
     }
 
@@ -172,6 +182,7 @@ impl Guest {
                 .map(|&guest| Forward {
                     host: free_port(),
                     guest,
+                    guest_addr: opts.guest_addr,
                 })
                 .collect();
             let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());

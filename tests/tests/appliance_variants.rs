@@ -1,0 +1,141 @@
+//! Issue 7's variants, each a real boot of the demo image on the Debian
+//! kernel under QEMU: an e1000 NIC with DHCP and logfwd shipping the
+//! kernel's and the app's logs to a syslog receiver on the host (10.0.2.2
+//! from the guest, 127.0.0.1 here), and a static `ip=` instead of DHCP.
+
+use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
+use nodistro_tests::release_bin;
+use std::net::UdpSocket;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn demo_image() -> Image {
+    let app = release_bin("demo-app");
+    let release = kernel_release();
+    let mut args = vec![
+        "--app".to_string(),
+        app.display().to_string(),
+        "--kernel-version".into(),
+        release,
+    ];
+    for m in nodistro_packaging::demo::DEMO_MODULES {
+        args.push("--module".into());
+        args.push(m.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    build_image(&args)
+}
+
+fn power_off(g: &mut Guest) {
+    g.monitor("system_powerdown").expect("system_powerdown");
+    let outcome = g.wait_exit(Duration::from_secs(60));
+    assert_eq!(
+        outcome,
+        Outcome::PoweredOff,
+        "after system_powerdown; console tail:\n{}",
+        g.console_tail(3000)
+    );
+}
+
+/// Datagrams received on a UDP socket, collected by a thread.
+struct Receiver {
+    port: u16,
+    got: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP receiver");
+        let port = sock.local_addr().expect("local addr").port();
+        let got: Arc<Mutex<Vec<String>>> = Arc::default();
+        let g = got.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = sock.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                g.lock().unwrap_or_else(|p| p.into_inner()).push(text);
+            }
+        });
+        Receiver { port, got }
+    }
+
+    fn wait_for(&self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.got.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(m) = got.iter().find(|m| m.contains(needle)) {
+                return Ok(m.clone());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no syslog message containing {needle:?} in {} received: {:?}",
+                    got.len(),
+                    got.iter().rev().take(10).collect::<Vec<_>>()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn e1000_dhcp_with_logs_to_the_host() {
+    let img = demo_image();
+    let rx = Receiver::start();
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::E1000)
+            .forward(8080)
+            .append(&format!("logfwd.remote=udp://10.0.2.2:{}", rx.port))
+            .timeout(Duration::from_secs(150)),
+    );
+    let body = g
+        .http_poll(8080, "/", "Hello from nodistro", Duration::from_secs(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body.trim_end(), "Hello from nodistro");
+    let c = g.console();
+    assert!(c.contains("e1000"), "no e1000 driver on the console:\n{c}");
+    assert!(
+        c.contains("10.0.2.15"),
+        "no DHCP lease on the console:\n{c}"
+    );
+    // The app logs one line per request on stdout: init pipes it to
+    // logfwd, which sends it to the host.
+    let app = rx.wait_for("request 1 from", Duration::from_secs(15));
+    // Kernel messages travel too (from /dev/kmsg).
+    let kernel = rx.wait_for("e1000", Duration::from_secs(15));
+    if let Err(e) = app.as_ref().and(kernel.as_ref()) {
+        panic!("{e}\nconsole tail:\n{}", g.console_tail(3000));
+    }
+    power_off(&mut g);
+}
+
+#[test]
+fn virtio_with_a_static_address() {
+    let img = demo_image();
+    // Not the address QEMU's DHCP server would lease: the forward reaches
+    // the guest only if the static configuration was applied.
+    let addr = std::net::Ipv4Addr::new(10, 0, 2, 77);
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::Virtio)
+            .forward(8080)
+            .guest_addr(addr)
+            .append("ip=10.0.2.77::10.0.2.2:255.255.255.0:static-demo:eth0:off")
+            .timeout(Duration::from_secs(150)),
+    );
+    let body = g
+        .http_poll(8080, "/", "Hello from nodistro", Duration::from_secs(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body.trim_end(), "Hello from nodistro");
+    let c = g.console();
+    assert!(
+        c.contains("10.0.2.77"),
+        "static address not on the console:\n{c}"
+    );
+    assert!(
+        !c.contains("10.0.2.15"),
+        "the guest leased 10.0.2.15 although ip= was static:\n{c}"
+    );
+    power_off(&mut g);
+}
