@@ -419,6 +419,18 @@ impl ModuleTree {
         Some(&self.modules[i].path)
     }
 
+    /// Names of the modules `name` needs, as modules.dep lists them.
+    pub fn dependencies(&self, name: &str) -> Vec<String> {
+        match self.by_name.get(&normalize_name(name)) {
+            Some(&i) => self.modules[i]
+                .deps
+                .iter()
+                .map(|d| name_of_path(d))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Names of the loadable modules (modules.dep order).
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
         self.modules.iter().map(|m| m.name.as_str())

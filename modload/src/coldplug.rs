@@ -1,0 +1,223 @@
+//! Finding the devices present: `modalias` files (or `MODALIAS=` in
+//! `uevent`) of `/sys/bus/*/devices/*`, far cheaper than walking all of
+//! /sys; and turning their aliases into modules with kmod's blacklist rule.
+
+use crate::fnmatch::normalize_name;
+use crate::tree::ModuleTree;
+use nodistro_common::{Cmdline, Config};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// A device with a modalias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// `/sys/bus/<bus>/devices/<name>`.
+    pub path: PathBuf,
+    pub alias: String,
+}
+
+/// `MODALIAS=` of a uevent file's text.
+pub fn modalias_of_uevent(text: &str) -> Option<&str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("MODALIAS="))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+}
+
+fn read_opt(path: &Path, warn: &mut dyn FnMut(String)) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warn(format!("cannot read {}: {e}; skipping it", path.display()));
+            None
+        }
+    }
+}
+
+/// Every device under `sysfs/bus/*/devices/` with a modalias, sorted by
+/// path. Unreadable entries are reported through `warn` and skipped.
+pub fn scan(sysfs: &Path, warn: &mut dyn FnMut(String)) -> Vec<Device> {
+    let mut out = Vec::new();
+    let buses = match std::fs::read_dir(sysfs.join("bus")) {
+        Ok(d) => d,
+        Err(e) => {
+            warn(format!(
+                "cannot list {}: {e} (is sysfs mounted?)",
+                sysfs.join("bus").display()
+            ));
+            return out;
+        }
+    };
+    for bus in buses.flatten() {
+        let Ok(devs) = std::fs::read_dir(bus.path().join("devices")) else {
+            continue;
+        };
+        for dev in devs.flatten() {
+            let path = dev.path();
+            let alias = match read_opt(&path.join("modalias"), warn) {
+                Some(a) => Some(a.trim().to_string()),
+                None => read_opt(&path.join("uevent"), warn)
+                    .and_then(|u| modalias_of_uevent(&u).map(str::to_string)),
+            };
+            if let Some(alias) = alias.filter(|a| !a.is_empty()) {
+                out.push(Device { path, alias });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Whether a driver is bound to the device (then an unmatched alias is fine:
+/// the driver is built in).
+pub fn has_driver(dev: &Path) -> bool {
+    dev.join("driver").symlink_metadata().is_ok()
+}
+
+/// Module names never loaded for an alias match (kmod's `blacklist`): from
+/// `modprobe.blacklist=a,b` (kernel command line, repeatable) and
+/// `modload.blacklist=a,b` (configuration).
+#[derive(Debug, Default, Clone)]
+pub struct Blacklist(HashSet<String>);
+
+impl Blacklist {
+    pub fn new<'a>(lists: impl IntoIterator<Item = &'a str>) -> Self {
+        Blacklist(
+            lists
+                .into_iter()
+                .flat_map(|l| l.split(','))
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(normalize_name)
+                .collect(),
+        )
+    }
+
+    pub fn from_config(cfg: &Config, cmdline: &Cmdline) -> Self {
+        Self::new(
+            cmdline
+                .get_all("modprobe.blacklist")
+                .chain(cfg.get_all("modprobe.blacklist"))
+                .chain(cfg.get_all("modload.blacklist")),
+        )
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(&normalize_name(name))
+    }
+}
+
+/// Modules for a list of aliases.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    /// Module names in first-seen order, without duplicates.
+    pub modules: Vec<String>,
+    /// Aliases that matched no module.
+    pub unmatched: Vec<String>,
+    /// (alias, module) matches dropped by the blacklist.
+    pub blacklisted: Vec<(String, String)>,
+}
+
+/// Resolve aliases (or module names) like `modprobe -a`: the blacklist
+/// filters alias matches only; a module named directly is kept. With
+/// `blacklist_names` it filters names too (`modprobe -b`).
+pub fn resolve<'a>(
+    tree: &ModuleTree,
+    aliases: impl IntoIterator<Item = &'a str>,
+    blacklist: &Blacklist,
+    blacklist_names: bool,
+) -> Resolution {
+    let mut res = Resolution::default();
+    let mut seen_alias = HashSet::new();
+    let mut seen_mod = HashSet::new();
+    for alias in aliases {
+        if !seen_alias.insert(alias) {
+            continue;
+        }
+        let Some((kind, names)) = tree.lookup(alias) else {
+            res.unmatched.push(alias.to_string());
+            continue;
+        };
+        for n in names {
+            if (kind.is_alias() || blacklist_names) && blacklist.contains(&n) {
+                res.blacklisted.push((alias.to_string(), n));
+            } else if seen_mod.insert(n.clone()) {
+                res.modules.push(n);
+            }
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Tmp(PathBuf);
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn scans_modalias_and_uevent_files() {
+        let root = std::env::temp_dir().join(format!("modload-scan-{}", std::process::id()));
+        let _t = Tmp(root.clone());
+        let dev = |p: &str, file: &str, text: &str| {
+            let d = root.join(p);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join(file), text).expect("write");
+        };
+        dev(
+            "bus/pci/devices/0000:00:03.0",
+            "modalias",
+            "pci:v00001AF4d00001000\n",
+        );
+        dev(
+            "bus/cpu/devices/cpu0",
+            "uevent",
+            "DRIVER=x\nMODALIAS=cpu:type:x86,ven0000\n",
+        );
+        dev("bus/cpu/devices/cpu1", "uevent", "DRIVER=x\n");
+        // A directory where a file should be: read fails, reported, skipped.
+        std::fs::create_dir_all(root.join("bus/usb/devices/1-1/modalias")).expect("mkdir");
+        std::fs::create_dir_all(root.join("bus/pci/devices/0000:00:03.0/driver")).expect("mkdir");
+        let mut warnings = Vec::new();
+        let devs = scan(&root, &mut |w| warnings.push(w));
+        let got: Vec<_> = devs.iter().map(|d| d.alias.as_str()).collect();
+        assert_eq!(got, ["cpu:type:x86,ven0000", "pci:v00001AF4d00001000"]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("1-1/modalias"));
+        assert!(has_driver(&devs[1].path));
+        assert!(!has_driver(&devs[0].path));
+        let mut w = Vec::new();
+        assert!(scan(&root.join("nosuch"), &mut |x| w.push(x)).is_empty());
+        assert!(w[0].contains("is sysfs mounted"));
+    }
+
+    #[test]
+    fn blacklist_filters_alias_matches_only() {
+        let tree = ModuleTree::from_texts(
+            "a.ko:\nb.ko:\nc-d.ko:\n",
+            "alias x:* a\nalias x:1 b\nalias y c_d\n",
+            "",
+            "",
+            b"",
+        );
+        let bl = Blacklist::new(["a,c-d", " "]);
+        let r = resolve(&tree, ["x:1", "y", "a", "zz", "x:1"], &bl, false);
+        assert_eq!(r.modules, ["b", "a"]);
+        assert_eq!(r.unmatched, ["zz"]);
+        assert_eq!(
+            r.blacklisted,
+            [("x:1".into(), "a".into()), ("y".into(), "c_d".into())]
+        );
+        let r = resolve(&tree, ["a", "b"], &bl, true);
+        assert_eq!(r.modules, ["b"]);
+        let cfg = Config::from_entries([("modload.blacklist", "b")]);
+        let bl = Blacklist::from_config(&cfg, &Cmdline::parse("modprobe.blacklist=a"));
+        assert!(bl.contains("a") && bl.contains("b") && !bl.contains("c"));
+    }
+}

@@ -1,0 +1,416 @@
+//! Loading modules into the running kernel: `finit_module` on each file,
+//! dependencies first, up to a few at a time (the kernel allows concurrent
+//! loads), parameters from the configuration, compressed files handled.
+
+use crate::fnmatch::normalize_name;
+use crate::sys;
+use crate::tree::ModuleTree;
+use nodistro_common::Config;
+use rustix::io::Errno;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Why one module did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("module {0} is neither in modules.dep nor built into the kernel")]
+    Unknown(String),
+    #[error("cannot open {path} (the image lacks the module file; rebuild it)", path = .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot decompress {path}", path = .path.display())]
+    Decompress {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is {algo}-compressed: this kernel cannot decompress modules itself (Linux 6.4+ can) and modload only decompresses gzip; pack the module uncompressed or as .ko.gz", path = .path.display())]
+    Unsupported { path: PathBuf, algo: &'static str },
+    #[error("the kernel refused {path}: {reason}", path = .path.display())]
+    Kernel {
+        path: PathBuf,
+        reason: String,
+        #[source]
+        errno: Errno,
+    },
+    #[error("not loaded: it needs {0}, which did not load")]
+    DependencyFailed(String),
+}
+
+/// What happened to one module.
+#[derive(Debug)]
+pub enum Outcome {
+    Loaded(Duration),
+    AlreadyLoaded,
+    Builtin,
+    Failed(LoadError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    fn of(path: &str) -> Option<Self> {
+        if path.ends_with(".gz") {
+            Some(Compression::Gzip)
+        } else if path.ends_with(".xz") {
+            Some(Compression::Xz)
+        } else if path.ends_with(".zst") {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
+    }
+}
+
+/// Module parameters from the configuration (file merged with the kernel
+/// command line): every `<module>.<param>=<value>` key, `-` and `_` alike in
+/// module names. Returns module name -> `param=value ...` for init_module.
+pub fn params_from_config(cfg: &Config) -> HashMap<String, String> {
+    const OURS: &[&str] = &["init", "modload", "modprobe", "netcfg", "logfwd"];
+    let mut out: HashMap<String, String> = HashMap::new();
+    for (key, value) in cfg.entries() {
+        let Some((module, param)) = key.split_once('.') else {
+            continue;
+        };
+        let module = normalize_name(module);
+        if OURS.contains(&module.as_str()) || param.is_empty() {
+            continue;
+        }
+        let s = out.entry(module).or_default();
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        if value.contains(char::is_whitespace) {
+            s.push_str(&format!("{param}=\"{value}\""));
+        } else {
+            s.push_str(&format!("{param}={value}"));
+        }
+    }
+    out
+}
+
+/// Explain a kernel error for a person on a serial console. `image` is the
+/// (decompressed) module file when it could be read.
+pub fn explain(errno: Errno, image: Option<&[u8]>, running: &str) -> String {
+    match errno {
+        Errno::NOEXEC => match image.map(crate::modinfo::modinfo) {
+            Some(Err(e)) => format!("not a valid module: {e}"),
+            Some(Ok(info)) => match crate::modinfo::vermagic_release(&info) {
+                Some(built) if built != running => {
+                    format!("built for kernel {built}, but the running kernel is {running}")
+                }
+                _ => "invalid module format (see dmesg)".into(),
+            },
+            None => "invalid module format (see dmesg)".into(),
+        },
+        Errno::NOENT => "unknown symbols: a dependency is missing or failed (see dmesg)".into(),
+        Errno::PERM => "not permitted (not root, or module loading is disabled)".into(),
+        Errno::KEYREJECTED => "signature rejected (module signing is enforced)".into(),
+        Errno::NODEV | Errno::NXIO => "its init found no device it can drive".into(),
+        Errno::BUSY => "busy (another instance is initialising?)".into(),
+        e => format!("error {e}"),
+    }
+}
+
+/// Loads modules of one tree into the running kernel.
+pub struct Loader<'a> {
+    pub tree: &'a ModuleTree,
+    pub params: HashMap<String, String>,
+    /// `/sys/module`: a loaded module has `<name>/initstate` there.
+    pub sys_module: PathBuf,
+    pub workers: usize,
+    /// Running kernel release, for error explanations.
+    pub running: String,
+}
+
+fn read_image(path: &Path, comp: Option<Compression>) -> Result<Vec<u8>, LoadError> {
+    let mut file = File::open(path).map_err(|source| LoadError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    let res = match comp {
+        None => file.read_to_end(&mut out),
+        Some(Compression::Gzip) => flate2::read::GzDecoder::new(file).read_to_end(&mut out),
+        Some(Compression::Xz) => {
+            return Err(LoadError::Unsupported {
+                path: path.to_path_buf(),
+                algo: "xz",
+            })
+        }
+        Some(Compression::Zstd) => {
+            return Err(LoadError::Unsupported {
+                path: path.to_path_buf(),
+                algo: "zstd",
+            })
+        }
+    };
+    res.map_err(|source| LoadError::Decompress {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(out)
+}
+
+impl Loader<'_> {
+    /// Load one module (not its dependencies).
+    pub fn load_one(&self, name: &str) -> Outcome {
+        let name = normalize_name(name);
+        let Some(rel) = self.tree.module_path(&name) else {
+            return if self.tree.is_builtin(&name) {
+                Outcome::Builtin
+            } else {
+                Outcome::Failed(LoadError::Unknown(name))
+            };
+        };
+        if self.sys_module.join(&name).join("initstate").exists() {
+            return Outcome::AlreadyLoaded;
+        }
+        let path = self.tree.dir().join(rel);
+        let params = self.params.get(&name).map(String::as_str).unwrap_or("");
+        let params = CString::new(params).unwrap_or_default();
+        let comp = Compression::of(rel);
+        let start = Instant::now();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(source) => return Outcome::Failed(LoadError::Open { path, source }),
+        };
+        let flags = if comp.is_some() {
+            sys::MODULE_INIT_COMPRESSED_FILE
+        } else {
+            0
+        };
+        let mut image = None;
+        let mut res = sys::finit_module(file.as_fd(), &params, flags);
+        if comp.is_some() && matches!(res, Err(Errno::INVAL | Errno::OPNOTSUPP)) {
+            // The kernel cannot decompress: do it here.
+            match read_image(&path, comp) {
+                Ok(img) => {
+                    res = sys::init_module(&img, &params);
+                    image = Some(img);
+                }
+                Err(e) => return Outcome::Failed(e),
+            }
+        }
+        match res {
+            Ok(()) => Outcome::Loaded(start.elapsed()),
+            Err(Errno::EXIST) => Outcome::AlreadyLoaded,
+            Err(errno) => {
+                if image.is_none() && errno == Errno::NOEXEC {
+                    image = read_image(&path, comp).ok();
+                }
+                let reason = explain(errno, image.as_deref(), &self.running);
+                Outcome::Failed(LoadError::Kernel {
+                    path,
+                    reason,
+                    errno,
+                })
+            }
+        }
+    }
+
+    /// Load `order` (from [`ModuleTree::plan`]: dependencies first), several
+    /// at a time: a module starts once the modules it depends on (and its
+    /// `pre:` soft dependencies) are done. A module whose dependency failed
+    /// is not tried. `on_done` is called as each finishes.
+    pub fn load_all(
+        &self,
+        order: &[String],
+        on_done: &(dyn Fn(&str, &Outcome) + Sync),
+    ) -> Vec<(String, Outcome)> {
+        let pos: HashMap<&str, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        // Edges only to earlier modules: `order` is topological, so a corrupt
+        // tree's cycle cannot deadlock the workers.
+        let earlier = |i: usize, names: Vec<String>| -> Vec<usize> {
+            names
+                .iter()
+                .filter_map(|n| pos.get(n.as_str()).copied())
+                .filter(|&j| j < i)
+                .collect()
+        };
+        let hard: Vec<Vec<usize>> = order
+            .iter()
+            .enumerate()
+            .map(|(i, n)| earlier(i, self.tree.dependencies(n)))
+            .collect();
+        let mut waiting = vec![0usize; order.len()];
+        let mut dependents = vec![Vec::new(); order.len()];
+        for (i, n) in order.iter().enumerate() {
+            let pre: Vec<String> = self
+                .tree
+                .softdeps(n)
+                .0
+                .iter()
+                .flat_map(|s| self.tree.resolve_alias(s))
+                .collect();
+            let mut all = hard[i].clone();
+            all.extend(earlier(i, pre));
+            all.sort_unstable();
+            all.dedup();
+            waiting[i] = all.len();
+            for j in all {
+                dependents[j].push(i);
+            }
+        }
+        struct State {
+            waiting: Vec<usize>,
+            ready: VecDeque<usize>,
+            outcomes: Vec<Option<Outcome>>,
+            left: usize,
+        }
+        let ready = (0..order.len()).filter(|&i| waiting[i] == 0).collect();
+        let state = Mutex::new(State {
+            waiting,
+            ready,
+            outcomes: (0..order.len()).map(|_| None).collect(),
+            left: order.len(),
+        });
+        let cv = Condvar::new();
+        let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+        let worker = || loop {
+            let (i, failed_dep) = {
+                let mut g = lock();
+                let i = loop {
+                    if let Some(i) = g.ready.pop_front() {
+                        break i;
+                    }
+                    if g.left == 0 {
+                        return;
+                    }
+                    g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                };
+                let failed = hard[i]
+                    .iter()
+                    .copied()
+                    .find(|&d| matches!(g.outcomes[d], Some(Outcome::Failed(_)) | None));
+                (i, failed)
+            };
+            let out = match failed_dep {
+                Some(d) => Outcome::Failed(LoadError::DependencyFailed(order[d].clone())),
+                None => self.load_one(&order[i]),
+            };
+            on_done(&order[i], &out);
+            let mut g = lock();
+            g.outcomes[i] = Some(out);
+            g.left -= 1;
+            for &j in &dependents[i] {
+                g.waiting[j] -= 1;
+                if g.waiting[j] == 0 {
+                    g.ready.push_back(j);
+                }
+            }
+            cv.notify_all();
+        };
+        std::thread::scope(|s| {
+            for _ in 1..self.workers.max(1) {
+                s.spawn(worker);
+            }
+            worker();
+        });
+        let outcomes = state
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .outcomes;
+        order
+            .iter()
+            .cloned()
+            .zip(outcomes)
+            .filter_map(|(n, o)| Some((n, o?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_come_from_config_keys_with_dashes_as_underscores() {
+        let (cfg, _) = Config::parse(
+            "e1000.InterruptThrottleRate=3000\ne1000.debug=2\nvirtio-net.napi_tx=1\ninit.app=/app/x\nmodprobe.blacklist=a\nx.msg=a b\n",
+        );
+        let p = params_from_config(&cfg);
+        assert_eq!(p["e1000"], "InterruptThrottleRate=3000 debug=2");
+        assert_eq!(p["virtio_net"], "napi_tx=1");
+        assert_eq!(p["x"], "msg=\"a b\"");
+        assert!(!p.contains_key("init") && !p.contains_key("modprobe"));
+    }
+
+    #[test]
+    fn kernel_errors_are_explained() {
+        let ko = crate::modinfo::tests::tiny_ko(b"name=x\0vermagic=5.10.0-1-amd64 SMP \0");
+        let e = explain(Errno::NOEXEC, Some(&ko), "6.1.0-56-amd64");
+        assert!(
+            e.contains("built for kernel 5.10.0-1-amd64") && e.contains("6.1.0-56-amd64"),
+            "{e}"
+        );
+        let e = explain(Errno::NOEXEC, Some(b"garbage"), "6.1.0-56-amd64");
+        assert!(e.contains("not a valid module: not an ELF file"), "{e}");
+        assert!(explain(Errno::NOENT, None, "x").contains("unknown symbols"));
+    }
+
+    fn write_tree(dir: &Path, dep: &str) -> ModuleTree {
+        std::fs::write(dir.join("modules.dep"), dep).expect("write modules.dep");
+        ModuleTree::open(dir).expect("open tree")
+    }
+
+    #[test]
+    fn bad_module_files_fail_alone_and_dependents_are_skipped() {
+        let dir = std::env::temp_dir().join(format!("modload-load-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        struct Rm(PathBuf);
+        impl Drop for Rm {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _rm = Rm(dir.clone());
+        // gone.ko is missing, user.ko needs it, loaded.ko is already in
+        // (sys-module/loaded/initstate), bi is built in: none of them reaches
+        // the finit_module call (tests never load into the host kernel).
+        std::fs::create_dir_all(dir.join("sys-module/loaded")).expect("mkdir");
+        std::fs::write(dir.join("sys-module/loaded/initstate"), "live\n").expect("write");
+        std::fs::write(dir.join("modules.builtin"), "kernel/bi.ko\n").expect("write");
+        let tree = write_tree(&dir, "gone.ko:\nuser.ko: gone.ko\nloaded.ko:\n");
+        let loader = Loader {
+            tree: &tree,
+            params: HashMap::new(),
+            sys_module: dir.join("sys-module"),
+            workers: 3,
+            running: "test".into(),
+        };
+        let order = tree
+            .closure(&["user".into(), "loaded".into(), "bi".into()])
+            .expect("closure");
+        let out = loader.load_all(&order, &|_, _| {});
+        let get = |n: &str| &out.iter().find(|(m, _)| m == n).expect("outcome").1;
+        assert!(matches!(
+            get("gone"),
+            Outcome::Failed(LoadError::Open { .. })
+        ));
+        assert!(
+            matches!(get("user"), Outcome::Failed(LoadError::DependencyFailed(d)) if d == "gone")
+        );
+        assert!(matches!(get("loaded"), Outcome::AlreadyLoaded));
+        assert!(matches!(get("bi"), Outcome::Builtin));
+        assert_eq!(out.len(), 4);
+    }
+}
