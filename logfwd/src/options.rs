@@ -63,7 +63,7 @@ pub struct Options {
 }
 
 /// Byte budget per buffer slot.
-pub const BYTES_PER_SLOT: usize = 512;
+pub const BYTES_PER_SLOT: usize = 1024;
 
 impl Default for Options {
     fn default() -> Self {

@@ -85,6 +85,7 @@ impl BoundedQueue {
                 format!("{n} messages lost: buffer full (raise logfwd.buffer or check the remote)"),
             );
             notice.time_us = now_us;
+            notice.drops = n;
             return Some(notice);
         }
         let r = self.items.pop_front()?;
@@ -94,9 +95,14 @@ impl BoundedQueue {
 
     /// Put records taken with [`BoundedQueue::pop`] but not delivered back
     /// at the front, in their order. They are not subject to the bounds
-    /// again until the next push, and never counted twice.
+    /// again until the next push, and never counted twice. A drop notice
+    /// goes back to being a count, so that later drops add to it.
     pub fn unpop(&mut self, records: impl DoubleEndedIterator<Item = Record>) {
         for r in records.rev() {
+            if r.drops > 0 {
+                self.pending_drops += r.drops;
+                continue;
+            }
             self.bytes += cost(&r);
             self.items.push_front(r);
         }
@@ -191,6 +197,21 @@ mod tests {
         let taken: Vec<_> = (0..3).filter_map(|_| q.pop(0)).collect();
         q.unpop(taken.into_iter().skip(1));
         assert_eq!(drain(&mut q), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn unpopped_notice_keeps_counting() {
+        let mut q = BoundedQueue::new(2, 1 << 20);
+        for i in 0..4 {
+            q.push(r(i));
+        }
+        let taken: Vec<_> = (0..3).filter_map(|_| q.pop(0)).collect();
+        assert_eq!(taken[0].drops, 2);
+        q.unpop(taken.into_iter());
+        q.push(r(4));
+        let out = drain(&mut q);
+        assert!(out[0].starts_with("3 messages lost"), "{out:?}");
+        assert_eq!(&out[1..], ["3", "4"]);
     }
 
     #[test]

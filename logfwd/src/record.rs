@@ -27,6 +27,8 @@ pub struct Record {
     pub pid: Option<String>,
     pub msgid: Option<String>,
     pub msg: String,
+    /// For a queue's drop notice: how many records it reports lost.
+    pub drops: u64,
 }
 
 impl Record {
@@ -42,6 +44,7 @@ impl Record {
             pid: None,
             msgid: None,
             msg,
+            drops: 0,
         }
     }
 }

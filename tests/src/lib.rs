@@ -101,4 +101,5 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+pub mod logfwd;
 pub mod qemu;

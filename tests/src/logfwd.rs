@@ -1,0 +1,244 @@
+//! Peers for the logfwd tests: an rsyslog receiver on loopback writing the
+//! fields of every record it gets to a file, and a logfwd process.
+
+use crate::{require_program, TempDir};
+use rustix::process::{kill_process, Pid, Signal};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port for both TCP and UDP (bound and released).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = t.local_addr() else { continue };
+        if UdpSocket::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free loopback port for the syslog receiver");
+}
+
+/// One record as rsyslog saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub hostname: String,
+    pub app: String,
+    pub procid: String,
+    pub facility: u8,
+    pub severity: u8,
+    pub msg: String,
+}
+
+/// Kill a child on drop (SIGKILL, then reap).
+pub struct Proc(pub Child);
+
+impl Proc {
+    pub fn pid(&self) -> Pid {
+        Pid::from_child(&self.0)
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        let _ = kill_process(self.pid(), sig);
+    }
+
+    /// SIGTERM and wait up to `limit` for exit; true if it exited.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        self.signal(Signal::TERM);
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// rsyslogd in the foreground with imudp and imtcp on 127.0.0.1:`port`,
+/// writing `host|app|procid|facility|severity|msg` lines to a file in its
+/// directory. No imuxsock, no imklog: the host's /dev/log and logs are
+/// untouched.
+pub struct Rsyslog {
+    pub port: u16,
+    pub out: PathBuf,
+    dir: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Rsyslog {
+    pub fn start(dir: &TempDir, port: u16) -> Rsyslog {
+        let mut r = Rsyslog {
+            port,
+            out: dir.path().join("received.log"),
+            dir: dir.path().to_path_buf(),
+            proc: None,
+        };
+        r.restart();
+        r
+    }
+
+    /// (Re)start on the same port, appending to the same file.
+    pub fn restart(&mut self) {
+        let rsyslogd = require_program("rsyslogd", "rsyslog");
+        let work = self.dir.join("rsyslog-work");
+        let _ = std::fs::create_dir_all(&work);
+        let conf = self.dir.join("rsyslog.conf");
+        let text = format!(
+            r#"global(workDirectory="{work}" maxMessageSize="64k")
+module(load="imudp")
+module(load="imtcp")
+input(type="imudp" address="127.0.0.1" port="{port}")
+input(type="imtcp" address="127.0.0.1" port="{port}")
+template(name="fields" type="string" string="%hostname%|%app-name%|%procid%|%syslogfacility%|%syslogseverity%|%msg%\n")
+if $inputname == "imudp" or $inputname == "imtcp" then {{
+  action(type="omfile" file="{out}" template="fields")
+}}
+"#,
+            work = work.display(),
+            port = self.port,
+            out = self.out.display()
+        );
+        std::fs::write(&conf, text).expect("write rsyslog.conf");
+        let log = std::fs::File::create(self.dir.join("rsyslogd.stderr")).expect("create log");
+        let child = Command::new(rsyslogd)
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(self.dir.join("rsyslogd.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start rsyslogd");
+        let mut p = Proc(child);
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let end = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(p.alive(), "rsyslogd exited at start: {}", self.stderr());
+            assert!(Instant::now() < end, "rsyslogd does not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.proc = Some(p);
+    }
+
+    /// Stop (SIGTERM: rsyslog writes out what it has) and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            assert!(
+                p.terminate(Duration::from_secs(10)),
+                "rsyslogd does not stop"
+            );
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("rsyslogd.stderr")).unwrap_or_default()
+    }
+
+    /// Records written so far.
+    pub fn received(&self) -> Vec<Received> {
+        let text = std::fs::read(&self.out).unwrap_or_default();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.splitn(6, '|');
+                Some(Received {
+                    hostname: f.next()?.to_string(),
+                    app: f.next()?.to_string(),
+                    procid: f.next()?.to_string(),
+                    facility: f.next()?.parse().ok()?,
+                    severity: f.next()?.parse().ok()?,
+                    msg: f.next()?.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Wait until `done(records)` holds (or `limit` passes); the records.
+    pub fn wait_for(&self, limit: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let end = Instant::now() + limit;
+        loop {
+            let got = self.received();
+            if done(&got) || Instant::now() >= end {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The logfwd under test: `NODISTRO_LOGFWD_BIN` if set (a debug build while
+/// iterating), else the workspace's release binary.
+pub fn logfwd_bin() -> PathBuf {
+    std::env::var_os("NODISTRO_LOGFWD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::release_bin("logfwd"))
+}
+
+/// Start logfwd with `args` (plus `--no-kmsg --no-console --socket
+/// DIR/log`), stderr to DIR/logfwd.stderr; wait for its socket.
+pub fn start_logfwd(dir: &Path, args: &[&str], cmd: impl FnOnce(&mut Command)) -> (Proc, PathBuf) {
+    let sock = dir.join("log");
+    let err = std::fs::File::create(dir.join("logfwd.stderr")).expect("create stderr file");
+    let mut c = Command::new(logfwd_bin());
+    c.arg("--socket")
+        .arg(&sock)
+        .args(["--no-kmsg", "--no-console", "--config", "/nonexistent"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err);
+    cmd(&mut c);
+    let mut p = Proc(c.spawn().expect("start logfwd"));
+    let end = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(
+            p.alive(),
+            "logfwd exited at start: {}",
+            std::fs::read_to_string(dir.join("logfwd.stderr")).unwrap_or_default()
+        );
+        assert!(
+            Instant::now() < end,
+            "logfwd does not create {}",
+            sock.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (p, sock)
+}
+
+/// Resident memory of a process in KiB.
+pub fn vm_rss_kib(pid: Pid) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.as_raw_nonzero()))
+        .expect("read /proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// The count in logfwd's "N messages lost" notices.
+pub fn lost_in(r: &Received) -> Option<u64> {
+    if r.app != "logfwd" {
+        return None;
+    }
+    r.msg.trim().split_once(" messages lost")?.0.parse().ok()
+}

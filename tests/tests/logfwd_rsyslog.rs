@@ -1,0 +1,353 @@
+//! logfwd between real peers: `logger` (util-linux) and raw datagrams as
+//! clients on logfwd's socket, rsyslog as the receiving server on loopback.
+
+use nodistro_tests::logfwd::{free_port, lost_in, start_logfwd, vm_rss_kib, Received, Rsyslog};
+use nodistro_tests::{require_program, TempDir};
+use rustix::process::Signal;
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// `logger -u SOCK ARGS...` with `lines` on stdin (one message per line).
+fn logger(sock: &Path, args: &[&str], lines: &[String]) {
+    let prog = require_program("logger", "bsdutils");
+    let mut child = Command::new(prog)
+        .arg("--socket-errors=on")
+        .arg("-u")
+        .arg(sock)
+        .args(args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run logger");
+    let mut stdin = child.stdin.take().expect("logger stdin");
+    for l in lines {
+        writeln!(stdin, "{l}").expect("write to logger");
+    }
+    drop(stdin);
+    assert!(
+        child.wait().expect("wait logger").success(),
+        "logger failed"
+    );
+}
+
+fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn msgs(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix} {i:05}")).collect()
+}
+
+fn ours<'a>(got: &'a [Received], prefix: &str) -> Vec<&'a Received> {
+    got.iter()
+        .filter(|r| r.msg.trim().starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn tcp_rfc5424_every_message_once_in_order_with_fields() {
+    let dir = TempDir::new(&format!("logfwd-tcp-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("tcp://127.0.0.1:{}", rs.port);
+    let (mut lf, sock) = start_logfwd(dir.path(), &["--remote", &remote], |_| {});
+
+    // Local (glibc-style) format: no host name in the datagram, logfwd adds its own.
+    let a = msgs("local-fmt", 300);
+    logger(
+        &sock,
+        &["-t", "alpha", "--id=4242", "-p", "local3.warning"],
+        &a,
+    );
+    let b = msgs("rfc5424-fmt", 300);
+    logger(
+        &sock,
+        &["--rfc5424", "-t", "beta", "--id=77", "-p", "user.err"],
+        &b,
+    );
+    let c = msgs("rfc3164-fmt", 300);
+    logger(
+        &sock,
+        &["--rfc3164", "-t", "gamma", "-p", "daemon.info"],
+        &c,
+    );
+
+    let got = rs.wait_for(WAIT, |g| g.len() >= 900);
+    let host = hostname();
+    for (prefix, sent, app, pid, fac, sev) in [
+        ("local-fmt", &a, "alpha", "4242", 19, 4),
+        ("rfc5424-fmt", &b, "beta", "77", 1, 3),
+        ("rfc3164-fmt", &c, "gamma", "-", 3, 6),
+    ] {
+        let recv = ours(&got, prefix);
+        let texts: Vec<&str> = recv.iter().map(|r| r.msg.trim()).collect();
+        assert_eq!(&texts, sent, "{prefix}: every message once, in order");
+        for r in recv {
+            assert_eq!(
+                (r.hostname.as_str(), r.app.as_str(), r.facility, r.severity),
+                (host.as_str(), app, fac, sev),
+                "{prefix}: {r:?}"
+            );
+            if pid != "-" {
+                assert_eq!(r.procid, pid, "{r:?}");
+            }
+        }
+    }
+    assert_eq!(got.len(), 900, "nothing else arrived: {got:?}");
+    assert!(
+        lf.terminate(Duration::from_secs(10)),
+        "logfwd stops on SIGTERM"
+    );
+}
+
+#[test]
+fn udp_rfc3164_with_min_severity() {
+    let dir = TempDir::new(&format!("logfwd-udp-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("udp://127.0.0.1:{}", rs.port);
+    let args = [
+        "--remote",
+        &remote,
+        "--format",
+        "rfc3164",
+        "--min-severity",
+        "notice",
+    ];
+    let (mut lf, sock) = start_logfwd(dir.path(), &args, |_| {});
+
+    let quiet = msgs("too-low", 50);
+    logger(&sock, &["-t", "delta", "-p", "local0.info"], &quiet);
+    let loud = msgs("wanted", 200);
+    logger(
+        &sock,
+        &["-t", "delta", "--id=9", "-p", "local0.notice"],
+        &loud,
+    );
+
+    let got = rs.wait_for(WAIT, |g| g.len() >= 200);
+    std::thread::sleep(Duration::from_millis(300));
+    let got = [got, rs.received()]
+        .into_iter()
+        .max_by_key(Vec::len)
+        .unwrap_or_default();
+    let mut texts: Vec<&str> = ours(&got, "wanted").iter().map(|r| r.msg.trim()).collect();
+    texts.sort();
+    assert_eq!(texts, loud, "every notice once over UDP");
+    assert!(
+        ours(&got, "too-low").is_empty(),
+        "info is below --min-severity notice"
+    );
+    let r = ours(&got, "wanted")[0];
+    assert_eq!(
+        (
+            r.hostname.clone(),
+            r.app.as_str(),
+            r.procid.as_str(),
+            r.facility,
+            r.severity
+        ),
+        (hostname(), "delta", "9", 16, 5)
+    );
+    assert!(lf.terminate(Duration::from_secs(10)));
+}
+
+#[test]
+fn remote_down_and_back_loses_nothing_within_the_buffer() {
+    let dir = TempDir::new(&format!("logfwd-restart-{}", std::process::id()));
+    let mut rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("tcp://127.0.0.1:{}", rs.port);
+    let (mut lf, sock) = start_logfwd(
+        dir.path(),
+        &["--remote", &remote, "--buffer", "2000"],
+        |_| {},
+    );
+
+    let first = msgs("before", 200);
+    logger(&sock, &["-t", "eps"], &first);
+    rs.wait_for(WAIT, |g| g.len() >= 200);
+    rs.stop();
+
+    // The server is gone: these wait in logfwd's buffer (1,500 < 2,000).
+    let second = msgs("during", 1500);
+    logger(&sock, &["-t", "eps"], &second);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(lf.alive(), "logfwd survives the remote going away");
+    rs.restart();
+    let third = msgs("after", 200);
+    logger(&sock, &["-t", "eps"], &third);
+
+    let got = rs.wait_for(WAIT, |g| g.len() >= 1900);
+    let texts: Vec<&str> = got.iter().map(|r| r.msg.trim()).collect();
+    let want: Vec<&str> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(String::as_str)
+        .collect();
+    assert_eq!(texts, want, "all 1,900 once, in order, across the restart");
+    assert!(lf.terminate(Duration::from_secs(10)));
+}
+
+#[test]
+fn flood_and_garbage_while_remote_down_memory_bounded_drops_counted() {
+    let dir = TempDir::new(&format!("logfwd-flood-{}", std::process::id()));
+    let port = free_port();
+    let remote = format!("tcp://127.0.0.1:{port}");
+    let (mut lf, sock) = start_logfwd(
+        dir.path(),
+        &["--remote", &remote, "--buffer", "500"],
+        |_| {},
+    );
+    let rss_start = vm_rss_kib(lf.pid());
+
+    let client = UnixDatagram::unbound().expect("unix socket");
+    const N: usize = 30_000;
+    let pad = "x".repeat(800);
+    for i in 0..N {
+        let payload: Vec<u8> = match i % 3 {
+            0 => format!("<14>flood: seq={i:06} {pad}").into_bytes(),
+            // Invalid UTF-8 and control bytes, no header at all.
+            1 => [
+                &b"\xff\xfe\x00\x1b[2J seq="[..],
+                format!("{i:06} ").as_bytes(),
+                &[0x80, 0xc3],
+            ]
+            .concat(),
+            _ => [
+                &format!("<999>1 garbage seq={i:06} ").into_bytes()[..],
+                &[0u8, 1, 2, 0xff][..],
+            ]
+            .concat(),
+        };
+        client.send_to(&payload, &sock).expect("send datagram");
+    }
+    assert!(lf.alive(), "logfwd survives the flood");
+    let rss = vm_rss_kib(lf.pid());
+    assert!(
+        rss < rss_start + 16 * 1024,
+        "memory stays bounded: VmRSS {rss} KiB after {N} datagrams, {rss_start} KiB at start"
+    );
+
+    // The server comes up: the buffer's content and the drop count arrive.
+    let dir_rs = TempDir::new(&format!("logfwd-flood-rs-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir_rs, port);
+    let got = rs.wait_for(WAIT, |g| {
+        g.iter().filter(|r| r.msg.contains("seq=")).count()
+            + g.iter().filter_map(lost_in).sum::<u64>() as usize
+            >= N
+    });
+    let seqs: Vec<usize> = got
+        .iter()
+        .filter_map(|r| r.msg.split_once("seq=")?.1.get(..6)?.parse().ok())
+        .collect();
+    let lost: u64 = got.iter().filter_map(lost_in).sum();
+    eprintln!(
+        "flood: {N} sent, {} delivered, {lost} counted lost, VmRSS {rss_start} -> {rss} KiB",
+        seqs.len()
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "survivors in order, once each"
+    );
+    assert_eq!(
+        seqs.len() as u64 + lost,
+        N as u64,
+        "every datagram delivered or counted as lost"
+    );
+    assert!(
+        seqs.len() >= 500,
+        "at least the buffer's worth arrives: {}",
+        seqs.len()
+    );
+    assert!(seqs.last() == Some(&(N - 1)), "the newest survive");
+    assert!(lf.terminate(Duration::from_secs(10)));
+}
+
+#[test]
+fn app_pipes_megabyte_line_partial_tail_and_ring_dump() {
+    let dir = TempDir::new(&format!("logfwd-app-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("tcp://127.0.0.1:{}", rs.port);
+    // The app's stdout pipe arrives as logfwd's fd 0, its stderr pipe as fd 1.
+    let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let (mut out_w, mut err_w) = (std::fs::File::from(out_w), std::fs::File::from(err_w));
+    let (mut lf, _sock) = start_logfwd(
+        dir.path(),
+        &["--remote", &remote, "--buffer", "1000"],
+        |c| {
+            c.stdin(out_r)
+                .stdout(err_r)
+                .env("NODISTRO_APP_STDOUT_FD", "0")
+                .env("NODISTRO_APP_STDERR_FD", "1")
+                .env("NODISTRO_APP_NAME", "webapp");
+        },
+    );
+    let big: String = (0..1_048_576)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    out_w
+        .write_all(format!("first line\n{big}\nafter big\npartial tail").as_bytes())
+        .expect("write stdout");
+    err_w
+        .write_all(b"something failed\n\xff\xfe bad utf8\n")
+        .expect("write stderr");
+    drop(out_w);
+    let got = rs.wait_for(WAIT, |g| {
+        g.iter().any(|r| r.msg.contains("partial tail")) && g.len() >= 4
+    });
+    lf.signal(Signal::USR1);
+
+    let app: Vec<&Received> = got.iter().filter(|r| r.app == "webapp").collect();
+    assert!(app.iter().all(|r| r.facility == 1), "user facility");
+    let stdout: Vec<&str> = app
+        .iter()
+        .filter(|r| r.severity == 6)
+        .map(|r| r.msg.trim())
+        .collect();
+    assert_eq!(stdout.first(), Some(&"first line"));
+    assert_eq!(&stdout[stdout.len() - 2..], ["after big", "partial tail"]);
+    let pieces = &stdout[1..stdout.len() - 2];
+    assert!(
+        pieces.len() >= 128,
+        "1 MiB in pieces of at most 8 KiB: {}",
+        pieces.len()
+    );
+    let joined: String = pieces
+        .iter()
+        .map(|p| p.strip_suffix("[cont]").unwrap_or(p).trim_end())
+        .collect();
+    let big_no_ws: String = big.clone();
+    assert_eq!(
+        joined.len(),
+        big_no_ws.len(),
+        "no byte of the long line lost"
+    );
+    assert_eq!(joined, big_no_ws);
+    let stderr: Vec<&str> = app
+        .iter()
+        .filter(|r| r.severity == 3)
+        .map(|r| r.msg.trim())
+        .collect();
+    assert_eq!(stderr.len(), 2, "{stderr:?}");
+    assert_eq!(stderr[0], "something failed");
+    assert!(stderr[1].contains("bad utf8"));
+
+    // SIGUSR1 dumped the ring on logfwd's stderr (the console).
+    std::thread::sleep(Duration::from_millis(500));
+    let console = std::fs::read_to_string(dir.path().join("logfwd.stderr")).unwrap_or_default();
+    assert!(console.contains("ring dump"), "{console}");
+    assert!(
+        console.contains("webapp: err: something failed"),
+        "{console}"
+    );
+    drop(err_w);
+    assert!(lf.terminate(Duration::from_secs(10)));
+}
