@@ -16,7 +16,9 @@ pub fn parse_datagram(raw: &[u8], now_us: u64) -> Record {
     let text = text.trim_end_matches(['\n', '\r']);
     // A fixed year: the timestamp is only used when it carries its own
     // year (RFC 5424); RFC 3164 dates without a year get reception time.
-    let m = syslog_loose::parse_message_with_year(text, |_| 1970, Variant::Either);
+    // A fixed zone keeps chrono's local-time database code out of the binary.
+    let utc = chrono::FixedOffset::east_opt(0);
+    let m = syslog_loose::parse_message_with_year_tz(text, |_| 1970, utc, Variant::Either);
     let mut r = Record::new(
         Source::Syslog,
         m.facility.map_or(FACILITY_USER, |f| f as u8),
