@@ -130,12 +130,13 @@ pub fn resolve<'a>(
 ) -> Resolution {
     let mut res = Resolution::default();
     let mut seen_alias = HashSet::new();
+    let aliases: Vec<&str> = aliases
+        .into_iter()
+        .filter(|a| seen_alias.insert(*a))
+        .collect();
     let mut seen_mod = HashSet::new();
-    for alias in aliases {
-        if !seen_alias.insert(alias) {
-            continue;
-        }
-        let Some((kind, names)) = tree.lookup(alias) else {
+    for (alias, found) in aliases.iter().zip(tree.lookup_many(&aliases)) {
+        let Some((kind, names)) = found else {
             res.unmatched.push(alias.to_string());
             continue;
         };

@@ -55,10 +55,11 @@ impl LookupKind {
 }
 
 struct Module {
-    name: String,
-    path: String,
+    name: Box<str>,
+    /// Byte ranges into `ModuleTree::dep_text`.
+    path: (u32, u32),
     /// Dependency paths as modules.dep lists them (load the last first).
-    deps: Vec<String>,
+    deps: (u32, u32),
 }
 
 #[derive(Default)]
@@ -68,88 +69,90 @@ struct Softdep {
     post: Vec<String>,
 }
 
-struct AliasEntry {
-    /// The pattern as written (for regenerated index files).
-    pattern: String,
-    /// The pattern normalised like kmod (`-` to `_` outside brackets).
-    norm: String,
-    module: String,
+/// FxHash: module names are short and trusted enough; SipHash costs more
+/// than the rest of a lookup.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
-/// Patterns with no wildcard by exact text; the others by literal prefix.
-#[derive(Default)]
-struct AliasIndex {
-    entries: Vec<AliasEntry>,
-    exact: HashMap<String, Vec<u32>>,
-    wild: HashMap<String, Vec<u32>>,
-    prefix_lens: Vec<usize>,
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
+/// Aliases being resolved together, sorted so that those starting with a
+/// pattern's literal prefix form one contiguous run.
+struct Queries<'a> {
+    sorted: Vec<(&'a str, usize)>,
 }
 
-impl AliasIndex {
-    fn push(&mut self, pattern: &str, module: &str) {
-        let Some(norm) = normalize_alias(pattern) else {
-            return;
-        };
-        let id = self.entries.len() as u32;
-        let prefix = literal_prefix(&norm);
-        let map = if prefix.len() == norm.len() {
-            &mut self.exact
-        } else {
-            &mut self.wild
-        };
-        map.entry(prefix.to_string()).or_default().push(id);
-        self.entries.push(AliasEntry {
-            pattern: pattern.to_string(),
-            norm,
-            module: normalize_name(module),
-        });
+impl<'a> Queries<'a> {
+    fn new(items: impl Iterator<Item = (&'a str, usize)>) -> Self {
+        let mut sorted: Vec<_> = items.collect();
+        sorted.sort_unstable();
+        Queries { sorted }
     }
 
-    fn finish(&mut self) {
-        let lens: BTreeSet<usize> = self.wild.keys().map(String::len).collect();
-        self.prefix_lens = lens.into_iter().collect();
-    }
-
-    /// Module names whose patterns match the normalised alias, in file order,
-    /// without duplicates.
-    fn matches(&self, alias: &str) -> Vec<String> {
-        let mut ids: Vec<u32> = self.exact.get(alias).cloned().unwrap_or_default();
-        for &len in &self.prefix_lens {
-            if len > alias.len() {
+    /// Call `hit(query index)` for every query the (normalised) pattern
+    /// matches.
+    fn match_pattern(&self, pat: &str, mut hit: impl FnMut(usize)) {
+        let lp = literal_prefix(pat);
+        let start = self.sorted.partition_point(|(q, _)| *q < lp);
+        for &(q, i) in &self.sorted[start..] {
+            if !q.starts_with(lp) {
                 break;
             }
-            let Some(prefix) = alias.get(..len) else {
-                continue;
-            };
-            if let Some(cands) = self.wild.get(prefix) {
-                ids.extend(cands.iter().copied().filter(|&id| {
-                    fnmatch(self.entries[id as usize].norm.as_bytes(), alias.as_bytes())
-                }));
+            if (lp.len() == pat.len() && q.len() == lp.len())
+                || (lp.len() < pat.len() && fnmatch(pat.as_bytes(), q.as_bytes()))
+            {
+                hit(i);
             }
         }
-        ids.sort_unstable();
-        let mut names: Vec<String> = Vec::new();
-        for id in ids {
-            let m = &self.entries[id as usize].module;
-            if !names.contains(m) {
-                names.push(m.clone());
-            }
-        }
-        names
     }
 }
 
-/// The module index of one kernel's module directory.
+/// `alias PATTERN MODULE` lines of modules.alias text.
+fn alias_lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split('\n').filter_map(|line| {
+        let rest = line.strip_prefix("alias ")?;
+        let (pat, module) = rest.split_once(' ')?;
+        Some((pat, module.trim()))
+    })
+}
+
+/// `MODULE.alias=PATTERN` records of modules.builtin.modinfo, as
+/// (pattern, module).
+fn builtin_alias_records(data: &[u8]) -> impl Iterator<Item = (&str, &str)> {
+    data.split(|&b| b == 0).filter_map(|rec| {
+        let rec = std::str::from_utf8(rec).ok()?;
+        let (module, pat) = rec.split_once(".alias=")?;
+        (!module.contains('=')).then_some((pat, module))
+    })
+}
+
+/// The module index of one kernel's module directory. The alias files are
+/// kept as text and scanned once per batch of lookups
+/// ([`ModuleTree::lookup_many`]): a coldplug resolves a few hundred aliases,
+/// and one pass over 26,000 lines costs less than building an index.
 pub struct ModuleTree {
     dir: PathBuf,
+    dep_text: String,
     modules: Vec<Module>,
-    by_name: HashMap<String, usize>,
-    aliases: AliasIndex,
-    builtin_aliases: AliasIndex,
+    by_name: FxMap<Box<str>, u32>,
+    alias_text: String,
+    builtin_modinfo: Vec<u8>,
     softdeps: HashMap<String, Softdep>,
     /// Built-in module name -> its modules.builtin line.
     builtin: HashMap<String, String>,
     builtin_order: Vec<String>,
+    softdep_targets: std::sync::OnceLock<HashMap<String, Vec<String>>>,
     warnings: Vec<String>,
 }
 
@@ -158,6 +161,10 @@ pub struct ModuleTree {
 pub fn name_of_path(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
     normalize_name(base.split('.').next().unwrap_or(base))
+}
+
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn read_optional(path: &Path, warnings: &mut Vec<String>) -> Option<Vec<u8>> {
@@ -198,22 +205,16 @@ impl ModuleTree {
             source,
         })?;
         let mut warnings = Vec::new();
-        let text = |name: &str, warnings: &mut Vec<String>| {
-            read_optional(&dir.join(name), warnings)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
+        let mut text = |name: &str| {
+            into_string(read_optional(&dir.join(name), &mut warnings).unwrap_or_default())
         };
-        let alias = text("modules.alias", &mut warnings);
-        let softdep = text("modules.softdep", &mut warnings);
-        let builtin = text("modules.builtin", &mut warnings);
-        let builtin_modinfo = read_optional(&dir.join("modules.builtin.modinfo"), &mut warnings);
-        let mut tree = ModuleTree::from_texts(
-            &String::from_utf8_lossy(&dep),
-            &alias,
-            &softdep,
-            &builtin,
-            builtin_modinfo.as_deref().unwrap_or_default(),
-        );
+        let alias = text("modules.alias");
+        let softdep = text("modules.softdep");
+        let builtin = text("modules.builtin");
+        let builtin_modinfo =
+            read_optional(&dir.join("modules.builtin.modinfo"), &mut warnings).unwrap_or_default();
+        let mut tree =
+            ModuleTree::build(into_string(dep), alias, &softdep, &builtin, builtin_modinfo);
         tree.dir = dir.to_path_buf();
         warnings.append(&mut tree.warnings);
         tree.warnings = warnings;
@@ -228,50 +229,74 @@ impl ModuleTree {
         builtin: &str,
         builtin_modinfo: &[u8],
     ) -> ModuleTree {
+        Self::build(
+            dep.to_string(),
+            alias.to_string(),
+            softdep,
+            builtin,
+            builtin_modinfo.to_vec(),
+        )
+    }
+
+    fn build(
+        dep_text: String,
+        alias_text: String,
+        softdep: &str,
+        builtin: &str,
+        builtin_modinfo: Vec<u8>,
+    ) -> ModuleTree {
         let mut t = ModuleTree {
             dir: PathBuf::new(),
             modules: Vec::new(),
-            by_name: HashMap::new(),
-            aliases: AliasIndex::default(),
-            builtin_aliases: AliasIndex::default(),
+            by_name: FxMap::default(),
+            alias_text: String::new(),
+            builtin_modinfo,
             softdeps: HashMap::new(),
             builtin: HashMap::new(),
             builtin_order: Vec::new(),
+            softdep_targets: std::sync::OnceLock::new(),
             warnings: Vec::new(),
+            dep_text: String::new(),
         };
-        for (n, line) in dep.lines().enumerate() {
+        let mut off = 0usize;
+        for (n, line) in dep_text.split('\n').enumerate() {
+            let line_off = off;
+            off += line.len() + 1;
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
-            let Some((path, deps)) = line.split_once(':') else {
+            let Some(colon) = line.find(':') else {
                 t.warnings.push(format!(
                     "modules.dep line {}: no ':' ({line:?}); skipped",
                     n + 1
                 ));
                 continue;
             };
-            let name = name_of_path(path);
-            t.by_name.insert(name.clone(), t.modules.len());
+            let name: Box<str> = name_of_path(line[..colon].trim()).into();
+            let path_end = line[..colon].trim_end().len();
+            let range = |a: usize, b: usize| ((line_off + a) as u32, (line_off + b) as u32);
+            t.by_name.insert(name.clone(), t.modules.len() as u32);
             t.modules.push(Module {
                 name,
-                path: path.trim().to_string(),
-                deps: deps.split_whitespace().map(str::to_string).collect(),
+                path: range(line.len() - line.trim_start().len(), path_end),
+                deps: range(colon + 1, line.len()),
             });
         }
-        for (n, line) in alias.lines().enumerate() {
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut w = line.split_whitespace();
-            match (w.next(), w.next(), w.next()) {
-                (Some("alias"), Some(pat), Some(module)) => t.aliases.push(pat, module),
-                _ => t.warnings.push(format!(
+        t.dep_text = dep_text;
+        for (n, line) in alias_text.lines().enumerate() {
+            let bad = !line.trim().is_empty()
+                && !line.starts_with('#')
+                && alias_lines(line)
+                    .next()
+                    .is_none_or(|(p, m)| p.is_empty() || m.is_empty());
+            if bad {
+                t.warnings.push(format!(
                     "modules.alias line {}: not `alias PATTERN MODULE` ({line:?}); skipped",
                     n + 1
-                )),
+                ));
             }
         }
-        t.aliases.finish();
+        t.alias_text = alias_text;
         for line in softdep.lines() {
             let mut w = line.split_whitespace();
             if w.next() != Some("softdep") {
@@ -301,16 +326,11 @@ impl ModuleTree {
                 t.builtin_order.push(name);
             }
         }
-        for rec in builtin_modinfo.split(|&b| b == 0) {
-            let rec = String::from_utf8_lossy(rec);
-            if let Some((module, pat)) = rec.split_once(".alias=") {
-                if !module.contains('=') {
-                    t.builtin_aliases.push(pat, module);
-                }
-            }
-        }
-        t.builtin_aliases.finish();
         t
+    }
+
+    fn text(&self, r: (u32, u32)) -> &str {
+        self.dep_text.get(r.0 as usize..r.1 as usize).unwrap_or("")
     }
 
     /// The directory this tree was read from.
@@ -324,23 +344,84 @@ impl ModuleTree {
     }
 
     /// Look `alias` up with kmod's rules (see the module documentation).
-    /// `None`: nothing matches.
+    /// `None`: nothing matches. For many aliases use
+    /// [`ModuleTree::lookup_many`]: one pass over the alias files for all.
     pub fn lookup(&self, alias: &str) -> Option<(LookupKind, Vec<String>)> {
-        let norm = normalize_alias(alias)?;
-        if self.by_name.contains_key(&norm) {
-            return Some((LookupKind::Name, vec![norm]));
+        self.lookup_many(&[alias]).pop().flatten()
+    }
+
+    /// [`ModuleTree::lookup`] for each alias, in one pass over the files.
+    pub fn lookup_many(&self, aliases: &[&str]) -> Vec<Option<(LookupKind, Vec<String>)>> {
+        let norm: Vec<Option<String>> = aliases.iter().map(|a| normalize_alias(a)).collect();
+        let mut out: Vec<Option<(LookupKind, Vec<String>)>> = norm
+            .iter()
+            .map(|n| {
+                let n = n.as_deref()?;
+                self.by_name
+                    .contains_key(n)
+                    .then(|| (LookupKind::Name, vec![n.to_string()]))
+            })
+            .collect();
+        let pending = |out: &[Option<_>]| {
+            Queries::new(
+                norm.iter()
+                    .enumerate()
+                    .filter(|(i, n)| n.is_some() && out[*i].is_none())
+                    .filter_map(|(i, n)| Some((n.as_deref()?, i))),
+            )
+        };
+        let scan = |records: &mut dyn Iterator<Item = (&str, &str)>,
+                    kind: LookupKind,
+                    out: &mut Vec<Option<(LookupKind, Vec<String>)>>| {
+            let qs = pending(out);
+            if qs.sorted.is_empty() {
+                return;
+            }
+            let mut found: Vec<Vec<String>> = vec![Vec::new(); out.len()];
+            let mut buf: String;
+            for (pat, module) in records {
+                let pat = if pat.contains('-') {
+                    match normalize_alias(pat) {
+                        Some(p) => {
+                            buf = p;
+                            buf.as_str()
+                        }
+                        None => continue,
+                    }
+                } else {
+                    pat
+                };
+                qs.match_pattern(pat, |i| {
+                    let m = normalize_name(module);
+                    if !found[i].contains(&m) {
+                        found[i].push(m);
+                    }
+                });
+            }
+            for (i, f) in found.into_iter().enumerate() {
+                if !f.is_empty() {
+                    out[i] = Some((kind, f));
+                }
+            }
+        };
+        scan(
+            &mut alias_lines(&self.alias_text),
+            LookupKind::Alias,
+            &mut out,
+        );
+        scan(
+            &mut builtin_alias_records(&self.builtin_modinfo),
+            LookupKind::BuiltinAlias,
+            &mut out,
+        );
+        for (i, n) in norm.iter().enumerate() {
+            if let (None, Some(n)) = (&out[i], n) {
+                if self.builtin.contains_key(n) {
+                    out[i] = Some((LookupKind::Builtin, vec![n.clone()]));
+                }
+            }
         }
-        let m = self.aliases.matches(&norm);
-        if !m.is_empty() {
-            return Some((LookupKind::Alias, m));
-        }
-        let m = self.builtin_aliases.matches(&norm);
-        if !m.is_empty() {
-            return Some((LookupKind::BuiltinAlias, m));
-        }
-        self.builtin
-            .contains_key(&norm)
-            .then(|| (LookupKind::Builtin, vec![norm]))
+        out
     }
 
     /// Module names an alias (or a module name) resolves to; empty if none.
@@ -365,7 +446,7 @@ impl ModuleTree {
         let mut plan = Plan::default();
         for n in names {
             let n = normalize_name(n);
-            if !self.by_name.contains_key(&n) && !self.builtin.contains_key(&n) {
+            if !self.by_name.contains_key(n.as_str()) && !self.builtin.contains_key(&n) {
                 plan.problems.push(TreeError::UnknownModule(n));
                 continue;
             }
@@ -382,14 +463,15 @@ impl ModuleTree {
         let soft = self.softdeps.get(name);
         let visit_soft = |list: Option<&Vec<String>>, marks: &mut _, plan: &mut _| {
             for s in list.into_iter().flatten() {
-                for m in self.resolve_alias(s) {
-                    self.visit(&m, marks, plan);
+                for m in self.resolve_softdep(s) {
+                    self.visit(m, marks, plan);
                 }
             }
         };
         visit_soft(soft.map(|s| &s.pre), marks, plan);
-        if let Some(&i) = self.by_name.get(name) {
-            for dep_path in self.modules[i].deps.iter().rev() {
+        let deps: Vec<&str> = self.dep_paths(name).collect();
+        for dep_path in deps.into_iter().rev() {
+            {
                 let dep = name_of_path(dep_path);
                 match marks.get(&dep) {
                     Some(Mark::Done) => continue,
@@ -397,12 +479,14 @@ impl ModuleTree {
                         module: name.to_string(),
                         dep,
                     }),
-                    None if self.by_name.contains_key(&dep) || self.builtin.contains_key(&dep) => {
+                    None if self.by_name.contains_key(dep.as_str())
+                        || self.builtin.contains_key(&dep) =>
+                    {
                         self.visit(&dep, marks, plan)
                     }
                     None => plan.problems.push(TreeError::MissingDependency {
                         module: name.to_string(),
-                        dep: dep_path.clone(),
+                        dep: dep_path.to_string(),
                     }),
                 }
             }
@@ -412,28 +496,53 @@ impl ModuleTree {
         visit_soft(soft.map(|s| &s.post), marks, plan);
     }
 
+    /// What a softdep name resolves to; all softdep names of the tree are
+    /// resolved in one batch the first time one is needed.
+    fn resolve_softdep(&self, name: &str) -> &[String] {
+        let map = self.softdep_targets.get_or_init(|| {
+            let mut names: Vec<&str> = self
+                .softdeps
+                .values()
+                .flat_map(|s| s.pre.iter().chain(&s.post))
+                .map(String::as_str)
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            let found = self.lookup_many(&names);
+            names
+                .into_iter()
+                .zip(found)
+                .map(|(n, f)| (n.to_string(), f.map(|(_, v)| v).unwrap_or_default()))
+                .collect()
+        });
+        map.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// Path relative to the tree as modules.dep gives it; `None` for built-in
     /// or unknown modules.
     pub fn module_path(&self, name: &str) -> Option<&str> {
-        let i = *self.by_name.get(&normalize_name(name))?;
-        Some(&self.modules[i].path)
+        let i = *self.by_name.get(normalize_name(name).as_str())?;
+        Some(self.text(self.modules[i as usize].path))
+    }
+
+    fn dep_paths(&self, name: &str) -> impl Iterator<Item = &str> {
+        let deps = match self.by_name.get(name) {
+            Some(&i) => self.text(self.modules[i as usize].deps),
+            None => "",
+        };
+        deps.split_whitespace()
     }
 
     /// Names of the modules `name` needs, as modules.dep lists them.
     pub fn dependencies(&self, name: &str) -> Vec<String> {
-        match self.by_name.get(&normalize_name(name)) {
-            Some(&i) => self.modules[i]
-                .deps
-                .iter()
-                .map(|d| name_of_path(d))
-                .collect(),
-            None => Vec::new(),
-        }
+        self.dep_paths(&normalize_name(name))
+            .map(name_of_path)
+            .collect()
     }
 
     /// Names of the loadable modules (modules.dep order).
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
-        self.modules.iter().map(|m| m.name.as_str())
+        self.modules.iter().map(|m| &*m.name)
     }
 
     /// Whether `name` is built into the kernel (modules.builtin).
@@ -456,30 +565,21 @@ impl ModuleTree {
     pub fn write_subset_index(&self, subset: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
         let subset: BTreeSet<String> = subset.iter().map(|n| normalize_name(n)).collect();
         let mut dep = String::new();
-        for m in self.modules.iter().filter(|m| subset.contains(&m.name)) {
-            dep.push_str(&m.path);
+        for m in self.modules.iter().filter(|m| subset.contains(&*m.name)) {
+            dep.push_str(self.text(m.path));
             dep.push(':');
-            for d in &m.deps {
+            for d in self.text(m.deps).split_whitespace() {
                 dep.push(' ');
                 dep.push_str(d);
             }
             dep.push('\n');
         }
-        let alias_lines = |idx: &AliasIndex, all: bool| {
-            let mut out = String::new();
-            for e in idx
-                .entries
-                .iter()
-                .filter(|e| all || subset.contains(&e.module))
-            {
-                out.push_str(&format!("alias {} {}\n", e.pattern, e.module));
+        let mut alias = String::from("# Aliases extracted from modules themselves.\n");
+        for (pat, module) in alias_lines(&self.alias_text) {
+            if subset.contains(&normalize_name(module)) {
+                alias.push_str(&format!("alias {pat} {module}\n"));
             }
-            out
-        };
-        let alias = format!(
-            "# Aliases extracted from modules themselves.\n{}",
-            alias_lines(&self.aliases, false)
-        );
+        }
         let mut softdep = String::from("# Soft dependencies extracted from modules themselves.\n");
         for (name, sd) in &self.softdeps {
             if subset.contains(name) {
@@ -493,8 +593,8 @@ impl ModuleTree {
             builtin.push('\n');
         }
         let mut modinfo = Vec::new();
-        for e in &self.builtin_aliases.entries {
-            modinfo.extend_from_slice(format!("{}.alias={}\0", e.module, e.pattern).as_bytes());
+        for (pat, module) in builtin_alias_records(&self.builtin_modinfo) {
+            modinfo.extend_from_slice(format!("{module}.alias={pat}\0").as_bytes());
         }
         vec![
             ("modules.dep".into(), dep.into_bytes()),
