@@ -3,11 +3,11 @@
 //! kernel's and the app's logs to a syslog receiver on the host (10.0.2.2
 //! from the guest, 127.0.0.1 here), and a static `ip=` instead of DHCP.
 
+use nodistro_tests::logfwd::{free_port, Rsyslog};
 use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
 use nodistro_tests::release_bin;
-use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use nodistro_tests::TempDir;
+use std::time::Duration;
 
 fn demo_image() -> Image {
     let app = release_bin("demo-app");
@@ -37,56 +37,18 @@ fn power_off(g: &mut Guest) {
     );
 }
 
-/// Datagrams received on a UDP socket, collected by a thread.
-struct Receiver {
-    port: u16,
-    got: Arc<Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP receiver");
-        let port = sock.local_addr().expect("local addr").port();
-        let got: Arc<Mutex<Vec<String>>> = Arc::default();
-        let g = got.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = sock.recv(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                g.lock().unwrap_or_else(|p| p.into_inner()).push(text);
-            }
-        });
-        Receiver { port, got }
-    }
-
-    fn wait_for(&self, needle: &str, timeout: Duration) -> Result<String, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let got = self.got.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            if let Some(m) = got.iter().find(|m| m.contains(needle)) {
-                return Ok(m.clone());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "no syslog message containing {needle:?} in {} received: {:?}",
-                    got.len(),
-                    got.iter().rev().take(10).collect::<Vec<_>>()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
 #[test]
 fn e1000_dhcp_with_logs_to_the_host() {
     let img = demo_image();
-    let rx = Receiver::start();
+    // A real rsyslog on 127.0.0.1 (10.0.2.2 from inside the guest).
+    let dir = TempDir::new("appliance-rsyslog");
+    let rx = Rsyslog::start(&dir, free_port());
     let mut g = Guest::boot(
         BootOpts::new(img.path())
             .nic(Nic::E1000)
             .forward(8080)
             .append(&format!("logfwd.remote=udp://10.0.2.2:{}", rx.port))
+            .append("hostname=e1000-demo")
             .timeout(Duration::from_secs(150)),
     );
     let body = g
@@ -100,13 +62,24 @@ fn e1000_dhcp_with_logs_to_the_host() {
         "no DHCP lease on the console:\n{c}"
     );
     // The app logs one line per request on stdout: init pipes it to
-    // logfwd, which sends it to the host.
-    let app = rx.wait_for("request 1 from", Duration::from_secs(15));
-    // Kernel messages travel too (from /dev/kmsg).
-    let kernel = rx.wait_for("e1000", Duration::from_secs(15));
-    if let Err(e) = app.as_ref().and(kernel.as_ref()) {
-        panic!("{e}\nconsole tail:\n{}", g.console_tail(3000));
-    }
+    // logfwd, which sends it to the host; kernel messages travel too (from
+    // /dev/kmsg), e1000's among them; records carry the host name given
+    // on the kernel command line.
+    let app = |r: &nodistro_tests::logfwd::Received| {
+        r.app == "demo-app" && r.hostname == "e1000-demo" && r.msg.contains("request 1 from")
+    };
+    let kernel =
+        |r: &nodistro_tests::logfwd::Received| r.app == "kernel" && r.msg.contains("e1000");
+    let got = rx.wait_for(Duration::from_secs(20), |rs| {
+        rs.iter().any(app) && rs.iter().any(kernel)
+    });
+    assert!(
+        got.iter().any(app) && got.iter().any(kernel),
+        "rsyslog did not get both the app's request line and e1000's kernel messages; got {} records, the last: {:?}\nconsole tail:\n{}",
+        got.len(),
+        got.iter().rev().take(8).collect::<Vec<_>>(),
+        g.console_tail(3000)
+    );
     power_off(&mut g);
 }
 
