@@ -53,12 +53,21 @@ pub fn scan(sysfs: &Path, warn: &mut dyn FnMut(String)) -> Vec<Device> {
         let Ok(devs) = std::fs::read_dir(bus.path().join("devices")) else {
             continue;
         };
+        // Devices of one bus without a modalias file either all carry
+        // MODALIAS= in their uevent (cpu) or none does (memory, usb devices
+        // as opposed to interfaces): read uevent files only while it pays.
+        let mut uevent_has_alias = None;
         for dev in devs.flatten() {
             let path = dev.path();
             let alias = match read_opt(&path.join("modalias"), warn) {
                 Some(a) => Some(a.trim().to_string()),
-                None => read_opt(&path.join("uevent"), warn)
-                    .and_then(|u| modalias_of_uevent(&u).map(str::to_string)),
+                None if uevent_has_alias == Some(false) => None,
+                None => {
+                    let a = read_opt(&path.join("uevent"), warn)
+                        .and_then(|u| modalias_of_uevent(&u).map(str::to_string));
+                    uevent_has_alias = Some(a.is_some());
+                    a
+                }
             };
             if let Some(alias) = alias.filter(|a| !a.is_empty()) {
                 out.push(Device { path, alias });
@@ -181,17 +190,30 @@ mod tests {
             "uevent",
             "DRIVER=x\nMODALIAS=cpu:type:x86,ven0000\n",
         );
-        dev("bus/cpu/devices/cpu1", "uevent", "DRIVER=x\n");
+        dev(
+            "bus/cpu/devices/cpu1",
+            "uevent",
+            "MODALIAS=cpu:type:x86,ven0000\n",
+        );
+        dev("bus/memory/devices/memory0", "uevent", "DEVTYPE=memory\n");
+        dev("bus/memory/devices/memory1", "uevent", "DEVTYPE=memory\n");
         // A directory where a file should be: read fails, reported, skipped.
         std::fs::create_dir_all(root.join("bus/usb/devices/1-1/modalias")).expect("mkdir");
         std::fs::create_dir_all(root.join("bus/pci/devices/0000:00:03.0/driver")).expect("mkdir");
         let mut warnings = Vec::new();
         let devs = scan(&root, &mut |w| warnings.push(w));
         let got: Vec<_> = devs.iter().map(|d| d.alias.as_str()).collect();
-        assert_eq!(got, ["cpu:type:x86,ven0000", "pci:v00001AF4d00001000"]);
+        assert_eq!(
+            got,
+            [
+                "cpu:type:x86,ven0000",
+                "cpu:type:x86,ven0000",
+                "pci:v00001AF4d00001000"
+            ]
+        );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("1-1/modalias"));
-        assert!(has_driver(&devs[1].path));
+        assert!(has_driver(&devs[2].path));
         assert!(!has_driver(&devs[0].path));
         let mut w = Vec::new();
         assert!(scan(&root.join("nosuch"), &mut |x| w.push(x)).is_empty());
