@@ -54,8 +54,8 @@ pub struct BuildArgs {
     #[argh(option)]
     pub tools_dir: Option<PathBuf>,
     /// kernel modules to include: none (default) or all
-    #[argh(option, default = "String::from(\"none\")")]
-    pub modules: String,
+    #[argh(option, default = "AllModules::None")]
+    pub modules: AllModules,
     /// a kernel module to include, with its dependencies (repeatable)
     #[argh(option)]
     pub module: Vec<String>,
@@ -70,10 +70,34 @@ pub struct BuildArgs {
     /// the modules tree to use (default: /lib/modules/<kernel version>)
     #[argh(option)]
     pub modules_dir: Option<PathBuf>,
+    /// where firmware files the modules declare are looked up (default
+    /// /lib/firmware)
+    #[argh(option)]
+    pub firmware_dir: Option<PathBuf>,
     /// pack the app even if it is dynamically linked or a script (you then
     /// add its loader, libraries or interpreter with --file)
     #[argh(switch)]
     pub allow_dynamic: bool,
+}
+
+/// `--modules none|all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllModules {
+    None,
+    All,
+}
+
+impl std::str::FromStr for AllModules {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(AllModules::None),
+            "all" => Ok(AllModules::All),
+            other => Err(format!(
+                "{other:?} is not none or all (name single modules with --module)"
+            )),
+        }
+    }
 }
 
 /// Why a build failed.
@@ -311,21 +335,12 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
         img.add_tree(dest, Path::new(src))?;
     }
     let selection = ModuleSelection {
-        all: match args.modules.as_str() {
-            "none" => false,
-            "all" => true,
-            other => {
-                return Err(BuildError::BadOption {
-                    flag: "modules",
-                    value: other.to_string(),
-                    expected: "none or all",
-                })
-            }
-        },
+        all: args.modules == AllModules::All,
         names: args.module.clone(),
         modaliases: args.modaliases.clone(),
         kernel_version: args.kernel_version.clone(),
         modules_dir: args.modules_dir.clone(),
+        firmware_dir: args.firmware_dir.clone(),
     };
     let count = modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
     Ok((img, count))

@@ -1,8 +1,21 @@
-//! Kernel module selection for the image (filled in once
-//! `nodistro_modload::tree` lands).
+//! Kernel modules for the image: chosen as all, by name or by the modaliases
+//! of a target machine, closed over dependencies and softdeps with
+//! `nodistro_modload::tree` (the same index code the target runs), placed
+//! under /lib/modules/<version>/ with kmod's text index files regenerated
+//! for the subset, plus the firmware files the modules declare.
+//!
+//! A module's declared firmware is read from its `.modinfo` section with a
+//! few positioned reads (ELF header, section table, the section), so the
+//! module's bytes are still read only once, when the archive is written.
 
-use crate::image::Image;
-use std::path::PathBuf;
+use crate::image::{Image, ImageError, Node, Source};
+use nodistro_modload::tree::{ModuleTree, TreeError};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+const TOOL: &str = "nodistro build";
 
 /// Which modules the user asked for.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +25,8 @@ pub struct ModuleSelection {
     pub modaliases: Option<PathBuf>,
     pub kernel_version: Option<String>,
     pub modules_dir: Option<PathBuf>,
+    /// Where firmware files are looked up (default /lib/firmware).
+    pub firmware_dir: Option<PathBuf>,
 }
 
 impl ModuleSelection {
@@ -24,15 +39,307 @@ impl ModuleSelection {
 /// Errors selecting modules.
 #[derive(Debug, thiserror::Error)]
 pub enum ModulesError {
-    #[error("kernel module selection is not available in this build yet")]
-    Unavailable,
+    #[error("no kernel modules found under /lib/modules: install the kernel (apt-get install linux-image-amd64) or give --modules-dir")]
+    NoKernel,
+    #[error("cannot list /lib/modules")]
+    ListKernels(#[source] std::io::Error),
+    #[error("{} is not a usable module tree: it needs depmod's modules.dep (run `depmod -b ROOT VERSION`, or point --modules-dir at a /lib/modules/<version> directory)", .dir.display())]
+    NoModulesDep {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot tell the kernel version of {}: give --kernel-version", .0.display())]
+    NoVersion(PathBuf),
+    #[error("module {name} is not in {} (neither a module name nor an alias there); check the name with `modinfo -k {version} {name}`", .dir.display())]
+    UnknownModule {
+        name: String,
+        dir: PathBuf,
+        version: String,
+    },
+    #[error("cannot read the modaliases file {}", .0.display())]
+    Modaliases(PathBuf, #[source] std::io::Error),
+    #[error("the dependencies in {} are inconsistent", .0.display())]
+    Closure(PathBuf, #[source] TreeError),
+    #[error("cannot add modules to the image")]
+    Image(#[source] ImageError),
+}
+
+/// Compare kernel versions piecewise: digit runs as numbers.
+fn version_key(v: &str) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut rest = v;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (num, tail) = rest.split_at(digits);
+        let text_len = tail.len() - tail.trim_start_matches(|c: char| !c.is_ascii_digit()).len();
+        let (text, tail) = tail.split_at(text_len);
+        out.push((num.parse().unwrap_or(0), text.to_string()));
+        rest = tail;
+    }
+    out
+}
+
+/// The newest kernel version among `names`.
+pub fn newest_version<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names.into_iter().max_by_key(|n| version_key(n))
+}
+
+/// The tree directory and the kernel version it is for.
+pub fn locate(sel: &ModuleSelection) -> Result<(PathBuf, String), ModulesError> {
+    match (&sel.modules_dir, &sel.kernel_version) {
+        (Some(dir), Some(v)) => Ok((dir.clone(), v.clone())),
+        (Some(dir), None) => {
+            let v = std::fs::canonicalize(dir)
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .ok_or_else(|| ModulesError::NoVersion(dir.clone()))?;
+            Ok((dir.clone(), v))
+        }
+        (None, Some(v)) => Ok((Path::new("/lib/modules").join(v), v.clone())),
+        (None, None) => {
+            let names: Vec<String> = std::fs::read_dir("/lib/modules")
+                .map_err(ModulesError::ListKernels)?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().join("modules.dep").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            let v =
+                newest_version(names.iter().map(String::as_str)).ok_or(ModulesError::NoKernel)?;
+            Ok((Path::new("/lib/modules").join(v), v.to_string()))
+        }
+    }
+}
+
+/// The firmware names a module file declares (`firmware=` in `.modinfo`),
+/// read without reading the whole file. Compressed modules and files that
+/// are not ELF give `None`.
+pub fn declared_firmware(path: &Path) -> Option<Vec<String>> {
+    use goblin::container::{Container, Ctx, Endian};
+    use goblin::elf::section_header::SectionHeader;
+    let f = File::open(path).ok()?;
+    let mut head = [0u8; 64];
+    f.read_exact_at(&mut head, 0).ok()?;
+    let header = goblin::elf::Elf::parse_header(&head).ok()?;
+    if header.e_ident[4] != goblin::elf::header::ELFCLASS64 || header.e_shentsize as usize != 64 {
+        return None;
+    }
+    let ctx = Ctx::new(Container::Big, Endian::Little);
+    let count = header.e_shnum as usize;
+    let mut table = vec![0u8; count * 64];
+    f.read_exact_at(&mut table, header.e_shoff).ok()?;
+    let sections = SectionHeader::parse_from(&table, 0, count, ctx).ok()?;
+    let strtab = sections.get(header.e_shstrndx as usize)?;
+    let mut names = vec![0u8; usize::try_from(strtab.sh_size).ok()?.min(1 << 20)];
+    f.read_exact_at(&mut names, strtab.sh_offset).ok()?;
+    let modinfo = sections.iter().find(|s| {
+        let start = s.sh_name;
+        names
+            .get(start..)
+            .and_then(|n| n.split(|&b| b == 0).next())
+            .is_some_and(|n| n == b".modinfo")
+    })?;
+    let mut data = vec![0u8; usize::try_from(modinfo.sh_size).ok()?.min(1 << 20)];
+    f.read_exact_at(&mut data, modinfo.sh_offset).ok()?;
+    Some(nodistro_modload::modinfo::parse_modinfo(&data).firmware)
+}
+
+/// Sort the lines of an index file after its leading comments, so the
+/// output does not depend on hash-map order.
+fn sorted_lines(content: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(content);
+    let (mut comments, mut lines): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|l| l.starts_with('#'));
+    lines.sort_unstable();
+    comments.extend(lines);
+    let mut out = comments.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// Module names the user's selection names (before the closure).
+fn requested(
+    tree: &ModuleTree,
+    sel: &ModuleSelection,
+    dir: &Path,
+    version: &str,
+) -> Result<Vec<String>, ModulesError> {
+    let mut wanted: Vec<String> = Vec::new();
+    if sel.all {
+        wanted.extend(tree.module_names().map(String::from));
+    }
+    for name in &sel.names {
+        let found = tree.resolve_alias(name);
+        if found.is_empty() {
+            return Err(ModulesError::UnknownModule {
+                name: name.clone(),
+                dir: dir.to_path_buf(),
+                version: version.to_string(),
+            });
+        }
+        wanted.extend(found);
+    }
+    if let Some(file) = &sel.modaliases {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| ModulesError::Modaliases(file.clone(), e))?;
+        let aliases: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let found = tree.lookup_many(&aliases);
+        let unmatched = found.iter().filter(|f| f.is_none()).count();
+        wanted.extend(found.into_iter().flatten().flat_map(|(_, names)| names));
+        eprintln!(
+            "{TOOL}: {} modaliases from {}: {} matched a module or built-in driver, {unmatched} matched none (devices without a driver are normal)",
+            aliases.len(),
+            file.display(),
+            aliases.len() - unmatched
+        );
+    }
+    Ok(wanted)
 }
 
 /// Add the selected modules (with dependencies, firmware and index files)
-/// to the image; returns how many modules went in.
-pub fn add_modules(_img: &mut Image, sel: &ModuleSelection) -> Result<usize, ModulesError> {
+/// to the image; returns how many module files went in.
+pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, ModulesError> {
     if sel.is_empty() {
         return Ok(0);
     }
-    Err(ModulesError::Unavailable)
+    let (dir, version) = locate(sel)?;
+    let tree = ModuleTree::open(&dir).map_err(|e| match e {
+        TreeError::Read { source, .. } => ModulesError::NoModulesDep {
+            dir: dir.clone(),
+            source,
+        },
+        other => ModulesError::Closure(dir.clone(), other),
+    })?;
+    for w in tree.warnings() {
+        eprintln!("{TOOL}: warning: {w}");
+    }
+    let wanted = requested(&tree, sel, &dir, &version)?;
+    let order = tree
+        .closure(&wanted)
+        .map_err(|e| ModulesError::Closure(dir.clone(), e))?;
+    let in_image = |p: &str| format!("lib/modules/{version}/{p}");
+    let img_err = ModulesError::Image;
+    let mut subset = BTreeSet::new();
+    let mut paths = BTreeSet::new();
+    let mut firmware = BTreeSet::new();
+    for name in &order {
+        let Some(rel) = tree.module_path(name) else {
+            continue; // built in: nothing to ship
+        };
+        let src = dir.join(rel);
+        img.add_file(&in_image(rel), &src).map_err(img_err)?;
+        firmware.extend(declared_firmware(&src).unwrap_or_default());
+        subset.insert(name.clone());
+        paths.insert(rel.to_string());
+    }
+    // modules.order (depmod reads it to order modules.dep) for the subset.
+    if let Ok(order_text) = std::fs::read_to_string(dir.join("modules.order")) {
+        let kept: String = order_text
+            .lines()
+            .filter(|l| paths.contains(l.trim()))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        img.add(
+            &in_image("modules.order"),
+            Node::File {
+                source: Source::Bytes(kept.into_bytes()),
+                mode: 0o644,
+            },
+        )
+        .map_err(img_err)?;
+    }
+    for (file, content) in tree.write_subset_index(&subset) {
+        if file == "modules.builtin.modinfo" && content.is_empty() {
+            continue;
+        }
+        // modules.softdep comes from a hash map: give it a stable order.
+        let content = if file == "modules.softdep" {
+            sorted_lines(&content)
+        } else {
+            content
+        };
+        img.add(
+            &in_image(&file),
+            Node::File {
+                source: Source::Bytes(content),
+                mode: 0o644,
+            },
+        )
+        .map_err(img_err)?;
+    }
+    let fw_dir = sel
+        .firmware_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/lib/firmware"));
+    let mut missing = 0;
+    for name in &firmware {
+        let found = ["", ".xz", ".zst"]
+            .iter()
+            .map(|ext| (format!("{name}{ext}"), fw_dir.join(format!("{name}{ext}"))))
+            .find(|(_, p)| p.is_file());
+        match found {
+            Some((rel, path)) => {
+                let dest = format!("lib/firmware/{rel}");
+                if !img.contains(&dest) {
+                    img.add_file(&dest, &path).map_err(img_err)?;
+                }
+            }
+            None => missing += 1,
+        }
+    }
+    if missing > 0 {
+        eprintln!(
+            "{TOOL}: {missing} of {} firmware files the modules declare are not in {} (install the firmware package if the hardware needs them)",
+            firmware.len(),
+            fw_dir.display()
+        );
+    }
+    Ok(subset.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_kernel_version() {
+        assert_eq!(
+            newest_version(["6.1.0-9-amd64", "6.1.0-56-amd64", "5.10.0-30-amd64"]),
+            Some("6.1.0-56-amd64")
+        );
+        assert_eq!(newest_version(["6.10.1", "6.9.12"]), Some("6.10.1"));
+        assert_eq!(newest_version(Vec::<&str>::new()), None);
+    }
+
+    #[test]
+    fn firmware_from_the_modinfo_section() {
+        let dir = Path::new("/lib/modules");
+        let Some(v) = std::fs::read_dir(dir)
+            .ok()
+            .and_then(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).max())
+        else {
+            panic!("no kernel modules: install linux-image-amd64 (scripts/setup.sh does)");
+        };
+        let r8169 = dir
+            .join(v)
+            .join("kernel/drivers/net/ethernet/realtek/r8169.ko");
+        let fw = declared_firmware(&r8169).expect("r8169 is an ELF module");
+        assert!(fw.iter().any(|f| f.starts_with("rtl_nic/")), "{fw:?}");
+        assert_eq!(declared_firmware(Path::new("/etc/hostname")), None);
+    }
+
+    #[test]
+    fn index_lines_sorted_after_comments() {
+        assert_eq!(
+            sorted_lines(b"# head\nsoftdep b pre: x\nsoftdep a pre: y\n"),
+            b"# head\nsoftdep a pre: y\nsoftdep b pre: x\n"
+        );
+        assert_eq!(sorted_lines(b""), b"");
+    }
 }
