@@ -314,10 +314,16 @@ impl ModuleTree {
             }
             let Some(module) = w.next() else { continue };
             let sd = t.softdeps.entry(normalize_name(module)).or_default();
-            if !sd.line.is_empty() {
+            let first = sd.line.is_empty();
+            if !first {
                 sd.line.push('\n');
             }
             sd.line.push_str(line);
+            // kmod uses only the first softdep line of a module ("as
+            // modprobe from module-init-tools does"): btrfs has four.
+            if !first {
+                continue;
+            }
             // kmod: words before the first `pre:`/`post:` are ignored.
             let mut mode = 0;
             for word in w {
@@ -641,6 +647,7 @@ alias fs-ext4 ext4
 ";
     const SOFTDEP: &str = "# Soft dependencies extracted from modules themselves.
 softdep ext4 pre: crypto-crc32c
+softdep ext4 pre: virtio_net
 softdep cifs gcm
 ";
 
