@@ -79,12 +79,30 @@ fn bracket(pat: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
 }
 
 /// Bytes before the first wildcard character (`*`, `?`, `[`, `\`).
-pub fn literal_prefix(pat: &str) -> &str {
+pub fn literal_prefix(pat: &[u8]) -> &[u8] {
     let end = pat
-        .bytes()
+        .iter()
         .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
         .unwrap_or(pat.len());
     &pat[..end]
+}
+
+/// Position of the first `needle` in `hay`, eight bytes at a time.
+pub fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let rep = LO.wrapping_mul(u64::from(needle));
+    let mut i = 0;
+    while let Some(chunk) = hay.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ rep;
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&b| b == needle).map(|p| p + i)
 }
 
 /// kmod's `alias_normalize`: `-` becomes `_` outside `[...]`. `None` for an
@@ -147,9 +165,15 @@ mod tests {
 
     #[test]
     fn prefixes_and_normalisation() {
-        assert_eq!(literal_prefix("usb:v0BDAp8179d*dc*"), "usb:v0BDAp8179d");
-        assert_eq!(literal_prefix("exact"), "exact");
-        assert_eq!(literal_prefix("[ab]"), "");
+        assert_eq!(literal_prefix(b"usb:v0BDAp8179d*dc*"), b"usb:v0BDAp8179d");
+        assert_eq!(literal_prefix(b"exact"), b"exact");
+        assert_eq!(literal_prefix(b"[ab]"), b"");
+        let hay = b"0123456789abcdef\nxyz";
+        assert_eq!(find_byte(hay, b'\n'), Some(16));
+        assert_eq!(find_byte(hay, b'0'), Some(0));
+        assert_eq!(find_byte(hay, b'z'), Some(19));
+        assert_eq!(find_byte(hay, b'Q'), None);
+        assert_eq!(find_byte(b"", b'Q'), None);
         assert_eq!(
             normalize_alias("crypto-aes-x[0-9]").as_deref(),
             Some("crypto_aes_x[0-9]")

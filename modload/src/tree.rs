@@ -13,7 +13,7 @@
 //! wildcard), so a lookup tries only the patterns whose prefix the alias
 //! starts with instead of all 26,000.
 
-use crate::fnmatch::{fnmatch, literal_prefix, normalize_alias, normalize_name};
+use crate::fnmatch::{find_byte, fnmatch, literal_prefix, normalize_alias, normalize_name};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -90,7 +90,7 @@ type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
 /// Aliases being resolved together, sorted so that those starting with a
 /// pattern's literal prefix form one contiguous run.
 struct Queries<'a> {
-    sorted: Vec<(&'a str, usize)>,
+    sorted: Vec<(&'a [u8], usize)>,
     /// Bit per value of a query's first two bytes: most patterns are
     /// rejected by one lookup.
     first2: Vec<u64>,
@@ -101,13 +101,13 @@ fn first2(s: &[u8]) -> usize {
 }
 
 impl<'a> Queries<'a> {
-    fn new(items: impl Iterator<Item = (&'a str, usize)>) -> Self {
-        let mut sorted: Vec<(&str, usize)> = items.collect();
+    fn new(items: impl Iterator<Item = (&'a [u8], usize)>) -> Self {
+        let mut sorted: Vec<(&[u8], usize)> = items.collect();
         sorted.sort_unstable();
         let mut bits = vec![0u64; 1024];
         for (q, _) in &sorted {
             if q.len() >= 2 {
-                let k = first2(q.as_bytes());
+                let k = first2(q);
                 bits[k / 64] |= 1 << (k % 64);
             }
         }
@@ -119,10 +119,10 @@ impl<'a> Queries<'a> {
 
     /// Call `hit(query index)` for every query the (normalised) pattern
     /// matches.
-    fn match_pattern(&self, pat: &str, mut hit: impl FnMut(usize)) {
+    fn match_pattern(&self, pat: &[u8], mut hit: impl FnMut(usize)) {
         let lp = literal_prefix(pat);
         if lp.len() >= 2 {
-            let k = first2(lp.as_bytes());
+            let k = first2(lp);
             if self.first2[k / 64] & (1 << (k % 64)) == 0 {
                 return;
             }
@@ -133,7 +133,7 @@ impl<'a> Queries<'a> {
                 break;
             }
             if (lp.len() == pat.len() && q.len() == lp.len())
-                || (lp.len() < pat.len() && fnmatch(pat.as_bytes(), q.as_bytes()))
+                || (lp.len() < pat.len() && fnmatch(pat, q))
             {
                 hit(i);
             }
@@ -141,23 +141,57 @@ impl<'a> Queries<'a> {
     }
 }
 
-/// `alias PATTERN MODULE` lines of modules.alias text.
-fn alias_lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    text.split('\n').filter_map(|line| {
-        let rest = line.strip_prefix("alias ")?;
-        let (pat, module) = rest.split_once(' ')?;
-        Some((pat, module.trim()))
+/// Records of `text` separated by `sep`.
+fn records(text: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_byte(r, sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `alias PATTERN MODULE` lines of modules.alias, as (pattern, module).
+fn alias_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    records(text, b'\n').filter_map(|line| {
+        let rest = line.strip_prefix(b"alias ")?;
+        let sp = find_byte(rest, b' ')?;
+        Some((&rest[..sp], rest[sp + 1..].trim_ascii()))
     })
 }
 
 /// `MODULE.alias=PATTERN` records of modules.builtin.modinfo, as
 /// (pattern, module).
-fn builtin_alias_records(data: &[u8]) -> impl Iterator<Item = (&str, &str)> {
-    data.split(|&b| b == 0).filter_map(|rec| {
-        let rec = std::str::from_utf8(rec).ok()?;
-        let (module, pat) = rec.split_once(".alias=")?;
-        (!module.contains('=')).then_some((pat, module))
+fn builtin_alias_records(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    records(data, 0).filter_map(|rec| {
+        let dot = rec.windows(7).position(|w| w == b".alias=")?;
+        let module = &rec[..dot];
+        (!module.contains(&b'=')).then_some((&rec[dot + 7..], module))
     })
+}
+
+/// Bytes of a file: mapped from the page cache, or owned (tests).
+enum Bytes {
+    Owned(Vec<u8>),
+    Mapped(crate::sys::Mapped),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m) => m,
+        }
+    }
 }
 
 /// The module index of one kernel's module directory. The alias files are
@@ -169,7 +203,7 @@ pub struct ModuleTree {
     dep_text: String,
     modules: Vec<Module>,
     by_name: FxMap<Box<str>, u32>,
-    alias_text: String,
+    alias_text: Bytes,
     builtin_modinfo: Vec<u8>,
     softdeps: HashMap<String, Softdep>,
     /// Built-in module name -> its modules.builtin line.
@@ -228,10 +262,21 @@ impl ModuleTree {
             source,
         })?;
         let mut warnings = Vec::new();
+        let alias_path = dir.join("modules.alias");
+        let alias = match crate::sys::Mapped::open(&alias_path) {
+            Ok(m) => Bytes::Mapped(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Bytes::Owned(Vec::new()),
+            Err(e) => {
+                warnings.push(format!(
+                    "cannot read {}: {e}; ignoring it",
+                    alias_path.display()
+                ));
+                Bytes::Owned(Vec::new())
+            }
+        };
         let mut text = |name: &str| {
             into_string(read_optional(&dir.join(name), &mut warnings).unwrap_or_default())
         };
-        let alias = text("modules.alias");
         let softdep = text("modules.softdep");
         let builtin = text("modules.builtin");
         let builtin_modinfo =
@@ -254,7 +299,7 @@ impl ModuleTree {
     ) -> ModuleTree {
         Self::build(
             dep.to_string(),
-            alias.to_string(),
+            Bytes::Owned(alias.as_bytes().to_vec()),
             softdep,
             builtin,
             builtin_modinfo.to_vec(),
@@ -263,7 +308,7 @@ impl ModuleTree {
 
     fn build(
         dep_text: String,
-        alias_text: String,
+        alias_text: Bytes,
         softdep: &str,
         builtin: &str,
         builtin_modinfo: Vec<u8>,
@@ -272,7 +317,7 @@ impl ModuleTree {
             dir: PathBuf::new(),
             modules: Vec::new(),
             by_name: FxMap::default(),
-            alias_text: String::new(),
+            alias_text: Bytes::Owned(Vec::new()),
             builtin_modinfo,
             softdeps: HashMap::new(),
             builtin: HashMap::new(),
@@ -383,10 +428,10 @@ impl ModuleTree {
                 norm.iter()
                     .enumerate()
                     .filter(|(i, n)| n.is_some() && out[*i].is_none())
-                    .filter_map(|(i, n)| Some((n.as_deref()?, i))),
+                    .filter_map(|(i, n)| Some((n.as_deref()?.as_bytes(), i))),
             )
         };
-        let scan = |records: &mut dyn Iterator<Item = (&str, &str)>,
+        let scan = |records: &mut dyn Iterator<Item = (&[u8], &[u8])>,
                     kind: LookupKind,
                     out: &mut Vec<Option<(LookupKind, Vec<String>)>>| {
             let qs = pending(out);
@@ -396,11 +441,11 @@ impl ModuleTree {
             let mut found: Vec<Vec<String>> = vec![Vec::new(); out.len()];
             let mut buf: String;
             for (pat, module) in records {
-                let pat = if pat.contains('-') {
-                    match normalize_alias(pat) {
+                let pat = if pat.contains(&b'-') {
+                    match normalize_alias(&String::from_utf8_lossy(pat)) {
                         Some(p) => {
                             buf = p;
-                            buf.as_str()
+                            buf.as_bytes()
                         }
                         None => continue,
                     }
@@ -408,7 +453,7 @@ impl ModuleTree {
                     pat
                 };
                 qs.match_pattern(pat, |i| {
-                    let m = normalize_name(module);
+                    let m = normalize_name(&String::from_utf8_lossy(module));
                     if !found[i].contains(&m) {
                         found[i].push(m);
                     }
@@ -592,7 +637,9 @@ impl ModuleTree {
         }
         let mut alias = String::from("# Aliases extracted from modules themselves.\n");
         for (pat, module) in alias_lines(&self.alias_text) {
-            if subset.contains(&normalize_name(module)) {
+            let module = String::from_utf8_lossy(module);
+            if subset.contains(&normalize_name(&module)) {
+                let pat = String::from_utf8_lossy(pat);
                 alias.push_str(&format!("alias {pat} {module}\n"));
             }
         }
@@ -610,7 +657,9 @@ impl ModuleTree {
         }
         let mut modinfo = Vec::new();
         for (pat, module) in builtin_alias_records(&self.builtin_modinfo) {
-            modinfo.extend_from_slice(format!("{module}.alias={pat}\0").as_bytes());
+            for part in [module, b".alias=", pat, b"\0"] {
+                modinfo.extend_from_slice(part);
+            }
         }
         vec![
             ("modules.dep".into(), dep.into_bytes()),
