@@ -209,6 +209,7 @@ impl Shell {
             }
         }
         log("init", &format!("starting {}", h.spec.name));
+        crate::sys::unblock_signals_in_child(&mut cmd);
         let child = cmd.spawn()?;
         drop(keep);
         self.ready[i] = Some(ReadyPipe {
@@ -237,6 +238,7 @@ impl Shell {
             cmd.stdout(Stdio::from(inheritable(&p.out.1)?))
                 .stderr(Stdio::from(inheritable(&p.err.1)?));
         }
+        crate::sys::unblock_signals_in_child(&mut cmd);
         let child = cmd.spawn()?;
         let pid = child.id() as i32;
         let at = since_boot_ms();

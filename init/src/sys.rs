@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The signals init handles; all are blocked and read from a signalfd.
-/// Children get an empty mask: std's `Command` resets it before exec.
+/// Children get an empty mask back: see [`unblock_signals_in_child`].
 pub const SIGNALS: [i32; 8] = [
     libc::SIGCHLD,
     libc::SIGTERM,
@@ -39,6 +39,25 @@ pub fn block_signals() -> io::Result<OwnedFd> {
     }
     // SAFETY: signalfd returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Make `cmd`'s child start with no signal blocked (the mask survives
+/// fork and exec, and std's `Command` does not reset it).
+pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls
+    // sigemptyset and sigprocmask, both async-signal-safe; it allocates
+    // nothing and touches no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
 }
 
 /// Signal numbers read from the signalfd (empty when none is pending).
