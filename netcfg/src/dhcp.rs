@@ -315,9 +315,10 @@ impl Client {
         v
     }
 
-    /// Feed one received Ethernet frame.
-    pub fn handle_frame(&mut self, bytes: &[u8], now: u64) -> Vec<Action> {
-        let d = match frame::parse(bytes) {
+    /// Feed one received Ethernet frame. `verify_udp` is false when the
+    /// kernel says the checksum was never filled in (offload on veth etc.).
+    pub fn handle_frame(&mut self, bytes: &[u8], verify_udp: bool, now: u64) -> Vec<Action> {
+        let d = match frame::parse(bytes, verify_udp) {
             Ok(d) => d,
             // Not DHCP to port 68: the socket sees all IPv4 on the link.
             Err(frame::FrameError::WrongPort | frame::FrameError::NotUdp) => return vec![],

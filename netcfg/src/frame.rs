@@ -110,8 +110,9 @@ pub fn build(
     f
 }
 
-/// Parse a received Ethernet frame; only UDP to port 68 passes.
-pub fn parse(f: &[u8]) -> Result<Datagram<'_>, FrameError> {
+/// Parse a received Ethernet frame; only UDP to port 68 passes. The UDP
+/// checksum is checked when `verify_udp` (the IPv4 header's always is).
+pub fn parse(f: &[u8], verify_udp: bool) -> Result<Datagram<'_>, FrameError> {
     if f.len() < ETH_HDR + IP_HDR + UDP_HDR {
         return Err(FrameError::Short(f.len()));
     }
@@ -145,7 +146,8 @@ pub fn parse(f: &[u8]) -> Result<Datagram<'_>, FrameError> {
         return Err(FrameError::BadLength);
     }
     let udp = &udp[..udp_len];
-    if be16(udp, 6) != 0 && fold(sum16(udp, udp_pseudo(src_ip, dst_ip, udp_len))) != 0 {
+    if verify_udp && be16(udp, 6) != 0 && fold(sum16(udp, udp_pseudo(src_ip, dst_ip, udp_len))) != 0
+    {
         return Err(FrameError::UdpChecksum);
     }
     Ok(Datagram {
@@ -186,7 +188,7 @@ mod tests {
     #[test]
     fn round_trip_and_checksums() {
         let f = server_frame(b"hello dhcp");
-        let d = parse(&f).expect("valid frame");
+        let d = parse(&f, true).expect("valid frame");
         assert_eq!(d.payload, b"hello dhcp");
         assert_eq!(d.src_ip, Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(d.src_mac, [2, 0, 0, 0, 0, 1]);
@@ -202,18 +204,21 @@ mod tests {
     fn rejects_corruption_and_truncation() {
         let f = server_frame(b"payload!");
         for cut in 0..f.len() {
-            assert!(parse(&f[..cut]).is_err(), "truncated at {cut} accepted");
+            assert!(
+                parse(&f[..cut], true).is_err(),
+                "truncated at {cut} accepted"
+            );
         }
         let mut bad = f.clone();
         bad[ETH_HDR + 8] ^= 1; // TTL: IP checksum
-        assert_eq!(parse(&bad), Err(FrameError::IpChecksum));
+        assert_eq!(parse(&bad, true), Err(FrameError::IpChecksum));
         let mut bad = f.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0x40;
-        assert_eq!(parse(&bad), Err(FrameError::UdpChecksum));
+        assert_eq!(parse(&bad, true), Err(FrameError::UdpChecksum));
         let mut bad = f.clone();
         bad[ETH_HDR + IP_HDR + 5] = 0xff; // UDP length past the end
-        assert_eq!(parse(&bad), Err(FrameError::BadLength));
+        assert_eq!(parse(&bad, true), Err(FrameError::BadLength));
         // Our own request (to port 67) is not for us.
         let own = build(
             [2; 6],
@@ -222,13 +227,13 @@ mod tests {
             Ipv4Addr::BROADCAST,
             b"x",
         );
-        assert_eq!(parse(&own), Err(FrameError::WrongPort));
+        assert_eq!(parse(&own, true), Err(FrameError::WrongPort));
     }
 
     #[test]
     fn ethernet_padding_is_ignored() {
         let mut f = server_frame(b"ab");
         f.extend_from_slice(&[0; 20]);
-        assert_eq!(parse(&f).map(|d| d.payload.len()), Ok(2));
+        assert_eq!(parse(&f, true).map(|d| d.payload.len()), Ok(2));
     }
 }

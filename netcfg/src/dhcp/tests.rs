@@ -306,7 +306,7 @@ fn malformed_and_truncated_replies_never_bind() {
     let mut f = frame::build(MAC, MAC, SERVER, ADDR, &good);
     let n = f.len();
     f[n - 1] ^= 1;
-    let a = c.handle_frame(&f, 1);
+    let a = c.handle_frame(&f, true, 1);
     assert!(sent(&a).is_empty());
     assert_eq!(c.state(), State::Selecting);
 }

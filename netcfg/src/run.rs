@@ -1,0 +1,313 @@
+//! The IO shell around the state machine: one interface, one thread. Finds
+//! the interface in sysfs, brings it up, waits for carrier, runs the DHCP
+//! client over a packet socket and applies what it decides.
+
+use crate::apply::{ApplyError, Target};
+use crate::dhcp::{Action, Client, ClientConfig, Dest};
+use crate::frame;
+use crate::lease::Lease;
+use crate::rtnl::Netlink;
+use crate::sys;
+use nodistro_common::sys::Notifier;
+use nodistro_common::timeline::log;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("interface {0} not found (is its driver loaded? see /sys/class/net)")]
+    NoIface(String, #[source] io::Error),
+    #[error("cannot open a {what} socket for {iface}")]
+    Socket {
+        what: &'static str,
+        iface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot bring {0} up")]
+    LinkUp(String, #[source] io::Error),
+    #[error("no DHCP lease on {0} within {1} s (is a DHCP server on that link?)")]
+    Timeout(String, u64),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// What every interface thread shares.
+pub struct Options {
+    pub resolv_conf: PathBuf,
+    pub take_hostname: bool,
+    pub hostname: Option<String>,
+    pub request: Option<Ipv4Addr>,
+    pub oneshot: bool,
+    pub timeout: Duration,
+}
+
+pub struct Shared {
+    pub notifier: Mutex<Notifier>,
+    /// Readable (hung up) when the process is told to stop.
+    pub stop: OwnedFd,
+}
+
+/// An interface as sysfs describes it.
+pub struct Iface {
+    pub name: String,
+    pub index: u32,
+    pub mac: [u8; 6],
+}
+
+fn sysfs(name: &str, file: &str) -> io::Result<String> {
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/{file}")).map(|s| s.trim().to_string())
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut mac {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+impl Iface {
+    pub fn find(name: &str) -> Result<Iface, RunError> {
+        let err = |e| RunError::NoIface(name.to_string(), e);
+        let index = sysfs(name, "ifindex")
+            .map_err(err)?
+            .parse()
+            .map_err(|_| err(io::ErrorKind::InvalidData.into()))?;
+        let mac = parse_mac(&sysfs(name, "address").map_err(err)?).unwrap_or([0; 6]);
+        Ok(Iface {
+            name: name.to_string(),
+            index,
+            mac,
+        })
+    }
+}
+
+/// Every ethernet interface (ARPHRD_ETHER, type 1), sorted, without lo.
+pub fn ethernet_ifaces() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n != "lo" && sysfs(n, "type").is_ok_and(|t| t == "1"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Bring `name` up (lo too) and wait for carrier until `deadline`.
+fn link_up(nl: &mut Netlink, iface: &Iface, deadline: Instant) -> Result<(), RunError> {
+    nl.link_up(iface.index, None)
+        .map_err(|e| RunError::LinkUp(iface.name.clone(), e))?;
+    while !sysfs(&iface.name, "carrier").is_ok_and(|c| c == "1") {
+        if Instant::now() >= deadline {
+            log(
+                "netcfg",
+                &format!("{}: no carrier yet; trying anyway", iface.name),
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => u64::from_ne_bytes(b),
+        _ => u64::from(std::process::id()) ^ nodistro_common::timeline::since_boot_ms() << 20,
+    }
+}
+
+fn stopped(fd: &OwnedFd) -> bool {
+    let mut p = [PollFd::new(fd, PollFlags::IN)];
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut p, Some(&zero)).is_ok_and(|n| n > 0)
+}
+
+fn online(shared: &Shared, iface: &str, l: &Lease, took: Duration) {
+    log(
+        "netcfg",
+        &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
+    );
+    if let Ok(mut n) = shared.notifier.lock() {
+        n.notify(&format!("online {iface} {}/{}", l.addr, l.prefix));
+    }
+}
+
+/// Static configuration (`ip=` with an address).
+pub fn static_config(
+    name: &str,
+    lease: &Lease,
+    o: &Options,
+    shared: &Shared,
+) -> Result<(), RunError> {
+    let t0 = Instant::now();
+    let iface = Iface::find(name)?;
+    let mut nl = netlink(name)?;
+    link_up(&mut nl, &iface, t0 + o.timeout)?;
+    let target = Target {
+        iface: name,
+        index: iface.index,
+        resolv_conf: &o.resolv_conf,
+        take_hostname: o.take_hostname,
+    };
+    for n in target.apply(&mut nl, None, lease)? {
+        log("netcfg", &format!("{name}: {n}"));
+    }
+    online(shared, name, lease, t0.elapsed());
+    Ok(())
+}
+
+fn netlink(name: &str) -> Result<Netlink, RunError> {
+    Netlink::open().map_err(|source| RunError::Socket {
+        what: "rtnetlink",
+        iface: name.to_string(),
+        source,
+    })
+}
+
+/// Bring `lo` up (errors only logged: nothing depends on it here).
+pub fn loopback_up() {
+    let r = Iface::find("lo").and_then(|lo| {
+        netlink("lo")?
+            .link_up(lo.index, None)
+            .map_err(|e| RunError::LinkUp("lo".into(), e))
+    });
+    if let Err(e) = r {
+        log("netcfg", &nodistro_common::report::chain(&e));
+    }
+}
+
+/// DHCP on one interface: returns after the first lease with `oneshot`,
+/// else when `shared.stop` fires (after DHCPRELEASE and deconfiguring).
+pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
+    let t0 = Instant::now();
+    let now = || t0.elapsed().as_millis() as u64;
+    let iface = Iface::find(name)?;
+    let mut nl = netlink(name)?;
+    link_up(&mut nl, &iface, t0 + o.timeout)?;
+    let sock = sys::packet_socket(iface.index).map_err(|source| RunError::Socket {
+        what: "raw packet",
+        iface: name.to_string(),
+        source,
+    })?;
+    if let Err(e) = sys::enable_auxdata(&sock) {
+        log(
+            "netcfg",
+            &format!("{name}: PACKET_AUXDATA unavailable: {e}"),
+        );
+    }
+    let target = Target {
+        iface: name,
+        index: iface.index,
+        resolv_conf: &o.resolv_conf,
+        take_hostname: o.take_hostname,
+    };
+    let mut cfg = ClientConfig::new(iface.mac);
+    cfg.hostname = o.hostname.clone();
+    cfg.remembered = o.request;
+    let mut client = Client::new(cfg, seed());
+    let mut applied: Option<Lease> = None;
+    let mut server_mac: Option<(Ipv4Addr, [u8; 6])> = None;
+    let mut actions = client.start(now());
+    let mut stopping = false;
+    let mut buf = vec![0u8; 2048];
+    loop {
+        for a in std::mem::take(&mut actions) {
+            match a {
+                Action::Send { payload, src, dest } => {
+                    let (mac, ip) = match dest {
+                        Dest::Broadcast => (frame::BROADCAST_MAC, Ipv4Addr::BROADCAST),
+                        Dest::Unicast(ip) => match server_mac {
+                            Some((s, mac)) if s == ip => (mac, ip),
+                            _ => (frame::BROADCAST_MAC, ip),
+                        },
+                    };
+                    let f = frame::build(iface.mac, mac, src, ip, &payload);
+                    if let Err(e) = rustix::net::send(&sock, &f, rustix::net::SendFlags::empty()) {
+                        log("netcfg", &format!("{name}: cannot send: {e}"));
+                    }
+                }
+                Action::Apply(l) => {
+                    for n in target.apply(&mut nl, applied.as_ref(), &l)? {
+                        log("netcfg", &format!("{name}: {n}"));
+                    }
+                    if applied.is_none() {
+                        online(shared, name, &l, t0.elapsed());
+                        if o.oneshot {
+                            println!("{}", l.summary(name));
+                        }
+                    } else if applied.as_ref() != Some(&l) {
+                        log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
+                    }
+                    applied = Some(l);
+                    if o.oneshot {
+                        return Ok(());
+                    }
+                }
+                Action::Deconfigure(l) => {
+                    target.remove(&mut nl, &l);
+                    log(
+                        "netcfg",
+                        &format!("{name}: removed {}/{}", l.addr, l.prefix),
+                    );
+                    applied = None;
+                }
+                Action::Log(s) => log("netcfg", &format!("{name}: {s}")),
+            }
+        }
+        if stopping {
+            return Ok(());
+        }
+        let mut wait = client
+            .next_timeout()
+            .map_or(u64::MAX, |t| t.saturating_sub(now()));
+        if o.oneshot {
+            let left = (o.timeout.as_millis() as u64).saturating_sub(now());
+            if left == 0 {
+                return Err(RunError::Timeout(name.to_string(), o.timeout.as_secs()));
+            }
+            wait = wait.min(left);
+        }
+        let ts = Timespec {
+            tv_sec: (wait / 1000).min(86_400) as i64,
+            tv_nsec: ((wait % 1000) * 1_000_000) as i64,
+        };
+        let mut fds = [
+            PollFd::new(&sock, PollFlags::IN),
+            PollFd::new(&shared.stop, PollFlags::IN),
+        ];
+        let _ = poll(&mut fds, Some(&ts));
+        if stopped(&shared.stop) {
+            actions = client.stop(now());
+            stopping = true;
+            continue;
+        }
+        while let Ok((n, csum_not_ready)) = sys::recv_frame(&sock, &mut buf) {
+            let f = &buf[..n.min(buf.len())];
+            actions.extend(client.handle_frame(f, !csum_not_ready, now()));
+            // Unicast renewals go to the MAC our server's replies come from.
+            if let (Ok(d), Some(l)) = (frame::parse(f, true), client.lease()) {
+                if d.src_ip == l.server {
+                    server_mac = Some((d.src_ip, d.src_mac));
+                }
+            }
+        }
+        actions.extend(client.handle_timeout(now()));
+    }
+}
