@@ -299,7 +299,7 @@ fn load_modules(ctx: &Ctx, modules: &[String]) -> (usize, usize) {
     for p in &plan.problems {
         log(&nodistro_common::report::chain(p));
     }
-    let outcomes = loader(ctx).load_all(&plan.order, &report_outcome);
+    let outcomes = loader(ctx).load_all(&plan, &report_outcome);
     let loaded = outcomes
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Loaded(_)))

@@ -4,7 +4,7 @@
 
 use crate::fnmatch::normalize_name;
 use crate::sys;
-use crate::tree::ModuleTree;
+use crate::tree::{ModuleTree, Plan};
 use nodistro_common::Config;
 use rustix::io::Errno;
 use std::collections::{HashMap, VecDeque};
@@ -229,9 +229,10 @@ impl Loader<'_> {
     /// is not tried. `on_done` is called as each finishes.
     pub fn load_all(
         &self,
-        order: &[String],
+        plan: &Plan,
         on_done: &(dyn Fn(&str, &Outcome) + Sync),
     ) -> Vec<(String, Outcome)> {
+        let order = &plan.order;
         let pos: HashMap<&str, usize> = order
             .iter()
             .enumerate()
@@ -239,30 +240,26 @@ impl Loader<'_> {
             .collect();
         // Edges only to earlier modules: `order` is topological, so a corrupt
         // tree's cycle cannot deadlock the workers.
-        let earlier = |i: usize, names: Vec<String>| -> Vec<usize> {
+        let earlier = |i: usize, names: Vec<&str>| -> Vec<usize> {
             names
                 .iter()
-                .filter_map(|n| pos.get(n.as_str()).copied())
+                .filter_map(|n| pos.get(n).copied())
                 .filter(|&j| j < i)
                 .collect()
         };
         let hard: Vec<Vec<usize>> = order
             .iter()
             .enumerate()
-            .map(|(i, n)| earlier(i, self.tree.dependencies(n)))
+            .map(|(i, n)| {
+                let deps = self.tree.dependencies(n);
+                earlier(i, deps.iter().map(String::as_str).collect())
+            })
             .collect();
         let mut waiting = vec![0usize; order.len()];
         let mut dependents = vec![Vec::new(); order.len()];
         for (i, n) in order.iter().enumerate() {
-            let pre: Vec<String> = self
-                .tree
-                .softdeps(n)
-                .0
-                .iter()
-                .flat_map(|s| self.tree.resolve_alias(s))
-                .collect();
             let mut all = hard[i].clone();
-            all.extend(earlier(i, pre));
+            all.extend(earlier(i, plan.pre_softdeps(self.tree, n)));
             all.sort_unstable();
             all.dedup();
             waiting[i] = all.len();
@@ -397,10 +394,9 @@ mod tests {
             workers: 3,
             running: "test".into(),
         };
-        let order = tree
-            .closure(&["user".into(), "loaded".into(), "bi".into()])
-            .expect("closure");
-        let out = loader.load_all(&order, &|_, _| {});
+        let plan = tree.plan(&["user".into(), "loaded".into(), "bi".into()]);
+        assert_eq!(plan.problems.len(), 0, "{:?}", plan.problems);
+        let out = loader.load_all(&plan, &|_, _| {});
         let get = |n: &str| &out.iter().find(|(m, _)| m == n).expect("outcome").1;
         assert!(matches!(
             get("gone"),

@@ -117,6 +117,18 @@ impl<'a> Queries<'a> {
         }
     }
 
+    /// Cheap pre-check on a raw pattern's first two bytes (`false`: no
+    /// query can match it).
+    fn may_match(&self, pat: &[u8]) -> bool {
+        match pat {
+            [a, b, ..] if !b"*?[\\-".contains(a) && !b"*?[\\-".contains(b) => {
+                let k = first2(pat);
+                self.first2[k / 64] & (1 << (k % 64)) != 0
+            }
+            _ => true,
+        }
+    }
+
     /// Call `hit(query index)` for every query the (normalised) pattern
     /// matches.
     fn match_pattern(&self, pat: &[u8], mut hit: impl FnMut(usize)) {
@@ -209,7 +221,6 @@ pub struct ModuleTree {
     /// Built-in module name -> its modules.builtin line.
     builtin: HashMap<String, String>,
     builtin_order: Vec<String>,
-    softdep_targets: std::sync::OnceLock<HashMap<String, Vec<String>>>,
     warnings: Vec<String>,
 }
 
@@ -243,6 +254,21 @@ pub struct Plan {
     /// (they are satisfied; [`ModuleTree::module_path`] is `None` for them).
     pub order: Vec<String>,
     pub problems: Vec<TreeError>,
+    /// What each softdep name met on the way resolved to.
+    pub softdep_targets: HashMap<String, Vec<String>>,
+}
+
+impl Plan {
+    /// The modules `name`'s `pre:` soft dependencies resolved to.
+    pub fn pre_softdeps<'a>(&'a self, tree: &'a ModuleTree, name: &str) -> Vec<&'a str> {
+        tree.softdeps(name)
+            .0
+            .iter()
+            .filter_map(|s| self.softdep_targets.get(s))
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -322,7 +348,6 @@ impl ModuleTree {
             softdeps: HashMap::new(),
             builtin: HashMap::new(),
             builtin_order: Vec::new(),
-            softdep_targets: std::sync::OnceLock::new(),
             warnings: Vec::new(),
             dep_text: String::new(),
         };
@@ -441,6 +466,9 @@ impl ModuleTree {
             let mut found: Vec<Vec<String>> = vec![Vec::new(); out.len()];
             let mut buf: String;
             for (pat, module) in records {
+                if !qs.may_match(pat) {
+                    continue;
+                }
                 let pat = if pat.contains(&b'-') {
                     match normalize_alias(&String::from_utf8_lossy(pat)) {
                         Some(p) => {
@@ -503,80 +531,86 @@ impl ModuleTree {
 
     /// Like [`ModuleTree::closure`], but goes on past problems.
     pub fn plan(&self, names: &[String]) -> Plan {
-        let mut marks = HashMap::new();
-        let mut plan = Plan::default();
-        for n in names {
-            let n = normalize_name(n);
-            if !self.by_name.contains_key(n.as_str()) && !self.builtin.contains_key(&n) {
-                plan.problems.push(TreeError::UnknownModule(n));
-                continue;
+        // Softdep names are aliases: resolve those met on the way in one
+        // batch, and walk again until no unresolved one is met.
+        let mut targets: HashMap<String, Vec<String>> = HashMap::new();
+        loop {
+            let mut marks = HashMap::new();
+            let mut plan = Plan::default();
+            let mut missing = BTreeSet::new();
+            for n in names {
+                let n = normalize_name(n);
+                if !self.by_name.contains_key(n.as_str()) && !self.builtin.contains_key(&n) {
+                    plan.problems.push(TreeError::UnknownModule(n));
+                    continue;
+                }
+                self.visit(&n, &mut marks, &mut plan, &targets, &mut missing);
             }
-            self.visit(&n, &mut marks, &mut plan);
+            if missing.is_empty() {
+                plan.softdep_targets = targets;
+                return plan;
+            }
+            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+            for (n, f) in missing.iter().zip(self.lookup_many(&missing)) {
+                targets.insert(n.to_string(), f.map(|(_, v)| v).unwrap_or_default());
+            }
         }
-        plan
     }
 
-    fn visit(&self, name: &str, marks: &mut HashMap<String, Mark>, plan: &mut Plan) {
+    fn visit(
+        &self,
+        name: &str,
+        marks: &mut HashMap<String, Mark>,
+        plan: &mut Plan,
+        targets: &HashMap<String, Vec<String>>,
+        missing: &mut BTreeSet<String>,
+    ) {
         if marks.contains_key(name) {
             return;
         }
         marks.insert(name.to_string(), Mark::InProgress);
         let soft = self.softdeps.get(name);
-        let visit_soft = |list: Option<&Vec<String>>, marks: &mut _, plan: &mut _| {
+        let visit_soft = |list: Option<&Vec<String>>,
+                          marks: &mut _,
+                          plan: &mut _,
+                          missing: &mut BTreeSet<String>| {
             for s in list.into_iter().flatten() {
-                for m in self.resolve_softdep(s) {
-                    self.visit(m, marks, plan);
+                match targets.get(s) {
+                    Some(found) => {
+                        for m in found {
+                            self.visit(m, marks, plan, targets, missing);
+                        }
+                    }
+                    None => {
+                        missing.insert(s.clone());
+                    }
                 }
             }
         };
-        visit_soft(soft.map(|s| &s.pre), marks, plan);
+        visit_soft(soft.map(|s| &s.pre), marks, plan, missing);
         let deps: Vec<&str> = self.dep_paths(name).collect();
         for dep_path in deps.into_iter().rev() {
-            {
-                let dep = name_of_path(dep_path);
-                match marks.get(&dep) {
-                    Some(Mark::Done) => continue,
-                    Some(Mark::InProgress) => plan.problems.push(TreeError::Cycle {
-                        module: name.to_string(),
-                        dep,
-                    }),
-                    None if self.by_name.contains_key(dep.as_str())
-                        || self.builtin.contains_key(&dep) =>
-                    {
-                        self.visit(&dep, marks, plan)
-                    }
-                    None => plan.problems.push(TreeError::MissingDependency {
-                        module: name.to_string(),
-                        dep: dep_path.to_string(),
-                    }),
+            let dep = name_of_path(dep_path);
+            match marks.get(&dep) {
+                Some(Mark::Done) => continue,
+                Some(Mark::InProgress) => plan.problems.push(TreeError::Cycle {
+                    module: name.to_string(),
+                    dep,
+                }),
+                None if self.by_name.contains_key(dep.as_str())
+                    || self.builtin.contains_key(&dep) =>
+                {
+                    self.visit(&dep, marks, plan, targets, missing)
                 }
+                None => plan.problems.push(TreeError::MissingDependency {
+                    module: name.to_string(),
+                    dep: dep_path.to_string(),
+                }),
             }
         }
         plan.order.push(name.to_string());
         marks.insert(name.to_string(), Mark::Done);
-        visit_soft(soft.map(|s| &s.post), marks, plan);
-    }
-
-    /// What a softdep name resolves to; all softdep names of the tree are
-    /// resolved in one batch the first time one is needed.
-    fn resolve_softdep(&self, name: &str) -> &[String] {
-        let map = self.softdep_targets.get_or_init(|| {
-            let mut names: Vec<&str> = self
-                .softdeps
-                .values()
-                .flat_map(|s| s.pre.iter().chain(&s.post))
-                .map(String::as_str)
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            let found = self.lookup_many(&names);
-            names
-                .into_iter()
-                .zip(found)
-                .map(|(n, f)| (n.to_string(), f.map(|(_, v)| v).unwrap_or_default()))
-                .collect()
-        });
-        map.get(name).map(Vec::as_slice).unwrap_or_default()
+        visit_soft(soft.map(|s| &s.post), marks, plan, missing);
     }
 
     /// Path relative to the tree as modules.dep gives it; `None` for built-in
