@@ -49,7 +49,8 @@ pub struct DemoArgs {
     /// with --check: seconds allowed for the whole run (default 180)
     #[argh(option, default = "180")]
     pub timeout: u64,
-    /// keep the built image at this path
+    /// where to write the image (default: demo-initrd.img in the cache
+    /// directory, ~/.cache/nodistro)
     #[argh(option, short = 'o')]
     pub output: Option<PathBuf>,
 }
@@ -66,15 +67,6 @@ fn step(step: &'static str, why: impl Into<String>) -> StepError {
     StepError {
         step,
         why: why.into(),
-    }
-}
-
-/// Removes the demo's scratch directory on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -219,18 +211,16 @@ fn run(args: &DemoArgs) -> Result<i32, StepError> {
             ),
         ));
     }
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("nodistro-demo-{}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0).map_err(|e| {
-        step(
-            "build",
-            format!("cannot create {}: {e}", scratch.0.display()),
-        )
-    })?;
+    // In the cache, not a temporary directory: Ctrl-C ends this process
+    // too, and the next run overwrites it (the packager renames atomically).
     let image = args
         .output
         .clone()
-        .unwrap_or_else(|| scratch.0.join("demo.img"));
+        .unwrap_or_else(|| crate::kernel::cache_dir().join("demo-initrd.img"));
+    if let Some(dir) = image.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| step("build", format!("cannot create {}: {e}", dir.display())))?;
+    }
     build_image(args, &vmlinuz, &image)?;
 
     let mut spec = QemuSpec::new(boot, image);

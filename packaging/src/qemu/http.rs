@@ -56,7 +56,9 @@ pub fn poll(
 ) -> Result<Response, String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let err = match get(addr, path, Duration::from_secs(3)) {
+        // Short attempts: a request sent before the guest has its address
+        // waits in slirp's SYN retries; a fresh connection is quicker.
+        let err = match get(addr, path, Duration::from_millis(700)) {
             Ok(r) if r.status == 200 && r.body.contains(expect) => return Ok(r),
             Ok(r) => format!("got status {} with body {:?}", r.status, r.body),
             Err(e) => e,
