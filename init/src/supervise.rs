@@ -47,6 +47,9 @@ pub struct Plan {
     pub mounts_ms: Option<u64>,
 }
 
+/// How long init looks for a power button device.
+const BUTTON_SEARCH: Duration = Duration::from_secs(60);
+
 /// A helper's readiness pipe and the partial line read so far.
 struct ReadyPipe {
     fd: OwnedFd,
@@ -113,9 +116,6 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
         stamps: vec![(None, None); n],
         summary_done: false,
     };
-    if sh.plan.vm {
-        sh.scan_buttons();
-    }
     let now = sh.now();
     sh.sup.start(now);
     loop {
@@ -246,9 +246,6 @@ impl Shell {
         if !self.summary_done && self.plan.vm {
             self.summary_done = true;
             self.summary(at);
-            if self.plan.vm {
-                self.scan_buttons();
-            }
         }
         Ok(pid)
     }
@@ -317,7 +314,19 @@ impl Shell {
 
     /// Wait for a signal, a readiness line, a key press or the next deadline.
     fn wait(&mut self, sigfd: &OwnedFd) {
-        let timeout = self.sup.next_deadline().map(|d| {
+        // The power button's event device appears only once modload has
+        // loaded `button` and `evdev`, maybe after coldplug: look again
+        // every second for the first minute until one is found.
+        let rescan = self.plan.vm && self.buttons.is_empty() && self.now() < BUTTON_SEARCH;
+        if rescan {
+            self.scan_buttons();
+        }
+        let mut deadline = self.sup.next_deadline();
+        if rescan && self.buttons.is_empty() {
+            let t = self.now() + Duration::from_secs(1);
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
+        let timeout = deadline.map(|d| {
             let left = d.saturating_sub(self.now());
             Timespec {
                 tv_sec: left.as_secs() as i64,
@@ -432,9 +441,6 @@ impl Shell {
             self.sup.ready_line(i, &line, now);
             if waited && self.sup.waiting_for() != Some(i) {
                 self.stamps[i].1 = Some(since_boot_ms());
-                if name == "modload" && self.plan.vm {
-                    self.scan_buttons();
-                }
             }
         }
     }
