@@ -180,6 +180,24 @@ fn alias_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
+/// The first two bytes of a pattern or alias as a bucket number; 0 (no
+/// bucket: every query must look) when they hold a wildcard or `-`.
+fn bucket(s: &[u8]) -> u16 {
+    match s {
+        [a, b, ..] if !b"*?[\\-".contains(a) && !b"*?[\\-".contains(b) => {
+            u16::from(*a) << 8 | u16::from(*b)
+        }
+        _ => 0,
+    }
+}
+
+/// The `alias` line starting at `off`.
+fn alias_line_at(text: &[u8], off: u32) -> Option<(&[u8], &[u8])> {
+    let rest = text.get(off as usize..)?;
+    let line = &rest[..find_byte(rest, b'\n').unwrap_or(rest.len())];
+    alias_lines(line).next()
+}
+
 /// `MODULE.alias=PATTERN` records of modules.builtin.modinfo, as
 /// (pattern, module).
 fn builtin_alias_records(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
@@ -216,6 +234,9 @@ pub struct ModuleTree {
     modules: Vec<Module>,
     by_name: FxMap<Box<str>, u32>,
     alias_text: Bytes,
+    /// Offsets of modules.alias lines by [`bucket`] of their pattern,
+    /// built on the first lookup.
+    alias_buckets: std::sync::OnceLock<FxMap<u16, Vec<u32>>>,
     builtin_modinfo: Vec<u8>,
     softdeps: HashMap<String, Softdep>,
     /// Built-in module name -> its modules.builtin line.
@@ -344,6 +365,7 @@ impl ModuleTree {
             modules: Vec::new(),
             by_name: FxMap::default(),
             alias_text: Bytes::Owned(Vec::new()),
+            alias_buckets: std::sync::OnceLock::new(),
             builtin_modinfo,
             softdeps: HashMap::new(),
             builtin: HashMap::new(),
@@ -493,11 +515,40 @@ impl ModuleTree {
                 }
             }
         };
-        scan(
-            &mut alias_lines(&self.alias_text),
-            LookupKind::Alias,
-            &mut out,
-        );
+        let buckets = self.alias_buckets.get_or_init(|| {
+            let mut map: FxMap<u16, Vec<u32>> = FxMap::default();
+            let base = self.alias_text.as_ptr() as usize;
+            for (pat, _) in alias_lines(&self.alias_text) {
+                let off = (pat.as_ptr() as usize - base - "alias ".len()) as u32;
+                map.entry(bucket(pat)).or_default().push(off);
+            }
+            map
+        });
+        let mut keys: Vec<u16> = norm
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| out[*i].is_none())
+            .filter_map(|(_, n)| Some(bucket(n.as_deref()?.as_bytes())))
+            .collect();
+        keys.push(0);
+        keys.sort_unstable();
+        keys.dedup();
+        let text: &[u8] = &self.alias_text;
+        // A query shorter than two bytes (or holding `*`, `-`... there) has
+        // no bucket: only then look at every line.
+        let everything = norm.iter().enumerate().any(|(i, n)| {
+            out[i].is_none() && n.as_deref().is_some_and(|n| bucket(n.as_bytes()) == 0)
+        });
+        if everything {
+            scan(&mut alias_lines(text), LookupKind::Alias, &mut out);
+        } else {
+            let mut lines = keys
+                .iter()
+                .filter_map(|k| buckets.get(k))
+                .flatten()
+                .filter_map(|&off| alias_line_at(text, off));
+            scan(&mut lines, LookupKind::Alias, &mut out);
+        }
         scan(
             &mut builtin_alias_records(&self.builtin_modinfo),
             LookupKind::BuiltinAlias,
