@@ -20,7 +20,7 @@ pub mod vm;
 use argh::FromArgs;
 use config::{InitConfig, HELPERS, PLAIN_KEYS};
 use nodistro_common::timeline::{log, since_boot_ms};
-use nodistro_common::{Cmdline, Config};
+use nodistro_common::Config;
 use policy::HelperSpec;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -135,12 +135,23 @@ fn namespace(args: Vec<OsString>) -> i32 {
             log("init", &w);
         }
     }
+    // Keys given with --set replace the file's values for them (several
+    // --set for one key, e.g. init.arg, keep their order).
+    let mut sets = Vec::new();
     for kv in &a.set {
         match kv.split_once('=') {
-            Some((k, v)) => cfg.override_with(&Cmdline::parse(&format!("\"{k}={v}\"")), PLAIN_KEYS),
+            Some((k, v)) => sets.push((k.to_string(), v.to_string())),
             None => log("init", &format!("--set {kv:?} is not KEY=VALUE; ignored")),
         }
     }
+    let mut entries: Vec<(String, String)> = cfg
+        .entries()
+        .iter()
+        .filter(|(k, _)| !sets.iter().any(|(s, _)| s == k))
+        .cloned()
+        .collect();
+    entries.extend(sets);
+    let cfg = Config::from_entries(entries);
     let (c, warnings) = InitConfig::from_config(&cfg, &[]);
     for w in warnings {
         log("init", &w);

@@ -421,3 +421,49 @@ fn shutdown_stops_the_app_before_the_helpers_and_kills_after_grace() {
         "{console}"
     );
 }
+
+#[test]
+fn runs_the_app_with_configured_ids_env_workdir_and_args() {
+    // The app comes from a configuration file (init.app, init.arg); --set
+    // adds the rest; a bad value is reported and its default used.
+    let dir = TempDir::new("init-conf");
+    let app = script(
+        dir.path(),
+        "app.sh",
+        r#"echo "ids $(id -u) $(id -g) env $FOO $BAR dir $(pwd) args $*""#,
+    );
+    let conf = dir.path().join("nodistro.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "init.app={}\ninit.arg=one\ninit.arg=two words\ninit.env=FOO=from-file\n",
+            app.display()
+        ),
+    )
+    .expect("write config");
+    require_root();
+    require_program("unshare", "util-linux");
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(init_bin())
+        .arg("--namespace")
+        .arg("--config")
+        .arg(&conf)
+        .args(["--set", "init.uid=65534", "--set", "init.gid=65533"])
+        .args(["--set", "init.env=FOO=foo", "--set", "init.env=BAR=bar"])
+        .args(["--set", "init.workdir=/tmp", "--set", "init.grace=later"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stdout}{stderr}", out.status);
+    assert!(
+        stdout.contains("ids 65534 65533 env foo bar dir /tmp args one two words"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("init.grace=\"later\" is not a number of seconds"),
+        "{stderr}"
+    );
+}
