@@ -1,15 +1,17 @@
 //! Output compression for the initramfs, and detection on the way back in.
 //!
 //! gzip is written pigz-style: the stream is cut into fixed 1 MiB blocks,
-//! each block is deflated on a worker thread, primed with the last 32 KiB of
-//! the block before it (so the ratio matches a single-threaded gzip) and
-//! ended with a sync flush, and the pieces are joined in order into one
+//! each block is deflated on a worker thread (zlib's classic match finder,
+//! see [`crate::deflate`]), primed with the last 32 KiB of the block before
+//! it (so the ratio matches a single-threaded gzip) and ended with a sync
+//! flush, and the pieces are joined in order into one
 //! ordinary gzip member with the CRC of the whole. Block boundaries do not
 //! depend on the number of threads, so the output is the same on every
 //! machine. zstd uses libzstd's own worker threads (its output does not
 //! depend on the thread count either) and ends with a content checksum.
 
-use flate2::{Compress, Crc, FlushCompress, Status};
+use crate::deflate::deflate_block;
+use flate2::Crc;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
 use std::sync::{mpsc, Arc, Mutex};
@@ -79,41 +81,6 @@ struct Job {
 }
 
 type Done = (u64, io::Result<Vec<u8>>);
-
-/// Raw-deflate one block: primed with `dict`, ended with a sync flush (or
-/// the final block marker when `last`).
-fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result<Vec<u8>> {
-    // A fresh state per block: the output must not depend on which worker
-    // compressed what before.
-    let mut c = Compress::new(flate2::Compression::new(level), false);
-    if !dict.is_empty() {
-        c.set_dictionary(dict).map_err(io::Error::other)?;
-    }
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    let mut out = Vec::with_capacity(data.len() / 2 + 1024);
-    let start = c.total_in();
-    loop {
-        if out.capacity() - out.len() < 4096 {
-            out.reserve(data.len() / 4 + 64 * 1024);
-        }
-        let consumed = (c.total_in() - start) as usize;
-        let status = c
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(io::Error::other)?;
-        let all_in = (c.total_in() - start) as usize == data.len();
-        let room_left = out.capacity() - out.len() > 0;
-        match status {
-            Status::StreamEnd => break,
-            _ if !last && all_in && room_left => break,
-            _ => {}
-        }
-    }
-    Ok(out)
-}
 
 /// A `Write` that produces one gzip member, deflating blocks in parallel.
 pub struct ParallelGz<W: Write> {

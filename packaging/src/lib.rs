@@ -10,6 +10,7 @@ use std::ffi::OsString;
 pub mod build;
 pub mod compress;
 pub mod cpio;
+pub mod deflate;
 pub mod demo;
 pub mod elf;
 pub mod image;
