@@ -159,8 +159,15 @@ pub fn lo_up() {
 /// Last steps: everything else killed, sync, unmount, reboot(2). Never
 /// returns: if reboot(2) fails, init sleeps forever rather than exit.
 pub fn end(halt: Halt) -> ! {
+    // Stray processes (orphans of the app): SIGTERM, up to 1 s to go, SIGKILL.
     crate::sys::kill_all(libc::SIGTERM);
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    for _ in 0..100 {
+        match rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG) {
+            Err(_) => break, // ECHILD: nobody left
+            Ok(Some(_)) => continue,
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
     crate::sys::kill_all(libc::SIGKILL);
     rustix::fs::sync();
     for (_, target, _, _) in MOUNTS.iter().rev() {
