@@ -353,7 +353,13 @@ mod tests {
     fn parallel_gzip_round_trips_at_block_edges() {
         for n in [0, 1, GZ_BLOCK - 1, GZ_BLOCK, GZ_BLOCK + 1, 3 * GZ_BLOCK + 5] {
             let data = sample(n);
-            for level in [0, 1, 6, 9] {
+            // Every level on one size; the default level on every size.
+            let levels: &[u32] = if n == GZ_BLOCK + 1 {
+                &[0, 1, 4, 6, 9]
+            } else {
+                &[6]
+            };
+            for &level in levels {
                 assert_eq!(gunzip(&gz(&data, level, 2)), data, "n={n} level={level}");
             }
         }

@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn blocks_chain_into_one_stream_at_every_level() {
-        let data: Vec<u8> = (0..300_000u32)
+        let data: Vec<u8> = (0..40_000u32)
             .flat_map(|i| format!("{} {}\n", i % 977, i * 31 % 13).into_bytes())
             .collect();
         let (a, b) = data.split_at(data.len() / 2);
