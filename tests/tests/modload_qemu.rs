@@ -1,0 +1,58 @@
+//! modload as init's coldplug and hotplug helper in the Debian kernel under
+//! QEMU (TCG): the virtio-net device's alias appears only once virtio_pci is
+//! loaded, so coldplug must load virtio_pci, look again and load virtio_net;
+//! then a NIC hot-added through the QEMU monitor (an e1000) gets its driver
+//! from `modload --watch` listening to kernel uevents.
+
+use nodistro_tests::qemu::{build_image, BootOpts, Guest};
+use nodistro_tests::release_bin;
+use std::time::Duration;
+
+fn pos(console: &str, needle: &str) -> usize {
+    console
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not on the console:\n{console}"))
+}
+
+#[test]
+fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
+    let app = release_bin("demo-app");
+    let img = build_image(&[
+        "--app",
+        app.to_str().expect("utf-8 path"),
+        "--module",
+        "virtio_pci",
+        "--module",
+        "virtio_net",
+        "--module",
+        "e1000",
+        "--config",
+        "init.helpers=modload",
+    ]);
+    let g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(150)));
+    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
+        panic!("{e}");
+    }
+    let c = g.console();
+    let pci = pos(&c, "modload: loaded virtio_pci in ");
+    let net = pos(&c, "modload: loaded virtio_net in ");
+    let summary = pos(&c, "modload: coldplug: ");
+    assert!(pci < net && net < summary, "order wrong:\n{c}");
+    // The dependencies came first.
+    assert!(pos(&c, "modload: loaded virtio_ring in ") < pci, "{c}");
+    assert!(pos(&c, "modload: loaded failover in ") < net, "{c}");
+    assert!(!c.contains("modload: cannot load"), "{c}");
+    assert!(!c.contains("modload: loaded e1000"), "e1000 has no device yet:\n{c}");
+    let line = c[summary..].lines().next().unwrap_or_default();
+    assert!(line.contains(" 0 failed"), "{line}");
+    eprintln!("{line}");
+
+    // Hotplug: a new PCI NIC, driver loaded from the uevent.
+    for cmd in ["netdev_add user,id=hp0", "device_add e1000,netdev=hp0,id=hpnic"] {
+        let out = g.monitor(cmd).unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(!out.contains("Error"), "{cmd}: {out}");
+    }
+    if let Err(e) = g.wait_for("modload: loaded e1000 in ", Duration::from_secs(60)) {
+        panic!("hot-added e1000 got no driver: {e}");
+    }
+}
