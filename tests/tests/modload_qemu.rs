@@ -42,13 +42,19 @@ fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
     assert!(pos(&c, "modload: loaded virtio_ring in ") < pci, "{c}");
     assert!(pos(&c, "modload: loaded failover in ") < net, "{c}");
     assert!(!c.contains("modload: cannot load"), "{c}");
-    assert!(!c.contains("modload: loaded e1000"), "e1000 has no device yet:\n{c}");
+    assert!(
+        !c.contains("modload: loaded e1000"),
+        "e1000 has no device yet:\n{c}"
+    );
     let line = c[summary..].lines().next().unwrap_or_default();
     assert!(line.contains(" 0 failed"), "{line}");
     eprintln!("{line}");
 
     // Hotplug: a new PCI NIC, driver loaded from the uevent.
-    for cmd in ["netdev_add user,id=hp0", "device_add e1000,netdev=hp0,id=hpnic"] {
+    for cmd in [
+        "netdev_add user,id=hp0",
+        "device_add e1000,netdev=hp0,id=hpnic",
+    ] {
         let out = g.monitor(cmd).unwrap_or_else(|e| panic!("{cmd}: {e}"));
         assert!(!out.contains("Error"), "{cmd}: {out}");
     }
