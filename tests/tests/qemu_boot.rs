@@ -90,4 +90,20 @@ fn nodistro_run_exit_status() {
     assert_eq!(bad.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("panicked"), "{stderr}");
     assert!(String::from_utf8_lossy(&bad.stdout).contains("Kernel panic"));
+
+    // A guest that stays up: --timeout kills QEMU, exits 124 and says so.
+    let hang = std::process::Command::new(&nodistro)
+        .args(["run", "--nic", "none", "--timeout", "4", "--initrd"])
+        .arg(img.path())
+        .args([
+            "--append",
+            "rdinit=/app/marker-init",
+            "--append",
+            "markerhang=1",
+        ])
+        .output()
+        .expect("run nodistro");
+    let stderr = String::from_utf8_lossy(&hang.stderr);
+    assert_eq!(hang.status.code(), Some(124), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
 }

@@ -1,6 +1,7 @@
 //! A tiny static init for the boot tests: writes a marker line (with the
 //! `markertoken=` value the kernel passes in init's environment) on the
-//! console, then powers off with reboot(2). Booted with `rdinit=`.
+//! console, then powers off with reboot(2) (or stays up with
+//! `markerhang=1`). Booted with `rdinit=`.
 
 use std::io::Write;
 
@@ -12,6 +13,12 @@ fn main() {
     let _ = std::io::stdout().write_all(line.as_bytes());
     if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
         let _ = c.write_all(line.as_bytes());
+    }
+    // `markerhang=1` on the kernel command line: stay up (timeout tests).
+    if std::env::var("markerhang").is_ok_and(|v| v == "1") {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
     rustix::fs::sync();
     if let Err(e) = rustix::system::reboot(rustix::system::RebootCommand::PowerOff) {
