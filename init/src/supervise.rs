@@ -235,8 +235,9 @@ impl Shell {
             cmd.uid(app.uid);
         }
         if let Some(p) = &self.app_pipes {
-            cmd.stdout(Stdio::from(inheritable(&p.out.1)?))
-                .stderr(Stdio::from(inheritable(&p.err.1)?));
+            // Close-on-exec copies: std dup2()s them onto 1 and 2.
+            cmd.stdout(Stdio::from(p.out.1.try_clone()?))
+                .stderr(Stdio::from(p.err.1.try_clone()?));
         }
         crate::sys::unblock_signals_in_child(&mut cmd);
         let child = cmd.spawn()?;
