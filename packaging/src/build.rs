@@ -331,7 +331,17 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
         },
     )?;
     for f in &args.file {
-        let (src, dest) = split_pair("file", f, ':', "SRC:DEST")?;
+        // The last ':' splits, so a source path may contain colons.
+        let (src, dest) = match f.rsplit_once(':') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => (a, b),
+            _ => {
+                return Err(BuildError::BadOption {
+                    flag: "file",
+                    value: f.clone(),
+                    expected: "SRC:DEST",
+                })
+            }
+        };
         img.add_tree(dest, Path::new(src))?;
     }
     let selection = ModuleSelection {
