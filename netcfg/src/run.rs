@@ -139,7 +139,10 @@ fn stopped(fd: &OwnedFd) -> bool {
     poll(&mut p, Some(&zero)).is_ok_and(|n| n > 0)
 }
 
-fn online(shared: &Shared, iface: &str, l: &Lease, took: Duration) {
+fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took: Duration) {
+    if o.oneshot {
+        println!("{}", l.summary(iface));
+    }
     log(
         "netcfg",
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
@@ -169,7 +172,7 @@ pub fn static_config(
     for n in target.apply(&mut nl, None, lease)? {
         log("netcfg", &format!("{name}: {n}"));
     }
-    online(shared, name, lease, t0.elapsed());
+    online(shared, o, name, lease, t0.elapsed());
     Ok(())
 }
 
@@ -248,10 +251,7 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
                         log("netcfg", &format!("{name}: {n}"));
                     }
                     if applied.is_none() {
-                        online(shared, name, &l, t0.elapsed());
-                        if o.oneshot {
-                            println!("{}", l.summary(name));
-                        }
+                        online(shared, o, name, &l, t0.elapsed());
                     } else if applied.as_ref() != Some(&l) {
                         log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
                     }

@@ -1,0 +1,165 @@
+//! Network namespaces joined by veth pairs, and servers run inside them,
+//! all removed on drop. Names start with `nc` + the test process's pid so
+//! concurrent test runs never collide (interface names stay within 15
+//! characters: keep tags short).
+//!
+//! Every namespace gets its own /etc/netns/<name>/resolv.conf, which
+//! `ip netns exec` bind-mounts over /etc/resolv.conf: a DHCP client run in
+//! it can never rewrite the machine's own.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `nc<pid><tag>`, at most 15 characters.
+pub fn unique(tag: &str) -> String {
+    let name = format!("nc{}{tag}", std::process::id());
+    assert!(
+        name.len() <= 15,
+        "interface name {name} is too long: use a shorter tag"
+    );
+    name
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install iproute2)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A network namespace, deleted on drop.
+pub struct Netns {
+    pub name: String,
+    etc: PathBuf,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Self {
+        crate::require_root();
+        crate::require_program("ip", "iproute2");
+        let name = unique(tag);
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run(Command::new("ip").args(["netns", "add", &name]));
+        let etc = PathBuf::from(format!("/etc/netns/{name}"));
+        std::fs::create_dir_all(&etc)
+            .and_then(|()| std::fs::write(etc.join("resolv.conf"), "# test namespace\n"))
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", etc.display()));
+        let ns = Netns { name, etc };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NAME ARGS...`, stdout as text; panics on failure.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let out = run(Command::new("ip").arg("-n").arg(&self.name).args(args));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A command run inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.etc);
+    }
+}
+
+/// A veth pair `<a_tag>` in `a` and `<b_tag>` in `b` (both up), returning
+/// the two interface names. Deleting either namespace removes the pair.
+pub fn veth(a: &Netns, a_tag: &str, b: &Netns, b_tag: &str) -> (String, String) {
+    let (an, bn) = (unique(a_tag), unique(b_tag));
+    run(Command::new("ip").args([
+        "link", "add", &an, "netns", &a.name, "type", "veth", "peer", "name", &bn, "netns", &b.name,
+    ]));
+    a.ip(&["link", "set", &an, "up"]);
+    b.ip(&["link", "set", &bn, "up"]);
+    (an, bn)
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct Guard(pub Child);
+
+impl Guard {
+    /// Send SIGTERM and wait up to `limit` for the exit; returns whether it
+    /// exited in time.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        let pid = rustix::process::Pid::from_raw(self.0.id() as i32);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// dnsmasq as a DHCP server only (`--port=0`) on `iface` in `ns`, with its
+/// lease and pid files in `dir`, logging to `dir/dnsmasq.log`. Returns once
+/// its pid file exists (it is listening by then).
+pub fn dnsmasq(ns: &Netns, iface: &str, dir: &std::path::Path, extra: &[&str]) -> Guard {
+    crate::require_program("dnsmasq", "dnsmasq-base");
+    let pid = dir.join("dnsmasq.pid");
+    let _ = std::fs::remove_file(&pid);
+    let log = std::fs::File::create(dir.join("dnsmasq.log"))
+        .unwrap_or_else(|e| panic!("cannot create the dnsmasq log in {}: {e}", dir.display()));
+    let child = ns
+        .command("dnsmasq")
+        .args([
+            "--no-ping",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--port=0",
+            "--log-dhcp",
+            "--log-facility=-",
+            "--bind-interfaces",
+        ])
+        .arg(format!("--interface={iface}"))
+        .arg(format!(
+            "--dhcp-leasefile={}",
+            dir.join("dnsmasq.leases").display()
+        ))
+        .arg(format!("--pid-file={}", pid.display()))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start dnsmasq: {e}"));
+    let mut g = Guard(child);
+    let end = Instant::now() + Duration::from_secs(10);
+    while !pid.exists() {
+        if let Ok(Some(st)) = g.0.try_wait() {
+            let log = std::fs::read_to_string(dir.join("dnsmasq.log")).unwrap_or_default();
+            panic!("dnsmasq exited at start ({st}): {log}");
+        }
+        assert!(Instant::now() < end, "dnsmasq did not start within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    g
+}

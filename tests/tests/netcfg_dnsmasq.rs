@@ -1,0 +1,338 @@
+//! netcfg against real DHCP servers (dnsmasq, busybox udhcpd) across veth
+//! pairs between network namespaces. netcfg always writes a temporary
+//! resolv.conf and never sets the host name.
+
+use nodistro_tests::netns::{self, Guard, Netns};
+use nodistro_tests::{release_bin, TempDir};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server namespace and a client namespace joined by a veth pair; the
+/// server side has 10.<net>.0.1/24.
+struct Link {
+    server: Netns,
+    client: Netns,
+    s_if: String,
+    c_if: String,
+    net: u8,
+    dir: TempDir,
+}
+
+impl Link {
+    fn new(tag: &str, net: u8) -> Link {
+        let server = Netns::new(&format!("{tag}s"));
+        let client = Netns::new(&format!("{tag}c"));
+        let (s_if, c_if) = netns::veth(&server, &format!("{tag}a"), &client, &format!("{tag}b"));
+        server.ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", &s_if]);
+        Link {
+            server,
+            client,
+            s_if,
+            c_if,
+            net,
+            dir: TempDir::new(&format!("netcfg-{tag}")),
+        }
+    }
+
+    fn a(&self, host: u8) -> String {
+        format!("10.{}.0.{host}", self.net)
+    }
+
+    fn dnsmasq(&self, extra: &[&str]) -> Guard {
+        netns::dnsmasq(&self.server, &self.s_if, self.dir.path(), extra)
+    }
+
+    fn resolv(&self) -> PathBuf {
+        self.dir.path().join("resolv.conf")
+    }
+
+    fn netcfg(&self, args: &[&str]) -> Command {
+        let mut c = self.client.command(release_bin("netcfg"));
+        c.arg("--resolv-conf").arg(self.resolv()).args(args);
+        c
+    }
+
+    fn oneshot(&self, args: &[&str]) -> Output {
+        self.netcfg(&["--oneshot", "--timeout", "20"])
+            .args(args)
+            .arg(&self.c_if)
+            .output()
+            .expect("netcfg runs")
+    }
+
+    /// netcfg as a daemon, logging to `dir/netcfg.log`.
+    fn daemon(&self, args: &[&str]) -> Guard {
+        let log = std::fs::File::create(self.dir.path().join("netcfg.log")).expect("log file");
+        Guard(
+            self.netcfg(&["--timeout", "5"])
+                .args(args)
+                .arg(&self.c_if)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("netcfg starts"),
+        )
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    fn addrs(&self) -> String {
+        self.client.ip(&["-4", "addr", "show", "dev", &self.c_if])
+    }
+
+    /// Wait until `cond` holds (polling), or fail with `what` and the logs.
+    fn wait(&self, secs: u64, what: &str, cond: impl Fn(&Link) -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while !cond(self) {
+            assert!(
+                Instant::now() < end,
+                "{what} within {secs} s; addresses:\n{}\nnetcfg:\n{}\nserver:\n{}",
+                self.addrs(),
+                self.log("netcfg.log"),
+                self.log("dnsmasq.log") + &self.log("udhcpd.log")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Remaining valid lifetime of `addr` in seconds, per `ip addr`.
+    fn valid_lft(&self, addr: &str) -> Option<u64> {
+        let text = self.addrs();
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.contains(&format!("inet {addr}/")));
+        lines.next()?;
+        let l = lines.next()?;
+        let v = l.split_whitespace().nth(1)?;
+        v.trim_end_matches("sec").parse().ok()
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "netcfg failed: {o}{e}");
+    o.into_owned()
+}
+
+#[test]
+fn lease_address_routes_mtu_and_resolv_conf() {
+    let l = Link::new("l", 81);
+    let _srv = l.dnsmasq(&[
+        &format!("--dhcp-range={},{},2m", l.a(50), l.a(60)),
+        "--dhcp-option=option:domain-name,test.example",
+        &format!("--dhcp-option=option:dns-server,{}", l.a(1)),
+        "--dhcp-option=option:mtu,1400",
+        // Option 121 replaces the router option (RFC 3442).
+        &format!(
+            "--dhcp-option=option:classless-static-route,172.16.0.0/12,{},0.0.0.0/0,{}",
+            l.a(2),
+            l.a(3)
+        ),
+    ]);
+    let out = ok(&l.oneshot(&[]));
+    let addrs = l.addrs();
+    let got = (50..=60)
+        .map(|h| l.a(h))
+        .find(|a| addrs.contains(&format!("inet {a}/24 brd 10.81.0.255")))
+        .unwrap_or_else(|| panic!("no address from the range applied: {addrs}"));
+    assert!(out.contains(&format!("{} {got}/24", l.c_if)), "{out}");
+    let lft = l.valid_lft(&got).expect("lifetime shown");
+    assert!(
+        (100..=120).contains(&lft),
+        "valid_lft {lft} is not the lease's"
+    );
+    let routes = l.client.ip(&["-4", "route"]);
+    assert!(
+        routes.contains(&format!("default via {} ", l.a(3))),
+        "{routes}"
+    );
+    assert!(
+        routes.contains(&format!("172.16.0.0/12 via {} ", l.a(2))),
+        "{routes}"
+    );
+    assert!(
+        !routes.contains(&format!("via {} ", l.a(1))),
+        "router option used: {routes}"
+    );
+    let link = l.client.ip(&["link", "show", "dev", &l.c_if]);
+    assert!(link.contains("mtu 1400"), "{link}");
+    let resolv = std::fs::read_to_string(l.resolv()).expect("resolv.conf written");
+    assert_eq!(
+        resolv,
+        format!(
+            "# written by nodistro netcfg\nsearch test.example\nnameserver {}\n",
+            l.a(1)
+        )
+    );
+    let lo = l.client.ip(&["link", "show", "dev", "lo"]);
+    assert!(lo.contains(",UP"), "{lo}");
+}
+
+#[test]
+fn renews_at_t1_and_releases_on_sigterm() {
+    let l = Link::new("r", 82);
+    let _srv = l.dnsmasq(&[
+        &format!("--dhcp-range={},{},2m", l.a(50), l.a(60)),
+        "--dhcp-option=option:T1,2",
+        "--dhcp-option=option:T2,4",
+    ]);
+    let mut nc = l.daemon(&[]);
+    l.wait(15, "no lease", |l| l.addrs().contains("inet 10.82.0."));
+    // At T1 a renewal (unicast), acknowledged: two ACKs in all.
+    l.wait(15, "no renewal", |l| {
+        l.log("dnsmasq.log").matches("DHCPACK").count() >= 2
+    });
+    assert!(!l.log("netcfg.log").contains("rebinding"));
+    // SIGTERM: DHCPRELEASE and the address removed.
+    assert!(nc.terminate(Duration::from_secs(5)), "netcfg did not stop");
+    assert!(!l.addrs().contains("inet 10.82."), "{}", l.addrs());
+    l.wait(5, "no DHCPRELEASE", |l| {
+        l.log("dnsmasq.log").contains("DHCPRELEASE")
+    });
+}
+
+#[test]
+fn rebinds_by_broadcast_when_renewals_go_unanswered() {
+    let l = Link::new("b", 86);
+    // dnsmasq sends T1 3 s for these (it keeps T1 below T2 its own way).
+    let _srv = l.dnsmasq(&[
+        &format!("--dhcp-range={},{},2m", l.a(50), l.a(60)),
+        "--dhcp-option=option:T1,2",
+        "--dhcp-option=option:T2,4",
+    ]);
+    let _nc = l.daemon(&[]);
+    l.wait(15, "no lease", |l| l.addrs().contains("inet 10.86.0."));
+    // The server moves to another address: the unicast renewal to the old
+    // one is lost, only the broadcast REQUEST at T2 reaches dnsmasq.
+    l.server
+        .ip(&["addr", "add", &format!("{}/24", l.a(2)), "dev", &l.s_if]);
+    l.server
+        .ip(&["addr", "del", &format!("{}/24", l.a(1)), "dev", &l.s_if]);
+    l.wait(20, "no rebinding", |l| {
+        l.log("netcfg.log").contains("rebinding (T2)") && l.log("dnsmasq.log").contains("DHCPACK")
+    });
+    let addr = l
+        .addrs()
+        .lines()
+        .find_map(|x| {
+            x.trim()
+                .strip_prefix("inet ")?
+                .split('/')
+                .next()
+                .map(String::from)
+        })
+        .expect("still an address");
+    assert!(
+        l.valid_lft(&addr).is_some_and(|v| v >= 110),
+        "{}",
+        l.addrs()
+    );
+}
+
+#[test]
+fn nak_after_range_change_moves_to_new_address() {
+    let l = Link::new("n", 83);
+    let t = ["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"];
+    let srv = l.dnsmasq(&[
+        &format!("--dhcp-range={},{},2m", l.a(50), l.a(59)),
+        t[0],
+        t[1],
+    ]);
+    let _nc = l.daemon(&[]);
+    l.wait(15, "no lease", |l| l.addrs().contains("inet 10.83.0.5"));
+    drop(srv);
+    let _ = std::fs::remove_file(l.dir.path().join("dnsmasq.leases"));
+    let _srv = l.dnsmasq(&[
+        &format!("--dhcp-range={},{},2m", l.a(150), l.a(159)),
+        t[0],
+        t[1],
+        "--dhcp-authoritative",
+    ]);
+    l.wait(20, "no new address after the NAK", |l| {
+        let a = l.addrs();
+        a.contains("inet 10.83.0.15") && !a.contains("inet 10.83.0.5")
+    });
+    let log = l.log("netcfg.log");
+    assert!(log.contains("DHCPNAK"), "{log}");
+    let routes = l.client.ip(&["-4", "route"]);
+    assert!(routes.contains("default via 10.83.0.1 "), "{routes}");
+}
+
+#[test]
+fn expiry_when_server_gone_removes_address() {
+    // udhcpd accepts leases shorter than dnsmasq's 2-minute minimum.
+    let udhcpd = nodistro_tests::require_program("busybox", "busybox-static");
+    let l = Link::new("x", 84);
+    let conf = l.dir.path().join("udhcpd.conf");
+    let d = l.dir.path().display();
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {}\nstart {}\nend {}\nlease_file {d}/udhcpd.leases\npidfile {d}/udhcpd.pid\n\
+             min_lease 2\noption subnet 255.255.255.0\noption router {}\noption lease 6\n",
+            l.s_if,
+            l.a(100),
+            l.a(110),
+            l.a(1)
+        ),
+    )
+    .expect("udhcpd.conf");
+    let log = std::fs::File::create(l.dir.path().join("udhcpd.log")).expect("log");
+    let srv = Guard(
+        l.server
+            .command(&udhcpd)
+            .args(["udhcpd", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("udhcpd starts"),
+    );
+    let _nc = l.daemon(&[]);
+    l.wait(15, "no lease from udhcpd", |l| {
+        l.addrs().contains("inet 10.84.0.1")
+    });
+    drop(srv);
+    // Lease 6 s: T1 3 s, T2 5.25 s, gone at 6 s.
+    l.wait(15, "address kept after expiry", |l| {
+        !l.addrs().contains("inet 10.84.")
+    });
+    let log = l.log("netcfg.log");
+    assert!(log.contains("lease expired"), "{log}");
+    let routes = l.client.ip(&["-4", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+}
+
+#[test]
+fn static_ip_parameter() {
+    let l = Link::new("s", 85);
+    let spec = format!(
+        "{}::{}:255.255.255.0:ignored::off:{}",
+        l.a(9),
+        l.a(1),
+        l.a(53)
+    );
+    let out = ok(&l
+        .netcfg(&["--oneshot", "--ip", &spec])
+        .arg(&l.c_if)
+        .output()
+        .expect("netcfg runs"));
+    assert!(out.contains("10.85.0.9/24 router 10.85.0.1"), "{out}");
+    assert!(
+        l.addrs().contains("inet 10.85.0.9/24 brd 10.85.0.255"),
+        "{}",
+        l.addrs()
+    );
+    let routes = l.client.ip(&["-4", "route"]);
+    assert!(routes.contains("default via 10.85.0.1 "), "{routes}");
+    let resolv = std::fs::read_to_string(l.resolv()).expect("resolv.conf");
+    assert!(resolv.contains("nameserver 10.85.0.53\n"), "{resolv}");
+}
