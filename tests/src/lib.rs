@@ -102,4 +102,5 @@ impl Drop for TempDir {
     }
 }
 pub mod logfwd;
+pub mod netns;
 pub mod qemu;
