@@ -334,6 +334,9 @@ struct ConsoleState {
     watch: ConsoleWatch,
     /// Both of QEMU's output pipes are closed.
     closed: u8,
+    /// Bytes dropped from the front of `text` (see [`CONSOLE_CAP`]), so
+    /// offsets stay absolute.
+    dropped: usize,
 }
 
 type Shared = Arc<(Mutex<ConsoleState>, Condvar)>;
@@ -402,14 +405,36 @@ impl Vm {
         String::from_utf8_lossy(&st.text[start..]).into_owned()
     }
 
+    /// How many console bytes have arrived so far: an offset for
+    /// [`Vm::wait_for_from`].
+    pub fn console_len(&self) -> usize {
+        let st = lock(&self.state);
+        st.dropped + st.text.len()
+    }
+
     /// Wait until `needle` is on the console. The error says why not
     /// (timeout or QEMU gone) and carries the console's tail.
     pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<(), String> {
+        self.wait_for_from(0, needle, timeout)
+    }
+
+    /// [`Vm::wait_for`], looking only at what arrived after `offset` (a
+    /// [`Vm::console_len`] taken earlier).
+    pub fn wait_for_from(
+        &self,
+        offset: usize,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         let n = needle.as_bytes();
+        if n.is_empty() {
+            return Ok(());
+        }
         let mut st = lock(&self.state);
         loop {
-            if st.text.windows(n.len()).any(|w| w == n) {
+            let from = offset.saturating_sub(st.dropped).min(st.text.len());
+            if st.text[from..].windows(n.len()).any(|w| w == n) {
                 return Ok(());
             }
             let why = if st.closed >= 2 {
@@ -550,6 +575,7 @@ fn pump(mut from: impl Read + Send + 'static, state: Shared, echo: bool, is_stdo
             st.text.extend_from_slice(chunk);
             if st.text.len() > CONSOLE_CAP {
                 st.text.drain(..CONSOLE_CAP / 2);
+                st.dropped += CONSOLE_CAP / 2;
             }
             drop(st);
             state.1.notify_all();
@@ -803,6 +829,32 @@ mod tests {
         assert_eq!(Outcome::classify(ok, &w), Outcome::Panicked);
         assert_ne!(Outcome::Panicked.exit_code(), 0);
         assert_eq!(Outcome::TimedOut.exit_code(), 124);
+    }
+
+    /// The capture machinery on a stand-in for QEMU: `echo` prints the
+    /// arguments it gets and exits.
+    #[test]
+    fn vm_captures_waits_and_classifies() {
+        let mut s = spec();
+        s.qemu = "echo".into();
+        let mut vm = Vm::spawn(&s, false, false).expect("spawn echo");
+        vm.wait_for("-no-reboot", Duration::from_secs(10))
+            .expect("the line echo printed");
+        assert_eq!(
+            vm.wait_exit(Some(Duration::from_secs(10))),
+            Outcome::Stopped
+        );
+        let len = vm.console_len();
+        assert!(vm.console().contains("-append console=ttyS0 panic=-1"));
+        let err = vm
+            .wait_for_from(len, "-no-reboot", Duration::from_secs(10))
+            .expect_err("nothing after the end");
+        assert!(err.contains("QEMU exited first"), "{err}");
+        assert!(vm.monitor("info status").is_err(), "no monitor configured");
+        let mut bad = spec();
+        bad.qemu = "/nonexistent/qemu-system-x86_64".into();
+        let e = Vm::spawn(&bad, false, false).err().expect("spawn fails");
+        assert!(e.to_string().contains("qemu-system-x86"), "{e}");
     }
 
     #[test]

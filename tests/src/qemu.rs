@@ -220,6 +220,23 @@ impl Guest {
         self.vm.wait_for(needle, self.clip(timeout))
     }
 
+    /// How many console bytes have arrived: an offset for
+    /// [`Guest::wait_for_from`].
+    pub fn console_len(&self) -> usize {
+        self.vm.console_len()
+    }
+
+    /// [`Guest::wait_for`] on what arrived after `offset` only (e.g. the
+    /// second occurrence of a line, after a restart).
+    pub fn wait_for_from(
+        &self,
+        offset: usize,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.vm.wait_for_from(offset, needle, self.clip(timeout))
+    }
+
     /// The whole console so far (QEMU's stderr included).
     pub fn console(&self) -> String {
         self.vm.console()
