@@ -33,9 +33,35 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Status::Code(c) => write!(f, "exit status {c}"),
-            Status::Signal(s) => write!(f, "killed by signal {s}"),
+            Status::Signal(s) => match signal_name(*s) {
+                Some(n) => write!(f, "killed by signal {s} ({n})"),
+                None => write!(f, "killed by signal {s}"),
+            },
         }
     }
+}
+
+/// The usual name of a signal number.
+pub fn signal_name(sig: i32) -> Option<&'static str> {
+    use libc::*;
+    Some(match sig {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGQUIT => "SIGQUIT",
+        SIGILL => "SIGILL",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
+        SIGFPE => "SIGFPE",
+        SIGKILL => "SIGKILL",
+        SIGUSR1 => "SIGUSR1",
+        SIGSEGV => "SIGSEGV",
+        SIGUSR2 => "SIGUSR2",
+        SIGPIPE => "SIGPIPE",
+        SIGALRM => "SIGALRM",
+        SIGTERM => "SIGTERM",
+        SIGPWR => "SIGPWR",
+        _ => return None,
+    })
 }
 
 /// How the machine ends.
@@ -732,6 +758,17 @@ mod tests {
             SigAction::Shutdown(Halt::PowerOff)
         );
         assert_eq!(signal_action(false, SIGUSR1, false), SigAction::Ignore);
+    }
+
+    #[test]
+    fn status_codes_and_text() {
+        assert_eq!(Status::Signal(9).code(), 137);
+        assert_eq!(Status::Code(3).code(), 3);
+        assert_eq!(
+            Status::Signal(15).to_string(),
+            "killed by signal 15 (SIGTERM)"
+        );
+        assert_eq!(Status::Signal(64).to_string(), "killed by signal 64");
     }
 
     #[test]

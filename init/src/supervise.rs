@@ -390,7 +390,8 @@ impl Shell {
                     }
                 }
                 SigAction::Shutdown(h) => {
-                    log("init", &format!("signal {sig}: shutting down"));
+                    let name = crate::policy::signal_name(sig).unwrap_or("signal");
+                    log("init", &format!("{name} ({sig}): shutting down"));
                     self.sup.shutdown(h, now);
                 }
                 SigAction::Ignore => {}

@@ -183,7 +183,7 @@ fn killed_app_gives_128_plus_signal() {
     let mut ns = NsInit::start("sigexit", &[], "kill -KILL $$");
     assert_eq!(ns.code(), 137, "console:\n{}", ns.console());
     assert!(
-        ns.console().contains("killed by signal 9"),
+        ns.console().contains("killed by signal 9 (SIGKILL)"),
         "{}",
         ns.console()
     );

@@ -101,7 +101,7 @@ fn powers_off_on_the_power_button_and_reboots_on_ctrl_alt_del() {
         &c,
         &[
             "init: boot summary",
-            "init: signal 2: shutting down",
+            "init: SIGINT (2): shutting down",
             "init: shutdown (reboot): stopping the app",
             "init: stopping the helpers",
             "init: reboot",
