@@ -455,21 +455,59 @@ fn app_name(path: &str) -> String {
 
 /// Read pending input events; true if one is a KEY_POWER press.
 fn power_key_pressed(fd: &OwnedFd) -> bool {
-    const EV_KEY: u16 = 1;
-    const KEY_POWER: u16 = 116;
-    // struct input_event on 64-bit: timeval (16), type u16, code u16, value i32.
-    let mut buf = [0u8; 24 * 16];
+    let mut buf = [0u8; INPUT_EVENT_SIZE * 16];
     let mut pressed = false;
     while let Ok(n) = rustix::io::read(fd.as_fd(), &mut buf) {
         if n == 0 {
             break;
         }
-        for ev in buf[..n].chunks_exact(24) {
-            let ty = u16::from_ne_bytes([ev[16], ev[17]]);
-            let code = u16::from_ne_bytes([ev[18], ev[19]]);
-            let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
-            pressed |= ty == EV_KEY && code == KEY_POWER && value == 1;
-        }
+        pressed |= has_power_press(&buf[..n]);
     }
     pressed
+}
+
+/// `struct input_event` on 64-bit: timeval (16), type u16, code u16, value i32.
+const INPUT_EVENT_SIZE: usize = 24;
+
+/// Whether these input events hold a KEY_POWER press (EV_KEY, value 1).
+pub fn has_power_press(events: &[u8]) -> bool {
+    const EV_KEY: u16 = 1;
+    const KEY_POWER: u16 = 116;
+    events.chunks_exact(INPUT_EVENT_SIZE).any(|ev| {
+        let ty = u16::from_ne_bytes([ev[16], ev[17]]);
+        let code = u16::from_ne_bytes([ev[18], ev[19]]);
+        let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
+        ty == EV_KEY && code == KEY_POWER && value == 1
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ty: u16, code: u16, value: i32) -> Vec<u8> {
+        let mut e = vec![0u8; 16];
+        e.extend(ty.to_ne_bytes());
+        e.extend(code.to_ne_bytes());
+        e.extend(value.to_ne_bytes());
+        e
+    }
+
+    #[test]
+    fn power_press_among_events() {
+        let syn = event(0, 0, 0);
+        let release = event(1, 116, 0);
+        let other_key = event(1, 30, 1);
+        assert!(!has_power_press(
+            &[syn.clone(), release, other_key].concat()
+        ));
+        assert!(has_power_press(&[syn, event(1, 116, 1)].concat()));
+        assert!(!has_power_press(&event(1, 116, 1)[..20]), "truncated event");
+    }
+
+    #[test]
+    fn app_name_is_the_file_name() {
+        assert_eq!(app_name("/app/demo-app"), "demo-app");
+        assert_eq!(app_name("demo"), "demo");
+    }
 }
