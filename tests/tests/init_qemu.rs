@@ -109,3 +109,41 @@ fn powers_off_on_the_power_button_and_reboots_on_ctrl_alt_del() {
         ],
     );
 }
+
+/// The app exits by itself (a bad argument given on the kernel command
+/// line): init prints its status and follows `init.on_exit`, also given on
+/// the command line, after stopping the helpers.
+#[test]
+fn app_exit_follows_the_exit_policy_from_the_command_line() {
+    let app = release_bin("demo-app");
+    let img = build_image(&["--app", app.to_str().expect("utf-8 path")]);
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .append("init.helpers=logfwd")
+            .append("init.arg=--bogus")
+            .append("init.on_exit=reboot")
+            .timeout(Duration::from_secs(120)),
+    );
+    let outcome = g.wait_exit(Duration::from_secs(110));
+    let c = g.console();
+    assert_eq!(outcome, Outcome::Rebooted, "console:\n{c}");
+    assert_in_order(
+        &c,
+        &[
+            "init: starting logfwd",
+            "init: app /app/demo-app started",
+            "init: app (pid",
+            ") ended: exit status 2",
+            "init: shutdown (reboot): stopping the app",
+            "init: stopping the helpers",
+            "init: all stopped (app status 2)",
+            "init: reboot",
+            "reboot: Restarting system",
+        ],
+    );
+    assert!(
+        !c.contains("starting modload"),
+        "init.helpers ignored:\n{c}"
+    );
+}
