@@ -365,7 +365,7 @@ impl Vm {
     /// stderr).
     pub fn spawn(spec: &QemuSpec, interactive: bool, echo: bool) -> Result<Vm, VmError> {
         if let Some(m) = &spec.monitor {
-            let _ = std::fs::remove_file(m);
+            remove_socket(m);
         }
         let mut cmd = spec.command();
         cmd.stdin(if interactive {
@@ -544,8 +544,16 @@ impl Drop for Vm {
     fn drop(&mut self) {
         self.kill();
         if let Some(m) = &self.monitor {
-            let _ = std::fs::remove_file(m);
+            remove_socket(m);
         }
+    }
+}
+
+/// Remove a stale monitor socket; never anything that is not a socket.
+fn remove_socket(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -711,6 +719,17 @@ pub fn main(args: RunArgs) -> i32 {
     spec.nic = args.nic;
     spec.forwards = args.forward;
     spec.accel = args.accel;
+    if let Some(m) = &args.monitor {
+        use std::os::unix::fs::FileTypeExt;
+        // QEMU unlinks the path before it binds: never let it take a file.
+        if std::fs::symlink_metadata(m).is_ok_and(|md| !md.file_type().is_socket()) {
+            eprintln!(
+                "nodistro run: error: --monitor {} exists and is not a socket; choose a new path",
+                m.display()
+            );
+            return 2;
+        }
+    }
     spec.monitor = Some(args.monitor.unwrap_or_else(|| temp_monitor_path("run")));
     let mut vm = match Vm::spawn(&spec, true, true) {
         Ok(vm) => vm,
