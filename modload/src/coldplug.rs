@@ -35,6 +35,16 @@ fn read_opt(path: &Path, warn: &mut dyn FnMut(String)) -> Option<String> {
     }
 }
 
+const NO_MODALIAS: &[&str] = &[
+    "memory",
+    "node",
+    "clockevents",
+    "clocksource",
+    "event_source",
+    "machinecheck",
+    "workqueue",
+];
+
 /// Every device under `sysfs/bus/*/devices/` with a modalias, sorted by
 /// path. Unreadable entries are reported through `warn` and skipped.
 pub fn scan(sysfs: &Path, warn: &mut dyn FnMut(String)) -> Vec<Device> {
@@ -50,6 +60,11 @@ pub fn scan(sysfs: &Path, warn: &mut dyn FnMut(String)) -> Vec<Device> {
         }
     };
     for bus in buses.flatten() {
+        // Buses whose devices never carry a modalias (a machine with much
+        // memory has thousands of memory blocks).
+        if NO_MODALIAS.iter().any(|b| bus.file_name() == *b) {
+            continue;
+        }
         let Ok(devs) = std::fs::read_dir(bus.path().join("devices")) else {
             continue;
         };
