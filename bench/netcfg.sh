@@ -82,6 +82,12 @@ run_dhcpcd() {
     ip netns exec "$C" timeout -k 2 20 dhcpcd -1 -4 -A -B -c "$T/nohooks.sh" \
         --nohook resolv.conf "$B" >>"$T/dhcpcd.log" 2>&1 </dev/null || true
 }
+# dhcpcd can leave an instance behind that deconfigures the link when it
+# ends: stop the one for this interface (through its control socket)
+# before the next client runs.
+stop_dhcpcd() {
+    ip netns exec "$C" timeout -k 1 5 dhcpcd -x "$B" >/dev/null 2>&1 </dev/null || true
+}
 
 check_applied() {
     ip -n "$C" -4 addr show dev "$B" | grep -q 'inet 10.99.0.' &&
@@ -98,8 +104,10 @@ for i in $(seq "$RUNS"); do
         if check_applied; then
             echo $(( (t1 - t0) / 1000 )) >> "$T/$tool.times"
         else
-            echo "run $i: $tool did not apply address and default route" >&2
+            echo "run $i: $tool did not apply address and default route:" >&2
+            tail -n 3 "$T/$tool.log" >&2 2>/dev/null || true
         fi
+        [ "$tool" = dhcpcd ] && stop_dhcpcd
     done
 done
 

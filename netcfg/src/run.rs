@@ -152,6 +152,40 @@ fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took: Duration) 
     }
 }
 
+/// Global IPv6 addresses of interface `name` in /proc/net/if_inet6 text
+/// (`<32 hex> <ifindex> <prefix> <scope> <flags> <name>`), as `addr/prefix`.
+pub fn ipv6_globals(text: &str, name: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (hex, prefix, scope, dev) = (f.first()?, f.get(2)?, f.get(3)?, f.get(5)?);
+            if *dev != name || *scope != "00" || hex.len() != 32 {
+                return None;
+            }
+            let a = u128::from_str_radix(hex, 16).ok()?;
+            let p = u8::from_str_radix(prefix, 16).ok()?;
+            Some(format!("{}/{p}", std::net::Ipv6Addr::from(a)))
+        })
+        .collect()
+}
+
+/// Log global IPv6 addresses the kernel's SLAAC gave `name`, once each.
+fn report_ipv6(name: &str, seen: &mut Vec<String>) {
+    let text = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    for a in ipv6_globals(&text, name) {
+        if !seen.contains(&a) {
+            log(
+                "netcfg",
+                &format!("{name}: IPv6 {a} (SLAAC, by the kernel)"),
+            );
+            seen.push(a);
+        }
+    }
+}
+
+/// How long to watch for SLAAC addresses after start.
+const IPV6_WATCH_MS: u64 = 30_000;
+
 /// Static configuration (`ip=` with an address).
 pub fn static_config(
     name: &str,
@@ -230,7 +264,11 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
     let mut actions = client.start(now());
     let mut stopping = false;
     let mut buf = vec![0u8; 2048];
+    let mut v6_seen = Vec::new();
     loop {
+        if !o.oneshot && now() < IPV6_WATCH_MS {
+            report_ipv6(name, &mut v6_seen);
+        }
         for a in std::mem::take(&mut actions) {
             match a {
                 Action::Send { payload, src, dest } => {
@@ -277,6 +315,9 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
         let mut wait = client
             .next_timeout()
             .map_or(u64::MAX, |t| t.saturating_sub(now()));
+        if !o.oneshot && now() < IPV6_WATCH_MS {
+            wait = wait.min(1000);
+        }
         if o.oneshot {
             let left = (o.timeout.as_millis() as u64).saturating_sub(now());
             if left == 0 {
@@ -309,5 +350,24 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
             }
         }
         actions.extend(client.handle_timeout(now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_global_addresses_only() {
+        let text = "fe800000000000001cb476fffe193ee2 05 40 20 80 eth0\n\
+                    20010db8000000001cb476fffe193ee2 05 40 00 00 eth0\n\
+                    20010db8000000000000000000000001 06 40 00 00 eth1\n\
+                    garbage\n";
+        assert_eq!(
+            ipv6_globals(text, "eth0"),
+            vec!["2001:db8::1cb4:76ff:fe19:3ee2/64".to_string()]
+        );
+        assert_eq!(parse_mac("02:00:0a:ff:00:01"), Some([2, 0, 10, 255, 0, 1]));
+        assert_eq!(parse_mac("02:00"), None);
     }
 }

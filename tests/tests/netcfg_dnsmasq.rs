@@ -53,14 +53,6 @@ impl Link {
         c
     }
 
-    fn oneshot(&self, args: &[&str]) -> Output {
-        self.netcfg(&["--oneshot", "--timeout", "20"])
-            .args(args)
-            .arg(&self.c_if)
-            .output()
-            .expect("netcfg runs")
-    }
-
     /// netcfg as a daemon, logging to `dir/netcfg.log`.
     fn daemon(&self, args: &[&str]) -> Guard {
         let log = std::fs::File::create(self.dir.path().join("netcfg.log")).expect("log file");
@@ -136,13 +128,23 @@ fn lease_address_routes_mtu_and_resolv_conf() {
             l.a(3)
         ),
     ]);
-    let out = ok(&l.oneshot(&[]));
+    // Readiness goes to the fd named by NODISTRO_READY_FD: stdout here.
+    let out = ok(&l
+        .netcfg(&["--oneshot", "--timeout", "20"])
+        .arg(&l.c_if)
+        .env("NODISTRO_READY_FD", "1")
+        .output()
+        .expect("netcfg runs"));
     let addrs = l.addrs();
     let got = (50..=60)
         .map(|h| l.a(h))
         .find(|a| addrs.contains(&format!("inet {a}/24 brd 10.81.0.255")))
         .unwrap_or_else(|| panic!("no address from the range applied: {addrs}"));
     assert!(out.contains(&format!("{} {got}/24", l.c_if)), "{out}");
+    assert!(
+        out.contains(&format!("online {} {got}/24\n", l.c_if)),
+        "{out}"
+    );
     let lft = l.valid_lft(&got).expect("lifetime shown");
     assert!(
         (100..=120).contains(&lft),
