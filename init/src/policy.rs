@@ -181,6 +181,9 @@ pub struct Supervisor {
     phase: Phase,
     halt: Halt,
     exit_code: i32,
+    /// A forwarded SIGTERM/SIGINT/SIGQUIT asked the app to stop: its exit
+    /// then ends init whatever the policy (`docker stop` with restart).
+    stop_forwarded: bool,
     out: Vec<Action>,
 }
 
@@ -212,6 +215,7 @@ impl Supervisor {
             },
             halt: Halt::PowerOff,
             exit_code: 0,
+            stop_forwarded: false,
             out: Vec::new(),
         }
     }
@@ -377,6 +381,8 @@ impl Supervisor {
                 self.app = Run::Exited(status);
                 self.exit_code = status.code();
                 if stopping {
+                } else if self.stop_forwarded {
+                    self.shutdown(Halt::PowerOff, now);
                 } else {
                     match self.on_exit {
                         OnExit::PowerOff => self.shutdown(Halt::PowerOff, now),
@@ -407,6 +413,23 @@ impl Supervisor {
             }
         }
         self.check_stopped(now);
+    }
+
+    /// A signal sent to init (see [`signal_action`]).
+    pub fn signal(&mut self, vm: bool, sig: i32, now: Duration) {
+        let app = self.app_pid();
+        match (signal_action(vm, sig, app.is_some()), app) {
+            (SigAction::Forward, Some(pid)) => {
+                self.out.push(Action::Kill { pid, sig });
+                self.stop_forwarded |= matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
+            }
+            (SigAction::Shutdown(h), _) => {
+                let name = signal_name(sig).unwrap_or("signal");
+                self.log(format!("{name} ({sig}): shutting down"));
+                self.shutdown(h, now);
+            }
+            _ => {}
+        }
     }
 
     /// Stop everything, then finish with `halt` (ignored if already stopping).
@@ -769,6 +792,29 @@ mod tests {
             "killed by signal 15 (SIGTERM)"
         );
         assert_eq!(Status::Signal(64).to_string(), "killed by signal 64");
+    }
+
+    #[test]
+    fn forwarded_sigterm_ends_init_even_with_the_restart_policy() {
+        let mut s = Supervisor::new(vec![], true, OnExit::Restart, ms(500));
+        s.start(ms(0));
+        s.spawned(Target::App, 20, ms(0));
+        s.drain();
+        s.signal(false, libc::SIGUSR1, ms(1));
+        assert_eq!(kills(&s.drain()), [(20, libc::SIGUSR1)]);
+        s.signal(false, libc::SIGTERM, ms(2));
+        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        s.exited(20, Status::Code(0), ms(3));
+        assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 0)));
+        // On a machine SIGTERM is a shutdown request; SIGINT a reboot.
+        let mut s = Supervisor::new(vec![], true, OnExit::Restart, ms(500));
+        s.start(ms(0));
+        s.spawned(Target::App, 20, ms(0));
+        s.drain();
+        s.signal(true, libc::SIGINT, ms(1));
+        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        s.exited(20, Status::Signal(15), ms(3));
+        assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 143)));
     }
 
     #[test]

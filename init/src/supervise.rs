@@ -3,9 +3,7 @@
 //! readiness lines from the helpers' pipes and key presses from power
 //! buttons, and feeds all of it to the state machine.
 
-use crate::policy::{
-    signal_action, Action, Halt, HelperSpec, SigAction, Status, Supervisor, Target,
-};
+use crate::policy::{Action, Halt, HelperSpec, Status, Supervisor, Target};
 use nodistro_common::timeline::{log, since_boot_ms};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::pipe::{pipe_with, PipeFlags};
@@ -380,22 +378,7 @@ impl Shell {
                 self.reap(now);
                 continue;
             }
-            let app = self.sup.app_pid();
-            match signal_action(self.plan.vm, sig, app.is_some()) {
-                SigAction::Forward => {
-                    if let (Some(p), Some(s)) =
-                        (app.and_then(Pid::from_raw), Signal::from_named_raw(sig))
-                    {
-                        let _ = rustix::process::kill_process(p, s);
-                    }
-                }
-                SigAction::Shutdown(h) => {
-                    let name = crate::policy::signal_name(sig).unwrap_or("signal");
-                    log("init", &format!("{name} ({sig}): shutting down"));
-                    self.sup.shutdown(h, now);
-                }
-                SigAction::Ignore => {}
-            }
+            self.sup.signal(self.plan.vm, sig, now);
         }
         // A SIGCHLD may have been merged with another signal: reap anyway.
         let now = self.now();

@@ -467,3 +467,20 @@ fn runs_the_app_with_configured_ids_env_workdir_and_args() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sigterm_stops_a_restarting_app_for_good() {
+    // `docker stop`: SIGTERM to PID 1 reaches the app, and its exit ends
+    // init even though init.on_exit=restart.
+    let mut ns = NsInit::start(
+        "stop",
+        &["--set", "init.on_exit=restart"],
+        r#"trap 'exit 9' TERM
+echo run >> "$1/runs"
+while :; do sleep 0.1 & wait $!; done"#,
+    );
+    ns.lines("runs", 1);
+    ns.signal(Signal::TERM);
+    assert_eq!(ns.code(), 9, "console:\n{}", ns.console());
+    assert_eq!(ns.lines("runs", 1).len(), 1, "the app was restarted");
+}
