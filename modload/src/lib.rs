@@ -16,6 +16,7 @@
 
 pub mod coldplug;
 pub mod fnmatch;
+pub mod index;
 pub mod load;
 pub mod modinfo;
 mod sys;
@@ -76,7 +77,14 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     ShowDepends(ShowDepends),
+    Index(IndexCmd),
 }
+
+#[derive(FromArgs)]
+/// Write the precompiled alias index (modules.nodistro) into the modules
+/// directory, for faster lookups (like depmod's .bin files for kmod).
+#[argh(subcommand, name = "index")]
+struct IndexCmd {}
 
 #[derive(FromArgs)]
 /// Print the modules the given aliases or module names need, in load order,
@@ -102,6 +110,12 @@ pub enum Error {
     Tree(#[source] TreeError),
     #[error("cannot read the alias list {path}", path = .path.display())]
     Aliases {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the index {path}", path = .path.display())]
+    WriteIndex {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -208,6 +222,14 @@ fn run(args: Args) -> Result<i32, Error> {
         running,
         workers: args.workers,
     };
+    if let Some(Cmd::Index(_)) = &args.cmd {
+        let path = ctx.tree.dir().join(index::FILE);
+        let tmp = ctx.tree.dir().join(format!(".{}.tmp", index::FILE));
+        std::fs::write(&tmp, ctx.tree.build_index())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| Error::WriteIndex { path, source })?;
+        return Ok(0);
+    }
     if let Some(Cmd::ShowDepends(sd)) = &args.cmd {
         let res = coldplug::resolve(
             &ctx.tree,

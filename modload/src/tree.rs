@@ -180,6 +180,11 @@ fn alias_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
+/// Answers of [`ModuleTree::lookup_many`], one per alias.
+type Lookups = Vec<Option<(LookupKind, Vec<String>)>>;
+/// Matches (pattern, module) records against the pending lookups.
+type ScanFn<'a> = dyn Fn(&mut dyn Iterator<Item = (&[u8], &[u8])>, LookupKind, &mut Lookups) + 'a;
+
 /// The first two bytes of a pattern or alias as a bucket number; 0 (no
 /// bucket: every query must look) when they hold a wildcard or `-`.
 fn bucket(s: &[u8]) -> u16 {
@@ -237,11 +242,15 @@ pub struct ModuleTree {
     /// Offsets of modules.alias lines by [`bucket`] of their pattern,
     /// built on the first lookup.
     alias_buckets: std::sync::OnceLock<FxMap<u16, Vec<u32>>>,
+    /// The precompiled index (modules.nodistro) when present and current.
+    alias_idx: Option<(Bytes, crate::index::Meta)>,
     builtin_modinfo: Vec<u8>,
     softdeps: HashMap<String, Softdep>,
     /// Built-in module name -> its modules.builtin line.
     builtin: HashMap<String, String>,
     builtin_order: Vec<String>,
+    /// Modules with softdep lines, in file order.
+    softdep_order: Vec<String>,
     warnings: Vec<String>,
 }
 
@@ -328,9 +337,19 @@ impl ModuleTree {
         let builtin = text("modules.builtin");
         let builtin_modinfo =
             read_optional(&dir.join("modules.builtin.modinfo"), &mut warnings).unwrap_or_default();
+        let alias_size = alias.len();
         let mut tree =
             ModuleTree::build(into_string(dep), alias, &softdep, &builtin, builtin_modinfo);
         tree.dir = dir.to_path_buf();
+        if let Ok(idx) = crate::sys::Mapped::open(&dir.join(crate::index::FILE)) {
+            match crate::index::open(&idx, alias_size) {
+                Some(meta) => tree.alias_idx = Some((Bytes::Mapped(idx), meta)),
+                None => warnings.push(format!(
+                    "{} does not match modules.alias (stale or corrupt): using the text (run `modload index`)",
+                    dir.join(crate::index::FILE).display()
+                )),
+            }
+        }
         warnings.append(&mut tree.warnings);
         tree.warnings = warnings;
         Ok(tree)
@@ -366,10 +385,12 @@ impl ModuleTree {
             by_name: FxMap::default(),
             alias_text: Bytes::Owned(Vec::new()),
             alias_buckets: std::sync::OnceLock::new(),
+            alias_idx: None,
             builtin_modinfo,
             softdeps: HashMap::new(),
             builtin: HashMap::new(),
             builtin_order: Vec::new(),
+            softdep_order: Vec::new(),
             warnings: Vec::new(),
             dep_text: String::new(),
         };
@@ -405,7 +426,11 @@ impl ModuleTree {
                 continue;
             }
             let Some(module) = w.next() else { continue };
-            let sd = t.softdeps.entry(normalize_name(module)).or_default();
+            let name = normalize_name(module);
+            if !t.softdeps.contains_key(&name) {
+                t.softdep_order.push(name.clone());
+            }
+            let sd = t.softdeps.entry(name).or_default();
             let first = sd.line.is_empty();
             if !first {
                 sd.line.push('\n');
@@ -515,6 +540,42 @@ impl ModuleTree {
                 }
             }
         };
+        if let Some((idx, meta)) = &self.alias_idx {
+            for (i, n) in norm.iter().enumerate() {
+                let (None, Some(q)) = (&out[i], n) else {
+                    continue;
+                };
+                let mut found: Vec<String> = Vec::new();
+                crate::index::matches(idx, meta, q.as_bytes(), |m| {
+                    let m = String::from_utf8_lossy(m).into_owned();
+                    if !found.contains(&m) {
+                        found.push(m);
+                    }
+                });
+                if !found.is_empty() {
+                    out[i] = Some((LookupKind::Alias, found));
+                }
+            }
+        } else {
+            self.scan_alias_text(&norm, &mut out, &scan);
+        }
+        scan(
+            &mut builtin_alias_records(&self.builtin_modinfo),
+            LookupKind::BuiltinAlias,
+            &mut out,
+        );
+        for (i, n) in norm.iter().enumerate() {
+            if let (None, Some(n)) = (&out[i], n) {
+                if self.builtin.contains_key(n) {
+                    out[i] = Some((LookupKind::Builtin, vec![n.clone()]));
+                }
+            }
+        }
+        out
+    }
+
+    /// The alias step without an index: the lines of the queries' buckets.
+    fn scan_alias_text(&self, norm: &[Option<String>], out: &mut Lookups, scan: &ScanFn) {
         let buckets = self.alias_buckets.get_or_init(|| {
             let mut map: FxMap<u16, Vec<u32>> = FxMap::default();
             let base = self.alias_text.as_ptr() as usize;
@@ -540,28 +601,33 @@ impl ModuleTree {
             out[i].is_none() && n.as_deref().is_some_and(|n| bucket(n.as_bytes()) == 0)
         });
         if everything {
-            scan(&mut alias_lines(text), LookupKind::Alias, &mut out);
+            scan(&mut alias_lines(text), LookupKind::Alias, out);
         } else {
             let mut lines = keys
                 .iter()
                 .filter_map(|k| buckets.get(k))
                 .flatten()
                 .filter_map(|&off| alias_line_at(text, off));
-            scan(&mut lines, LookupKind::Alias, &mut out);
+            scan(&mut lines, LookupKind::Alias, out);
         }
-        scan(
-            &mut builtin_alias_records(&self.builtin_modinfo),
-            LookupKind::BuiltinAlias,
-            &mut out,
-        );
-        for (i, n) in norm.iter().enumerate() {
-            if let (None, Some(n)) = (&out[i], n) {
-                if self.builtin.contains_key(n) {
-                    out[i] = Some((LookupKind::Builtin, vec![n.clone()]));
-                }
-            }
-        }
-        out
+    }
+
+    /// The precompiled alias index of this tree (see [`crate::index`]).
+    pub fn build_index(&self) -> Vec<u8> {
+        crate::index::build(
+            alias_lines(&self.alias_text).map(|(p, m)| {
+                (
+                    String::from_utf8_lossy(p).into_owned(),
+                    String::from_utf8_lossy(m).into_owned(),
+                )
+            }),
+            self.alias_text.len(),
+        )
+    }
+
+    /// Whether lookups use the precompiled index.
+    pub fn has_index(&self) -> bool {
+        self.alias_idx.is_some()
     }
 
     /// Module names an alias (or a module name) resolves to; empty if none.
@@ -729,11 +795,9 @@ impl ModuleTree {
             }
         }
         let mut softdep = String::from("# Soft dependencies extracted from modules themselves.\n");
-        for (name, sd) in &self.softdeps {
-            if subset.contains(name) {
-                softdep.push_str(&sd.line);
-                softdep.push('\n');
-            }
+        for name in self.softdep_order.iter().filter(|n| subset.contains(*n)) {
+            softdep.push_str(&self.softdeps[name].line);
+            softdep.push('\n');
         }
         let mut builtin = String::new();
         for name in &self.builtin_order {
@@ -746,9 +810,19 @@ impl ModuleTree {
                 modinfo.extend_from_slice(part);
             }
         }
+        let idx = crate::index::build(
+            alias_lines(alias.as_bytes()).map(|(p, m)| {
+                (
+                    String::from_utf8_lossy(p).into_owned(),
+                    String::from_utf8_lossy(m).into_owned(),
+                )
+            }),
+            alias.len(),
+        );
         vec![
             ("modules.dep".into(), dep.into_bytes()),
             ("modules.alias".into(), alias.into_bytes()),
+            (crate::index::FILE.into(), idx),
             ("modules.softdep".into(), softdep.into_bytes()),
             ("modules.builtin".into(), builtin.into_bytes()),
             ("modules.builtin.modinfo".into(), modinfo),
@@ -901,6 +975,22 @@ softdep cifs gcm
             ["crc32c_intel", "crc32c_generic", "jbd2", "ext4"]
         );
         assert!(sub.is_builtin("virtio_pci_builtin"));
+        // The same files on disk, with the precompiled index.
+        let dir = std::env::temp_dir().join(format!("modload-subset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (name, content) in t.write_subset_index(&set) {
+            std::fs::write(dir.join(name), content).expect("write");
+        }
+        let disk = ModuleTree::open(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let disk = disk.expect("open");
+        assert!(disk.has_index());
+        assert_eq!(disk.resolve_alias("fs-ext4"), ["ext4"]);
+        assert_eq!(
+            disk.resolve_alias("crypto-crc32c"),
+            ["crc32c_intel", "crc32c_generic"]
+        );
+        assert!(disk.resolve_alias("virtio:d00000001v00001AF4").is_empty());
         assert_eq!(
             sub.resolve_alias("pci:v00001AF4d00001000sv0sd0bc0sc0i0"),
             ["virtio_pci_builtin"]

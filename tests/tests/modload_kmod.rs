@@ -140,6 +140,29 @@ fn resolution_matches_modprobe_for_every_device_class() {
     require_program("modprobe", "kmod");
     let (ver, dir) = debian_tree();
     let tree = ModuleTree::open(&dir).expect("open the Debian tree");
+    assert!(!tree.has_index(), "the Debian tree has no modules.nodistro");
+    // The same tree with modload's precompiled index: text files copied,
+    // modules.nodistro written by `modload index`.
+    let copy = TempDir::new("modload-kmod-indexed");
+    let copy_dir = copy.path().join("lib/modules").join(&ver);
+    std::fs::create_dir_all(&copy_dir).expect("mkdir");
+    for f in [
+        "modules.dep",
+        "modules.alias",
+        "modules.softdep",
+        "modules.builtin",
+        "modules.builtin.modinfo",
+    ] {
+        std::fs::copy(dir.join(f), copy_dir.join(f)).expect("copy index file");
+    }
+    let st = Command::new(release_bin("modload"))
+        .args(["index", "--kernel-version", &ver, "--root"])
+        .arg(copy.path())
+        .status()
+        .expect("run modload index");
+    assert!(st.success());
+    let indexed = ModuleTree::open(&copy_dir).expect("open the indexed copy");
+    assert!(indexed.has_index(), "{:?}", indexed.warnings());
     let empty = TempDir::new("modload-kmod-conf");
     let text = std::fs::read_to_string(dir.join("modules.alias")).expect("modules.alias");
     let mut aliases: BTreeSet<String> = BTreeSet::new();
@@ -208,6 +231,14 @@ fn resolution_matches_modprobe_for_every_device_class() {
         {
             let theirs = modprobe(&ver, empty.path(), true, chunk);
             let ours = modload(&tree, &bl, true, chunk);
+            let ours_indexed = modload(&indexed, &bl, true, chunk);
+            if ours_indexed != ours {
+                mismatches.push(format!(
+                    "list starting in class {class}: the index and the text disagree: index only {:?}, text only {:?}",
+                    ours_indexed.difference(&ours).collect::<Vec<_>>(),
+                    ours.difference(&ours_indexed).collect::<Vec<_>>()
+                ));
+            }
             if theirs != ours {
                 // Narrow down to the aliases that differ, for the report.
                 let culprits: Vec<String> = chunk
