@@ -109,10 +109,10 @@ impl BoundedQueue {
     }
 }
 
-/// The last records as console lines, bounded by bytes.
+/// The last records, bounded by bytes (charged as in [`BoundedQueue`]).
 #[derive(Debug)]
 pub struct Ring {
-    lines: VecDeque<String>,
+    records: VecDeque<Record>,
     bytes: usize,
     max_bytes: usize,
 }
@@ -120,25 +120,25 @@ pub struct Ring {
 impl Ring {
     pub fn new(max_bytes: usize) -> Self {
         Ring {
-            lines: VecDeque::new(),
+            records: VecDeque::new(),
             bytes: 0,
             max_bytes,
         }
     }
 
-    pub fn push(&mut self, line: String) {
-        self.bytes += line.len();
-        self.lines.push_back(line);
+    pub fn push(&mut self, r: Record) {
+        self.bytes += cost(&r);
+        self.records.push_back(r);
         while self.bytes > self.max_bytes {
-            match self.lines.pop_front() {
-                Some(old) => self.bytes -= old.len(),
+            match self.records.pop_front() {
+                Some(old) => self.bytes -= cost(&old),
                 None => break,
             }
         }
     }
 
-    pub fn lines(&self) -> impl Iterator<Item = &str> {
-        self.lines.iter().map(String::as_str)
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter()
     }
 }
 
@@ -216,10 +216,11 @@ mod tests {
 
     #[test]
     fn ring_keeps_newest() {
-        let mut ring = Ring::new(10);
-        for s in ["aaaa", "bbbb", "cccc"] {
-            ring.push(s.into());
+        let mut ring = Ring::new(2 * cost(&r(0)));
+        for i in 0..5 {
+            ring.push(r(i));
         }
-        assert_eq!(ring.lines().collect::<Vec<_>>(), ["bbbb", "cccc"]);
+        let kept: Vec<_> = ring.records().map(|r| r.msg.as_str()).collect();
+        assert_eq!(kept, ["3", "4"]);
     }
 }

@@ -54,6 +54,9 @@ struct Logfwd {
     console: Option<Sink>,
     remote: Option<Sink>,
     ring: Ring,
+    /// Records for the console and remote sinks, handed over once per wake-up.
+    to_console: Vec<Record>,
+    to_remote: Vec<Record>,
     app_name: String,
     kmsg_parser: KmsgParser,
     kmsg_overruns: u64,
@@ -63,19 +66,26 @@ struct Logfwd {
 
 impl Logfwd {
     fn emit(&mut self, r: Record) {
-        self.ring
-            .push(format::console(&r, timeline::since_boot_ms()));
+        self.ring.push(r.clone());
         if r.severity > self.opts.min_severity && r.source != Source::Internal {
             return;
         }
         // The kernel prints its own messages on the console already.
-        if r.source != Source::Kernel {
-            if let Some(c) = &self.console {
-                c.push(r.clone());
-            }
+        if r.source != Source::Kernel && self.console.is_some() {
+            self.to_console.push(r.clone());
+        }
+        if self.remote.is_some() {
+            self.to_remote.push(r);
+        }
+    }
+
+    /// Hand what was read to the sinks (one lock and one wake-up each).
+    fn flush(&mut self) {
+        if let Some(c) = &self.console {
+            c.push_many(&mut self.to_console);
         }
         if let Some(s) = &self.remote {
-            s.push(r);
+            s.push_many(&mut self.to_remote);
         }
     }
 
@@ -188,8 +198,8 @@ impl Logfwd {
             stats("console", &self.console),
             stats("remote", &self.remote),
         );
-        for l in self.ring.lines() {
-            text.push_str(l);
+        for r in self.ring.records() {
+            text.push_str(&format::console(r, sink::boot_ms_of(r.time_us)));
             text.push('\n');
         }
         text.push_str("logfwd: end of ring dump\n");
@@ -288,6 +298,8 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
     let boot_wall_us = now_us().saturating_sub(timeline::since_boot_ms() * 1000);
     let mut lf = Logfwd {
         ring: Ring::new(opts.ring_bytes),
+        to_console: Vec::new(),
+        to_remote: Vec::new(),
         opts,
         console,
         remote,
@@ -343,6 +355,7 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         for i in pipe_ev {
             lf.read_pipe(&mut pipes[i], &mut chunk);
         }
+        lf.flush();
         if sig_ev {
             let sigs = crate::sys::read_signals(&sigfd);
             if sigs.contains(&libc::SIGUSR1) {
@@ -371,6 +384,7 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             lf.emit(r);
         }
     }
+    lf.flush();
     drop(sock);
     let _ = std::fs::remove_file(&lf.opts.socket);
     let deadline = Instant::now() + FLUSH_TIME;

@@ -109,9 +109,16 @@ impl Sink {
         })
     }
 
-    /// Queue a record; never blocks on the transport.
-    pub fn push(&self, r: Record) {
-        self.shared.lock().queue.push(r);
+    /// Queue records (taken from `records`); never blocks on the transport.
+    pub fn push_many(&self, records: &mut Vec<Record>) {
+        if records.is_empty() {
+            return;
+        }
+        let mut st = self.shared.lock();
+        for r in records.drain(..) {
+            st.queue.push(r);
+        }
+        drop(st);
         self.shared.wake.notify_one();
     }
 
@@ -215,7 +222,7 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
 }
 
 /// ms since boot at which a record with wall time `t` arrived.
-fn boot_ms_of(time_us: u64) -> u64 {
+pub fn boot_ms_of(time_us: u64) -> u64 {
     let age_ms = now_us().saturating_sub(time_us) / 1000;
     timeline::since_boot_ms().saturating_sub(age_ms)
 }
@@ -269,17 +276,22 @@ impl Transport for Udp {
                 } else {
                     (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
                 };
-                self.socket
-                    .insert(UdpSocket::bind(any).map_err(|e| (0, e))?)
+                // Connected: cheaper sends, and the kernel reports a closed
+                // port (ICMP) so records wait instead of going nowhere.
+                let s = UdpSocket::bind(any).and_then(|s| s.connect(self.addr).map(|()| s));
+                self.socket.insert(s.map_err(|e| (0, e))?)
             }
         };
         for (i, r) in batch.iter().enumerate() {
             let msg = format::remote(self.format, r, &self.origin);
-            match socket.send_to(msg.as_bytes(), self.addr) {
+            match socket.send(msg.as_bytes()) {
                 Ok(_) => {}
                 // Larger than a datagram can be: nothing will make it fit.
                 Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {}
-                Err(e) => return Err((i, e)),
+                Err(e) => {
+                    self.socket = None;
+                    return Err((i, e));
+                }
             }
         }
         Ok(())
@@ -323,22 +335,20 @@ impl Tcp {
     }
 }
 
-/// Whether the server closed or reset the connection (it never sends).
+/// Whether the server closed or reset the connection (it never sends;
+/// anything it did send is read and discarded).
 fn peer_gone(s: &TcpStream) -> bool {
+    use rustix::net::RecvFlags;
     let mut b = [0u8; 256];
-    if s.set_nonblocking(true).is_err() {
-        return true;
-    }
-    let gone = match s.peek(&mut b) {
-        Ok(0) => true,
-        Ok(_) => {
-            // Unexpected data from the server: discard it.
-            let _ = io::Read::read(&mut &*s, &mut b);
-            false
+    loop {
+        match rustix::net::recv(s, &mut b, RecvFlags::DONTWAIT) {
+            Ok((0, _)) => return true,
+            Ok(_) => continue,
+            Err(rustix::io::Errno::AGAIN) => return false,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return true,
         }
-        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-    };
-    gone || s.set_nonblocking(false).is_err()
+    }
 }
 
 impl Transport for Tcp {
