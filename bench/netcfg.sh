@@ -95,8 +95,10 @@ check_applied() {
 }
 
 for tool in netcfg udhcpc dhcpcd; do : > "$T/$tool.times"; done
-for i in $(seq "$RUNS"); do
-    for tool in netcfg udhcpc dhcpcd; do
+# One client after the other (dhcpcd last: its helper processes can outlive
+# a run and deconfigure the link later, which would spoil the others' runs).
+for tool in netcfg udhcpc dhcpcd; do
+    for i in $(seq "$RUNS"); do
         reset_link
         t0=$(now_ns)
         "run_$tool"
@@ -106,6 +108,7 @@ for i in $(seq "$RUNS"); do
         else
             echo "run $i: $tool did not apply address and default route:" >&2
             tail -n 3 "$T/$tool.log" >&2 2>/dev/null || true
+            ip -n "$C" -4 addr show dev "$B" >&2; ip -n "$C" -4 route >&2
         fi
         [ "$tool" = dhcpcd ] && stop_dhcpcd
     done
