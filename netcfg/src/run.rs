@@ -122,9 +122,12 @@ fn link_up(nl: &mut Netlink, iface: &Iface, deadline: Instant) -> Result<(), Run
     Ok(())
 }
 
+/// A seed for xids and jitter. GRND_INSECURE: early in boot the kernel's
+/// CRNG is not ready yet and a plain getrandom() would block (seen: 1.7 s
+/// under QEMU); xids need to be unpredictable enough, not secret.
 fn seed() -> u64 {
     let mut b = [0u8; 8];
-    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::INSECURE) {
         Ok(8) => u64::from_ne_bytes(b),
         _ => u64::from(std::process::id()) ^ nodistro_common::timeline::since_boot_ms() << 20,
     }
