@@ -156,8 +156,9 @@ fn resolution_matches_modprobe_for_every_device_class() {
         std::fs::copy(dir.join(f), copy_dir.join(f)).expect("copy index file");
     }
     let st = Command::new(release_bin("modload"))
-        .args(["index", "--kernel-version", &ver, "--root"])
+        .args(["--kernel-version", &ver, "--root"])
         .arg(copy.path())
+        .arg("index")
         .status()
         .expect("run modload index");
     assert!(st.success());
