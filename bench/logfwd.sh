@@ -24,7 +24,8 @@ lt = socket.socket(); lt.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 lt.bind(("127.0.0.1", 0)); lt.listen(16)
 port = lt.getsockname()[1]
 us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-us.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+try: us.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
+except OSError: us.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
 us.bind(("127.0.0.1", port))
 sel.register(lt, selectors.EVENT_READ, "listen")
 sel.register(us, selectors.EVENT_READ, "udp")
@@ -60,7 +61,7 @@ EOF
 stop_pid() { [ -f "$1" ] && kill "$(cat "$1")" 2>/dev/null || true; }
 
 drive() { # NAME TRANSPORT SOCK PID DIR: send, wait for arrivals, record
-    local name=$1 transport=$2 sock=$3 pid=$4 d=$5 n t0 prev=-1 same=0 count last hwm
+    local name=$1 transport=$2 sock=$3 pid=$4 d=$5 n t0 prev=-1 same=0 count last hwm cpu
     n=$(wc -l < "$d/../msgs")
     for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
     t0=$(date +%s.%N)
@@ -74,7 +75,9 @@ drive() { # NAME TRANSPORT SOCK PID DIR: send, wait for arrivals, record
         sleep 0.1
     done
     hwm=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
-    echo "$name $transport $n $count $t0 $last $hwm" >> "$d/../results"
+    # utime + stime of the forwarder (all threads), in clock ticks.
+    cpu=$(sed 's/.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}')
+    echo "$name $transport $n $count $t0 $last $hwm $cpu" >> "$d/../results"
 }
 
 if [ "${1:-}" = _busybox ]; then
@@ -141,11 +144,11 @@ run_busybox
 echo "logfwd benchmark: $N messages of $(head -1 "$W/msgs" | wc -c) bytes from logger to a counting receiver on loopback ($(nproc) cores)"
 awk '
 { name[NR]=$1; tr[NR]=$2; sent[NR]=$3; got[NR]=$4; rate[NR]=($6 > $5) ? $4 / ($6 - $5) : 0; hwm[NR]=$7
-  if ($1 == "logfwd") base[$2] = NR }
+  cpu[NR]=$8; if ($1 == "logfwd") base[$2] = NR }
 END {
-  printf "%-16s %-4s %9s %9s %9s %11s %8s %10s %8s\n", "forwarder", "via", "sent", "received", "lost", "msg/s", "vs logfwd", "VmHWM KiB", "vs logfwd"
+  printf "%-16s %-4s %8s %8s %6s %8s %9s %7s %9s %9s %9s\n", "forwarder", "via", "sent", "received", "lost", "msg/s", "vs logfwd", "CPU s", "vs logfwd", "VmHWM KiB", "vs logfwd"
   for (i = 1; i <= NR; i++) {
     b = base[tr[i]]
-    printf "%-16s %-4s %9d %9d %9d %11.0f %7.2fx %10d %7.2fx\n", name[i], tr[i], sent[i], got[i], sent[i] - got[i], rate[i], rate[i] / rate[b], hwm[i], hwm[i] / hwm[b]
+    printf "%-16s %-4s %8d %8d %6d %8.0f %8.2fx %7.2f %8.2fx %9d %8.2fx\n", name[i], tr[i], sent[i], got[i], sent[i] - got[i], rate[i], rate[i] / rate[b], cpu[i], (cpu[b] > 0) ? cpu[i] / cpu[b] : 0, hwm[i], hwm[i] / hwm[b]
   }
 }' "$W/results"
