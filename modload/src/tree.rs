@@ -55,7 +55,8 @@ impl LookupKind {
 }
 
 struct Module {
-    name: Box<str>,
+    /// Byte range into `ModuleTree::names`.
+    name: (u32, u32),
     /// Byte ranges into `ModuleTree::dep_text`.
     path: (u32, u32),
     /// Dependency paths as modules.dep lists them (load the last first).
@@ -69,6 +70,13 @@ struct Softdep {
     post: Vec<String>,
 }
 
+fn hash_name(name: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = Fx::default();
+    h.write(name.as_bytes());
+    h.finish()
+}
+
 /// FxHash: module names are short and trusted enough; SipHash costs more
 /// than the rest of a lookup.
 #[derive(Default, Clone, Copy)]
@@ -76,8 +84,15 @@ struct Fx(u64);
 
 impl std::hash::Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let mix = |h: u64, v: u64| (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = mix(self.0, u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.0 = mix(self.0, u64::from(b));
         }
     }
     fn finish(&self) -> u64 {
@@ -237,7 +252,12 @@ pub struct ModuleTree {
     dir: PathBuf,
     dep_text: String,
     modules: Vec<Module>,
-    by_name: FxMap<Box<str>, u32>,
+    /// Normalised module names, one after the other.
+    names: String,
+    /// Hash of a module name -> index in `modules`; `collide` holds the
+    /// modules whose name hash was already taken.
+    by_name: FxMap<u64, u32>,
+    collide: Vec<u32>,
     alias_text: Bytes,
     /// Offsets of modules.alias lines by [`bucket`] of their pattern,
     /// built on the first lookup.
@@ -382,7 +402,9 @@ impl ModuleTree {
         let mut t = ModuleTree {
             dir: PathBuf::new(),
             modules: Vec::new(),
+            names: String::new(),
             by_name: FxMap::default(),
+            collide: Vec::new(),
             alias_text: Bytes::Owned(Vec::new()),
             alias_buckets: std::sync::OnceLock::new(),
             alias_idx: None,
@@ -408,10 +430,25 @@ impl ModuleTree {
                 ));
                 continue;
             };
-            let name: Box<str> = name_of_path(line[..colon].trim()).into();
+            let start = t.names.len();
+            let path = line[..colon].trim();
+            let base = path.rsplit('/').next().unwrap_or(path);
+            let base = base.split('.').next().unwrap_or(base);
+            t.names
+                .extend(base.chars().map(|c| if c == '-' { '_' } else { c }));
+            let name = (start as u32, t.names.len() as u32);
             let path_end = line[..colon].trim_end().len();
             let range = |a: usize, b: usize| ((line_off + a) as u32, (line_off + b) as u32);
-            t.by_name.insert(name.clone(), t.modules.len() as u32);
+            let id = t.modules.len() as u32;
+            let h = hash_name(&t.names[start..]);
+            match t.by_name.entry(h) {
+                // The first module under a name hash stays in the map (the
+                // same name twice: the first wins); the others in `collide`.
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => t.collide.push(id),
+            }
             t.modules.push(Module {
                 name,
                 path: range(line.len() - line.trim_start().len(), path_end),
@@ -462,6 +499,24 @@ impl ModuleTree {
         t
     }
 
+    fn mod_name(&self, m: &Module) -> &str {
+        self.names
+            .get(m.name.0 as usize..m.name.1 as usize)
+            .unwrap_or("")
+    }
+
+    /// Index in `modules` of a normalised module name.
+    fn find(&self, name: &str) -> Option<u32> {
+        let i = *self.by_name.get(&hash_name(name))?;
+        if self.mod_name(&self.modules[i as usize]) == name {
+            return Some(i);
+        }
+        self.collide
+            .iter()
+            .copied()
+            .find(|&c| self.mod_name(&self.modules[c as usize]) == name)
+    }
+
     fn text(&self, r: (u32, u32)) -> &str {
         self.dep_text.get(r.0 as usize..r.1 as usize).unwrap_or("")
     }
@@ -490,8 +545,8 @@ impl ModuleTree {
             .iter()
             .map(|n| {
                 let n = n.as_deref()?;
-                self.by_name
-                    .contains_key(n)
+                self.find(n)
+                    .is_some()
                     .then(|| (LookupKind::Name, vec![n.to_string()]))
             })
             .collect();
@@ -657,7 +712,7 @@ impl ModuleTree {
             let mut missing = BTreeSet::new();
             for n in names {
                 let n = normalize_name(n);
-                if !self.by_name.contains_key(n.as_str()) && !self.builtin.contains_key(&n) {
+                if self.find(&n).is_none() && !self.builtin.contains_key(&n) {
                     plan.problems.push(TreeError::UnknownModule(n));
                     continue;
                 }
@@ -714,9 +769,7 @@ impl ModuleTree {
                     module: name.to_string(),
                     dep,
                 }),
-                None if self.by_name.contains_key(dep.as_str())
-                    || self.builtin.contains_key(&dep) =>
-                {
+                None if self.find(&dep).is_some() || self.builtin.contains_key(&dep) => {
                     self.visit(&dep, marks, plan, targets, missing)
                 }
                 None => plan.problems.push(TreeError::MissingDependency {
@@ -733,13 +786,13 @@ impl ModuleTree {
     /// Path relative to the tree as modules.dep gives it; `None` for built-in
     /// or unknown modules.
     pub fn module_path(&self, name: &str) -> Option<&str> {
-        let i = *self.by_name.get(normalize_name(name).as_str())?;
+        let i = self.find(&normalize_name(name))?;
         Some(self.text(self.modules[i as usize].path))
     }
 
     fn dep_paths(&self, name: &str) -> impl Iterator<Item = &str> {
-        let deps = match self.by_name.get(name) {
-            Some(&i) => self.text(self.modules[i as usize].deps),
+        let deps = match self.find(name) {
+            Some(i) => self.text(self.modules[i as usize].deps),
             None => "",
         };
         deps.split_whitespace()
@@ -754,7 +807,7 @@ impl ModuleTree {
 
     /// Names of the loadable modules (modules.dep order).
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
-        self.modules.iter().map(|m| &*m.name)
+        self.modules.iter().map(|m| self.mod_name(m))
     }
 
     /// Whether `name` is built into the kernel (modules.builtin).
@@ -777,7 +830,11 @@ impl ModuleTree {
     pub fn write_subset_index(&self, subset: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
         let subset: BTreeSet<String> = subset.iter().map(|n| normalize_name(n)).collect();
         let mut dep = String::new();
-        for m in self.modules.iter().filter(|m| subset.contains(&*m.name)) {
+        for m in self
+            .modules
+            .iter()
+            .filter(|m| subset.contains(self.mod_name(m)))
+        {
             dep.push_str(self.text(m.path));
             dep.push(':');
             for d in self.text(m.deps).split_whitespace() {
