@@ -83,7 +83,7 @@ impl Mapped {
                 std::ptr::null_mut(),
                 len,
                 ProtFlags::READ,
-                MapFlags::PRIVATE | MapFlags::POPULATE,
+                MapFlags::PRIVATE,
                 &file,
                 0,
             )?
