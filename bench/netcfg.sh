@@ -89,9 +89,10 @@ stop_dhcpcd() {
     ip netns exec "$C" timeout -k 1 5 dhcpcd -x "$B" >/dev/null 2>&1 </dev/null || true
 }
 
+# (no grep -q: with pipefail, ip's SIGPIPE would fail the check)
 check_applied() {
-    ip -n "$C" -4 addr show dev "$B" | grep -q 'inet 10.99.0.' &&
-        ip -n "$C" route | grep -q '^default via 10.99.0.1'
+    ip -n "$C" -4 addr show dev "$B" | grep 'inet 10.99.0.' >/dev/null &&
+        ip -n "$C" route | grep '^default via 10.99.0.1' >/dev/null
 }
 
 for tool in netcfg udhcpc dhcpcd; do : > "$T/$tool.times"; done
