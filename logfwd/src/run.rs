@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 const FLUSH_TIME: Duration = Duration::from_secs(3);
 /// Datagrams read per wake-up before other sources get their turn.
 const BURST: usize = 256;
+/// Reads at shutdown, per source, at most.
+const LAST_WORDS: usize = 100_000;
 
 /// Why logfwd could not start.
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +133,8 @@ impl Logfwd {
         }
     }
 
-    fn read_socket(&mut self, sock: &UnixDatagram, buf: &mut [u8]) {
-        for _ in 0..BURST {
+    fn read_socket(&mut self, sock: &UnixDatagram, buf: &mut [u8], limit: usize) {
+        for _ in 0..limit {
             match sock.recv(buf) {
                 Ok(n) => {
                     if n == buf.len() {
@@ -151,9 +153,9 @@ impl Logfwd {
         }
     }
 
-    fn read_pipe(&mut self, p: &mut AppPipe, buf: &mut [u8]) {
+    fn read_pipe(&mut self, p: &mut AppPipe, buf: &mut [u8], limit: usize) {
         let mut lines = Vec::new();
-        for _ in 0..16 {
+        for _ in 0..limit {
             match rustix::io::read(&p.fd, &mut *buf) {
                 Ok(0) => {
                     p.open = false;
@@ -350,10 +352,10 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             }
         }
         if sock_ev {
-            lf.read_socket(&sock, &mut dgram);
+            lf.read_socket(&sock, &mut dgram, BURST);
         }
         for i in pipe_ev {
-            lf.read_pipe(&mut pipes[i], &mut chunk);
+            lf.read_pipe(&mut pipes[i], &mut chunk, 16);
         }
         lf.flush();
         if sig_ev {
@@ -367,9 +369,11 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         }
     }
     // Last words: what the producers already wrote, then flush the sinks.
-    lf.read_socket(&sock, &mut dgram);
+    // Everything already queued in the socket and the pipes (bounded: a
+    // producer that never stops must not keep us from exiting).
+    lf.read_socket(&sock, &mut dgram, LAST_WORDS);
     for p in pipes.iter_mut().filter(|p| p.open) {
-        lf.read_pipe(p, &mut chunk);
+        lf.read_pipe(p, &mut chunk, LAST_WORDS);
         let mut tail = Vec::new();
         tail.extend(p.splitter.finish());
         for line in tail {

@@ -78,6 +78,11 @@ fn tcp_rfc5424_every_message_once_in_order_with_fields() {
         &c,
     );
 
+    // SIGTERM right away: what logfwd read goes out before it exits.
+    assert!(
+        lf.terminate(Duration::from_secs(10)),
+        "logfwd stops on SIGTERM"
+    );
     let got = rs.wait_for(WAIT, |g| g.len() >= 900);
     let host = hostname();
     for (prefix, sent, app, pid, fac, sev) in [
