@@ -50,4 +50,11 @@ fn demo_check_serves_the_page_and_powers_off() {
             "{needle:?} not on the console:\n{tail}"
         );
     }
+    // modload found the virtio-net device only once virtio_pci was loaded.
+    let pci = stdout.find("loaded virtio_pci ");
+    let net = stdout.find("loaded virtio_net ");
+    assert!(
+        pci.is_some() && pci < net,
+        "modload did not load virtio_pci, then virtio_net:\n{tail}"
+    );
 }
