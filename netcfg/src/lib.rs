@@ -168,6 +168,10 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             .hostname
             .clone()
             .or_else(|| cfg.get("hostname").map(String::from))
+            .or_else(|| {
+                let u = rustix::system::uname();
+                Some(u.nodename().to_string_lossy().into_owned())
+            })
             .and_then(|h| lease::valid_name(&h, 64)),
         request: args.request,
         oneshot: args.oneshot,

@@ -121,6 +121,7 @@ fn lease_address_routes_mtu_and_resolv_conf() {
         "--dhcp-option=option:domain-name,test.example",
         &format!("--dhcp-option=option:dns-server,{}", l.a(1)),
         "--dhcp-option=option:mtu,1400",
+        "--dhcp-rapid-commit",
         // Option 121 replaces the router option (RFC 3442).
         &format!(
             "--dhcp-option=option:classless-static-route,172.16.0.0/12,{},0.0.0.0/0,{}",
@@ -172,6 +173,12 @@ fn lease_address_routes_mtu_and_resolv_conf() {
             "# written by nodistro netcfg\nsearch test.example\nnameserver {}\n",
             l.a(1)
         )
+    );
+    // Rapid commit (RFC 4039): DISCOVER answered by an ACK, no OFFER.
+    let log = l.log("dnsmasq.log");
+    assert!(
+        log.contains("DHCPACK") && !log.contains("DHCPOFFER"),
+        "{log}"
     );
     let lo = l.client.ip(&["link", "show", "dev", "lo"]);
     assert!(lo.contains(",UP"), "{lo}");
