@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 const BATCH_RECORDS: usize = 256;
 const BATCH_BYTES: usize = 64 * 1024;
+const LINGER: Duration = Duration::from_millis(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -115,11 +116,15 @@ impl Sink {
             return;
         }
         let mut st = self.shared.lock();
+        // The worker sleeps without a timeout only on an empty queue.
+        let was_empty = st.queue.is_empty();
         for r in records.drain(..) {
             st.queue.push(r);
         }
         drop(st);
-        self.shared.wake.notify_one();
+        if was_empty {
+            self.shared.wake.notify_one();
+        }
     }
 
     pub fn stats(&self) -> SinkStats {
@@ -157,6 +162,14 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
             }
             if st.queue.is_empty() {
                 return 0;
+            }
+            // Let a trickle gather into a batch: one write per millisecond
+            // instead of one per record under load.
+            if st.queue.len() < BATCH_RECORDS && st.deadline.is_none() {
+                st = match shared.wake.wait_timeout(st, LINGER) {
+                    Ok((st, _)) => st,
+                    Err(e) => e.into_inner().0,
+                };
             }
             let mut batch = Vec::new();
             let mut bytes = 0;
