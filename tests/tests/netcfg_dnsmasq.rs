@@ -345,3 +345,46 @@ fn static_ip_parameter() {
     let resolv = std::fs::read_to_string(l.resolv()).expect("resolv.conf");
     assert!(resolv.contains("nameserver 10.85.0.53\n"), "{resolv}");
 }
+
+#[test]
+fn several_interfaces_in_parallel() {
+    let l = Link::new("p", 88);
+    let (s2, c2) = netns::veth(&l.server, "pA", &l.client, "pB");
+    l.server.ip(&["addr", "add", "10.89.0.1/24", "dev", &s2]);
+    let _srv = l.dnsmasq(&[
+        &format!("--interface={s2}"),
+        &format!("--dhcp-range={},{},2m", l.a(50), l.a(60)),
+        "--dhcp-range=10.89.0.50,10.89.0.60,2m",
+    ]);
+    // No interface named: every ethernet interface of the namespace.
+    let out = ok(&l
+        .netcfg(&["--oneshot", "--timeout", "20"])
+        .output()
+        .expect("netcfg runs"));
+    for (iface, net) in [(&l.c_if, "10.88.0."), (&c2, "10.89.0.")] {
+        let a = l.client.ip(&["-4", "addr", "show", "dev", iface]);
+        assert!(a.contains(&format!("inet {net}")), "{iface}: {a}\n{out}");
+        assert!(out.contains(&format!("{iface} {net}")), "{out}");
+    }
+}
+
+#[test]
+fn init_reboot_asks_for_the_remembered_address() {
+    let l = Link::new("i", 90);
+    let _srv = l.dnsmasq(&[
+        &format!("--dhcp-range={},{},2m", l.a(50), l.a(60)),
+        "--dhcp-authoritative",
+    ]);
+    let out = ok(&l
+        .netcfg(&["--oneshot", "--timeout", "20", "--request", &l.a(57)])
+        .arg(&l.c_if)
+        .output()
+        .expect("netcfg runs"));
+    assert!(out.contains(&format!("{}/24", l.a(57))), "{out}");
+    // INIT-REBOOT: a REQUEST straight away, no DISCOVER.
+    let log = l.log("dnsmasq.log");
+    assert!(
+        log.contains("DHCPACK") && !log.contains("DHCPDISCOVER"),
+        "{log}"
+    );
+}
