@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 const BATCH_RECORDS: usize = 256;
 const BATCH_BYTES: usize = 64 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const LINGER: Duration = Duration::from_millis(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -335,9 +336,14 @@ impl Tcp {
         }
     }
 
-    fn connect(&mut self) -> io::Result<&mut TcpStream> {
+    fn connect(&mut self, give_up: Option<Instant>) -> io::Result<&mut TcpStream> {
         if self.stream.is_none() {
-            let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(3))?;
+            // Never wait past the shutdown deadline for a connection.
+            let limit = give_up.map_or(CONNECT_TIMEOUT, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(10), CONNECT_TIMEOUT)
+            });
+            let s = TcpStream::connect_timeout(&self.addr, limit)?;
             s.set_nodelay(true)?;
             s.set_write_timeout(Some(Duration::from_millis(500)))?;
             self.stream = Some(s);
@@ -383,24 +389,27 @@ impl Transport for Tcp {
             );
             ends.push(buf.len());
         }
-        let result = self.connect().map_err(|e| (0, e)).and_then(|stream| {
-            let mut written = 0;
-            while written < buf.len() {
-                match stream.write(&buf[written..]) {
-                    Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
-                    Ok(n) => written += n,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock
-                                | io::ErrorKind::TimedOut
-                                | io::ErrorKind::Interrupted
-                        ) && give_up.is_none_or(|d| Instant::now() < d) => {}
-                    Err(e) => return Err((written, e)),
+        let result = self
+            .connect(give_up)
+            .map_err(|e| (0, e))
+            .and_then(|stream| {
+                let mut written = 0;
+                while written < buf.len() {
+                    match stream.write(&buf[written..]) {
+                        Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
+                        Ok(n) => written += n,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock
+                                    | io::ErrorKind::TimedOut
+                                    | io::ErrorKind::Interrupted
+                            ) && give_up.is_none_or(|d| Instant::now() < d) => {}
+                        Err(e) => return Err((written, e)),
+                    }
                 }
-            }
-            Ok(())
-        });
+                Ok(())
+            });
         self.buf = buf;
         result.map_err(|(written, e)| {
             self.stream = None;

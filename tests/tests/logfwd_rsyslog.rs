@@ -356,3 +356,27 @@ fn app_pipes_megabyte_line_partial_tail_and_ring_dump() {
     drop(err_w);
     assert!(lf.terminate(Duration::from_secs(10)));
 }
+
+#[test]
+fn sigterm_with_remote_down_exits_in_bounded_time_and_counts_the_undelivered() {
+    let dir = TempDir::new(&format!("logfwd-term-{}", std::process::id()));
+    let remote = format!("tcp://127.0.0.1:{}", free_port());
+    let (mut lf, sock) = start_logfwd(dir.path(), &["--remote", &remote], |_| {});
+    logger(&sock, &["-t", "zeta"], &msgs("stuck", 10));
+    std::thread::sleep(Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    assert!(
+        lf.terminate(Duration::from_secs(8)),
+        "logfwd exits while the remote is down"
+    );
+    eprintln!("exit took {:?}", t.elapsed());
+    let stderr = std::fs::read_to_string(dir.path().join("logfwd.stderr")).unwrap_or_default();
+    assert!(
+        stderr.contains(&format!("{remote}: ")),
+        "the failure is reported: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("10 messages not delivered to {remote} at exit")),
+        "{stderr}"
+    );
+}
