@@ -153,13 +153,14 @@ impl Logfwd {
         }
     }
 
-    fn read_pipe(&mut self, p: &mut AppPipe, buf: &mut [u8], limit: usize) {
+    /// Read what the app wrote; `last` also flushes a partial last line
+    /// (shutdown: the pipe stays open in init, so no EOF will come).
+    fn read_pipe(&mut self, p: &mut AppPipe, buf: &mut [u8], limit: usize, last: bool) {
         let mut lines = Vec::new();
         for _ in 0..limit {
             match rustix::io::read(&p.fd, &mut *buf) {
                 Ok(0) => {
                     p.open = false;
-                    lines.extend(p.splitter.finish());
                     break;
                 }
                 Ok(n) => p.splitter.feed(&buf[..n], &mut lines),
@@ -171,6 +172,9 @@ impl Logfwd {
                     break;
                 }
             }
+        }
+        if last || !p.open {
+            lines.extend(p.splitter.finish());
         }
         for line in lines {
             let mut r = Record::new(
@@ -355,7 +359,7 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             lf.read_socket(&sock, &mut dgram, BURST);
         }
         for i in pipe_ev {
-            lf.read_pipe(&mut pipes[i], &mut chunk, 16);
+            lf.read_pipe(&mut pipes[i], &mut chunk, 16, false);
         }
         lf.flush();
         if sig_ev {
@@ -373,20 +377,7 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
     // producer that never stops must not keep us from exiting).
     lf.read_socket(&sock, &mut dgram, LAST_WORDS);
     for p in pipes.iter_mut().filter(|p| p.open) {
-        lf.read_pipe(p, &mut chunk, LAST_WORDS);
-        let mut tail = Vec::new();
-        tail.extend(p.splitter.finish());
-        for line in tail {
-            let mut r = Record::new(
-                Source::App,
-                FACILITY_USER,
-                p.severity,
-                &lf.app_name,
-                line.into_message(),
-            );
-            r.time_us = now_us();
-            lf.emit(r);
-        }
+        lf.read_pipe(p, &mut chunk, LAST_WORDS, true);
     }
     lf.flush();
     drop(sock);
