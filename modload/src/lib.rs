@@ -304,9 +304,15 @@ fn loader(ctx: &Ctx) -> Loader<'_> {
     }
 }
 
-fn report_outcome(name: &str, out: &Outcome) {
+fn report_outcome(ctx: &Ctx, name: &str, out: &Outcome) {
     match out {
-        Outcome::Loaded(d) => log(&format!("loaded {name} in {} ms", d.as_millis())),
+        Outcome::Loaded(d) => {
+            let params = match ctx.loader_params.get(name) {
+                Some(p) => format!(" ({p})"),
+                None => String::new(),
+            };
+            log(&format!("loaded {name} in {} ms{params}", d.as_millis()))
+        }
         Outcome::Failed(e) => log(&format!(
             "cannot load {name}: {}",
             nodistro_common::report::chain(e)
@@ -321,7 +327,7 @@ fn load_modules(ctx: &Ctx, modules: &[String]) -> (usize, usize) {
     for p in &plan.problems {
         log(&nodistro_common::report::chain(p));
     }
-    let outcomes = loader(ctx).load_all(&plan, &report_outcome);
+    let outcomes = loader(ctx).load_all(&plan, &|n, o| report_outcome(ctx, n, o));
     let loaded = outcomes
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Loaded(_)))

@@ -122,6 +122,9 @@ pub fn explain(errno: Errno, image: Option<&[u8]>, running: &str) -> String {
         Errno::KEYREJECTED => "signature rejected (module signing is enforced)".into(),
         Errno::NODEV | Errno::NXIO => "its init found no device it can drive".into(),
         Errno::BUSY => "busy (another instance is initialising?)".into(),
+        Errno::INVAL => {
+            "invalid argument: a parameter value the module rejects? (see dmesg)".into()
+        }
         e => format!("error {e}"),
     }
 }

@@ -4,7 +4,7 @@
 //! then a NIC hot-added through the QEMU monitor (an e1000) gets its driver
 //! from `modload --watch` listening to kernel uevents.
 
-use nodistro_tests::qemu::{build_image, BootOpts, Guest};
+use nodistro_tests::qemu::{build_image, BootOpts, Guest, Image};
 use nodistro_tests::release_bin;
 use std::time::Duration;
 
@@ -14,10 +14,9 @@ fn pos(console: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("{needle:?} not on the console:\n{console}"))
 }
 
-#[test]
-fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
+fn image() -> Image {
     let app = release_bin("demo-app");
-    let img = build_image(&[
+    build_image(&[
         "--app",
         app.to_str().expect("utf-8 path"),
         "--module",
@@ -28,14 +27,26 @@ fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
         "e1000",
         "--config",
         "init.helpers=modload",
-    ]);
-    let g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(150)));
+    ])
+}
+
+#[test]
+fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
+    let img = image();
+    // A module parameter from the kernel command line (`-` for `_`).
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .append("virtio-net.napi_tx=1")
+            .timeout(Duration::from_secs(150)),
+    );
     if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
         panic!("{e}");
     }
     let c = g.console();
     let pci = pos(&c, "modload: loaded virtio_pci in ");
     let net = pos(&c, "modload: loaded virtio_net in ");
+    let net_line = c[net..].lines().next().unwrap_or_default();
+    assert!(net_line.ends_with("ms (napi_tx=1)"), "{net_line}");
     let summary = pos(&c, "modload: coldplug: ");
     assert!(pci < net && net < summary, "order wrong:\n{c}");
     // The dependencies came first.
@@ -61,4 +72,29 @@ fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
     if let Err(e) = g.wait_for("modload: loaded e1000 in ", Duration::from_secs(60)) {
         panic!("hot-added e1000 got no driver: {e}");
     }
+}
+
+/// A parameter value the kernel rejects fails that module alone, with the
+/// reason on the console; coldplug still completes and reports the failure.
+#[test]
+fn a_rejected_module_is_reported_and_coldplug_goes_on() {
+    let img = image();
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .append("virtio_pci.force_legacy=maybe")
+            .timeout(Duration::from_secs(150)),
+    );
+    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
+        panic!("{e}");
+    }
+    let c = g.console();
+    let fail = pos(&c, "modload: cannot load virtio_pci: the kernel refused ");
+    let line = c[fail..].lines().next().unwrap_or_default();
+    assert!(line.contains("virtio_pci.ko: invalid argument"), "{line}");
+    // Its dependencies loaded; what needs it never appeared.
+    assert!(c.contains("modload: loaded virtio_ring in "), "{c}");
+    assert!(!c.contains("modload: loaded virtio_net"), "{c}");
+    let summary = pos(&c, "modload: coldplug: ");
+    let line = c[summary..].lines().next().unwrap_or_default();
+    assert!(line.contains(" 1 failed"), "{line}");
 }
