@@ -12,7 +12,8 @@
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:
 //! set the host name from option 12), `netcfg.resolv_conf` (path),
-//! `netcfg.timeout` (seconds of carrier wait; with --oneshot, for the lease).
+//! `netcfg.timeout` (seconds of carrier wait; with --oneshot, for the lease),
+//! `netcfg.lease_dir` (where addresses are remembered for INIT-REBOOT).
 
 pub mod apply;
 pub mod dhcp;
@@ -52,6 +53,10 @@ struct Args {
     /// ask for this address first (INIT-REBOOT)
     #[argh(option)]
     request: Option<Ipv4Addr>,
+    /// where the daemon remembers each interface's address for INIT-REBOOT
+    /// after a restart (default /run/netcfg; not used with --oneshot)
+    #[argh(option)]
+    lease_dir: Option<String>,
     /// host name to send to the server (option 12)
     #[argh(option)]
     hostname: Option<String>,
@@ -174,6 +179,13 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             })
             .and_then(|h| lease::valid_name(&h, 64)),
         request: args.request,
+        lease_dir: (!args.oneshot).then(|| {
+            args.lease_dir
+                .clone()
+                .or_else(|| cfg.get("netcfg.lease_dir").map(String::from))
+                .unwrap_or_else(|| "/run/netcfg".into())
+                .into()
+        }),
         oneshot: args.oneshot,
         timeout: Duration::from_secs(timeout),
     };

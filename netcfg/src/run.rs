@@ -43,6 +43,9 @@ pub struct Options {
     pub take_hostname: bool,
     pub hostname: Option<String>,
     pub request: Option<Ipv4Addr>,
+    /// Remember each interface's address here (`<dir>/<iface>`) so a
+    /// restarted netcfg asks for it again (INIT-REBOOT). None: don't.
+    pub lease_dir: Option<PathBuf>,
     pub oneshot: bool,
     pub timeout: Duration,
 }
@@ -186,6 +189,24 @@ fn report_ipv6(name: &str, seen: &mut Vec<String>) {
     }
 }
 
+/// Write (or with None remove) the remembered address; failures are only
+/// logged: INIT-REBOOT is an optimisation.
+fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
+    let r = match addr {
+        Some(a) => path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| crate::apply::write_atomic(path, &format!("{a}\n"))),
+        None => std::fs::remove_file(path).or_else(|e| match e.kind() {
+            io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }),
+    };
+    if let Err(e) = r {
+        log("netcfg", &format!("cannot update {}: {e}", path.display()));
+    }
+}
+
 /// How long to watch for SLAAC addresses after start.
 const IPV6_WATCH_MS: u64 = 30_000;
 
@@ -260,7 +281,11 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
     };
     let mut cfg = ClientConfig::new(iface.mac);
     cfg.hostname = o.hostname.clone();
-    cfg.remembered = o.request;
+    let memory = o.lease_dir.as_ref().map(|d| d.join(name));
+    cfg.remembered = o.request.or_else(|| {
+        let text = std::fs::read_to_string(memory.as_ref()?).ok()?;
+        text.trim().parse().ok()
+    });
     let mut client = Client::new(cfg, seed());
     let mut applied: Option<Lease> = None;
     let mut server_mac: Option<(Ipv4Addr, [u8; 6])> = None;
@@ -296,6 +321,9 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
                     } else if applied.as_ref() != Some(&l) {
                         log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
                     }
+                    if let Some(m) = &memory {
+                        remember(m, Some(l.addr));
+                    }
                     applied = Some(l);
                     if o.oneshot {
                         return Ok(());
@@ -303,6 +331,9 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
                 }
                 Action::Deconfigure(l) => {
                     target.remove(&mut nl, &l);
+                    if let Some(m) = &memory {
+                        remember(m, None);
+                    }
                     log(
                         "netcfg",
                         &format!("{name}: removed {}/{}", l.addr, l.prefix),

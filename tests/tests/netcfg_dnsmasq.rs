@@ -57,7 +57,8 @@ impl Link {
     fn daemon(&self, args: &[&str]) -> Guard {
         let log = std::fs::File::create(self.dir.path().join("netcfg.log")).expect("log file");
         Guard(
-            self.netcfg(&["--timeout", "5"])
+            self.netcfg(&["--timeout", "5", "--lease-dir"])
+                .arg(self.dir.path())
                 .args(args)
                 .arg(&self.c_if)
                 .stdin(Stdio::null())
@@ -385,6 +386,26 @@ fn init_reboot_asks_for_the_remembered_address() {
     let log = l.log("dnsmasq.log");
     assert!(
         log.contains("DHCPACK") && !log.contains("DHCPDISCOVER"),
+        "{log}"
+    );
+}
+
+#[test]
+fn restarted_daemon_asks_for_its_address_again() {
+    let l = Link::new("k", 91);
+    let _srv = l.dnsmasq(&[&format!("--dhcp-range={},{},2m", l.a(50), l.a(60))]);
+    let nc = l.daemon(&[]);
+    l.wait(15, "no lease", |l| l.addrs().contains("inet 10.91.0."));
+    let remembered = std::fs::read_to_string(l.dir.path().join(&l.c_if)).expect("lease memory");
+    drop(nc); // SIGKILL: no release, the memory stays
+    let _nc = l.daemon(&[]);
+    l.wait(15, "no second ACK", |l| {
+        l.log("dnsmasq.log").matches("DHCPACK").count() >= 2
+    });
+    let log = l.log("dnsmasq.log");
+    assert_eq!(log.matches("DHCPDISCOVER").count(), 1, "{log}");
+    assert!(
+        log.contains(&format!("DHCPREQUEST({}) {}", l.s_if, remembered.trim())),
         "{log}"
     );
 }
