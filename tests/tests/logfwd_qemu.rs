@@ -74,6 +74,20 @@ fn kernel_and_app_records_reach_rsyslog_on_the_host() {
     dedup.dedup();
     assert_eq!(kernel.len(), dedup.len(), "no kernel record twice in a row");
 
+    // On the console: init got logfwd's readiness line, and logfwd's console
+    // sink printed the app's line in the short format.
+    let console = g.console();
+    assert!(
+        console.contains("init: logfwd: ready"),
+        "{}",
+        g.console_tail(3000)
+    );
+    assert!(
+        console.contains("] demo-app: demo-app: listening on"),
+        "{}",
+        g.console_tail(3000)
+    );
+
     g.monitor("system_powerdown").expect("system_powerdown");
     let outcome = g.wait_exit(Duration::from_secs(60));
     assert_eq!(outcome, Outcome::PoweredOff, "{}", g.console_tail(3000));
