@@ -184,7 +184,7 @@ fn run(args: Args) -> Result<i32, Error> {
             running,
         });
     }
-    if !dir.join("modules.dep").exists() && args.kernel_version.is_none() {
+    if !dir.is_dir() && args.kernel_version.is_none() {
         let mut found: Vec<String> = std::fs::read_dir(&modules_dir)
             .map(|d| {
                 d.flatten()
