@@ -140,6 +140,8 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
+    #[error("output {} exists and is not a regular file; choose another -o path", .0.display())]
+    NotAFile(PathBuf),
     #[error("cannot write the output {}", .path.display())]
     Write {
         path: PathBuf,
@@ -389,6 +391,9 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("initramfs.{}", kind.suffix())));
+    if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
+        return Err(BuildError::NotAFile(output));
+    }
     let file_name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -209,6 +209,11 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
         return Ok(0);
     }
     let (dir, version) = locate(sel)?;
+    // modload can fall back to reading every module's .modinfo, but an
+    // image's index must come from depmod's: refuse a tree without it.
+    if let Err(source) = std::fs::metadata(dir.join("modules.dep")) {
+        return Err(ModulesError::NoModulesDep { dir, source });
+    }
     let tree = ModuleTree::open(&dir).map_err(|e| match e {
         TreeError::Read { source, .. } => ModulesError::NoModulesDep {
             dir: dir.clone(),

@@ -381,6 +381,10 @@ fn bad_input_is_one_clear_line_and_leaves_no_output() {
             "cannot create the output /nonexistent/dir/out.img",
         ),
         (
+            vec!["build", "--app", s(&app), "-o", "/dev/null"],
+            "output /dev/null exists and is not a regular file",
+        ),
+        (
             vec![
                 "build",
                 "--app",
