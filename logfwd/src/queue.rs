@@ -82,7 +82,7 @@ impl BoundedQueue {
                 FACILITY_SYSLOG,
                 4,
                 "logfwd",
-                format!("{n} messages lost: buffer full (raise logfwd.buffer or check the remote)"),
+                format!("{n} messages lost: buffer full (logfwd.buffer; is the console or the remote slow or down?)"),
             );
             notice.time_us = now_us;
             notice.drops = n;
