@@ -421,3 +421,72 @@ impl Transport for Tcp {
         format!("tcp://{}", self.addr)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Source;
+
+    /// Delivers into a shared list; the first `fail_after` calls deliver
+    /// only `partial` records and then fail.
+    struct Flaky {
+        got: Arc<Mutex<Vec<String>>>,
+        failures: usize,
+        partial: usize,
+    }
+
+    impl Transport for Flaky {
+        fn send(&mut self, batch: &[Record], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+            let mut got = self.got.lock().unwrap_or_else(|e| e.into_inner());
+            if self.failures > 0 {
+                self.failures -= 1;
+                let n = self.partial.min(batch.len());
+                got.extend(batch[..n].iter().map(|r| r.msg.clone()));
+                return Err((n, io::ErrorKind::ConnectionReset.into()));
+            }
+            got.extend(batch.iter().map(|r| r.msg.clone()));
+            Ok(())
+        }
+
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+    }
+
+    fn recs(range: std::ops::Range<usize>) -> Vec<Record> {
+        range
+            .map(|i| Record::new(Source::App, 1, 6, "t", i.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn failures_mid_batch_lose_and_repeat_nothing() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let t = Flaky {
+            got: got.clone(),
+            failures: 2,
+            partial: 3,
+        };
+        let sink = Sink::spawn(t, 100, 1 << 20).expect("thread");
+        sink.push_many(&mut recs(0..10));
+        sink.push_many(&mut recs(10..20));
+        let left = sink.close(Instant::now() + Duration::from_secs(5));
+        assert_eq!(left, 0);
+        let want: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        assert_eq!(*got.lock().unwrap_or_else(|e| e.into_inner()), want);
+    }
+
+    #[test]
+    fn close_gives_up_at_the_deadline_and_counts() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let t = Flaky {
+            got,
+            failures: usize::MAX,
+            partial: 0,
+        };
+        let sink = Sink::spawn(t, 100, 1 << 20).expect("thread");
+        sink.push_many(&mut recs(0..7));
+        let left = sink.close(Instant::now() + Duration::from_millis(300));
+        assert_eq!(left, 7, "returns (does not retry forever) and counts");
+    }
+}
