@@ -54,8 +54,9 @@ impl LookupKind {
     }
 }
 
+#[derive(Clone, Copy, Default)]
 struct Module {
-    /// Byte range into `ModuleTree::names`.
+    /// Byte range into `DepIndex::names`.
     name: (u32, u32),
     /// Byte ranges into `ModuleTree::dep_text`.
     path: (u32, u32),
@@ -244,13 +245,9 @@ impl std::ops::Deref for Bytes {
     }
 }
 
-/// The module index of one kernel's module directory. The alias files are
-/// kept as text and scanned once per batch of lookups
-/// ([`ModuleTree::lookup_many`]): a coldplug resolves a few hundred aliases,
-/// and one pass over 26,000 lines costs less than building an index.
-pub struct ModuleTree {
-    dir: PathBuf,
-    dep_text: String,
+/// modules.dep parsed: every module, its name, a hashed name lookup.
+#[derive(Default)]
+struct DepIndex {
     modules: Vec<Module>,
     /// Normalised module names, one after the other.
     names: String,
@@ -258,6 +255,98 @@ pub struct ModuleTree {
     /// modules whose name hash was already taken.
     by_name: FxMap<u64, u32>,
     collide: Vec<u32>,
+    warnings: Vec<String>,
+}
+
+impl DepIndex {
+    fn parse(dep_text: &str) -> DepIndex {
+        let mut d = DepIndex::default();
+        let mut off = 0usize;
+        for (n, line) in dep_text.split('\n').enumerate() {
+            let line_off = off;
+            off += line.len() + 1;
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some(colon) = line.find(':') else {
+                d.warnings.push(format!(
+                    "modules.dep line {}: no ':' ({line:?}); skipped",
+                    n + 1
+                ));
+                continue;
+            };
+            let start = d.names.len();
+            let path = line[..colon].trim();
+            let base = path.rsplit('/').next().unwrap_or(path);
+            let base = base.split('.').next().unwrap_or(base);
+            d.names
+                .extend(base.chars().map(|c| if c == '-' { '_' } else { c }));
+            let name = (start as u32, d.names.len() as u32);
+            let path_end = line[..colon].trim_end().len();
+            let range = |a: usize, b: usize| ((line_off + a) as u32, (line_off + b) as u32);
+            let id = d.modules.len() as u32;
+            let h = hash_name(&d.names[start..]);
+            match d.by_name.entry(h) {
+                // The first module under a name hash stays in the map (the
+                // same name twice: the first wins); the others in `collide`.
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => d.collide.push(id),
+            }
+            d.modules.push(Module {
+                name,
+                path: range(line.len() - line.trim_start().len(), path_end),
+                deps: range(colon + 1, line.len()),
+            });
+        }
+        d
+    }
+
+    fn mod_name(&self, m: &Module) -> &str {
+        self.names
+            .get(m.name.0 as usize..m.name.1 as usize)
+            .unwrap_or("")
+    }
+
+    /// The module with this normalised name.
+    fn find(&self, name: &str) -> Option<Module> {
+        let i = *self.by_name.get(&hash_name(name))?;
+        let m = self.modules[i as usize];
+        if self.mod_name(&m) == name {
+            return Some(m);
+        }
+        self.collide
+            .iter()
+            .map(|&c| self.modules[c as usize])
+            .find(|m| self.mod_name(m) == name)
+    }
+}
+
+/// Path and dependency ranges of the modules.dep line at `off..off + len`.
+fn module_at(dep_text: &str, off: usize, len: usize) -> Option<Module> {
+    let line = dep_text.get(off..off + len)?;
+    let colon = line.find(':')?;
+    let path_start = line.len() - line.trim_start().len();
+    let path_end = line[..colon].trim_end().len();
+    let r = |a: usize, b: usize| ((off + a) as u32, (off + b) as u32);
+    Some(Module {
+        name: (0, 0),
+        path: r(path_start, path_end),
+        deps: r(colon + 1, line.len()),
+    })
+}
+
+/// The module index of one kernel's module directory. The alias files are
+/// kept as text and scanned once per batch of lookups
+/// ([`ModuleTree::lookup_many`]): a coldplug resolves a few hundred aliases,
+/// and one pass over 26,000 lines costs less than building an index.
+pub struct ModuleTree {
+    dir: PathBuf,
+    dep_text: String,
+    /// modules.dep parsed, on first need (never, for lookups, when the
+    /// precompiled index is present).
+    dep_index: std::sync::OnceLock<DepIndex>,
     alias_text: Bytes,
     /// Offsets of modules.alias lines by [`bucket`] of their pattern,
     /// built on the first lookup.
@@ -370,15 +459,18 @@ impl ModuleTree {
             ModuleTree::build(into_string(dep), alias, &softdep, &builtin, builtin_modinfo);
         tree.dir = dir.to_path_buf();
         if let Ok(idx) = crate::sys::Mapped::open(&dir.join(crate::index::FILE)) {
-            match crate::index::open(&idx, alias_size) {
+            match crate::index::open(&idx, alias_size, tree.dep_text.len()) {
                 Some(meta) => tree.alias_idx = Some((Bytes::Mapped(idx), meta)),
                 None => warnings.push(format!(
-                    "{} does not match modules.alias (stale or corrupt): using the text (run `modload index`)",
+                    "{} does not match modules.alias and modules.dep (stale or corrupt): using the text (run `modload index`)",
                     dir.join(crate::index::FILE).display()
                 )),
             }
         }
         warnings.append(&mut tree.warnings);
+        if tree.alias_idx.is_none() {
+            warnings.extend(tree.deps().warnings.iter().cloned());
+        }
         tree.warnings = warnings;
         Ok(tree)
     }
@@ -474,6 +566,7 @@ impl ModuleTree {
         );
         t.dir = dir.to_path_buf();
         warnings.append(&mut t.warnings);
+        warnings.extend(t.deps().warnings.iter().cloned());
         t.warnings = warnings;
         t
     }
@@ -486,13 +579,16 @@ impl ModuleTree {
         builtin: &str,
         builtin_modinfo: &[u8],
     ) -> ModuleTree {
-        Self::build(
+        let mut t = Self::build(
             dep.to_string(),
             Bytes::Owned(alias.as_bytes().to_vec()),
             softdep,
             builtin,
             builtin_modinfo.to_vec(),
-        )
+        );
+        let w = t.deps().warnings.clone();
+        t.warnings.extend(w);
+        t
     }
 
     fn build(
@@ -504,10 +600,7 @@ impl ModuleTree {
     ) -> ModuleTree {
         let mut t = ModuleTree {
             dir: PathBuf::new(),
-            modules: Vec::new(),
-            names: String::new(),
-            by_name: FxMap::default(),
-            collide: Vec::new(),
+            dep_index: std::sync::OnceLock::new(),
             alias_text: Bytes::Owned(Vec::new()),
             alias_buckets: std::sync::OnceLock::new(),
             alias_idx: None,
@@ -519,45 +612,6 @@ impl ModuleTree {
             warnings: Vec::new(),
             dep_text: String::new(),
         };
-        let mut off = 0usize;
-        for (n, line) in dep_text.split('\n').enumerate() {
-            let line_off = off;
-            off += line.len() + 1;
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some(colon) = line.find(':') else {
-                t.warnings.push(format!(
-                    "modules.dep line {}: no ':' ({line:?}); skipped",
-                    n + 1
-                ));
-                continue;
-            };
-            let start = t.names.len();
-            let path = line[..colon].trim();
-            let base = path.rsplit('/').next().unwrap_or(path);
-            let base = base.split('.').next().unwrap_or(base);
-            t.names
-                .extend(base.chars().map(|c| if c == '-' { '_' } else { c }));
-            let name = (start as u32, t.names.len() as u32);
-            let path_end = line[..colon].trim_end().len();
-            let range = |a: usize, b: usize| ((line_off + a) as u32, (line_off + b) as u32);
-            let id = t.modules.len() as u32;
-            let h = hash_name(&t.names[start..]);
-            match t.by_name.entry(h) {
-                // The first module under a name hash stays in the map (the
-                // same name twice: the first wins); the others in `collide`.
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(id);
-                }
-                std::collections::hash_map::Entry::Occupied(_) => t.collide.push(id),
-            }
-            t.modules.push(Module {
-                name,
-                path: range(line.len() - line.trim_start().len(), path_end),
-                deps: range(colon + 1, line.len()),
-            });
-        }
         t.dep_text = dep_text;
         t.alias_text = alias_text;
         for line in softdep.lines() {
@@ -602,22 +656,19 @@ impl ModuleTree {
         t
     }
 
-    fn mod_name(&self, m: &Module) -> &str {
-        self.names
-            .get(m.name.0 as usize..m.name.1 as usize)
-            .unwrap_or("")
+    fn deps(&self) -> &DepIndex {
+        self.dep_index
+            .get_or_init(|| DepIndex::parse(&self.dep_text))
     }
 
-    /// Index in `modules` of a normalised module name.
-    fn find(&self, name: &str) -> Option<u32> {
-        let i = *self.by_name.get(&hash_name(name))?;
-        if self.mod_name(&self.modules[i as usize]) == name {
-            return Some(i);
+    /// The module with this normalised name: from the precompiled index
+    /// when there is one, else from modules.dep parsed.
+    fn find(&self, name: &str) -> Option<Module> {
+        if let Some((idx, meta)) = &self.alias_idx {
+            let (off, len) = crate::index::find_name(idx, meta, name.as_bytes())?;
+            return module_at(&self.dep_text, off, len);
         }
-        self.collide
-            .iter()
-            .copied()
-            .find(|&c| self.mod_name(&self.modules[c as usize]) == name)
+        self.deps().find(name)
     }
 
     fn text(&self, r: (u32, u32)) -> &str {
@@ -780,6 +831,7 @@ impl ModuleTree {
                 )
             }),
             self.alias_text.len(),
+            &self.dep_text,
         )
     }
 
@@ -889,13 +941,13 @@ impl ModuleTree {
     /// Path relative to the tree as modules.dep gives it; `None` for built-in
     /// or unknown modules.
     pub fn module_path(&self, name: &str) -> Option<&str> {
-        let i = self.find(&normalize_name(name))?;
-        Some(self.text(self.modules[i as usize].path))
+        let m = self.find(&normalize_name(name))?;
+        Some(self.text(m.path))
     }
 
     fn dep_paths(&self, name: &str) -> impl Iterator<Item = &str> {
         let deps = match self.find(name) {
-            Some(i) => self.text(self.modules[i as usize].deps),
+            Some(m) => self.text(m.deps),
             None => "",
         };
         deps.split_whitespace()
@@ -910,7 +962,8 @@ impl ModuleTree {
 
     /// Names of the loadable modules (modules.dep order).
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
-        self.modules.iter().map(|m| self.mod_name(m))
+        let d = self.deps();
+        d.modules.iter().map(|m| d.mod_name(m))
     }
 
     /// Whether `name` is built into the kernel (modules.builtin).
@@ -933,11 +986,8 @@ impl ModuleTree {
     pub fn write_subset_index(&self, subset: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
         let subset: BTreeSet<String> = subset.iter().map(|n| normalize_name(n)).collect();
         let mut dep = String::new();
-        for m in self
-            .modules
-            .iter()
-            .filter(|m| subset.contains(self.mod_name(m)))
-        {
+        let d = self.deps();
+        for m in d.modules.iter().filter(|m| subset.contains(d.mod_name(m))) {
             dep.push_str(self.text(m.path));
             dep.push(':');
             for d in self.text(m.deps).split_whitespace() {
@@ -978,6 +1028,7 @@ impl ModuleTree {
                 )
             }),
             alias.len(),
+            &dep,
         );
         vec![
             ("modules.dep".into(), dep.into_bytes()),
