@@ -34,6 +34,8 @@ pub enum RunError {
     Signals(#[source] io::Error),
     #[error("{0} exists and is not a socket; refusing to replace it")]
     NotASocket(PathBuf),
+    #[error("another syslog daemon is listening on {0}; stop it or give logfwd --socket PATH")]
+    InUse(PathBuf),
     #[error("cannot listen on {0} (is another syslog daemon running?)")]
     Bind(PathBuf, #[source] io::Error),
     #[error("cannot start the {0} sink thread")]
@@ -222,6 +224,11 @@ impl Logfwd {
 fn bind_socket(path: &Path) -> Result<UnixDatagram, RunError> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
+            // A stale socket is replaced; a live one belongs to someone else.
+            let probe = UnixDatagram::unbound().and_then(|s| s.connect(path));
+            if probe.is_ok() {
+                return Err(RunError::InUse(path.to_path_buf()));
+            }
             let _ = std::fs::remove_file(path);
         }
         Ok(_) => return Err(RunError::NotASocket(path.to_path_buf())),

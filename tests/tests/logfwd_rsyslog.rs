@@ -280,13 +280,14 @@ fn app_pipes_megabyte_line_partial_tail_and_ring_dump() {
     let rs = Rsyslog::start(&dir, free_port());
     let remote = format!("tcp://127.0.0.1:{}", rs.port);
     // The app's stdout pipe arrives as logfwd's fd 0, its stderr pipe as fd 1.
+    // --buffer 4000 bounds the queue at 4 MiB: room for the 1 MiB line.
     let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
     let (mut out_w, mut err_w) = (std::fs::File::from(out_w), std::fs::File::from(err_w));
     let (mut lf, _sock) = start_logfwd(
         dir.path(),
-        &["--remote", &remote, "--buffer", "1000"],
+        &["--remote", &remote, "--buffer", "4000"],
         |c| {
             c.stdin(out_r)
                 .stdout(err_r)
@@ -379,4 +380,23 @@ fn sigterm_with_remote_down_exits_in_bounded_time_and_counts_the_undelivered() {
         stderr.contains(&format!("10 messages not delivered to {remote} at exit")),
         "{stderr}"
     );
+}
+
+#[test]
+fn refuses_a_socket_another_daemon_listens_on() {
+    let dir = TempDir::new(&format!("logfwd-inuse-{}", std::process::id()));
+    let (_first, sock) = start_logfwd(dir.path(), &[], |_| {});
+    let out = Command::new(nodistro_tests::logfwd::logfwd_bin())
+        .arg("--socket")
+        .arg(&sock)
+        .args(["--no-kmsg", "--no-console", "--config", "/nonexistent"])
+        .output()
+        .expect("run a second logfwd");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another syslog daemon is listening on"),
+        "{err}"
+    );
+    assert!(sock.exists(), "the first one's socket is left alone");
 }
