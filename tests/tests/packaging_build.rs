@@ -438,6 +438,33 @@ fn bad_input_is_one_clear_line_and_leaves_no_output() {
         "{err}"
     );
     assert!(leftovers(tmp.path()).is_empty());
+    // A full disk mid-archive: the error names the output, nothing is left.
+    require_root();
+    let small = tmp.path().join("small");
+    std::fs::create_dir(&small).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "nodistro-pack-test"])
+        .arg(&small)
+        .status();
+    assert!(
+        matches!(mounted, Ok(st) if st.success()),
+        "cannot mount a tmpfs"
+    );
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&small);
+    let full = small.join("out.img");
+    let err = failed(&nodistro(&["build", "--app", s(&app), "-o", s(&full)], &[]));
+    assert!(
+        err.contains("cannot write the output") && err.contains("No space left"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&small).expect("readdir").count(), 0);
+    drop(_guard);
     // A bad SOURCE_DATE_EPOCH is refused, not silently replaced.
     let err = failed(&nodistro(
         &["build", "--app", s(&app), "-o", o],
