@@ -5,8 +5,7 @@
 
 use crate::frame;
 use crate::lease::{self, Lease};
-use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode, OptionCode};
-use dhcproto::{Decodable, Decoder, Encodable};
+use crate::msg::{self as m, Msg};
 use std::net::Ipv4Addr;
 
 /// Where a DHCP message goes.
@@ -163,8 +162,8 @@ impl Client {
     fn send_discover(&mut self, now: u64) -> Action {
         self.request_sent = now;
         self.next = Some(now + self.backoff());
-        let mut m = self.message(MessageType::Discover, Ipv4Addr::UNSPECIFIED, now);
-        m.opts_mut().insert(DhcpOption::RapidCommit);
+        let mut m = self.message(m::DISCOVER, Ipv4Addr::UNSPECIFIED, now);
+        m.push(m::OPT_RAPID_COMMIT, []);
         self.send(m, Ipv4Addr::UNSPECIFIED, Dest::Broadcast)
     }
 
@@ -176,15 +175,15 @@ impl Client {
             (Some(l), State::Renewing | State::Rebinding) => l.addr,
             _ => Ipv4Addr::UNSPECIFIED,
         };
-        let mut m = self.message(MessageType::Request, ciaddr, now);
+        let mut m = self.message(m::REQUEST, ciaddr, now);
         let mut dest = Dest::Broadcast;
         match self.state {
             State::Requesting | State::Rebooting => {
                 self.next = Some(now + self.backoff());
                 if let Some((addr, server)) = self.offer {
-                    m.opts_mut().insert(DhcpOption::RequestedIpAddress(addr));
+                    m.push(m::OPT_REQUESTED_IP, addr.octets());
                     if self.state == State::Requesting {
-                        m.opts_mut().insert(DhcpOption::ServerIdentifier(server));
+                        m.push(m::OPT_SERVER_ID, server.octets());
                     }
                 }
             }
@@ -208,41 +207,41 @@ impl Client {
         self.send(m, ciaddr, dest)
     }
 
-    fn message(&self, ty: MessageType, ciaddr: Ipv4Addr, now: u64) -> Message {
-        let z = Ipv4Addr::UNSPECIFIED;
-        let mut m = Message::new_with_id(self.xid, ciaddr, z, z, z, &self.cfg.mac);
-        m.set_flags(Flags::default());
-        m.set_secs(((now.saturating_sub(self.started)) / SEC).min(0xffff) as u16);
-        let o = m.opts_mut();
-        o.insert(DhcpOption::MessageType(ty));
-        o.insert(DhcpOption::ClientIdentifier(self.cfg.client_id.clone()));
-        if ty != MessageType::Release {
-            o.insert(DhcpOption::MaxMessageSize(1500));
-            o.insert(DhcpOption::ParameterRequestList(vec![
-                OptionCode::SubnetMask,
-                OptionCode::Router,
-                OptionCode::DomainNameServer,
-                OptionCode::Hostname,
-                OptionCode::DomainName,
-                OptionCode::InterfaceMtu,
-                OptionCode::BroadcastAddr,
-                OptionCode::AddressLeaseTime,
-                OptionCode::Renewal,
-                OptionCode::Rebinding,
-                OptionCode::DomainSearch,
-                OptionCode::ClasslessStaticRoute,
-            ]));
+    fn message(&self, ty: u8, ciaddr: Ipv4Addr, now: u64) -> Msg {
+        let mut m = Msg::request(self.xid, self.cfg.mac, ciaddr);
+        m.secs = ((now.saturating_sub(self.started)) / SEC).min(0xffff) as u16;
+        m.push(m::OPT_MSG_TYPE, [ty]);
+        m.push(m::OPT_CLIENT_ID, self.cfg.client_id.clone());
+        if ty != m::RELEASE {
+            m.push(m::OPT_MAX_SIZE, 1500u16.to_be_bytes());
+            m.push(
+                m::OPT_PARAMS,
+                [
+                    m::OPT_SUBNET_MASK,
+                    m::OPT_ROUTER,
+                    m::OPT_DNS,
+                    m::OPT_HOSTNAME,
+                    m::OPT_DOMAIN,
+                    m::OPT_MTU,
+                    m::OPT_BROADCAST,
+                    m::OPT_LEASE_TIME,
+                    m::OPT_T1,
+                    m::OPT_T2,
+                    m::OPT_CLASSLESS_ROUTES,
+                ],
+            );
             if let Some(h) = &self.cfg.hostname {
-                o.insert(DhcpOption::Hostname(h.clone()));
+                m.push(m::OPT_HOSTNAME, h.as_bytes());
             }
         }
         m
     }
 
-    fn send(&self, m: Message, src: Ipv4Addr, dest: Dest) -> Action {
-        match m.to_vec() {
-            Ok(payload) => Action::Send { payload, src, dest },
-            Err(e) => Action::Log(format!("cannot encode a DHCP message: {e}")),
+    fn send(&self, m: Msg, src: Ipv4Addr, dest: Dest) -> Action {
+        Action::Send {
+            payload: m.encode(),
+            src,
+            dest,
         }
     }
 
@@ -305,8 +304,8 @@ impl Client {
         let mut v = Vec::new();
         if let Some(l) = self.lease.take() {
             self.xid = self.random() as u32;
-            let mut m = self.message(MessageType::Release, l.addr, now);
-            m.opts_mut().insert(DhcpOption::ServerIdentifier(l.server));
+            let mut m = self.message(m::RELEASE, l.addr, now);
+            m.push(m::OPT_SERVER_ID, l.server.octets());
             v.push(self.send(m, l.addr, Dest::Unicast(l.server)));
             v.push(Action::Deconfigure(l));
         }
@@ -333,32 +332,29 @@ impl Client {
         if matches!(self.state, State::Stopped | State::Bound) {
             return vec![];
         }
-        if let Err(e) = check_options(bytes) {
-            return log(format!("malformed DHCP message from {sender} dropped: {e}"));
-        }
-        let m = match Message::decode(&mut Decoder::new(bytes)) {
+        let m = match Msg::decode(bytes) {
             Ok(m) => m,
             Err(e) => return log(format!("malformed DHCP message from {sender} dropped: {e}")),
         };
-        if m.opcode() != Opcode::BootReply {
+        if m.op != 2 {
             return vec![];
         }
-        if m.xid() != self.xid {
+        if m.xid != self.xid {
             return log(format!(
                 "reply from {sender} for another transaction (xid {:#x}) dropped",
-                m.xid()
+                m.xid
             ));
         }
-        if m.chaddr().get(..6) != Some(&self.cfg.mac[..]) {
+        if m.chaddr[..6] != self.cfg.mac {
             return log(format!("reply from {sender} for another MAC dropped"));
         }
-        let Some(ty) = m.opts().msg_type() else {
+        let Some(ty) = m.msg_type() else {
             return log(format!(
                 "reply from {sender} without a message type dropped"
             ));
         };
         match (ty, self.state) {
-            (MessageType::Offer, State::Selecting) => match lease::from_reply(&m, sender) {
+            (m::OFFER, State::Selecting) => match lease::from_reply(&m, sender) {
                 Ok((l, _)) => {
                     self.offer = Some((l.addr, l.server));
                     self.state = State::Requesting;
@@ -367,21 +363,14 @@ impl Client {
                 }
                 Err(e) => log(format!("offer from {sender} dropped: {e}")),
             },
-            (MessageType::Ack, State::Selecting)
-                if m.opts().get(OptionCode::RapidCommit).is_none() =>
-            {
-                log(format!(
-                    "DHCPACK from {sender} without rapid commit dropped"
-                ))
-            }
-            (MessageType::Ack, _) => self.ack(&m, sender, now),
-            (MessageType::Nak, State::Selecting) => vec![],
-            (MessageType::Nak, _) => {
+            (m::ACK, State::Selecting) if m.opt(m::OPT_RAPID_COMMIT).is_none() => log(format!(
+                "DHCPACK from {sender} without rapid commit dropped"
+            )),
+            (m::ACK, _) => self.ack(&m, sender, now),
+            (m::NAK, State::Selecting) => vec![],
+            (m::NAK, _) => {
                 let server = self.offer.map(|o| o.1).unwrap_or(Ipv4Addr::UNSPECIFIED);
-                let from = match m.opts().get(OptionCode::ServerIdentifier) {
-                    Some(DhcpOption::ServerIdentifier(s)) => *s,
-                    _ => sender,
-                };
+                let from = m.ip(m::OPT_SERVER_ID).unwrap_or(sender);
                 if self.state == State::Requesting && from != server {
                     return log(format!(
                         "DHCPNAK from {from}, not our server {server}; ignored"
@@ -396,7 +385,7 @@ impl Client {
         }
     }
 
-    fn ack(&mut self, m: &Message, sender: Ipv4Addr, now: u64) -> Vec<Action> {
+    fn ack(&mut self, m: &Msg, sender: Ipv4Addr, now: u64) -> Vec<Action> {
         let (l, warnings) = match lease::from_reply(m, sender) {
             Ok(x) => x,
             Err(e) => return vec![Action::Log(format!("DHCPACK from {sender} dropped: {e}"))],
@@ -426,34 +415,6 @@ impl Client {
         v.push(Action::Apply(l));
         v
     }
-}
-
-/// Walk the options area: every length must stay inside the packet and the
-/// list must end with option 255 (dhcproto stops quietly at the first bad
-/// option and would hand back a half-read list).
-pub fn check_options(bytes: &[u8]) -> Result<(), &'static str> {
-    const START: usize = 240;
-    if bytes.len() < START {
-        return Err("shorter than the fixed header");
-    }
-    if bytes[236..240] != [99, 130, 83, 99] {
-        return Err("no DHCP magic cookie");
-    }
-    let mut i = START;
-    while let Some(&code) = bytes.get(i) {
-        match code {
-            0 => i += 1,
-            255 => return Ok(()),
-            _ => {
-                let len = *bytes.get(i + 1).ok_or("option length past the end")?;
-                i += 2 + usize::from(len);
-                if i > bytes.len() {
-                    return Err("option length past the end");
-                }
-            }
-        }
-    }
-    Err("options not terminated (truncated)")
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod dhcp;
 pub mod frame;
 pub mod ipconf;
 pub mod lease;
+pub mod msg;
 pub mod rtnl;
 pub mod run;
 pub mod sys;

@@ -11,6 +11,8 @@ use std::net::Ipv4Addr;
 fuzz_target!(|data: &[u8]| {
     let _ = frame::parse(data, true);
     let _ = rtnl::parse_ack(data, 1);
+    let _ = nodistro_netcfg::msg::Msg::decode(data);
+    let _ = nodistro_netcfg::msg::classless_routes(data);
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = ipconf::parse(s);
     }
