@@ -3,10 +3,9 @@
 //!
 //! Why not netlink-packet-route: measured in a stripped static binary
 //! (opt-level z, fat LTO), netlink-packet-route with a blocking netlink
-//! socket costs +520 KB and dhcproto +245 KB; together they break the
-//! multicall binary's budget (under busybox-static's 1,982,256 B) on their
-//! own. This encoder is a few KB. The message builders are pure functions,
-//! unit-tested against bytes `ip monitor`/iproute2 would send.
+//! socket costs +520 KB, more than netcfg's whole share of the multicall
+//! binary's budget (under busybox-static's 1,982,256 B). This encoder is a
+//! few KB. The message builders are pure functions, unit-tested for layout.
 
 use crate::lease::Route;
 use rustix::net::netlink::SocketAddrNetlink;
