@@ -197,7 +197,7 @@ mod tests {
         let mut r = rec();
         r.hostname = Some("other".into());
         r.pid = None;
-        r.app = String::new();
+        r.app = "".into();
         assert_eq!(
             rfc5424(&r, &origin()),
             "<11>1 2026-11-24T12:00:01.500000Z other - - - - disk full"

@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(r.record.severity, 6);
         assert_eq!(r.record.msg, "NET: Registered protocol family 10");
         assert_eq!(r.record.time_us, 6_140_900);
-        assert_eq!(r.record.app, "kernel");
+        assert_eq!(&*r.record.app, "kernel");
         assert_eq!(r.dict[0], ("SUBSYSTEM".into(), "net".into()));
         assert_eq!(r.gap, 0);
     }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 /// Bytes a record is charged in a buffer: its text plus a fixed overhead.
 pub fn cost(r: &Record) -> usize {
-    r.msg.len() + r.app.len() + r.hostname.as_ref().map_or(0, String::len) + 96
+    r.msg.len() + r.app.len() + r.hostname.as_ref().map_or(0, |h| h.len()) + 96
 }
 
 /// A FIFO bounded by count and by bytes. When a push would exceed either

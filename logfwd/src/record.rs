@@ -22,10 +22,12 @@ pub struct Record {
     /// Wall-clock time the record was received, µs since the Unix epoch.
     pub time_us: u64,
     /// Host name the sender gave, if any (sinks use the machine's otherwise).
-    pub hostname: Option<String>,
-    pub app: String,
-    pub pid: Option<String>,
-    pub msgid: Option<String>,
+    // Boxed strings: 16 bytes each instead of 24, for records that wait
+    // by the thousand in a queue.
+    pub hostname: Option<Box<str>>,
+    pub app: Box<str>,
+    pub pid: Option<Box<str>>,
+    pub msgid: Option<Box<str>>,
     pub msg: String,
     /// For a queue's drop notice: how many records it reports lost.
     pub drops: u64,
@@ -40,7 +42,7 @@ impl Record {
             severity,
             time_us: 0,
             hostname: None,
-            app: app.to_string(),
+            app: app.into(),
             pid: None,
             msgid: None,
             msg,

@@ -26,12 +26,12 @@ pub fn parse_datagram(raw: &[u8], now_us: u64) -> Record {
         m.appname.unwrap_or("-"),
         m.msg.trim_start_matches('\u{feff}').to_string(),
     );
-    r.hostname = m.hostname.filter(|h| *h != "-").map(str::to_string);
+    r.hostname = m.hostname.filter(|h| *h != "-").map(Into::into);
     r.pid = m.procid.map(|p| match p {
-        ProcId::PID(n) => n.to_string(),
-        ProcId::Name(s) => s.to_string(),
+        ProcId::PID(n) => n.to_string().into(),
+        ProcId::Name(s) => s.into(),
     });
-    r.msgid = m.msgid.map(str::to_string);
+    r.msgid = m.msgid.map(Into::into);
     let parsed_us = m
         .timestamp
         .map(|t| t.timestamp_micros())
@@ -49,7 +49,7 @@ mod tests {
         // glibc syslog() over /dev/log: no host name.
         let r = parse_datagram(b"<30>Nov 24 12:00:01 myd[123]: started ok", 42);
         assert_eq!((r.facility, r.severity), (3, 6));
-        assert_eq!(r.app, "myd");
+        assert_eq!(&*r.app, "myd");
         assert_eq!(r.pid.as_deref(), Some("123"));
         assert_eq!(r.msg, "started ok");
         assert_eq!(r.time_us, 42);
@@ -59,7 +59,7 @@ mod tests {
     fn rfc3164_with_hostname() {
         let r = parse_datagram(b"<13>Nov 24 12:00:01 box1 tagx[7]: hi there\n", 42);
         assert_eq!(r.hostname.as_deref(), Some("box1"));
-        assert_eq!(r.app, "tagx");
+        assert_eq!(&*r.app, "tagx");
         assert_eq!(r.pid.as_deref(), Some("7"));
         assert_eq!(r.msg, "hi there");
     }
@@ -72,7 +72,7 @@ mod tests {
         );
         assert_eq!((r.facility, r.severity), (20, 5));
         assert_eq!(r.hostname.as_deref(), Some("host2"));
-        assert_eq!(r.app, "app3");
+        assert_eq!(&*r.app, "app3");
         assert_eq!(r.pid.as_deref(), Some("99"));
         assert_eq!(r.msgid.as_deref(), Some("ID47"));
         assert_eq!(r.msg, "msg body");
