@@ -15,7 +15,9 @@ use crate::format::{self, Format, Origin};
 use crate::queue::BoundedQueue;
 use crate::record::{now_us, Record};
 use nodistro_common::timeline;
-use std::io::{self, Write};
+use rustix::io::Errno;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
+use std::io::{self, IoSlice, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -296,15 +298,33 @@ impl Transport for Udp {
                 self.socket.insert(s.map_err(|e| (0, e))?)
             }
         };
-        for (i, r) in batch.iter().enumerate() {
-            let msg = format::remote(self.format, r, &self.origin);
-            match socket.send(msg.as_bytes()) {
-                Ok(_) => {}
+        // One sendmmsg for the whole batch instead of a syscall per record.
+        let msgs: Vec<String> = batch
+            .iter()
+            .map(|r| format::remote(self.format, r, &self.origin))
+            .collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> =
+            msgs.iter().map(|m| [IoSlice::new(m.as_bytes())]).collect();
+        let mut ctls: Vec<SendAncillaryBuffer<'_, '_, '_>> = iovs
+            .iter()
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut hdrs: Vec<MMsgHdr<'_>> = iovs
+            .iter()
+            .zip(ctls.iter_mut())
+            .map(|(iov, ctl)| MMsgHdr::new(iov, ctl))
+            .collect();
+        let mut sent = 0;
+        while sent < hdrs.len() {
+            match rustix::net::sendmmsg(socket, &mut hdrs[sent..], SendFlags::empty()) {
+                Ok(0) => return Err((sent, io::ErrorKind::WriteZero.into())),
+                Ok(n) => sent += n,
                 // Larger than a datagram can be: nothing will make it fit.
-                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {}
+                Err(Errno::MSGSIZE) => sent += 1,
+                Err(Errno::INTR) => {}
                 Err(e) => {
                     self.socket = None;
-                    return Err((i, e));
+                    return Err((sent, e.into()));
                 }
             }
         }
@@ -363,8 +383,8 @@ fn peer_gone(s: &TcpStream) -> bool {
         match rustix::net::recv(s, &mut b, RecvFlags::DONTWAIT) {
             Ok((0, _)) => return true,
             Ok(_) => continue,
-            Err(rustix::io::Errno::AGAIN) => return false,
-            Err(rustix::io::Errno::INTR) => continue,
+            Err(Errno::AGAIN) => return false,
+            Err(Errno::INTR) => continue,
             Err(_) => return true,
         }
     }
