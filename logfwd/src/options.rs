@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Collect kernel, syslog and app logs; forward them to the console and a
-/// remote syslog server without blocking the programs that log.
+/// remote syslog server without blocking the programs that log. SIGUSR1
+/// dumps the recent records on the console; SIGTERM delivers what it can
+/// (3 s at most) and exits.
 #[derive(FromArgs, Debug, Default)]
 pub struct Args {
     /// unix datagram socket to receive syslog on (default /dev/log)
@@ -32,7 +34,8 @@ pub struct Args {
     /// forward only records at least this severe (emerg..debug or 0-7; default debug)
     #[argh(option)]
     pub min_severity: Option<String>,
-    /// messages buffered per sink while it cannot keep up (default 10000)
+    /// messages buffered per sink while it cannot keep up, at most N KiB;
+    /// beyond, the oldest are dropped and counted (default 10000)
     #[argh(option)]
     pub buffer: Option<usize>,
     /// configuration file (default /etc/nodistro.conf; the kernel command line still overrides)
