@@ -5,6 +5,9 @@
 //!   (kmod's text files), alias matching, dependency closure, subset index.
 //! - [`modinfo`]: a module's own `.modinfo` section.
 //! - [`fnmatch`]: kmod's pattern matching and name normalisation.
+//! - [`index`]: the precompiled index `modules.nodistro` (aliases by literal
+//!   prefix, module names to modules.dep lines), written by `modload index`
+//!   and by `nodistro build`; a missing or stale one falls back to the text.
 //! - [`coldplug`]: the devices in /sys, blacklist, alias resolution.
 //! - [`load`]: finit_module, parameters, parallel loading.
 //! - [`uevent`]: hotplug events.
@@ -13,6 +16,10 @@
 //! line): `modprobe.blacklist=a,b` and `modload.blacklist=a,b` (kmod's
 //! blacklist: alias matches only), `<module>.<param>=<value>` (module
 //! parameters, `-` and `_` alike in the module name).
+//!
+//! Exit codes: 0 done, 1 a module failed to load (or an alias matched
+//! nothing, for `show-depends`) or the tree cannot be used, 2 bad usage.
+//! Top-level options go before a subcommand (`modload --root R index`).
 
 pub mod coldplug;
 pub mod fnmatch;
