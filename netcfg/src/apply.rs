@@ -76,10 +76,9 @@ impl Target<'_> {
                 let _ = nl.request(rtnl::RTM_DELROUTE, &rtnl::route_body(self.index, r, None));
             }
         }
+        // Every route again with REPLACE (idempotent): a link that went
+        // down and up lost its routes while the address stayed.
         for r in &new.routes {
-            if same_addr && old.is_some_and(|o| o.routes.contains(r)) {
-                continue;
-            }
             let body = rtnl::route_body(self.index, r, Some(new.addr));
             let what = format!("add route {}/{} via {:?}", r.dest, r.prefix, r.gateway);
             self.nl(nl, what, rtnl::RTM_NEWROUTE, &body)?;

@@ -299,6 +299,22 @@ impl Client {
         }
     }
 
+    /// The link came back (cable, VM migration): confirm the lease with
+    /// INIT-REBOOT (RFC 2131 3.2), keeping it applied meanwhile; without a
+    /// lease, start the search again at once.
+    pub fn link_returned(&mut self, now: u64) -> Vec<Action> {
+        match (&self.lease, self.state) {
+            (_, State::Stopped) => vec![],
+            (Some(l), _) => {
+                let addr = l.addr;
+                self.new_exchange(State::Rebooting, now);
+                self.offer = Some((addr, Ipv4Addr::UNSPECIFIED));
+                vec![self.request(now)]
+            }
+            (None, _) => self.discover(now),
+        }
+    }
+
     /// Stop: DHCPRELEASE to the server and remove the configuration.
     pub fn stop(&mut self, now: u64) -> Vec<Action> {
         let mut v = Vec::new();

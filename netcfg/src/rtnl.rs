@@ -141,6 +141,19 @@ pub fn parse_ack(mut buf: &[u8], seq: u32) -> Option<i32> {
     None
 }
 
+/// A non-blocking NETLINK_ROUTE socket subscribed to link changes
+/// (RTMGRP_LINK): readable when any interface's state changes.
+pub fn link_events() -> std::io::Result<OwnedFd> {
+    let fd = net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    net::bind(&fd, &SocketAddrNetlink::new(0, 1))?;
+    Ok(fd)
+}
+
 /// A NETLINK_ROUTE socket.
 pub struct Netlink {
     fd: OwnedFd,

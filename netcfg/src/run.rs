@@ -108,11 +108,15 @@ pub fn ethernet_ifaces() -> Vec<String> {
     v
 }
 
+fn has_carrier(name: &str) -> bool {
+    sysfs(name, "carrier").is_ok_and(|c| c == "1")
+}
+
 /// Bring `name` up (lo too) and wait for carrier until `deadline`.
 fn link_up(nl: &mut Netlink, iface: &Iface, deadline: Instant) -> Result<(), RunError> {
     nl.link_up(iface.index, None)
         .map_err(|e| RunError::LinkUp(iface.name.clone(), e))?;
-    while !sysfs(&iface.name, "carrier").is_ok_and(|c| c == "1") {
+    while !has_carrier(&iface.name) {
         if Instant::now() >= deadline {
             log(
                 "netcfg",
@@ -291,6 +295,12 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
     let mut server_mac: Option<(Ipv4Addr, [u8; 6])> = None;
     let mut actions = client.start(now());
     let mut stopping = false;
+    let events = crate::rtnl::link_events().map_err(|source| RunError::Socket {
+        what: "rtnetlink link events",
+        iface: name.to_string(),
+        source,
+    })?;
+    let mut carrier = has_carrier(name);
     let mut buf = vec![0u8; 2048];
     let mut v6_seen = Vec::new();
     loop {
@@ -366,8 +376,27 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
         let mut fds = [
             PollFd::new(&sock, PollFlags::IN),
             PollFd::new(&shared.stop, PollFlags::IN),
+            PollFd::new(&events, PollFlags::IN),
         ];
         let _ = poll(&mut fds, Some(&ts));
+        if !fds[2].revents().is_empty() {
+            while rustix::net::recv(&events, &mut buf[..], rustix::net::RecvFlags::DONTWAIT).is_ok()
+            {
+            }
+            let now_up = has_carrier(name);
+            if now_up != carrier {
+                carrier = now_up;
+                if now_up {
+                    log(
+                        "netcfg",
+                        &format!("{name}: carrier back; confirming the lease"),
+                    );
+                    actions.extend(client.link_returned(now()));
+                } else {
+                    log("netcfg", &format!("{name}: carrier lost"));
+                }
+            }
+        }
         if stopped(&shared.stop) {
             actions = client.stop(now());
             stopping = true;

@@ -409,3 +409,24 @@ fn restarted_daemon_asks_for_its_address_again() {
         "{log}"
     );
 }
+
+#[test]
+fn link_flap_confirms_the_lease_with_init_reboot() {
+    let l = Link::new("f", 92);
+    let _srv = l.dnsmasq(&[&format!("--dhcp-range={},{},2m", l.a(50), l.a(60))]);
+    let _nc = l.daemon(&[]);
+    l.wait(15, "no lease", |l| l.addrs().contains("inet 10.92.0."));
+    // Cable out and back in (the server side of the veth).
+    l.server.ip(&["link", "set", &l.s_if, "down"]);
+    l.wait(5, "no carrier loss seen", |l| {
+        l.log("netcfg.log").contains("carrier lost")
+    });
+    l.server.ip(&["link", "set", &l.s_if, "up"]);
+    l.wait(15, "no INIT-REBOOT after the link came back", |l| {
+        l.log("dnsmasq.log").matches("DHCPACK").count() >= 2
+    });
+    let log = l.log("dnsmasq.log");
+    assert_eq!(log.matches("DHCPDISCOVER").count(), 1, "{log}");
+    let routes = l.client.ip(&["-4", "route"]);
+    assert!(routes.contains("default via 10.92.0.1 "), "{routes}");
+}

@@ -310,3 +310,31 @@ fn malformed_and_truncated_replies_never_bind() {
     assert_eq!(applied(&a).map(|l| l.prefix), Some(8));
     assert!(logs(&a).iter().any(|l| l.contains("netmask")), "{a:?}");
 }
+
+#[test]
+fn link_return_confirms_the_lease_with_init_reboot() {
+    let mut c = bind();
+    let (r, src, dest) = one_sent(&c.link_returned(1000));
+    assert_eq!(msg_type(&r), MessageType::Request);
+    assert_eq!(
+        (src, dest, r.ciaddr()),
+        (
+            Ipv4Addr::UNSPECIFIED,
+            Dest::Broadcast,
+            Ipv4Addr::UNSPECIFIED
+        )
+    );
+    assert_eq!(
+        r.opts().get(OptionCode::RequestedIpAddress),
+        Some(&DhcpOption::RequestedIpAddress(ADDR))
+    );
+    assert!(r.opts().get(OptionCode::ServerIdentifier).is_none());
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), 1010);
+    assert_eq!(applied(&a).map(|l| l.addr), Some(ADDR));
+    assert_eq!(c.state(), State::Bound);
+    // On another network: NAK, the old lease goes, the search starts over.
+    let (r, _, _) = one_sent(&c.link_returned(2000));
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), 2010);
+    assert!(deconfigured(&a));
+    assert_eq!(c.state(), State::Selecting);
+}
