@@ -914,7 +914,6 @@ impl ModuleTree {
                 }
             }
         };
-        visit_soft(soft.map(|s| &s.pre), marks, plan, missing);
         let deps: Vec<&str> = self.dep_paths(name).collect();
         for dep_path in deps.into_iter().rev() {
             let dep = name_of_path(dep_path);
@@ -933,6 +932,9 @@ impl ModuleTree {
                 }),
             }
         }
+        // kmod's order: the dependencies, then the `pre:` soft
+        // dependencies, then the module.
+        visit_soft(soft.map(|s| &s.pre), marks, plan, missing);
         plan.order.push(name.to_string());
         marks.insert(name.to_string(), Mark::Done);
         visit_soft(soft.map(|s| &s.post), marks, plan, missing);
@@ -1130,7 +1132,7 @@ softdep cifs gcm
             ]
         );
         let c = t.closure(&["ext4".into()]).expect("closure");
-        assert_eq!(c, ["crc32c_intel", "crc32c_generic", "jbd2", "ext4"]);
+        assert_eq!(c, ["jbd2", "crc32c_intel", "crc32c_generic", "ext4"]);
         assert!(matches!(
             t.closure(&["nosuch".into()]),
             Err(TreeError::UnknownModule(n)) if n == "nosuch"
@@ -1183,7 +1185,7 @@ softdep cifs gcm
         assert!(sub.resolve_alias("virtio:d00000001v00001AF4").is_empty());
         assert_eq!(
             sub.closure(&["ext4".into()]).expect("closure"),
-            ["crc32c_intel", "crc32c_generic", "jbd2", "ext4"]
+            ["jbd2", "crc32c_intel", "crc32c_generic", "ext4"]
         );
         assert!(sub.is_builtin("virtio_pci_builtin"));
         // The same files on disk, with the precompiled index.
@@ -1232,7 +1234,7 @@ softdep cifs gcm
         assert_eq!(t.resolve_alias("virtio:d00000001v00001AF4"), ["virtio_net"]);
         assert_eq!(
             t.closure(&["virtio_net".into()]).expect("closure"),
-            ["crc_x", "virtio_ring", "virtio", "virtio_net"]
+            ["virtio_ring", "virtio", "crc_x", "virtio_net"]
         );
         assert_eq!(t.module_path("virtio"), Some("kernel/drivers/virtio.ko"));
         assert!(

@@ -400,3 +400,49 @@ fn modinfo_reads_real_debian_modules() {
     // A truncated copy is an error, not a panic.
     assert!(nodistro_modload::modinfo(&ko[..ko.len() / 3]).is_err());
 }
+
+/// The load order, not just the set: `modprobe --show-depends NAME` (its
+/// repeated lines dropped) against modload's plan, for every 10th module.
+#[test]
+fn load_order_matches_modprobe_show_depends() {
+    require_program("modprobe", "kmod");
+    let (ver, dir) = debian_tree();
+    let tree = ModuleTree::open(&dir).expect("open the Debian tree");
+    let empty = TempDir::new("modload-kmod-order");
+    let names: Vec<&str> = tree.module_names().step_by(10).collect();
+    assert!(names.len() > 300, "{} modules", names.len());
+    let mut differ = Vec::new();
+    for name in &names {
+        let out = Command::new("modprobe")
+            .arg("-C")
+            .arg(empty.path())
+            .args(["-S", &ver, "--show-depends", name])
+            .output()
+            .expect("run modprobe (Debian package kmod)");
+        let mut theirs: Vec<String> = Vec::new();
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let n = match l.split_whitespace().collect::<Vec<_>>()[..] {
+                ["insmod", p, ..] => name_of_path(p),
+                ["builtin", n, ..] => n.replace('-', "_"),
+                _ => continue,
+            };
+            if !theirs.contains(&n) {
+                theirs.push(n);
+            }
+        }
+        let plan = tree.plan(&[name.to_string()]);
+        if plan.order != theirs {
+            differ.push(format!(
+                "{name}: modload {:?}, modprobe {theirs:?}",
+                plan.order
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {}:\n{}",
+        differ.len(),
+        names.len(),
+        differ.join("\n")
+    );
+}
