@@ -227,6 +227,7 @@ impl Client {
                     m::OPT_LEASE_TIME,
                     m::OPT_T1,
                     m::OPT_T2,
+                    m::OPT_DOMAIN_SEARCH,
                     m::OPT_CLASSLESS_ROUTES,
                 ],
             );

@@ -49,6 +49,7 @@ impl Static {
                 .collect(),
             dns: self.dns.clone(),
             domain: None,
+            search: vec![],
             hostname: self.hostname.clone(),
             mtu: None,
             lease_secs: u32::MAX,

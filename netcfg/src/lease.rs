@@ -25,6 +25,8 @@ pub struct Lease {
     pub routes: Vec<Route>,
     pub dns: Vec<Ipv4Addr>,
     pub domain: Option<String>,
+    /// Option 119, validated like `domain`.
+    pub search: Vec<String>,
     pub hostname: Option<String>,
     pub mtu: Option<u16>,
     /// Seconds; `u32::MAX` is infinite.
@@ -208,6 +210,21 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
     };
     let domain = name(msg::OPT_DOMAIN, "DomainName", 253);
     let hostname = name(msg::OPT_HOSTNAME, "Hostname", 64);
+    let mut search = Vec::new();
+    if let Some(d) = msg.opt(msg::OPT_DOMAIN_SEARCH) {
+        for n in msg::domain_search(d).unwrap_or_else(|| {
+            warn.push("domain search (option 119) malformed; ignored".into());
+            Vec::new()
+        }) {
+            match valid_name(&n, 253) {
+                Some(v) if search.len() < 6 && Some(&v) != domain.as_ref() => search.push(v),
+                Some(_) => {}
+                None => warn.push(format!(
+                    "search domain {n:?} is not a valid DNS name; ignored"
+                )),
+            }
+        }
+    }
     let mtu = match msg.u16(msg::OPT_MTU) {
         Some(m) if m >= 576 => Some(m),
         Some(m) => {
@@ -238,6 +255,7 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
             routes,
             dns,
             domain,
+            search,
             hostname,
             mtu,
             lease_secs,
@@ -254,8 +272,14 @@ pub fn resolv_conf(lease: &Lease) -> Option<String> {
         return None;
     }
     let mut s = String::from("# written by nodistro netcfg\n");
-    if let Some(d) = &lease.domain {
-        s += &format!("search {d}\n");
+    let search: Vec<&str> = lease
+        .domain
+        .iter()
+        .chain(&lease.search)
+        .map(String::as_str)
+        .collect();
+    if !search.is_empty() {
+        s += &format!("search {}\n", search.join(" "));
     }
     for d in &lease.dns {
         s += &format!("nameserver {d}\n");
@@ -313,6 +337,8 @@ mod tests {
         ]));
         o.push(DhcpOption::DomainName("lan.example".into()));
         o.push(DhcpOption::InterfaceMtu(1400));
+        let names = ["a.example.", "b.example."].map(|n| n.parse().expect("name"));
+        o.push(DhcpOption::DomainSearch(names.to_vec()));
         let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
         assert_eq!((l.prefix, l.broadcast), (24, Ipv4Addr::new(10, 0, 0, 255)));
         assert_eq!(l.router(), Some(Ipv4Addr::new(10, 0, 0, 1)));
@@ -322,7 +348,7 @@ mod tests {
         assert_eq!(w.len(), 1, "{w:?}");
         assert_eq!(
             resolv_conf(&l).as_deref(),
-            Some("# written by nodistro netcfg\nsearch lan.example\nnameserver 10.0.0.1\n")
+            Some("# written by nodistro netcfg\nsearch lan.example a.example b.example\nnameserver 10.0.0.1\n")
         );
     }
 

@@ -33,6 +33,7 @@ pub const OPT_T1: u8 = 58;
 pub const OPT_T2: u8 = 59;
 pub const OPT_CLIENT_ID: u8 = 61;
 pub const OPT_RAPID_COMMIT: u8 = 80;
+pub const OPT_DOMAIN_SEARCH: u8 = 119;
 pub const OPT_CLASSLESS_ROUTES: u8 = 121;
 
 const COOKIE: [u8; 4] = [99, 130, 83, 99];
@@ -234,9 +235,68 @@ pub fn classless_routes(d: &[u8]) -> Option<Vec<(Ipv4Addr, u8, Ipv4Addr)>> {
     Some(out)
 }
 
+/// Option 119 (RFC 3397): DNS names in wire format, compression pointers
+/// relative to the option's data. None if any name is broken (a pointer
+/// outside the data, a loop, a bad label length).
+pub fn domain_search(d: &[u8]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < d.len() {
+        let (name, next) = read_name(d, i)?;
+        out.push(name);
+        i = next;
+    }
+    Some(out)
+}
+
+fn read_name(d: &[u8], mut i: usize) -> Option<(String, usize)> {
+    let mut labels: Vec<String> = Vec::new();
+    let mut end = None;
+    for _ in 0..128 {
+        let len = *d.get(i)?;
+        match len {
+            0 => return Some((labels.join("."), end.unwrap_or(i + 1))),
+            l if l & 0xc0 == 0xc0 => {
+                let ptr = usize::from(l & 0x3f) << 8 | usize::from(*d.get(i + 1)?);
+                end.get_or_insert(i + 2);
+                i = ptr;
+            }
+            l if l < 64 => {
+                let label = d.get(i + 1..i + 1 + usize::from(l))?;
+                labels.push(String::from_utf8_lossy(label).into_owned());
+                i += 1 + usize::from(l);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3397_example_and_loops() {
+        // "eng.apple.com." then "marketing.apple.com." pointing at "apple.com."
+        let mut d = vec![3];
+        d.extend_from_slice(b"eng");
+        d.push(5);
+        d.extend_from_slice(b"apple");
+        d.push(3);
+        d.extend_from_slice(b"com");
+        d.push(0);
+        d.push(9);
+        d.extend_from_slice(b"marketing");
+        d.extend_from_slice(&[0xc0, 4]);
+        assert_eq!(
+            domain_search(&d),
+            Some(vec!["eng.apple.com".into(), "marketing.apple.com".into()])
+        );
+        assert_eq!(domain_search(&[0xc0, 0]), None, "a pointer to itself");
+        assert_eq!(domain_search(&[3, b'a', b'b']), None, "truncated label");
+        assert_eq!(domain_search(&[0xc0, 40]), None, "pointer past the end");
+    }
 
     #[test]
     fn round_trip_and_long_options() {

@@ -120,6 +120,7 @@ fn lease_address_routes_mtu_and_resolv_conf() {
     let _srv = l.dnsmasq(&[
         &format!("--dhcp-range={},{},2m", l.a(50), l.a(60)),
         "--dhcp-option=option:domain-name,test.example",
+        "--dhcp-option=option:domain-search,one.test.example,two.test.example",
         &format!("--dhcp-option=option:dns-server,{}", l.a(1)),
         "--dhcp-option=option:mtu,1400",
         "--dhcp-rapid-commit",
@@ -171,7 +172,7 @@ fn lease_address_routes_mtu_and_resolv_conf() {
     assert_eq!(
         resolv,
         format!(
-            "# written by nodistro netcfg\nsearch test.example\nnameserver {}\n",
+            "# written by nodistro netcfg\nsearch test.example one.test.example two.test.example\nnameserver {}\n",
             l.a(1)
         )
     );
