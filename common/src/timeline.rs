@@ -19,9 +19,12 @@ pub fn format_line(ms: u64, tool: &str, msg: &str) -> String {
 /// Write one stamped line to stderr (the console for tools started by init).
 /// Errors writing to the console are ignored: there is nowhere else to say.
 pub fn log(tool: &str, msg: &str) {
-    let line = format_line(since_boot_ms(), tool, msg);
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{line}");
+    // One write(2) per line: stderr is unbuffered and `writeln!` would issue
+    // the text and the newline separately, letting other processes' lines
+    // land in between on a shared console.
+    let mut line = format_line(since_boot_ms(), tool, msg);
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 #[cfg(test)]

@@ -29,10 +29,7 @@ fn serve(stream: TcpStream, message: &str, count: u64) -> std::io::Result<()> {
         body.len()
     )?;
     out.flush()?;
-    println!(
-        "demo-app: request {count} from {peer}: {}",
-        request_line.trim_end()
-    );
+    println!("request {count} from {peer}: {}", request_line.trim_end());
     Ok(())
 }
 
@@ -63,7 +60,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("demo-app: listening on 0.0.0.0:{port}");
+    println!("listening on 0.0.0.0:{port}");
     let mut count = 0u64;
     for stream in listener.incoming() {
         count += 1;

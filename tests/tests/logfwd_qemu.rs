@@ -29,7 +29,7 @@ fn kernel_and_app_records_reach_rsyslog_on_the_host() {
     let mut g = Guest::boot(opts);
 
     let is_kernel_banner = |r: &Received| r.app == "kernel" && r.msg.contains("Linux version");
-    let is_app_line = |r: &Received| r.msg.contains("demo-app: listening on");
+    let is_app_line = |r: &Received| r.app == "demo-app" && r.msg.contains("listening on");
     let got = rs.wait_for(Duration::from_secs(120), |g| {
         g.iter().any(is_kernel_banner) && g.iter().any(is_app_line)
     });
@@ -83,7 +83,7 @@ fn kernel_and_app_records_reach_rsyslog_on_the_host() {
         g.console_tail(3000)
     );
     assert!(
-        console.contains("] demo-app: demo-app: listening on"),
+        console.contains("] demo-app: listening on"),
         "{}",
         g.console_tail(3000)
     );
