@@ -144,21 +144,6 @@ pub fn declared_firmware(path: &Path) -> Option<Vec<String>> {
     Some(nodistro_modload::modinfo::parse_modinfo(&data).firmware)
 }
 
-/// Sort the lines of an index file after its leading comments, so the
-/// output does not depend on hash-map order.
-fn sorted_lines(content: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(content);
-    let (mut comments, mut lines): (Vec<&str>, Vec<&str>) =
-        text.lines().partition(|l| l.starts_with('#'));
-    lines.sort_unstable();
-    comments.extend(lines);
-    let mut out = comments.join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
 /// Module names the user's selection names (before the closure).
 fn requested(
     tree: &ModuleTree,
@@ -263,12 +248,8 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
         if file == "modules.builtin.modinfo" && content.is_empty() {
             continue;
         }
-        // modules.softdep comes from a hash map: give it a stable order.
-        let content = if file == "modules.softdep" {
-            sorted_lines(&content)
-        } else {
-            content
-        };
+        // modload writes every index in the tree's own order (kmod honours
+        // only a module's first softdep line, so that order matters).
         img.add(
             &in_image(&file),
             Node::File {
@@ -337,14 +318,5 @@ mod tests {
         let fw = declared_firmware(&r8169).expect("r8169 is an ELF module");
         assert!(fw.iter().any(|f| f.starts_with("rtl_nic/")), "{fw:?}");
         assert_eq!(declared_firmware(Path::new("/etc/hostname")), None);
-    }
-
-    #[test]
-    fn index_lines_sorted_after_comments() {
-        assert_eq!(
-            sorted_lines(b"# head\nsoftdep b pre: x\nsoftdep a pre: y\n"),
-            b"# head\nsoftdep a pre: y\nsoftdep b pre: x\n"
-        );
-        assert_eq!(sorted_lines(b""), b"");
     }
 }
