@@ -1,5 +1,6 @@
 //! Pieces every nodistro runtime tool shares.
 //!
+//! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
 //!   quoting rules.
 //! - [`config`]: `/etc/nodistro.conf` (written by the packager) merged with
@@ -8,6 +9,7 @@
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes).
 
+pub mod cli;
 pub mod cmdline;
 pub mod config;
 pub mod report;

@@ -100,26 +100,9 @@ fn app_cmd(c: &InitConfig, path: String, args: Vec<String>) -> AppCmd {
 }
 
 fn namespace(args: Vec<OsString>) -> i32 {
-    let strs: Result<Vec<String>, _> = args.into_iter().map(OsString::into_string).collect();
-    let Ok(strs) = strs else {
-        eprintln!("init: arguments must be UTF-8");
-        return 2;
-    };
-    let (cmd, rest) = strs
-        .split_first()
-        .map_or(("init", &[][..]), |(c, r)| (c.as_str(), r));
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let a = match Args::from_args(&[cmd], &rest) {
+    let a: Args = match nodistro_common::cli::parse("init", args) {
         Ok(a) => a,
-        Err(e) => {
-            let ok = e.status.is_ok();
-            if ok {
-                println!("{}", e.output)
-            } else {
-                eprintln!("{}", e.output)
-            }
-            return if ok { 0 } else { 2 };
-        }
+        Err(code) => return code,
     };
     if !a.namespace {
         eprintln!(

@@ -18,33 +18,15 @@ pub mod sink;
 mod sys;
 pub mod syslog;
 
-use argh::FromArgs;
 use nodistro_common::{report, sys::Notifier, timeline, Config};
 use std::ffi::OsString;
 
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let strs: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let (cmd, rest) = match strs.split_first() {
-        Some((c, r)) => (c.as_str(), r),
-        None => ("logfwd", &[][..]),
-    };
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let parsed = match options::Args::from_args(&[cmd], &rest) {
+    let parsed: options::Args = match nodistro_common::cli::parse("logfwd", args) {
         Ok(a) => a,
-        Err(early) => {
-            return if early.status.is_ok() {
-                println!("{}", early.output);
-                0
-            } else {
-                eprintln!("{}", early.output);
-                2
-            };
-        }
+        Err(code) => return code,
     };
     let config_path = parsed
         .config

@@ -148,23 +148,9 @@ struct Ctx {
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let strs: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let name = strs.first().map(String::as_str).unwrap_or("modload");
-    let rest: Vec<&str> = strs.iter().skip(1).map(String::as_str).collect();
-    let args = match Args::from_args(&[name], &rest) {
+    let args: Args = match nodistro_common::cli::parse("modload", args) {
         Ok(a) => a,
-        Err(e) => {
-            return if e.status.is_ok() {
-                println!("{}", e.output);
-                0
-            } else {
-                eprintln!("{}", e.output);
-                2
-            };
-        }
+        Err(code) => return code,
     };
     match run(args) {
         Ok(code) => code,

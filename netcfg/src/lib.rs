@@ -136,22 +136,9 @@ fn plan(args: &Args, cfg: &Config) -> Plan {
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let strings: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let rest: Vec<&str> = strings.iter().skip(1).map(String::as_str).collect();
-    let args = match Args::from_args(&["netcfg"], &rest) {
+    let args: Args = match nodistro_common::cli::parse("netcfg", args) {
         Ok(a) => a,
-        Err(e) => {
-            let ok = e.status.is_ok();
-            if ok {
-                println!("{}", e.output);
-            } else {
-                eprintln!("{}", e.output);
-            }
-            return if ok { 0 } else { 2 };
-        }
+        Err(code) => return code,
     };
     let (cfg, _, warnings) = Config::load_system(&["ip", "hostname"]);
     for w in warnings {

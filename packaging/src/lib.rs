@@ -38,30 +38,9 @@ pub enum Command {
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let strings: Result<Vec<String>, _> = args.into_iter().map(|a| a.into_string()).collect();
-    let strings = match strings {
-        Ok(s) => s,
-        Err(bad) => {
-            eprintln!("nodistro: argument {bad:?} is not valid UTF-8");
-            return 2;
-        }
-    };
-    let name = strings.first().map(String::as_str).unwrap_or("nodistro");
-    let rest: Vec<&str> = strings.iter().skip(1).map(String::as_str).collect();
-    let cli = match Cli::from_args(&[name], &rest) {
+    let cli: Cli = match nodistro_common::cli::parse("nodistro", args) {
         Ok(cli) => cli,
-        Err(early) => {
-            return match early.status {
-                Ok(()) => {
-                    println!("{}", early.output);
-                    0
-                }
-                Err(()) => {
-                    eprintln!("{}", early.output);
-                    2
-                }
-            }
-        }
+        Err(code) => return code,
     };
     match cli.command {
         Command::Build(a) => build::main(a),
