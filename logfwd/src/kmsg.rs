@@ -19,6 +19,8 @@ pub enum KmsgError {
 #[derive(Debug, Default)]
 pub struct KmsgParser {
     next_seq: Option<u64>,
+    /// Records up to this sequence number were forwarded before a restart.
+    resume_after: Option<u64>,
     /// Records missed (sequence gaps), total.
     pub lost: u64,
 }
@@ -30,11 +32,25 @@ pub struct KmsgRecord {
     pub seq: u64,
     /// Records skipped just before this one (a sequence gap).
     pub gap: u64,
+    /// Forwarded already by an earlier logfwd (see [`KmsgParser::resuming`]):
+    /// not to be forwarded again.
+    pub seen: bool,
     /// ` KEY=value` continuation lines (e.g. `SUBSYSTEM=pci`).
     pub dict: Vec<(String, String)>,
 }
 
 impl KmsgParser {
+    /// A parser for a logfwd that forwarded every record up to `seq`
+    /// before it was restarted: those records come back marked
+    /// [`KmsgRecord::seen`], and a gap after `seq` counts as lost.
+    pub fn resuming(seq: u64) -> Self {
+        KmsgParser {
+            next_seq: seq.checked_add(1),
+            resume_after: Some(seq),
+            lost: 0,
+        }
+    }
+
     /// Parse one record as returned by one `read(2)` of /dev/kmsg.
     /// `boot_wall_us` is the wall-clock time of boot (µs since the epoch),
     /// used to turn the kernel's since-boot timestamp into wall time.
@@ -59,12 +75,16 @@ impl KmsgParser {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let seen = self.resume_after.is_some_and(|last| seq <= last);
         let gap = match self.next_seq {
-            Some(expected) if seq > expected => seq - expected,
+            Some(expected) if seq > expected && !seen => seq - expected,
             _ => 0,
         };
         self.lost += gap;
-        self.next_seq = Some(seq + 1);
+        if !seen {
+            self.resume_after = None;
+            self.next_seq = seq.checked_add(1);
+        }
         // Facilities above 23 cannot be expressed in syslog: clamp to user.
         let facility = match (prio >> 3) as u8 {
             f @ 0..=23 => f,
@@ -76,9 +96,28 @@ impl KmsgParser {
             record,
             seq,
             gap,
+            seen,
             dict,
         })
     }
+}
+
+/// The records in one read: /dev/kmsg returns one per read, a file
+/// (`logfwd --kmsg PATH`) holds many. A record ends at a newline that is
+/// not followed by a continuation line (` KEY=value`).
+pub fn split_records(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = (0..rest.len())
+            .find(|&i| rest[i] == b'\n' && rest.get(i + 1).is_some_and(|&b| b != b' '))
+            .map_or(rest.len(), |i| i + 1);
+        let (record, tail) = rest.split_at(end);
+        rest = tail;
+        Some(record)
+    })
 }
 
 #[cfg(test)]
@@ -122,6 +161,47 @@ mod tests {
         let r = p.parse(b"6,15,0,-;c\n", 0).expect("valid");
         assert_eq!(r.gap, 3);
         assert_eq!(p.lost, 3);
+    }
+
+    #[test]
+    fn resuming_skips_what_was_forwarded_and_counts_a_gap() {
+        let mut p = KmsgParser::resuming(11);
+        let seen: Vec<(u64, bool, u64)> = [10, 11, 12, 13]
+            .iter()
+            .map(|s| {
+                let r = p
+                    .parse(format!("6,{s},0,-;m\n").as_bytes(), 0)
+                    .expect("valid");
+                (r.seq, r.seen, r.gap)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [(10, true, 0), (11, true, 0), (12, false, 0), (13, false, 0)]
+        );
+        assert_eq!(p.lost, 0);
+        // The kernel overwrote 12..=14 while no logfwd ran.
+        let mut p = KmsgParser::resuming(11);
+        let r = p.parse(b"6,15,0,-;m\n", 0).expect("valid");
+        assert_eq!((r.seen, r.gap, p.lost), (false, 3, 3));
+        // Once past the remembered number, lower numbers are not "seen".
+        let r = p.parse(b"6,16,0,-;m\n", 0).expect("valid");
+        assert_eq!((r.seen, r.gap), (false, 0));
+    }
+
+    #[test]
+    fn splits_reads_holding_several_records() {
+        let buf = b"6,1,0,-;one\n SUBSYSTEM=x\n6,2,0,-;two\n6,3,0,-;three";
+        let parts: Vec<&[u8]> = split_records(buf).collect();
+        assert_eq!(
+            parts,
+            [
+                &b"6,1,0,-;one\n SUBSYSTEM=x\n"[..],
+                &b"6,2,0,-;two\n"[..],
+                &b"6,3,0,-;three"[..]
+            ]
+        );
+        assert_eq!(split_records(b"").count(), 0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! octet counting), never blocking the producers.
 //!
 //! Sans-IO parts: [`kmsg`], [`syslog`], [`lines`], [`format`], [`queue`],
-//! [`options`]. IO: [`sink`] (one thread per sink) and [`run`] (the poll
+//! [`options`], [`state`] (when to remember the kernel position). IO: [`sink`] (one thread per sink) and [`run`] (the poll
 //! loop over the sources).
 
 pub mod format;
@@ -15,6 +15,7 @@ pub mod queue;
 pub mod record;
 pub mod run;
 pub mod sink;
+pub mod state;
 mod sys;
 pub mod syslog;
 

@@ -38,6 +38,14 @@ pub struct Args {
     /// beyond, the oldest are dropped and counted (default 10000)
     #[argh(option)]
     pub buffer: Option<usize>,
+    /// read kernel records from PATH instead of /dev/kmsg (a file of
+    /// records in the /dev/kmsg format is read to its end)
+    #[argh(option)]
+    pub kmsg: Option<PathBuf>,
+    /// where logfwd remembers the last kernel record it forwarded, so that
+    /// a restart does not send the kernel log again (default /run/logfwd)
+    #[argh(option)]
+    pub state_dir: Option<PathBuf>,
     /// configuration file (default /etc/nodistro.conf; the kernel command line still overrides)
     #[argh(option)]
     pub config: Option<PathBuf>,
@@ -56,6 +64,10 @@ pub struct Options {
     pub socket: PathBuf,
     pub remote: Option<Remote>,
     pub kmsg: bool,
+    /// Where kernel records are read from.
+    pub kmsg_path: PathBuf,
+    /// Holds `kmsg.seq`, the last kernel record handed to the sinks.
+    pub state_dir: PathBuf,
     pub console: bool,
     pub format: Format,
     pub min_severity: u8,
@@ -74,6 +86,8 @@ impl Default for Options {
             socket: PathBuf::from("/dev/log"),
             remote: None,
             kmsg: true,
+            kmsg_path: PathBuf::from("/dev/kmsg"),
+            state_dir: PathBuf::from("/run/logfwd"),
             console: true,
             format: Format::Rfc5424,
             min_severity: 7,
@@ -178,6 +192,15 @@ impl Options {
         if let Some(v) = cfg.get_bool("logfwd.kmsg") {
             take("logfwd.kmsg", boolean("logfwd.kmsg", v).map(|b| o.kmsg = b));
         }
+        if let Some(v) = cfg.get("logfwd.state_dir").filter(|v| !v.trim().is_empty()) {
+            o.state_dir = PathBuf::from(v.trim());
+        }
+        if let Some(p) = &args.state_dir {
+            o.state_dir = p.clone();
+        }
+        if let Some(p) = &args.kmsg {
+            o.kmsg_path = p.clone();
+        }
         if let Some(p) = &args.socket {
             o.socket = p.clone();
         }
@@ -234,6 +257,19 @@ mod tests {
         assert_eq!(o.min_severity, 4);
         assert!(!o.console);
         assert_eq!(o.buffer, 50);
+        assert_eq!(o.state_dir, PathBuf::from("/run/logfwd"));
+        let (cfg, _) = Config::parse("logfwd.state_dir=/var/lib/logfwd\n");
+        let (o, _) = Options::resolve(&Args::default(), &cfg).expect("valid");
+        assert_eq!(o.state_dir, PathBuf::from("/var/lib/logfwd"));
+        let args = Args {
+            state_dir: Some("/tmp/s".into()),
+            kmsg: Some("/tmp/k".into()),
+            ..Args::default()
+        };
+        let (o, _) = Options::resolve(&args, &cfg).expect("valid");
+        assert_eq!(o.state_dir, PathBuf::from("/tmp/s"));
+        assert_eq!(o.kmsg_path, PathBuf::from("/tmp/k"));
+        assert!(o.kmsg);
         let args = Args {
             remote: Some("tcp://127.0.0.1:1514".into()),
             format: Some("rfc5424".into()),

@@ -2,12 +2,13 @@
 //! syslog socket, the app's pipes) feeding the sinks' queues.
 
 use crate::format::{self, Origin};
-use crate::kmsg::KmsgParser;
+use crate::kmsg::{split_records, KmsgParser};
 use crate::lines::{split_long, LineSplitter, MAX_MSG};
 use crate::options::{Options, Remote, BYTES_PER_SLOT};
 use crate::queue::Ring;
 use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
 use crate::sink::{self, Sink};
+use crate::state::{self, SaveClock};
 use crate::syslog::parse_datagram;
 use nodistro_common::{sys::Notifier, timeline};
 use rustix::event::{PollFd, PollFlags};
@@ -26,6 +27,8 @@ const FLUSH_TIME: Duration = Duration::from_secs(3);
 const BURST: usize = 256;
 /// Reads at shutdown, per source, at most.
 const LAST_WORDS: usize = 100_000;
+/// Longest partial kernel record kept between reads of a `--kmsg` file.
+const MAX_KMSG_CARRY: usize = 64 * 1024;
 
 /// Why logfwd could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,52 @@ struct AppPipe {
     open: bool,
 }
 
+struct KmsgState {
+    dir: PathBuf,
+    boot_id: String,
+    clock: SaveClock,
+}
+
+impl KmsgState {
+    /// Write the remembered sequence number if it is due.
+    fn save(&mut self, force: bool) {
+        let now = timeline::since_boot_ms();
+        if let Some(seq) = self.clock.due(now, force) {
+            if let Err(e) = state::save(&self.dir, &self.boot_id, seq) {
+                timeline::log("logfwd", &nodistro_common::report::chain(&e));
+            }
+            // Also after a failure: retry at the next interval, not at once.
+            self.clock.saved(seq, now);
+        }
+    }
+}
+
+/// The state directory and the sequence number to resume after (a console
+/// line when the file cannot be used).
+fn load_kmsg_state(dir: &Path) -> Option<(KmsgState, Option<u64>)> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        timeline::log(
+            "logfwd",
+            &format!(
+                "cannot create {}: {e}; a restart will forward the kernel log again",
+                dir.display()
+            ),
+        );
+        return None;
+    }
+    let boot_id = state::boot_id();
+    let resume = state::load(dir, &boot_id).unwrap_or_else(|e| {
+        timeline::log("logfwd", &nodistro_common::report::chain(&e));
+        None
+    });
+    let st = KmsgState {
+        dir: dir.to_path_buf(),
+        boot_id,
+        clock: SaveClock::new(resume),
+    };
+    Some((st, resume))
+}
+
 struct Logfwd {
     opts: Options,
     console: Option<Sink>,
@@ -63,6 +112,13 @@ struct Logfwd {
     to_remote: Vec<Record>,
     app_name: String,
     kmsg_parser: KmsgParser,
+    /// Bytes of a kernel record whose end was not read yet (files).
+    kmsg_carry: Vec<u8>,
+    /// Sequence number of the last kernel record read, handed to the sinks
+    /// at the next flush.
+    kmsg_last: Option<u64>,
+    /// Writing `kmsg.seq`: `None` when there is no state directory.
+    kmsg_state: Option<KmsgState>,
     kmsg_overruns: u64,
     truncated: u64,
     boot_wall_us: u64,
@@ -91,6 +147,9 @@ impl Logfwd {
         if let Some(s) = &self.remote {
             s.push_many(&mut self.to_remote);
         }
+        if let (Some(seq), Some(st)) = (self.kmsg_last.take(), &mut self.kmsg_state) {
+            st.clock.handed(seq);
+        }
     }
 
     fn notice(&mut self, msg: String) {
@@ -106,33 +165,66 @@ impl Logfwd {
         }
     }
 
-    fn read_kmsg(&mut self, fd: &OwnedFd) {
-        let mut buf = vec![0u8; 16 * 1024];
+    /// Read kernel records; false at the end of a file given as `--kmsg`
+    /// (/dev/kmsg itself never ends).
+    fn read_kmsg(&mut self, fd: &OwnedFd, buf: &mut [u8]) -> bool {
         for _ in 0..BURST {
-            match rustix::io::read(fd, &mut buf) {
-                Ok(0) | Err(Errno::AGAIN) => return,
-                Ok(n) => match self.kmsg_parser.parse(&buf[..n], self.boot_wall_us) {
-                    Ok(k) => {
-                        if k.gap > 0 {
-                            self.notice(format!(
-                                "{} kernel messages lost (kernel log buffer overrun)",
-                                k.gap
-                            ));
-                        }
-                        self.emit(k.record);
-                    }
-                    Err(e) => self.notice(format!("kernel record skipped: {e}")),
-                },
+            match rustix::io::read(fd, &mut *buf) {
+                Ok(0) => {
+                    self.kmsg_records(true);
+                    return false;
+                }
+                Ok(n) => {
+                    self.kmsg_carry.extend_from_slice(&buf[..n]);
+                    self.kmsg_records(false);
+                }
+                Err(Errno::AGAIN) => break,
                 // Our position was overwritten; the next read continues at
                 // the oldest record and the sequence gap says how many.
                 Err(Errno::PIPE) => self.kmsg_overruns += 1,
                 Err(Errno::INTR) => {}
                 Err(e) => {
-                    self.notice(format!("reading /dev/kmsg failed: {e}"));
-                    return;
+                    self.notice(format!("reading kernel messages failed: {e}"));
+                    break;
                 }
             }
         }
+        // /dev/kmsg gives whole records: nothing is left half read.
+        self.kmsg_records(true);
+        true
+    }
+
+    /// Parse the records in `kmsg_carry`; the last one only if `all` (it
+    /// may continue in the next read of a file).
+    fn kmsg_records(&mut self, all: bool) {
+        let carry = std::mem::take(&mut self.kmsg_carry);
+        let mut records: Vec<&[u8]> = split_records(&carry).collect();
+        let keep = match all {
+            true => None,
+            false => records.pop(),
+        };
+        for raw in records {
+            match self.kmsg_parser.parse(raw, self.boot_wall_us) {
+                Ok(k) if k.seen => {}
+                Ok(k) => {
+                    if k.gap > 0 {
+                        self.notice(format!(
+                            "{} kernel messages lost (kernel log buffer overrun)",
+                            k.gap
+                        ));
+                    }
+                    self.kmsg_last = Some(k.seq);
+                    self.emit(k.record);
+                }
+                Err(e) => self.notice(format!("kernel record skipped: {e}")),
+            }
+        }
+        let mut carry_next = keep.map(<[u8]>::to_vec).unwrap_or_default();
+        // A "record" without a record's end in a file: bounded all the same.
+        if carry_next.len() > MAX_KMSG_CARRY {
+            carry_next.clear();
+        }
+        self.kmsg_carry = carry_next;
     }
 
     fn read_socket(&mut self, sock: &UnixDatagram, buf: &mut [u8], limit: usize) {
@@ -281,9 +373,17 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         Some(Remote::Tcp(a)) => Some(spawn(Box::new(sink::Tcp::new(a, opts.format, origin)))?),
         None => None,
     };
-    let kmsg = if opts.kmsg {
+    let mut kmsg_state = None;
+    let mut kmsg_parser = KmsgParser::default();
+    let mut kmsg = if opts.kmsg {
+        if let Some((st, resume)) = load_kmsg_state(&opts.state_dir) {
+            if let Some(seq) = resume {
+                kmsg_parser = KmsgParser::resuming(seq);
+            }
+            kmsg_state = Some(st);
+        }
         match rustix::fs::open(
-            "/dev/kmsg",
+            &opts.kmsg_path,
             OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
         ) {
@@ -291,7 +391,10 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             Err(e) => {
                 timeline::log(
                     "logfwd",
-                    &format!("cannot read /dev/kmsg: {e}; kernel messages are not forwarded"),
+                    &format!(
+                        "cannot read {}: {e}; kernel messages are not forwarded",
+                        opts.kmsg_path.display()
+                    ),
                 );
                 None
             }
@@ -317,7 +420,10 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         console,
         remote,
         app_name,
-        kmsg_parser: KmsgParser::default(),
+        kmsg_parser,
+        kmsg_carry: Vec::new(),
+        kmsg_last: None,
+        kmsg_state,
         kmsg_overruns: 0,
         truncated: 0,
         boot_wall_us,
@@ -338,7 +444,16 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             for &i in &open {
                 fds.push(PollFd::new(&pipes[i].fd, PollFlags::IN));
             }
-            match rustix::event::poll(&mut fds, None) {
+            // Wake up to write the remembered kernel sequence number.
+            let timeout = lf
+                .kmsg_state
+                .as_ref()
+                .and_then(|st| st.clock.wait_ms(timeline::since_boot_ms()))
+                .map(|ms| rustix::event::Timespec {
+                    tv_sec: (ms / 1000) as i64,
+                    tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+                });
+            match rustix::event::poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(e) => return Err(RunError::Poll(e)),
             }
@@ -359,7 +474,9 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         };
         if kmsg_ev {
             if let Some(k) = &kmsg {
-                lf.read_kmsg(k);
+                if !lf.read_kmsg(k, &mut chunk) {
+                    kmsg = None;
+                }
             }
         }
         if sock_ev {
@@ -369,6 +486,9 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             lf.read_pipe(&mut pipes[i], &mut chunk, 16, false);
         }
         lf.flush();
+        if let Some(st) = &mut lf.kmsg_state {
+            st.save(false);
+        }
         if sig_ev {
             let sigs = crate::sys::read_signals(&sigfd);
             if sigs.contains(&libc::SIGUSR1) {
@@ -395,6 +515,9 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
     }
     if let Some(c) = lf.console.take() {
         c.close(deadline);
+    }
+    if let Some(st) = &mut lf.kmsg_state {
+        st.save(true);
     }
     Ok(())
 }

@@ -192,19 +192,23 @@ pub fn logfwd_bin() -> PathBuf {
         .unwrap_or_else(|| crate::release_bin("logfwd"))
 }
 
-/// Start logfwd with `args` (plus `--no-kmsg --no-console --socket
-/// DIR/log`), stderr to DIR/logfwd.stderr; wait for its socket.
+/// Start logfwd with `args` (plus `--no-console --socket DIR/log`, and
+/// `--no-kmsg` unless `args` name a `--kmsg` file), stderr to
+/// DIR/logfwd.stderr; wait for its socket.
 pub fn start_logfwd(dir: &Path, args: &[&str], cmd: impl FnOnce(&mut Command)) -> (Proc, PathBuf) {
     let sock = dir.join("log");
     let err = std::fs::File::create(dir.join("logfwd.stderr")).expect("create stderr file");
     let mut c = Command::new(logfwd_bin());
     c.arg("--socket")
         .arg(&sock)
-        .args(["--no-kmsg", "--no-console", "--config", "/nonexistent"])
+        .args(["--no-console", "--config", "/nonexistent"])
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err);
+    if !args.contains(&"--kmsg") {
+        c.arg("--no-kmsg");
+    }
     cmd(&mut c);
     let mut p = Proc(c.spawn().expect("start logfwd"));
     let end = Instant::now() + Duration::from_secs(10);

@@ -400,3 +400,106 @@ fn refuses_a_socket_another_daemon_listens_on() {
     );
     assert!(sock.exists(), "the first one's socket is left alone");
 }
+
+/// Kernel records in the /dev/kmsg format, one per sequence number.
+fn kmsg_records(seqs: impl IntoIterator<Item = u64>) -> String {
+    seqs.into_iter()
+        .map(|s| format!("6,{s},{},-;kmsg-replay {s:05}\n SUBSYSTEM=test\n", s * 1000))
+        .collect()
+}
+
+fn replayed(got: &[Received]) -> Vec<String> {
+    ours(got, "kmsg-replay")
+        .iter()
+        .map(|r| r.msg.trim().to_string())
+        .collect()
+}
+
+fn names(seqs: impl IntoIterator<Item = u64>) -> Vec<String> {
+    seqs.into_iter()
+        .map(|s| format!("kmsg-replay {s:05}"))
+        .collect()
+}
+
+#[test]
+fn restarted_logfwd_does_not_send_the_kernel_log_again() {
+    let dir = TempDir::new(&format!("logfwd-kmsg-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("tcp://127.0.0.1:{}", rs.port);
+    let kmsg = dir.path().join("kmsg");
+    let state = dir.path().join("state");
+    let seq_file = state.join("kmsg.seq");
+    let kmsg_arg = kmsg.display().to_string();
+    let state_arg = state.display().to_string();
+    let args = [
+        "--remote",
+        remote.as_str(),
+        "--kmsg",
+        &kmsg_arg,
+        "--state-dir",
+        &state_arg,
+    ];
+    let append = |text: String| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&kmsg)
+            .expect("open the kmsg file");
+        f.write_all(text.as_bytes()).expect("append kernel records");
+    };
+
+    // First run: everything, then a crash (SIGKILL: no exit handler runs,
+    // the periodic save must have written the position).
+    append(kmsg_records(100..=104));
+    let (lf, _) = start_logfwd(dir.path(), &args, |_| {});
+    let got = rs.wait_for(WAIT, |g| replayed(g).len() >= 5);
+    assert_eq!(replayed(&got), names(100..=104));
+    let k = ours(&got, "kmsg-replay")[0];
+    assert_eq!((k.app.as_str(), k.facility, k.severity), ("kernel", 0, 6));
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&seq_file).is_ok_and(|t| t.trim_end().ends_with(" 104")) {
+        assert!(std::time::Instant::now() < end, "kmsg.seq never says 104");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(lf); // SIGKILL
+
+    // The kernel logged more meanwhile, and overwrote 108..=110.
+    append(kmsg_records((105..=107).chain(111..=112)));
+    let (mut lf, _) = start_logfwd(dir.path(), &args, |_| {});
+    let got = rs.wait_for(WAIT, |g| replayed(g).len() >= 10);
+    assert!(
+        lf.terminate(Duration::from_secs(10)),
+        "logfwd stops on SIGTERM"
+    );
+    let got = rs.wait_for(Duration::from_secs(2), |g| g.len() > got.len());
+    assert_eq!(
+        replayed(&got),
+        names((100..=107).chain(111..=112)),
+        "every kernel record once, in order"
+    );
+    let lost: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.app == "logfwd" && r.msg.contains("kernel messages lost"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{got:?}");
+    assert!(lost[0].msg.trim().starts_with("3 kernel"), "{lost:?}");
+    let saved = std::fs::read_to_string(&seq_file).expect("kmsg.seq");
+    assert!(saved.trim_end().ends_with(" 112"), "{saved:?}");
+
+    // A state file that is not understood: start from the beginning, say so.
+    std::fs::write(&seq_file, "\u{1}garbage").expect("spoil kmsg.seq");
+    let (mut lf, _) = start_logfwd(dir.path(), &args, |_| {});
+    let got = rs.wait_for(WAIT, |g| replayed(g).len() >= 20);
+    assert!(
+        lf.terminate(Duration::from_secs(10)),
+        "logfwd stops on SIGTERM"
+    );
+    let twice: Vec<String> = names((100..=107).chain(111..=112))
+        .into_iter()
+        .cycle()
+        .take(20)
+        .collect();
+    assert_eq!(replayed(&got), twice);
+    let stderr = std::fs::read_to_string(dir.path().join("logfwd.stderr")).unwrap_or_default();
+    assert!(stderr.contains("is not understood"), "{stderr}");
+}
