@@ -1,23 +1,57 @@
 //! Bounded buffers: the per-sink queue (drops the oldest when full and says
 //! so once), and the ring kept for dumping on the console (`logread`).
 
-use crate::record::{Record, Source, FACILITY_SYSLOG};
+use crate::record::Record;
 use std::collections::VecDeque;
 
-/// Bytes a record is charged in a buffer: its text plus a fixed overhead.
+/// Bytes a record is charged in the ring: its text plus a fixed overhead.
 pub fn cost(r: &Record) -> usize {
     r.msg.len() + r.app.len() + r.hostname.as_ref().map_or(0, |h| h.len()) + 96
 }
 
+/// A record as a sink will write it (a console line, a datagram, an
+/// octet-counted TCP frame): formatted once when queued, so that a queue
+/// holding tens of thousands of records holds one allocation each, of
+/// about the size of the bytes on the wire, instead of a parsed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub bytes: Box<[u8]>,
+    /// For a drop notice: how many records it reports lost.
+    pub drops: u64,
+}
+
+impl Frame {
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> Self {
+        Frame {
+            bytes: bytes.into(),
+            drops: 0,
+        }
+    }
+
+    /// Bytes a frame is charged in a queue: its bytes plus its slot and
+    /// the allocator's overhead.
+    pub fn cost(&self) -> usize {
+        self.bytes.len() + 40
+    }
+}
+
+/// What [`BoundedQueue::pop`] returns.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Popped {
+    Frame(Frame),
+    /// This many records were dropped here (the sink says so).
+    Lost(u64),
+}
+
 /// A FIFO bounded by count and by bytes. When a push would exceed either
-/// bound the oldest records are dropped and counted; the next [`pop`]
-/// returns one notice saying how many were lost before the records that
-/// follow the gap.
+/// bound the oldest frames are dropped and counted; the next [`pop`]
+/// returns [`Popped::Lost`] with their count before the frames that follow
+/// the gap.
 ///
 /// [`pop`]: BoundedQueue::pop
 #[derive(Debug)]
 pub struct BoundedQueue {
-    items: VecDeque<Record>,
+    items: VecDeque<Frame>,
     bytes: usize,
     max_items: usize,
     max_bytes: usize,
@@ -53,18 +87,18 @@ impl BoundedQueue {
 
     fn drop_oldest(&mut self) {
         if let Some(old) = self.items.pop_front() {
-            self.bytes -= cost(&old);
+            self.bytes -= old.cost();
             self.pending_drops += 1;
             self.total_drops += 1;
         }
     }
 
-    /// Append, dropping the oldest records while the queue is over a bound.
+    /// Append, dropping the oldest frames while the queue is over a bound.
     /// Returns how many were dropped.
-    pub fn push(&mut self, r: Record) -> u64 {
+    pub fn push(&mut self, f: Frame) -> u64 {
         let before = self.total_drops;
-        self.bytes += cost(&r);
-        self.items.push_back(r);
+        self.bytes += f.cost();
+        self.items.push_back(f);
         while self.items.len() > 1
             && (self.items.len() > self.max_items || self.bytes > self.max_bytes)
         {
@@ -73,43 +107,38 @@ impl BoundedQueue {
         self.total_drops - before
     }
 
-    /// Take the next record; after drops, first a notice counting them.
-    pub fn pop(&mut self, now_us: u64) -> Option<Record> {
+    /// Take the next frame; after drops, first their count.
+    pub fn pop(&mut self) -> Option<Popped> {
         if self.pending_drops > 0 {
-            let n = std::mem::take(&mut self.pending_drops);
-            let mut notice = Record::new(
-                Source::Internal,
-                FACILITY_SYSLOG,
-                4,
-                "logfwd",
-                format!("{n} messages lost: buffer full (logfwd.buffer; is the console or the remote slow or down?)"),
-            );
-            notice.time_us = now_us;
-            notice.drops = n;
-            return Some(notice);
+            return Some(Popped::Lost(std::mem::take(&mut self.pending_drops)));
         }
-        let r = self.items.pop_front()?;
-        self.bytes -= cost(&r);
-        Some(r)
+        let f = self.items.pop_front()?;
+        self.bytes -= f.cost();
+        // A queue drained after a burst gives its memory back.
+        if self.items.is_empty() && self.items.capacity() > 1024 {
+            self.items.shrink_to(1024);
+        }
+        Some(Popped::Frame(f))
     }
 
-    /// Put records taken with [`BoundedQueue::pop`] but not delivered back
+    /// Put frames taken with [`BoundedQueue::pop`] but not delivered back
     /// at the front, in their order. They are not subject to the bounds
     /// again until the next push, and never counted twice. A drop notice
-    /// goes back to being a count, so that later drops add to it.
-    pub fn unpop(&mut self, records: impl DoubleEndedIterator<Item = Record>) {
-        for r in records.rev() {
-            if r.drops > 0 {
-                self.pending_drops += r.drops;
+    /// (`drops > 0`) goes back to being a count, so that later drops add
+    /// to it.
+    pub fn unpop(&mut self, frames: impl DoubleEndedIterator<Item = Frame>) {
+        for f in frames.rev() {
+            if f.drops > 0 {
+                self.pending_drops += f.drops;
                 continue;
             }
-            self.bytes += cost(&r);
-            self.items.push_front(r);
+            self.bytes += f.cost();
+            self.items.push_front(f);
         }
     }
 }
 
-/// The last records, bounded by bytes (charged as in [`BoundedQueue`]).
+/// The last records, bounded by bytes (charged by [`cost`]).
 #[derive(Debug)]
 pub struct Ring {
     records: VecDeque<Record>,
@@ -145,20 +174,47 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Source;
 
     fn r(n: usize) -> Record {
         Record::new(Source::App, 1, 6, "a", n.to_string())
     }
 
+    fn f(n: usize) -> Frame {
+        Frame::new(n.to_string().into_bytes())
+    }
+
     fn drain(q: &mut BoundedQueue) -> Vec<String> {
-        std::iter::from_fn(|| q.pop(0)).map(|r| r.msg).collect()
+        std::iter::from_fn(|| q.pop())
+            .map(|p| match p {
+                Popped::Frame(f) => String::from_utf8_lossy(&f.bytes).into_owned(),
+                Popped::Lost(n) => format!("lost {n}"),
+            })
+            .collect()
+    }
+
+    fn notice(n: u64) -> Frame {
+        Frame {
+            bytes: b"notice".to_vec().into(),
+            drops: n,
+        }
+    }
+
+    fn taken(q: &mut BoundedQueue, n: usize) -> Vec<Frame> {
+        (0..n)
+            .filter_map(|_| q.pop())
+            .map(|p| match p {
+                Popped::Frame(f) => f,
+                Popped::Lost(n) => notice(n),
+            })
+            .collect()
     }
 
     #[test]
     fn fifo_within_bounds() {
         let mut q = BoundedQueue::new(10, 1 << 20);
         for i in 0..5 {
-            assert_eq!(q.push(r(i)), 0);
+            assert_eq!(q.push(f(i)), 0);
         }
         assert_eq!(drain(&mut q), ["0", "1", "2", "3", "4"]);
         assert!(q.is_empty());
@@ -168,34 +224,32 @@ mod tests {
     #[test]
     fn drops_oldest_and_reports_once() {
         let mut q = BoundedQueue::new(3, 1 << 20);
-        let dropped: u64 = (0..7).map(|i| q.push(r(i))).sum();
+        let dropped: u64 = (0..7).map(|i| q.push(f(i))).sum();
         assert_eq!(dropped, 4);
         assert_eq!(q.total_drops, 4);
-        let out = drain(&mut q);
-        assert!(out[0].starts_with("4 messages lost"), "{out:?}");
-        assert_eq!(&out[1..], ["4", "5", "6"]);
-        q.push(r(9));
+        assert_eq!(drain(&mut q), ["lost 4", "4", "5", "6"]);
+        q.push(f(9));
         assert_eq!(drain(&mut q), ["9"]);
     }
 
     #[test]
     fn byte_bound() {
-        let mut q = BoundedQueue::new(1000, 3 * cost(&r(0)));
+        let mut q = BoundedQueue::new(1000, 3 * f(0).cost());
         for i in 0..10 {
-            q.push(r(i));
+            q.push(f(i));
         }
         assert_eq!(q.len(), 3);
-        assert!(q.bytes() <= 3 * cost(&r(0)));
+        assert!(q.bytes() <= 3 * f(0).cost());
     }
 
     #[test]
     fn unpop_restores_order() {
         let mut q = BoundedQueue::new(10, 1 << 20);
         for i in 0..4 {
-            q.push(r(i));
+            q.push(f(i));
         }
-        let taken: Vec<_> = (0..3).filter_map(|_| q.pop(0)).collect();
-        q.unpop(taken.into_iter().skip(1));
+        let t = taken(&mut q, 3);
+        q.unpop(t.into_iter().skip(1));
         assert_eq!(drain(&mut q), ["1", "2", "3"]);
     }
 
@@ -203,15 +257,23 @@ mod tests {
     fn unpopped_notice_keeps_counting() {
         let mut q = BoundedQueue::new(2, 1 << 20);
         for i in 0..4 {
-            q.push(r(i));
+            q.push(f(i));
         }
-        let taken: Vec<_> = (0..3).filter_map(|_| q.pop(0)).collect();
-        assert_eq!(taken[0].drops, 2);
-        q.unpop(taken.into_iter());
-        q.push(r(4));
-        let out = drain(&mut q);
-        assert!(out[0].starts_with("3 messages lost"), "{out:?}");
-        assert_eq!(&out[1..], ["3", "4"]);
+        let t = taken(&mut q, 3);
+        assert_eq!(t[0].drops, 2);
+        q.unpop(t.into_iter());
+        q.push(f(4));
+        assert_eq!(drain(&mut q), ["lost 3", "3", "4"]);
+    }
+
+    #[test]
+    fn drained_queue_gives_memory_back() {
+        let mut q = BoundedQueue::new(100_000, usize::MAX);
+        for i in 0..50_000 {
+            q.push(f(i));
+        }
+        assert_eq!(drain(&mut q).len(), 50_000);
+        assert!(q.items.capacity() <= 1024, "{}", q.items.capacity());
     }
 
     #[test]

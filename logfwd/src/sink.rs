@@ -1,7 +1,9 @@
 //! Sinks: each has its own thread and its own bounded queue, so a slow
 //! console or an unreachable server never blocks the loop that reads the
-//! producers. The thread takes a batch, hands it to its transport, and puts
-//! back what was not delivered (in order) before backing off.
+//! producers. Records are formatted for the sink ([`Encoding`]) when they
+//! are queued, so the queue holds bytes ready to write; the thread takes a
+//! batch, hands it to its transport, and puts back what was not delivered
+//! (in order) before backing off.
 //!
 //! What "sent" means: on UDP, handed to the kernel by `sendto`. On TCP,
 //! completely written into the connection's socket buffer; a record whose
@@ -12,8 +14,8 @@
 //! but the server never read when it died are beyond our reach.
 
 use crate::format::{self, Format, Origin};
-use crate::queue::BoundedQueue;
-use crate::record::{now_us, Record};
+use crate::queue::{BoundedQueue, Frame, Popped};
+use crate::record::{now_us, Record, Source, FACILITY_SYSLOG};
 use nodistro_common::timeline;
 use rustix::io::Errno;
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
@@ -30,22 +32,69 @@ const LINGER: Duration = Duration::from_millis(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Delivers batches. `Err((n, e))`: the first `n` records were delivered,
-/// the rest were not.
+/// How a sink's records become bytes.
+#[derive(Debug, Clone)]
+pub enum Encoding {
+    /// The console's line ([`format::console`]) and a newline.
+    Console,
+    /// One message per datagram.
+    Datagram(Format, Origin),
+    /// RFC 6587 octet counting, for a stream.
+    OctetCounted(Format, Origin),
+}
+
+impl Encoding {
+    pub fn encode(&self, r: &Record) -> Frame {
+        let bytes = match self {
+            Encoding::Console => {
+                let mut line = format::console(r, boot_ms_of(r.time_us));
+                line.push('\n');
+                line.into_bytes()
+            }
+            Encoding::Datagram(f, o) => format::remote(*f, r, o).into_bytes(),
+            Encoding::OctetCounted(f, o) => {
+                let msg = format::remote(*f, r, o);
+                let mut out = Vec::with_capacity(msg.len() + 8);
+                format::octet_frame(msg.as_bytes(), &mut out);
+                out
+            }
+        };
+        Frame {
+            bytes: bytes.into_boxed_slice(),
+            drops: r.drops,
+        }
+    }
+}
+
+/// The notice a sink sends where it dropped `n` records.
+pub fn drop_notice(n: u64, now_us: u64) -> Record {
+    let mut notice = Record::new(
+        Source::Internal,
+        FACILITY_SYSLOG,
+        4,
+        "logfwd",
+        format!("{n} messages lost: buffer full (logfwd.buffer; is the console or the remote slow or down?)"),
+    );
+    notice.time_us = now_us;
+    notice.drops = n;
+    notice
+}
+
+/// Delivers batches of frames. `Err((n, e))`: the first `n` frames were
+/// delivered, the rest were not.
 pub trait Transport: Send + 'static {
-    fn send(
-        &mut self,
-        batch: &[Record],
-        give_up: Option<Instant>,
-    ) -> Result<(), (usize, io::Error)>;
+    fn send(&mut self, batch: &[Frame], give_up: Option<Instant>)
+        -> Result<(), (usize, io::Error)>;
     /// Where the records go, for messages.
     fn describe(&self) -> String;
+    /// How records are formatted for this transport.
+    fn encoding(&self) -> Encoding;
 }
 
 impl Transport for Box<dyn Transport> {
     fn send(
         &mut self,
-        batch: &[Record],
+        batch: &[Frame],
         give_up: Option<Instant>,
     ) -> Result<(), (usize, io::Error)> {
         (**self).send(batch, give_up)
@@ -53,6 +102,10 @@ impl Transport for Box<dyn Transport> {
 
     fn describe(&self) -> String {
         (**self).describe()
+    }
+
+    fn encoding(&self) -> Encoding {
+        (**self).encoding()
     }
 }
 
@@ -76,6 +129,7 @@ impl Shared {
 /// A running sink.
 pub struct Sink {
     shared: Arc<Shared>,
+    encoding: Encoding,
     thread: Option<JoinHandle<usize>>,
     name: String,
 }
@@ -102,12 +156,14 @@ impl Sink {
             wake: Condvar::new(),
         });
         let name = transport.describe();
+        let encoding = transport.encoding();
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("logfwd-sink".into())
             .spawn(move || worker(&s, transport))?;
         Ok(Sink {
             shared,
+            encoding,
             thread: Some(thread),
             name,
         })
@@ -118,11 +174,16 @@ impl Sink {
         if records.is_empty() {
             return;
         }
+        // Formatted outside the lock: the sender thread is not held up.
+        let frames: Vec<Frame> = records
+            .drain(..)
+            .map(|r| self.encoding.encode(&r))
+            .collect();
         let mut st = self.shared.lock();
         // The worker sleeps without a timeout only on an empty queue.
         let was_empty = st.queue.is_empty();
-        for r in records.drain(..) {
-            st.queue.push(r);
+        for f in frames {
+            st.queue.push(f);
         }
         drop(st);
         if was_empty {
@@ -155,6 +216,7 @@ impl Sink {
 }
 
 fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
+    let encoding = transport.encoding();
     let mut backoff = BACKOFF_MIN;
     let mut failing = false;
     loop {
@@ -177,11 +239,13 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
             let mut batch = Vec::new();
             let mut bytes = 0;
             while batch.len() < BATCH_RECORDS && bytes < BATCH_BYTES {
-                let Some(r) = st.queue.pop(now_us()) else {
-                    break;
+                let f = match st.queue.pop() {
+                    Some(Popped::Frame(f)) => f,
+                    Some(Popped::Lost(n)) => encoding.encode(&drop_notice(n, now_us())),
+                    None => break,
                 };
-                bytes += r.msg.len() + 64;
-                batch.push(r);
+                bytes += f.bytes.len();
+                batch.push(f);
             }
             (batch, st.deadline)
         };
@@ -247,19 +311,19 @@ pub fn boot_ms_of(time_us: u64) -> u64 {
 pub struct Console;
 
 impl Transport for Console {
-    fn send(&mut self, batch: &[Record], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
-        let mut text = String::new();
-        for r in batch {
-            text.push_str(&format::console(r, boot_ms_of(r.time_us)));
-            text.push('\n');
-        }
+    fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+        let text: Vec<u8> = batch.iter().flat_map(|f| f.bytes.iter().copied()).collect();
         // A console that fails is not retried forever: nothing else to tell.
-        let _ = io::stderr().lock().write_all(text.as_bytes());
+        let _ = io::stderr().lock().write_all(&text);
         Ok(())
     }
 
     fn describe(&self) -> String {
         "console".into()
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Console
     }
 }
 
@@ -283,7 +347,7 @@ impl Udp {
 }
 
 impl Transport for Udp {
-    fn send(&mut self, batch: &[Record], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+    fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
         let socket = match &self.socket {
             Some(s) => s,
             None => {
@@ -299,12 +363,7 @@ impl Transport for Udp {
             }
         };
         // One sendmmsg for the whole batch instead of a syscall per record.
-        let msgs: Vec<String> = batch
-            .iter()
-            .map(|r| format::remote(self.format, r, &self.origin))
-            .collect();
-        let iovs: Vec<[IoSlice<'_>; 1]> =
-            msgs.iter().map(|m| [IoSlice::new(m.as_bytes())]).collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|f| [IoSlice::new(&f.bytes)]).collect();
         let mut ctls: Vec<SendAncillaryBuffer<'_, '_, '_>> = iovs
             .iter()
             .map(|_| SendAncillaryBuffer::default())
@@ -333,6 +392,10 @@ impl Transport for Udp {
 
     fn describe(&self) -> String {
         format!("udp://{}", self.addr)
+    }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::Datagram(self.format, self.origin.clone())
     }
 }
 
@@ -393,7 +456,7 @@ fn peer_gone(s: &TcpStream) -> bool {
 impl Transport for Tcp {
     fn send(
         &mut self,
-        batch: &[Record],
+        batch: &[Frame],
         give_up: Option<Instant>,
     ) -> Result<(), (usize, io::Error)> {
         if self.stream.as_ref().is_some_and(peer_gone) {
@@ -402,11 +465,8 @@ impl Transport for Tcp {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let mut ends = Vec::with_capacity(batch.len());
-        for r in batch {
-            format::octet_frame(
-                format::remote(self.format, r, &self.origin).as_bytes(),
-                &mut buf,
-            );
+        for f in batch {
+            buf.extend_from_slice(&f.bytes);
             ends.push(buf.len());
         }
         let result = self
@@ -440,12 +500,15 @@ impl Transport for Tcp {
     fn describe(&self) -> String {
         format!("tcp://{}", self.addr)
     }
+
+    fn encoding(&self) -> Encoding {
+        Encoding::OctetCounted(self.format, self.origin.clone())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Source;
 
     /// Delivers into a shared list; the first `fail_after` calls deliver
     /// only `partial` records and then fail.
@@ -455,21 +518,33 @@ mod tests {
         partial: usize,
     }
 
+    /// The text after the app name of a console line (`[   0.000] t: MSG\n`).
+    fn msg(f: &Frame) -> String {
+        let line = String::from_utf8_lossy(&f.bytes);
+        let after = line.split_once("] ").map_or(&*line, |(_, m)| m);
+        let m = after.split_once(": ").map_or(after, |(_, m)| m);
+        m.trim_end().to_string()
+    }
+
     impl Transport for Flaky {
-        fn send(&mut self, batch: &[Record], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+        fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
             let mut got = self.got.lock().unwrap_or_else(|e| e.into_inner());
             if self.failures > 0 {
                 self.failures -= 1;
                 let n = self.partial.min(batch.len());
-                got.extend(batch[..n].iter().map(|r| r.msg.clone()));
+                got.extend(batch[..n].iter().map(msg));
                 return Err((n, io::ErrorKind::ConnectionReset.into()));
             }
-            got.extend(batch.iter().map(|r| r.msg.clone()));
+            got.extend(batch.iter().map(msg));
             Ok(())
         }
 
         fn describe(&self) -> String {
             "flaky".into()
+        }
+
+        fn encoding(&self) -> Encoding {
+            Encoding::Console
         }
     }
 
@@ -477,6 +552,47 @@ mod tests {
         range
             .map(|i| Record::new(Source::App, 1, 6, "t", i.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn encodings() {
+        let o = Origin {
+            hostname: "box".into(),
+        };
+        let mut r = Record::new(Source::App, 1, 6, "t", "hi".into());
+        r.time_us = 1_795_521_601_500_000;
+        let line = "<14>1 2026-11-24T12:00:01.500000Z box t - - - hi";
+        let f = Encoding::Datagram(Format::Rfc5424, o.clone()).encode(&r);
+        assert_eq!(&*f.bytes, line.as_bytes());
+        let f = Encoding::OctetCounted(Format::Rfc5424, o).encode(&r);
+        assert_eq!(&*f.bytes, format!("{} {line}", line.len()).as_bytes());
+        assert_eq!(f.drops, 0);
+        let f = Encoding::Console.encode(&drop_notice(7, 0));
+        assert_eq!(f.drops, 7, "a notice stays a count when put back");
+        assert!(msg(&f).starts_with("warning: 7 messages lost"), "{f:?}");
+    }
+
+    #[test]
+    fn drops_are_reported_in_the_stream() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let t = Flaky {
+            got: got.clone(),
+            failures: 0,
+            partial: 0,
+        };
+        // Pushed while the worker cannot run yet: the queue keeps the last 3.
+        let sink = Sink::spawn(t, 3, 1 << 20).expect("thread");
+        {
+            let mut st = sink.shared.lock();
+            for r in recs(0..10) {
+                st.queue.push(sink.encoding.encode(&r));
+            }
+        }
+        sink.shared.wake.notify_one();
+        assert_eq!(sink.close(Instant::now() + Duration::from_secs(5)), 0);
+        let got = got.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert!(got[0].starts_with("warning: 7 messages lost"), "{got:?}");
+        assert_eq!(&got[1..], ["7", "8", "9"]);
     }
 
     #[test]
