@@ -36,6 +36,9 @@ pub struct InitConfig {
     pub net_timeout: Duration,
     pub grace: Duration,
     pub hostname: String,
+    /// Signals init passes to the app (`init.forward`); `None`: the mode's
+    /// default (see [`crate::policy::default_forward`]).
+    pub forward: Option<crate::policy::SignalSet>,
 }
 
 impl Default for InitConfig {
@@ -53,6 +56,7 @@ impl Default for InitConfig {
             net_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(5),
             hostname: "nodistro".into(),
+            forward: None,
         }
     }
 }
@@ -141,6 +145,14 @@ impl InitConfig {
             list.sort_by_key(|n| HELPERS.iter().position(|h| h == n));
             list.dedup();
             c.helpers = Some(list);
+        }
+        if let Some(v) = cfg.get("init.forward") {
+            match crate::policy::SignalSet::parse(v) {
+                Ok(set) => c.forward = Some(set),
+                Err(bad) => warn.push(format!(
+                    "init.forward: {bad:?} is not a signal (HUP, INT, QUIT, TERM, USR1, USR2, WINCH, or a number); using the default set"
+                )),
+            }
         }
         if let Some(h) = cfg.get("hostname") {
             if valid_hostname(h) {

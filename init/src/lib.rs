@@ -179,6 +179,7 @@ fn namespace(args: Vec<OsString>) -> i32 {
         on_exit: c.on_exit,
         grace: c.grace,
         vm: false,
+        forward: c.forward,
         mounts_ms: None,
     };
     let (_, code) = supervise::run(plan, &sigfd);
@@ -245,6 +246,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
         on_exit: c.on_exit,
         grace: c.grace,
         vm: true,
+        forward: c.forward,
         mounts_ms: Some(mounts_ms),
     };
     let (halt, code) = supervise::run(plan, &sigfd);

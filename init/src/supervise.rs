@@ -41,6 +41,8 @@ pub struct Plan {
     pub grace: Duration,
     /// PID 1 of a machine (power button, VM signal meanings).
     pub vm: bool,
+    /// Signals for the app (`init.forward`); `None`: the mode's default.
+    pub forward: Option<crate::policy::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
 }
@@ -80,7 +82,8 @@ struct Shell {
 /// Run until the supervisor finishes; returns how to end and the exit code.
 pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
-    let sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
+    let mut sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
+    sup.set_forward(plan.forward);
     let app_pipes = if plan.app.is_some() && plan.helpers.iter().any(|h| h.spec.name == "logfwd") {
         let mk = || {
             let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;

@@ -217,6 +217,36 @@ while :; do sleep 0.1 & wait $!; done"#,
 }
 
 #[test]
+fn forwards_only_the_configured_signals() {
+    // init.forward=USR2: USR1 is no longer passed on (ignored by init), USR2
+    // is, and SIGTERM, now outside the set, stops init itself, which stops
+    // the app with SIGTERM: the app's TERM trap still runs, once.
+    let mut ns = NsInit::start(
+        "fwdset",
+        &["--set", "init.forward=USR2"],
+        r#"d=$1
+trap 'echo USR1 >> "$d/got"' USR1
+trap 'echo USR2 >> "$d/got"' USR2
+trap 'echo TERM >> "$d/got"; exit 7' TERM
+echo ready > "$d/ready"
+while :; do sleep 0.1 & wait $!; done"#,
+    );
+    ns.lines("ready", 1);
+    ns.signal(Signal::USR1);
+    ns.signal(Signal::USR2);
+    ns.lines("got", 1);
+    ns.signal(Signal::TERM);
+    ns.code();
+    let got = std::fs::read_to_string(ns.path("got")).expect("got");
+    assert_eq!(got, "USR2\nTERM\n", "console:\n{}", ns.console());
+    assert!(
+        ns.console().contains("SIGTERM (15): shutting down"),
+        "{}",
+        ns.console()
+    );
+}
+
+#[test]
 fn restarts_a_dying_helper_with_growing_gaps() {
     let dir = TempDir::new("init-flaky");
     let flaky = script(
