@@ -19,6 +19,7 @@
 pub mod apply;
 pub mod dhcp;
 pub mod frame;
+pub mod fuzzing;
 pub mod ipconf;
 pub mod lease;
 pub mod msg;

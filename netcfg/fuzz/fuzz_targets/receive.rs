@@ -4,29 +4,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nodistro_netcfg::dhcp::{Action, Client, ClientConfig};
-use nodistro_netcfg::{frame, ipconf, rtnl};
-use std::net::Ipv4Addr;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = frame::parse(data, true);
-    let _ = rtnl::parse_ack(data, 1);
-    let _ = nodistro_netcfg::msg::Msg::decode(data);
-    let _ = nodistro_netcfg::msg::classless_routes(data);
-    if let Ok(s) = std::str::from_utf8(data) {
-        let _ = ipconf::parse(s);
-    }
-    let mut cfg = ClientConfig::new([2, 0, 0, 0, 0, 1]);
-    cfg.remembered = (data.first() == Some(&1)).then_some(Ipv4Addr::new(10, 0, 0, 5));
-    let mut c = Client::new(cfg, 7);
-    let _ = c.start(0);
-    for now in [1, 2] {
-        for a in c.handle_frame(data, now == 1, now) {
-            if let Action::Apply(l) = a {
-                let _ = nodistro_netcfg::lease::resolv_conf(&l);
-            }
-        }
-        let _ = c.handle_payload(data, Ipv4Addr::new(10, 0, 0, 1), now);
-        let _ = c.handle_timeout(now * 100_000);
-    }
-});
+fuzz_target!(|data: &[u8]| nodistro_netcfg::fuzzing::receive_everything(data));
