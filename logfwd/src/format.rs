@@ -55,7 +55,8 @@ fn pri(r: &Record) -> u32 {
     u32::from(r.facility) * 8 + u32::from(r.severity & 7)
 }
 
-/// `<PRI>1 2026-11-24T12:00:01.123456Z HOST APP PID MSGID - MSG`
+/// `<PRI>1 2026-11-24T12:00:01.123456Z HOST APP PID MSGID SD MSG` (SD: the
+/// sender's structured data, `-` when none)
 pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     let (y, mo, d, h, mi, s, us) = utc(r.time_us);
     let mut out = String::with_capacity(r.msg.len() + 96);
@@ -75,7 +76,9 @@ pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     field(&mut out, r.pid.as_deref(), 128);
     out.push(' ');
     field(&mut out, r.msgid.as_deref(), 32);
-    out.push_str(" - ");
+    out.push(' ');
+    out.push_str(r.sd.as_deref().unwrap_or("-"));
+    out.push(' ');
     out.push_str(&r.msg);
     out
 }
@@ -201,6 +204,11 @@ mod tests {
         assert_eq!(
             rfc5424(&r, &origin()),
             "<11>1 2026-11-24T12:00:01.500000Z other - - - - disk full"
+        );
+        r.sd = Some("[a@1 k=\"v\"]".into());
+        assert_eq!(
+            rfc5424(&r, &origin()),
+            "<11>1 2026-11-24T12:00:01.500000Z other - - - [a@1 k=\"v\"] disk full"
         );
     }
 

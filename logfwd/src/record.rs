@@ -28,6 +28,8 @@ pub struct Record {
     pub app: Box<str>,
     pub pid: Option<Box<str>>,
     pub msgid: Option<Box<str>>,
+    /// RFC 5424 structured data as the sender gave it (`[id k="v"]...`).
+    pub sd: Option<Box<str>>,
     pub msg: String,
     /// For a queue's drop notice: how many records it reports lost.
     pub drops: u64,
@@ -45,6 +47,7 @@ impl Record {
             app: app.into(),
             pid: None,
             msgid: None,
+            sd: None,
             msg,
             drops: 0,
         }

@@ -32,12 +32,54 @@ pub fn parse_datagram(raw: &[u8], now_us: u64) -> Record {
         ProcId::Name(s) => s.into(),
     });
     r.msgid = m.msgid.map(Into::into);
+    r.sd = structured_data(&m.structured_data);
     let parsed_us = m
         .timestamp
         .map(|t| t.timestamp_micros())
         .filter(|&t| t > 365 * 86_400 * 1_000_000);
     r.time_us = parsed_us.map_or(now_us, |t| t as u64);
     r
+}
+
+/// An SD-NAME (RFC 5424 6.3.2): 1-32 printable ASCII characters but
+/// `=`, space, `]` and `"`.
+fn sd_name(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'=' | b']' | b'"'))
+}
+
+/// A PARAM-VALUE as it stands between quotes on the wire: `"`, `]` and `\`
+/// only escaped (syslog_loose keeps the escapes).
+fn sd_value(s: &str) -> bool {
+    let mut escaped = false;
+    for c in s.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"' | ']') => return false,
+            _ => {}
+        }
+    }
+    !escaped
+}
+
+/// The sender's structured data, as it came (the elements syslog_loose
+/// found, each written back in its wire form); elements that would not be
+/// valid on the way out are left out.
+fn structured_data(elements: &[syslog_loose::StructuredElement<&str>]) -> Option<Box<str>> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for e in elements {
+        let valid = sd_name(e.id)
+            && e.params
+                .iter()
+                .all(|(k, v)| sd_name(k) && sd_value(v) && !v.contains(['\n', '\r']));
+        if valid {
+            let _ = write!(out, "{e}");
+        }
+    }
+    (!out.is_empty()).then(|| out.into())
 }
 
 #[cfg(test)]
@@ -77,6 +119,32 @@ mod tests {
         assert_eq!(r.msgid.as_deref(), Some("ID47"));
         assert_eq!(r.msg, "msg body");
         assert_eq!(r.time_us, 1_795_521_601_500_000);
+        assert_eq!(r.sd.as_deref(), Some("[ex@1 a=\"b\"]"));
+    }
+
+    #[test]
+    fn structured_data_as_sent() {
+        let r = parse_datagram(
+            br#"<14>1 2026-11-24T12:00:01Z h a - - [zoo@123 tiger="hungry" note="say \"hi\" \] \\"][m@1 k="v"] text"#,
+            42,
+        );
+        assert_eq!(
+            r.sd.as_deref(),
+            Some(r#"[zoo@123 tiger="hungry" note="say \"hi\" \] \\"][m@1 k="v"]"#)
+        );
+        assert_eq!(r.msg, "text");
+        let r = parse_datagram(b"<14>1 2026-11-24T12:00:01Z h a - - - text", 42);
+        assert_eq!(r.sd, None);
+        let r = parse_datagram(b"<13>Nov 24 12:00:01 myd[1]: [not sd] x", 42);
+        assert_eq!(r.sd, None);
+    }
+
+    #[test]
+    fn sd_validity() {
+        assert!(sd_name("zoo@123"));
+        assert!(!sd_name("a b") && !sd_name("a=b") && !sd_name("") && !sd_name(&"x".repeat(33)));
+        assert!(sd_value(r#"say \"hi\" \] \\"#));
+        assert!(!sd_value(r#"a"b"#) && !sd_value("a]b") && !sd_value("ends\\"));
     }
 
     #[test]

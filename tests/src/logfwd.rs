@@ -30,6 +30,8 @@ pub struct Received {
     pub procid: String,
     pub facility: u8,
     pub severity: u8,
+    /// RFC 5424 structured data (`-` when none).
+    pub sd: String,
     pub msg: String,
 }
 
@@ -71,7 +73,7 @@ impl Drop for Proc {
 }
 
 /// rsyslogd in the foreground with imudp and imtcp on 127.0.0.1:`port`,
-/// writing `host|app|procid|facility|severity|msg` lines to a file in its
+/// writing `host|app|procid|facility|severity|structured-data|msg` lines to a file in its
 /// directory. No imuxsock, no imklog: the host's /dev/log and logs are
 /// untouched.
 pub struct Rsyslog {
@@ -105,7 +107,7 @@ module(load="imudp")
 module(load="imtcp")
 input(type="imudp" address="127.0.0.1" port="{port}")
 input(type="imtcp" address="127.0.0.1" port="{port}")
-template(name="fields" type="string" string="%hostname%|%app-name%|%procid%|%syslogfacility%|%syslogseverity%|%msg%\n")
+template(name="fields" type="string" string="%hostname%|%app-name%|%procid%|%syslogfacility%|%syslogseverity%|%structured-data%|%msg%\n")
 if $inputname == "imudp" or $inputname == "imtcp" then {{
   action(type="omfile" file="{out}" template="fields")
 }}
@@ -158,13 +160,14 @@ if $inputname == "imudp" or $inputname == "imtcp" then {{
         String::from_utf8_lossy(&text)
             .lines()
             .filter_map(|l| {
-                let mut f = l.splitn(6, '|');
+                let mut f = l.splitn(7, '|');
                 Some(Received {
                     hostname: f.next()?.to_string(),
                     app: f.next()?.to_string(),
                     procid: f.next()?.to_string(),
                     facility: f.next()?.parse().ok()?,
                     severity: f.next()?.parse().ok()?,
+                    sd: f.next()?.to_string(),
                     msg: f.next()?.to_string(),
                 })
             })

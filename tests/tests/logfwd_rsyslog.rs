@@ -503,3 +503,49 @@ fn restarted_logfwd_does_not_send_the_kernel_log_again() {
     let stderr = std::fs::read_to_string(dir.path().join("logfwd.stderr")).unwrap_or_default();
     assert!(stderr.contains("is not understood"), "{stderr}");
 }
+
+#[test]
+fn rfc5424_structured_data_is_forwarded_as_sent() {
+    let dir = TempDir::new(&format!("logfwd-sd-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("tcp://127.0.0.1:{}", rs.port);
+    let (mut lf, sock) = start_logfwd(dir.path(), &["--remote", &remote], |_| {});
+    logger(
+        &sock,
+        &[
+            "--rfc5424=notq",
+            "-t",
+            "sd",
+            "--sd-id",
+            "zoo@32473",
+            "--sd-param",
+            r#"tiger="hungry""#,
+            "--sd-param",
+            r#"note="say \"hi\" \] ok""#,
+            "--sd-id",
+            "mgr@32473",
+            "--sd-param",
+            r#"room="b2""#,
+        ],
+        &["with-sd 1".to_string()],
+    );
+    logger(
+        &sock,
+        &["--rfc5424=notq", "-t", "sd"],
+        &["without-sd 2".to_string()],
+    );
+    let got = rs.wait_for(WAIT, |g| g.len() >= 2);
+    assert!(
+        lf.terminate(Duration::from_secs(10)),
+        "logfwd stops on SIGTERM"
+    );
+    let with = ours(&got, "with-sd");
+    assert_eq!(with.len(), 1, "{got:?}");
+    assert_eq!(
+        with[0].sd,
+        r#"[zoo@32473 tiger="hungry" note="say \"hi\" \] ok"][mgr@32473 room="b2"]"#
+    );
+    let without = ours(&got, "without-sd");
+    assert_eq!(without.len(), 1, "{got:?}");
+    assert_eq!(without[0].sd, "-");
+}
