@@ -22,6 +22,7 @@
 //! Top-level options go before a subcommand (`modload --root R index`).
 
 pub mod coldplug;
+pub mod decompress;
 pub mod fnmatch;
 pub mod index;
 pub mod load;
@@ -35,7 +36,7 @@ pub use tree::{ModuleTree, TreeError};
 
 use argh::FromArgs;
 use coldplug::{Blacklist, Device};
-use load::{Loader, Outcome};
+use load::{Decompressed, Loader, Outcome};
 use nodistro_common::timeline;
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -299,12 +300,24 @@ fn loader(ctx: &Ctx) -> Loader<'_> {
 
 fn report_outcome(ctx: &Ctx, name: &str, out: &Outcome) {
     match out {
-        Outcome::Loaded(d) => {
+        Outcome::Loaded(d, how) => {
             let params = match ctx.loader_params.get(name) {
                 Some(p) => format!(" ({p})"),
                 None => String::new(),
             };
-            log(&format!("loaded {name} in {} ms{params}", d.as_millis()))
+            let how = match how {
+                None => String::new(),
+                Some(Decompressed::ByKernel(c)) => {
+                    format!(" [{} decompressed by the kernel]", c.name())
+                }
+                Some(Decompressed::ByModload(c)) => {
+                    format!(" [{} decompressed by modload]", c.name())
+                }
+            };
+            log(&format!(
+                "loaded {name} in {} ms{params}{how}",
+                d.as_millis()
+            ))
         }
         Outcome::Failed(e) => log(&format!(
             "cannot load {name}: {}",
@@ -323,7 +336,7 @@ fn load_modules(ctx: &Ctx, modules: &[String]) -> (usize, usize) {
     let outcomes = loader(ctx).load_all(&plan, &|n, o| report_outcome(ctx, n, o));
     let loaded = outcomes
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Loaded(_)))
+        .filter(|(_, o)| matches!(o, Outcome::Loaded(..)))
         .count();
     let failed = outcomes
         .iter()

@@ -2,6 +2,7 @@
 //! dependencies first, up to a few at a time (the kernel allows concurrent
 //! loads), parameters from the configuration, compressed files handled.
 
+use crate::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
 use crate::fnmatch::normalize_name;
 use crate::sys;
 use crate::tree::{ModuleTree, Plan};
@@ -27,14 +28,18 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot decompress {path}", path = .path.display())]
-    Decompress {
+    #[error("cannot read {path}", path = .path.display())]
+    Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is {algo}-compressed: this kernel cannot decompress modules itself (Linux 6.4+ can) and modload only decompresses gzip; pack the module uncompressed or as .ko.gz", path = .path.display())]
-    Unsupported { path: PathBuf, algo: &'static str },
+    #[error("cannot decompress {path}", path = .path.display())]
+    Decompress {
+        path: PathBuf,
+        #[source]
+        source: DecompressError,
+    },
     #[error("the kernel refused {path}: {reason}", path = .path.display())]
     Kernel {
         path: PathBuf,
@@ -46,34 +51,23 @@ pub enum LoadError {
     DependencyFailed(String),
 }
 
+/// Who decompressed a compressed module that loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decompressed {
+    /// finit_module with MODULE_INIT_COMPRESSED_FILE (Linux 6.4+).
+    ByKernel(Compression),
+    /// modload, then init_module (the kernel cannot).
+    ByModload(Compression),
+}
+
 /// What happened to one module.
 #[derive(Debug)]
 pub enum Outcome {
-    Loaded(Duration),
+    /// Loaded, in this long; how, when the file was compressed.
+    Loaded(Duration, Option<Decompressed>),
     AlreadyLoaded,
     Builtin,
     Failed(LoadError),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Compression {
-    Gzip,
-    Xz,
-    Zstd,
-}
-
-impl Compression {
-    fn of(path: &str) -> Option<Self> {
-        if path.ends_with(".gz") {
-            Some(Compression::Gzip)
-        } else if path.ends_with(".xz") {
-            Some(Compression::Xz)
-        } else if path.ends_with(".zst") {
-            Some(Compression::Zstd)
-        } else {
-            None
-        }
-    }
 }
 
 /// Module parameters from the configuration (file merged with the kernel
@@ -141,32 +135,32 @@ pub struct Loader<'a> {
 }
 
 fn read_image(path: &Path, comp: Option<Compression>) -> Result<Vec<u8>, LoadError> {
-    let mut file = File::open(path).map_err(|source| LoadError::Open {
+    let file = File::open(path).map_err(|source| LoadError::Open {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut out = Vec::new();
-    let res = match comp {
-        None => file.read_to_end(&mut out),
-        Some(Compression::Gzip) => flate2::read::GzDecoder::new(file).read_to_end(&mut out),
-        Some(Compression::Xz) => {
-            return Err(LoadError::Unsupported {
-                path: path.to_path_buf(),
-                algo: "xz",
-            })
-        }
-        Some(Compression::Zstd) => {
-            return Err(LoadError::Unsupported {
-                path: path.to_path_buf(),
-                algo: "zstd",
-            })
-        }
+    // A compressed file larger than the decompressed bound is refused too.
+    let mut raw = Vec::new();
+    let cap = u64::try_from(MAX_MODULE_SIZE).unwrap_or(u64::MAX) + 1;
+    file.take(cap)
+        .read_to_end(&mut raw)
+        .map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let decompress_err = |source| LoadError::Decompress {
+        path: path.to_path_buf(),
+        source,
     };
-    res.map_err(|source| LoadError::Decompress {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(out)
+    if raw.len() > MAX_MODULE_SIZE {
+        return Err(decompress_err(DecompressError::TooLarge {
+            limit: MAX_MODULE_SIZE,
+        }));
+    }
+    match comp {
+        None => Ok(raw),
+        Some(c) => decompress(c, &raw, MAX_MODULE_SIZE).map_err(decompress_err),
+    }
 }
 
 impl Loader<'_> {
@@ -198,19 +192,22 @@ impl Loader<'_> {
             0
         };
         let mut image = None;
+        let mut how = comp.map(Decompressed::ByKernel);
         let mut res = sys::finit_module(file.as_fd(), &params, flags);
-        if comp.is_some() && matches!(res, Err(Errno::INVAL | Errno::OPNOTSUPP)) {
-            // The kernel cannot decompress: do it here.
+        if let (Some(c), Err(Errno::INVAL | Errno::OPNOTSUPP)) = (comp, res) {
+            // The kernel cannot decompress (before 6.4, or built without
+            // CONFIG_MODULE_DECOMPRESS): do it here.
             match read_image(&path, comp) {
                 Ok(img) => {
                     res = sys::init_module(&img, &params);
                     image = Some(img);
+                    how = Some(Decompressed::ByModload(c));
                 }
                 Err(e) => return Outcome::Failed(e),
             }
         }
         match res {
-            Ok(()) => Outcome::Loaded(start.elapsed()),
+            Ok(()) => Outcome::Loaded(start.elapsed(), how),
             Err(Errno::EXIST) => Outcome::AlreadyLoaded,
             Err(errno) => {
                 if image.is_none() && errno == Errno::NOEXEC {

@@ -1,0 +1,367 @@
+//! Userspace decompression of `.ko.gz`, `.ko.xz` and `.ko.zst` modules, for
+//! kernels that cannot decompress them (no `MODULE_INIT_COMPRESSED_FILE`,
+//! before Linux 6.4 or without CONFIG_MODULE_DECOMPRESS). Sans-IO: bytes in,
+//! bytes out, with a bound on the output so a corrupt or hostile file cannot
+//! exhaust memory. Pure Rust decoders: flate2 (zlib-rs), lzma-rs, ruzstd.
+
+use std::io::{self, Read, Write};
+
+/// Largest decompressed module accepted (the biggest Debian module,
+/// amdgpu, is about 20 MiB uncompressed).
+pub const MAX_MODULE_SIZE: usize = 64 << 20;
+
+/// How a module file is compressed, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    /// `.gz`, `.xz`, `.zst`; `None` for anything else (a plain `.ko`).
+    pub fn of(path: &str) -> Option<Self> {
+        if path.ends_with(".gz") {
+            Some(Compression::Gzip)
+        } else if path.ends_with(".xz") {
+            Some(Compression::Xz)
+        } else if path.ends_with(".zst") {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Why compressed data did not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum DecompressError {
+    #[error("the {algo} data ends early (truncated file?)")]
+    Truncated { algo: &'static str },
+    #[error("corrupt {algo} data (damaged file?)")]
+    Corrupt {
+        algo: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{algo} checksum mismatch: the data is corrupt (damaged file?)")]
+    Checksum { algo: &'static str },
+    #[error("it decompresses to more than {} MiB, the most modload accepts (corrupt or hostile file?)", .limit >> 20)]
+    TooLarge { limit: usize },
+}
+
+/// A writer that refuses to grow past `limit` bytes.
+struct Bounded {
+    out: Vec<u8>,
+    limit: usize,
+    over: bool,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.out.len().saturating_add(buf.len()) > self.limit {
+            self.over = true;
+            return Err(io::Error::other("decompressed size limit reached"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Read all of `r` into memory, at most `limit` bytes.
+fn read_bounded(mut r: impl Read, limit: usize) -> Result<Vec<u8>, (io::Error, bool)> {
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    (&mut r)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| (e, false))?;
+    if out.len() > limit {
+        return Err((io::Error::other("decompressed size limit reached"), true));
+    }
+    Ok(out)
+}
+
+/// Whether an error (or one it wraps, ruzstd puts its own errors inside
+/// io::Error) is an input that ended early.
+fn ends_early(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::UnexpectedEof {
+                return true;
+            }
+            if let Some(inner) = io.get_ref() {
+                if ends_early(inner) {
+                    return true;
+                }
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn io_error(algo: &'static str, e: io::Error) -> DecompressError {
+    if ends_early(&e) {
+        DecompressError::Truncated { algo }
+    } else {
+        DecompressError::Corrupt {
+            algo,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Decompress a whole module file held in memory; the output is at most
+/// `limit` bytes.
+pub fn decompress(
+    comp: Compression,
+    input: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, DecompressError> {
+    let algo = comp.name();
+    let too_large = || DecompressError::TooLarge { limit };
+    match comp {
+        Compression::Gzip => {
+            let out =
+                read_bounded(flate2::read::GzDecoder::new(input), limit).map_err(|(e, over)| {
+                    if over {
+                        too_large()
+                    } else {
+                        io_error(algo, e)
+                    }
+                })?;
+            // GzDecoder stops at the end of the deflate stream; the trailer
+            // (CRC32 + size) is checked there, but an empty input reads as
+            // nothing at all.
+            if out.is_empty() && input.len() < 18 {
+                return Err(DecompressError::Truncated { algo });
+            }
+            Ok(out)
+        }
+        Compression::Xz => {
+            let mut w = Bounded {
+                out: Vec::new(),
+                limit,
+                over: false,
+            };
+            let mut r = io::BufReader::new(input);
+            match lzma_rs::xz_decompress(&mut r, &mut w) {
+                Ok(()) => Ok(w.out),
+                Err(_) if w.over => Err(too_large()),
+                Err(lzma_rs::error::Error::IoError(e)) => Err(io_error(algo, e)),
+                Err(lzma_rs::error::Error::XzError(m)) if m.contains("CRC") => {
+                    Err(DecompressError::Checksum { algo })
+                }
+                Err(e) => Err(DecompressError::Corrupt {
+                    algo,
+                    source: Box::new(e),
+                }),
+            }
+        }
+        Compression::Zstd => {
+            // The window is a buffer ruzstd allocates: bounded too.
+            let window = u64::try_from(limit.max(MAX_MODULE_SIZE)).unwrap_or(u64::MAX);
+            let mut dec =
+                ruzstd::decoding::StreamingDecoder::new_with_max_window_size(input, window)
+                    .map_err(|e| {
+                        if ends_early(&e) {
+                            DecompressError::Truncated { algo }
+                        } else {
+                            DecompressError::Corrupt {
+                                algo,
+                                source: Box::new(e),
+                            }
+                        }
+                    })?;
+            let out = read_bounded(&mut dec, limit).map_err(|(e, over)| {
+                if over {
+                    too_large()
+                } else {
+                    io_error(algo, e)
+                }
+            })?;
+            let frame = dec.into_frame_decoder();
+            if !frame.is_finished() {
+                return Err(DecompressError::Truncated { algo });
+            }
+            if let (Some(want), Some(got)) = (
+                frame.get_checksum_from_data(),
+                frame.get_calculated_checksum(),
+            ) {
+                if want != got {
+                    return Err(DecompressError::Checksum { algo });
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// A payload that compresses (repeated text) but not to nothing.
+    fn payload() -> Vec<u8> {
+        let mut p = Vec::new();
+        let mut x: u32 = 1;
+        for i in 0..20_000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            p.extend_from_slice(format!("line {i} {}\n", x >> 20).as_bytes());
+        }
+        p
+    }
+
+    /// Compress `data` with the real CLI (`xz`, `zstd`, `gzip`), as kbuild
+    /// and distributions do.
+    fn compress(cmd: &str, args: &[&str], data: &[u8]) -> Vec<u8> {
+        let mut child = Command::new(cmd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {cmd} (install it): {e}"));
+        let mut stdin = child.stdin.take().expect("stdin");
+        let data = data.to_vec();
+        let feeder = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().expect("wait");
+        feeder.join().expect("feeder").expect("write to compressor");
+        assert!(out.status.success(), "{cmd} {args:?} failed");
+        out.stdout
+    }
+
+    fn cases() -> Vec<(Compression, Vec<u8>)> {
+        let p = payload();
+        vec![
+            (Compression::Gzip, compress("gzip", &["-9", "-c"], &p)),
+            // xz's default check is CRC64; kbuild uses --check=crc32.
+            (Compression::Xz, compress("xz", &["-c"], &p)),
+            (
+                Compression::Xz,
+                compress("xz", &["-c", "--check=crc32", "--lzma2=dict=1MiB"], &p),
+            ),
+            (
+                Compression::Zstd,
+                compress("zstd", &["-q", "-c", "-19"], &p),
+            ),
+            (
+                Compression::Zstd,
+                compress("zstd", &["-q", "-c", "--no-check"], &p),
+            ),
+        ]
+    }
+
+    #[test]
+    fn cli_output_decodes_to_the_payload() {
+        let p = payload();
+        for (comp, data) in cases() {
+            assert!(data.len() < p.len() / 2, "{comp:?} did not compress");
+            let out = decompress(comp, &data, MAX_MODULE_SIZE)
+                .unwrap_or_else(|e| panic!("{comp:?}: {e:?}"));
+            assert!(out == p, "{comp:?}: output differs from the payload");
+        }
+    }
+
+    #[test]
+    fn truncated_input_is_reported_as_truncated() {
+        for (comp, data) in cases() {
+            for cut in [0, 6, data.len() / 2, data.len() - 1] {
+                let e = decompress(comp, &data[..cut], MAX_MODULE_SIZE)
+                    .expect_err(&format!("{comp:?} cut at {cut} decoded"));
+                assert!(
+                    matches!(e, DecompressError::Truncated { .. }),
+                    "{comp:?} cut at {cut} of {}: {e:?}",
+                    data.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_input_is_refused() {
+        for (comp, data) in cases() {
+            // A flipped byte in the middle of the compressed stream.
+            let mut bad = data.clone();
+            let mid = bad.len() / 2;
+            bad[mid] ^= 0x55;
+            let e = decompress(comp, &bad, MAX_MODULE_SIZE);
+            assert!(
+                matches!(
+                    e,
+                    Err(DecompressError::Corrupt { .. }
+                        | DecompressError::Checksum { .. }
+                        | DecompressError::Truncated { .. })
+                ),
+                "{comp:?}: {e:?}"
+            );
+            // Not compressed data at all.
+            let e = decompress(comp, b"\x7fELF this is no compressed stream", 1 << 20);
+            assert!(
+                matches!(e, Err(DecompressError::Corrupt { .. })),
+                "{comp:?}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_damaged_checksum_is_a_checksum_error() {
+        let p = payload();
+        // The last 4 bytes of a zstd frame with a checksum are the checksum.
+        let mut z = compress("zstd", &["-q", "-c"], &p);
+        let n = z.len();
+        z[n - 1] ^= 1;
+        let e = decompress(Compression::Zstd, &z, MAX_MODULE_SIZE);
+        assert!(matches!(e, Err(DecompressError::Checksum { .. })), "{e:?}");
+        let mut g = compress("gzip", &["-c"], &p);
+        let n = g.len();
+        g[n - 8] ^= 1; // CRC32 of the trailer
+        let e = decompress(Compression::Gzip, &g, MAX_MODULE_SIZE);
+        assert!(matches!(e, Err(DecompressError::Corrupt { .. })), "{e:?}");
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_refused() {
+        // 4 MiB of zeros compresses to a few KiB: a tiny file, a big output.
+        let zeros = vec![0u8; 4 << 20];
+        for (comp, cmd, args) in [
+            (Compression::Gzip, "gzip", &["-c"][..]),
+            (Compression::Xz, "xz", &["-c"][..]),
+            (Compression::Zstd, "zstd", &["-q", "-c"][..]),
+        ] {
+            let data = compress(cmd, args, &zeros);
+            assert!(data.len() < 64 << 10, "{comp:?}: {}", data.len());
+            let e = decompress(comp, &data, 1 << 20);
+            assert!(
+                matches!(e, Err(DecompressError::TooLarge { limit }) if limit == 1 << 20),
+                "{comp:?}: {e:?}"
+            );
+            let msg = DecompressError::TooLarge { limit: 1 << 20 }.to_string();
+            assert!(msg.contains("more than 1 MiB"), "{msg}");
+            // The same file under a limit it fits in decodes.
+            let out = decompress(comp, &data, 4 << 20).expect("fits");
+            assert_eq!(out.len(), 4 << 20);
+        }
+    }
+
+    #[test]
+    fn compression_from_the_file_name() {
+        assert_eq!(Compression::of("a/virtio_net.ko.xz"), Some(Compression::Xz));
+        assert_eq!(Compression::of("a/b.ko.zst"), Some(Compression::Zstd));
+        assert_eq!(Compression::of("a/b.ko.gz"), Some(Compression::Gzip));
+        assert_eq!(Compression::of("a/b.ko"), None);
+    }
+}
