@@ -364,6 +364,42 @@ mod tests {
         assert!(explain(Errno::NOENT, None, "x").contains("unknown symbols"));
     }
 
+    /// A damaged compressed module is reported with its path and the
+    /// reason, as the console shows it.
+    #[test]
+    fn damaged_compressed_files_name_the_file_and_the_reason() {
+        let dir = std::env::temp_dir().join(format!("modload-read-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let payload = crate::modinfo::tests::tiny_ko(b"name=x\0vermagic=6.1.0 SMP \0");
+        let mut child = std::process::Command::new("zstd")
+            .args(["-q", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run zstd (install it)");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(&payload).expect("feed zstd");
+        }
+        let out = child.wait_with_output().expect("zstd");
+        assert!(out.status.success());
+        let good = dir.join("x.ko.zst");
+        std::fs::write(&good, &out.stdout).expect("write");
+        let img = read_image(&good, Compression::of("x.ko.zst")).expect("decodes");
+        assert!(img == payload);
+        let cut = dir.join("cut.ko.zst");
+        std::fs::write(&cut, &out.stdout[..out.stdout.len() / 2]).expect("write");
+        let e = read_image(&cut, Some(Compression::Zstd)).expect_err("truncated");
+        let msg = nodistro_common::report::chain(&e);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            msg.starts_with("cannot decompress ")
+                && msg.ends_with("cut.ko.zst: the zstd data ends early (truncated file?)"),
+            "{msg}"
+        );
+    }
+
     fn write_tree(dir: &Path, dep: &str) -> ModuleTree {
         std::fs::write(dir.join("modules.dep"), dep).expect("write modules.dep");
         ModuleTree::open(dir).expect("open tree")
