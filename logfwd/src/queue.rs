@@ -10,9 +10,7 @@ pub fn cost(r: &Record) -> usize {
 }
 
 /// A record as a sink will write it (a console line, a datagram, an
-/// octet-counted TCP frame): formatted once when queued, so that a queue
-/// holding tens of thousands of records holds one allocation each, of
-/// about the size of the bytes on the wire, instead of a parsed record.
+/// octet-counted TCP frame): formatted once when queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub bytes: Box<[u8]>,
@@ -28,10 +26,9 @@ impl Frame {
         }
     }
 
-    /// Bytes a frame is charged in a queue: its bytes plus its slot and
-    /// the allocator's overhead.
+    /// Bytes a frame is charged in a queue: its bytes and its end offset.
     pub fn cost(&self) -> usize {
-        self.bytes.len() + 40
+        self.bytes.len() + 8
     }
 }
 
@@ -43,6 +40,54 @@ pub enum Popped {
     Lost(u64),
 }
 
+/// Bytes of frames stored back to back in one allocation.
+const CHUNK: usize = 64 * 1024;
+
+/// Frames back to back: a queue of tens of thousands of frames is a few
+/// dozen allocations, and a frame costs its bytes plus 4.
+#[derive(Debug)]
+struct Chunk {
+    data: Vec<u8>,
+    /// End offset of each frame in `data`.
+    ends: Vec<u32>,
+    /// Frames before this index were taken.
+    head: usize,
+}
+
+impl Chunk {
+    fn with_capacity(bytes: usize) -> Self {
+        Chunk {
+            data: Vec::with_capacity(bytes),
+            ends: Vec::new(),
+            head: 0,
+        }
+    }
+
+    fn fits(&self, n: usize) -> bool {
+        self.data.len() + n <= self.data.capacity() && self.data.len() + n <= u32::MAX as usize
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.ends.push(self.data.len() as u32);
+    }
+
+    /// The first frame left (the chunk is not empty).
+    fn take(&mut self) -> Option<Box<[u8]>> {
+        let end = *self.ends.get(self.head)? as usize;
+        let start = match self.head {
+            0 => 0,
+            i => self.ends[i - 1] as usize,
+        };
+        self.head += 1;
+        self.data.get(start..end).map(Into::into)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head >= self.ends.len()
+    }
+}
+
 /// A FIFO bounded by count and by bytes. When a push would exceed either
 /// bound the oldest frames are dropped and counted; the next [`pop`]
 /// returns [`Popped::Lost`] with their count before the frames that follow
@@ -51,7 +96,8 @@ pub enum Popped {
 /// [`pop`]: BoundedQueue::pop
 #[derive(Debug)]
 pub struct BoundedQueue {
-    items: VecDeque<Frame>,
+    chunks: VecDeque<Chunk>,
+    len: usize,
     bytes: usize,
     max_items: usize,
     max_bytes: usize,
@@ -64,7 +110,8 @@ pub struct BoundedQueue {
 impl BoundedQueue {
     pub fn new(max_items: usize, max_bytes: usize) -> Self {
         BoundedQueue {
-            items: VecDeque::new(),
+            chunks: VecDeque::new(),
+            len: 0,
             bytes: 0,
             max_items: max_items.max(1),
             max_bytes: max_bytes.max(1),
@@ -74,22 +121,29 @@ impl BoundedQueue {
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty() && self.pending_drops == 0
+        self.len == 0 && self.pending_drops == 0
     }
 
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    fn drop_oldest(&mut self) {
-        if let Some(old) = self.items.pop_front() {
-            self.bytes -= old.cost();
-            self.pending_drops += 1;
-            self.total_drops += 1;
+    fn take_front(&mut self) -> Option<Box<[u8]>> {
+        loop {
+            let front = self.chunks.front_mut()?;
+            let taken = front.take();
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            if let Some(bytes) = taken {
+                self.len -= 1;
+                self.bytes -= bytes.len() + 8;
+                return Some(bytes);
+            }
         }
     }
 
@@ -97,12 +151,22 @@ impl BoundedQueue {
     /// Returns how many were dropped.
     pub fn push(&mut self, f: Frame) -> u64 {
         let before = self.total_drops;
+        let n = f.bytes.len();
+        match self.chunks.back_mut() {
+            Some(c) if c.fits(n) => c.append(&f.bytes),
+            _ => {
+                let mut c = Chunk::with_capacity(n.max(CHUNK));
+                c.append(&f.bytes);
+                self.chunks.push_back(c);
+            }
+        }
+        self.len += 1;
         self.bytes += f.cost();
-        self.items.push_back(f);
-        while self.items.len() > 1
-            && (self.items.len() > self.max_items || self.bytes > self.max_bytes)
-        {
-            self.drop_oldest();
+        while self.len > 1 && (self.len > self.max_items || self.bytes > self.max_bytes) {
+            if self.take_front().is_some() {
+                self.pending_drops += 1;
+                self.total_drops += 1;
+            }
         }
         self.total_drops - before
     }
@@ -112,13 +176,8 @@ impl BoundedQueue {
         if self.pending_drops > 0 {
             return Some(Popped::Lost(std::mem::take(&mut self.pending_drops)));
         }
-        let f = self.items.pop_front()?;
-        self.bytes -= f.cost();
-        // A queue drained after a burst gives its memory back.
-        if self.items.is_empty() && self.items.capacity() > 1024 {
-            self.items.shrink_to(1024);
-        }
-        Some(Popped::Frame(f))
+        self.take_front()
+            .map(|bytes| Popped::Frame(Frame::new(bytes)))
     }
 
     /// Put frames taken with [`BoundedQueue::pop`] but not delivered back
@@ -127,14 +186,24 @@ impl BoundedQueue {
     /// (`drops > 0`) goes back to being a count, so that later drops add
     /// to it.
     pub fn unpop(&mut self, frames: impl DoubleEndedIterator<Item = Frame>) {
-        for f in frames.rev() {
+        let mut back = Vec::new();
+        for f in frames {
             if f.drops > 0 {
                 self.pending_drops += f.drops;
                 continue;
             }
-            self.bytes += f.cost();
-            self.items.push_front(f);
+            back.push(f);
         }
+        if back.is_empty() {
+            return;
+        }
+        let mut c = Chunk::with_capacity(back.iter().map(|f| f.bytes.len()).sum());
+        for f in &back {
+            c.append(&f.bytes);
+            self.len += 1;
+            self.bytes += f.cost();
+        }
+        self.chunks.push_front(c);
     }
 }
 
@@ -267,13 +336,29 @@ mod tests {
     }
 
     #[test]
-    fn drained_queue_gives_memory_back() {
+    fn chunks_are_freed_and_large_frames_fit() {
         let mut q = BoundedQueue::new(100_000, usize::MAX);
         for i in 0..50_000 {
             q.push(f(i));
         }
-        assert_eq!(drain(&mut q).len(), 50_000);
-        assert!(q.items.capacity() <= 1024, "{}", q.items.capacity());
+        q.push(Frame::new(vec![b'x'; 3 * CHUNK]));
+        q.push(f(7));
+        assert!(q.chunks.len() < 10, "{}", q.chunks.len());
+        let out = drain(&mut q);
+        assert_eq!(out.len(), 50_002);
+        assert_eq!(out[49_999], "49999");
+        assert_eq!(out[50_000].len(), 3 * CHUNK);
+        assert_eq!(out[50_001], "7");
+        assert!(q.chunks.is_empty() && q.bytes() == 0 && q.len() == 0);
+    }
+
+    #[test]
+    fn empty_frames_are_frames() {
+        let mut q = BoundedQueue::new(10, 1 << 20);
+        q.push(f(1));
+        q.push(Frame::new(Vec::new()));
+        q.push(f(2));
+        assert_eq!(drain(&mut q), ["1", "", "2"]);
     }
 
     #[test]
