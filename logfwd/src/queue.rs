@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(out[49_999], "49999");
         assert_eq!(out[50_000].len(), 3 * CHUNK);
         assert_eq!(out[50_001], "7");
-        assert!(q.chunks.is_empty() && q.bytes() == 0 && q.len() == 0);
+        assert!(q.chunks.is_empty() && q.bytes() == 0 && q.is_empty());
     }
 
     #[test]
