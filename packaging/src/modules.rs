@@ -112,10 +112,20 @@ pub fn locate(sel: &ModuleSelection) -> Result<(PathBuf, String), ModulesError> 
 }
 
 /// The firmware names a module file declares (`firmware=` in `.modinfo`),
-/// read without reading the whole file. Compressed modules and files that
-/// are not ELF give `None`.
+/// read without reading the whole file (a compressed module is unpacked in
+/// memory first). Files that are not ELF modules give `None`.
 pub fn declared_firmware(path: &Path) -> Option<Vec<String>> {
     use goblin::container::{Container, Ctx, Endian};
+    use nodistro_modload::decompress::{decompress, Compression, MAX_MODULE_SIZE};
+    if let Some(comp) = path.to_str().and_then(Compression::of) {
+        // A compressed module has no section table to seek in: unpack it
+        // (bounded) with the decoders modload itself uses at boot.
+        let raw = std::fs::read(path).ok()?;
+        let ko = decompress(comp, &raw, MAX_MODULE_SIZE).ok()?;
+        return nodistro_modload::modinfo::modinfo(&ko)
+            .ok()
+            .map(|m| m.firmware);
+    }
     use goblin::elf::section_header::SectionHeader;
     let f = File::open(path).ok()?;
     let mut head = [0u8; 64];
@@ -226,7 +236,13 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
         img.add_file(&in_image(rel), &src).map_err(img_err)?;
         firmware.extend(declared_firmware(&src).unwrap_or_default());
         subset.insert(name.clone());
-        paths.insert(rel.to_string());
+        // modules.order names modules as built (`.ko`), whatever suffix
+        // compression gave the file.
+        let built = [".gz", ".xz", ".zst"]
+            .iter()
+            .find_map(|ext| rel.strip_suffix(ext))
+            .unwrap_or(rel);
+        paths.insert(built.to_string());
     }
     // modules.order (depmod reads it to order modules.dep) for the subset.
     if let Ok(order_text) = std::fs::read_to_string(dir.join("modules.order")) {
@@ -318,5 +334,17 @@ mod tests {
         let fw = declared_firmware(&r8169).expect("r8169 is an ELF module");
         assert!(fw.iter().any(|f| f.starts_with("rtl_nic/")), "{fw:?}");
         assert_eq!(declared_firmware(Path::new("/etc/hostname")), None);
+        // The same module gzip-compressed declares the same firmware.
+        let tmp = std::env::temp_dir().join(format!("nodistro-fw-{}.ko.gz", std::process::id()));
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tmp).expect("temp file"),
+            flate2::Compression::fast(),
+        );
+        std::io::Write::write_all(&mut gz, &std::fs::read(&r8169).expect("read r8169"))
+            .expect("compress");
+        gz.finish().expect("finish");
+        let from_gz = declared_firmware(&tmp);
+        let _ = std::fs::remove_file(&tmp);
+        assert_eq!(from_gz.as_ref(), Some(&fw));
     }
 }
