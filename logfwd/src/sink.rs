@@ -1,7 +1,8 @@
 //! Sinks: each has its own thread and its own bounded queue, so a slow
 //! console or an unreachable server never blocks the loop that reads the
-//! producers. Records are formatted for the sink ([`Encoding`]) when they
-//! are queued, so the queue holds bytes ready to write; the thread takes a
+//! producers. Records wait in the queue in their compact form
+//! ([`Record::to_compact`]) and are formatted for the sink ([`Encoding`])
+//! when they are sent; the thread takes a
 //! batch, hands it to its transport, and puts back what was not delivered
 //! (in order) before backing off.
 //!
@@ -44,24 +45,30 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// The queued form of `r`.
     pub fn encode(&self, r: &Record) -> Frame {
-        let bytes = match self {
+        Frame {
+            bytes: r.to_compact().into_boxed_slice(),
+            drops: r.drops,
+        }
+    }
+
+    /// The bytes to write for a queued frame.
+    pub fn wire(&self, f: &Frame) -> Vec<u8> {
+        let r = Record::from_compact(&f.bytes);
+        match self {
             Encoding::Console => {
-                let mut line = format::console(r, boot_ms_of(r.time_us));
+                let mut line = format::console(&r, boot_ms_of(r.time_us));
                 line.push('\n');
                 line.into_bytes()
             }
-            Encoding::Datagram(f, o) => format::remote(*f, r, o).into_bytes(),
+            Encoding::Datagram(f, o) => format::remote(*f, &r, o).into_bytes(),
             Encoding::OctetCounted(f, o) => {
-                let msg = format::remote(*f, r, o);
+                let msg = format::remote(*f, &r, o);
                 let mut out = Vec::with_capacity(msg.len() + 8);
                 format::octet_frame(msg.as_bytes(), &mut out);
                 out
             }
-        };
-        Frame {
-            bytes: bytes.into_boxed_slice(),
-            drops: r.drops,
         }
     }
 }
@@ -312,7 +319,10 @@ pub struct Console;
 
 impl Transport for Console {
     fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
-        let text: Vec<u8> = batch.iter().flat_map(|f| f.bytes.iter().copied()).collect();
+        let text: Vec<u8> = batch
+            .iter()
+            .flat_map(|f| Encoding::Console.wire(f))
+            .collect();
         // A console that fails is not retried forever: nothing else to tell.
         let _ = io::stderr().lock().write_all(&text);
         Ok(())
@@ -348,6 +358,7 @@ impl Udp {
 
 impl Transport for Udp {
     fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+        let encoding = self.encoding();
         let socket = match &self.socket {
             Some(s) => s,
             None => {
@@ -363,7 +374,8 @@ impl Transport for Udp {
             }
         };
         // One sendmmsg for the whole batch instead of a syscall per record.
-        let iovs: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|f| [IoSlice::new(&f.bytes)]).collect();
+        let msgs: Vec<Vec<u8>> = batch.iter().map(|f| encoding.wire(f)).collect();
+        let iovs: Vec<[IoSlice<'_>; 1]> = msgs.iter().map(|m| [IoSlice::new(m)]).collect();
         let mut ctls: Vec<SendAncillaryBuffer<'_, '_, '_>> = iovs
             .iter()
             .map(|_| SendAncillaryBuffer::default())
@@ -465,8 +477,9 @@ impl Transport for Tcp {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let mut ends = Vec::with_capacity(batch.len());
+        let encoding = self.encoding();
         for f in batch {
-            buf.extend_from_slice(&f.bytes);
+            buf.extend_from_slice(&encoding.wire(f));
             ends.push(buf.len());
         }
         let result = self
@@ -518,12 +531,8 @@ mod tests {
         partial: usize,
     }
 
-    /// The text after the app name of a console line (`[   0.000] t: MSG\n`).
     fn msg(f: &Frame) -> String {
-        let line = String::from_utf8_lossy(&f.bytes);
-        let after = line.split_once("] ").map_or(&*line, |(_, m)| m);
-        let m = after.split_once(": ").map_or(after, |(_, m)| m);
-        m.trim_end().to_string()
+        Record::from_compact(&f.bytes).msg
     }
 
     impl Transport for Flaky {
@@ -562,14 +571,21 @@ mod tests {
         let mut r = Record::new(Source::App, 1, 6, "t", "hi".into());
         r.time_us = 1_795_521_601_500_000;
         let line = "<14>1 2026-11-24T12:00:01.500000Z box t - - - hi";
-        let f = Encoding::Datagram(Format::Rfc5424, o.clone()).encode(&r);
-        assert_eq!(&*f.bytes, line.as_bytes());
-        let f = Encoding::OctetCounted(Format::Rfc5424, o).encode(&r);
-        assert_eq!(&*f.bytes, format!("{} {line}", line.len()).as_bytes());
+        let e = Encoding::Datagram(Format::Rfc5424, o.clone());
+        let f = e.encode(&r);
+        assert_eq!(e.wire(&f), line.as_bytes());
+        assert!(f.bytes.len() < line.len() / 2, "queued smaller than sent");
+        let e = Encoding::OctetCounted(Format::Rfc5424, o);
+        let f = e.encode(&r);
+        assert_eq!(e.wire(&f), format!("{} {line}", line.len()).as_bytes());
         assert_eq!(f.drops, 0);
         let f = Encoding::Console.encode(&drop_notice(7, 0));
         assert_eq!(f.drops, 7, "a notice stays a count when put back");
-        assert!(msg(&f).starts_with("warning: 7 messages lost"), "{f:?}");
+        let text = String::from_utf8_lossy(&Encoding::Console.wire(&f)).into_owned();
+        assert!(
+            text.contains("] logfwd: warning: 7 messages lost"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -591,7 +607,7 @@ mod tests {
         sink.shared.wake.notify_one();
         assert_eq!(sink.close(Instant::now() + Duration::from_secs(5)), 0);
         let got = got.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert!(got[0].starts_with("warning: 7 messages lost"), "{got:?}");
+        assert!(got[0].starts_with("7 messages lost"), "{got:?}");
         assert_eq!(&got[1..], ["7", "8", "9"]);
     }
 
