@@ -5,8 +5,9 @@
 //! release binaries are, and clear failures when a prerequisite is missing.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
 pub fn workspace_root() -> PathBuf {
@@ -104,3 +105,43 @@ impl Drop for TempDir {
 pub mod logfwd;
 pub mod netns;
 pub mod qemu;
+
+/// A child process (a server, a tool under test) killed with SIGKILL and
+/// reaped on drop, so a failing test leaves nothing running.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    pub fn pid(&self) -> rustix::process::Pid {
+        rustix::process::Pid::from_child(&self.0)
+    }
+
+    pub fn signal(&self, sig: rustix::process::Signal) {
+        let _ = rustix::process::kill_process(self.pid(), sig);
+    }
+
+    /// Send SIGTERM and wait up to `limit` for the exit; returns whether it
+    /// exited in time.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        self.signal(rustix::process::Signal::TERM);
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Still running?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

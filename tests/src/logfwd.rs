@@ -2,10 +2,10 @@
 //! fields of every record it gets to a file, and a logfwd process.
 
 use crate::{require_program, TempDir};
-use rustix::process::{kill_process, Pid, Signal};
+use rustix::process::Pid;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free loopback port for both TCP and UDP (bound and released).
@@ -35,42 +35,8 @@ pub struct Received {
     pub msg: String,
 }
 
-/// Kill a child on drop (SIGKILL, then reap).
-pub struct Proc(pub Child);
-
-impl Proc {
-    pub fn pid(&self) -> Pid {
-        Pid::from_child(&self.0)
-    }
-
-    pub fn signal(&self, sig: Signal) {
-        let _ = kill_process(self.pid(), sig);
-    }
-
-    /// SIGTERM and wait up to `limit` for exit; true if it exited.
-    pub fn terminate(&mut self, limit: Duration) -> bool {
-        self.signal(Signal::TERM);
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    pub fn alive(&mut self) -> bool {
-        matches!(self.0.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// A child killed with SIGKILL and reaped on drop.
+pub use crate::ChildGuard as Proc;
 
 /// rsyslogd in the foreground with imudp and imtcp on 127.0.0.1:`port`,
 /// writing `host|app|procid|facility|severity|structured-data|msg` lines to a file in its

@@ -8,7 +8,7 @@
 //! it can never rewrite the machine's own.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// `nc<pid><tag>`, at most 15 characters.
@@ -91,33 +91,7 @@ pub fn veth(a: &Netns, a_tag: &str, b: &Netns, b_tag: &str) -> (String, String) 
 }
 
 /// A child process killed (SIGKILL) and reaped on drop.
-pub struct Guard(pub Child);
-
-impl Guard {
-    /// Send SIGTERM and wait up to `limit` for the exit; returns whether it
-    /// exited in time.
-    pub fn terminate(&mut self, limit: Duration) -> bool {
-        let pid = rustix::process::Pid::from_raw(self.0.id() as i32);
-        if let Some(pid) = pid {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use crate::ChildGuard as Guard;
 
 /// dnsmasq as a DHCP server only (`--port=0`) on `iface` in `ns`, with its
 /// lease and pid files in `dir`, logging to `dir/dnsmasq.log`. Returns once
