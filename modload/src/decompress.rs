@@ -80,15 +80,19 @@ impl Write for Bounded {
 }
 
 /// Read all of `r` into memory, at most `limit` bytes.
-fn read_bounded(mut r: impl Read, limit: usize) -> Result<Vec<u8>, (io::Error, bool)> {
+fn read_bounded(
+    algo: &'static str,
+    mut r: impl Read,
+    limit: usize,
+) -> Result<Vec<u8>, DecompressError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     (&mut r)
         .take(cap)
         .read_to_end(&mut out)
-        .map_err(|e| (e, false))?;
+        .map_err(|e| decode_error(algo, e))?;
     if out.len() > limit {
-        return Err((io::Error::other("decompressed size limit reached"), true));
+        return Err(DecompressError::TooLarge { limit });
     }
     Ok(out)
 }
@@ -113,7 +117,11 @@ fn ends_early(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn io_error(algo: &'static str, e: io::Error) -> DecompressError {
+/// A decoder's error: the input ended early, or it is corrupt.
+fn decode_error(
+    algo: &'static str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> DecompressError {
     if ends_early(&e) {
         DecompressError::Truncated { algo }
     } else {
@@ -132,17 +140,9 @@ pub fn decompress(
     limit: usize,
 ) -> Result<Vec<u8>, DecompressError> {
     let algo = comp.name();
-    let too_large = || DecompressError::TooLarge { limit };
     match comp {
         Compression::Gzip => {
-            let out =
-                read_bounded(flate2::read::GzDecoder::new(input), limit).map_err(|(e, over)| {
-                    if over {
-                        too_large()
-                    } else {
-                        io_error(algo, e)
-                    }
-                })?;
+            let out = read_bounded(algo, flate2::read::GzDecoder::new(input), limit)?;
             // GzDecoder stops at the end of the deflate stream; the trailer
             // (CRC32 + size) is checked there, but an empty input reads as
             // nothing at all.
@@ -160,8 +160,8 @@ pub fn decompress(
             let mut r = io::BufReader::new(input);
             match lzma_rs::xz_decompress(&mut r, &mut w) {
                 Ok(()) => Ok(w.out),
-                Err(_) if w.over => Err(too_large()),
-                Err(lzma_rs::error::Error::IoError(e)) => Err(io_error(algo, e)),
+                Err(_) if w.over => Err(DecompressError::TooLarge { limit }),
+                Err(lzma_rs::error::Error::IoError(e)) => Err(decode_error(algo, e)),
                 Err(lzma_rs::error::Error::XzError(m)) if m.contains("CRC") => {
                     Err(DecompressError::Checksum { algo })
                 }
@@ -176,23 +176,8 @@ pub fn decompress(
             let window = u64::try_from(limit.max(MAX_MODULE_SIZE)).unwrap_or(u64::MAX);
             let mut dec =
                 ruzstd::decoding::StreamingDecoder::new_with_max_window_size(input, window)
-                    .map_err(|e| {
-                        if ends_early(&e) {
-                            DecompressError::Truncated { algo }
-                        } else {
-                            DecompressError::Corrupt {
-                                algo,
-                                source: Box::new(e),
-                            }
-                        }
-                    })?;
-            let out = read_bounded(&mut dec, limit).map_err(|(e, over)| {
-                if over {
-                    too_large()
-                } else {
-                    io_error(algo, e)
-                }
-            })?;
+                    .map_err(|e| decode_error(algo, e))?;
+            let out = read_bounded(algo, &mut dec, limit)?;
             let frame = dec.into_frame_decoder();
             if !frame.is_finished() {
                 return Err(DecompressError::Truncated { algo });
