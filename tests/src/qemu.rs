@@ -81,6 +81,18 @@ pub fn build_image(args: &[&str]) -> Image {
     Image { dir, path }
 }
 
+/// The demo image: the release demo-app with `nodistro demo`'s modules
+/// for the Debian kernel.
+pub fn build_demo_image() -> Image {
+    let app = release_bin("demo-app").display().to_string();
+    let release = kernel_release();
+    let mut args = vec!["--app", &app, "--kernel-version", &release];
+    for m in nodistro_packaging::demo::DEMO_MODULES {
+        args.extend(["--module", m]);
+    }
+    build_image(&args)
+}
+
 /// What to boot and how.
 #[derive(Debug, Clone)]
 pub struct BootOpts {

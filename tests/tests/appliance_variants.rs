@@ -4,27 +4,9 @@
 //! from the guest, 127.0.0.1 here), and a static `ip=` instead of DHCP.
 
 use nodistro_tests::logfwd::{free_port, Rsyslog};
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::release_bin;
+use nodistro_tests::qemu::{build_demo_image, BootOpts, Guest, Nic, Outcome};
 use nodistro_tests::TempDir;
 use std::time::Duration;
-
-fn demo_image() -> Image {
-    let app = release_bin("demo-app");
-    let release = kernel_release();
-    let mut args = vec![
-        "--app".to_string(),
-        app.display().to_string(),
-        "--kernel-version".into(),
-        release,
-    ];
-    for m in nodistro_packaging::demo::DEMO_MODULES {
-        args.push("--module".into());
-        args.push(m.to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    build_image(&args)
-}
 
 fn power_off(g: &mut Guest) {
     g.monitor("system_powerdown").expect("system_powerdown");
@@ -39,7 +21,7 @@ fn power_off(g: &mut Guest) {
 
 #[test]
 fn e1000_dhcp_with_logs_to_the_host() {
-    let img = demo_image();
+    let img = build_demo_image();
     // A real rsyslog on 127.0.0.1 (10.0.2.2 from inside the guest).
     let dir = TempDir::new("appliance-rsyslog");
     let rx = Rsyslog::start(&dir, free_port());
@@ -85,7 +67,7 @@ fn e1000_dhcp_with_logs_to_the_host() {
 
 #[test]
 fn virtio_with_a_static_address() {
-    let img = demo_image();
+    let img = build_demo_image();
     // Not the address QEMU's DHCP server would lease: the forward reaches
     // the guest only if the static configuration was applied.
     let addr = std::net::Ipv4Addr::new(10, 0, 2, 77);

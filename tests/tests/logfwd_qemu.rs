@@ -5,8 +5,8 @@
 //! app's stdout lines with the guest's host name.
 
 use nodistro_tests::logfwd::{free_port, Received, Rsyslog};
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Outcome};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::qemu::{build_demo_image, BootOpts, Guest, Outcome};
+use nodistro_tests::{require_program, TempDir};
 use std::time::Duration;
 
 #[test]
@@ -14,13 +14,7 @@ fn kernel_and_app_records_reach_rsyslog_on_the_host() {
     require_program("qemu-system-x86_64", "qemu-system-x86");
     let dir = TempDir::new(&format!("logfwd-qemu-{}", std::process::id()));
     let rs = Rsyslog::start(&dir, free_port());
-    let app = release_bin("demo-app").display().to_string();
-    let release = kernel_release();
-    let mut args = vec!["--app", &app, "--kernel-version", &release];
-    for m in nodistro_packaging::demo::DEMO_MODULES {
-        args.extend(["--module", m]);
-    }
-    let img = build_image(&args);
+    let img = build_demo_image();
     let remote = format!("logfwd.remote=tcp://10.0.2.2:{}", rs.port);
     let opts = BootOpts::new(img.path())
         .append(&remote)

@@ -3,20 +3,14 @@
 //! the lease line (router, DNS), init's readiness line, and at power-off
 //! the DHCPRELEASE path removing the address.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Outcome};
-use nodistro_tests::{release_bin, require_program};
+use nodistro_tests::qemu::{build_demo_image, BootOpts, Guest, Outcome};
+use nodistro_tests::require_program;
 use std::time::Duration;
 
 #[test]
 fn leases_from_qemu_user_network_and_releases_at_power_off() {
     require_program("qemu-system-x86_64", "qemu-system-x86");
-    let app = release_bin("demo-app").display().to_string();
-    let release = kernel_release();
-    let mut args = vec!["--app", &app, "--kernel-version", &release];
-    for m in nodistro_packaging::demo::DEMO_MODULES {
-        args.extend(["--module", m]);
-    }
-    let img = build_image(&args);
+    let img = build_demo_image();
     let mut g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(120)));
     let wait = |needle: &str| {
         g.wait_for(needle, Duration::from_secs(90))
