@@ -56,12 +56,6 @@ impl Cmdline {
         Cmdline { params, init_args }
     }
 
-    /// Read and parse `/proc/cmdline`; an unreadable file gives an empty line.
-    pub fn from_proc() -> std::io::Result<Self> {
-        let text = std::fs::read_to_string("/proc/cmdline")?;
-        Ok(Self::parse(&text))
-    }
-
     /// All parameters in order.
     pub fn params(&self) -> &[Param] {
         &self.params

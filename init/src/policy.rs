@@ -233,10 +233,6 @@ impl Supervisor {
         std::mem::take(&mut self.out)
     }
 
-    pub fn helper_name(&self, i: usize) -> &str {
-        &self.helpers[i].0.name
-    }
-
     pub fn app_pid(&self) -> Option<i32> {
         match self.app {
             Run::Running { pid, .. } => Some(pid),
