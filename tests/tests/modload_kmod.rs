@@ -315,18 +315,22 @@ fn dry_run_of_this_machine_matches_modprobe() {
     let empty = TempDir::new("modload-kmod-dry");
     let conf = empty.path().join("nodistro.conf");
     std::fs::write(&conf, "").expect("write config");
-    let out = Command::new(release_bin("modload"))
-        .args([
-            "--dry-run",
-            "--kernel-version",
-            &ver,
-            "--cmdline",
-            "/dev/null",
-            "--config",
-        ])
-        .arg(&conf)
-        .output()
-        .expect("run modload");
+    // modload on the Debian tree, no kernel command line, an empty config.
+    let run_modload = |extra: &[&str]| {
+        Command::new(release_bin("modload"))
+            .args(extra)
+            .args([
+                "--kernel-version",
+                &ver,
+                "--cmdline",
+                "/dev/null",
+                "--config",
+            ])
+            .arg(&conf)
+            .output()
+            .expect("run modload")
+    };
+    let out = run_modload(&["--dry-run"]);
     assert!(
         out.status.success(),
         "{}",
@@ -354,17 +358,7 @@ fn dry_run_of_this_machine_matches_modprobe() {
         .to_string_lossy()
         .into_owned();
     if running != ver {
-        let out = Command::new(release_bin("modload"))
-            .args([
-                "--kernel-version",
-                &ver,
-                "--cmdline",
-                "/dev/null",
-                "--config",
-            ])
-            .arg(&conf)
-            .output()
-            .expect("run modload");
+        let out = run_modload(&[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(
