@@ -8,6 +8,14 @@ use nodistro_tests::qemu::{build_demo_image, BootOpts, Guest, Nic, Outcome};
 use nodistro_tests::TempDir;
 use std::time::Duration;
 
+/// The demo app's page through the forwarded port 8080.
+fn fetch_the_page(g: &Guest) {
+    let body = g
+        .http_poll(8080, "/", "Hello from nodistro", Duration::from_secs(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body.trim_end(), "Hello from nodistro");
+}
+
 fn power_off(g: &mut Guest) {
     g.monitor("system_powerdown").expect("system_powerdown");
     let outcome = g.wait_exit(Duration::from_secs(60));
@@ -33,10 +41,7 @@ fn e1000_dhcp_with_logs_to_the_host() {
             .append("hostname=e1000-demo")
             .timeout(Duration::from_secs(150)),
     );
-    let body = g
-        .http_poll(8080, "/", "Hello from nodistro", Duration::from_secs(100))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(body.trim_end(), "Hello from nodistro");
+    fetch_the_page(&g);
     let c = g.console();
     assert!(c.contains("e1000"), "no e1000 driver on the console:\n{c}");
     assert!(
@@ -79,10 +84,7 @@ fn virtio_with_a_static_address() {
             .append("ip=10.0.2.77::10.0.2.2:255.255.255.0:static-demo:eth0:off")
             .timeout(Duration::from_secs(150)),
     );
-    let body = g
-        .http_poll(8080, "/", "Hello from nodistro", Duration::from_secs(100))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(body.trim_end(), "Hello from nodistro");
+    fetch_the_page(&g);
     let c = g.console();
     assert!(
         c.contains("10.0.2.77"),
