@@ -3,10 +3,10 @@
 //! helper restarts with backoff, readiness, app output pipes, exit policy and
 //! shutdown order, with small shell scripts as the app and the helpers.
 
-use nodistro_tests::{release_bin, require_program, require_root, TempDir};
+use nodistro_tests::{release_bin, require_program, require_root, ChildGuard, TempDir};
 use rustix::process::Signal;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The init binary: `NODISTRO_INIT_BIN` if set (quick local iterations on a
@@ -20,7 +20,7 @@ fn init_bin() -> PathBuf {
 /// init running as PID 1 of a fresh PID namespace; killed with the whole
 /// namespace on drop (`--kill-child`).
 struct NsInit {
-    child: Child,
+    child: ChildGuard,
     dir: TempDir,
 }
 
@@ -51,7 +51,10 @@ impl NsInit {
             .stderr(console)
             .spawn()
             .expect("cannot run unshare");
-        NsInit { child, dir }
+        NsInit {
+            child: ChildGuard(child),
+            dir,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -64,7 +67,7 @@ impl NsInit {
 
     /// init's pid as seen from here (the child of unshare).
     fn init_pid(&self) -> i32 {
-        let f = format!("/proc/{0}/task/{0}/children", self.child.id());
+        let f = format!("/proc/{0}/task/{0}/children", self.child.0.id());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let text = std::fs::read_to_string(&f).unwrap_or_default();
@@ -90,7 +93,7 @@ impl NsInit {
             if lines.len() >= n {
                 return lines;
             }
-            if let Ok(Some(st)) = self.child.try_wait() {
+            if let Ok(Some(st)) = self.child.0.try_wait() {
                 panic!(
                     "init exited ({st}) before {name} had {n} lines (it has {lines:?}); console:\n{}",
                     self.console()
@@ -108,7 +111,7 @@ impl NsInit {
     fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(st) = self.child.try_wait().expect("wait") {
+            if let Some(st) = self.child.0.try_wait().expect("wait") {
                 return st;
             }
             assert!(
@@ -124,13 +127,6 @@ impl NsInit {
         let st = self.wait();
         st.code()
             .unwrap_or_else(|| panic!("unshare ended by {st}; console:\n{}", self.console()))
-    }
-}
-
-impl Drop for NsInit {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -384,7 +380,7 @@ fn stay_policy_keeps_init_up_until_sigterm() {
     ns.lines("done", 1);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        ns.child.try_wait().expect("wait").is_none(),
+        ns.child.0.try_wait().expect("wait").is_none(),
         "init exited although init.on_exit=stay; console:\n{}",
         ns.console()
     );
