@@ -283,11 +283,6 @@ impl Outcome {
         }
     }
 
-    /// The guest powered off cleanly.
-    pub fn is_clean(self) -> bool {
-        self == Outcome::PoweredOff
-    }
-
     /// The exit code of `nodistro run`: 0 only for a clean power-off.
     pub fn exit_code(self) -> i32 {
         match self {

@@ -2,14 +2,14 @@
 //! cached) with an initramfs built by the release `nodistro build`.
 //!
 //! ```no_run
-//! use nodistro_tests::qemu::{build_image, BootOpts, Guest};
+//! use nodistro_tests::qemu::{build_image, BootOpts, Guest, Outcome};
 //! use std::time::Duration;
 //! let img = build_image(&["--app", "/path/to/app"]);
 //! let mut g = Guest::boot(BootOpts::new(img.path()).forward(8080));
 //! g.wait_for("init: app started", Duration::from_secs(30)).unwrap();
 //! let port = g.host_port(8080);
 //! g.monitor("system_powerdown").unwrap();
-//! assert!(g.wait_exit(Duration::from_secs(20)).is_clean());
+//! assert_eq!(g.wait_exit(Duration::from_secs(20)), Outcome::PoweredOff);
 //! ```
 //!
 //! Everything runs on the one launcher `nodistro_packaging::qemu` (the same
