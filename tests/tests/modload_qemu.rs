@@ -30,18 +30,25 @@ fn image() -> Image {
     ])
 }
 
-#[test]
-fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
-    let img = image();
-    // A module parameter from the kernel command line (`-` for `_`).
+/// Boot `img` with `append` on the kernel command line; returns once init
+/// reports coldplug done.
+fn boot_until_coldplug_done(img: &Image, append: &str) -> Guest {
     let g = Guest::boot(
         BootOpts::new(img.path())
-            .append("virtio-net.napi_tx=1")
+            .append(append)
             .timeout(Duration::from_secs(150)),
     );
     if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
         panic!("{e}");
     }
+    g
+}
+
+#[test]
+fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
+    let img = image();
+    // A module parameter from the kernel command line (`-` for `_`).
+    let g = boot_until_coldplug_done(&img, "virtio-net.napi_tx=1");
     let c = g.console();
     let pci = pos(&c, "modload: loaded virtio_pci in ");
     let net = pos(&c, "modload: loaded virtio_net in ");
@@ -81,14 +88,7 @@ fn coldplug_loads_virtio_pci_then_virtio_net_and_hotplug_loads_e1000() {
 #[test]
 fn a_rejected_module_is_reported_and_coldplug_goes_on() {
     let img = image();
-    let g = Guest::boot(
-        BootOpts::new(img.path())
-            .append("virtio_pci.force_legacy=maybe")
-            .timeout(Duration::from_secs(150)),
-    );
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    let g = boot_until_coldplug_done(&img, "virtio_pci.force_legacy=maybe");
     let c = g.console();
     let fail = pos(&c, "modload: cannot load virtio_pci: the kernel refused ");
     let line = c[fail..].lines().next().unwrap_or_default();
