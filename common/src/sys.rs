@@ -1,7 +1,9 @@
 //! File descriptors handed from init to its helpers by number, named in
-//! environment variables (the s6/systemd notification habit).
+//! environment variables (the s6/systemd notification habit); signals read
+//! from a signalfd (rustix does not wrap signalfd).
 #![allow(unsafe_code)]
 
+use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Errors taking an inherited descriptor.
@@ -76,4 +78,52 @@ impl Notifier {
             let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
+}
+
+/// Block `signals` in this thread (call before spawning threads, which
+/// inherit the mask) and return a signalfd that reports them; non-blocking
+/// if `nonblocking`.
+pub fn signal_fd(signals: &[libc::c_int], nonblocking: bool) -> io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, exclusively borrowed sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &s in signals {
+        // SAFETY: as above; an invalid signal number only returns an error.
+        unsafe { libc::sigaddset(&mut set, s) };
+    }
+    // SAFETY: `set` is initialised; the old mask is not requested (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    let flags = if nonblocking {
+        libc::SFD_CLOEXEC | libc::SFD_NONBLOCK
+    } else {
+        libc::SFD_CLOEXEC
+    };
+    // SAFETY: -1 asks for a new fd; `set` is initialised; flags are valid.
+    let fd = unsafe { libc::signalfd(-1, &set, flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: signalfd returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Signal numbers waiting on a non-blocking signalfd (empty when none).
+pub fn read_signals(fd: &OwnedFd) -> Vec<i32> {
+    const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+    let mut buf = [0u8; SIZE * 8];
+    let mut out = Vec::new();
+    while let Ok(n) = rustix::io::read(fd, &mut buf) {
+        if n < SIZE {
+            break;
+        }
+        // ssi_signo is the first u32 of each record.
+        for rec in buf[..n].chunks_exact(SIZE) {
+            out.push(u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]) as i32);
+        }
+    }
+    out
 }

@@ -375,7 +375,7 @@ impl Shell {
     }
 
     fn on_signals(&mut self, sigfd: &OwnedFd) {
-        for sig in crate::sys::read_signals(sigfd) {
+        for sig in nodistro_common::sys::read_signals(sigfd) {
             let now = self.now();
             if sig == libc::SIGCHLD {
                 self.reap(now);

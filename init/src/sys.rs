@@ -1,9 +1,9 @@
-//! The few system calls rustix has no safe wrapper for: blocking signals
-//! and reading them from a signalfd, and kill(-1).
+//! The few system calls rustix has no safe wrapper for: resetting a
+//! child's signal mask and kill(-1); the signalfd is nodistro_common's.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// The signals init handles; all are blocked and read from a signalfd.
 /// Children get an empty mask back: see [`unblock_signals_in_child`].
@@ -20,25 +20,7 @@ pub const SIGNALS: [i32; 8] = [
 
 /// Block [`SIGNALS`] and return a non-blocking signalfd for them.
 pub fn block_signals() -> io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, exclusively borrowed sigset_t.
-    unsafe { libc::sigemptyset(&mut set) };
-    for s in SIGNALS {
-        // SAFETY: as above; `s` is a valid signal number.
-        unsafe { libc::sigaddset(&mut set, s) };
-    }
-    // SAFETY: `set` is initialised; a null old-set pointer is allowed.
-    if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: -1 asks for a new fd; `set` is initialised; flags are valid.
-    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: signalfd returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    nodistro_common::sys::signal_fd(&SIGNALS, true)
 }
 
 /// Make `cmd`'s child start with no signal blocked (the mask survives
@@ -58,23 +40,6 @@ pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
             Ok(())
         })
     };
-}
-
-/// Signal numbers read from the signalfd (empty when none is pending).
-pub fn read_signals(fd: &OwnedFd) -> Vec<i32> {
-    const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
-    let mut buf = [0u8; SIZE * 8];
-    let mut out = Vec::new();
-    while let Ok(n) = rustix::io::read(fd, &mut buf) {
-        if n < SIZE {
-            break;
-        }
-        // ssi_signo is the first u32 of each record.
-        for rec in buf[..n].chunks_exact(SIZE) {
-            out.push(u32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]) as i32);
-        }
-    }
-    out
 }
 
 /// kill(-1, sig): every process but init itself.

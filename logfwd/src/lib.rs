@@ -16,7 +16,6 @@ pub mod record;
 pub mod run;
 pub mod sink;
 pub mod state;
-mod sys;
 pub mod syslog;
 
 use nodistro_common::{report, sys::Notifier, timeline, Config};

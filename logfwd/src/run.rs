@@ -351,8 +351,11 @@ fn take_pipe(var: &str, severity: u8) -> Result<Option<AppPipe>, RunError> {
 
 /// Run until SIGTERM/SIGINT.
 pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
-    let sigfd = crate::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGHUP])
-        .map_err(RunError::Signals)?;
+    let sigfd = nodistro_common::sys::signal_fd(
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGHUP],
+        true,
+    )
+    .map_err(RunError::Signals)?;
     let origin = Origin {
         hostname: rustix::system::uname()
             .nodename()
@@ -490,7 +493,7 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
             st.save(false);
         }
         if sig_ev {
-            let sigs = crate::sys::read_signals(&sigfd);
+            let sigs = nodistro_common::sys::read_signals(&sigfd);
             if sigs.contains(&libc::SIGUSR1) {
                 lf.dump_ring();
             }

@@ -8,7 +8,7 @@
 //! - [`ipconf`]: the `ip=` parser.
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
 //!   difference; [`run`]: one interface's IO loop; [`sys`]: packet socket,
-//!   BPF filter, signalfd.
+//!   BPF filter.
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:
@@ -184,7 +184,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match sys::termination_signalfd() {
+        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));

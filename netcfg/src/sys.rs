@@ -1,6 +1,5 @@
 //! The few system calls rustix has no safe wrapper for: binding a packet
-//! socket to an interface (sockaddr_ll), attaching a classic BPF filter, and
-//! a signalfd for SIGTERM/SIGINT.
+//! socket to an interface (sockaddr_ll) and attaching a classic BPF filter.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -76,28 +75,6 @@ pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
         )
     })?;
     Ok(fd)
-}
-
-/// Block SIGTERM and SIGINT in this thread (and the threads it starts
-/// afterwards) and return a signalfd that becomes readable when one arrives.
-pub fn termination_signalfd() -> io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t owned by this frame for every call.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-    }
-    // SAFETY: `set` is initialised; a null old-set pointer is allowed.
-    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if r != 0 {
-        return Err(io::Error::from_raw_os_error(r));
-    }
-    // SAFETY: -1 asks for a new fd; `set` is initialised.
-    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) })?;
-    // SAFETY: fd was just returned by signalfd(2) and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Ask the kernel to say, with each received frame, whether its checksum is
