@@ -7,7 +7,8 @@
 //!   command-line overrides. The same `key=value` names are used in both.
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
-//! - [`sys`]: file descriptors handed down by init (readiness, app pipes).
+//! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
+//!   blocked signals read from a signalfd.
 
 pub mod cli;
 pub mod cmdline;
