@@ -29,9 +29,7 @@ pub use nodistro_packaging::qemu::{Nic, Outcome};
 pub fn kernel() -> PathBuf {
     static K: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     K.get_or_init(|| {
-        let vmlinuz = nodistro_packaging::kernel::find_kernel()
-            .map_err(|e| nodistro_common::report::chain(&e))?;
-        nodistro_packaging::kernel::boot_kernel(&vmlinuz)
+        nodistro_packaging::qemu::resolve_kernel(None, false)
             .map_err(|e| nodistro_common::report::chain(&e))
     })
     .clone()
