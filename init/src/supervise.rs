@@ -317,15 +317,21 @@ impl Shell {
     /// Wait for a signal, a readiness line, a key press or the next deadline.
     fn wait(&mut self, sigfd: &OwnedFd) {
         // The power button's event device appears only once modload has
-        // loaded `button` and `evdev`, maybe after coldplug: look again
-        // every second for the first minute until one is found.
+        // loaded `button` and `evdev`, maybe after coldplug; a press before
+        // init holds the device is lost. Look again every 100 ms for the
+        // first 10 s (the boot), then every second up to a minute.
         let rescan = self.plan.vm && self.buttons.is_empty() && self.now() < BUTTON_SEARCH;
         if rescan {
             self.scan_buttons();
         }
         let mut deadline = self.sup.next_deadline();
         if rescan && self.buttons.is_empty() {
-            let t = self.now() + Duration::from_secs(1);
+            let every = if self.now() < Duration::from_secs(10) {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(1)
+            };
+            let t = self.now() + every;
             deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         let timeout = deadline.map(|d| {

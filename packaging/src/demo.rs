@@ -180,6 +180,14 @@ fn check(vm: &mut Vm, args: &DemoArgs) -> Result<(), StepError> {
         "nodistro demo: fetched http://{addr}/: {}",
         body.body.trim_end()
     );
+    // A press before init holds the button's event device is lost: wait
+    // for init's line (it comes right after boot), then press.
+    if vm
+        .wait_for("init: power button on", Duration::from_secs(30))
+        .is_err()
+    {
+        eprintln!("nodistro demo: init has not reported the power button yet; pressing it anyway");
+    }
     vm.monitor("system_powerdown")
         .map_err(|e| step("powerdown", nodistro_common::report::chain(&e)))?;
     eprintln!("nodistro demo: sent system_powerdown through the QEMU monitor");

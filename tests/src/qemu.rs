@@ -265,6 +265,20 @@ impl Guest {
             .map_err(|e| nodistro_common::report::chain(&e))
     }
 
+    /// Press the ACPI power button (`system_powerdown`) once init holds the
+    /// button's event device (a press before that is lost, as on real
+    /// hardware before anything listens), and wait for the guest to power
+    /// off (killing QEMU after `timeout`).
+    pub fn power_button(&mut self, timeout: Duration) -> Outcome {
+        if let Err(e) = self.wait_for("init: power button on", Duration::from_secs(60)) {
+            panic!("init never took the power button: {e}");
+        }
+        if let Err(e) = self.monitor("system_powerdown") {
+            panic!("system_powerdown: {e}");
+        }
+        self.wait_exit(timeout)
+    }
+
     /// Wait for QEMU to exit (killing it after `timeout`).
     pub fn wait_exit(&mut self, timeout: Duration) -> Outcome {
         let t = self.clip(timeout);

@@ -82,7 +82,6 @@ fn kernel_and_app_records_reach_rsyslog_on_the_host() {
         g.console_tail(3000)
     );
 
-    g.monitor("system_powerdown").expect("system_powerdown");
-    let outcome = g.wait_exit(Duration::from_secs(60));
+    let outcome = g.power_button(Duration::from_secs(60));
     assert_eq!(outcome, Outcome::PoweredOff, "{}", g.console_tail(3000));
 }

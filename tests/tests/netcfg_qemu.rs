@@ -18,8 +18,7 @@ fn leases_from_qemu_user_network_and_releases_at_power_off() {
     };
     wait("netcfg: eth0 10.0.2.15/24 router 10.0.2.2 dns 10.0.2.3 lease 86400s (in ");
     wait("init: netcfg: online eth0 10.0.2.15/24");
-    g.monitor("system_powerdown").expect("system_powerdown");
-    let outcome = g.wait_exit(Duration::from_secs(60));
+    let outcome = g.power_button(Duration::from_secs(60));
     assert_eq!(outcome, Outcome::PoweredOff, "{}", g.console_tail(3000));
     let c = g.console();
     assert!(
