@@ -82,18 +82,6 @@ impl Cmdline {
     pub fn has(&self, key: &str) -> bool {
         self.params.iter().any(|p| same_key(&p.key, key))
     }
-
-    /// Parameters whose key starts with `prefix.` (e.g. `e1000.` for module
-    /// parameters), as (rest-of-key, value) pairs.
-    pub fn with_prefix<'a>(
-        &'a self,
-        prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
-        self.params.iter().filter_map(move |p| {
-            let (head, rest) = p.key.split_once('.')?;
-            same_key(head, prefix).then_some((rest, p.value.as_deref()))
-        })
-    }
 }
 
 /// Split like the kernel: spaces separate, quotes group and are dropped.
@@ -141,8 +129,6 @@ mod tests {
         assert_eq!(c.get("init.arg"), Some("a b"));
         assert_eq!(c.get("x"), Some("y z"));
         assert_eq!(c.init_args, vec!["one", "two"]);
-        let m: Vec<_> = c.with_prefix("e1000").collect();
-        assert_eq!(m, vec![("debug", Some("2"))]);
     }
 
     #[test]
