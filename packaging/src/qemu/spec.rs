@@ -1,0 +1,273 @@
+//! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Kernel arguments every boot gets: the console on the first serial port
+/// (QEMU's stdio) and an immediate reboot on panic, which `-no-reboot`
+/// turns into QEMU exiting instead of hanging.
+pub const BASE_APPEND: &str = "console=ttyS0 panic=-1";
+
+/// The emulated network card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nic {
+    Virtio,
+    E1000,
+    None,
+}
+
+impl std::str::FromStr for Nic {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "virtio" | "virtio-net" => Ok(Nic::Virtio),
+            "e1000" => Ok(Nic::E1000),
+            "none" => Ok(Nic::None),
+            _ => Err(format!("unknown NIC {s:?}: use virtio, e1000 or none")),
+        }
+    }
+}
+
+/// QEMU's accelerator. KVM hangs on the machines this was built on: TCG is
+/// the default and KVM an explicit choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+impl std::str::FromStr for Accel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tcg" => Ok(Accel::Tcg),
+            "kvm" => Ok(Accel::Kvm),
+            _ => Err(format!("unknown accelerator {s:?}: use tcg or kvm")),
+        }
+    }
+}
+
+/// A host port forwarded to a guest TCP port (host side on 127.0.0.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
+    /// The guest address to reach (default: QEMU's first DHCP address,
+    /// 10.0.2.15); for a guest configured with a static `ip=`.
+    pub guest_addr: Option<std::net::Ipv4Addr>,
+}
+
+impl std::str::FromStr for Forward {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("bad forward {s:?}: use HOSTPORT:GUESTPORT, e.g. 8080:8080");
+        let (h, g) = s.split_once(':').ok_or_else(bad)?;
+        Ok(Forward {
+            host: h.parse().map_err(|_| bad())?,
+            guest: g.parse().map_err(|_| bad())?,
+            guest_addr: None,
+        })
+    }
+}
+
+/// Everything that goes on QEMU's command line.
+#[derive(Debug, Clone)]
+pub struct QemuSpec {
+    /// The QEMU binary (`qemu-system-x86_64`).
+    pub qemu: PathBuf,
+    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux).
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// Arguments after [`BASE_APPEND`].
+    pub append: Vec<String>,
+    pub memory_mb: u32,
+    pub nic: Nic,
+    pub forwards: Vec<Forward>,
+    pub accel: Accel,
+    /// Path of the HMP monitor's unix socket.
+    pub monitor: Option<PathBuf>,
+}
+
+impl QemuSpec {
+    /// Defaults: TCG, 256 MB, virtio NIC, no forwards, no monitor.
+    pub fn new(kernel: PathBuf, initrd: PathBuf) -> Self {
+        QemuSpec {
+            qemu: PathBuf::from("qemu-system-x86_64"),
+            kernel,
+            initrd,
+            append: Vec::new(),
+            memory_mb: 256,
+            nic: Nic::Virtio,
+            forwards: Vec::new(),
+            accel: Accel::Tcg,
+            monitor: None,
+        }
+    }
+
+    /// The full kernel command line.
+    pub fn append_line(&self) -> String {
+        let mut line = BASE_APPEND.to_string();
+        for a in &self.append {
+            line.push(' ');
+            line.push_str(a);
+        }
+        line
+    }
+
+    /// QEMU's arguments (without the program name).
+    pub fn args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |s: &str| a.push(s.into());
+        push("-nodefaults");
+        push("-no-user-config");
+        push("-display");
+        push("none");
+        push("-accel");
+        push(match self.accel {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+        });
+        push("-m");
+        push(&self.memory_mb.to_string());
+        push("-no-reboot");
+        // The serial console on stdio; Ctrl-C in a terminal ends QEMU.
+        push("-chardev");
+        push("stdio,id=console,signal=on");
+        push("-serial");
+        push("chardev:console");
+        match self.nic {
+            Nic::None => {
+                push("-nic");
+                push("none");
+            }
+            nic => {
+                let model = if nic == Nic::Virtio {
+                    "virtio-net-pci"
+                } else {
+                    "e1000"
+                };
+                let mut opt = format!("user,model={model}");
+                for f in &self.forwards {
+                    let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
+                    opt.push_str(&format!(
+                        ",hostfwd=tcp:127.0.0.1:{}-{to}:{}",
+                        f.host, f.guest
+                    ));
+                }
+                push("-nic");
+                push(&opt);
+            }
+        }
+        if let Some(m) = &self.monitor {
+            push("-monitor");
+            let mut opt = OsString::from("unix:");
+            opt.push(escape_commas(m));
+            opt.push(",server=on,wait=off");
+            a.push(opt);
+        }
+        a.push("-kernel".into());
+        a.push(escape_commas(&self.kernel));
+        a.push("-initrd".into());
+        a.push(escape_commas(&self.initrd));
+        a.push("-append".into());
+        a.push(self.append_line().into());
+        a
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.qemu);
+        c.args(self.args());
+        c
+    }
+}
+
+/// QEMU option values use `,` as a separator; a literal comma is doubled.
+fn escape_commas(p: &Path) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut out = Vec::new();
+    for &b in p.as_os_str().as_bytes() {
+        out.push(b);
+        if b == b',' {
+            out.push(b',');
+        }
+    }
+    OsString::from_vec(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> QemuSpec {
+        QemuSpec::new("/k/vmlinux".into(), "/i/init,rd.cpio".into())
+    }
+
+    fn joined(s: &QemuSpec) -> String {
+        s.args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn command_line_defaults() {
+        let line = joined(&spec());
+        assert!(line.contains("-accel tcg"), "{line}");
+        assert!(line.contains("-no-reboot"));
+        assert!(line.contains("-m 256"));
+        assert!(line.contains("-serial chardev:console"));
+        assert!(line.contains("-nic user,model=virtio-net-pci "));
+        assert!(line.contains("-kernel /k/vmlinux"));
+        assert!(line.contains("-initrd /i/init,,rd.cpio"), "commas doubled");
+        assert!(line.ends_with("-append console=ttyS0 panic=-1"));
+        assert!(!line.contains("-monitor"));
+    }
+
+    #[test]
+    fn command_line_options() {
+        let mut s = spec();
+        s.nic = Nic::E1000;
+        s.accel = Accel::Kvm;
+        s.memory_mb = 512;
+        s.forwards = vec![
+            "8080:80".parse().expect("forward"),
+            Forward {
+                host: 1,
+                guest: 2,
+                guest_addr: Some([10, 0, 2, 77].into()),
+            },
+        ];
+        s.append = vec!["ip=dhcp".into(), "init.on_exit=reboot".into()];
+        s.monitor = Some("/run/m.sock".into());
+        let line = joined(&s);
+        assert!(line.contains("-accel kvm"));
+        assert!(line.contains("-m 512"));
+        assert!(line.contains(
+            "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 "
+        ));
+        assert!(line.contains("-monitor unix:/run/m.sock,server=on,wait=off"));
+        assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
+        s.nic = Nic::None;
+        assert!(joined(&s).contains("-nic none"));
+    }
+
+    #[test]
+    fn parse_options() {
+        assert_eq!("e1000".parse(), Ok(Nic::E1000));
+        assert!("rtl8139".parse::<Nic>().is_err());
+        assert_eq!("kvm".parse(), Ok(Accel::Kvm));
+        assert_eq!(
+            "1:2".parse(),
+            Ok(Forward {
+                host: 1,
+                guest: 2,
+                guest_addr: None
+            })
+        );
+        assert!("8080".parse::<Forward>().is_err());
+        assert!("a:1".parse::<Forward>().is_err());
+        assert!("70000:1".parse::<Forward>().is_err());
+    }
+}
