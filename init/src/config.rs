@@ -37,8 +37,8 @@ pub struct InitConfig {
     pub grace: Duration,
     pub hostname: String,
     /// Signals init passes to the app (`init.forward`); `None`: the mode's
-    /// default (see [`crate::policy::default_forward`]).
-    pub forward: Option<crate::policy::SignalSet>,
+    /// default (see [`crate::signals::default_forward`]).
+    pub forward: Option<crate::signals::SignalSet>,
 }
 
 impl Default for InitConfig {
@@ -147,7 +147,7 @@ impl InitConfig {
             c.helpers = Some(list);
         }
         if let Some(v) = cfg.get("init.forward") {
-            match crate::policy::SignalSet::parse(v) {
+            match crate::signals::SignalSet::parse(v) {
                 Ok(set) => c.forward = Some(set),
                 Err(bad) => warn.push(format!(
                     "init.forward: {bad:?} is not a signal (HUP, INT, QUIT, TERM, USR1, USR2, WINCH, or a number); using the default set"

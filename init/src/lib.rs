@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod policy;
+pub mod signals;
 pub mod supervise;
 mod sys;
 pub mod vm;

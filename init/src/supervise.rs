@@ -42,7 +42,7 @@ pub struct Plan {
     /// PID 1 of a machine (power button, VM signal meanings).
     pub vm: bool,
     /// Signals for the app (`init.forward`); `None`: the mode's default.
-    pub forward: Option<crate::policy::SignalSet>,
+    pub forward: Option<crate::signals::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
 }
