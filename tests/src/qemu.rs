@@ -107,6 +107,8 @@ pub struct BootOpts {
     pub memory_mb: u32,
     /// Upper bound on the guest's whole life: every wait is clipped to it.
     pub timeout: Duration,
+    /// Further QEMU arguments ([`QemuSpec::extra_args`]).
+    pub qemu_args: Vec<std::ffi::OsString>,
 }
 
 impl BootOpts {
@@ -120,7 +122,17 @@ impl BootOpts {
             guest_addr: None,
             memory_mb: 256,
             timeout: Duration::from_secs(120),
+            qemu_args: Vec::new(),
         }
+    }
+
+    /// Add QEMU arguments (a drive, a device, `-rtc ...`).
+    pub fn qemu_args<S: Into<std::ffi::OsString>>(
+        mut self,
+        args: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.qemu_args.extend(args.into_iter().map(Into::into));
+        self
     }
 
     pub fn append(mut self, arg: &str) -> Self {
@@ -201,6 +213,7 @@ impl Guest {
             spec.nic = opts.nic;
             spec.forwards = forwards.clone();
             spec.memory_mb = opts.memory_mb;
+            spec.extra_args = opts.qemu_args.clone();
             spec.monitor = Some(temp_monitor_path("qemu-test"));
             let mut vm = Vm::spawn(&spec, false, false)
                 .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));

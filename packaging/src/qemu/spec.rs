@@ -87,6 +87,9 @@ pub struct QemuSpec {
     pub accel: Accel,
     /// Path of the HMP monitor's unix socket.
     pub monitor: Option<PathBuf>,
+    /// Further QEMU arguments, added before the kernel (drives, devices,
+    /// `-rtc`, chardevs): what one boot needs and the launcher need not know.
+    pub extra_args: Vec<OsString>,
 }
 
 impl QemuSpec {
@@ -102,6 +105,7 @@ impl QemuSpec {
             forwards: Vec::new(),
             accel: Accel::Tcg,
             monitor: None,
+            extra_args: Vec::new(),
         }
     }
 
@@ -166,6 +170,7 @@ impl QemuSpec {
             opt.push(",server=on,wait=off");
             a.push(opt);
         }
+        a.extend(self.extra_args.iter().cloned());
         a.push("-kernel".into());
         a.push(escape_commas(&self.kernel));
         a.push("-initrd".into());
