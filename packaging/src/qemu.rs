@@ -20,5 +20,5 @@ mod vm;
 
 pub use console::{ConsoleWatch, Outcome};
 pub use run::{main, resolve_kernel, RunArgs};
-pub use spec::{Accel, Forward, Nic, QemuSpec, BASE_APPEND};
+pub use spec::{Accel, Forward, Machine, Nic, QemuSpec, BASE_APPEND};
 pub use vm::{temp_monitor_path, Vm, VmError};

@@ -98,6 +98,7 @@ pub struct BootOpts {
     /// Kernel arguments after `console=ttyS0 panic=-1`.
     pub append: Vec<String>,
     pub nic: Nic,
+    pub machine: nodistro_packaging::qemu::Machine,
     /// Guest TCP ports to forward; host ports are picked free
     /// ([`Guest::host_port`]).
     pub forwards: Vec<u16>,
@@ -118,6 +119,7 @@ impl BootOpts {
             initrd: initrd.to_path_buf(),
             append: Vec::new(),
             nic: Nic::Virtio,
+            machine: nodistro_packaging::qemu::Machine::Pc,
             forwards: Vec::new(),
             guest_addr: None,
             memory_mb: 256,
@@ -137,6 +139,11 @@ impl BootOpts {
 
     pub fn append(mut self, arg: &str) -> Self {
         self.append.push(arg.to_string());
+        self
+    }
+
+    pub fn machine(mut self, machine: nodistro_packaging::qemu::Machine) -> Self {
+        self.machine = machine;
         self
     }
 
@@ -211,6 +218,7 @@ impl Guest {
             spec.qemu = qemu.clone();
             spec.append = opts.append.clone();
             spec.nic = opts.nic;
+            spec.machine = opts.machine;
             spec.forwards = forwards.clone();
             spec.memory_mb = opts.memory_mb;
             spec.extra_args = opts.qemu_args.clone();

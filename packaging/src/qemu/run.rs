@@ -1,6 +1,6 @@
 //! `nodistro run`: the command-line front of the launcher.
 
-use super::{temp_monitor_path, Accel, Forward, Nic, QemuSpec, Vm};
+use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm};
 use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +29,9 @@ pub struct RunArgs {
     /// network card: virtio (default), e1000 or none
     #[argh(option, default = "Nic::Virtio")]
     pub nic: Nic,
+    /// machine: pc (default, i440fx), q35 or microvm (virtio-mmio, no PCI)
+    #[argh(option, default = "Machine::Pc")]
+    pub machine: Machine,
     /// forward host 127.0.0.1:HOST to guest TCP port GUEST (repeatable)
     #[argh(option)]
     pub forward: Vec<Forward>,
@@ -78,6 +81,7 @@ pub fn main(args: RunArgs) -> i32 {
     spec.append = args.append;
     spec.memory_mb = args.memory;
     spec.nic = args.nic;
+    spec.machine = args.machine;
     spec.forwards = args.forward;
     spec.accel = args.accel;
     if let Some(m) = &args.monitor {

@@ -29,6 +29,44 @@ impl std::str::FromStr for Nic {
     }
 }
 
+/// The emulated machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// QEMU's default i440fx PC (PCI, ISA serial, ACPI power button).
+    Pc,
+    /// The Q35 chipset (PCIe); what UEFI firmware (OVMF) boots on.
+    Q35,
+    /// QEMU's microvm: virtio-mmio devices described by ACPI, no PCI, the
+    /// device model of Firecracker. Under TCG the kernel needs the PIT, PIC
+    /// and RTC to calibrate its clock, so they are on.
+    Microvm,
+}
+
+impl Machine {
+    /// The value of `-machine`.
+    pub fn qemu_value(self) -> &'static str {
+        match self {
+            Machine::Pc => "pc",
+            Machine::Q35 => "q35",
+            Machine::Microvm => "microvm,pit=on,pic=on,rtc=on",
+        }
+    }
+}
+
+impl std::str::FromStr for Machine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pc" => Ok(Machine::Pc),
+            "q35" => Ok(Machine::Q35),
+            "microvm" => Ok(Machine::Microvm),
+            _ => Err(format!(
+                "unknown machine {s:?}: use pc, q35 or microvm (see qemu-system-x86_64 -machine help)"
+            )),
+        }
+    }
+}
+
 /// QEMU's accelerator. KVM hangs on the machines this was built on: TCG is
 /// the default and KVM an explicit choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +120,7 @@ pub struct QemuSpec {
     /// Arguments after [`BASE_APPEND`].
     pub append: Vec<String>,
     pub memory_mb: u32,
+    pub machine: Machine,
     pub nic: Nic,
     pub forwards: Vec<Forward>,
     pub accel: Accel,
@@ -101,6 +140,7 @@ impl QemuSpec {
             initrd,
             append: Vec::new(),
             memory_mb: 256,
+            machine: Machine::Pc,
             nic: Nic::Virtio,
             forwards: Vec::new(),
             accel: Accel::Tcg,
@@ -123,6 +163,8 @@ impl QemuSpec {
     pub fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |s: &str| a.push(s.into());
+        push("-machine");
+        push(self.machine.qemu_value());
         push("-nodefaults");
         push("-no-user-config");
         push("-display");
@@ -146,10 +188,10 @@ impl QemuSpec {
                 push("none");
             }
             nic => {
-                let model = if nic == Nic::Virtio {
-                    "virtio-net-pci"
-                } else {
-                    "e1000"
+                let model = match (nic, self.machine) {
+                    (Nic::Virtio, Machine::Microvm) => "virtio-net-device",
+                    (Nic::Virtio, _) => "virtio-net-pci",
+                    _ => "e1000",
                 };
                 let mut opt = format!("user,model={model}");
                 for f in &self.forwards {
@@ -256,12 +298,27 @@ mod tests {
         assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
         s.nic = Nic::None;
         assert!(joined(&s).contains("-nic none"));
+        assert!(joined(&s).starts_with("-machine pc "));
+        s.machine = Machine::Microvm;
+        s.nic = Nic::Virtio;
+        let line = joined(&s);
+        assert!(
+            line.starts_with("-machine microvm,pit=on,pic=on,rtc=on "),
+            "{line}"
+        );
+        assert!(
+            line.contains("-nic user,model=virtio-net-device,"),
+            "{line}"
+        );
     }
 
     #[test]
     fn parse_options() {
         assert_eq!("e1000".parse(), Ok(Nic::E1000));
         assert!("rtl8139".parse::<Nic>().is_err());
+        assert_eq!("q35".parse(), Ok(Machine::Q35));
+        let e = "isapc2".parse::<Machine>().expect_err("unknown machine");
+        assert!(e.contains("isapc2") && e.contains("microvm"), "{e}");
         assert_eq!("kvm".parse(), Ok(Accel::Kvm));
         assert_eq!(
             "1:2".parse(),
