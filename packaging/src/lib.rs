@@ -7,17 +7,24 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod bootable;
 pub mod build;
 pub mod compress;
 pub mod cpio;
 pub mod deflate;
 pub mod demo;
+pub mod digest;
 pub mod elf;
+pub mod fat;
+pub mod gpt;
 pub mod image;
+pub mod iso;
 pub mod kernel;
 pub mod ls;
 pub mod modules;
+pub mod pe;
 pub mod qemu;
+pub mod uki;
 
 /// nodistro: pack a static app with a Linux kernel's modules and the nodistro
 /// runtime tools into a bootable initramfs, and boot it under QEMU.
