@@ -214,8 +214,8 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
             return 0;
         }
         let first = next;
-        for c in first..first + n {
-            fat[c] = if c + 1 == first + n {
+        for (c, slot) in fat.iter_mut().enumerate().skip(first).take(n) {
+            *slot = if c + 1 == first + n {
                 0xFFFF
             } else {
                 (c + 1) as u16
@@ -224,9 +224,9 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
         next += n;
         first as u16
     };
-    for d in 1..dirs.len() {
-        let len = dir_bytes(&dirs[d]);
-        dirs[d].first_cluster = alloc(len, &mut fat);
+    for d in dirs.iter_mut().skip(1) {
+        let len = dir_bytes(d);
+        d.first_cluster = alloc(len, &mut fat);
     }
     let file_clusters: Vec<u16> = files
         .iter()

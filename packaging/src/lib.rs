@@ -37,7 +37,7 @@ pub struct Cli {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Command {
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     Ls(ls::LsArgs),
     Run(qemu::RunArgs),
     Demo(demo::DemoArgs),
@@ -50,7 +50,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Build(a) => build::main(a),
+        Command::Build(a) => build::main(*a),
         Command::Ls(a) => ls::main(a),
         Command::Run(a) => qemu::main(a),
         Command::Demo(a) => demo::main(a),
