@@ -218,9 +218,7 @@ fn run(args: Args) -> Result<i32, Error> {
     };
     if let Some(Cmd::Index(_)) = &args.cmd {
         let path = ctx.tree.dir().join(index::FILE);
-        let tmp = ctx.tree.dir().join(format!(".{}.tmp", index::FILE));
-        std::fs::write(&tmp, ctx.tree.build_index())
-            .and_then(|()| std::fs::rename(&tmp, &path))
+        nodistro_common::atomic_file::write_atomic(&path, &ctx.tree.build_index())
             .map_err(|source| Error::WriteIndex { path, source })?;
         return Ok(0);
     }

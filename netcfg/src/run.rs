@@ -197,7 +197,9 @@ pub(crate) fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
         Some(a) => path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::apply::write_atomic(path, &format!("{a}\n"))),
+            .and_then(|()| {
+                nodistro_common::atomic_file::write_atomic(path, format!("{a}\n").as_bytes())
+            }),
         None => std::fs::remove_file(path).or_else(|e| match e.kind() {
             io::ErrorKind::NotFound => Ok(()),
             _ => Err(e),
