@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dest {
     Broadcast,
-    /// Unicast to the server (RENEWING, RELEASE); sent to the MAC the
-    /// server's last reply came from.
-    Unicast(Ipv4Addr),
+    /// Unicast to the server (RENEWING, RELEASE), to the MAC its replies
+    /// came from (the broadcast MAC until one came in a frame).
+    Unicast(Ipv4Addr, [u8; 6]),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +86,10 @@ pub struct Client {
     offer: Option<(Ipv4Addr, Ipv4Addr)>,
     lease: Option<Lease>,
     bound_at: u64,
+    /// Source (IP, MAC) of the frame being handled, while it is.
+    frame_from: Option<(Ipv4Addr, [u8; 6])>,
+    /// The MAC the lease's server replies from, once seen.
+    server_mac: Option<[u8; 6]>,
 }
 
 impl Client {
@@ -104,6 +108,8 @@ impl Client {
             offer: None,
             lease: None,
             bound_at: 0,
+            frame_from: None,
+            server_mac: None,
         }
     }
 
@@ -199,7 +205,7 @@ impl Client {
                 self.next = Some(until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC)));
                 if self.state == State::Renewing {
                     if let Some(l) = &self.lease {
-                        dest = Dest::Unicast(l.server);
+                        dest = self.unicast(l.server);
                     }
                 }
             }
@@ -236,6 +242,10 @@ impl Client {
             }
         }
         m
+    }
+
+    fn unicast(&self, server: Ipv4Addr) -> Dest {
+        Dest::Unicast(server, self.server_mac.unwrap_or(frame::BROADCAST_MAC))
     }
 
     fn send(&self, m: Msg, src: Ipv4Addr, dest: Dest) -> Action {
@@ -323,7 +333,7 @@ impl Client {
             self.xid = self.random() as u32;
             let mut m = self.message(m::RELEASE, l.addr, now);
             m.push(m::OPT_SERVER_ID, l.server.octets());
-            v.push(self.send(m, l.addr, Dest::Unicast(l.server)));
+            v.push(self.send(m, l.addr, self.unicast(l.server)));
             v.push(Action::Deconfigure(l));
         }
         self.state = State::Stopped;
@@ -340,7 +350,12 @@ impl Client {
             Err(frame::FrameError::WrongPort | frame::FrameError::NotUdp) => return vec![],
             Err(e) => return vec![Action::Log(format!("dropped a frame: {e}"))],
         };
-        self.handle_payload(d.payload, d.src_ip, now)
+        // The core saw the server's MAC here: the shell needs not parse
+        // the frame again (with checksums that offload leaves unfilled).
+        self.frame_from = Some((d.src_ip, d.src_mac));
+        let actions = self.handle_payload(d.payload, d.src_ip, now);
+        self.frame_from = None;
+        actions
     }
 
     /// Feed one UDP payload from the server port.
@@ -426,6 +441,14 @@ impl Client {
         self.bound_at = self.request_sent.min(now);
         self.offer = Some((l.addr, l.server));
         self.cfg.remembered = None;
+        match self.frame_from {
+            Some((ip, mac)) if ip == l.server => self.server_mac = Some(mac),
+            _ if self
+                .lease
+                .as_ref()
+                .is_some_and(|old| old.server == l.server) => {}
+            _ => self.server_mac = None,
+        }
         self.lease = Some(l.clone());
         let (t1, t2, exp) = self.deadlines();
         self.next = Some(t1.min(t2).min(exp));

@@ -47,7 +47,6 @@ struct Session<'a> {
     target: Target<'a>,
     client: Client,
     applied: Option<Lease>,
-    server_mac: Option<(Ipv4Addr, [u8; 6])>,
     /// Where the address is remembered for INIT-REBOOT.
     memory: Option<PathBuf>,
     stopping: bool,
@@ -102,7 +101,6 @@ impl<'a> Session<'a> {
             target,
             client: Client::new(cfg, seed()),
             applied: None,
-            server_mac: None,
             memory,
             stopping: false,
             carrier: has_carrier(name),
@@ -144,10 +142,7 @@ impl<'a> Session<'a> {
     fn send(&self, payload: &[u8], src: Ipv4Addr, dest: Dest) {
         let (mac, ip) = match dest {
             Dest::Broadcast => (frame::BROADCAST_MAC, Ipv4Addr::BROADCAST),
-            Dest::Unicast(ip) => match self.server_mac {
-                Some((s, mac)) if s == ip => (mac, ip),
-                _ => (frame::BROADCAST_MAC, ip),
-            },
+            Dest::Unicast(ip, mac) => (mac, ip),
         };
         let f = frame::build(self.iface.mac, mac, src, ip, payload);
         if let Err(e) = rustix::net::send(&self.sock, &f, rustix::net::SendFlags::empty()) {
@@ -268,12 +263,6 @@ impl<'a> Session<'a> {
             let now = self.now();
             let f = &self.buf[..n.min(self.buf.len())];
             actions.extend(self.client.handle_frame(f, !csum_not_ready, now));
-            // Unicast renewals go to the MAC our server's replies come from.
-            if let (Ok(d), Some(l)) = (frame::parse(f, true), self.client.lease()) {
-                if d.src_ip == l.server {
-                    self.server_mac = Some((d.src_ip, d.src_mac));
-                }
-            }
         }
         actions
     }

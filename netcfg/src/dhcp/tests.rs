@@ -129,7 +129,10 @@ fn acquires_renews_unicast_at_t1() {
     assert!(c.handle_timeout(4009).is_empty(), "nothing before T1");
     let (r, src, dest) = one_sent(&c.handle_timeout(4010));
     assert_eq!(c.state(), State::Renewing);
-    assert_eq!((src, dest), (ADDR, Dest::Unicast(SERVER)));
+    assert_eq!(
+        (src, dest),
+        (ADDR, Dest::Unicast(SERVER, frame::BROADCAST_MAC))
+    );
     assert_eq!(r.ciaddr(), ADDR);
     assert!(r.opts().get(OptionCode::RequestedIpAddress).is_none());
     assert!(r.opts().get(OptionCode::ServerIdentifier).is_none());
@@ -137,6 +140,33 @@ fn acquires_renews_unicast_at_t1() {
     assert!(applied(&a).is_some() && !deconfigured(&a));
     assert_eq!(c.state(), State::Bound);
     assert_eq!(c.next_timeout(), Some(4010 + 4000));
+}
+
+/// Issue 15 defect 6: with checksum offload (the kernel says the UDP
+/// checksum was never filled in) the shell's second parse, which verified
+/// it, failed, and renewals went to the broadcast MAC. The core now hands
+/// out the MAC it saw.
+#[test]
+fn renewal_goes_to_the_mac_the_ack_came_from_even_with_offload() {
+    const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    let as_frame = |payload: &[u8]| {
+        let mut f = frame::build(SERVER_MAC, MAC, SERVER, ADDR, payload);
+        let udp = frame::ETH_HDR + frame::IP_HDR;
+        f[udp..udp + 2].copy_from_slice(&frame::SERVER_PORT.to_be_bytes());
+        f[udp + 2..udp + 4].copy_from_slice(&frame::CLIENT_PORT.to_be_bytes());
+        f[udp + 6..udp + 8].copy_from_slice(&[0xde, 0xad]); // not filled in
+        f
+    };
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let offer = as_frame(&reply(&d, MessageType::Offer, &[]));
+    let (r, _, _) = one_sent(&c.handle_frame(&offer, false, 10));
+    let ack = as_frame(&reply(&r, MessageType::Ack, &[]));
+    assert!(applied(&c.handle_frame(&ack, false, 20)).is_some());
+    let (_, _, dest) = one_sent(&c.handle_timeout(4010));
+    assert_eq!(dest, Dest::Unicast(SERVER, SERVER_MAC));
+    let (_, _, dest) = one_sent(&c.stop(4020));
+    assert_eq!(dest, Dest::Unicast(SERVER, SERVER_MAC), "DHCPRELEASE too");
 }
 
 #[test]
@@ -270,7 +300,10 @@ fn stop_releases() {
     let a = c.stop(5000);
     let (r, src, dest) = one_sent(&a);
     assert_eq!(msg_type(&r), MessageType::Release);
-    assert_eq!((r.ciaddr(), src, dest), (ADDR, ADDR, Dest::Unicast(SERVER)));
+    assert_eq!(
+        (r.ciaddr(), src, dest),
+        (ADDR, ADDR, Dest::Unicast(SERVER, frame::BROADCAST_MAC))
+    );
     assert!(deconfigured(&a));
     assert_eq!(c.state(), State::Stopped);
     assert!(c.stop(6000).is_empty());
