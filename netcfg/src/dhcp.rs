@@ -69,6 +69,10 @@ impl ClientConfig {
 }
 
 const SEC: u64 = 1000;
+/// Whatever the server's times say, at most one REQUEST a second: a lease
+/// of 2 s once gave T1 = T2 = 0 and a rebinding loop (29,529 Kea lease
+/// allocations in 14 s).
+pub const REQUEST_FLOOR: u64 = SEC;
 /// REQUEST retransmissions before going back to DISCOVER.
 const MAX_REQUESTS: u32 = 4;
 
@@ -202,7 +206,8 @@ impl Client {
                 } else {
                     exp
                 };
-                self.next = Some(until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC)));
+                let retry = until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC));
+                self.next = Some(retry.max(now + REQUEST_FLOOR));
                 if self.state == State::Renewing {
                     if let Some(l) = &self.lease {
                         dest = self.unicast(l.server);
@@ -258,17 +263,21 @@ impl Client {
 
     /// (T1, T2, expiry) in `now` units.
     fn deadlines(&self) -> (u64, u64, u64) {
-        let at = |s: u32| {
-            if s == u32::MAX {
-                u64::MAX
-            } else {
-                self.bound_at + u64::from(s) * SEC
-            }
-        };
+        let at = |ms: u64| self.bound_at.saturating_add(ms);
         match &self.lease {
-            Some(l) => (at(l.t1), at(l.t2), at(l.lease_secs)),
+            Some(l) if l.lease_secs == u32::MAX => (u64::MAX, u64::MAX, u64::MAX),
+            Some(l) => (at(l.t1_ms), at(l.t2_ms), at(u64::from(l.lease_secs) * SEC)),
             None => (u64::MAX, u64::MAX, u64::MAX),
         }
+    }
+
+    /// The next timer while bound: the earliest deadline, but no REQUEST
+    /// sooner than [`REQUEST_FLOOR`] after the last one.
+    fn bound_timer(&self) -> u64 {
+        let (t1, t2, exp) = self.deadlines();
+        t1.min(t2)
+            .max(self.request_sent.saturating_add(REQUEST_FLOOR))
+            .min(exp)
     }
 
     /// Call when `now >= next_timeout()`.
@@ -303,7 +312,7 @@ impl Client {
             }
             State::Renewing | State::Rebinding => vec![self.request(now)],
             State::Bound => {
-                self.next = Some(t1.min(t2).min(exp));
+                self.next = Some(self.bound_timer());
                 vec![]
             }
             State::Stopped => vec![],
@@ -450,8 +459,7 @@ impl Client {
             _ => self.server_mac = None,
         }
         self.lease = Some(l.clone());
-        let (t1, t2, exp) = self.deadlines();
-        self.next = Some(t1.min(t2).min(exp));
+        self.next = Some(self.bound_timer());
         v.push(Action::Apply(l));
         v
     }
