@@ -8,6 +8,7 @@
 //! loop over the sources).
 
 pub mod format;
+pub mod fuzzing;
 pub mod kmsg;
 pub mod lines;
 pub mod options;
