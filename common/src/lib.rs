@@ -11,6 +11,9 @@
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
 //!   blocked signals read from a signalfd.
+//! - [`syscall`]: the raw system calls rustix does not wrap (signal mask,
+//!   signalfd, packet-socket options), so no tool calls a C library.
+//! - [`signal`]: signal numbers (from rustix) as plain `i32` constants.
 
 pub mod atomic_file;
 pub mod cli;
@@ -18,7 +21,9 @@ pub mod cmdline;
 pub mod config;
 pub mod netlink;
 pub mod report;
+pub mod signal;
 pub mod sys;
+pub mod syscall;
 pub mod timeline;
 
 pub use cmdline::Cmdline;

@@ -4,6 +4,7 @@
 //! buttons, and feeds all of it to the state machine.
 
 use crate::policy::{Action, Halt, HelperSpec, Status, Supervisor, Target};
+use nodistro_common::signal;
 use nodistro_common::timeline::{log, since_boot_ms};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::pipe::{pipe_with, PipeFlags};
@@ -412,7 +413,7 @@ impl Shell {
     fn on_signals(&mut self, sigfd: &OwnedFd) {
         for sig in nodistro_common::sys::read_signals(sigfd) {
             let now = self.now();
-            if sig == libc::SIGCHLD {
+            if sig == signal::SIGCHLD {
                 self.reap(now);
                 continue;
             }

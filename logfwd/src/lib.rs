@@ -9,6 +9,7 @@
 
 pub mod format;
 pub mod inherited;
+pub mod fuzzing;
 pub mod kmsg;
 pub mod lines;
 pub mod options;

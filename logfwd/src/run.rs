@@ -11,6 +11,7 @@ use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
 use crate::sink::{self, Sink};
 use crate::state::{self, SaveClock};
 use crate::syslog::parse_datagram;
+use nodistro_common::signal;
 use nodistro_common::{sys::Notifier, timeline};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
@@ -335,7 +336,12 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         app_name,
     } = inherited;
     let sigfd = nodistro_common::sys::signal_fd(
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGHUP],
+        &[
+            signal::SIGTERM,
+            signal::SIGINT,
+            signal::SIGUSR1,
+            signal::SIGHUP,
+        ],
         true,
     )
     .map_err(RunError::Signals)?;
@@ -469,10 +475,10 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         }
         if sig_ev {
             let sigs = nodistro_common::sys::read_signals(&sigfd);
-            if sigs.contains(&libc::SIGUSR1) {
+            if sigs.contains(&signal::SIGUSR1) {
                 lf.dump_ring();
             }
-            if sigs.contains(&libc::SIGTERM) || sigs.contains(&libc::SIGINT) {
+            if sigs.contains(&signal::SIGTERM) || sigs.contains(&signal::SIGINT) {
                 break;
             }
         }

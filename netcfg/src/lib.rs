@@ -186,7 +186,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT], false) {
+        use nodistro_common::signal::{SIGINT, SIGTERM};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
