@@ -67,7 +67,7 @@ pub fn build(
         let Some((path, _)) = line.split_once(':') else {
             continue;
         };
-        let name = crate::tree::name_of_path(path.trim());
+        let name = crate::fnmatch::name_of_path(path.trim());
         if line.starts_with('#') || name.is_empty() || !seen.insert(name.clone()) {
             continue;
         }

@@ -2,7 +2,12 @@
 //! lookup rules and no kmod, shell or udev in the image.
 //!
 //! - [`tree`]: the module index of a `/lib/modules/<version>` directory
-//!   (kmod's text files), alias matching, dependency closure, subset index.
+//!   (opening it, module paths and dependencies); around it, one concern a
+//!   file: `textfiles` (records of kmod's text files), `depindex`
+//!   (modules.dep parsed), `hash` (the name hash), `queries` (a batch of
+//!   aliases sorted for prefix search), `lookup` (kmod's lookup rules),
+//!   `plan` (dependency closure in load order), `modinfo_scan` (a tree
+//!   without depmod's files), `subset` (an image's index files).
 //! - [`modinfo`]: a module's own `.modinfo` section.
 //! - [`fnmatch`]: kmod's pattern matching and name normalisation.
 //! - [`index`]: the precompiled index `modules.nodistro` (aliases by literal
@@ -23,11 +28,19 @@
 
 pub mod coldplug;
 pub mod decompress;
+mod depindex;
 pub mod fnmatch;
+mod hash;
 pub mod index;
 pub mod load;
+mod lookup;
 pub mod modinfo;
+mod modinfo_scan;
+mod plan;
+mod queries;
+mod subset;
 mod sys;
+mod textfiles;
 pub mod tree;
 pub mod uevent;
 
