@@ -32,6 +32,7 @@ mod depindex;
 pub mod fnmatch;
 mod hash;
 pub mod index;
+pub mod kmodbin;
 pub mod load;
 mod lookup;
 pub mod modinfo;
