@@ -90,17 +90,3 @@ impl DepIndex {
             .find(|m| self.mod_name(m) == name)
     }
 }
-
-/// Path and dependency ranges of the modules.dep line at `off..off + len`.
-pub(crate) fn module_at(dep_text: &str, off: usize, len: usize) -> Option<Module> {
-    let line = dep_text.get(off..off + len)?;
-    let colon = line.find(':')?;
-    let path_start = line.len() - line.trim_start().len();
-    let path_end = line[..colon].trim_end().len();
-    let r = |a: usize, b: usize| ((off + a) as u32, (off + b) as u32);
-    Some(Module {
-        name: (0, 0),
-        path: r(path_start, path_end),
-        deps: r(colon + 1, line.len()),
-    })
-}

@@ -2,7 +2,7 @@
 //! `.modinfo` (a walk of the directory).
 
 use crate::fnmatch::{name_of_path, normalize_name};
-use crate::tree::{Bytes, ModuleTree};
+use crate::tree::ModuleTree;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -89,16 +89,9 @@ impl ModuleTree {
             }
         }
         let builtin = std::fs::read_to_string(dir.join("modules.builtin")).unwrap_or_default();
-        let mut t = Self::build(
-            dep,
-            Bytes::Owned(alias.into_bytes()),
-            &softdep,
-            &builtin,
-            Vec::new(),
-        );
+        let mut t = Self::build(&softdep, &builtin).set_texts(dep, alias.into_bytes(), Vec::new());
         t.dir = dir.to_path_buf();
         warnings.append(&mut t.warnings);
-        warnings.extend(t.deps().warnings.iter().cloned());
         t.warnings = warnings;
         t
     }

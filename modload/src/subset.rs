@@ -1,5 +1,6 @@
 //! The index files of an image holding a subset of a tree's modules (what
-//! `nodistro build` writes), and the precompiled index of a whole tree.
+//! `nodistro build` writes: kmod's text files and, made from them as depmod
+//! makes them, its binary indexes), and the binary indexes of a whole tree.
 
 use crate::fnmatch::normalize_name;
 use crate::textfiles::{alias_lines, builtin_alias_records};
@@ -7,24 +8,23 @@ use crate::tree::ModuleTree;
 use std::collections::BTreeSet;
 
 impl ModuleTree {
-    /// The precompiled alias index of this tree (see [`crate::index`]).
-    pub fn build_index(&self) -> Vec<u8> {
-        crate::index::build(
-            alias_lines(&self.alias_text).map(|(p, m)| {
-                (
-                    String::from_utf8_lossy(p).into_owned(),
-                    String::from_utf8_lossy(m).into_owned(),
-                )
-            }),
-            self.alias_text.len(),
-            &self.dep_text,
-        )
+    /// depmod's binary indexes for this whole tree, made from its text
+    /// files (what `modload index` writes).
+    pub fn kmod_index_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        crate::depmod::index_files(&crate::depmod::Texts {
+            dep: self.dep_text(),
+            alias: self.alias_text(),
+            symbols: self.symbols_text(),
+            builtin: &self.builtin_text(),
+            builtin_modinfo: self.builtin_modinfo(),
+        })
     }
 
     /// Index files for an image holding only `subset` (module names): the
-    /// lines of modules.dep, modules.alias and modules.softdep that concern
-    /// those modules, and every built-in module (so that the target knows
-    /// they are satisfied). Returns (file name, content).
+    /// lines of modules.dep, modules.alias, modules.symbols and
+    /// modules.softdep that concern those modules, every built-in module (so
+    /// that the target knows they are satisfied), and depmod's binary
+    /// indexes of those. Returns (file name, content).
     pub fn write_subset_index(&self, subset: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
         let subset: BTreeSet<String> = subset.iter().map(|n| normalize_name(n)).collect();
         let mut dep = String::new();
@@ -39,7 +39,7 @@ impl ModuleTree {
             dep.push('\n');
         }
         let mut alias = String::from("# Aliases extracted from modules themselves.\n");
-        for (pat, module) in alias_lines(&self.alias_text) {
+        for (pat, module) in alias_lines(self.alias_text()) {
             let module = String::from_utf8_lossy(module);
             if subset.contains(&normalize_name(&module)) {
                 let pat = String::from_utf8_lossy(pat);
@@ -51,38 +51,40 @@ impl ModuleTree {
             softdep.push_str(&self.softdeps[name].line);
             softdep.push('\n');
         }
-        let mut builtin = String::new();
-        for name in &self.builtin_order {
-            builtin.push_str(&self.builtin[name]);
-            builtin.push('\n');
-        }
+        let builtin = self.builtin_text();
         let mut modinfo = Vec::new();
-        for (pat, module) in builtin_alias_records(&self.builtin_modinfo) {
+        for (pat, module) in builtin_alias_records(self.builtin_modinfo()) {
             for part in [module, b".alias=", pat, b"\0"] {
                 modinfo.extend_from_slice(part);
             }
         }
-        let idx = crate::index::build(
-            alias_lines(alias.as_bytes()).map(|(p, m)| {
-                (
-                    String::from_utf8_lossy(p).into_owned(),
-                    String::from_utf8_lossy(m).into_owned(),
-                )
-            }),
-            alias.len(),
-            &dep,
-        );
-        vec![
+        let mut symbols = String::from("# Aliases for symbols, used by symbol_request().\n");
+        for (sym, module) in alias_lines(self.symbols_text()) {
+            let module = String::from_utf8_lossy(module);
+            if subset.contains(&normalize_name(&module)) {
+                let sym = String::from_utf8_lossy(sym);
+                symbols.push_str(&format!("alias {sym} {module}\n"));
+            }
+        }
+        let bins = crate::depmod::index_files(&crate::depmod::Texts {
+            dep: &dep,
+            alias: alias.as_bytes(),
+            symbols: symbols.as_bytes(),
+            builtin: &builtin,
+            builtin_modinfo: &modinfo,
+        });
+        let mut files: Vec<(String, Vec<u8>)> = vec![
             ("modules.dep".into(), dep.into_bytes()),
             ("modules.alias".into(), alias.into_bytes()),
-            (crate::index::FILE.into(), idx),
+            ("modules.symbols".into(), symbols.into_bytes()),
             ("modules.softdep".into(), softdep.into_bytes()),
             ("modules.builtin".into(), builtin.into_bytes()),
             ("modules.builtin.modinfo".into(), modinfo),
-        ]
+        ];
+        files.extend(bins.into_iter().map(|(n, c)| (n.to_string(), c)));
+        files
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +128,7 @@ mod tests {
         let disk = ModuleTree::open(&dir);
         let _ = std::fs::remove_dir_all(&dir);
         let disk = disk.expect("open");
-        assert!(disk.has_index());
+        assert!(disk.uses_bins(), "{:?}", disk.warnings());
         assert_eq!(disk.resolve_alias("fs-ext4"), ["ext4"]);
         assert_eq!(
             disk.resolve_alias("crypto-crc32c"),

@@ -1,19 +1,21 @@
-//! The module index of one `/lib/modules/<version>` directory, read from
-//! kmod's text files (`modules.dep`, `modules.alias`, `modules.softdep`,
-//! `modules.builtin`, `modules.builtin.modinfo`; the `.bin` files are not
-//! used), with kmod's lookup rules:
+//! The module index of one `/lib/modules/<version>` directory, with kmod's
+//! lookup rules:
 //!
 //! 1. a module name in `modules.dep` (`-` and `_` alike),
-//! 2. else every `modules.alias` pattern that matches (fnmatch),
-//! 3. else every alias of a built-in module (`modules.builtin.modinfo`),
-//! 4. else a built-in module's name (`modules.builtin`): satisfied, nothing
+//! 2. else, for `symbol:NAME`, the module exporting it (`modules.symbols`),
+//! 3. else every `modules.alias` pattern that matches (fnmatch),
+//! 4. else every alias of a built-in module (`modules.builtin.modinfo`),
+//! 5. else a built-in module's name (`modules.builtin`): satisfied, nothing
 //!    to load.
 //!
-//! Patterns are indexed by their literal prefix (the bytes before the first
-//! wildcard), so a lookup tries only the patterns whose prefix the alias
-//! starts with instead of all 26,000.
+//! Read, like kmod, from depmod's binary indexes (`modules.*.bin`, see
+//! [`crate::kmodbin`]) when they are there, current and sound; from the
+//! text files otherwise, with one warning saying why. A corrupt node met
+//! during a lookup switches the tree to the text files from then on
+//! ([`ModuleTree::fallback`]).
 
-use crate::depindex::{module_at, DepIndex, Module};
+use crate::bins::Bins;
+use crate::depindex::DepIndex;
 pub use crate::fnmatch::name_of_path;
 use crate::fnmatch::normalize_name;
 use crate::hash::FxMap;
@@ -22,6 +24,7 @@ pub use crate::plan::Plan;
 use crate::textfiles::{into_string, read_optional};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Errors reading a tree or following its dependencies.
 #[derive(Debug, thiserror::Error)]
@@ -63,23 +66,32 @@ impl std::ops::Deref for Bytes {
     }
 }
 
-/// The module index of one kernel's module directory. The alias files are
-/// kept as text and scanned once per batch of lookups
-/// ([`ModuleTree::lookup_many`]): a coldplug resolves a few hundred aliases,
-/// and one pass over 26,000 lines costs less than building an index.
+/// A module's modules.dep line: its path and its dependencies' paths.
+#[derive(Clone, Copy)]
+pub(crate) struct DepLine<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) deps: &'a str,
+}
+
+/// The module index of one kernel's module directory. The text files are
+/// read on first need only: with depmod's .bin files a lookup reads a few
+/// trie nodes and nothing else.
 pub struct ModuleTree {
     pub(crate) dir: PathBuf,
-    pub(crate) dep_text: String,
-    /// modules.dep parsed, on first need (never, for lookups, when the
-    /// precompiled index is present).
-    pub(crate) dep_index: std::sync::OnceLock<DepIndex>,
-    pub(crate) alias_text: Bytes,
-    /// Offsets of modules.alias lines by [`bucket`] of their pattern,
-    /// built on the first lookup.
-    pub(crate) alias_buckets: std::sync::OnceLock<FxMap<u16, Vec<u32>>>,
-    /// The precompiled index (modules.nodistro) when present and current.
-    pub(crate) alias_idx: Option<(Bytes, crate::index::Meta)>,
-    pub(crate) builtin_modinfo: Vec<u8>,
+    /// depmod's binary indexes, when usable.
+    pub(crate) bins: Option<Bins>,
+    /// Why the binary indexes were abandoned after a lookup met a corrupt
+    /// node (the text files are used from then on).
+    pub(crate) fallback: OnceLock<String>,
+    pub(crate) dep_text: OnceLock<String>,
+    /// modules.dep parsed, on first need.
+    pub(crate) dep_index: OnceLock<DepIndex>,
+    pub(crate) alias_text: OnceLock<Bytes>,
+    /// Offsets of modules.alias lines by [`crate::queries::bucket`] of their
+    /// pattern, built on the first text lookup.
+    pub(crate) alias_buckets: OnceLock<FxMap<u16, Vec<u32>>>,
+    pub(crate) builtin_modinfo: OnceLock<Vec<u8>>,
+    pub(crate) symbols_text: OnceLock<Bytes>,
     pub(crate) softdeps: HashMap<String, Softdep>,
     /// Built-in module name -> its modules.builtin line.
     pub(crate) builtin: HashMap<String, String>,
@@ -90,61 +102,49 @@ pub struct ModuleTree {
 }
 
 impl ModuleTree {
-    /// Read the index files of `dir` (a `/lib/modules/<version>` directory).
-    /// modules.dep is required, the others optional. Bad lines are skipped
-    /// and listed in [`ModuleTree::warnings`].
+    /// Read the index files of `dir` (a `/lib/modules/<version>` directory):
+    /// depmod's .bin files, else modules.dep (required) and the other text
+    /// files (optional). Bad lines are skipped and listed in
+    /// [`ModuleTree::warnings`].
     pub fn open(dir: &Path) -> Result<ModuleTree, TreeError> {
         let dep_path = dir.join("modules.dep");
-        let dep = match std::fs::read(&dep_path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
-                return Ok(Self::from_modinfo(dir));
-            }
-            Err(source) => {
-                return Err(TreeError::Read {
-                    path: dep_path.clone(),
-                    source,
-                })
-            }
-        };
+        let bins = Bins::open(dir);
         let mut warnings = Vec::new();
-        let alias_path = dir.join("modules.alias");
-        let alias = match crate::sys::Mapped::open(&alias_path) {
-            Ok(m) => Bytes::Mapped(m),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Bytes::Owned(Vec::new()),
-            Err(e) => {
-                warnings.push(format!(
-                    "cannot read {}: {e}; ignoring it",
-                    alias_path.display()
-                ));
-                Bytes::Owned(Vec::new())
+        if let Err(why) = &bins {
+            match std::fs::metadata(&dep_path) {
+                Ok(_) => warnings.push(format!(
+                    "{}: {why}: using the text files (run depmod)",
+                    dir.display()
+                )),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
+                    return Ok(Self::from_modinfo(dir));
+                }
+                Err(source) => {
+                    return Err(TreeError::Read {
+                        path: dep_path,
+                        source,
+                    })
+                }
             }
-        };
+        }
         let mut text = |name: &str| {
             into_string(read_optional(&dir.join(name), &mut warnings).unwrap_or_default())
         };
         let softdep = text("modules.softdep");
         let builtin = text("modules.builtin");
-        let builtin_modinfo =
-            read_optional(&dir.join("modules.builtin.modinfo"), &mut warnings).unwrap_or_default();
-        let alias_size = alias.len();
-        let mut tree =
-            ModuleTree::build(into_string(dep), alias, &softdep, &builtin, builtin_modinfo);
+        let mut tree = ModuleTree::build(&softdep, &builtin);
         tree.dir = dir.to_path_buf();
-        if let Ok(idx) = crate::sys::Mapped::open(&dir.join(crate::index::FILE)) {
-            match crate::index::open(&idx, alias_size, tree.dep_text.len()) {
-                Some(meta) => tree.alias_idx = Some((Bytes::Mapped(idx), meta)),
-                None => warnings.push(format!(
-                    "{} does not match modules.alias and modules.dep (stale or corrupt): using the text (run `modload index`)",
-                    dir.join(crate::index::FILE).display()
-                )),
-            }
-        }
-        warnings.append(&mut tree.warnings);
-        if tree.alias_idx.is_none() {
+        tree.bins = bins.ok();
+        if tree.bins.is_none() {
+            // Read now: a missing modules.dep is an error, not an empty tree.
+            let dep = std::fs::read(&dep_path).map_err(|source| TreeError::Read {
+                path: dep_path,
+                source,
+            })?;
+            let _ = tree.dep_text.set(into_string(dep));
             warnings.extend(tree.deps().warnings.iter().cloned());
         }
-        tree.warnings = warnings;
+        tree.warnings.splice(0..0, warnings);
         Ok(tree)
     }
 
@@ -156,52 +156,66 @@ impl ModuleTree {
         builtin: &str,
         builtin_modinfo: &[u8],
     ) -> ModuleTree {
-        let mut t = Self::build(
+        let t = Self::build(softdep, builtin);
+        t.set_texts(
             dep.to_string(),
-            Bytes::Owned(alias.as_bytes().to_vec()),
-            softdep,
-            builtin,
+            alias.as_bytes().to_vec(),
             builtin_modinfo.to_vec(),
-        );
-        let w = t.deps().warnings.clone();
-        t.warnings.extend(w);
-        t
+        )
     }
 
-    pub(crate) fn build(
-        dep_text: String,
-        alias_text: Bytes,
-        softdep: &str,
-        builtin: &str,
-        builtin_modinfo: Vec<u8>,
-    ) -> ModuleTree {
+    /// The text files' contents, for trees not read from a directory.
+    pub(crate) fn set_texts(mut self, dep: String, alias: Vec<u8>, modinfo: Vec<u8>) -> Self {
+        let _ = self.dep_text.set(dep);
+        let _ = self.alias_text.set(Bytes::Owned(alias));
+        let _ = self.builtin_modinfo.set(modinfo);
+        let _ = self.symbols_text.set(Bytes::Owned(Vec::new()));
+        let w = self.deps().warnings.clone();
+        self.warnings.extend(w);
+        self
+    }
+
+    pub(crate) fn build(softdep: &str, builtin: &str) -> ModuleTree {
         let mut t = ModuleTree {
             dir: PathBuf::new(),
-            dep_index: std::sync::OnceLock::new(),
-            alias_text: Bytes::Owned(Vec::new()),
-            alias_buckets: std::sync::OnceLock::new(),
-            alias_idx: None,
-            builtin_modinfo,
+            bins: None,
+            fallback: OnceLock::new(),
+            dep_text: OnceLock::new(),
+            dep_index: OnceLock::new(),
+            alias_text: OnceLock::new(),
+            alias_buckets: OnceLock::new(),
+            builtin_modinfo: OnceLock::new(),
+            symbols_text: OnceLock::new(),
             softdeps: HashMap::new(),
             builtin: HashMap::new(),
             builtin_order: Vec::new(),
             softdep_order: Vec::new(),
             warnings: Vec::new(),
-            dep_text: String::new(),
         };
-        t.dep_text = dep_text;
-        t.alias_text = alias_text;
-        for line in softdep.lines() {
+        t.add_softdeps(softdep);
+        for line in builtin.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let name = name_of_path(line);
+            if t.builtin.insert(name.clone(), line.to_string()).is_none() {
+                t.builtin_order.push(name);
+            }
+        }
+        t
+    }
+
+    /// `softdep MODULE pre: ... post: ...` lines (modules.softdep and
+    /// modprobe.d); a module's first line wins, as in kmod.
+    pub(crate) fn add_softdeps(&mut self, text: &str) {
+        for line in text.lines() {
             let mut w = line.split_whitespace();
             if w.next() != Some("softdep") {
                 continue;
             }
             let Some(module) = w.next() else { continue };
             let name = normalize_name(module);
-            if !t.softdeps.contains_key(&name) {
-                t.softdep_order.push(name.clone());
+            if !self.softdeps.contains_key(&name) {
+                self.softdep_order.push(name.clone());
             }
-            let sd = t.softdeps.entry(name).or_default();
+            let sd = self.softdeps.entry(name).or_default();
             let first = sd.line.is_empty();
             if !first {
                 sd.line.push('\n');
@@ -224,32 +238,88 @@ impl ModuleTree {
                 }
             }
         }
-        for line in builtin.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let name = name_of_path(line);
-            if t.builtin.insert(name.clone(), line.to_string()).is_none() {
-                t.builtin_order.push(name);
-            }
-        }
-        t
+    }
+
+    /// A text file of the tree, read (or mapped) on first need; missing or
+    /// unreadable: empty.
+    fn lazy<'a>(&'a self, cell: &'a OnceLock<Bytes>, name: &str) -> &'a [u8] {
+        cell.get_or_init(|| match crate::sys::Mapped::open(&self.dir.join(name)) {
+            Ok(m) => Bytes::Mapped(m),
+            Err(_) => Bytes::Owned(Vec::new()),
+        })
+    }
+
+    pub(crate) fn dep_text(&self) -> &str {
+        self.dep_text.get_or_init(|| {
+            into_string(std::fs::read(self.dir.join("modules.dep")).unwrap_or_default())
+        })
+    }
+
+    pub(crate) fn alias_text(&self) -> &[u8] {
+        self.lazy(&self.alias_text, "modules.alias")
+    }
+
+    pub(crate) fn symbols_text(&self) -> &[u8] {
+        self.lazy(&self.symbols_text, "modules.symbols")
+    }
+
+    pub(crate) fn builtin_modinfo(&self) -> &[u8] {
+        self.builtin_modinfo.get_or_init(|| {
+            std::fs::read(self.dir.join("modules.builtin.modinfo")).unwrap_or_default()
+        })
+    }
+
+    /// A byte range of modules.dep.
+    pub(crate) fn text(&self, r: (u32, u32)) -> &str {
+        self.dep_text()
+            .get(r.0 as usize..r.1 as usize)
+            .unwrap_or("")
+    }
+
+    /// modules.builtin as this tree holds it.
+    pub(crate) fn builtin_text(&self) -> String {
+        self.builtin_order
+            .iter()
+            .map(|n| format!("{}\n", self.builtin[n]))
+            .collect()
     }
 
     pub(crate) fn deps(&self) -> &DepIndex {
         self.dep_index
-            .get_or_init(|| DepIndex::parse(&self.dep_text))
+            .get_or_init(|| DepIndex::parse(self.dep_text()))
     }
 
-    /// The module with this normalised name: from the precompiled index
-    /// when there is one, else from modules.dep parsed.
-    pub(crate) fn find(&self, name: &str) -> Option<Module> {
-        if let Some((idx, meta)) = &self.alias_idx {
-            let (off, len) = crate::index::find_name(idx, meta, name.as_bytes())?;
-            return module_at(&self.dep_text, off, len);
+    /// The binary indexes, unless absent or abandoned.
+    pub(crate) fn usable_bins(&self) -> Option<&Bins> {
+        self.bins.as_ref().filter(|_| self.fallback.get().is_none())
+    }
+
+    /// Abandon the binary indexes (the first reason is kept).
+    pub(crate) fn give_up_bins(&self, why: String) {
+        let _ = self.fallback.set(format!(
+            "{}: {why}: using the text files from now on (run depmod)",
+            self.dir.display()
+        ));
+    }
+
+    /// Why the binary indexes were abandoned during a lookup, if they were.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.get().map(String::as_str)
+    }
+
+    /// The modules.dep line of the module with this normalised name.
+    pub(crate) fn find(&self, name: &str) -> Option<DepLine<'_>> {
+        if let Some(b) = self.usable_bins() {
+            match b.dep_line(name) {
+                Ok(found) => return found.map(|(path, deps)| DepLine { path, deps }),
+                Err(why) => self.give_up_bins(why),
+            }
         }
-        self.deps().find(name)
-    }
-
-    pub(crate) fn text(&self, r: (u32, u32)) -> &str {
-        self.dep_text.get(r.0 as usize..r.1 as usize).unwrap_or("")
+        let m = self.deps().find(name)?;
+        Some(DepLine {
+            path: self.text(m.path),
+            deps: self.text(m.deps),
+        })
     }
 
     /// The directory this tree was read from.
@@ -257,29 +327,25 @@ impl ModuleTree {
         &self.dir
     }
 
-    /// Problems met while reading (bad lines, unreadable optional files).
+    /// Problems met while reading (bad lines, unreadable optional files,
+    /// why the binary indexes are not used).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
-    /// Whether lookups use the precompiled index.
-    pub fn has_index(&self) -> bool {
-        self.alias_idx.is_some()
+    /// Whether lookups use depmod's binary indexes.
+    pub fn uses_bins(&self) -> bool {
+        self.usable_bins().is_some()
     }
 
     /// Path relative to the tree as modules.dep gives it; `None` for built-in
     /// or unknown modules.
     pub fn module_path(&self, name: &str) -> Option<&str> {
-        let m = self.find(&normalize_name(name))?;
-        Some(self.text(m.path))
+        Some(self.find(&normalize_name(name))?.path)
     }
 
     pub(crate) fn dep_paths(&self, name: &str) -> impl Iterator<Item = &str> {
-        let deps = match self.find(name) {
-            Some(m) => self.text(m.deps),
-            None => "",
-        };
-        deps.split_whitespace()
+        self.find(name).map_or("", |l| l.deps).split_whitespace()
     }
 
     /// Names of the modules `name` needs, as modules.dep lists them.

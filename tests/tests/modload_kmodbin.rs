@@ -107,3 +107,47 @@ fn the_alias_index_holds_what_modules_alias_lists() {
         .collect();
     assert_eq!(names, listed);
 }
+
+/// What `nodistro build` and `modload index` write is what depmod wrote:
+/// the five indexes made from the Debian tree's text files, byte for byte.
+#[test]
+fn indexes_made_from_the_text_files_are_depmods() {
+    let dir = debian_tree();
+    let dep = String::from_utf8(read(&dir, "modules.dep")).expect("utf-8");
+    let (alias, symbols) = (read(&dir, "modules.alias"), read(&dir, "modules.symbols"));
+    let builtin = String::from_utf8(read(&dir, "modules.builtin")).expect("utf-8");
+    let modinfo = read(&dir, "modules.builtin.modinfo");
+    let files = nodistro_modload::depmod::index_files(&nodistro_modload::depmod::Texts {
+        dep: &dep,
+        alias: &alias,
+        symbols: &symbols,
+        builtin: &builtin,
+        builtin_modinfo: &modinfo,
+    });
+    assert_eq!(files.len(), 5);
+    let mut differ = Vec::new();
+    for (name, ours) in files {
+        let theirs = read(&dir, name);
+        if ours != theirs {
+            // Say which entries differ, for the report.
+            let t = Trie::open(&theirs)
+                .expect("depmod's")
+                .entries()
+                .expect("entries");
+            let o = Trie::open(&ours).expect("ours").entries().expect("entries");
+            let diff: Vec<String> = t
+                .iter()
+                .zip(&o)
+                .filter(|(a, b)| a != b)
+                .take(3)
+                .map(|(a, b)| format!("depmod {a:?} / ours {b:?}"))
+                .collect();
+            differ.push(format!(
+                "{name}: {} entries vs {}: {diff:?}",
+                t.len(),
+                o.len()
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
