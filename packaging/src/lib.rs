@@ -16,6 +16,7 @@ pub mod demo;
 pub mod digest;
 pub mod elf;
 pub mod fat;
+pub mod fuzzing;
 pub mod gpt;
 pub mod image;
 pub mod iso;

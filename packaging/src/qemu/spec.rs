@@ -201,7 +201,15 @@ impl QemuSpec {
                     (Nic::Virtio, _) => "virtio-net-pci",
                     _ => "e1000",
                 };
-                let mut opt = format!("user,model={model}");
+                // `-nic` cannot create a virtio-mmio device (QEMU warns
+                // "requested NIC ... was not created" on microvm): there
+                // the netdev and the device are given apart.
+                let mmio = self.machine == Machine::Microvm;
+                let mut opt = if mmio {
+                    "user,id=net0".to_string()
+                } else {
+                    format!("user,model={model}")
+                };
                 for f in &self.forwards {
                     let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
                     opt.push_str(&format!(
@@ -209,8 +217,12 @@ impl QemuSpec {
                         f.host, f.guest
                     ));
                 }
-                push("-nic");
+                push(if mmio { "-netdev" } else { "-nic" });
                 push(&opt);
+                if mmio {
+                    push("-device");
+                    push(&format!("{model},netdev=net0"));
+                }
             }
         }
         if let Some(m) = &self.monitor {
@@ -339,7 +351,8 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.contains("-nic user,model=virtio-net-device,"),
+            line.contains("-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,")
+                && line.contains(" -device virtio-net-device,netdev=net0 "),
             "{line}"
         );
     }
