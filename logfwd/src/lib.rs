@@ -8,6 +8,7 @@
 //! loop over the sources).
 
 pub mod format;
+pub mod fuzzing;
 pub mod inherited;
 pub mod kmsg;
 pub mod lines;
