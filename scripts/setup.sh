@@ -8,6 +8,7 @@ pkgs=(
   cpio              # GNU cpio reads our archives in the tests
   kmod              # modprobe: the reference for modload's resolution
   dnsmasq-base      # the DHCP server netcfg is tested against
+  kea-dhcp4-server  # ISC Kea: 1 s leases for netcfg's short-lease test
   dhcpcd-base       # peer DHCP client for the netcfg benchmark
   busybox-static    # peer tools: udhcpc, syslogd, the busybox image
   rsyslog           # the syslog receiver and peer forwarder
@@ -24,6 +25,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Kea's package may start a system DHCP server; the tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active -q kea-dhcp4-server 2>/dev/null; then
+  systemctl stop kea-dhcp4-server || true
 fi
 # rsyslog's package may start a system daemon; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then

@@ -6,6 +6,7 @@
 //!   quoting rules.
 //! - [`config`]: `/etc/nodistro.conf` (written by the packager) merged with
 //!   command-line overrides. The same `key=value` names are used in both.
+//! - [`fuzzing`]: fuzz harnesses and the stable corpus runner.
 //! - [`netlink`]: the rtnetlink encoder, ack parser and request socket.
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
@@ -19,6 +20,7 @@ pub mod atomic_file;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
+pub mod fuzzing;
 pub mod netlink;
 pub mod report;
 pub mod signal;

@@ -99,6 +99,28 @@ impl Target<'_> {
         Ok(notes)
     }
 
+    /// The lease is gone (expired, refused, released): take its DNS
+    /// servers out of resolv.conf, if the file is still the one it wrote
+    /// (another interface's lease may have written it since). Failures
+    /// are returned for the log.
+    pub fn forget_dns(&self, l: &Lease) -> io::Result<bool> {
+        let Some(ours) = lease::resolv_conf(l) else {
+            return Ok(false);
+        };
+        match std::fs::read_to_string(self.resolv_conf) {
+            Ok(now) if now == ours => {
+                nodistro_common::atomic_file::write_atomic(
+                    self.resolv_conf,
+                    lease::RESOLV_HEADER.as_bytes(),
+                )?;
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Remove a lease's routes and address (errors are ignored: the kernel
     /// may have removed them already, e.g. with the address's lifetime).
     pub fn remove(&self, nl: &mut Netlink, l: &Lease) {

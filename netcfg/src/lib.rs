@@ -169,7 +169,11 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
                 let u = rustix::system::uname();
                 Some(u.nodename().to_string_lossy().into_owned())
             })
-            .and_then(|h| lease::valid_name(&h, 64)),
+            .and_then(|h| {
+                lease::check_name(&h, lease::HOSTNAME_MAX)
+                    .map_err(|why| log("netcfg", &format!("host name {h:?} {why}; not sent")))
+                    .ok()
+            }),
         request: args.request,
         lease_dir: (!args.oneshot).then(|| {
             args.lease_dir
@@ -264,7 +268,9 @@ fn dhcp_all(
                     tv_nsec: 0,
                 };
                 if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
-                    log("netcfg", "stopping: releasing leases");
+                    // Each interface's thread logs its own `stopping`
+                    // line: logged here, a thread's timer line could
+                    // still follow it.
                     stop_w = None;
                     break;
                 }

@@ -39,6 +39,8 @@ struct Session<'a> {
     o: &'a Options,
     shared: &'a Shared,
     t0: Instant,
+    /// Since when the interface is without a lease (for "in N ms").
+    unbound_since: Instant,
     iface: Iface,
     nl: Netlink,
     sock: OwnedFd,
@@ -94,6 +96,7 @@ impl<'a> Session<'a> {
             o,
             shared,
             t0,
+            unbound_since: t0,
             iface,
             nl,
             sock,
@@ -156,7 +159,7 @@ impl<'a> Session<'a> {
             log("netcfg", &format!("{name}: {n}"));
         }
         if self.applied.is_none() {
-            online(self.shared, self.o, name, &l, self.t0.elapsed());
+            online(self.shared, self.o, name, &l, self.unbound_since.elapsed());
         } else if self.applied.as_ref() != Some(&l) {
             log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
         }
@@ -168,6 +171,25 @@ impl<'a> Session<'a> {
     }
 
     fn deconfigure(&mut self, l: &Lease) {
+        match self.target.forget_dns(l) {
+            Ok(true) => log(
+                "netcfg",
+                &format!(
+                    "{}: DNS servers removed from {}",
+                    self.name,
+                    self.o.resolv_conf.display()
+                ),
+            ),
+            Ok(false) => {}
+            Err(e) => log(
+                "netcfg",
+                &format!(
+                    "{}: cannot update {}: {e}",
+                    self.name,
+                    self.o.resolv_conf.display()
+                ),
+            ),
+        }
         self.target.remove(&mut self.nl, l);
         if let Some(m) = &self.memory {
             remember(m, None);
@@ -177,6 +199,7 @@ impl<'a> Session<'a> {
             &format!("{}: removed {}/{}", self.name, l.addr, l.prefix),
         );
         self.applied = None;
+        self.unbound_since = Instant::now();
     }
 
     /// Milliseconds to sleep: until the client's timer, at most 1 s while
@@ -222,6 +245,9 @@ impl<'a> Session<'a> {
             actions.extend(self.link_event());
         }
         if stopped(&self.shared.stop) {
+            // Logged here, in this thread: nothing of this interface's
+            // (say `rebinding (T2)`) can follow it.
+            log("netcfg", &format!("{}: stopping", self.name));
             self.stopping = true;
             return Ok(self.client.stop(self.now()));
         }
