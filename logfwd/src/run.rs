@@ -2,8 +2,9 @@
 //! syslog socket, the app's pipes) feeding the sinks' queues.
 
 use crate::format::{self, Origin};
+use crate::inherited::{AppPipe, Inherited};
 use crate::kmsg::{split_records, KmsgParser};
-use crate::lines::{split_long, LineSplitter, MAX_MSG};
+use crate::lines::{split_long, MAX_MSG};
 use crate::options::{Options, Remote, BYTES_PER_SLOT};
 use crate::queue::Ring;
 use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
@@ -48,13 +49,6 @@ pub enum RunError {
     AppFd(#[source] nodistro_common::sys::FdError),
     #[error("poll failed")]
     Poll(#[source] Errno),
-}
-
-struct AppPipe {
-    fd: OwnedFd,
-    splitter: LineSplitter,
-    severity: u8,
-    open: bool,
 }
 
 struct KmsgState {
@@ -335,23 +329,12 @@ fn bind_socket(path: &Path) -> Result<UnixDatagram, RunError> {
     Ok(sock)
 }
 
-fn take_pipe(var: &str, severity: u8) -> Result<Option<AppPipe>, RunError> {
-    let Some(fd) = nodistro_common::sys::take_inherited_fd(var).map_err(RunError::AppFd)? else {
-        return Ok(None);
-    };
-    if let Ok(fl) = rustix::fs::fcntl_getfl(&fd) {
-        let _ = rustix::fs::fcntl_setfl(&fd, fl | OFlags::NONBLOCK);
-    }
-    Ok(Some(AppPipe {
-        fd,
-        splitter: LineSplitter::new(MAX_MSG),
-        severity,
-        open: true,
-    }))
-}
-
 /// Run until SIGTERM/SIGINT.
-pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
+pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Result<(), RunError> {
+    let Inherited {
+        mut pipes,
+        app_name,
+    } = inherited;
     let sigfd = nodistro_common::sys::signal_fd(
         &[
             signal::SIGTERM,
@@ -412,14 +395,6 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         None
     };
     let sock = bind_socket(&opts.socket)?;
-    let mut pipes: Vec<AppPipe> = [
-        take_pipe(nodistro_common::APP_STDOUT_FD_ENV, 6)?,
-        take_pipe(nodistro_common::APP_STDERR_FD_ENV, 3)?,
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let app_name = std::env::var(nodistro_common::APP_NAME_ENV).unwrap_or_else(|_| "app".into());
     let boot_wall_us = now_us().saturating_sub(timeline::since_boot_ms() * 1000);
     let mut lf = Logfwd {
         ring: Ring::new(opts.ring_bytes),

@@ -7,7 +7,7 @@
 //! binary, with nom and chrono): `<PRI>`, then RFC 5424 if a version
 //! follows, else RFC 3164 (`Mmm dd hh:mm:ss [host] tag[pid]: msg`).
 
-use crate::record::{Record, Source, FACILITY_USER};
+use crate::record::{Record, Source, FACILITY_USER, TIME_LIMIT_US};
 
 /// Severity given to a datagram without a `<PRI>` (RFC 3164 4.3.3: user.notice).
 const DEFAULT_SEVERITY: u8 = 5;
@@ -43,9 +43,12 @@ pub fn parse_datagram(raw: &[u8], now_us: u64) -> Record {
     r.pid = m.procid.map(Into::into);
     r.msgid = m.msgid.map(Into::into);
     r.sd = m.sd.map(Into::into);
-    // Only a timestamp with its own year (RFC 5424) and after 1970's first
-    // year is believed; RFC 3164 dates have no year: reception time.
-    let parsed_us = m.time_us.filter(|&t| t > 365 * 86_400 * 1_000_000);
+    // Only a timestamp with its own year (RFC 5424), after 1970's first
+    // year and before year 10000 is believed; RFC 3164 dates have no year:
+    // reception time.
+    let parsed_us = m
+        .time_us
+        .filter(|&t| t > 365 * 86_400 * 1_000_000 && (t as u64) < TIME_LIMIT_US);
     r.time_us = parsed_us.map_or(now_us, |t| t as u64);
     r
 }
@@ -421,6 +424,18 @@ mod tests {
         assert!(!sd_name("a b") && !sd_name("a=b") && !sd_name("") && !sd_name(&"x".repeat(33)));
         assert!(sd_value(r#"say \"hi\" \] \\"#));
         assert!(!sd_value(r#"a"b"#) && !sd_value("a]b") && !sd_value("ends\\"));
+    }
+
+    /// Issue 15 defect 7: year 12226 gave `12226-11-25T...`, which
+    /// receivers reject; reception time is used instead.
+    #[test]
+    fn five_digit_years_get_reception_time() {
+        let r = parse_datagram(b"<43>Nov 25 12226 12:04:02 h app: hi", 42);
+        assert_eq!(r.time_us, 42);
+        let r = parse_datagram(b"<43>1 12226-11-25T12:04:02Z h app - - - hi", 42);
+        assert_eq!(r.time_us, 42);
+        let r = parse_datagram(b"<43>1 9999-11-25T12:04:02Z h app - - - hi", 42);
+        assert!(r.time_us > 42 && r.time_us < TIME_LIMIT_US);
     }
 
     #[test]
