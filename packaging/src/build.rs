@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 const TOOL: &str = "nodistro build";
 
-/// The runtime tools installed as symlinks to the multicall binary.
+/// The runtime tools a full nodistro-box holds. An image links the ones
+/// the box given lists (`nodistro-box --list`, see [`crate::boxtools`]).
 pub const TOOLS: [&str; 4] = ["init", "modload", "netcfg", "logfwd"];
 
 /// build an initramfs: the nodistro runtime, your static app, extra files
@@ -49,8 +50,8 @@ pub struct BuildArgs {
     /// compression level (gzip 0-9, default 6; zstd 1-19, default 3)
     #[argh(option)]
     pub level: Option<i32>,
-    /// directory holding nodistro-box (default: the directory of this
-    /// nodistro executable)
+    /// directory holding nodistro-box (default: $NODISTRO_TOOLS_DIR, else
+    /// the directory of this nodistro executable)
     #[argh(option)]
     pub tools_dir: Option<PathBuf>,
     /// kernel modules to include: none (default) or all
@@ -128,6 +129,8 @@ pub enum BuildError {
     },
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds between 0 and 4294967295")]
     BadEpoch(String),
+    #[error("cannot pack this nodistro-box")]
+    Box(#[source] crate::boxtools::BoxError),
     #[error("cannot write the configuration file")]
     Config(#[source] nodistro_common::config::RenderError),
     #[error("cannot assemble the image")]
@@ -251,6 +254,10 @@ fn tools_dir(args: &BuildArgs) -> PathBuf {
     if let Some(d) = &args.tools_dir {
         return d.clone();
     }
+    // e.g. the libc-free box: scripts/build-box.sh prints the directory.
+    if let Some(d) = std::env::var_os("NODISTRO_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
     std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -303,8 +310,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
     if !box_path.is_file() {
         return Err(BuildError::ToolsMissing(tools));
     }
+    let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
+    crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
     img.add_file(&format!("bin/{MULTICALL_NAME}"), &box_path)?;
-    for t in TOOLS {
+    for t in &tools {
         img.add(
             &format!("bin/{t}"),
             Node::Symlink {

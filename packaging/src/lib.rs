@@ -7,6 +7,7 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod boxtools;
 pub mod build;
 pub mod compress;
 pub mod cpio;
