@@ -25,7 +25,7 @@
 //!
 //! Exit codes: 0 done, 1 a module failed to load (or an alias matched
 //! nothing, for `show-depends`) or the tree cannot be used, 2 bad usage.
-//! Top-level options go before a subcommand (`modload --root R index`).
+//! Top-level options go before a subcommand (`modload --root R show-depends ALIAS`).
 
 mod bins;
 pub mod coldplug;
@@ -101,15 +101,7 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     ShowDepends(ShowDepends),
-    Index(IndexCmd),
 }
-
-#[derive(FromArgs)]
-/// Write depmod's binary indexes (modules.dep.bin, modules.alias.bin,
-/// modules.symbols.bin, modules.builtin.bin, modules.builtin.alias.bin)
-/// from the text files, as depmod would, into the modules directory.
-#[argh(subcommand, name = "index")]
-struct IndexCmd {}
 
 #[derive(FromArgs)]
 /// Print the modules the given aliases or module names need, in load order,
@@ -135,12 +127,6 @@ pub enum Error {
     Tree(#[source] TreeError),
     #[error("cannot read the alias list {path}", path = .path.display())]
     Aliases {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write the index {path}", path = .path.display())]
-    WriteIndex {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -233,16 +219,6 @@ fn run(args: Args) -> Result<i32, Error> {
         running,
         workers: args.workers,
     };
-    if let Some(Cmd::Index(_)) = &args.cmd {
-        for (name, content) in ctx.tree.kmod_index_files() {
-            let path = ctx.tree.dir().join(name);
-            let tmp = ctx.tree.dir().join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, content)
-                .and_then(|()| std::fs::rename(&tmp, &path))
-                .map_err(|source| Error::WriteIndex { path, source })?;
-        }
-        return Ok(0);
-    }
     if let Some(Cmd::ShowDepends(sd)) = &args.cmd {
         let res = coldplug::resolve(
             &ctx.tree,
