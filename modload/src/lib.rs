@@ -143,6 +143,8 @@ fn log(msg: &str) {
 
 struct Ctx {
     tree: ModuleTree,
+    /// Whether the tree's abandoning its .bin files was logged.
+    fallback_logged: std::sync::atomic::AtomicBool,
     blacklist: Blacklist,
     loader_params: std::collections::HashMap<String, String>,
     running: String,
@@ -213,6 +215,7 @@ fn run(args: Args) -> Result<i32, Error> {
         log(&w);
     }
     let ctx = Ctx {
+        fallback_logged: Default::default(),
         blacklist: Blacklist::from_config(&cfg, &cmdline),
         loader_params: load::params_from_config(&cfg),
         tree,
@@ -271,6 +274,7 @@ fn read_alias_list(path: &Path) -> Result<Vec<Device>, Error> {
 /// line, `builtin NAME` for built-in modules.
 fn print_plan(ctx: &Ctx, modules: &[String]) {
     let plan = ctx.tree.plan(modules);
+    log_fallback(ctx);
     for p in &plan.problems {
         log(&nodistro_common::report::chain(p));
     }
@@ -280,6 +284,19 @@ fn print_plan(ctx: &Ctx, modules: &[String]) {
             Some(rel) => writeln!(out, "{}", ctx.tree.dir().join(rel).display()),
             None => writeln!(out, "builtin {m}"),
         };
+    }
+}
+
+/// One line, once, when a lookup met a corrupt .bin file and the tree went
+/// over to the text files.
+fn log_fallback(ctx: &Ctx) {
+    if let Some(why) = ctx.tree.fallback() {
+        if !ctx
+            .fallback_logged
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            log(why);
+        }
     }
 }
 
@@ -325,6 +342,7 @@ fn report_outcome(ctx: &Ctx, name: &str, out: &Outcome) {
 /// Load and count: (loaded, failed).
 fn load_modules(ctx: &Ctx, modules: &[String]) -> (usize, usize) {
     let plan = ctx.tree.plan(modules);
+    log_fallback(ctx);
     for p in &plan.problems {
         log(&nodistro_common::report::chain(p));
     }

@@ -301,4 +301,48 @@ mod tests {
         );
         assert_eq!(t.module_names().count(), 10);
     }
+
+    /// Issue 15, defect 2 on the text path: several modules matching one
+    /// alias come in modules.alias order, even when their patterns fall in
+    /// different buckets (a pattern starting with a wildcard is scanned
+    /// with every query).
+    #[test]
+    fn matches_come_in_file_order_across_buckets() {
+        let t = ModuleTree::from_texts(
+            "ata_piix.ko:\nata_generic.ko:\npata_acpi.ko:\n",
+            "alias pci:v00008086d00007010sv*sd*bc*sc*i* ata_piix\n\
+             alias *:v*d*sv*sd*bc01sc01i* ata_generic\n\
+             alias pci:v*d*sv*sd*bc01sc01i* pata_acpi\n",
+            "",
+            "",
+            b"",
+        );
+        let piix = "pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80";
+        assert_eq!(
+            t.resolve_alias(piix),
+            ["ata_piix", "ata_generic", "pata_acpi"]
+        );
+    }
+
+    /// Issue 15, defect 8: 16,000 patterns matching one alias are
+    /// de-duplicated with a set (the list search took 334 ms).
+    #[test]
+    fn many_matches_are_deduplicated_in_linear_time() {
+        let n = 16_000;
+        let mut dep = String::new();
+        let mut alias = String::new();
+        for i in 0..n {
+            dep.push_str(&format!("m{i}.ko:\n"));
+            alias.push_str(&format!("alias x:* m{i}\nalias x:y* m{i}\n"));
+        }
+        let t = ModuleTree::from_texts(&dep, &alias, "", "", b"");
+        let start = std::time::Instant::now();
+        let found = t.resolve_alias("x:yz");
+        let took = start.elapsed();
+        assert_eq!(found.len(), n);
+        assert_eq!(found[0], "m0");
+        assert_eq!(found[n - 1], format!("m{}", n - 1));
+        // Generous: the quadratic search took seconds in a debug build.
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    }
 }
