@@ -21,7 +21,10 @@
 //! Configuration (`/etc/nodistro.conf`, overridden by the kernel command
 //! line): `modprobe.blacklist=a,b` and `modload.blacklist=a,b` (kmod's
 //! blacklist: alias matches only), `<module>.<param>=<value>` (module
-//! parameters, `-` and `_` alike in the module name).
+//! parameters, `-` and `_` alike in the module name). kmod's own
+//! `/etc/modprobe.d/*.conf` and `/lib/modprobe.d/*.conf` (under `--root`)
+//! are read too ([`modprobe_d`]): options (before the command line's),
+//! blacklist, alias, softdep.
 //!
 //! Exit codes: 0 done, 1 a module failed to load (or an alias matched
 //! nothing, for `show-depends`) or the tree cannot be used, 2 bad usage.
@@ -39,6 +42,7 @@ pub mod load;
 mod lookup;
 pub mod modinfo;
 mod modinfo_scan;
+pub mod modprobe_d;
 mod plan;
 mod queries;
 mod subset;
@@ -202,10 +206,15 @@ fn run(args: Args) -> Result<i32, Error> {
             },
         });
     }
-    let tree = ModuleTree::open(&dir).map_err(Error::Tree)?;
+    let mut tree = ModuleTree::open(&dir).map_err(Error::Tree)?;
     for w in tree.warnings() {
         log(w);
     }
+    let modprobe_conf = modprobe_d::load(&args.root);
+    for w in &modprobe_conf.warnings {
+        log(w);
+    }
+    tree.apply_modprobe_conf(&modprobe_conf);
     let (cfg, cmdline, warnings) = nodistro_common::Config::load_from(
         &args.config.to_string_lossy(),
         &args.cmdline.to_string_lossy(),
@@ -216,8 +225,9 @@ fn run(args: Args) -> Result<i32, Error> {
     }
     let ctx = Ctx {
         fallback_logged: Default::default(),
-        blacklist: Blacklist::from_config(&cfg, &cmdline),
-        loader_params: load::params_from_config(&cfg),
+        blacklist: Blacklist::from_config(&cfg, &cmdline)
+            .with(modprobe_conf.blacklist.iter().map(String::as_str)),
+        loader_params: modprobe_conf.with_options(load::params_from_config(&cfg)),
         tree,
         running,
         workers: args.workers,

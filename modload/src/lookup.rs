@@ -50,13 +50,32 @@ impl ModuleTree {
     /// [`ModuleTree::lookup`] for each alias.
     pub fn lookup_many(&self, aliases: &[&str]) -> Lookups {
         let norm: Vec<Option<String>> = aliases.iter().map(|a| normalize_alias(a)).collect();
+        let mut out = None;
         if let Some(bins) = self.usable_bins() {
             match self.lookup_bins(bins, &norm) {
-                Ok(out) => return out,
+                Ok(o) => out = Some(o),
                 Err(why) => self.give_up_bins(why),
             }
         }
-        self.lookup_text(&norm)
+        let mut out = out.unwrap_or_else(|| self.lookup_text(&norm));
+        // modprobe.d's aliases come before everything else (kmod's order).
+        if !self.config_aliases.is_empty() {
+            for (q, o) in norm.iter().zip(out.iter_mut()) {
+                let Some(q) = q.as_deref() else { continue };
+                let mut seen = FxSet::default();
+                let found: Vec<String> = self
+                    .config_aliases
+                    .iter()
+                    .filter(|(pat, _)| crate::fnmatch::fnmatch(pat.as_bytes(), q.as_bytes()))
+                    .map(|(_, m)| m.clone())
+                    .filter(|m| seen.insert(m.clone()))
+                    .collect();
+                if !found.is_empty() {
+                    *o = Some((LookupKind::Alias, found));
+                }
+            }
+        }
+        out
     }
 
     fn lookup_bins(

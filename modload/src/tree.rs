@@ -66,6 +66,35 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+/// Every `softdep` line of `text`: (module, its soft dependencies, the line).
+/// Words before the first `pre:`/`post:` are ignored, as kmod does.
+fn parse_softdeps(text: &str) -> Vec<(String, Softdep, &str)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if w.next() != Some("softdep") {
+            continue;
+        }
+        let Some(module) = w.next() else { continue };
+        let mut sd = Softdep {
+            line: line.to_string(),
+            ..Softdep::default()
+        };
+        let mut mode = 0;
+        for word in w {
+            match word {
+                "pre:" => mode = 1,
+                "post:" => mode = 2,
+                _ if mode == 1 => sd.pre.push(word.to_string()),
+                _ if mode == 2 => sd.post.push(word.to_string()),
+                _ => {}
+            }
+        }
+        out.push((normalize_name(module), sd, line));
+    }
+    out
+}
+
 /// A module's modules.dep line: its path and its dependencies' paths.
 #[derive(Clone, Copy)]
 pub(crate) struct DepLine<'a> {
@@ -98,6 +127,8 @@ pub struct ModuleTree {
     pub(crate) builtin_order: Vec<String>,
     /// Modules with softdep lines, in file order.
     pub(crate) softdep_order: Vec<String>,
+    /// `alias` lines of modprobe.d (pattern, module): looked up first.
+    pub(crate) config_aliases: Vec<(String, String)>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -190,6 +221,7 @@ impl ModuleTree {
             builtin: HashMap::new(),
             builtin_order: Vec::new(),
             softdep_order: Vec::new(),
+            config_aliases: Vec::new(),
             warnings: Vec::new(),
         };
         t.add_softdeps(softdep);
@@ -202,40 +234,36 @@ impl ModuleTree {
         t
     }
 
-    /// `softdep MODULE pre: ... post: ...` lines (modules.softdep and
-    /// modprobe.d); a module's first line wins, as in kmod.
+    /// `softdep MODULE pre: ... post: ...` lines of modules.softdep; a
+    /// module's first line wins, as in kmod.
     pub(crate) fn add_softdeps(&mut self, text: &str) {
-        for line in text.lines() {
-            let mut w = line.split_whitespace();
-            if w.next() != Some("softdep") {
-                continue;
-            }
-            let Some(module) = w.next() else { continue };
-            let name = normalize_name(module);
+        for (name, sd, line) in parse_softdeps(text) {
             if !self.softdeps.contains_key(&name) {
                 self.softdep_order.push(name.clone());
             }
-            let sd = self.softdeps.entry(name).or_default();
-            let first = sd.line.is_empty();
-            if !first {
-                sd.line.push('\n');
+            let entry = self.softdeps.entry(name).or_default();
+            if entry.line.is_empty() {
+                *entry = sd;
+            } else {
+                // Kept for the subset writer; kmod uses the first only.
+                entry.line.push('\n');
+                entry.line.push_str(line);
             }
-            sd.line.push_str(line);
-            // kmod uses only the first softdep line of a module ("as
-            // modprobe from module-init-tools does"): btrfs has four.
-            if !first {
-                continue;
-            }
-            // kmod: words before the first `pre:`/`post:` are ignored.
-            let mut mode = 0;
-            for word in w {
-                match word {
-                    "pre:" => mode = 1,
-                    "post:" => mode = 2,
-                    _ if mode == 1 => sd.pre.push(word.to_string()),
-                    _ if mode == 2 => sd.post.push(word.to_string()),
-                    _ => {}
+        }
+    }
+
+    /// Apply modprobe.d: its aliases are looked up before anything else,
+    /// and its softdep lines replace a module's own (kmod reads the
+    /// configuration before modules.softdep).
+    pub fn apply_modprobe_conf(&mut self, conf: &crate::modprobe_d::ModprobeConf) {
+        self.config_aliases = conf.aliases.clone();
+        let mut seen = crate::hash::FxSet::default();
+        for (name, sd, _) in parse_softdeps(&conf.softdeps) {
+            if seen.insert(name.clone()) {
+                if !self.softdeps.contains_key(&name) {
+                    self.softdep_order.push(name.clone());
                 }
+                self.softdeps.insert(name, sd);
             }
         }
     }
