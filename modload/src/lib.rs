@@ -36,6 +36,7 @@ pub mod decompress;
 mod depindex;
 pub mod depmod;
 pub mod fnmatch;
+pub mod fuzzing;
 mod hash;
 pub mod kmodbin;
 pub mod load;
