@@ -5,6 +5,7 @@
 //!   quoting rules.
 //! - [`config`]: `/etc/nodistro.conf` (written by the packager) merged with
 //!   command-line overrides. The same `key=value` names are used in both.
+//! - [`hosts`]: `/etc/hosts` with the host name lines kept true.
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
@@ -13,6 +14,7 @@
 pub mod cli;
 pub mod cmdline;
 pub mod config;
+pub mod hosts;
 pub mod report;
 pub mod sys;
 pub mod timeline;
