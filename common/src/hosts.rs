@@ -48,13 +48,19 @@ pub fn with_hostname(text: &str, hostname: &str) -> Option<String> {
 }
 
 /// Rewrite `path` so its marked lines name `hostname` (write to a temporary
-/// file, then rename). A missing file is created.
-pub fn sync(path: &str, hostname: &str) -> std::io::Result<bool> {
+/// file, then rename); returns whether it changed. With `only_marked`, a
+/// file without marked lines (not a nodistro image's: netcfg run on some
+/// other machine) is left alone; otherwise a missing file is created.
+pub fn sync(path: &str, hostname: &str, only_marked: bool) -> std::io::Result<bool> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !only_marked => String::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
+    if only_marked && !text.contains(MARK) {
+        return Ok(false);
+    }
     let Some(new) = with_hostname(&text, hostname) else {
         return Ok(false);
     };
@@ -101,10 +107,16 @@ mod tests {
         let p = std::env::temp_dir().join(format!("nodistro-hosts-{}", std::process::id()));
         let p = p.to_str().expect("utf-8 temp path").to_string();
         std::fs::write(&p, render("a")).expect("write");
-        assert!(sync(&p, "b").expect("sync"));
-        assert!(!sync(&p, "b").expect("sync again"));
+        assert!(sync(&p, "b", true).expect("sync"));
+        assert!(!sync(&p, "b", true).expect("sync again"));
+        let t = std::fs::read_to_string(&p).expect("read");
+        assert_eq!(t, render("b"));
+        // A file that is not an image's is left alone when only_marked.
+        std::fs::write(&p, "127.0.0.1 localhost\n").expect("write");
+        assert!(!sync(&p, "c", true).expect("unmarked"));
+        assert!(sync(&p, "c", false).expect("init appends"));
         let t = std::fs::read_to_string(&p).expect("read");
         let _ = std::fs::remove_file(&p);
-        assert_eq!(t, render("b"));
+        assert!(t.contains("127.0.1.1\tc\t"), "{t}");
     }
 }
