@@ -20,7 +20,7 @@ const TOOL: &str = "nodistro build";
 pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// `--ca-certs` takes an optional value, which argh cannot express: a bare
-/// `--ca-certs` (last, or followed by another option) gets an empty value,
+/// `--ca-certs` (last, or followed by an option: `-o`, `--app`) gets an empty value,
 /// meaning the default bundle. Applied to `nodistro build`'s arguments
 /// before parsing.
 pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
@@ -30,7 +30,7 @@ pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         let bare = a == "--ca-certs"
             && it
                 .peek()
-                .is_none_or(|n| n.to_string_lossy().starts_with("--"));
+                .is_none_or(|n| n.to_string_lossy().starts_with('-'));
         out.push(a);
         if bare {
             out.push(std::ffi::OsString::new());
