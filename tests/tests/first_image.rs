@@ -143,7 +143,7 @@ fn no_modules_no_nic_app_at_once_as_its_user() {
         "--user",
         "app:1000:1000",
     ]);
-    let mut g = Guest::boot(BootOpts::new(img.path()).nic(Nic::None));
+    let g = Guest::boot(BootOpts::new(img.path()).nic(Nic::None));
     if let Err(e) = g.wait_for(
         "whoami: uid=1000 gid=1000 name=app",
         Duration::from_secs(90),
