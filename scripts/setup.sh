@@ -15,6 +15,8 @@ pkgs=(
   bsdutils          # logger
   iproute2          # ip netns, veth
   curl xz-utils zstd file
+  golang-go         # builds the static Go app of the first-image test
+  ca-certificates   # the bundle nodistro build --ca-certs packs by default
 )
 missing=()
 for p in "${pkgs[@]}"; do

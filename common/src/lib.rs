@@ -8,6 +8,7 @@
 //!   command-line overrides. The same `key=value` names are used in both.
 //! - [`fuzzing`]: fuzz harnesses and the stable corpus runner.
 //! - [`netlink`]: the rtnetlink encoder, ack parser and request socket.
+//! - [`hosts`]: `/etc/hosts` with the host name lines kept true.
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod cmdline;
 pub mod config;
 pub mod fuzzing;
+pub mod hosts;
 pub mod netlink;
 pub mod report;
 pub mod signal;

@@ -211,6 +211,12 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     }
     vm::lo_up();
     vm::set_hostname(&c.hostname);
+    if let Err(e) = nodistro_common::hosts::sync(nodistro_common::hosts::PATH, &c.hostname, false) {
+        log(
+            "init",
+            &format!("cannot update {}: {e}", nodistro_common::hosts::PATH),
+        );
+    }
     log("init", &format!("host name {}, lo up", c.hostname));
     let wanted: Vec<String> = c
         .helpers

@@ -197,6 +197,9 @@ fn run(args: Args) -> Result<i32, Error> {
             })
             .unwrap_or_default();
         found.sort();
+        if found.is_empty() && loading {
+            return Ok(builtin_only(&args, &running));
+        }
         return Err(Error::NoTree {
             running,
             dir: modules_dir,
@@ -263,6 +266,24 @@ fn run(args: Args) -> Result<i32, Error> {
         watch(&ctx, &args, &socket);
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// An image without any modules: say so once, report readiness and stay
+/// (nothing to load, nothing to restart).
+fn builtin_only(args: &Args, running: &str) -> i32 {
+    log(&format!(
+        "no kernel modules in this image: kernel {running} uses its built-in drivers only"
+    ));
+    if !args.watch {
+        return 0;
+    }
+    match nodistro_common::sys::Notifier::from_env() {
+        Ok(mut n) => n.notify("coldplug-done"),
+        Err(e) => log(&nodistro_common::report::chain(&e)),
+    }
+    loop {
+        std::thread::park();
+    }
 }
 
 fn read_alias_list(path: &Path) -> Result<Vec<Device>, Error> {

@@ -23,6 +23,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod ipconf;
 pub mod lease;
+pub mod linkwait;
 pub mod msg;
 pub mod rtnl;
 pub mod run;
@@ -218,6 +219,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let code = match plan(&args, &cfg) {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
+            if let Ok(mut n) = shared.notifier.lock() {
+                n.notify("online none (ip=off)");
+            }
             0
         }
         Plan::Static(iface, l) => match run::static_config(&iface, &l, &opts, &shared) {
@@ -225,11 +229,26 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
         },
         Plan::Dhcp(ifaces) if ifaces.is_empty() => {
-            log(
-                "netcfg",
-                "error: no ethernet interface found (is the driver loaded?)",
-            );
-            1
+            // Nothing asked for a network (no ip=): init need not wait for
+            // one that may never come. Either way, wait for an interface.
+            let asked = args.ip.is_some() || cfg.get("ip").is_some();
+            if !asked && !args.oneshot {
+                if let Ok(mut n) = shared.notifier.lock() {
+                    n.notify("online none (no network interface; ip= not set)");
+                }
+            }
+            let timeout = args.oneshot.then_some(opts.timeout);
+            match linkwait::wait_for_ethernet(sigfd.as_ref(), timeout) {
+                Ok(ifaces) => return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd),
+                Err(linkwait::Ended::Stopped) => return 0,
+                Err(linkwait::Ended::TimedOut) => {
+                    log(
+                        "netcfg",
+                        "error: no ethernet interface appeared (is the driver in the image? see nodistro build --drivers)",
+                    );
+                    1
+                }
+            }
         }
         Plan::Dhcp(ifaces) => {
             return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd);

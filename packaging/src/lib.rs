@@ -13,7 +13,9 @@ pub mod compress;
 pub mod cpio;
 pub mod deflate;
 pub mod demo;
+pub mod drivers;
 pub mod elf;
+pub mod etcfiles;
 pub mod image;
 pub mod kernel;
 pub mod ls;
@@ -28,6 +30,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Command {
@@ -39,6 +43,11 @@ pub enum Command {
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let args = if args.get(1).is_some_and(|a| a == "build") {
+        build::optional_values(args)
+    } else {
+        args
+    };
     let cli: Cli = match nodistro_common::cli::parse("nodistro", args) {
         Ok(cli) => cli,
         Err(code) => return code,
