@@ -1,6 +1,7 @@
 //! `nodistro build`: pack the runtime tools, the app, extra files and kernel
 //! modules into a reproducible initramfs (cpio newc, gzip/zstd/none).
 
+use crate::bootable::{DataSize, Format};
 use crate::compress::{Compression, Encoder};
 use crate::drivers::{self, Drivers};
 use crate::elf::{self, AppKind};
@@ -119,6 +120,31 @@ pub struct BuildArgs {
     /// add its loader, libraries or interpreter with --file)
     #[argh(switch)]
     pub allow_dynamic: bool,
+    /// what to write: initramfs (default), uki (a Unified Kernel Image),
+    /// disk (a raw GPT disk with an EFI system partition) or iso (a hybrid
+    /// BIOS/UEFI ISO)
+    #[argh(option, default = "Format::Initramfs")]
+    pub format: Format,
+    /// the kernel for uki/disk/iso (default: the newest /boot/vmlinuz-*);
+    /// the modules come from the same release
+    #[argh(option)]
+    pub kernel: Option<PathBuf>,
+    /// the kernel command line of a uki/disk/iso (default: "console=tty0
+    /// console=ttyS0,115200 panic=-1")
+    #[argh(option)]
+    pub cmdline: Option<String>,
+    /// with --format disk: add an empty data partition of this size (bytes,
+    /// or K/M/G/T, e.g. 1G)
+    #[argh(option)]
+    pub data_size: Option<DataSize>,
+    /// systemd's EFI stub (default:
+    /// /usr/lib/systemd/boot/efi/linuxx64.efi.stub, package systemd-boot-efi)
+    #[argh(option)]
+    pub efi_stub: Option<PathBuf>,
+    /// directory holding isolinux.bin, isohdpfx.bin and ldlinux.c32
+    /// (default: where Debian's isolinux and syslinux-common put them)
+    #[argh(option)]
+    pub isolinux_dir: Option<PathBuf>,
 }
 
 /// `--modules none|all`.
@@ -220,7 +246,15 @@ pub struct Built {
 /// Run the subcommand; returns the exit code.
 pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
-    match build(&args) {
+    if args.format != Format::Initramfs || args.kernel.is_some() {
+        return crate::bootable::main(args, start);
+    }
+    main_initramfs(&args, start)
+}
+
+/// Build the initramfs (`--format initramfs`); returns the exit code.
+pub fn main_initramfs(args: &BuildArgs, start: std::time::Instant) -> i32 {
+    match build(args) {
         Ok(b) => {
             eprintln!(
                 "{TOOL}: wrote {} ({} entries, {} modules, {} bytes of cpio, {} bytes written) in {:.2} s",
@@ -524,8 +558,8 @@ impl Drop for TempOutput {
     }
 }
 
-/// Build and write the archive; the output appears only when complete.
-pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
+/// The compression and its checked level.
+fn checked_level(args: &BuildArgs) -> Result<(Compression, i32), BuildError> {
     let kind = args.compression;
     let level = args.level.unwrap_or(kind.default_level());
     let range = kind.level_range();
@@ -537,6 +571,27 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
             max: *range.end(),
         });
     }
+    Ok((kind, level))
+}
+
+/// The compressed archive in memory, and how many modules it holds (for
+/// the boot image formats, which embed it).
+pub fn archive_bytes(args: &BuildArgs) -> Result<(Vec<u8>, usize), BuildError> {
+    let (kind, level) = checked_level(args)?;
+    let mtime = epoch_from_env()?;
+    let (img, modules) = assemble(args)?;
+    let write_err = |source| BuildError::Write {
+        path: PathBuf::from("(initramfs in memory)"),
+        source,
+    };
+    let enc = Encoder::new(Vec::new(), kind, level).map_err(write_err)?;
+    let (enc, _) = img.write(enc, mtime)?;
+    Ok((enc.finish().map_err(write_err)?, modules))
+}
+
+/// Build and write the archive; the output appears only when complete.
+pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
+    let (kind, level) = checked_level(args)?;
     let mtime = epoch_from_env()?;
     let (img, modules) = assemble(args)?;
     let output = args

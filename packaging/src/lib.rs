@@ -7,20 +7,27 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod bootable;
 pub mod boxtools;
 pub mod build;
 pub mod compress;
 pub mod cpio;
 pub mod deflate;
 pub mod demo;
+pub mod digest;
 pub mod drivers;
 pub mod elf;
 pub mod etcfiles;
+pub mod fat;
+pub mod gpt;
 pub mod image;
+pub mod iso;
 pub mod kernel;
 pub mod ls;
 pub mod modules;
+pub mod pe;
 pub mod qemu;
+pub mod uki;
 
 /// nodistro: pack a static app with a Linux kernel's modules and the nodistro
 /// runtime tools into a bootable initramfs, and boot it under QEMU.
@@ -35,7 +42,7 @@ pub struct Cli {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Command {
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     Ls(ls::LsArgs),
     Run(qemu::RunArgs),
     Demo(demo::DemoArgs),
@@ -53,7 +60,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Err(code) => return code,
     };
     match cli.command {
-        Command::Build(a) => build::main(a),
+        Command::Build(a) => build::main(*a),
         Command::Ls(a) => ls::main(a),
         Command::Run(a) => qemu::main(a),
         Command::Demo(a) => demo::main(a),

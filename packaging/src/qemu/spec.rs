@@ -1,5 +1,6 @@
 //! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
 
+use super::image::{BootImage, Media, Ovmf};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -116,9 +117,14 @@ impl std::str::FromStr for Forward {
 pub struct QemuSpec {
     /// The QEMU binary (`qemu-system-x86_64`).
     pub qemu: PathBuf,
-    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux).
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
+    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux);
+    /// None when an [`image`](Self::image) is booted.
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    /// A UKI, disk or ISO the firmware boots (instead of `-kernel`).
+    pub image: Option<BootImage>,
+    /// UEFI firmware (None: QEMU's SeaBIOS).
+    pub ovmf: Option<Ovmf>,
     /// Arguments after [`BASE_APPEND`].
     pub append: Vec<String>,
     pub memory_mb: u32,
@@ -144,8 +150,10 @@ impl QemuSpec {
     pub fn new(kernel: PathBuf, initrd: PathBuf) -> Self {
         QemuSpec {
             qemu: PathBuf::from("qemu-system-x86_64"),
-            kernel,
-            initrd,
+            kernel: Some(kernel),
+            initrd: Some(initrd),
+            image: None,
+            ovmf: None,
             append: Vec::new(),
             memory_mb: 256,
             machine: Machine::Pc,
@@ -236,12 +244,36 @@ impl QemuSpec {
             a.push(opt);
         }
         a.extend(self.extra_args.iter().cloned());
-        a.push("-kernel".into());
-        a.push(escape_commas(&self.kernel));
-        a.push("-initrd".into());
-        a.push(escape_commas(&self.initrd));
-        a.push("-append".into());
-        a.push(self.append_line().into());
+        if let Some(o) = &self.ovmf {
+            for (unit, file, ro) in [(0, &o.code, ",readonly=on"), (1, &o.vars, "")] {
+                a.push("-drive".into());
+                let mut opt = OsString::from(format!("if=pflash,format=raw,unit={unit}{ro},file="));
+                opt.push(escape_commas(file));
+                a.push(opt);
+            }
+        }
+        if let Some(img) = &self.image {
+            let (drive, device) = match img.media {
+                Media::Disk => ("", "virtio-blk-pci"),
+                Media::Cdrom => (",media=cdrom,readonly=on", "ide-cd"),
+            };
+            a.push("-drive".into());
+            let mut opt = OsString::from(format!("if=none,id=boot,format=raw{drive},file="));
+            opt.push(escape_commas(&img.path));
+            a.push(opt);
+            a.push("-device".into());
+            a.push(format!("{device},drive=boot,bootindex=0").into());
+        }
+        if let Some(k) = &self.kernel {
+            a.push("-kernel".into());
+            a.push(escape_commas(k));
+            if let Some(i) = &self.initrd {
+                a.push("-initrd".into());
+                a.push(escape_commas(i));
+            }
+            a.push("-append".into());
+            a.push(self.append_line().into());
+        }
         a
     }
 
@@ -365,6 +397,35 @@ mod tests {
         );
         assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : fast\n"), None);
         assert_eq!(tsc_khz_from_cpuinfo(""), None);
+    }
+
+    #[test]
+    fn command_line_for_images() {
+        let mut s = spec();
+        s.kernel = None;
+        s.initrd = None;
+        s.machine = Machine::Q35;
+        s.ovmf = Some(Ovmf {
+            code: "/o/CODE.fd".into(),
+            vars: "/t/va,rs.fd".into(),
+        });
+        s.image = Some(BootImage {
+            path: "/i/disk.img".into(),
+            media: Media::Disk,
+        });
+        let line = joined(&s);
+        assert!(line.starts_with("-machine q35 "), "{line}");
+        assert!(line.contains("-drive if=pflash,format=raw,unit=0,readonly=on,file=/o/CODE.fd -drive if=pflash,format=raw,unit=1,file=/t/va,,rs.fd"), "{line}");
+        assert!(line.ends_with("-drive if=none,id=boot,format=raw,file=/i/disk.img -device virtio-blk-pci,drive=boot,bootindex=0"), "{line}");
+        assert!(!line.contains("-kernel") && !line.contains("-append"));
+        s.ovmf = None;
+        s.image = Some(BootImage {
+            path: "/i/a.iso".into(),
+            media: Media::Cdrom,
+        });
+        let line = joined(&s);
+        assert!(line.ends_with("-drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device ide-cd,drive=boot,bootindex=0"), "{line}");
+        assert!(!line.contains("pflash"));
     }
 
     #[test]
