@@ -1,5 +1,6 @@
 //! Pieces every nodistro runtime tool shares.
 //!
+//! - [`bootlog`]: the boot's stages read back from console text.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
 //!   quoting rules.
@@ -10,6 +11,7 @@
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
 //!   blocked signals read from a signalfd.
 
+pub mod bootlog;
 pub mod cli;
 pub mod cmdline;
 pub mod config;

@@ -11,6 +11,8 @@
 //! - [`coldplug`]: the devices in /sys, blacklist, alias resolution.
 //! - [`load`]: finit_module, parameters, parallel loading.
 //! - [`uevent`]: hotplug events.
+//! - [`probe`]: `modprobe NAME PARAM=VALUE` and alias matches for the
+//!   debug console (a thin entry point over the tree and the loader).
 //!
 //! Configuration (`/etc/nodistro.conf`, overridden by the kernel command
 //! line): `modprobe.blacklist=a,b` and `modload.blacklist=a,b` (kmod's
@@ -27,6 +29,7 @@ pub mod fnmatch;
 pub mod index;
 pub mod load;
 pub mod modinfo;
+pub mod probe;
 mod sys;
 pub mod tree;
 pub mod uevent;
