@@ -594,6 +594,8 @@ impl Console {
             self.out("error: netcfg is not running (see ps)\n");
             return;
         };
+        // netcfg reads the interface from this file on SIGUSR1.
+        let _ = std::fs::write("/run/netcfg/renew", iface);
         if let Some(p) = rustix::process::Pid::from_raw(pid) {
             if let Err(e) = rustix::process::kill_process(p, rustix::process::Signal::USR1) {
                 self.out(&format!("error: cannot signal netcfg: {e}\n"));

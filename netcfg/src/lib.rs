@@ -25,6 +25,7 @@ pub mod lease;
 pub mod msg;
 pub mod rtnl;
 pub mod run;
+pub mod state;
 pub mod sys;
 
 use argh::FromArgs;
@@ -184,7 +185,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT], false) {
+        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1], false)
+        {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -248,10 +250,24 @@ fn dhcp_all(
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
+    // SIGUSR1 renews: one pipe per interface wakes its thread.
+    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = ifaces
+        .iter()
+        .map(|_| {
+            rustix::pipe::pipe_with(
+                rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+            )
+            .ok()
+        })
+        .collect();
     let failed = std::thread::scope(|s| {
         let handles: Vec<_> = ifaces
             .iter()
-            .map(|i| s.spawn(move || (i, run::dhcp(i, opts, shared))))
+            .zip(&renew)
+            .map(|(i, r)| {
+                let r = r.as_ref().map(|p| &p.0);
+                s.spawn(move || (i, run::dhcp_renewable(i, opts, shared, r)))
+            })
             .collect();
         if let Some(fd) = &sigfd {
             loop {
@@ -261,9 +277,24 @@ fn dhcp_all(
                     tv_nsec: 0,
                 };
                 if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
-                    log("netcfg", "stopping: releasing leases");
-                    stop_w = None;
-                    break;
+                    let sigs = nodistro_common::sys::read_signals(fd);
+                    if sigs.contains(&libc::SIGUSR1) {
+                        let only = opts
+                            .lease_dir
+                            .as_ref()
+                            .and_then(|d| state::take_renew_request(d));
+                        for (i, r) in ifaces.iter().zip(&renew) {
+                            if let (Some((_, w)), true) = (r, only.as_ref().is_none_or(|o| o == i))
+                            {
+                                let _ = rustix::io::write(w, b"r");
+                            }
+                        }
+                    }
+                    if sigs.iter().any(|s| *s != libc::SIGUSR1) || sigs.is_empty() {
+                        log("netcfg", "stopping: releasing leases");
+                        stop_w = None;
+                        break;
+                    }
                 }
                 if handles.iter().all(|h| h.is_finished()) {
                     break;

@@ -261,6 +261,17 @@ pub fn loopback_up() {
 /// DHCP on one interface: returns after the first lease with `oneshot`,
 /// else when `shared.stop` fires (after DHCPRELEASE and deconfiguring).
 pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
+    dhcp_renewable(name, o, shared, None)
+}
+
+/// [`dhcp`], renewing the lease whenever `renew` becomes readable (the
+/// bytes are drained).
+pub fn dhcp_renewable(
+    name: &str,
+    o: &Options,
+    shared: &Shared,
+    renew: Option<&OwnedFd>,
+) -> Result<(), RunError> {
     let t0 = Instant::now();
     let now = || t0.elapsed().as_millis() as u64;
     let iface = Iface::find(name)?;
@@ -291,6 +302,12 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
         text.trim().parse().ok()
     });
     let mut client = Client::new(cfg, seed());
+    let publish = |state: &str, l: Option<&Lease>| {
+        if let Some(dir) = &o.lease_dir {
+            crate::state::publish(dir, name, state, l);
+        }
+    };
+    publish("selecting", None);
     let mut applied: Option<Lease> = None;
     let mut server_mac: Option<(Ipv4Addr, [u8; 6])> = None;
     let mut actions = client.start(now());
@@ -334,6 +351,7 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
                     if let Some(m) = &memory {
                         remember(m, Some(l.addr));
                     }
+                    publish("bound", Some(&l));
                     applied = Some(l);
                     if o.oneshot {
                         return Ok(());
@@ -344,6 +362,7 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
                     if let Some(m) = &memory {
                         remember(m, None);
                     }
+                    publish("unbound", None);
                     log(
                         "netcfg",
                         &format!("{name}: removed {}/{}", l.addr, l.prefix),
@@ -373,12 +392,23 @@ pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
             tv_sec: (wait / 1000).min(86_400) as i64,
             tv_nsec: ((wait % 1000) * 1_000_000) as i64,
         };
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(&sock, PollFlags::IN),
             PollFd::new(&shared.stop, PollFlags::IN),
             PollFd::new(&events, PollFlags::IN),
         ];
+        if let Some(r) = renew {
+            fds.push(PollFd::new(r, PollFlags::IN));
+        }
         let _ = poll(&mut fds, Some(&ts));
+        if fds.get(3).is_some_and(|f| !f.revents().is_empty()) {
+            if let Some(r) = renew {
+                let mut b = [0u8; 64];
+                let _ = rustix::io::read(r, &mut b);
+            }
+            log("netcfg", &format!("{name}: renewing the lease (asked)"));
+            actions.extend(client.link_returned(now()));
+        }
         if !fds[2].revents().is_empty() {
             while rustix::net::recv(&events, &mut buf[..], rustix::net::RecvFlags::DONTWAIT).is_ok()
             {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const TOOL: &str = "nodistro build";
 
 /// The runtime tools installed as symlinks to the multicall binary.
-pub const TOOLS: [&str; 4] = ["init", "modload", "netcfg", "logfwd"];
+pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
 
 /// build an initramfs: the nodistro runtime, your static app, extra files
 /// and kernel modules, as a reproducible cpio archive

@@ -110,6 +110,10 @@ pub struct BootOpts {
     pub timeout: Duration,
     /// Further QEMU arguments ([`QemuSpec::extra_args`]).
     pub qemu_args: Vec<std::ffi::OsString>,
+    /// The serial console's input on a pipe ([`Guest::type_text`]).
+    pub serial_input: bool,
+    /// `restrict=on` on the user network ([`QemuSpec::restrict`]).
+    pub restrict: bool,
 }
 
 impl BootOpts {
@@ -125,7 +129,21 @@ impl BootOpts {
             memory_mb: 256,
             timeout: Duration::from_secs(120),
             qemu_args: Vec::new(),
+            serial_input: false,
+            restrict: false,
         }
+    }
+
+    /// Keep the serial console's input: [`Guest::type_text`] types on it.
+    pub fn serial_input(mut self) -> Self {
+        self.serial_input = true;
+        self
+    }
+
+    /// Nothing leaves QEMU's user network but the forwards.
+    pub fn restrict(mut self) -> Self {
+        self.restrict = true;
+        self
     }
 
     /// Add QEMU arguments (a drive, a device, `-rtc ...`).
@@ -223,8 +241,13 @@ impl Guest {
             spec.memory_mb = opts.memory_mb;
             spec.extra_args = opts.qemu_args.clone();
             spec.monitor = Some(temp_monitor_path("qemu-test"));
-            let mut vm = Vm::spawn(&spec, false, false)
-                .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
+            spec.restrict = opts.restrict;
+            let vm = if opts.serial_input {
+                Vm::spawn_with_input(&spec, false)
+            } else {
+                Vm::spawn(&spec, false, false)
+            };
+            let mut vm = vm.unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
             if !forwards.is_empty() && attempt < 2 {
                 std::thread::sleep(Duration::from_millis(300));
                 if vm.try_outcome().is_some() && vm.console().contains("host forwarding") {
@@ -330,6 +353,14 @@ impl Guest {
         nodistro_packaging::qemu::http::poll(addr, path, expect, self.clip(timeout))
             .map(|r| r.body)
             .map_err(|e| format!("{e}; console tail:\n{}", self.console_tail(3000)))
+    }
+
+    /// Type `text` on the serial console (a boot with
+    /// [`BootOpts::serial_input`]).
+    pub fn type_text(&self, text: &str) {
+        self.vm
+            .send(text.as_bytes())
+            .unwrap_or_else(|e| panic!("cannot type on the console: {e}"));
     }
 
     /// Time since QEMU was started.

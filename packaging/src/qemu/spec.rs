@@ -129,6 +129,9 @@ pub struct QemuSpec {
     /// Further QEMU arguments, added before the kernel (drives, devices,
     /// `-rtc`, chardevs): what one boot needs and the launcher need not know.
     pub extra_args: Vec<OsString>,
+    /// `restrict=on` on the user network: the guest reaches nothing but
+    /// QEMU's own services (DHCP, 10.0.2.2's ICMP echo) and the forwards.
+    pub restrict: bool,
 }
 
 impl QemuSpec {
@@ -146,6 +149,7 @@ impl QemuSpec {
             accel: Accel::Tcg,
             monitor: None,
             extra_args: Vec::new(),
+            restrict: false,
         }
     }
 
@@ -194,6 +198,9 @@ impl QemuSpec {
                     _ => "e1000",
                 };
                 let mut opt = format!("user,model={model}");
+                if self.restrict {
+                    opt.push_str(",restrict=on");
+                }
                 for f in &self.forwards {
                     let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
                     opt.push_str(&format!(
