@@ -27,7 +27,6 @@ pub mod net;
 pub mod procfs;
 pub mod report;
 pub mod shell;
-mod sys;
 
 use std::ffi::OsString;
 

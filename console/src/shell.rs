@@ -465,13 +465,15 @@ impl Console {
             self.out("error: bad module name\n");
             return;
         };
-        match crate::sys::delete_module(&c) {
+        use rustix::io::Errno;
+        let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+        match rustix::system::delete_module(&c, nonblock) {
             Ok(()) => self.out(&format!("{norm}: removed\n")),
             Err(e) => {
-                let why = match e.raw_os_error() {
-                    Some(libc::ENOENT) => "not loaded (see lsmod)".to_string(),
-                    Some(libc::EWOULDBLOCK) => "in use (see lsmod's USED BY)".to_string(),
-                    _ => e.to_string(),
+                let why = match e {
+                    Errno::NOENT => "not loaded (see lsmod)".to_string(),
+                    Errno::WOULDBLOCK => "in use (see lsmod's USED BY)".to_string(),
+                    e => e.to_string(),
                 };
                 self.out(&format!("error: rmmod {norm}: {why}\n"));
             }

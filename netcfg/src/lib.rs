@@ -7,7 +7,8 @@
 //! - [`lease`]: a lease built from a DHCPACK, sanitised; resolv.conf text.
 //! - [`ipconf`]: the `ip=` parser.
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
-//!   difference; [`run`]: one interface's IO loop; [`sys`]: packet socket,
+//!   difference; [`run`]: one interface's plumbing; [`session`]: its DHCP
+//!   IO loop; [`sys`]: packet socket,
 //!   BPF filter.
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
@@ -25,6 +26,7 @@ pub mod lease;
 pub mod msg;
 pub mod rtnl;
 pub mod run;
+pub mod session;
 pub mod state;
 pub mod sys;
 
@@ -185,8 +187,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1], false)
-        {
+        use nodistro_common::signal::{SIGINT, SIGTERM, SIGUSR1};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT, SIGUSR1], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -250,14 +252,13 @@ fn dhcp_all(
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
-    // SIGUSR1 renews: one pipe per interface wakes its thread.
+    // SIGUSR1 renews (state::take_renew_request): a pipe per interface
+    // wakes its thread.
     let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = ifaces
         .iter()
         .map(|_| {
-            rustix::pipe::pipe_with(
-                rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
-            )
-            .ok()
+            use rustix::pipe::{pipe_with, PipeFlags};
+            pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()
         })
         .collect();
     let failed = std::thread::scope(|s| {
@@ -266,7 +267,7 @@ fn dhcp_all(
             .zip(&renew)
             .map(|(i, r)| {
                 let r = r.as_ref().map(|p| &p.0);
-                s.spawn(move || (i, run::dhcp_renewable(i, opts, shared, r)))
+                s.spawn(move || (i, session::dhcp_renewable(i, opts, shared, r)))
             })
             .collect();
         if let Some(fd) = &sigfd {
@@ -277,24 +278,24 @@ fn dhcp_all(
                     tv_nsec: 0,
                 };
                 if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
+                    use nodistro_common::signal::SIGUSR1;
                     let sigs = nodistro_common::sys::read_signals(fd);
-                    if sigs.contains(&libc::SIGUSR1) {
-                        let only = opts
-                            .lease_dir
-                            .as_ref()
-                            .and_then(|d| state::take_renew_request(d));
+                    if sigs.contains(&SIGUSR1) {
+                        let dir = opts.lease_dir.as_deref();
+                        let only = dir.and_then(state::take_renew_request);
                         for (i, r) in ifaces.iter().zip(&renew) {
-                            if let (Some((_, w)), true) = (r, only.as_ref().is_none_or(|o| o == i))
-                            {
+                            let wanted = only.as_ref().is_none_or(|o| o == i);
+                            if let (Some((_, w)), true) = (r, wanted) {
                                 let _ = rustix::io::write(w, b"r");
                             }
                         }
                     }
-                    if sigs.iter().any(|s| *s != libc::SIGUSR1) || sigs.is_empty() {
-                        log("netcfg", "stopping: releasing leases");
-                        stop_w = None;
-                        break;
+                    if !sigs.is_empty() && sigs.iter().all(|s| *s == SIGUSR1) {
+                        continue;
                     }
+                    log("netcfg", "stopping: releasing leases");
+                    stop_w = None;
+                    break;
                 }
                 if handles.iter().all(|h| h.is_finished()) {
                     break;

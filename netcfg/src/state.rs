@@ -24,7 +24,9 @@ pub fn render(iface: &str, state: &str, l: Option<&Lease>, now_ms: u64) -> Strin
         }
         s += &format!(
             "lease_s={}\nt1_s={}\nt2_s={}\nbound_at_ms={now_ms}\n",
-            l.lease_secs, l.t1, l.t2
+            l.lease_secs,
+            l.t1_ms / 1000,
+            l.t2_ms / 1000
         );
     }
     s
@@ -34,7 +36,10 @@ pub fn render(iface: &str, state: &str, l: Option<&Lease>, now_ms: u64) -> Strin
 pub fn publish(dir: &Path, iface: &str, state: &str, l: Option<&Lease>) {
     let text = render(iface, state, l, nodistro_common::timeline::since_boot_ms());
     let _ = std::fs::create_dir_all(dir);
-    let _ = crate::apply::write_atomic(&dir.join(format!("{iface}.state")), &text);
+    let _ = nodistro_common::atomic_file::write_atomic(
+        &dir.join(format!("{iface}.state")),
+        text.as_bytes(),
+    );
 }
 
 /// The interface named in `dir/renew` (the file is removed).
@@ -69,8 +74,8 @@ mod tests {
             hostname: None,
             mtu: None,
             lease_secs: 86400,
-            t1: 43200,
-            t2: 75600,
+            t1_ms: 43_200_000,
+            t2_ms: 75_600_000,
         };
         let t = render("eth0", "bound", Some(&l), 1234);
         assert_eq!(

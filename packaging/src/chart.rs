@@ -59,10 +59,12 @@ fn xml_escape(s: &str) -> String {
 
 /// A time-axis step (ms) giving about 10 to 20 ticks.
 fn tick_step(total_ms: u64) -> u64 {
-    [50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000]
-        .into_iter()
-        .find(|s| total_ms / s <= 20)
-        .unwrap_or(120_000)
+    [
+        50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000,
+    ]
+    .into_iter()
+    .find(|s| total_ms / s <= 20)
+    .unwrap_or(120_000)
 }
 
 /// The chart of the stages in `console` text; `None` when it holds no
@@ -110,7 +112,12 @@ pub fn svg(console: &str) -> Option<String> {
         let (x0, x1) = (x(s.start_ms), x(s.end_ms));
         let w = (x1 - x0).max(2);
         let label = if s.kind == Kind::App {
-            format!("{} (started at {}.{:03} s)", s.label, s.start_ms / 1000, s.start_ms % 1000)
+            format!(
+                "{} (started at {}.{:03} s)",
+                s.label,
+                s.start_ms / 1000,
+                s.start_ms % 1000
+            )
         } else {
             format!("{} ({} ms)", s.label, s.duration_ms())
         };
@@ -156,7 +163,8 @@ pub fn svg(console: &str) -> Option<String> {
 
 /// Write the chart of `console` to `out`; the error is a one-line message.
 pub fn write_chart(console: &str, out: &std::path::Path) -> Result<usize, String> {
-    let text = svg(console).ok_or("no nodistro boot timeline in the log (lines like `[   1.234] init: ...`)")?;
+    let text = svg(console)
+        .ok_or("no nodistro boot timeline in the log (lines like `[   1.234] init: ...`)")?;
     std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok(stages(console).len())
 }
@@ -165,7 +173,10 @@ pub fn main(a: ChartArgs) -> i32 {
     let bytes = match std::fs::read(&a.log) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("nodistro chart: error: cannot read {}: {e}", a.log.display());
+            eprintln!(
+                "nodistro chart: error: cannot read {}: {e}",
+                a.log.display()
+            );
             return 1;
         }
     };
@@ -197,10 +208,19 @@ mod tests {
         assert!(s.starts_with("<?xml"));
         assert!(s.ends_with("</svg>\n"));
         assert_eq!(s.matches("<g><title>").count(), stages(LOG).len());
-        for l in ["kernel (880 ms)", "mounts (6 ms)", "virtio_pci (131 ms)", "DHCP eth0 10.0.2.15/24 (45 ms)", "modload until coldplug-done (355 ms)"] {
+        for l in [
+            "kernel (880 ms)",
+            "mounts (6 ms)",
+            "virtio_pci (131 ms)",
+            "DHCP eth0 10.0.2.15/24 (45 ms)",
+            "modload until coldplug-done (355 ms)",
+        ] {
             assert!(s.contains(l), "{l} in\n{s}");
         }
-        assert!(s.contains("app /app/a&lt;b&gt;&amp;c (started at 1.310 s)"), "escaped");
+        assert!(
+            s.contains("app /app/a&lt;b&gt;&amp;c (started at 1.310 s)"),
+            "escaped"
+        );
         assert!(svg("no boot here\n").is_none());
         assert_eq!(tick_step(1310), 100);
         assert_eq!(tick_step(30_000), 2000);

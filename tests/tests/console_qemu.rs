@@ -67,10 +67,16 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
     g.wait_for("  full lists: devices", T).unwrap();
     let boot = g.console();
-    assert!(boot.contains("bring-up report:"), "the report at the end of the boot");
+    assert!(
+        boot.contains("bring-up report:"),
+        "the report at the end of the boot"
+    );
 
     let dev = run(&g, "devices", " without\n");
-    assert!(dev.contains("virtio-pci") || dev.contains("virtio_net"), "{dev}");
+    assert!(
+        dev.contains("virtio-pci") || dev.contains("virtio_net"),
+        "{dev}"
+    );
     assert!(dev.contains("no driver ("), "{dev}");
 
     let net = run(&g, "net", "dns:");
@@ -101,7 +107,11 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     run(&g, "kill", "usage: kill [-SIG] PID");
     run(&g, "ping nowhere.example", "is not an IPv4 address");
     run(&g, "hexdump /init 0 999999", "LEN up to 4096");
-    let c = run(&g, "cat /bin/nodistro-box", "hexdump /bin/nodistro-box for more");
+    let c = run(
+        &g,
+        "cat /bin/nodistro-box",
+        "hexdump /bin/nodistro-box for more",
+    );
     assert!(c.contains("binary data"), "{c}");
     let c = run(&g, "cat /proc/kallsyms", "for the rest]");
     assert!(c.contains("[cut after 16384 bytes"), "{c}");
@@ -111,18 +121,31 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     let f = run(&g, &flood, "line too long");
     assert!(f.matches("line too long").count() == 2, "{f}");
     let ps = run(&g, "ps", "/app/demo-app");
-    assert!(ps.lines().any(|l| l.starts_with("    1 S")), "PID 1 lives: {ps}");
+    assert!(
+        ps.lines().any(|l| l.starts_with("    1 S")),
+        "PID 1 lives: {ps}"
+    );
     g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
     assert!(!g.console().contains("app (pid"), "the app never ended");
 
     g.type_text("poweroff\r");
-    assert_eq!(g.wait_exit(T), Outcome::PoweredOff, "{}", g.console_tail(2000));
+    assert_eq!(
+        g.wait_exit(T),
+        Outcome::PoweredOff,
+        "{}",
+        g.console_tail(2000)
+    );
 }
 
 #[test]
 fn console_off_typed_input_changes_nothing() {
     let img = image();
-    let mut g = Guest::boot(BootOpts::new(img.path()).forward(8080).restrict().serial_input());
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .forward(8080)
+            .restrict()
+            .serial_input(),
+    );
     g.wait_for("init: app /app/demo-app started", T).unwrap();
     let from = g.console_len();
     g.type_text("help\rpoweroff\rreboot\rmarker-xyzzy\r");
@@ -132,7 +155,10 @@ fn console_off_typed_input_changes_nothing() {
     let after = g.console()[from..].to_string();
     assert!(!after.contains("# "), "no prompt: {after}");
     assert!(!after.contains("commands ("), "no help: {after}");
-    assert!(!after.contains("shutdown"), "typed poweroff did nothing: {after}");
+    assert!(
+        !after.contains("shutdown"),
+        "typed poweroff did nothing: {after}"
+    );
     assert!(!g.console().contains("debug console"));
     assert_eq!(g.power_button(T), Outcome::PoweredOff);
 }

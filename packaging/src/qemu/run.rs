@@ -107,7 +107,10 @@ pub fn main(args: RunArgs) -> i32 {
     eprintln!("nodistro run: {}", outcome.describe());
     if let Some(path) = &args.chart {
         match crate::chart::write_chart(&vm.console(), path) {
-            Ok(n) => eprintln!("nodistro run: boot chart ({n} stages) in {}", path.display()),
+            Ok(n) => eprintln!(
+                "nodistro run: boot chart ({n} stages) in {}",
+                path.display()
+            ),
             Err(e) => eprintln!("nodistro run: no chart: {e}"),
         }
     }
