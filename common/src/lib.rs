@@ -1,5 +1,6 @@
 //! Pieces every nodistro runtime tool shares.
 //!
+//! - [`bootlog`]: the boot's stages read back from console text.
 //! - [`atomic_file`]: replace a file through a temporary and a rename.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
@@ -18,6 +19,7 @@
 //! - [`signal`]: signal numbers (from rustix) as plain `i32` constants.
 
 pub mod atomic_file;
+pub mod bootlog;
 pub mod cli;
 pub mod cmdline;
 pub mod config;

@@ -17,6 +17,8 @@
 //! - [`coldplug`]: the devices in /sys, blacklist, alias resolution.
 //! - [`load`]: finit_module, parameters, parallel loading.
 //! - [`uevent`]: hotplug events.
+//! - [`probe`]: `modprobe NAME PARAM=VALUE` and alias matches for the
+//!   debug console (a thin entry point over the tree and the loader).
 //!
 //! Configuration (`/etc/nodistro.conf`, overridden by the kernel command
 //! line): `modprobe.blacklist=a,b` and `modload.blacklist=a,b` (kmod's
@@ -45,6 +47,7 @@ pub mod modinfo;
 mod modinfo_scan;
 pub mod modprobe_d;
 mod plan;
+pub mod probe;
 mod queries;
 mod subset;
 mod sys;

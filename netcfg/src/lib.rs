@@ -28,6 +28,7 @@ pub mod msg;
 pub mod rtnl;
 pub mod run;
 pub mod session;
+pub mod state;
 pub mod sys;
 
 use argh::FromArgs;
@@ -191,8 +192,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        use nodistro_common::signal::{SIGINT, SIGTERM};
-        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT], false) {
+        use nodistro_common::signal::{SIGINT, SIGTERM, SIGUSR1};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT, SIGUSR1], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -274,10 +275,23 @@ fn dhcp_all(
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
+    // SIGUSR1 renews (state::take_renew_request): a pipe per interface
+    // wakes its thread.
+    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = ifaces
+        .iter()
+        .map(|_| {
+            use rustix::pipe::{pipe_with, PipeFlags};
+            pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()
+        })
+        .collect();
     let failed = std::thread::scope(|s| {
         let handles: Vec<_> = ifaces
             .iter()
-            .map(|i| s.spawn(move || (i, session::dhcp(i, opts, shared))))
+            .zip(&renew)
+            .map(|(i, r)| {
+                let r = r.as_ref().map(|p| &p.0);
+                s.spawn(move || (i, session::dhcp_renewable(i, opts, shared, r)))
+            })
             .collect();
         if let Some(fd) = &sigfd {
             loop {
@@ -287,6 +301,21 @@ fn dhcp_all(
                     tv_nsec: 0,
                 };
                 if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
+                    use nodistro_common::signal::SIGUSR1;
+                    let sigs = nodistro_common::sys::read_signals(fd);
+                    if sigs.contains(&SIGUSR1) {
+                        let dir = opts.lease_dir.as_deref();
+                        let only = dir.and_then(state::take_renew_request);
+                        for (i, r) in ifaces.iter().zip(&renew) {
+                            let wanted = only.as_ref().is_none_or(|o| o == i);
+                            if let (Some((_, w)), true) = (r, wanted) {
+                                let _ = rustix::io::write(w, b"r");
+                            }
+                        }
+                    }
+                    if !sigs.is_empty() && sigs.iter().all(|s| *s == SIGUSR1) {
+                        continue;
+                    }
                     // Each interface's thread logs its own `stopping`
                     // line: logged here, a thread's timer line could
                     // still follow it.

@@ -42,7 +42,7 @@ pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
 
 /// The runtime tools a full nodistro-box holds. An image links the ones
 /// the box given lists (`nodistro-box --list`, see [`crate::boxtools`]).
-pub const TOOLS: [&str; 4] = ["init", "modload", "netcfg", "logfwd"];
+pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
 
 /// build an initramfs: the nodistro runtime, your static app, extra files
 /// and kernel modules, as a reproducible cpio archive

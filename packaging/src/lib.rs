@@ -10,6 +10,7 @@ use std::ffi::OsString;
 pub mod bootable;
 pub mod boxtools;
 pub mod build;
+pub mod chart;
 pub mod compress;
 pub mod cpio;
 pub mod deflate;
@@ -46,6 +47,7 @@ pub enum Command {
     Ls(ls::LsArgs),
     Run(qemu::RunArgs),
     Demo(demo::DemoArgs),
+    Chart(chart::ChartArgs),
 }
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
@@ -64,5 +66,6 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Command::Ls(a) => ls::main(a),
         Command::Run(a) => qemu::main(a),
         Command::Demo(a) => demo::main(a),
+        Command::Chart(a) => chart::main(a),
     }
 }

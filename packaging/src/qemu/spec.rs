@@ -143,6 +143,9 @@ pub struct QemuSpec {
     /// Marking TSC unstable"); TCG's TSC runs at the host's rate, so the
     /// kernel is told it (`tsc_early_khz=`).
     pub tsc_khz: Option<u32>,
+    /// `restrict=on` on the user network: the guest reaches nothing but
+    /// QEMU's own services (DHCP, 10.0.2.2's ICMP echo) and the forwards.
+    pub restrict: bool,
 }
 
 impl QemuSpec {
@@ -163,6 +166,7 @@ impl QemuSpec {
             monitor: None,
             extra_args: Vec::new(),
             tsc_khz: None,
+            restrict: false,
         }
     }
 
@@ -215,6 +219,9 @@ impl QemuSpec {
                     _ => "e1000",
                 };
                 let mut fwd = String::new();
+                if self.restrict {
+                    fwd.push_str(",restrict=on");
+                }
                 for f in &self.forwards {
                     let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
                     fwd.push_str(&format!(
