@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub mod ipconf;
 pub mod lease;
 pub mod msg;
+pub mod resolv;
 pub mod rtnl;
 pub mod run;
 pub mod sys;
