@@ -9,24 +9,42 @@
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
 //!   difference; [`run`]: one interface's IO loop; [`sys`]: packet socket,
 //!   BPF filter.
+
+//! - [`resolv`]: the one merged resolv.conf every source publishes to.
+//! - IPv6: [`ra`] RA decoder, [`ra_state`] RDNSS/DNSSL lifetimes,
+//!   [`dhcp6`] DHCPv6 codec and client, [`ipconf6`] the IPv6 `ip=` forms,
+//!   [`rtnl6`] rtnetlink bodies, [`v6`] one interface's IPv6 IO loop,
+//!   [`sys6`] its sockets. [`ready`]: `netcfg.wait`.
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:
 //! set the host name from option 12), `netcfg.resolv_conf` (path),
 //! `netcfg.timeout` (seconds of carrier wait; with --oneshot, for the lease),
-//! `netcfg.lease_dir` (where addresses are remembered for INIT-REBOOT).
+//! `netcfg.lease_dir` (where addresses are remembered for INIT-REBOOT),
+//! `netcfg.wait` (v4|v6|any|all: which family makes netcfg ready; default
+//! any). `ip=` also takes `dhcp6`, `auto6`, `IFACE:dhcp6|auto6` and
+//! `[ADDR]::[GW]:PREFIXLEN:HOST:IFACE:none`. Without `ip=` (or with a
+//! DHCPv4 form) the daemon also follows RAs on every interface.
 
 pub mod apply;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod frame;
 pub mod fuzzing;
 pub mod ipconf;
+pub mod ipconf6;
 pub mod lease;
 pub mod msg;
+pub mod ra;
+pub mod ra_state;
+pub mod ready;
 pub mod resolv;
 pub mod rtnl;
+pub mod rtnl6;
 pub mod run;
 pub mod sys;
+pub mod sys6;
+pub mod v6;
 
 use argh::FromArgs;
 use ipconf::IpConfig;
@@ -67,6 +85,10 @@ struct Args {
     /// set the host name from the server's option 12
     #[argh(switch)]
     take_hostname: bool,
+    /// which family makes netcfg ready for init: v4, v6, any, all
+    /// (default: netcfg.wait, else any)
+    #[argh(option)]
+    wait: Option<String>,
     /// interfaces (default: from ip=, netcfg.ifaces, else every ethernet one)
     #[argh(positional)]
     ifaces: Vec<String>,
@@ -76,7 +98,25 @@ struct Args {
 enum Plan {
     Dhcp(Vec<String>),
     Static(String, lease::Lease),
+    /// `ip=dhcp6`/`auto6`: IPv6 only.
+    V6(Vec<String>, ipconf6::Mode),
+    Static6(String, ipconf6::Static6),
     Off,
+}
+
+fn default_ifaces(args: &Args, cfg: &Config) -> Vec<String> {
+    if !args.ifaces.is_empty() {
+        return args.ifaces.clone();
+    }
+    match cfg.get("netcfg.ifaces") {
+        Some(l) => l
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        None => run::ethernet_ifaces(),
+    }
 }
 
 fn plan(args: &Args, cfg: &Config) -> Plan {
@@ -85,6 +125,29 @@ fn plan(args: &Args, cfg: &Config) -> Plan {
     } else {
         None
     });
+    match ip.and_then(ipconf6::parse) {
+        None => {}
+        Some(Err(e)) => log("netcfg", &format!("{e}; using DHCP instead")),
+        Some(Ok((c, warning))) => {
+            if let Some(w) = warning {
+                log("netcfg", &w);
+            }
+            return match c {
+                ipconf6::Ip6::Dynamic { mode, device } => Plan::V6(
+                    device.map_or_else(|| default_ifaces(args, cfg), |d| vec![d]),
+                    mode,
+                ),
+                ipconf6::Ip6::Static(s) => match s
+                    .device
+                    .clone()
+                    .or_else(|| default_ifaces(args, cfg).into_iter().next())
+                {
+                    Some(d) => Plan::Static6(d, s),
+                    None => Plan::Dhcp(vec![]),
+                },
+            };
+        }
+    }
     let parsed = match ip.map(ipconf::parse) {
         None => IpConfig::Dhcp {
             device: None,
@@ -104,20 +167,7 @@ fn plan(args: &Args, cfg: &Config) -> Plan {
             }
         }
     };
-    let default_ifaces = || {
-        if !args.ifaces.is_empty() {
-            return args.ifaces.clone();
-        }
-        match cfg.get("netcfg.ifaces") {
-            Some(l) => l
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            None => run::ethernet_ifaces(),
-        }
-    };
+    let default_ifaces = || default_ifaces(args, cfg);
     match parsed {
         IpConfig::Off => Plan::Off,
         IpConfig::Dhcp {
@@ -209,7 +259,27 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         stop: stop_r,
     };
     run::loopback_up();
-    let code = match plan(&args, &cfg) {
+    let plan = plan(&args, &cfg);
+    let wait = match args.wait.as_deref().or_else(|| cfg.get("netcfg.wait")) {
+        None => ready::Wait::Any,
+        Some(w) => w.parse().unwrap_or_else(|e: String| {
+            log("netcfg", &e);
+            ready::Wait::Any
+        }),
+    };
+    let (v4, v6) = match &plan {
+        Plan::Dhcp(_) => (
+            true,
+            !args.oneshot || matches!(wait, ready::Wait::V6 | ready::Wait::All),
+        ),
+        Plan::Static(..) => (true, false),
+        Plan::V6(..) | Plan::Static6(..) => (false, true),
+        Plan::Off => (false, false),
+    };
+    if let Some(w) = ready::configure(wait, v4, v6) {
+        log("netcfg", &w);
+    }
+    let code = match plan {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
             0
@@ -218,7 +288,11 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             Ok(()) => 0,
             Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
         },
-        Plan::Dhcp(ifaces) if ifaces.is_empty() => {
+        Plan::Static6(iface, s) => match v6::static_config(&iface, &s, &shared) {
+            Ok(()) => 0,
+            Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
+        },
+        Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) if ifaces.is_empty() => {
             log(
                 "netcfg",
                 "error: no ethernet interface found (is the driver loaded?)",
@@ -226,7 +300,16 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             1
         }
         Plan::Dhcp(ifaces) => {
-            return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd);
+            let mut jobs: Vec<(String, Option<ipconf6::Mode>)> =
+                ifaces.iter().map(|i| (i.clone(), None)).collect();
+            if v6 {
+                jobs.extend(ifaces.into_iter().map(|i| (i, Some(ipconf6::Mode::Auto6))));
+            }
+            return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
+        }
+        Plan::V6(ifaces, mode) => {
+            let jobs: Vec<_> = ifaces.into_iter().map(|i| (i, Some(mode))).collect();
+            return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
         }
     };
     if !args.oneshot && code == 0 {
@@ -239,10 +322,11 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     code
 }
 
-/// One thread per interface; returns when all are done (oneshot) or after
-/// SIGTERM (every thread releases its lease first).
+/// One thread per interface and family (None: DHCPv4; Some: IPv6 with
+/// that mode); returns when all are done (oneshot) or after SIGTERM (every
+/// thread releases its lease first).
 fn dhcp_all(
-    ifaces: &[String],
+    jobs: &[(String, Option<ipconf6::Mode>)],
     opts: &Options,
     shared: &Shared,
     stop_w: std::os::fd::OwnedFd,
@@ -250,9 +334,17 @@ fn dhcp_all(
 ) -> i32 {
     let mut stop_w = Some(stop_w);
     let failed = std::thread::scope(|s| {
-        let handles: Vec<_> = ifaces
+        let handles: Vec<_> = jobs
             .iter()
-            .map(|i| s.spawn(move || (i, run::dhcp(i, opts, shared))))
+            .map(|(i, six)| {
+                s.spawn(move || {
+                    let r = match six {
+                        None => run::dhcp(i, opts, shared),
+                        Some(mode) => v6::run(i, *mode, opts, shared),
+                    };
+                    (i, r)
+                })
+            })
             .collect();
         if let Some(fd) = &sigfd {
             loop {

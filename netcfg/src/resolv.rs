@@ -160,7 +160,12 @@ pub fn publish(path: &Path, iface: &str, source: Source, entry: Entry) -> io::Re
     match crate::apply::write_atomic(path, &m.text) {
         Ok(()) => {
             let s: Vec<String> = m.servers.iter().map(|s| s.to_string()).collect();
-            let mut line = format!("{}: nameserver {}", path.display(), s.join(" "));
+            let s = if s.is_empty() {
+                "none".into()
+            } else {
+                s.join(" ")
+            };
+            let mut line = format!("{}: nameserver {s}", path.display());
             if !m.domains.is_empty() {
                 line += &format!(" search {}", m.domains.join(" "));
             }

@@ -157,7 +157,7 @@ fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took: Duration) 
         "netcfg",
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
     );
-    if let Ok(mut n) = shared.notifier.lock() {
+    if let (true, Ok(mut n)) = (crate::ready::up(false), shared.notifier.lock()) {
         n.notify(&format!("online {iface} {}/{}", l.addr, l.prefix));
     }
 }
