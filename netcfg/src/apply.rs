@@ -116,19 +116,3 @@ fn resolv_entry(l: &Lease) -> resolv::Entry {
         domains: l.domain.iter().chain(&l.search).cloned().collect(),
     }
 }
-
-/// Write `path` through a temporary file in the same directory and a rename,
-/// so readers see the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(
-        ".netcfg-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}

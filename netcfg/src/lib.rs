@@ -7,9 +7,9 @@
 //! - [`lease`]: a lease built from a DHCPACK, sanitised; resolv.conf text.
 //! - [`ipconf`]: the `ip=` parser.
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
-//!   difference; [`run`]: one interface's IO loop; [`sys`]: packet socket,
+//!   difference; [`run`]: one interface's plumbing; [`session`]: its DHCP
+//!   IO loop; [`sys`]: packet socket,
 //!   BPF filter.
-
 //! - [`resolv`]: the one merged resolv.conf every source publishes to.
 //! - IPv6: [`ra`] RA decoder, [`ra_state`] RDNSS/DNSSL lifetimes,
 //!   [`dhcp6`] DHCPv6 codec and client, [`ipconf6`] the IPv6 `ip=` forms,
@@ -42,6 +42,7 @@ pub mod resolv;
 pub mod rtnl;
 pub mod rtnl6;
 pub mod run;
+pub mod session;
 pub mod sys;
 pub mod sys6;
 pub mod v6;
@@ -235,7 +236,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT], false) {
+        use nodistro_common::signal::{SIGINT, SIGTERM};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -333,13 +335,16 @@ fn dhcp_all(
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
+    if jobs.iter().any(|(_, six)| six.is_some()) {
+        v6::set_following();
+    }
     let failed = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
             .map(|(i, six)| {
                 s.spawn(move || {
                     let r = match six {
-                        None => run::dhcp(i, opts, shared),
+                        None => session::dhcp(i, opts, shared),
                         Some(mode) => v6::run(i, *mode, opts, shared),
                     };
                     (i, r)

@@ -157,7 +157,7 @@ pub fn publish(path: &Path, iface: &str, source: Source, entry: Entry) -> io::Re
         log("netcfg", &n);
     }
     let Some(m) = m else { return Ok(()) };
-    match crate::apply::write_atomic(path, &m.text) {
+    match nodistro_common::atomic_file::write_atomic(path, m.text.as_bytes()) {
         Ok(()) => {
             let s: Vec<String> = m.servers.iter().map(|s| s.to_string()).collect();
             let s = if s.is_empty() {

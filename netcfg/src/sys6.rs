@@ -1,8 +1,11 @@
 //! The IPv6 sockets netcfg listens on: ICMPv6 (router advertisements) and
 //! UDP port 546 (DHCPv6 client), each bound to one interface.
-//! SO_BINDTODEVICE has no rustix wrapper: one setsockopt here.
+//! SO_BINDTODEVICE has no rustix wrapper: one raw setsockopt here.
 #![allow(unsafe_code)]
 
+use linux_raw_sys::general::__NR_setsockopt;
+use linux_raw_sys::net::{SOL_SOCKET, SO_BINDTODEVICE};
+use nodistro_common::syscall::syscall6;
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::io;
 use std::net::{Ipv6Addr, SocketAddrV6};
@@ -11,21 +14,22 @@ use std::os::fd::{AsRawFd, OwnedFd};
 fn bind_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
     let b = name.as_bytes();
     // SAFETY: `b` is alive for the call and its exact length is passed;
-    // the kernel copies the name.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_BINDTODEVICE,
-            b.as_ptr().cast(),
-            b.len() as libc::socklen_t,
+    // the kernel only reads (copies) the name; `fd` is open (borrowed).
+    unsafe {
+        syscall6(
+            __NR_setsockopt,
+            [
+                fd.as_raw_fd() as usize,
+                SOL_SOCKET as usize,
+                SO_BINDTODEVICE as usize,
+                b.as_ptr() as usize,
+                b.len(),
+                0,
+            ],
         )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
     }
+    .map(drop)
+    .map_err(io::Error::from)
 }
 
 /// A raw ICMPv6 socket on interface `name`, non-blocking, whose multicast

@@ -17,6 +17,7 @@ use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
@@ -24,6 +25,18 @@ const ALL_DHCP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 /// Router solicitations: at most 3, 4 s apart (RFC 4861 section 10).
 const RS_COUNT: u32 = 3;
 const RS_INTERVAL_MS: u64 = 4000;
+/// Set when IPv6 threads run (the DHCPv4 session then leaves SLAAC
+/// addresses to them).
+static FOLLOWING: AtomicBool = AtomicBool::new(false);
+
+pub fn set_following() {
+    FOLLOWING.store(true, Ordering::Relaxed);
+}
+
+pub fn following() -> bool {
+    FOLLOWING.load(Ordering::Relaxed)
+}
+
 /// Console notes kept to say each once.
 const NOTES_MAX: usize = 64;
 
