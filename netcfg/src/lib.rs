@@ -21,12 +21,14 @@
 //! set the host name from option 12), `netcfg.resolv_conf` (path),
 //! `netcfg.timeout` (seconds of carrier wait; with --oneshot, for the lease),
 //! `netcfg.lease_dir` (where addresses are remembered for INIT-REBOOT),
-//! `netcfg.wait` (v4|v6|any|all: which family makes netcfg ready; default
+//! `netcfg.arp_probe` (ms of RFC 5227 probing before a new IPv4 address
+//! is used, default 200; off), `netcfg.wait` (v4|v6|any|all: which family makes netcfg ready; default
 //! any). `ip=` also takes `dhcp6`, `auto6`, `IFACE:dhcp6|auto6` and
 //! `[ADDR]::[GW]:PREFIXLEN:HOST:IFACE:none`. Without `ip=` (or with a
 //! DHCPv4 form) the daemon also follows RAs on every interface.
 
 pub mod apply;
+pub mod arp;
 pub mod dhcp;
 pub mod dhcp6;
 pub mod frame;
@@ -86,6 +88,10 @@ struct Args {
     /// set the host name from the server's option 12
     #[argh(switch)]
     take_hostname: bool,
+    /// ARP-probe a new IPv4 address for this many ms before using it
+    /// (RFC 5227; 0: don't; default netcfg.arp_probe, else 200)
+    #[argh(option)]
+    arp_probe: Option<u64>,
     /// which family makes netcfg ready for init: v4, v6, any, all
     /// (default: netcfg.wait, else any)
     #[argh(option)]
@@ -230,6 +236,22 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         }),
         oneshot: args.oneshot,
         timeout: Duration::from_secs(timeout),
+        arp_probe_ms: args
+            .arp_probe
+            .unwrap_or_else(|| match cfg.get("netcfg.arp_probe") {
+                None => arp::DEFAULT_WINDOW_MS,
+                Some("off") => 0,
+                Some(v) => v.parse().unwrap_or_else(|_| {
+                    log(
+                        "netcfg",
+                        &format!(
+                            "netcfg.arp_probe={v:?} is not a number of ms or off; using {}",
+                            arp::DEFAULT_WINDOW_MS
+                        ),
+                    );
+                    arp::DEFAULT_WINDOW_MS
+                }),
+            }),
     };
     // Signals are blocked before any thread starts, so every thread
     // inherits the mask and only the signalfd sees SIGTERM/SIGINT.

@@ -9,7 +9,6 @@
 //! one process-wide registry that writes the file and logs.
 
 use nodistro_common::timeline::log;
-use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
@@ -48,7 +47,9 @@ pub struct Merged {
 
 #[derive(Debug, Default)]
 pub struct Registry {
-    entries: BTreeMap<(String, Source), Entry>,
+    /// Sorted by (interface, source): the merge order. A Vec, not a map:
+    /// a handful of entries, and every byte of code is paid in the box.
+    entries: Vec<((String, Source), Entry)>,
     /// The text last written (None: never written).
     written: Option<String>,
     /// What was last reported as left out, so it is said once.
@@ -58,7 +59,7 @@ pub struct Registry {
 impl Registry {
     pub const fn new() -> Self {
         Registry {
-            entries: BTreeMap::new(),
+            entries: Vec::new(),
             written: None,
             noted: Vec::new(),
         }
@@ -67,10 +68,13 @@ impl Registry {
     /// Set (or with an empty entry, remove) what `iface`'s `source` says.
     pub fn set(&mut self, iface: &str, source: Source, entry: Entry) {
         let key = (iface.to_string(), source);
-        if entry == Entry::default() {
-            self.entries.remove(&key);
-        } else {
-            self.entries.insert(key, entry);
+        match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) if entry == Entry::default() => {
+                self.entries.remove(i);
+            }
+            Ok(i) => self.entries[i].1 = entry,
+            Err(_) if entry == Entry::default() => {}
+            Err(i) => self.entries.insert(i, (key, entry)),
         }
     }
 
@@ -78,7 +82,7 @@ impl Registry {
     pub fn merged(&self) -> Merged {
         let mut servers: Vec<IpAddr> = Vec::new();
         let mut domains: Vec<String> = Vec::new();
-        for e in self.entries.values() {
+        for (_, e) in &self.entries {
             for s in &e.servers {
                 if !servers.contains(s) {
                     servers.push(*s);

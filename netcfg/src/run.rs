@@ -45,6 +45,8 @@ pub struct Options {
     pub lease_dir: Option<PathBuf>,
     pub oneshot: bool,
     pub timeout: Duration,
+    /// ARP probe window before using a new address (0: no probing).
+    pub arp_probe_ms: u64,
 }
 
 pub struct Shared {

@@ -42,6 +42,8 @@ struct Session<'a> {
     iface: Iface,
     nl: Netlink,
     sock: OwnedFd,
+    /// ARP frames (address conflict detection); None: probing is off.
+    arp: Option<OwnedFd>,
     /// rtnetlink link notifications (carrier changes).
     events: OwnedFd,
     target: Target<'a>,
@@ -84,6 +86,20 @@ impl<'a> Session<'a> {
         };
         let mut cfg = ClientConfig::new(iface.mac);
         cfg.hostname = o.hostname.clone();
+        cfg.probe_ms = o.arp_probe_ms;
+        let arp = (o.arp_probe_ms > 0)
+            .then(|| sys::arp_socket(iface.index))
+            .transpose()
+            .unwrap_or_else(|e| {
+                log(
+                    "netcfg",
+                    &format!("{name}: no ARP socket, no conflict detection: {e}"),
+                );
+                None
+            });
+        if arp.is_none() {
+            cfg.probe_ms = 0;
+        }
         let memory = o.lease_dir.as_ref().map(|d| d.join(name));
         cfg.remembered = o.request.or_else(|| {
             let text = std::fs::read_to_string(memory.as_ref()?).ok()?;
@@ -97,6 +113,7 @@ impl<'a> Session<'a> {
             iface,
             nl,
             sock,
+            arp,
             events,
             target,
             client: Client::new(cfg, seed()),
@@ -134,6 +151,13 @@ impl<'a> Session<'a> {
                     }
                 }
                 Action::Deconfigure(l) => self.deconfigure(&l),
+                Action::Arp(f) => {
+                    if let Some(fd) = &self.arp {
+                        if let Err(e) = rustix::net::send(fd, &f, rustix::net::SendFlags::empty()) {
+                            log("netcfg", &format!("{}: cannot send ARP: {e}", self.name));
+                        }
+                    }
+                }
                 Action::Log(s) => log("netcfg", &format!("{}: {s}", self.name)),
             }
         }
@@ -211,12 +235,28 @@ impl<'a> Session<'a> {
             tv_sec: (wait / 1000).min(86_400) as i64,
             tv_nsec: ((wait % 1000) * 1_000_000) as i64,
         };
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(&self.sock, PollFlags::IN),
             PollFd::new(&self.shared.stop, PollFlags::IN),
             PollFd::new(&self.events, PollFlags::IN),
         ];
+        if let Some(arp) = &self.arp {
+            fds.push(PollFd::new(arp, PollFlags::IN));
+        }
         let _ = poll(&mut fds, Some(&ts));
+        if let Some(arp) = &self.arp {
+            let now = self.now();
+            while let Ok((n, _)) =
+                rustix::net::recv(arp, &mut self.buf[..], rustix::net::RecvFlags::DONTWAIT)
+            {
+                let n = n.min(self.buf.len());
+                let v = self.client.handle_arp(&self.buf[..n], now);
+                if !v.is_empty() {
+                    // Conflict: declined; the rest of the frames are moot.
+                    return Ok(v);
+                }
+            }
+        }
         let link_changed = !fds[2].revents().is_empty();
         let mut actions = Vec::new();
         if link_changed {

@@ -15,7 +15,6 @@ use crate::run::{Iface, Options, RunError, Shared};
 use crate::{ready, rtnl6, sys6};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -78,11 +77,12 @@ fn socket_err(what: &'static str, iface: &str) -> impl FnOnce(std::io::Error) ->
 }
 
 /// Once-only console notes.
-struct Notes(BTreeSet<String>);
+struct Notes(Vec<String>);
 
 impl Notes {
     fn say(&mut self, iface: &str, s: &str) {
-        if self.0.len() < NOTES_MAX && self.0.insert(s.to_string()) {
+        if self.0.len() < NOTES_MAX && !self.0.iter().any(|n| n == s) {
+            self.0.push(s.to_string());
             log("netcfg", &format!("{iface}: {s}"));
         }
     }
@@ -100,9 +100,9 @@ struct Link<'a> {
     notes: Notes,
     /// Last console description of each router, and prefixes seen.
     routers: Vec<(Ipv6Addr, String)>,
-    prefixes: BTreeSet<String>,
+    prefixes: Vec<String>,
     /// Addresses logged (and whether ready has been told).
-    addrs: BTreeSet<Ipv6Addr>,
+    addrs: Vec<Ipv6Addr>,
     online: bool,
     /// DHCPv6 gave what it was asked for (address or information).
     dhcp_done: bool,
@@ -167,7 +167,8 @@ impl Link<'_> {
                 s += ", SLAAC";
             }
             s += ")";
-            if self.prefixes.len() < 32 && self.prefixes.insert(s.clone()) {
+            if self.prefixes.len() < 32 && !self.prefixes.contains(&s) {
+                self.prefixes.push(s.clone());
                 self.log(&s);
             }
         }
@@ -211,7 +212,7 @@ impl Link<'_> {
             rtnl::RTM_DELADDR,
             &rtnl6::addr_body(self.index, l.addr, 128, None),
         );
-        self.addrs.remove(&l.addr);
+        self.addrs.retain(|a| *a != l.addr);
         self.log(&format!("removed {}/128", l.addr));
     }
 
@@ -246,7 +247,11 @@ impl Link<'_> {
             if ready.is_none() {
                 ready = Some((a, p));
             }
-            if self.addrs.len() < 32 && self.addrs.insert(a) && p != 128 {
+            if self.addrs.len() < 32 && !self.addrs.contains(&a) {
+                self.addrs.push(a);
+                if p == 128 {
+                    continue;
+                }
                 self.log(&format!("IPv6 {a}/{p} (SLAAC, by the kernel)"));
             }
         }
@@ -300,10 +305,10 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
         t0,
         nl,
         learned: Learned::default(),
-        notes: Notes(BTreeSet::new()),
+        notes: Notes(Vec::new()),
         routers: Vec::new(),
-        prefixes: BTreeSet::new(),
-        addrs: BTreeSet::new(),
+        prefixes: Vec::new(),
+        addrs: Vec::new(),
         online: false,
         dhcp_done: false,
         ra_seen: false,
