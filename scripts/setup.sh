@@ -14,6 +14,11 @@ pkgs=(
   bsdutils          # logger
   iproute2          # ip netns, veth
   curl xz-utils zstd file
+  e2fsprogs         # mke2fs/e2fsck: data disks in the appliance-state tests
+  xfsprogs          # mkfs.xfs: superblock probe test against blkid
+  btrfs-progs       # mkfs.btrfs: superblock probe test against blkid
+  dosfstools        # mkfs.vfat: superblock probes, vfat NoCloud seeds
+  cloud-image-utils # cloud-localds: NoCloud seeds (cidata) for the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

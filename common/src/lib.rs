@@ -1,5 +1,6 @@
 //! Pieces every nodistro runtime tool shares.
 //!
+//! - [`blkid`]: filesystem superblock probes (type, label, UUID), sans-IO.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
 //!   quoting rules.
@@ -10,6 +11,7 @@
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
 //!   blocked signals read from a signalfd.
 
+pub mod blkid;
 pub mod cli;
 pub mod cmdline;
 pub mod config;

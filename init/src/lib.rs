@@ -5,13 +5,19 @@
 //!   waits, restart backoff, exit policy, shutdown order), sans-IO.
 //! - [`supervise`]: the event loop around it (signalfd, waitpid, poll).
 //! - [`vm`]: kernel-only steps (mounts, console, `lo`, host name, reboot).
+//! - [`appliance`]: state features the loop drives: data disks
+//!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts).
 //!
 //! Two modes: on a machine (PID 1, no `--namespace`) the kernel's extra
 //! bare words are appended to the app's arguments; `init --namespace -- APP
 //! [ARGS...]` runs as PID 1 of a PID namespace or container, skips the
 //! kernel-only steps and exits with the app's status.
 
+pub mod appliance;
 pub mod config;
+pub mod datadisk;
+pub mod fuzzing;
+pub mod mounts;
 pub mod policy;
 pub mod signals;
 pub mod supervise;
@@ -182,6 +188,7 @@ fn namespace(args: Vec<OsString>) -> i32 {
         vm: false,
         forward: c.forward,
         mounts_ms: None,
+        appliance: Default::default(),
     };
     let (_, code) = supervise::run(plan, &sigfd);
     log("init", &format!("exiting with status {code}"));
@@ -209,6 +216,11 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     for w in warnings {
         log("init", &w);
     }
+    let (appliance, warnings) = appliance::Appliance::from_config(&cfg);
+    for w in warnings {
+        log("init", &w);
+    }
+    let mounted = appliance.mounted();
     vm::lo_up();
     vm::set_hostname(&c.hostname);
     log("init", &format!("host name {}, lo up", c.hostname));
@@ -249,8 +261,10 @@ fn machine(kernel_args: Vec<String>) -> i32 {
         vm: true,
         forward: c.forward,
         mounts_ms: Some(mounts_ms),
+        appliance,
     };
     let (halt, code) = supervise::run(plan, &sigfd);
     log("init", &format!("all stopped (app status {code})"));
-    vm::end(halt)
+    let data = mounted.borrow().clone();
+    vm::end(halt, &data)
 }

@@ -45,6 +45,8 @@ pub struct Plan {
     pub forward: Option<crate::signals::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
+    /// Data disks (and the other appliance features).
+    pub appliance: crate::appliance::Appliance,
 }
 
 /// How long init looks for a power button device.
@@ -222,6 +224,12 @@ impl Shell {
     }
 
     fn spawn_app(&mut self) -> std::io::Result<i32> {
+        if self.plan.app.is_some() {
+            self.plan
+                .appliance
+                .before_app()
+                .map_err(std::io::Error::other)?;
+        }
         let Some(app) = &self.plan.app else {
             return Err(std::io::Error::other("no app"));
         };
