@@ -8,7 +8,6 @@ use nodistro_common::blkid::{self, Probe};
 use nodistro_common::timeline::log;
 use rustix::fs::{Mode, OFlags};
 use rustix::mount::{MountFlags, UnmountFlags};
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
@@ -21,11 +20,18 @@ pub struct Mounted {
 
 /// The first bytes of a block device, for [`blkid::probe`].
 pub fn read_head(dev: &str) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(dev).ok()?;
-    let mut buf = Vec::with_capacity(blkid::PROBE_BYTES);
-    f.take(blkid::PROBE_BYTES as u64)
-        .read_to_end(&mut buf)
-        .ok()?;
+    let fd = rustix::fs::open(dev, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut buf = vec![0u8; blkid::PROBE_BYTES];
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::read(&fd, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(n);
     Some(buf)
 }
 
@@ -45,7 +51,6 @@ pub fn scan_devices() -> Vec<(String, Option<Probe>)> {
         let probe = read_head(&dev).and_then(|h| blkid::probe(&h));
         out.push((dev, probe));
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 

@@ -6,7 +6,8 @@
 //! - [`supervise`]: the event loop around it (signalfd, waitpid, poll).
 //! - [`vm`]: kernel-only steps (mounts, console, `lo`, host name, reboot).
 //! - [`appliance`]: state features the loop drives: data disks
-//!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts).
+//!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts),
+//!   health checks ([`health`] decides, [`checks`] runs one).
 //!
 //! Two modes: on a machine (PID 1, no `--namespace`) the kernel's extra
 //! bare words are appended to the app's arguments; `init --namespace -- APP
@@ -14,9 +15,11 @@
 //! kernel-only steps and exits with the app's status.
 
 pub mod appliance;
+pub mod checks;
 pub mod config;
 pub mod datadisk;
 pub mod fuzzing;
+pub mod health;
 pub mod mounts;
 pub mod policy;
 pub mod signals;
@@ -216,7 +219,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     for w in warnings {
         log("init", &w);
     }
-    let (appliance, warnings) = appliance::Appliance::from_config(&cfg);
+    let (appliance, warnings) = appliance::Appliance::from_config(&cfg, c.grace);
     for w in warnings {
         log("init", &w);
     }

@@ -126,12 +126,19 @@ pub fn from_config(cfg: &Config) -> (Vec<MountEntry>, Duration, Vec<String>) {
                 "init.mount={v:?}: {} is already a mount point; entry ignored",
                 e.target
             )),
-            Ok(e) => entries.push(e),
+            Ok(e) => {
+                // Parents before children (/data before /data/logs), else
+                // in the given order; no sort: its code costs kilobytes.
+                let depth = |t: &str| t.bytes().filter(|b| *b == b'/').count();
+                let at = entries
+                    .iter()
+                    .position(|o| depth(&o.target) > depth(&e.target))
+                    .unwrap_or(entries.len());
+                entries.insert(at, e);
+            }
             Err(w) => warn.push(w),
         }
     }
-    // Parents before children: /data before /data/logs.
-    entries.sort_by_key(|e| e.target.matches('/').count());
     let mut timeout = DEFAULT_TIMEOUT;
     match cfg.get_parsed::<f64>("init.mount_timeout") {
         Some(Ok(s)) if s.is_finite() && (0.0..=3600.0).contains(&s) => {

@@ -125,6 +125,7 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
         if let Some(end) = sh.act() {
             return end;
         }
+        sh.appliance_tick();
         sh.wait(sigfd);
         let now = sh.now();
         sh.sup.tick(now);
@@ -134,6 +135,17 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
 impl Shell {
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    /// Health checks (and the other appliance features) on this turn.
+    fn appliance_tick(&mut self) {
+        let app = self.sup.app_pid().filter(|_| !self.sup.is_stopping());
+        let now = self.now();
+        for (pid, sig) in self.plan.appliance.tick(now, app) {
+            if let (Some(p), Some(s)) = (Pid::from_raw(pid), Signal::from_named_raw(sig)) {
+                let _ = rustix::process::kill_process(p, s);
+            }
+        }
     }
 
     /// Carry out pending actions; `Some` when finished.
@@ -333,6 +345,9 @@ impl Shell {
             self.scan_buttons();
         }
         let mut deadline = self.sup.next_deadline();
+        if let Some(t) = self.plan.appliance.next_deadline() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
         if rescan && self.buttons.is_empty() {
             let every = if self.now() < Duration::from_secs(10) {
                 Duration::from_millis(100)
