@@ -1,6 +1,7 @@
 //! The appliance's state features, as the supervisor's event loop sees
 //! them: data disks mounted before the app starts (and unmounted by
-//! [`crate::vm::end`]) and health checks of the running app. One value
+//! [`crate::vm::end`]), health checks of the running app and the hardware
+//! watchdog, pet while the machine is healthy. One value
 //! built from the configuration and handed to [`crate::supervise::run`] in
 //! the [`crate::supervise::Plan`]; the loop calls [`Appliance::before_app`]
 //! before each start of the app and [`Appliance::tick`] on every turn.
@@ -8,6 +9,7 @@
 use crate::datadisk::{self, Mounted};
 use crate::health::{self, Monitor, Verdict};
 use crate::mounts::{self, MountEntry};
+use crate::watchdog;
 use nodistro_common::timeline::log;
 use nodistro_common::Config;
 use std::cell::RefCell;
@@ -29,6 +31,7 @@ pub struct Appliance {
     kill_at: Option<(i32, Duration)>,
     grace: Duration,
     unhealthy_reported: bool,
+    watchdog: watchdog::State,
 }
 
 /// A signal for the loop to send: (pid, signal).
@@ -40,6 +43,8 @@ impl Appliance {
     pub fn from_config(cfg: &Config, grace: Duration) -> (Self, Vec<String>) {
         let (mounts, mount_timeout, mut warn) = mounts::from_config(cfg);
         let (health, w) = health::from_config(cfg);
+        warn.extend(w);
+        let (wd, w) = watchdog::from_config(cfg);
         warn.extend(w);
         if let Some(h) = &health {
             log(
@@ -58,6 +63,7 @@ impl Appliance {
                 mount_timeout,
                 health: health.map(Monitor::new),
                 grace,
+                watchdog: watchdog::State::new(wd),
                 ..Default::default()
             },
             warn,
@@ -75,6 +81,7 @@ impl Appliance {
         if self.mounts.is_empty() {
             return Ok(());
         }
+        self.watchdog.pet_now();
         let deadline = Instant::now() + self.mount_timeout;
         let missing =
             datadisk::mount_pending(&self.mounts, &mut self.mounted.borrow_mut(), deadline);
@@ -93,12 +100,14 @@ impl Appliance {
 
     /// The earliest time [`Appliance::tick`] has something to do.
     pub fn next_deadline(&self) -> Option<Duration> {
-        let check = self.health.as_ref().and_then(Monitor::next_check);
-        let kill = self.kill_at.map(|(_, t)| t);
-        match (check, kill) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.health.as_ref().and_then(Monitor::next_check),
+            self.kill_at.map(|(_, t)| t),
+            self.watchdog.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// One turn of the loop at `now` (time since the loop began), with the
@@ -172,7 +181,14 @@ impl Appliance {
                 ));
             }
         }
+        let healthy = self.healthy();
+        self.watchdog.tick(now, healthy);
         kills
+    }
+
+    /// The loop is over (clean shutdown): disarm the watchdog.
+    pub fn finish(&mut self) {
+        self.watchdog.disarm();
     }
 }
 

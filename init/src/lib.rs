@@ -7,7 +7,8 @@
 //! - [`vm`]: kernel-only steps (mounts, console, `lo`, host name, reboot).
 //! - [`appliance`]: state features the loop drives: data disks
 //!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts),
-//!   health checks ([`health`] decides, [`checks`] runs one).
+//!   health checks ([`health`] decides, [`checks`] runs one), the
+//!   hardware [`watchdog`].
 //!
 //! Two modes: on a machine (PID 1, no `--namespace`) the kernel's extra
 //! bare words are appended to the app's arguments; `init --namespace -- APP
@@ -26,6 +27,7 @@ pub mod signals;
 pub mod supervise;
 mod sys;
 pub mod vm;
+pub mod watchdog;
 
 use argh::FromArgs;
 use config::{InitConfig, HELPERS, PLAIN_KEYS};

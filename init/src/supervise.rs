@@ -123,6 +123,7 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     sh.sup.start(now);
     loop {
         if let Some(end) = sh.act() {
+            sh.plan.appliance.finish();
             return end;
         }
         sh.appliance_tick();
