@@ -133,7 +133,7 @@ impl Appliance {
                     "init",
                     &format!("app (pid {pid}) did not stop on SIGTERM; SIGKILL"),
                 );
-                kills.push((pid, libc::SIGKILL));
+                kills.push((pid, nodistro_common::signal::SIGKILL));
                 self.kill_at = None;
             }
         }
@@ -167,7 +167,7 @@ impl Appliance {
                         "health check {check} failed {} times in a row ({why}): stopping the app (pid {pid}); init.on_exit applies",
                         m.spec.failures
                     ));
-                    kills.push((pid, libc::SIGTERM));
+                    kills.push((pid, nodistro_common::signal::SIGTERM));
                     self.kill_at = Some((pid, now + self.grace));
                 }
             }

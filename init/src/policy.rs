@@ -11,6 +11,7 @@
 use crate::config::OnExit;
 pub use crate::signals::Halt;
 use crate::signals::{default_forward, signal_action, signal_name, SigAction, SignalSet};
+use nodistro_common::signal;
 use std::fmt;
 use std::time::Duration;
 
@@ -398,7 +399,8 @@ impl Supervisor {
         match (signal_action(vm, sig, app.is_some(), forward), app) {
             (SigAction::Forward, Some(pid)) => {
                 self.out.push(Action::Kill { pid, sig });
-                self.stop_forwarded |= matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
+                self.stop_forwarded |=
+                    matches!(sig, signal::SIGTERM | signal::SIGINT | signal::SIGQUIT);
             }
             (SigAction::Shutdown(h), _) => {
                 let name = signal_name(sig).unwrap_or("signal");
@@ -427,7 +429,7 @@ impl Supervisor {
             Some(pid) => {
                 self.out.push(Action::Kill {
                     pid,
-                    sig: libc::SIGTERM,
+                    sig: signal::SIGTERM,
                 });
                 self.phase = Phase::Stopping {
                     app_stage: true,
@@ -452,7 +454,7 @@ impl Supervisor {
         for pid in pids {
             self.out.push(Action::Kill {
                 pid,
-                sig: libc::SIGTERM,
+                sig: signal::SIGTERM,
             });
         }
         self.phase = Phase::Stopping {
@@ -535,11 +537,11 @@ impl Supervisor {
                 if killed {
                     self.log("processes still there after SIGKILL; going on".into());
                     if app_stage {
-                        self.app = Run::Exited(Status::Signal(libc::SIGKILL));
+                        self.app = Run::Exited(Status::Signal(signal::SIGKILL));
                         self.stop_helpers(now);
                     } else {
                         for h in &mut self.helpers {
-                            h.1 = Run::Exited(Status::Signal(libc::SIGKILL));
+                            h.1 = Run::Exited(Status::Signal(signal::SIGKILL));
                         }
                         self.check_stopped(now);
                     }
@@ -561,7 +563,7 @@ impl Supervisor {
                 for pid in pids {
                     self.out.push(Action::Kill {
                         pid,
-                        sig: libc::SIGKILL,
+                        sig: signal::SIGKILL,
                     });
                 }
                 self.phase = Phase::Stopping {
@@ -709,7 +711,7 @@ mod tests {
 
     #[test]
     fn configured_forward_set_reaches_the_app() {
-        use libc::*;
+        use nodistro_common::signal::*;
         let mut s = Supervisor::new(vec![], true, OnExit::Stay, ms(500));
         s.set_forward(Some(SignalSet::of(&[SIGUSR2])));
         s.tick(ms(0));
@@ -739,10 +741,10 @@ mod tests {
         s.start(ms(0));
         s.spawned(Target::App, 20, ms(0));
         s.drain();
-        s.signal(false, libc::SIGUSR1, ms(1));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGUSR1)]);
-        s.signal(false, libc::SIGTERM, ms(2));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        s.signal(false, signal::SIGUSR1, ms(1));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGUSR1)]);
+        s.signal(false, signal::SIGTERM, ms(2));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
         s.exited(20, Status::Code(0), ms(3));
         assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 0)));
         // On a machine SIGTERM is a shutdown request; SIGINT a reboot.
@@ -750,8 +752,8 @@ mod tests {
         s.start(ms(0));
         s.spawned(Target::App, 20, ms(0));
         s.drain();
-        s.signal(true, libc::SIGINT, ms(1));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        s.signal(true, signal::SIGINT, ms(1));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
         s.exited(20, Status::Signal(15), ms(3));
         assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 143)));
     }
@@ -783,9 +785,9 @@ mod tests {
         assert_eq!(
             kills(&a),
             [
-                (12, libc::SIGTERM),
-                (11, libc::SIGTERM),
-                (10, libc::SIGTERM)
+                (12, signal::SIGTERM),
+                (11, signal::SIGTERM),
+                (10, signal::SIGTERM)
             ]
         );
         assert_eq!(finish(&a), None);
@@ -796,7 +798,7 @@ mod tests {
         s.tick(ms(509));
         assert!(kills(&s.drain()).is_empty());
         s.tick(ms(510));
-        assert_eq!(kills(&s.drain()), [(10, libc::SIGKILL)]);
+        assert_eq!(kills(&s.drain()), [(10, signal::SIGKILL)]);
         s.exited(10, Status::Signal(9), ms(512));
         assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 3)));
     }
@@ -809,12 +811,12 @@ mod tests {
         s.spawned(Target::App, 20, ms(0));
         s.drain();
         s.shutdown(Halt::Reboot, ms(100));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
         // Restart policy does not apply while stopping; a helper that dies
         // now is not restarted either.
         s.exited(20, Status::Signal(15), ms(150));
         let a = s.drain();
-        assert_eq!(kills(&a), [(10, libc::SIGTERM)]);
+        assert_eq!(kills(&a), [(10, signal::SIGTERM)]);
         assert!(spawns(&a).is_empty());
         s.exited(10, Status::Code(0), ms(160));
         assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 143)));
@@ -830,7 +832,7 @@ mod tests {
         s.shutdown(Halt::PowerOff, ms(0));
         s.drain();
         s.tick(ms(500));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGKILL)]);
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGKILL)]);
         s.exited(20, Status::Signal(9), ms(501));
         assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 137)));
     }

@@ -10,13 +10,14 @@
 use nodistro_common::timeline::log;
 use nodistro_common::Config;
 use rustix::fs::{Mode, OFlags};
-use std::os::fd::{AsRawFd, OwnedFd};
+use rustix::ioctl::{ioctl, opcode, Getter, Opcode, Updater};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 const DEVICE: &str = "/dev/watchdog";
 /// `_IOWR('W', 6, int)` and `_IOR('W', 7, int)` from linux/watchdog.h.
-const WDIOC_SETTIMEOUT: u32 = 0xC004_5706;
-const WDIOC_GETTIMEOUT: u32 = 0x8004_5707;
+const WDIOC_SETTIMEOUT: Opcode = opcode::read_write::<i32>(b'W', 6);
+const WDIOC_GETTIMEOUT: Opcode = opcode::read::<i32>(b'W', 7);
 /// How long init looks for the device after its loop starts.
 const SEARCH: Duration = Duration::from_secs(60);
 /// Default for `init.watchdog`.
@@ -66,16 +67,19 @@ pub struct State {
     stopped_petting: bool,
 }
 
-fn ioctl_int(fd: &OwnedFd, req: u32, value: i32) -> std::io::Result<i32> {
-    let mut v: libc::c_int = value;
-    // SAFETY: WDIOC_SETTIMEOUT and WDIOC_GETTIMEOUT read and/or write one
-    // int through the pointer, which points to a live local int.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, &mut v as *mut libc::c_int) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(v)
-    }
+/// WDIOC_SETTIMEOUT: the timeout the device took (it may round).
+fn set_timeout(fd: &OwnedFd, secs: i32) -> rustix::io::Result<i32> {
+    let mut v = secs;
+    // SAFETY: WDIOC_SETTIMEOUT reads and writes back one int, and `v` is
+    // a live int for the whole call.
+    unsafe { ioctl(fd, Updater::<WDIOC_SETTIMEOUT, i32>::new(&mut v)) }?;
+    Ok(v)
+}
+
+/// WDIOC_GETTIMEOUT.
+fn get_timeout(fd: &OwnedFd) -> rustix::io::Result<i32> {
+    // SAFETY: WDIOC_GETTIMEOUT writes one int, the Getter's output type.
+    unsafe { ioctl(fd, Getter::<WDIOC_GETTIMEOUT, i32>::new()) }
 }
 
 impl State {
@@ -105,10 +109,10 @@ impl State {
                 return;
             }
         };
-        let actual = match ioctl_int(&fd, WDIOC_SETTIMEOUT, timeout as i32) {
+        let actual = match set_timeout(&fd, timeout as i32) {
             Ok(t) => Some(t as u32),
             Err(e) => {
-                let kept = ioctl_int(&fd, WDIOC_GETTIMEOUT, 0).ok().map(|t| t as u32);
+                let kept = get_timeout(&fd).ok().map(|t| t as u32);
                 log(
                     "init",
                     &format!(

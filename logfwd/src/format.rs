@@ -114,7 +114,9 @@ pub fn rfc3164(r: &Record, origin: &Origin) -> String {
         .collect();
     out.push_str(if tag.is_empty() { "-" } else { &tag });
     if let Some(pid) = &r.pid {
-        let _ = write!(out, "[{pid}]");
+        out.push('[');
+        field(&mut out, Some(pid), 128);
+        out.push(']');
     }
     out.push_str(": ");
     out.push_str(&r.msg);
@@ -143,27 +145,35 @@ pub fn console(r: &Record, since_boot_ms: u64) -> String {
     let mut out = String::with_capacity(r.msg.len() + 40);
     let _ = write!(
         out,
-        "[{:4}.{:03}] {}",
+        "[{:4}.{:03}] ",
         since_boot_ms / 1000,
         since_boot_ms % 1000,
-        r.app
     );
+    // The tag and pid come from the sender as much as the message does.
+    escape_controls(&mut out, &r.app);
     if let Some(pid) = &r.pid {
-        let _ = write!(out, "[{pid}]");
+        out.push('[');
+        escape_controls(&mut out, pid);
+        out.push(']');
     }
     out.push_str(": ");
     if r.severity <= 4 {
         out.push_str(SEVERITY_NAMES[usize::from(r.severity & 7)]);
         out.push_str(": ");
     }
-    for c in r.msg.chars() {
+    escape_controls(&mut out, &r.msg);
+    out
+}
+
+/// Append `s` with control characters but tab shown as `\xNN`.
+fn escape_controls(out: &mut String, s: &str) {
+    for c in s.chars() {
         if c.is_control() && c != '\t' {
             let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
         } else {
             out.push(c);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -227,6 +237,24 @@ mod tests {
         let mut out = b"x".to_vec();
         octet_frame("héllo".as_bytes(), &mut out);
         assert_eq!(out, "x6 héllo".as_bytes());
+    }
+
+    /// Issue 15 defect 7: a local sender put raw escapes on the console
+    /// through the tag or the pid (`<13>Nov 24 12:00:01 h \x1b[2J: hi`).
+    #[test]
+    fn tag_and_pid_cannot_drive_the_terminal() {
+        let mut r = rec();
+        r.app = "\x1b[2J".into();
+        r.pid = Some("1\x1b]0;x\x07".into());
+        let line = console(&r, 1);
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+        assert_eq!(line, "[   0.001] \\x1b[2J[1\\x1b]0;x\\x07]: err: disk full");
+        let wire = rfc3164(&r, &origin());
+        assert!(!wire.chars().any(|c| c.is_control()), "{wire:?}");
+        assert!(wire.ends_with(" __2J[1_]0;x_]: disk full"), "{wire}");
+        let from_socket = crate::syslog::parse_datagram(b"<13>Nov 24 12:00:01 h \x1b[2J: hi", 42);
+        let line = console(&from_socket, 1);
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
     }
 
     #[test]

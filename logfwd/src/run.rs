@@ -2,14 +2,16 @@
 //! syslog socket, the app's pipes) feeding the sinks' queues.
 
 use crate::format::{self, Origin};
+use crate::inherited::{AppPipe, Inherited};
 use crate::kmsg::{split_records, KmsgParser};
-use crate::lines::{split_long, LineSplitter, MAX_MSG};
+use crate::lines::{split_long, MAX_MSG};
 use crate::options::{Options, Remote, BYTES_PER_SLOT};
 use crate::queue::Ring;
 use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
 use crate::sink::{self, Sink};
 use crate::state::{self, SaveClock};
 use crate::syslog::parse_datagram;
+use nodistro_common::signal;
 use nodistro_common::{sys::Notifier, timeline};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
@@ -47,13 +49,6 @@ pub enum RunError {
     AppFd(#[source] nodistro_common::sys::FdError),
     #[error("poll failed")]
     Poll(#[source] Errno),
-}
-
-struct AppPipe {
-    fd: OwnedFd,
-    splitter: LineSplitter,
-    severity: u8,
-    open: bool,
 }
 
 struct KmsgState {
@@ -334,25 +329,19 @@ fn bind_socket(path: &Path) -> Result<UnixDatagram, RunError> {
     Ok(sock)
 }
 
-fn take_pipe(var: &str, severity: u8) -> Result<Option<AppPipe>, RunError> {
-    let Some(fd) = nodistro_common::sys::take_inherited_fd(var).map_err(RunError::AppFd)? else {
-        return Ok(None);
-    };
-    if let Ok(fl) = rustix::fs::fcntl_getfl(&fd) {
-        let _ = rustix::fs::fcntl_setfl(&fd, fl | OFlags::NONBLOCK);
-    }
-    Ok(Some(AppPipe {
-        fd,
-        splitter: LineSplitter::new(MAX_MSG),
-        severity,
-        open: true,
-    }))
-}
-
 /// Run until SIGTERM/SIGINT.
-pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
+pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Result<(), RunError> {
+    let Inherited {
+        mut pipes,
+        app_name,
+    } = inherited;
     let sigfd = nodistro_common::sys::signal_fd(
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGHUP],
+        &[
+            signal::SIGTERM,
+            signal::SIGINT,
+            signal::SIGUSR1,
+            signal::SIGHUP,
+        ],
         true,
     )
     .map_err(RunError::Signals)?;
@@ -406,14 +395,6 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         None
     };
     let sock = bind_socket(&opts.socket)?;
-    let mut pipes: Vec<AppPipe> = [
-        take_pipe(nodistro_common::APP_STDOUT_FD_ENV, 6)?,
-        take_pipe(nodistro_common::APP_STDERR_FD_ENV, 3)?,
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let app_name = std::env::var(nodistro_common::APP_NAME_ENV).unwrap_or_else(|_| "app".into());
     let boot_wall_us = now_us().saturating_sub(timeline::since_boot_ms() * 1000);
     let mut lf = Logfwd {
         ring: Ring::new(opts.ring_bytes),
@@ -494,10 +475,10 @@ pub fn run(opts: Options, notifier: &mut Notifier) -> Result<(), RunError> {
         }
         if sig_ev {
             let sigs = nodistro_common::sys::read_signals(&sigfd);
-            if sigs.contains(&libc::SIGUSR1) {
+            if sigs.contains(&signal::SIGUSR1) {
                 lf.dump_ring();
             }
-            if sigs.contains(&libc::SIGTERM) || sigs.contains(&libc::SIGINT) {
+            if sigs.contains(&signal::SIGTERM) || sigs.contains(&signal::SIGINT) {
                 break;
             }
         }

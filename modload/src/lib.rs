@@ -2,12 +2,18 @@
 //! lookup rules and no kmod, shell or udev in the image.
 //!
 //! - [`tree`]: the module index of a `/lib/modules/<version>` directory
-//!   (kmod's text files), alias matching, dependency closure, subset index.
+//!   (opening it, module paths and dependencies); around it, one concern a
+//!   file: `textfiles` (records of kmod's text files), `depindex`
+//!   (modules.dep parsed), `hash` (the name hash), `queries` (a batch of
+//!   aliases sorted for prefix search), `lookup` (kmod's lookup rules),
+//!   `plan` (dependency closure in load order), `modinfo_scan` (a tree
+//!   without depmod's files), `subset` (an image's index files).
 //! - [`modinfo`]: a module's own `.modinfo` section.
 //! - [`fnmatch`]: kmod's pattern matching and name normalisation.
-//! - [`index`]: the precompiled index `modules.nodistro` (aliases by literal
-//!   prefix, module names to modules.dep lines), written by `modload index`
-//!   and by `nodistro build`; a missing or stale one falls back to the text.
+//! - [`kmodbin`]: kmod's binary index format (depmod's `modules.*.bin`
+//!   tries), read and written; `bins` opens a tree's indexes (a missing,
+//!   stale, corrupt or foreign one: the text files, with one line saying
+//!   why); [`depmod`] makes them from the text files as depmod does.
 //! - [`coldplug`]: the devices in /sys, blacklist, alias resolution.
 //! - [`load`]: finit_module, parameters, parallel loading.
 //! - [`uevent`]: hotplug events.
@@ -21,13 +27,23 @@
 //! nothing, for `show-depends`) or the tree cannot be used, 2 bad usage.
 //! Top-level options go before a subcommand (`modload --root R index`).
 
+mod bins;
 pub mod coldplug;
 pub mod decompress;
+mod depindex;
+pub mod depmod;
 pub mod fnmatch;
-pub mod index;
+mod hash;
+pub mod kmodbin;
 pub mod load;
+mod lookup;
 pub mod modinfo;
+mod modinfo_scan;
+mod plan;
+mod queries;
+mod subset;
 mod sys;
+mod textfiles;
 pub mod tree;
 pub mod uevent;
 
@@ -89,8 +105,9 @@ enum Cmd {
 }
 
 #[derive(FromArgs)]
-/// Write the precompiled alias index (modules.nodistro) into the modules
-/// directory, for faster lookups (like depmod's .bin files for kmod).
+/// Write depmod's binary indexes (modules.dep.bin, modules.alias.bin,
+/// modules.symbols.bin, modules.builtin.bin, modules.builtin.alias.bin)
+/// from the text files, as depmod would, into the modules directory.
 #[argh(subcommand, name = "index")]
 struct IndexCmd {}
 
@@ -217,11 +234,11 @@ fn run(args: Args) -> Result<i32, Error> {
         workers: args.workers,
     };
     if let Some(Cmd::Index(_)) = &args.cmd {
-        let path = ctx.tree.dir().join(index::FILE);
-        let tmp = ctx.tree.dir().join(format!(".{}.tmp", index::FILE));
-        std::fs::write(&tmp, ctx.tree.build_index())
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| Error::WriteIndex { path, source })?;
+        for (name, content) in ctx.tree.kmod_index_files() {
+            let path = ctx.tree.dir().join(name);
+            nodistro_common::atomic_file::write_atomic(&path, &content)
+                .map_err(|source| Error::WriteIndex { path, source })?;
+        }
         return Ok(0);
     }
     if let Some(Cmd::ShowDepends(sd)) = &args.cmd {

@@ -86,7 +86,7 @@ impl Target<'_> {
         let text = lease::resolv_conf(new);
         if text.is_some() && text != old.and_then(lease::resolv_conf) {
             if let Some(t) = text {
-                write_atomic(self.resolv_conf, &t)
+                nodistro_common::atomic_file::write_atomic(self.resolv_conf, t.as_bytes())
                     .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
             }
         }
@@ -110,20 +110,4 @@ impl Target<'_> {
             &rtnl::addr_body(self.index, l.addr, l.prefix, None, None),
         );
     }
-}
-
-/// Write `path` through a temporary file in the same directory and a rename,
-/// so readers see the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(
-        ".netcfg-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }

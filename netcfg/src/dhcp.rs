@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dest {
     Broadcast,
-    /// Unicast to the server (RENEWING, RELEASE); sent to the MAC the
-    /// server's last reply came from.
-    Unicast(Ipv4Addr),
+    /// Unicast to the server (RENEWING, RELEASE), to the MAC its replies
+    /// came from (the broadcast MAC until one came in a frame).
+    Unicast(Ipv4Addr, [u8; 6]),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,10 @@ impl ClientConfig {
 }
 
 const SEC: u64 = 1000;
+/// Whatever the server's times say, at most one REQUEST a second: a lease
+/// of 2 s once gave T1 = T2 = 0 and a rebinding loop (29,529 Kea lease
+/// allocations in 14 s).
+pub const REQUEST_FLOOR: u64 = SEC;
 /// REQUEST retransmissions before going back to DISCOVER.
 const MAX_REQUESTS: u32 = 4;
 
@@ -86,6 +90,10 @@ pub struct Client {
     offer: Option<(Ipv4Addr, Ipv4Addr)>,
     lease: Option<Lease>,
     bound_at: u64,
+    /// Source (IP, MAC) of the frame being handled, while it is.
+    frame_from: Option<(Ipv4Addr, [u8; 6])>,
+    /// The MAC the lease's server replies from, once seen.
+    server_mac: Option<[u8; 6]>,
 }
 
 impl Client {
@@ -104,6 +112,8 @@ impl Client {
             offer: None,
             lease: None,
             bound_at: 0,
+            frame_from: None,
+            server_mac: None,
         }
     }
 
@@ -196,10 +206,11 @@ impl Client {
                 } else {
                     exp
                 };
-                self.next = Some(until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC)));
+                let retry = until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC));
+                self.next = Some(retry.max(now + REQUEST_FLOOR));
                 if self.state == State::Renewing {
                     if let Some(l) = &self.lease {
-                        dest = Dest::Unicast(l.server);
+                        dest = self.unicast(l.server);
                     }
                 }
             }
@@ -238,6 +249,10 @@ impl Client {
         m
     }
 
+    fn unicast(&self, server: Ipv4Addr) -> Dest {
+        Dest::Unicast(server, self.server_mac.unwrap_or(frame::BROADCAST_MAC))
+    }
+
     fn send(&self, m: Msg, src: Ipv4Addr, dest: Dest) -> Action {
         Action::Send {
             payload: m.encode(),
@@ -248,17 +263,21 @@ impl Client {
 
     /// (T1, T2, expiry) in `now` units.
     fn deadlines(&self) -> (u64, u64, u64) {
-        let at = |s: u32| {
-            if s == u32::MAX {
-                u64::MAX
-            } else {
-                self.bound_at + u64::from(s) * SEC
-            }
-        };
+        let at = |ms: u64| self.bound_at.saturating_add(ms);
         match &self.lease {
-            Some(l) => (at(l.t1), at(l.t2), at(l.lease_secs)),
+            Some(l) if l.lease_secs == u32::MAX => (u64::MAX, u64::MAX, u64::MAX),
+            Some(l) => (at(l.t1_ms), at(l.t2_ms), at(u64::from(l.lease_secs) * SEC)),
             None => (u64::MAX, u64::MAX, u64::MAX),
         }
+    }
+
+    /// The next timer while bound: the earliest deadline, but no REQUEST
+    /// sooner than [`REQUEST_FLOOR`] after the last one.
+    fn bound_timer(&self) -> u64 {
+        let (t1, t2, exp) = self.deadlines();
+        t1.min(t2)
+            .max(self.request_sent.saturating_add(REQUEST_FLOOR))
+            .min(exp)
     }
 
     /// Call when `now >= next_timeout()`.
@@ -293,7 +312,7 @@ impl Client {
             }
             State::Renewing | State::Rebinding => vec![self.request(now)],
             State::Bound => {
-                self.next = Some(t1.min(t2).min(exp));
+                self.next = Some(self.bound_timer());
                 vec![]
             }
             State::Stopped => vec![],
@@ -323,7 +342,7 @@ impl Client {
             self.xid = self.random() as u32;
             let mut m = self.message(m::RELEASE, l.addr, now);
             m.push(m::OPT_SERVER_ID, l.server.octets());
-            v.push(self.send(m, l.addr, Dest::Unicast(l.server)));
+            v.push(self.send(m, l.addr, self.unicast(l.server)));
             v.push(Action::Deconfigure(l));
         }
         self.state = State::Stopped;
@@ -340,7 +359,12 @@ impl Client {
             Err(frame::FrameError::WrongPort | frame::FrameError::NotUdp) => return vec![],
             Err(e) => return vec![Action::Log(format!("dropped a frame: {e}"))],
         };
-        self.handle_payload(d.payload, d.src_ip, now)
+        // The core saw the server's MAC here: the shell needs not parse
+        // the frame again (with checksums that offload leaves unfilled).
+        self.frame_from = Some((d.src_ip, d.src_mac));
+        let actions = self.handle_payload(d.payload, d.src_ip, now);
+        self.frame_from = None;
+        actions
     }
 
     /// Feed one UDP payload from the server port.
@@ -426,9 +450,16 @@ impl Client {
         self.bound_at = self.request_sent.min(now);
         self.offer = Some((l.addr, l.server));
         self.cfg.remembered = None;
+        match self.frame_from {
+            Some((ip, mac)) if ip == l.server => self.server_mac = Some(mac),
+            _ if self
+                .lease
+                .as_ref()
+                .is_some_and(|old| old.server == l.server) => {}
+            _ => self.server_mac = None,
+        }
         self.lease = Some(l.clone());
-        let (t1, t2, exp) = self.deadlines();
-        self.next = Some(t1.min(t2).min(exp));
+        self.next = Some(self.bound_timer());
         v.push(Action::Apply(l));
         v
     }

@@ -53,8 +53,8 @@ impl Static {
             hostname: self.hostname.clone(),
             mtu: None,
             lease_secs: u32::MAX,
-            t1: u32::MAX,
-            t2: u32::MAX,
+            t1_ms: u64::MAX,
+            t2_ms: u64::MAX,
         }
     }
 }

@@ -29,11 +29,19 @@ pub struct Lease {
     pub search: Vec<String>,
     pub hostname: Option<String>,
     pub mtu: Option<u16>,
-    /// Seconds; `u32::MAX` is infinite.
+    /// Seconds; `u32::MAX` is infinite; at least [`MIN_LEASE_SECS`].
     pub lease_secs: u32,
-    pub t1: u32,
-    pub t2: u32,
+    /// Renewal (T1) and rebinding (T2) times in milliseconds after the
+    /// lease began (milliseconds: seconds truncated short leases' defaults
+    /// to 0); `u64::MAX` for an infinite lease.
+    pub t1_ms: u64,
+    pub t2_ms: u64,
 }
+
+/// The shortest lease netcfg keeps: a shorter one (Kea allows 1 s) is
+/// treated as this long, so that the client, which sends at most one
+/// REQUEST a second, renews it in time and the address stays.
+pub const MIN_LEASE_SECS: u32 = 4;
 
 impl Lease {
     /// The first gateway of the default route, for the console line.
@@ -233,19 +241,21 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
         }
         None => None,
     };
-    let (mut t1, mut t2) = (lease_secs / 2, (lease_secs / 8).saturating_mul(7));
-    if lease_secs == u32::MAX {
-        (t1, t2) = (u32::MAX, u32::MAX);
-    }
-    let given2 = msg.u32(msg::OPT_T2).unwrap_or(t2);
-    let given1 = msg.u32(msg::OPT_T1).unwrap_or(t1.min(given2));
-    if given1 <= given2 && given2 <= lease_secs {
-        (t1, t2) = (given1, given2);
-    } else {
+    let lease_secs = if lease_secs < MIN_LEASE_SECS {
         warn.push(format!(
-            "T1 {given1}s / T2 {given2}s inconsistent with lease {lease_secs}s; using defaults"
+            "lease {lease_secs}s is shorter than {MIN_LEASE_SECS}s; keeping the address {MIN_LEASE_SECS}s and renewing every {}s",
+            MIN_LEASE_SECS / 2
         ));
-    }
+        MIN_LEASE_SECS
+    } else {
+        lease_secs
+    };
+    let (t1_ms, t2_ms) = timers_ms(
+        lease_secs,
+        msg.u32(msg::OPT_T1),
+        msg.u32(msg::OPT_T2),
+        &mut warn,
+    );
     Ok((
         Lease {
             addr,
@@ -259,11 +269,33 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
             hostname,
             mtu,
             lease_secs,
-            t1,
-            t2,
+            t1_ms,
+            t2_ms,
         },
         warn,
     ))
+}
+
+/// T1 and T2 in ms: the server's (if consistent), else RFC 2131's 1/2 and
+/// 7/8 of the lease, computed in ms so a short lease keeps non-zero ones.
+fn timers_ms(lease: u32, t1: Option<u32>, t2: Option<u32>, warn: &mut Vec<String>) -> (u64, u64) {
+    if lease == u32::MAX {
+        return (u64::MAX, u64::MAX);
+    }
+    let lease_ms = u64::from(lease) * 1000;
+    let (d1, d2) = (lease_ms / 2, lease_ms / 8 * 7);
+    let given2 = t2.map_or(d2, |t| u64::from(t) * 1000);
+    let given1 = t1.map_or(d1.min(given2), |t| u64::from(t) * 1000);
+    if given1 <= given2 && given2 <= lease_ms {
+        (given1, given2)
+    } else {
+        warn.push(format!(
+            "T1 {}s / T2 {}s inconsistent with lease {lease}s; using defaults",
+            given1 / 1000,
+            given2 / 1000
+        ));
+        (d1, d2)
+    }
 }
 
 /// The resolv.conf text for a lease (None: nothing to write).
@@ -343,7 +375,7 @@ mod tests {
         assert_eq!((l.prefix, l.broadcast), (24, Ipv4Addr::new(10, 0, 0, 255)));
         assert_eq!(l.router(), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(l.dns, vec![Ipv4Addr::new(10, 0, 0, 1)]);
-        assert_eq!((l.t1, l.t2), (1800, 3150));
+        assert_eq!((l.t1_ms, l.t2_ms), (1_800_000, 3_150_000));
         assert_eq!(l.mtu, Some(1400));
         assert_eq!(w.len(), 1, "{w:?}");
         assert_eq!(
@@ -365,7 +397,7 @@ mod tests {
         let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
         assert!(l.routes.is_empty());
         assert_eq!((l.domain, l.hostname, l.mtu), (None, None, None));
-        assert_eq!((l.t1, l.t2), (1800, 3150));
+        assert_eq!((l.t1_ms, l.t2_ms), (1_800_000, 3_150_000));
         assert_eq!(w.len(), 5, "{w:?}");
         let long = "a".repeat(64);
         assert_eq!(valid_name(&format!("{long}.com"), 253), None);

@@ -7,7 +7,8 @@
 //! - [`lease`]: a lease built from a DHCPACK, sanitised; resolv.conf text.
 //! - [`ipconf`]: the `ip=` parser.
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
-//!   difference; [`run`]: one interface's IO loop; [`sys`]: packet socket,
+//!   difference; [`run`]: one interface's plumbing; [`session`]: its DHCP
+//!   IO loop; [`sys`]: packet socket,
 //!   BPF filter.
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
@@ -25,6 +26,7 @@ pub mod lease;
 pub mod msg;
 pub mod rtnl;
 pub mod run;
+pub mod session;
 pub mod sys;
 
 use argh::FromArgs;
@@ -184,7 +186,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT], false) {
+        use nodistro_common::signal::{SIGINT, SIGTERM};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -251,7 +254,7 @@ fn dhcp_all(
     let failed = std::thread::scope(|s| {
         let handles: Vec<_> = ifaces
             .iter()
-            .map(|i| s.spawn(move || (i, run::dhcp(i, opts, shared))))
+            .map(|i| s.spawn(move || (i, session::dhcp(i, opts, shared))))
             .collect();
         if let Some(fd) = &sigfd {
             loop {

@@ -95,7 +95,7 @@ pub fn build_demo_image() -> Image {
 #[derive(Debug, Clone)]
 pub struct BootOpts {
     pub initrd: PathBuf,
-    /// Kernel arguments after `console=ttyS0 panic=-1`.
+    /// Kernel arguments after `console=ttyS0 panic=-1 no_timer_check`.
     pub append: Vec<String>,
     pub nic: Nic,
     pub machine: nodistro_packaging::qemu::Machine,

@@ -20,7 +20,7 @@ pub struct RunArgs {
     #[argh(switch)]
     pub raw_kernel: bool,
     /// extra kernel command-line argument (repeatable); always present:
-    /// "console=ttyS0 panic=-1"
+    /// "console=ttyS0 panic=-1 no_timer_check"
     #[argh(option)]
     pub append: Vec<String>,
     /// guest memory in MB (default 256)

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Kernel arguments every boot gets: the console on the first serial port
-/// (QEMU's stdio) and an immediate reboot on panic, which `-no-reboot`
-/// turns into QEMU exiting instead of hanging.
-pub const BASE_APPEND: &str = "console=ttyS0 panic=-1";
+/// (QEMU's stdio), an immediate reboot on panic, which `-no-reboot` turns
+/// into QEMU exiting instead of hanging, and `no_timer_check`: on a loaded
+/// host the kernel's IO-APIC timer check fails under TCG and panics
+/// ("IO-APIC + timer doesn't work!"), as it does on busy hypervisors.
+pub const BASE_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check";
 
 /// The emulated network card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +270,7 @@ mod tests {
         assert!(line.contains("-nic user,model=virtio-net-pci "));
         assert!(line.contains("-kernel /k/vmlinux"));
         assert!(line.contains("-initrd /i/init,,rd.cpio"), "commas doubled");
-        assert!(line.ends_with("-append console=ttyS0 panic=-1"));
+        assert!(line.ends_with("-append console=ttyS0 panic=-1 no_timer_check"));
         assert!(!line.contains("-monitor"));
     }
 
@@ -295,7 +297,7 @@ mod tests {
             "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 "
         ));
         assert!(line.contains("-monitor unix:/run/m.sock,server=on,wait=off"));
-        assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
+        assert!(line.ends_with("console=ttyS0 panic=-1 no_timer_check ip=dhcp init.on_exit=reboot"));
         s.nic = Nic::None;
         assert!(joined(&s).contains("-nic none"));
         assert!(joined(&s).starts_with("-machine pc "));
