@@ -23,8 +23,12 @@ pkgs=(
   syslinux-common   # ldlinux.c32, which isolinux.bin loads
   xorriso           # writes the hybrid ISO; checks it in the tests
   mtools            # lists the ESP in the tests
-  dosfstools        # fsck.fat checks the ESP in the tests
+  dosfstools        # fsck.fat checks the ESP; mkfs.vfat for superblock probes and NoCloud seeds
   fdisk             # sfdisk checks the disk's GPT in the tests
+  e2fsprogs         # mke2fs/e2fsck: data disks in the appliance-state tests
+  xfsprogs          # mkfs.xfs: superblock probe test against blkid
+  btrfs-progs       # mkfs.btrfs: superblock probe test against blkid
+  cloud-image-utils # cloud-localds: NoCloud seeds (cidata) for the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
