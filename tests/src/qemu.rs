@@ -96,7 +96,7 @@ pub fn build_demo_image() -> Image {
 #[derive(Debug, Clone)]
 pub struct BootOpts {
     pub initrd: PathBuf,
-    /// Kernel arguments after `console=ttyS0 panic=-1`.
+    /// Kernel arguments after `console=ttyS0 panic=-1 no_timer_check`.
     pub append: Vec<String>,
     pub nic: Nic,
     pub machine: nodistro_packaging::qemu::Machine,
@@ -116,6 +116,10 @@ pub struct BootOpts {
     pub image: Option<PathBuf>,
     /// Its firmware (default: UEFI for a UKI or disk, BIOS for an ISO).
     pub firmware: Option<Firmware>,
+    /// The serial console's input on a pipe ([`Guest::type_text`]).
+    pub serial_input: bool,
+    /// `restrict=on` on the user network ([`QemuSpec::restrict`]).
+    pub restrict: bool,
 }
 
 impl BootOpts {
@@ -133,6 +137,8 @@ impl BootOpts {
             qemu_args: Vec::new(),
             image: None,
             firmware: None,
+            serial_input: false,
+            restrict: false,
         }
     }
 
@@ -146,6 +152,18 @@ impl BootOpts {
 
     pub fn firmware(mut self, firmware: Firmware) -> Self {
         self.firmware = Some(firmware);
+        self
+    }
+
+    /// Keep the serial console's input: [`Guest::type_text`] types on it.
+    pub fn serial_input(mut self) -> Self {
+        self.serial_input = true;
+        self
+    }
+
+    /// Nothing leaves QEMU's user network but the forwards.
+    pub fn restrict(mut self) -> Self {
+        self.restrict = true;
         self
     }
 
@@ -257,8 +275,13 @@ impl Guest {
             spec.memory_mb = opts.memory_mb;
             spec.extra_args = opts.qemu_args.clone();
             spec.monitor = Some(temp_monitor_path("qemu-test"));
-            let mut vm = Vm::spawn(&spec, false, false)
-                .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
+            spec.restrict = opts.restrict;
+            let vm = if opts.serial_input {
+                Vm::spawn_with_input(&spec, false)
+            } else {
+                Vm::spawn(&spec, false, false)
+            };
+            let mut vm = vm.unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
             if !forwards.is_empty() && attempt < 2 {
                 std::thread::sleep(Duration::from_millis(300));
                 if vm.try_outcome().is_some() && vm.console().contains("host forwarding") {
@@ -365,6 +388,14 @@ impl Guest {
         nodistro_packaging::qemu::http::poll(addr, path, expect, self.clip(timeout))
             .map(|r| r.body)
             .map_err(|e| format!("{e}; console tail:\n{}", self.console_tail(3000)))
+    }
+
+    /// Type `text` on the serial console (a boot with
+    /// [`BootOpts::serial_input`]).
+    pub fn type_text(&self, text: &str) {
+        self.vm
+            .send(text.as_bytes())
+            .unwrap_or_else(|e| panic!("cannot type on the console: {e}"));
     }
 
     /// Time since QEMU was started.

@@ -47,10 +47,6 @@ fn readme_firecracker_args_boot_on_microvm() {
     for a in args.split_whitespace() {
         opts = opts.append(a);
     }
-    // TCG only (not Firecracker on KVM): on a loaded host the emulated PIT
-    // is too slow for the kernel to calibrate the TSC against, and the boot
-    // hangs after "tsc: Unable to calibrate against PIT"; give the rate.
-    opts = opts.append("tsc_early_khz=2000000");
     let g = Guest::boot(opts);
     let body = g
         .http_poll(GUEST_PORT, "/", GREETING, Duration::from_secs(200))

@@ -34,7 +34,7 @@ pub struct RunArgs {
     #[argh(switch)]
     pub raw_kernel: bool,
     /// extra kernel command-line argument (repeatable); always present:
-    /// "console=ttyS0 panic=-1"
+    /// "console=ttyS0 panic=-1 no_timer_check"
     #[argh(option)]
     pub append: Vec<String>,
     /// guest memory in MB (default 256)
@@ -59,6 +59,9 @@ pub struct RunArgs {
     /// e.g. `echo system_powerdown | socat - UNIX-CONNECT:PATH`
     #[argh(option)]
     pub monitor: Option<PathBuf>,
+    /// after the boot, draw it from the console as an SVG chart here
+    #[argh(option)]
+    pub chart: Option<PathBuf>,
 }
 
 /// The kernel QEMU should load for `given` (default: the newest in /boot).
@@ -159,5 +162,14 @@ pub fn main(args: RunArgs) -> i32 {
     };
     let outcome = vm.wait_exit(args.timeout.map(Duration::from_secs));
     eprintln!("nodistro run: {}", outcome.describe());
+    if let Some(path) = &args.chart {
+        match crate::chart::write_chart(&vm.console(), path) {
+            Ok(n) => eprintln!(
+                "nodistro run: boot chart ({n} stages) in {}",
+                path.display()
+            ),
+            Err(e) => eprintln!("nodistro run: no chart: {e}"),
+        }
+    }
     outcome.exit_code()
 }

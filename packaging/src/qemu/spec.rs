@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Kernel arguments every boot gets: the console on the first serial port
-/// (QEMU's stdio) and an immediate reboot on panic, which `-no-reboot`
-/// turns into QEMU exiting instead of hanging.
-pub const BASE_APPEND: &str = "console=ttyS0 panic=-1";
+/// (QEMU's stdio), an immediate reboot on panic, which `-no-reboot` turns
+/// into QEMU exiting instead of hanging, and `no_timer_check`: on a loaded
+/// host the kernel's IO-APIC timer check fails under TCG and panics
+/// ("IO-APIC + timer doesn't work!"), as it does on busy hypervisors.
+pub const BASE_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check";
 
 /// The emulated network card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +137,15 @@ pub struct QemuSpec {
     /// Further QEMU arguments, added before the kernel (drives, devices,
     /// `-rtc`, chardevs): what one boot needs and the launcher need not know.
     pub extra_args: Vec<OsString>,
+    /// The host's TSC rate in kHz. On microvm under TCG the kernel has no
+    /// HPET or ACPI PM timer to calibrate the TSC against, and its PIT
+    /// calibration fails when the host is busy (seen: hang after "tsc:
+    /// Marking TSC unstable"); TCG's TSC runs at the host's rate, so the
+    /// kernel is told it (`tsc_early_khz=`).
+    pub tsc_khz: Option<u32>,
+    /// `restrict=on` on the user network: the guest reaches nothing but
+    /// QEMU's own services (DHCP, 10.0.2.2's ICMP echo) and the forwards.
+    pub restrict: bool,
 }
 
 impl QemuSpec {
@@ -154,12 +165,18 @@ impl QemuSpec {
             accel: Accel::Tcg,
             monitor: None,
             extra_args: Vec::new(),
+            tsc_khz: None,
+            restrict: false,
         }
     }
 
     /// The full kernel command line.
     pub fn append_line(&self) -> String {
         let mut line = BASE_APPEND.to_string();
+        if let (Machine::Microvm, Accel::Tcg, Some(khz)) = (self.machine, self.accel, self.tsc_khz)
+        {
+            line.push_str(&format!(" tsc_early_khz={khz}"));
+        }
         for a in &self.append {
             line.push(' ');
             line.push_str(a);
@@ -201,27 +218,28 @@ impl QemuSpec {
                     (Nic::Virtio, _) => "virtio-net-pci",
                     _ => "e1000",
                 };
-                // `-nic` cannot create a virtio-mmio device (QEMU warns
-                // "requested NIC ... was not created" on microvm): there
-                // the netdev and the device are given apart.
-                let mmio = self.machine == Machine::Microvm;
-                let mut opt = if mmio {
-                    "user,id=net0".to_string()
-                } else {
-                    format!("user,model={model}")
-                };
+                let mut fwd = String::new();
+                if self.restrict {
+                    fwd.push_str(",restrict=on");
+                }
                 for f in &self.forwards {
                     let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
-                    opt.push_str(&format!(
+                    fwd.push_str(&format!(
                         ",hostfwd=tcp:127.0.0.1:{}-{to}:{}",
                         f.host, f.guest
                     ));
                 }
-                push(if mmio { "-netdev" } else { "-nic" });
-                push(&opt);
-                if mmio {
+                if self.machine == Machine::Microvm {
+                    // microvm has no slot `-nic` can plug a card into (QEMU
+                    // 7.2: "requested NIC ... was not created"): a netdev
+                    // and a virtio-mmio device.
+                    push("-netdev");
+                    push(&format!("user,id=net0{fwd}"));
                     push("-device");
                     push(&format!("{model},netdev=net0"));
+                } else {
+                    push("-nic");
+                    push(&format!("user,model={model}{fwd}"));
                 }
             }
         }
@@ -273,6 +291,14 @@ impl QemuSpec {
     }
 }
 
+/// The first CPU's rate in kHz from /proc/cpuinfo text (`cpu MHz : 2300.000`).
+pub fn tsc_khz_from_cpuinfo(text: &str) -> Option<u32> {
+    let line = text.lines().find(|l| l.starts_with("cpu MHz"))?;
+    let mhz: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
+    let khz = (mhz * 1000.0).round();
+    (khz >= 1.0 && khz < f64::from(u32::MAX)).then_some(khz as u32)
+}
+
 /// QEMU option values use `,` as a separator; a literal comma is doubled.
 fn escape_commas(p: &Path) -> OsString {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -312,7 +338,7 @@ mod tests {
         assert!(line.contains("-nic user,model=virtio-net-pci "));
         assert!(line.contains("-kernel /k/vmlinux"));
         assert!(line.contains("-initrd /i/init,,rd.cpio"), "commas doubled");
-        assert!(line.ends_with("-append console=ttyS0 panic=-1"));
+        assert!(line.ends_with("-append console=ttyS0 panic=-1 no_timer_check"));
         assert!(!line.contains("-monitor"));
     }
 
@@ -339,7 +365,7 @@ mod tests {
             "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 "
         ));
         assert!(line.contains("-monitor unix:/run/m.sock,server=on,wait=off"));
-        assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
+        assert!(line.ends_with("console=ttyS0 panic=-1 no_timer_check ip=dhcp init.on_exit=reboot"));
         s.nic = Nic::None;
         assert!(joined(&s).contains("-nic none"));
         assert!(joined(&s).starts_with("-machine pc "));
@@ -351,10 +377,33 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.contains("-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,")
-                && line.contains(" -device virtio-net-device,netdev=net0 "),
+            line.contains(
+                "-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 -device virtio-net-device,netdev=net0 "
+            ),
             "{line}"
         );
+        assert!(!line.contains("tsc_early_khz"), "{line}");
+        s.tsc_khz = Some(2_300_000);
+        assert!(!joined(&s).contains("tsc_early_khz"), "KVM has a real TSC");
+        s.accel = Accel::Tcg;
+        assert!(joined(&s).contains("no_timer_check tsc_early_khz=2300000 ip=dhcp"));
+        s.machine = Machine::Pc;
+        assert!(
+            !joined(&s).contains("tsc_early_khz"),
+            "only microvm needs it"
+        );
+    }
+
+    #[test]
+    fn tsc_rate_from_cpuinfo() {
+        let text = "processor\t: 0\nmodel name\t: X\ncpu MHz\t\t: 2300.000\nflags\t: tsc\n";
+        assert_eq!(tsc_khz_from_cpuinfo(text), Some(2_300_000));
+        assert_eq!(
+            tsc_khz_from_cpuinfo("cpu MHz : 1999.998\n"),
+            Some(1_999_998)
+        );
+        assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : fast\n"), None);
+        assert_eq!(tsc_khz_from_cpuinfo(""), None);
     }
 
     #[test]
