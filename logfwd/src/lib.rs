@@ -8,8 +8,8 @@
 //! loop over the sources).
 
 pub mod format;
-pub mod inherited;
 pub mod fuzzing;
+pub mod inherited;
 pub mod kmsg;
 pub mod lines;
 pub mod options;

@@ -3,7 +3,7 @@
 //! given holds, refusing (one line) a box without init and an
 //! `init.helpers` entry the box lacks.
 
-use nodistro_tests::{release_bin, TempDir};
+use nodistro_tests::{release_bin, release_dir, workspace_root, TempDir};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -88,4 +88,35 @@ fn the_box_lists_its_tools_and_build_links_only_those() {
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         assert!(err.contains(want), "expected {want:?} in {err}");
     }
+}
+
+/// The libc-free box (scripts/build-box.sh --libc-free) carries no part of
+/// glibc, which the static glibc box does (its version tags and messages).
+#[test]
+fn the_libc_free_box_links_no_glibc() {
+    let lf =
+        workspace_root().join("target/libc-free/x86_64-unknown-linux-gnu/release/nodistro-box");
+    if !lf.exists() {
+        eprintln!(
+            "{} not built (scripts/build-box.sh --libc-free): skipped",
+            lf.display()
+        );
+        return;
+    }
+    let glibc_marks = |p: &Path| {
+        let bytes = std::fs::read(p).expect("read box");
+        [&b"GLIBC_"[..], b"glibc"]
+            .iter()
+            .filter(|m| bytes.windows(m.len()).any(|w| w == **m))
+            .count()
+    };
+    assert_eq!(glibc_marks(&lf), 0, "{} holds glibc", lf.display());
+    // The check can fail: the static glibc box (built with the workspace).
+    release_bin("nodistro");
+    assert_eq!(glibc_marks(&release_dir().join("nodistro-box")), 2);
+    let o = run(&lf, &["--list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "init\nmodload\nnetcfg\nlogfwd\n"
+    );
 }
