@@ -28,16 +28,19 @@ const TOOLS: &[(&str, Entry)] = &[
     ("netcfg", nodistro_netcfg::main_with_args),
     #[cfg(feature = "logfwd")]
     ("logfwd", nodistro_logfwd::main_with_args),
+    #[cfg(feature = "console")]
+    ("console", nodistro_console::main_with_args),
 ];
 
 #[cfg(not(any(
     feature = "init",
     feature = "modload",
     feature = "netcfg",
-    feature = "logfwd"
+    feature = "logfwd",
+    feature = "console"
 )))]
 compile_error!(
-    "nodistro-box holds no tool: enable at least one of the features init, modload, netcfg, logfwd"
+    "nodistro-box holds no tool: enable at least one of the features init, modload, netcfg, logfwd, console"
 );
 
 fn lookup(name: &OsString) -> Option<Entry> {
