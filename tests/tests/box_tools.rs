@@ -19,6 +19,21 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 
+/// multicall/Cargo.toml's default features, one a line: the tools a
+/// default box lists, in its table's order (the features' order).
+fn default_tools() -> String {
+    let manifest = workspace_root().join("multicall/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read multicall/Cargo.toml");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("default = ["))
+        .expect("a default feature list");
+    line.trim_end_matches(']')
+        .split(',')
+        .map(|f| format!("{}\n", f.trim().trim_matches('"')))
+        .collect()
+}
+
 /// A tools directory whose nodistro-box (a stand-in script) lists `tools`.
 fn fake_box(dir: &Path, tools: &[&str]) {
     std::fs::create_dir_all(dir).expect("mkdir");
@@ -33,10 +48,7 @@ fn the_box_lists_its_tools_and_build_links_only_those() {
     let full = release_bin("nodistro-box");
     let o = run(&full, &["--list"]);
     assert!(o.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "init\nmodload\nnetcfg\nlogfwd\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), default_tools());
 
     let nodistro = release_bin("nodistro");
     let app = release_bin("demo-app");
@@ -118,5 +130,27 @@ fn the_libc_free_box_links_no_glibc() {
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         "init\nmodload\nnetcfg\nlogfwd\n"
+    );
+}
+
+/// libc-free/Cargo.toml repeats multicall's tool features (it builds the
+/// same main.rs): a tool added to one must be added to the other.
+#[test]
+fn the_libc_free_manifest_has_the_same_tool_features() {
+    let features = |path: &str| {
+        let text = std::fs::read_to_string(workspace_root().join(path)).expect("read manifest");
+        let start = text.find("[features]").expect("a [features] table");
+        let table = &text[start..];
+        let end = table[1..].find("\n[").map_or(table.len(), |i| i + 1);
+        table[..end]
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        features("libc-free/Cargo.toml"),
+        features("multicall/Cargo.toml"),
+        "libc-free/Cargo.toml's [features] differ from multicall/Cargo.toml's"
     );
 }
