@@ -17,6 +17,8 @@
 //! - [`coldplug`]: the devices in /sys, blacklist, alias resolution.
 //! - [`load`]: finit_module, parameters, parallel loading.
 //! - [`uevent`]: hotplug events.
+//! - [`probe`]: `modprobe NAME PARAM=VALUE` and alias matches for the
+//!   debug console (a thin entry point over the tree and the loader).
 //!
 //! Configuration (`/etc/nodistro.conf`, overridden by the kernel command
 //! line): `modprobe.blacklist=a,b` and `modload.blacklist=a,b` (kmod's
@@ -45,6 +47,7 @@ pub mod modinfo;
 mod modinfo_scan;
 pub mod modprobe_d;
 mod plan;
+pub mod probe;
 mod queries;
 mod subset;
 mod sys;
@@ -197,6 +200,9 @@ fn run(args: Args) -> Result<i32, Error> {
             })
             .unwrap_or_default();
         found.sort();
+        if found.is_empty() && loading {
+            return Ok(builtin_only(&args, &running));
+        }
         return Err(Error::NoTree {
             running,
             dir: modules_dir,
@@ -263,6 +269,24 @@ fn run(args: Args) -> Result<i32, Error> {
         watch(&ctx, &args, &socket);
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// An image without any modules: say so once, report readiness and stay
+/// (nothing to load, nothing to restart).
+fn builtin_only(args: &Args, running: &str) -> i32 {
+    log(&format!(
+        "no kernel modules in this image: kernel {running} uses its built-in drivers only"
+    ));
+    if !args.watch {
+        return 0;
+    }
+    match nodistro_common::sys::Notifier::from_env() {
+        Ok(mut n) => n.notify("coldplug-done"),
+        Err(e) => log(&nodistro_common::report::chain(&e)),
+    }
+    loop {
+        std::thread::park();
+    }
 }
 
 fn read_alias_list(path: &Path) -> Result<Vec<Device>, Error> {
