@@ -91,7 +91,7 @@ fn guest_from_2001_gets_the_time_before_its_app_starts() {
         "{c}"
     );
     assert!(
-        c.contains(&format!("from 10.0.2.2:{port} (stratum 9")),
+        c.contains(&format!("from 10.0.2.2:{port} (stratum 8")),
         "{c}"
     );
 }

@@ -231,6 +231,13 @@ pub fn run(o: &Options, shared: &Shared) {
                 }
             }
             Err(e) if e == "stopping" => return,
+            Err(e) if e.starts_with("cannot send") => {
+                // No address or route yet (DHCP still running): soon again.
+                say(format!("{e}; clock unchanged"));
+                if stopped_for(&shared.stop, 250) {
+                    return;
+                }
+            }
             Err(e) => {
                 say(format!("{e}; clock unchanged"));
                 next_server += 1;
