@@ -9,23 +9,23 @@ use rustix::time::{ClockId, Timespec};
 use std::io;
 use std::os::fd::AsRawFd;
 
-const NS: i128 = 1_000_000_000;
+const NS: i64 = 1_000_000_000;
 /// _IOW('p', 0x0a, struct rtc_time)
 const RTC_SET_TIME: u32 = 0x4024_700a;
 const ADJ_OFFSET_SINGLESHOT: u32 = 0x8001;
 
 /// The realtime clock, Unix ns.
-pub fn now_ns() -> i128 {
+pub fn now_ns() -> i64 {
     let t = rustix::time::clock_gettime(ClockId::Realtime);
-    i128::from(t.tv_sec) * NS + i128::from(t.tv_nsec)
+    t.tv_sec * NS + t.tv_nsec
 }
 
 /// Step the clock by `offset_ns`.
-pub fn step(offset_ns: i128) -> io::Result<()> {
+pub fn step(offset_ns: i64) -> io::Result<()> {
     let t = now_ns() + offset_ns;
     let ts = Timespec {
-        tv_sec: t.div_euclid(NS) as i64,
-        tv_nsec: t.rem_euclid(NS) as i64,
+        tv_sec: t.div_euclid(NS),
+        tv_nsec: t.rem_euclid(NS),
     };
     rustix::time::clock_settime(ClockId::Realtime, ts).map_err(io::Error::from)
 }
@@ -41,10 +41,10 @@ struct Timex {
 }
 
 /// Slew the clock by `offset_ns` (the kernel spreads it at 0.5 ms/s).
-pub fn slew(offset_ns: i128) -> io::Result<()> {
+pub fn slew(offset_ns: i64) -> io::Result<()> {
     let mut t = Timex {
         modes: ADJ_OFFSET_SINGLESHOT,
-        offset: (offset_ns / 1000) as i64,
+        offset: (offset_ns / 1000),
         ..Timex::default()
     };
     // SAFETY: `t` is a live struct timex of the kernel's size (208 bytes on
@@ -84,7 +84,7 @@ pub fn set_rtc() -> io::Result<bool> {
         Err(rustix::io::Errno::NOENT) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
-    let secs = now_ns().div_euclid(NS) as i64;
+    let secs = now_ns().div_euclid(NS);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil(days);
     // struct rtc_time: sec, min, hour, mday, mon (0-11), year - 1900,

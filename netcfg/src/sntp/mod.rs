@@ -156,7 +156,7 @@ fn stopped_for(stop: &std::os::fd::OwnedFd, ms: u64) -> bool {
     poll(&mut fds, Some(&ts)).is_ok_and(|n| n > 0)
 }
 
-fn secs(ns: i128) -> String {
+fn secs(ns: i64) -> String {
     let sign = if ns < 0 { "-" } else { "+" };
     let a = ns.unsigned_abs();
     format!(
@@ -199,10 +199,11 @@ pub fn run(o: &Options, shared: &Shared) {
                         log(
                             "netcfg",
                             &format!(
-                                "time: {how} by {} from {server} (stratum {}, delay {:.1} ms)",
+                                "time: {how} by {} from {server} (stratum {}, delay {}.{} ms)",
                                 secs(s.offset_ns),
                                 s.stratum,
-                                s.delay_ns as f64 / 1e6
+                                s.delay_ns / 1_000_000,
+                                s.delay_ns / 100_000 % 10
                             ),
                         );
                         if how == "stepped" {

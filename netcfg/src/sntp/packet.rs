@@ -1,14 +1,14 @@
 //! SNTP (RFC 4330, client mode of RFC 5905), sans-IO: the 48-byte request
 //! and the checks a reply must pass before its time is believed. Times are
-//! nanoseconds since the Unix epoch (i128: 1900 and 2106 both fit).
+//! nanoseconds since the Unix epoch (i64: 1900 and 2106 both fit).
 
 /// Seconds from 1900-01-01 (NTP era 0) to 1970-01-01.
-const NTP_UNIX: i128 = 2_208_988_800;
-const NS: i128 = 1_000_000_000;
+const NTP_UNIX: i64 = 2_208_988_800;
+const NS: i64 = 1_000_000_000;
 pub const LEN: usize = 48;
 
 /// Unix ns -> 64-bit NTP timestamp (era 0/1 by wrapping, RFC 4330 3).
-pub fn to_ntp(unix_ns: i128) -> u64 {
+pub fn to_ntp(unix_ns: i64) -> u64 {
     let secs = unix_ns.div_euclid(NS) + NTP_UNIX;
     let frac = (unix_ns.rem_euclid(NS) << 32) / NS;
     ((secs as u64) << 32) | frac as u64
@@ -19,10 +19,10 @@ pub fn to_ntp(unix_ns: i128) -> u64 {
 /// refused, not moved to the next era (so "1900" is never taken for 2036;
 /// an image built before 2036 needs a rebuild to run after it, as with
 /// systemd-timesyncd).
-pub fn from_ntp(ts: u64, floor_unix_ns: i128) -> i128 {
-    let secs = i128::from(ts >> 32);
-    let frac = (i128::from(ts & 0xffff_ffff) * NS) >> 32;
-    let era = 1i128 << 32;
+pub fn from_ntp(ts: u64, floor_unix_ns: i64) -> i64 {
+    let secs = (ts >> 32) as i64;
+    let frac = ((ts & 0xffff_ffff) as i64 * NS) >> 32;
+    let era = 1i64 << 32;
     let k = (floor_unix_ns.div_euclid(NS) + NTP_UNIX).div_euclid(era);
     (secs + k * era - NTP_UNIX) * NS + frac
 }
@@ -40,11 +40,11 @@ pub fn request(tx: u64) -> [u8; LEN] {
 /// round-trip delay, both ns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    pub offset_ns: i128,
-    pub delay_ns: i128,
+    pub offset_ns: i64,
+    pub delay_ns: i64,
     pub stratum: u8,
     /// The server's transmit time, Unix ns.
-    pub server_ns: i128,
+    pub server_ns: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +82,7 @@ fn be64(b: &[u8]) -> u64 {
 /// Check a reply to the request sent at `t1` (Unix ns, our clock, whose
 /// NTP form was `sent`) received at `t4`; `floor` is the build time
 /// (Unix s): a server saying it is earlier is lying or broken.
-pub fn parse(b: &[u8], sent: u64, t1: i128, t4: i128, floor: i64) -> Result<Sample, SntpError> {
+pub fn parse(b: &[u8], sent: u64, t1: i64, t4: i64, floor: i64) -> Result<Sample, SntpError> {
     if b.len() < LEN {
         return Err(SntpError::Short(b.len()));
     }
@@ -120,10 +120,10 @@ pub fn parse(b: &[u8], sent: u64, t1: i128, t4: i128, floor: i64) -> Result<Samp
     if rx == 0 || tx == 0 {
         return Err(SntpError::NoTime);
     }
-    let near = i128::from(floor) * NS;
+    let near = floor * NS;
     let (t2, t3) = (from_ntp(rx, near), from_ntp(tx, near));
     if t3 < near {
-        return Err(SntpError::BeforeBuild((t3.div_euclid(NS)) as i64, floor));
+        return Err(SntpError::BeforeBuild(t3.div_euclid(NS), floor));
     }
     let delay_ns = (t4 - t1) - (t3 - t2);
     if delay_ns < 0 {
@@ -142,10 +142,10 @@ mod tests {
     use super::*;
 
     const FLOOR: i64 = 1_790_000_000; // 2026-09
-    const NOW: i128 = 1_796_000_000 * NS; // 2026-11
+    const NOW: i64 = 1_796_000_000 * NS; // 2026-11
 
     /// A server reply to `req` whose clock is `server` (Unix ns).
-    pub fn reply(req: &[u8; LEN], server: i128) -> [u8; LEN] {
+    pub fn reply(req: &[u8; LEN], server: i64) -> [u8; LEN] {
         let mut r = [0u8; LEN];
         r[0] = 0x24; // LI 0, VN 4, mode 4
         r[1] = 2;
@@ -185,7 +185,7 @@ mod tests {
             Err(SntpError::BeforeBuild(..))
         ));
         // Years before the build.
-        let r = reply(&req, (FLOOR as i128 - 86_400) * NS);
+        let r = reply(&req, (FLOOR - 86_400) * NS);
         assert!(matches!(
             parse(&r, sent, t1, t1 + 1, FLOOR),
             Err(SntpError::BeforeBuild(..))
