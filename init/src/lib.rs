@@ -5,18 +5,30 @@
 //!   waits, restart backoff, exit policy, shutdown order), sans-IO.
 //! - [`supervise`]: the event loop around it (signalfd, waitpid, poll).
 //! - [`vm`]: kernel-only steps (mounts, console, `lo`, host name, reboot).
+//! - [`appliance`]: state features the loop drives: data disks
+//!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts),
+//!   health checks ([`health`] decides, [`checks`] runs one), the
+//!   hardware [`watchdog`].
 //!
 //! Two modes: on a machine (PID 1, no `--namespace`) the kernel's extra
 //! bare words are appended to the app's arguments; `init --namespace -- APP
 //! [ARGS...]` runs as PID 1 of a PID namespace or container, skips the
 //! kernel-only steps and exits with the app's status.
 
+pub mod appliance;
+pub mod checks;
 pub mod config;
+pub mod datadisk;
+pub mod debug;
+pub mod fuzzing;
+pub mod health;
+pub mod mounts;
 pub mod policy;
 pub mod signals;
 pub mod supervise;
 mod sys;
 pub mod vm;
+pub mod watchdog;
 
 use argh::FromArgs;
 use config::{InitConfig, HELPERS, PLAIN_KEYS};
@@ -182,10 +194,42 @@ fn namespace(args: Vec<OsString>) -> i32 {
         vm: false,
         forward: c.forward,
         mounts_ms: None,
+        debug: Default::default(),
+        appliance: Default::default(),
     };
     let (_, code) = supervise::run(plan, &sigfd);
     log("init", &format!("exiting with status {code}"));
     code
+}
+
+/// With `init.debug=console`: the console first among the helpers (so a
+/// stop point before modules has it), its stop points and the report.
+fn debug_plan(c: &InitConfig, helpers: &mut Vec<HelperCmd>) -> debug::DebugPlan {
+    if !c.debug.console {
+        return Default::default();
+    }
+    let path = PathBuf::from("/bin").join(debug::CONSOLE);
+    if !path.exists() {
+        log(
+            "init",
+            &format!(
+                "init.debug=console, but {} is not in the image; no console",
+                path.display()
+            ),
+        );
+        return Default::default();
+    }
+    log(
+        "init",
+        "debug console on the console device (init.debug=console): root for whoever holds it",
+    );
+    helpers.insert(0, helper_cmd(debug::CONSOLE, path, c));
+    let names: Vec<&str> = helpers.iter().map(|h| h.spec.name.as_str()).collect();
+    debug::DebugPlan {
+        console: Some(0),
+        breaks: c.debug.positions(&names),
+        report: true,
+    }
 }
 
 /// PID 1 of a machine. Never returns.
@@ -197,6 +241,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     }));
     let t0 = since_boot_ms();
     vm::mount_all();
+    debug::keep_timeline();
     vm::console_stdio();
     let mounts_ms = since_boot_ms().saturating_sub(t0);
     log("init", &format!("mounts done in {mounts_ms} ms"));
@@ -209,8 +254,19 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     for w in warnings {
         log("init", &w);
     }
+    let (appliance, warnings) = appliance::Appliance::from_config(&cfg, c.grace);
+    for w in warnings {
+        log("init", &w);
+    }
+    let mounted = appliance.mounted();
     vm::lo_up();
     vm::set_hostname(&c.hostname);
+    if let Err(e) = nodistro_common::hosts::sync(nodistro_common::hosts::PATH, &c.hostname, false) {
+        log(
+            "init",
+            &format!("cannot update {}: {e}", nodistro_common::hosts::PATH),
+        );
+    }
     log("init", &format!("host name {}, lo up", c.hostname));
     let wanted: Vec<String> = c
         .helpers
@@ -228,6 +284,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
             );
         }
     }
+    let debug = debug_plan(&c, &mut helpers);
     let app = c.app.clone().map(|p| app_cmd(&c, p, c.args.clone()));
     let sigfd = loop {
         match sys::block_signals() {
@@ -249,8 +306,11 @@ fn machine(kernel_args: Vec<String>) -> i32 {
         vm: true,
         forward: c.forward,
         mounts_ms: Some(mounts_ms),
+        debug,
+        appliance,
     };
     let (halt, code) = supervise::run(plan, &sigfd);
     log("init", &format!("all stopped (app status {code})"));
-    vm::end(halt)
+    let data = mounted.borrow().clone();
+    vm::end(halt, &data)
 }

@@ -46,6 +46,10 @@ pub struct Plan {
     pub forward: Option<crate::signals::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
+    /// The debug console, stop points, the bring-up report.
+    pub debug: crate::debug::DebugPlan,
+    /// Data disks (and the other appliance features).
+    pub appliance: crate::appliance::Appliance,
 }
 
 /// How long init looks for a power button device.
@@ -114,6 +118,9 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
     let mut sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
     sup.set_forward(plan.forward);
+    if let Some(c) = plan.debug.console {
+        sup.set_control(c, plan.debug.breaks.clone());
+    }
     let app_pipes = if plan.app.is_some() && plan.helpers.iter().any(|h| h.spec.name == "logfwd") {
         let mk = || {
             let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
@@ -151,8 +158,10 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     sh.sup.start(now);
     loop {
         if let Some(end) = sh.act() {
+            sh.plan.appliance.finish();
             return end;
         }
+        sh.appliance_tick();
         sh.wait(sigfd);
         let now = sh.now();
         sh.sup.tick(now);
@@ -162,6 +171,17 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
 impl Shell {
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    /// Health checks (and the other appliance features) on this turn.
+    fn appliance_tick(&mut self) {
+        let app = self.sup.app_pid().filter(|_| !self.sup.is_stopping());
+        let now = self.now();
+        for (pid, sig) in self.plan.appliance.tick(now, app) {
+            if let (Some(p), Some(s)) = (Pid::from_raw(pid), Signal::from_named_raw(sig)) {
+                let _ = rustix::process::kill_process(p, s);
+            }
+        }
     }
 
     /// Carry out pending actions; `Some` when finished.
@@ -252,6 +272,12 @@ impl Shell {
     }
 
     fn spawn_app(&mut self) -> std::io::Result<i32> {
+        if self.plan.app.is_some() {
+            self.plan
+                .appliance
+                .before_app()
+                .map_err(std::io::Error::other)?;
+        }
         let Some(app) = &self.plan.app else {
             return Err(std::io::Error::other("no app"));
         };
@@ -278,6 +304,9 @@ impl Shell {
         if !self.summary_done && self.plan.vm {
             self.summary_done = true;
             self.summary(at);
+            if self.plan.debug.report {
+                crate::debug::spawn_report();
+            }
         }
         Ok(pid)
     }
@@ -355,6 +384,9 @@ impl Shell {
             self.scan_buttons();
         }
         let mut deadline = self.sup.next_deadline();
+        if let Some(t) = self.plan.appliance.next_deadline() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
         if rescan && self.buttons.is_empty() {
             let every = if self.now() < Duration::from_secs(10) {
                 Duration::from_millis(100)

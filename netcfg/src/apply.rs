@@ -93,7 +93,18 @@ impl Target<'_> {
             .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
         if let (true, Some(h)) = (self.take_hostname, &new.hostname) {
             match rustix::system::sethostname(h.as_bytes()) {
-                Ok(()) => notes.push(format!("hostname set to {h}")),
+                Ok(()) => {
+                    notes.push(format!("hostname set to {h}"));
+                    // Keep an image's /etc/hosts naming this machine.
+                    if let Err(e) =
+                        nodistro_common::hosts::sync(nodistro_common::hosts::PATH, h, true)
+                    {
+                        notes.push(format!(
+                            "cannot update {}: {e}",
+                            nodistro_common::hosts::PATH
+                        ));
+                    }
+                }
                 Err(e) => notes.push(format!("cannot set hostname {h}: {e}")),
             }
         }
@@ -110,6 +121,8 @@ impl Target<'_> {
             rtnl::RTM_DELADDR,
             &rtnl::addr_body(self.index, l.addr, l.prefix, None, None),
         );
+        // The lease is gone (expired, refused, released): its DNS servers
+        // leave the machine's resolv.conf with it.
         resolv::withdraw(self.resolv_conf, self.iface, Source::V4);
     }
 }

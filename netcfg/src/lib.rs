@@ -39,6 +39,7 @@ pub mod fuzzing;
 pub mod ipconf;
 pub mod ipconf6;
 pub mod lease;
+pub mod linkwait;
 pub mod msg;
 pub mod ra;
 pub mod ra_state;
@@ -49,6 +50,7 @@ pub mod rtnl6;
 pub mod run;
 pub mod session;
 pub mod sntp;
+pub mod state;
 pub mod sys;
 pub mod sys6;
 pub mod v6;
@@ -233,7 +235,11 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
                 let u = rustix::system::uname();
                 Some(u.nodename().to_string_lossy().into_owned())
             })
-            .and_then(|h| lease::valid_name(&h, 64)),
+            .and_then(|h| {
+                lease::check_name(&h, lease::HOSTNAME_MAX)
+                    .map_err(|why| log("netcfg", &format!("host name {h:?} {why}; not sent")))
+                    .ok()
+            }),
         request: args.request,
         lease_dir: (!args.oneshot).then(|| {
             args.lease_dir
@@ -274,8 +280,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        use nodistro_common::signal::{SIGINT, SIGTERM};
-        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT], false) {
+        use nodistro_common::signal::{SIGINT, SIGTERM, SIGUSR1};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT, SIGUSR1], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -326,9 +332,17 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         );
         ready::wait_for_time();
     }
+    // What each interface runs: DHCPv4 (None) and/or an IPv6 mode.
+    let (job_v4, job_six) = match &plan {
+        Plan::V6(_, mode) => (false, Some(*mode)),
+        _ => (true, v6.then_some(ipconf6::Mode::Auto6)),
+    };
     let code = match plan {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
+            if let Ok(mut n) = shared.notifier.lock() {
+                n.notify("online none (ip=off)");
+            }
             0
         }
         Plan::Static(iface, l) => match run::static_config(&iface, &l, &opts, &shared) {
@@ -340,22 +354,32 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
         },
         Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) if ifaces.is_empty() => {
-            log(
-                "netcfg",
-                "error: no ethernet interface found (is the driver loaded?)",
-            );
-            1
-        }
-        Plan::Dhcp(ifaces) => {
-            let mut jobs: Vec<(String, Option<ipconf6::Mode>)> =
-                ifaces.iter().map(|i| (i.clone(), None)).collect();
-            if v6 {
-                jobs.extend(ifaces.into_iter().map(|i| (i, Some(ipconf6::Mode::Auto6))));
+            // Nothing asked for a network (no ip=): init need not wait for
+            // one that may never come. Either way, wait for an interface.
+            let asked = args.ip.is_some() || cfg.get("ip").is_some();
+            if !asked && !args.oneshot {
+                if let Ok(mut n) = shared.notifier.lock() {
+                    n.notify("online none (no network interface; ip= not set)");
+                }
             }
-            return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
+            let timeout = args.oneshot.then_some(opts.timeout);
+            match linkwait::wait_for_ethernet(sigfd.as_ref(), timeout) {
+                Ok(found) => {
+                    let jobs = jobs(found, job_v4, job_six);
+                    return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
+                }
+                Err(linkwait::Ended::Stopped) => return 0,
+                Err(linkwait::Ended::TimedOut) => {
+                    log(
+                        "netcfg",
+                        "error: no ethernet interface appeared (is the driver in the image? see nodistro build --drivers)",
+                    );
+                    1
+                }
+            }
         }
-        Plan::V6(ifaces, mode) => {
-            let jobs: Vec<_> = ifaces.into_iter().map(|i| (i, Some(mode))).collect();
+        Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) => {
+            let jobs = jobs(ifaces, job_v4, job_six);
             return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
         }
     };
@@ -372,6 +396,24 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
 /// One thread per interface and family (None: DHCPv4; Some: IPv6 with
 /// that mode); returns when all are done (oneshot) or after SIGTERM (every
 /// thread releases its lease first).
+/// The per-interface jobs of a plan: DHCPv4 on each interface when `v4`,
+/// then the IPv6 mode `six` on each.
+fn jobs(
+    ifaces: Vec<String>,
+    v4: bool,
+    six: Option<ipconf6::Mode>,
+) -> Vec<(String, Option<ipconf6::Mode>)> {
+    let mut jobs: Vec<(String, Option<ipconf6::Mode>)> = if v4 {
+        ifaces.iter().map(|i| (i.clone(), None)).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(mode) = six {
+        jobs.extend(ifaces.into_iter().map(|i| (i, Some(mode))));
+    }
+    jobs
+}
+
 fn dhcp_all(
     jobs: &[(String, Option<ipconf6::Mode>)],
     opts: &Options,
@@ -383,16 +425,27 @@ fn dhcp_all(
     if jobs.iter().any(|(_, six)| six.is_some()) {
         v6::set_following();
     }
+    // SIGUSR1 renews (state::take_renew_request): a pipe per interface
+    // wakes its thread.
+    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = jobs
+        .iter()
+        .map(|_| {
+            use rustix::pipe::{pipe_with, PipeFlags};
+            pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()
+        })
+        .collect();
     let failed = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .iter()
-            .map(|(i, six)| {
+            .zip(&renew)
+            .map(|((i, six), r)| {
+                let r = r.as_ref().map(|p| &p.0);
                 s.spawn(move || {
-                    let r = match six {
-                        None => session::dhcp(i, opts, shared),
+                    let res = match six {
+                        None => session::dhcp_renewable(i, opts, shared, r),
                         Some(mode) => v6::run(i, *mode, opts, shared),
                     };
-                    (i, r)
+                    (i, res)
                 })
             })
             .collect();
@@ -407,7 +460,24 @@ fn dhcp_all(
                     tv_nsec: 0,
                 };
                 if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
-                    log("netcfg", "stopping: releasing leases");
+                    use nodistro_common::signal::SIGUSR1;
+                    let sigs = nodistro_common::sys::read_signals(fd);
+                    if sigs.contains(&SIGUSR1) {
+                        let dir = opts.lease_dir.as_deref();
+                        let only = dir.and_then(state::take_renew_request);
+                        for ((i, _), r) in jobs.iter().zip(&renew) {
+                            let wanted = only.as_ref().is_none_or(|o| o == i);
+                            if let (Some((_, w)), true) = (r, wanted) {
+                                let _ = rustix::io::write(w, b"r");
+                            }
+                        }
+                    }
+                    if !sigs.is_empty() && sigs.iter().all(|s| *s == SIGUSR1) {
+                        continue;
+                    }
+                    // Each interface's thread logs its own `stopping`
+                    // line: logged here, a thread's timer line could
+                    // still follow it. (stop_w is dropped below.)
                     break;
                 }
                 if handles.iter().all(|h| h.is_finished()) {

@@ -23,7 +23,20 @@ use std::time::Instant;
 /// DHCP on one interface: returns after the first lease with `oneshot`,
 /// else when `shared.stop` fires (after DHCPRELEASE and deconfiguring).
 pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
+    dhcp_renewable(name, o, shared, None)
+}
+
+/// [`dhcp`], confirming the lease again (INIT-REBOOT) whenever `renew`
+/// becomes readable: the debug console's `dhcp renew IFACE`.
+pub fn dhcp_renewable(
+    name: &str,
+    o: &Options,
+    shared: &Shared,
+    renew: Option<&OwnedFd>,
+) -> Result<(), RunError> {
     let mut s = Session::open(name, o, shared)?;
+    s.renew = renew;
+    s.publish("selecting");
     let mut actions = s.client.start(s.now());
     loop {
         if s.perform(actions)? {
@@ -39,6 +52,8 @@ struct Session<'a> {
     o: &'a Options,
     shared: &'a Shared,
     t0: Instant,
+    /// Since when the interface is without a lease (for "in N ms").
+    unbound_since: Instant,
     iface: Iface,
     nl: Netlink,
     sock: OwnedFd,
@@ -55,6 +70,8 @@ struct Session<'a> {
     carrier: bool,
     buf: Vec<u8>,
     v6_seen: Vec<String>,
+    /// Readable when a renewal is asked for.
+    renew: Option<&'a OwnedFd>,
 }
 
 impl<'a> Session<'a> {
@@ -110,6 +127,7 @@ impl<'a> Session<'a> {
             o,
             shared,
             t0,
+            unbound_since: t0,
             iface,
             nl,
             sock,
@@ -123,6 +141,7 @@ impl<'a> Session<'a> {
             carrier: has_carrier(name),
             buf: vec![0u8; 2048],
             v6_seen: Vec::new(),
+            renew: None,
         })
     }
 
@@ -181,7 +200,7 @@ impl<'a> Session<'a> {
             log("netcfg", &format!("{name}: {n}"));
         }
         if self.applied.is_none() {
-            online(self.shared, self.o, name, &l, self.t0.elapsed());
+            online(self.shared, self.o, name, &l, self.unbound_since.elapsed());
         } else if self.applied.as_ref() != Some(&l) {
             log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
         }
@@ -189,6 +208,7 @@ impl<'a> Session<'a> {
             remember(m, Some(l.addr));
         }
         self.applied = Some(l);
+        self.publish("bound");
         Ok(())
     }
 
@@ -197,11 +217,20 @@ impl<'a> Session<'a> {
         if let Some(m) = &self.memory {
             remember(m, None);
         }
+        self.publish("unbound");
         log(
             "netcfg",
             &format!("{}: removed {}/{}", self.name, l.addr, l.prefix),
         );
         self.applied = None;
+        self.unbound_since = Instant::now();
+    }
+
+    /// Publish the state for the debug console (`/run/netcfg/IFACE.state`).
+    fn publish(&self, state: &str) {
+        if let Some(dir) = &self.o.lease_dir {
+            crate::state::publish(dir, self.name, state, self.applied.as_ref());
+        }
     }
 
     /// Milliseconds to sleep: until the client's timer, at most 1 s while
@@ -240,6 +269,10 @@ impl<'a> Session<'a> {
             PollFd::new(&self.shared.stop, PollFlags::IN),
             PollFd::new(&self.events, PollFlags::IN),
         ];
+        let renew_at = self.renew.map(|r| {
+            fds.push(PollFd::new(r, PollFlags::IN));
+            fds.len() - 1
+        });
         if let Some(arp) = &self.arp {
             fds.push(PollFd::new(arp, PollFlags::IN));
         }
@@ -258,11 +291,25 @@ impl<'a> Session<'a> {
             }
         }
         let link_changed = !fds[2].revents().is_empty();
+        let renew = renew_at.is_some_and(|i| !fds[i].revents().is_empty());
+        drop(fds);
         let mut actions = Vec::new();
+        if let (true, Some(r)) = (renew, self.renew) {
+            let mut b = [0u8; 64];
+            let _ = rustix::io::read(r, &mut b);
+            log(
+                "netcfg",
+                &format!("{}: renewing the lease (asked)", self.name),
+            );
+            actions.extend(self.client.link_returned(self.now()));
+        }
         if link_changed {
             actions.extend(self.link_event());
         }
         if stopped(&self.shared.stop) {
+            // Logged here, in this thread: nothing of this interface's
+            // (say `rebinding (T2)`) can follow it.
+            log("netcfg", &format!("{}: stopping", self.name));
             self.stopping = true;
             return Ok(self.client.stop(self.now()));
         }
