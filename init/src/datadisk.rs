@@ -20,8 +20,13 @@ pub struct Mounted {
 
 /// The first bytes of a block device, for [`blkid::probe`].
 pub fn read_head(dev: &str) -> Option<Vec<u8>> {
-    let fd = rustix::fs::open(dev, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let mut buf = vec![0u8; blkid::PROBE_BYTES];
+    read_prefix(dev, blkid::PROBE_BYTES)
+}
+
+/// The first `max` bytes of a file or device (fewer if it is shorter).
+pub fn read_prefix(path: &str, max: usize) -> Option<Vec<u8>> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut buf = vec![0u8; max];
     let mut n = 0;
     while n < buf.len() {
         match rustix::io::read(&fd, &mut buf[n..]) {
