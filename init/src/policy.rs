@@ -159,6 +159,12 @@ pub struct Supervisor {
     stop_forwarded: bool,
     /// Signals for the app; `None`: [`default_forward`] of the mode.
     forward: Option<SignalSet>,
+    /// The debug console's helper index: its lines are commands.
+    control: Option<usize>,
+    /// Start positions to pause before (a helper index; the helper count
+    /// is "before the app"), and whether the boot is paused now.
+    breaks: Vec<usize>,
+    paused: bool,
     out: Vec<Action>,
 }
 
@@ -192,8 +198,24 @@ impl Supervisor {
             exit_code: 0,
             stop_forwarded: false,
             forward: None,
+            control: None,
+            breaks: Vec::new(),
+            paused: false,
             out: Vec::new(),
         }
+    }
+
+    /// Helper `console` is the debug console: its readiness lines
+    /// `continue`, `poweroff`, `reboot` are commands. The start pauses
+    /// before each position in `breaks` until `continue`.
+    pub fn set_control(&mut self, console: usize, breaks: Vec<usize>) {
+        self.control = Some(console);
+        self.breaks = breaks;
+    }
+
+    /// Whether the start is paused at a stop point.
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     /// Choose the signals passed to the app (`init.forward`).
@@ -247,6 +269,21 @@ impl Supervisor {
             waiting: None,
         } = self.phase
         {
+            if self.paused {
+                return;
+            }
+            if let Some(k) = self.breaks.iter().position(|b| *b == next) {
+                self.breaks.remove(k);
+                self.paused = true;
+                let what = match self.helpers.get(next) {
+                    Some(h) => h.0.name.clone(),
+                    None => "app".into(),
+                };
+                self.log(format!(
+                    "boot paused before {what} (init.break); type continue on the console"
+                ));
+                return;
+            }
             if next == self.helpers.len() {
                 self.phase = Phase::Running;
                 if self.has_app {
@@ -305,6 +342,20 @@ impl Supervisor {
 
     /// A readiness line from helper `i`.
     pub fn ready_line(&mut self, i: usize, line: &str, now: Duration) {
+        if self.control == Some(i) {
+            match line.split_whitespace().next() {
+                Some("continue") if self.paused => {
+                    self.paused = false;
+                    self.log("boot resumed".into());
+                    self.advance(now);
+                }
+                Some("continue") => self.log("continue: the boot is not paused".into()),
+                Some("poweroff") => self.shutdown(Halt::PowerOff, now),
+                Some("reboot") => self.shutdown(Halt::Reboot, now),
+                _ => {}
+            }
+            return;
+        }
         if let Phase::Starting {
             next,
             waiting: Some((w, _)),
@@ -667,6 +718,51 @@ mod tests {
         assert_eq!(s.waiting_for(), Some(2));
         s.ready_line(2, "online eth0 10.0.2.15/24", ms(300));
         assert_eq!(spawns(&s.drain()), [Target::App]);
+    }
+
+    #[test]
+    fn stop_points_pause_until_the_console_says_continue() {
+        let mut s = Supervisor::new(
+            vec![
+                helper("console", None),
+                helper("modload", Some("coldplug-done")),
+                helper("netcfg", Some("online")),
+            ],
+            true,
+            OnExit::PowerOff,
+            ms(500),
+        );
+        s.set_control(0, vec![2, 3]);
+        s.start(ms(0));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(0), Target::Helper(1)]);
+        s.spawned(Target::Helper(0), 10, ms(1));
+        s.spawned(Target::Helper(1), 11, ms(1));
+        s.ready_line(1, "coldplug-done", ms(50));
+        let a = s.drain();
+        assert!(spawns(&a).is_empty(), "paused before netcfg: {a:?}");
+        assert!(s.is_paused());
+        assert!(a.contains(&Action::Log(
+            "boot paused before netcfg (init.break); type continue on the console".into()
+        )));
+        assert_eq!(s.next_deadline(), None, "a pause has no timeout");
+        s.ready_line(1, "continue", ms(60));
+        assert!(spawns(&s.drain()).is_empty(), "only the console resumes");
+        s.ready_line(0, "continue", ms(5000));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(2)]);
+        s.spawned(Target::Helper(2), 12, ms(5001));
+        s.ready_line(2, "online eth0", ms(5100));
+        assert!(spawns(&s.drain()).is_empty(), "paused before the app");
+        s.ready_line(0, "continue", ms(6000));
+        assert_eq!(spawns(&s.drain()), [Target::App]);
+        s.ready_line(0, "continue", ms(6001));
+        assert_eq!(
+            s.drain(),
+            [Action::Log("continue: the boot is not paused".into())]
+        );
+        s.spawned(Target::App, 20, ms(6002));
+        s.ready_line(0, "reboot", ms(7000));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
+        assert!(s.is_stopping());
     }
 
     #[test]

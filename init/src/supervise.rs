@@ -46,6 +46,8 @@ pub struct Plan {
     pub forward: Option<crate::signals::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
+    /// The debug console, stop points, the bring-up report.
+    pub debug: crate::debug::DebugPlan,
     /// Data disks (and the other appliance features).
     pub appliance: crate::appliance::Appliance,
 }
@@ -116,6 +118,9 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
     let mut sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
     sup.set_forward(plan.forward);
+    if let Some(c) = plan.debug.console {
+        sup.set_control(c, plan.debug.breaks.clone());
+    }
     let app_pipes = if plan.app.is_some() && plan.helpers.iter().any(|h| h.spec.name == "logfwd") {
         let mk = || {
             let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
@@ -309,6 +314,9 @@ impl Shell {
         if !self.summary_done && self.plan.vm {
             self.summary_done = true;
             self.summary(at);
+            if self.plan.debug.report {
+                crate::debug::spawn_report();
+            }
         }
         Ok(pid)
     }

@@ -45,6 +45,8 @@ pub struct Options {
     pub lease_dir: Option<PathBuf>,
     pub oneshot: bool,
     pub timeout: Duration,
+    /// ARP probe window before using a new address (0: no probing).
+    pub arp_probe_ms: u64,
 }
 
 pub struct Shared {
@@ -154,7 +156,7 @@ pub(crate) fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took:
         "netcfg",
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
     );
-    if let Ok(mut n) = shared.notifier.lock() {
+    if let (true, Ok(mut n)) = (crate::ready::up(false), shared.notifier.lock()) {
         n.notify(&format!("online {iface} {}/{}", l.addr, l.prefix));
     }
 }

@@ -23,7 +23,20 @@ use std::time::Instant;
 /// DHCP on one interface: returns after the first lease with `oneshot`,
 /// else when `shared.stop` fires (after DHCPRELEASE and deconfiguring).
 pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
+    dhcp_renewable(name, o, shared, None)
+}
+
+/// [`dhcp`], confirming the lease again (INIT-REBOOT) whenever `renew`
+/// becomes readable: the debug console's `dhcp renew IFACE`.
+pub fn dhcp_renewable(
+    name: &str,
+    o: &Options,
+    shared: &Shared,
+    renew: Option<&OwnedFd>,
+) -> Result<(), RunError> {
     let mut s = Session::open(name, o, shared)?;
+    s.renew = renew;
+    s.publish("selecting");
     let mut actions = s.client.start(s.now());
     loop {
         if s.perform(actions)? {
@@ -39,9 +52,13 @@ struct Session<'a> {
     o: &'a Options,
     shared: &'a Shared,
     t0: Instant,
+    /// Since when the interface is without a lease (for "in N ms").
+    unbound_since: Instant,
     iface: Iface,
     nl: Netlink,
     sock: OwnedFd,
+    /// ARP frames (address conflict detection); None: probing is off.
+    arp: Option<OwnedFd>,
     /// rtnetlink link notifications (carrier changes).
     events: OwnedFd,
     target: Target<'a>,
@@ -53,6 +70,8 @@ struct Session<'a> {
     carrier: bool,
     buf: Vec<u8>,
     v6_seen: Vec<String>,
+    /// Readable when a renewal is asked for.
+    renew: Option<&'a OwnedFd>,
 }
 
 impl<'a> Session<'a> {
@@ -84,6 +103,20 @@ impl<'a> Session<'a> {
         };
         let mut cfg = ClientConfig::new(iface.mac);
         cfg.hostname = o.hostname.clone();
+        cfg.probe_ms = o.arp_probe_ms;
+        let arp = (o.arp_probe_ms > 0)
+            .then(|| sys::arp_socket(iface.index))
+            .transpose()
+            .unwrap_or_else(|e| {
+                log(
+                    "netcfg",
+                    &format!("{name}: no ARP socket, no conflict detection: {e}"),
+                );
+                None
+            });
+        if arp.is_none() {
+            cfg.probe_ms = 0;
+        }
         let memory = o.lease_dir.as_ref().map(|d| d.join(name));
         cfg.remembered = o.request.or_else(|| {
             let text = std::fs::read_to_string(memory.as_ref()?).ok()?;
@@ -94,9 +127,11 @@ impl<'a> Session<'a> {
             o,
             shared,
             t0,
+            unbound_since: t0,
             iface,
             nl,
             sock,
+            arp,
             events,
             target,
             client: Client::new(cfg, seed()),
@@ -106,6 +141,7 @@ impl<'a> Session<'a> {
             carrier: has_carrier(name),
             buf: vec![0u8; 2048],
             v6_seen: Vec::new(),
+            renew: None,
         })
     }
 
@@ -114,7 +150,8 @@ impl<'a> Session<'a> {
     }
 
     fn watching_ipv6(&self) -> bool {
-        !self.o.oneshot && self.now() < IPV6_WATCH_MS
+        // The IPv6 thread names SLAAC addresses itself when it runs.
+        !self.o.oneshot && self.now() < IPV6_WATCH_MS && !crate::v6::following()
     }
 
     /// Carry out the client's actions; true when the session is over
@@ -133,6 +170,13 @@ impl<'a> Session<'a> {
                     }
                 }
                 Action::Deconfigure(l) => self.deconfigure(&l),
+                Action::Arp(f) => {
+                    if let Some(fd) = &self.arp {
+                        if let Err(e) = rustix::net::send(fd, &f, rustix::net::SendFlags::empty()) {
+                            log("netcfg", &format!("{}: cannot send ARP: {e}", self.name));
+                        }
+                    }
+                }
                 Action::Log(s) => log("netcfg", &format!("{}: {s}", self.name)),
             }
         }
@@ -156,7 +200,7 @@ impl<'a> Session<'a> {
             log("netcfg", &format!("{name}: {n}"));
         }
         if self.applied.is_none() {
-            online(self.shared, self.o, name, &l, self.t0.elapsed());
+            online(self.shared, self.o, name, &l, self.unbound_since.elapsed());
         } else if self.applied.as_ref() != Some(&l) {
             log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
         }
@@ -164,6 +208,7 @@ impl<'a> Session<'a> {
             remember(m, Some(l.addr));
         }
         self.applied = Some(l);
+        self.publish("bound");
         Ok(())
     }
 
@@ -172,11 +217,20 @@ impl<'a> Session<'a> {
         if let Some(m) = &self.memory {
             remember(m, None);
         }
+        self.publish("unbound");
         log(
             "netcfg",
             &format!("{}: removed {}/{}", self.name, l.addr, l.prefix),
         );
         self.applied = None;
+        self.unbound_since = Instant::now();
+    }
+
+    /// Publish the state for the debug console (`/run/netcfg/IFACE.state`).
+    fn publish(&self, state: &str) {
+        if let Some(dir) = &self.o.lease_dir {
+            crate::state::publish(dir, self.name, state, self.applied.as_ref());
+        }
     }
 
     /// Milliseconds to sleep: until the client's timer, at most 1 s while
@@ -210,18 +264,52 @@ impl<'a> Session<'a> {
             tv_sec: (wait / 1000).min(86_400) as i64,
             tv_nsec: ((wait % 1000) * 1_000_000) as i64,
         };
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(&self.sock, PollFlags::IN),
             PollFd::new(&self.shared.stop, PollFlags::IN),
             PollFd::new(&self.events, PollFlags::IN),
         ];
+        let renew_at = self.renew.map(|r| {
+            fds.push(PollFd::new(r, PollFlags::IN));
+            fds.len() - 1
+        });
+        if let Some(arp) = &self.arp {
+            fds.push(PollFd::new(arp, PollFlags::IN));
+        }
         let _ = poll(&mut fds, Some(&ts));
+        if let Some(arp) = &self.arp {
+            let now = self.now();
+            while let Ok((n, _)) =
+                rustix::net::recv(arp, &mut self.buf[..], rustix::net::RecvFlags::DONTWAIT)
+            {
+                let n = n.min(self.buf.len());
+                let v = self.client.handle_arp(&self.buf[..n], now);
+                if !v.is_empty() {
+                    // Conflict: declined; the rest of the frames are moot.
+                    return Ok(v);
+                }
+            }
+        }
         let link_changed = !fds[2].revents().is_empty();
+        let renew = renew_at.is_some_and(|i| !fds[i].revents().is_empty());
+        drop(fds);
         let mut actions = Vec::new();
+        if let (true, Some(r)) = (renew, self.renew) {
+            let mut b = [0u8; 64];
+            let _ = rustix::io::read(r, &mut b);
+            log(
+                "netcfg",
+                &format!("{}: renewing the lease (asked)", self.name),
+            );
+            actions.extend(self.client.link_returned(self.now()));
+        }
         if link_changed {
             actions.extend(self.link_event());
         }
         if stopped(&self.shared.stop) {
+            // Logged here, in this thread: nothing of this interface's
+            // (say `rebinding (T2)`) can follow it.
+            log("netcfg", &format!("{}: stopping", self.name));
             self.stopping = true;
             return Ok(self.client.stop(self.now()));
         }
