@@ -24,6 +24,8 @@ pub struct Appliance {
     mount_timeout: Duration,
     /// Shared with the caller of the loop, which unmounts them at the end.
     mounted: Rc<RefCell<Vec<Mounted>>>,
+    /// Optional data disks that failed (tried once).
+    mounts_given_up: Vec<String>,
     health: Option<Monitor>,
     /// The app's pid as last seen by [`Appliance::tick`].
     app_seen: Option<i32>,
@@ -101,8 +103,12 @@ impl Appliance {
             return Ok(restart);
         }
         let deadline = Instant::now() + self.mount_timeout;
-        let missing =
-            datadisk::mount_pending(&self.mounts, &mut self.mounted.borrow_mut(), deadline);
+        let missing = datadisk::mount_pending(
+            &self.mounts,
+            &mut self.mounted.borrow_mut(),
+            &mut self.mounts_given_up,
+            deadline,
+        );
         if missing.is_empty() {
             Ok(restart)
         } else {
