@@ -1,7 +1,8 @@
 //! Everything outside bytes can hand init's state features, as one
 //! function: a block device's first bytes (every superblock probe, with the
 //! bytes also placed where each filesystem keeps its superblock), an
-//! `init.mount` value, a kernel log record. None may panic. The cargo-fuzz
+//! `init.mount` value, a kernel log record, a metadata service's HTTP
+//! answer, NoCloud meta-data and user-data. None may panic. The cargo-fuzz
 //! target (init/fuzz) calls it, and a unit test runs it on stable over many
 //! mutations of valid superblocks, so CI exercises the harness too.
 
@@ -22,6 +23,10 @@ pub fn state_inputs(data: &[u8]) {
         dev[at..at + n].fill(0);
     }
     let _ = crate::mounts::kmsg_text(data);
+    let _ = crate::metadata::http::parse_response(data, false);
+    let _ = crate::metadata::http::parse_response(data, true);
+    let _ = crate::metadata::nocloud::classify(data);
+    let _ = crate::metadata::nocloud::parse_meta_data(&String::from_utf8_lossy(data));
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = crate::mounts::parse_entry(s);
     }
