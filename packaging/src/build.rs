@@ -529,7 +529,6 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         });
     }
     let mtime = epoch_from_env()?;
-    let (img, modules) = assemble(args)?;
     let output = args
         .output
         .clone()
@@ -553,6 +552,9 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         path: output.clone(),
         source,
     })?;
+    // The output is opened first: an unwritable -o fails before the work
+    // (and before the lines module selection prints).
+    let (img, modules) = assemble(args)?;
     let write_err = |source| BuildError::Write {
         path: output.clone(),
         source,

@@ -122,9 +122,7 @@ pub fn locate(sel: &ModuleSelection) -> Result<(PathBuf, String), ModulesError> 
                 .filter(|e| e.path().join("modules.dep").is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
-            let choice = choose_kernel(&boot, &trees)?;
-            eprintln!("{TOOL}: {}", choice.describe());
-            let v = choice.release;
+            let v = choose_kernel(&boot, &trees)?.release;
             Ok((Path::new("/lib/modules").join(&v), v))
         }
     }
@@ -321,6 +319,20 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
         return Ok(0);
     }
     let (dir, version) = locate(sel)?;
+    // Which kernel's modules these are, said once the selection worked.
+    let choice = (sel.modules_dir.is_none() && sel.kernel_version.is_none()).then(|| {
+        let names = |d: &str| -> Vec<String> {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        };
+        choose_kernel(&names("/boot"), &[version.clone()])
+            .map(|c| c.describe())
+            .unwrap_or_default()
+    });
     // modload can fall back to reading every module's .modinfo, but an
     // image's index must come from depmod's: refuse a tree without it.
     if let Err(source) = std::fs::metadata(dir.join("modules.dep")) {
@@ -337,6 +349,9 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
         eprintln!("{TOOL}: warning: {w}");
     }
     let wanted = requested(&tree, sel, &dir, &version)?;
+    if let Some(line) = choice.filter(|l| !l.is_empty()) {
+        eprintln!("{TOOL}: {line}");
+    }
     let order = tree
         .closure(&wanted)
         .map_err(|e| ModulesError::Closure(dir.clone(), e))?;
