@@ -212,6 +212,8 @@ pub struct Built {
     pub modules: usize,
     pub uncompressed: u64,
     pub compressed: u64,
+    /// What the user should know (kernel chosen, drivers skipped).
+    pub notes: Vec<String>,
 }
 
 /// Run the subcommand; returns the exit code.
@@ -219,6 +221,9 @@ pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
     match build(&args) {
         Ok(b) => {
+            for n in &b.notes {
+                eprintln!("{TOOL}: {n}");
+            }
             eprintln!(
                 "{TOOL}: wrote {} ({} entries, {} modules, {} bytes of cpio, {} bytes written) in {:.2} s",
                 b.output.display(),
@@ -339,10 +344,13 @@ fn config_text(
 }
 
 /// Assemble the image described by `args` (without writing it).
-pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
+/// Returns the image, its module count and the lines to print once the
+/// archive is written.
+pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildError> {
     check_app(args)?;
     let user = args.user.as_deref().map(User::parse).transpose()?;
-    let ca = ca_bundle(args)?;
+    let mut notes = Vec::new();
+    let ca = ca_bundle(args, &mut notes)?;
     let mut img = Image::new();
     for d in ["dev", "proc", "sys", "run", "etc", "bin", "app"] {
         img.add(d, Node::Dir { mode: 0o755 })?;
@@ -425,8 +433,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
         modules_dir: args.modules_dir.clone(),
         firmware_dir: args.firmware_dir.clone(),
     };
-    let count = modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
-    Ok((img, count))
+    let (count, module_notes) =
+        modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
+    notes.extend(module_notes);
+    Ok((img, count, notes))
 }
 
 /// The driver selection: `--drivers`, else `--modules`, else `vm` unless
@@ -442,7 +452,7 @@ pub fn driver_selection(args: &BuildArgs) -> Drivers {
 }
 
 /// The CA bundle's path when `--ca-certs` is given, checked to be PEM.
-fn ca_bundle(args: &BuildArgs) -> Result<Option<PathBuf>, BuildError> {
+fn ca_bundle(args: &BuildArgs, notes: &mut Vec<String>) -> Result<Option<PathBuf>, BuildError> {
     let Some(given) = &args.ca_certs else {
         return Ok(None);
     };
@@ -459,7 +469,7 @@ fn ca_bundle(args: &BuildArgs) -> Result<Option<PathBuf>, BuildError> {
     match etcfiles::pem_certificates(&bytes) {
         0 => Err(BuildError::CaNotPem(path)),
         n => {
-            eprintln!("{TOOL}: {n} CA certificates from {}", path.display());
+            notes.push(format!("{n} CA certificates from {}", path.display()));
             Ok(Some(path))
         }
     }
@@ -554,7 +564,7 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
     })?;
     // The output is opened first: an unwritable -o fails before the work
     // (and before the lines module selection prints).
-    let (img, modules) = assemble(args)?;
+    let (img, modules, notes) = assemble(args)?;
     let write_err = |source| BuildError::Write {
         path: output.clone(),
         source,
@@ -578,5 +588,6 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         modules,
         uncompressed,
         compressed,
+        notes,
     })
 }
