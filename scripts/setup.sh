@@ -8,6 +8,7 @@ pkgs=(
   cpio              # GNU cpio reads our archives in the tests
   kmod              # modprobe: the reference for modload's resolution
   dnsmasq-base      # the DHCP server netcfg is tested against
+  kea-dhcp4-server  # ISC Kea: 1 s leases for netcfg's short-lease test
   dhcpcd-base       # peer DHCP client for the netcfg benchmark
   busybox-static    # peer tools: udhcpc, syslogd, the busybox image
   rsyslog           # the syslog receiver and peer forwarder
@@ -16,6 +17,14 @@ pkgs=(
   curl xz-utils zstd file
   golang-go         # builds the static Go app of the first-image test
   ca-certificates   # the bundle nodistro build --ca-certs packs by default
+  ovmf              # UEFI firmware: boots UKIs, disks and ISOs (nodistro run --image)
+  systemd-boot-efi  # linuxx64.efi.stub, the EFI stub of every UKI
+  isolinux          # isolinux.bin, isohdpfx.bin: the ISO's BIOS boot
+  syslinux-common   # ldlinux.c32, which isolinux.bin loads
+  xorriso           # writes the hybrid ISO; checks it in the tests
+  mtools            # lists the ESP in the tests
+  dosfstools        # fsck.fat checks the ESP in the tests
+  fdisk             # sfdisk checks the disk's GPT in the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -26,6 +35,10 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Kea's package may start a system DHCP server; the tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active -q kea-dhcp4-server 2>/dev/null; then
+  systemctl stop kea-dhcp4-server || true
 fi
 # rsyslog's package may start a system daemon; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then

@@ -4,6 +4,7 @@
 //! buttons, and feeds all of it to the state machine.
 
 use crate::policy::{Action, Halt, HelperSpec, Status, Supervisor, Target};
+use nodistro_common::signal;
 use nodistro_common::timeline::{log, since_boot_ms};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::pipe::{pipe_with, PipeFlags};
@@ -45,6 +46,8 @@ pub struct Plan {
     pub forward: Option<crate::signals::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
+    /// The debug console, stop points, the bring-up report.
+    pub debug: crate::debug::DebugPlan,
 }
 
 /// How long init looks for a power button device.
@@ -54,6 +57,35 @@ const BUTTON_SEARCH: Duration = Duration::from_secs(60);
 struct ReadyPipe {
     fd: OwnedFd,
     buf: Vec<u8>,
+}
+
+/// The longest readiness line kept; a helper writing more without a
+/// newline has the excess dropped (init's memory stays bounded).
+const MAX_READY_LINE: usize = 1024;
+
+impl ReadyPipe {
+    /// Add `bytes` read from the pipe; return the complete lines. A line
+    /// longer than [`MAX_READY_LINE`] is cut there and ends with `...`.
+    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for part in bytes.split_inclusive(|b| *b == b'\n') {
+            let (text, complete) = match part.split_last() {
+                Some((b'\n', text)) => (text, true),
+                _ => (part, false),
+            };
+            let room = (MAX_READY_LINE + 1).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&text[..text.len().min(room)]);
+            if complete {
+                let mut line = String::from_utf8_lossy(&self.buf).trim_end().to_string();
+                if self.buf.len() > MAX_READY_LINE {
+                    line = line.chars().take(MAX_READY_LINE).collect::<String>() + "...";
+                }
+                lines.push(line);
+                self.buf.clear();
+            }
+        }
+        lines
+    }
 }
 
 /// The app's stdout and stderr pipes, both ends kept by init.
@@ -84,6 +116,9 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
     let mut sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
     sup.set_forward(plan.forward);
+    if let Some(c) = plan.debug.console {
+        sup.set_control(c, plan.debug.breaks.clone());
+    }
     let app_pipes = if plan.app.is_some() && plan.helpers.iter().any(|h| h.spec.name == "logfwd") {
         let mk = || {
             let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
@@ -248,6 +283,9 @@ impl Shell {
         if !self.summary_done && self.plan.vm {
             self.summary_done = true;
             self.summary(at);
+            if self.plan.debug.report {
+                crate::debug::spawn_report();
+            }
         }
         Ok(pid)
     }
@@ -383,7 +421,7 @@ impl Shell {
     fn on_signals(&mut self, sigfd: &OwnedFd) {
         for sig in nodistro_common::sys::read_signals(sigfd) {
             let now = self.now();
-            if sig == libc::SIGCHLD {
+            if sig == signal::SIGCHLD {
                 self.reap(now);
                 continue;
             }
@@ -409,20 +447,16 @@ impl Shell {
         let Some(p) = &mut self.ready[i] else { return };
         let mut chunk = [0u8; 512];
         let mut eof = false;
+        let mut lines = Vec::new();
         loop {
             match rustix::io::read(&p.fd, &mut chunk) {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
-                Ok(n) => p.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => lines.extend(p.push(&chunk[..n.min(chunk.len())])),
                 Err(_) => break,
             }
-        }
-        let mut lines = Vec::new();
-        while let Some(nl) = p.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = p.buf.drain(..=nl).collect();
-            lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
         }
         if eof {
             self.ready[i] = None;
@@ -495,6 +529,36 @@ mod tests {
         ));
         assert!(has_power_press(&[syn, event(1, 116, 1)].concat()));
         assert!(!has_power_press(&event(1, 116, 1)[..20]), "truncated event");
+    }
+
+    /// Issue 15 defect 4: a helper writing without a newline grew init's
+    /// buffer without bound.
+    #[test]
+    fn readiness_lines_are_bounded() {
+        let (r, _w) = rustix::pipe::pipe().expect("pipe");
+        let mut p = ReadyPipe {
+            fd: r,
+            buf: Vec::new(),
+        };
+        assert_eq!(p.push(b"rea"), Vec::<String>::new());
+        assert_eq!(
+            p.push(b"dy\nonline eth0 10.0.2.15/24\r\npart"),
+            ["ready", "online eth0 10.0.2.15/24"]
+        );
+        let chunk = [b'x'; 512];
+        for _ in 0..10_000 {
+            assert!(p.push(&chunk).is_empty());
+            assert!(
+                p.buf.len() <= MAX_READY_LINE + 1,
+                "buffer grew to {}",
+                p.buf.len()
+            );
+        }
+        let lines = p.push(b"\nready\n");
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("partxxx") && lines[0].ends_with("..."));
+        assert_eq!(lines[0].len(), MAX_READY_LINE + 3);
+        assert_eq!(lines[1], "ready");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is reported on the console and the boot goes on.
 
 use crate::policy::Halt;
+use nodistro_common::signal;
 use nodistro_common::timeline::log;
 use rustix::fs::{Mode, OFlags};
 use rustix::mount::{mount, unmount, MountFlags, UnmountFlags};
@@ -98,61 +99,11 @@ pub fn set_hostname(name: &str) {
     }
 }
 
-/// One rtnetlink RTM_NEWLINK request: set IFF_UP on ifindex 1 (`lo`).
-pub fn lo_up_request() -> [u8; 32] {
-    const RTM_NEWLINK: u16 = 16;
-    const NLM_F_REQUEST_ACK: u16 = 0x1 | 0x4;
-    let mut m = [0u8; 32];
-    m[0..4].copy_from_slice(&32u32.to_ne_bytes()); // nlmsg_len
-    m[4..6].copy_from_slice(&RTM_NEWLINK.to_ne_bytes());
-    m[6..8].copy_from_slice(&NLM_F_REQUEST_ACK.to_ne_bytes());
-    m[8..12].copy_from_slice(&1u32.to_ne_bytes()); // seq
-                                                   // ifinfomsg: family 0, pad, type 0, index 1, flags IFF_UP, change IFF_UP
-    m[20..24].copy_from_slice(&1i32.to_ne_bytes());
-    m[24..28].copy_from_slice(&1u32.to_ne_bytes());
-    m[28..32].copy_from_slice(&1u32.to_ne_bytes());
-    m
-}
-
-/// The errno in a netlink ACK (`NLMSG_ERROR` with 0 for success).
-pub fn ack_errno(reply: &[u8]) -> Option<i32> {
-    const NLMSG_ERROR: u16 = 2;
-    let ty = u16::from_ne_bytes([*reply.get(4)?, *reply.get(5)?]);
-    if ty != NLMSG_ERROR {
-        return None;
-    }
-    let e = reply.get(16..20)?;
-    Some(-i32::from_ne_bytes([e[0], e[1], e[2], e[3]]))
-}
-
-/// Bring up the loopback interface.
+/// Bring up the loopback interface (ifindex 1).
 pub fn lo_up() {
-    use rustix::net::{
-        recv, send, socket_with, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
-    };
-    let res = (|| -> std::io::Result<Option<i32>> {
-        let s = socket_with(
-            AddressFamily::NETLINK,
-            SocketType::RAW,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
-        send(&s, &lo_up_request(), SendFlags::empty())?;
-        let mut buf = [0u8; 256];
-        let (n, _) = recv(&s, &mut buf, RecvFlags::empty())?;
-        Ok(ack_errno(&buf[..n]))
-    })();
-    match res {
-        Ok(Some(0)) => {}
-        Ok(Some(e)) => log(
-            "init",
-            &format!(
-                "cannot bring up lo: {}",
-                std::io::Error::from_raw_os_error(e)
-            ),
-        ),
-        Ok(None) => log("init", "cannot bring up lo: unexpected netlink reply"),
-        Err(e) => log("init", &format!("cannot bring up lo: {e}")),
+    let res = nodistro_common::netlink::Netlink::open().and_then(|mut nl| nl.link_up(1, None));
+    if let Err(e) = res {
+        log("init", &format!("cannot bring up lo: {e}"));
     }
 }
 
@@ -160,7 +111,7 @@ pub fn lo_up() {
 /// returns: if reboot(2) fails, init sleeps forever rather than exit.
 pub fn end(halt: Halt) -> ! {
     // Stray processes (orphans of the app): SIGTERM, up to 1 s to go, SIGKILL.
-    crate::sys::kill_all(libc::SIGTERM);
+    crate::sys::kill_all(signal::SIGTERM);
     for _ in 0..100 {
         match rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG) {
             Err(_) => break, // ECHILD: nobody left
@@ -168,7 +119,7 @@ pub fn end(halt: Halt) -> ! {
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
         }
     }
-    crate::sys::kill_all(libc::SIGKILL);
+    crate::sys::kill_all(signal::SIGKILL);
     rustix::fs::sync();
     for (_, target, _, _) in MOUNTS.iter().rev() {
         let _ = unmount(*target, UnmountFlags::DETACH);
@@ -183,22 +134,5 @@ pub fn end(halt: Halt) -> ! {
     }
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lo_request_and_ack() {
-        let m = lo_up_request();
-        assert_eq!(u32::from_ne_bytes([m[0], m[1], m[2], m[3]]), 32);
-        assert_eq!(i32::from_ne_bytes([m[20], m[21], m[22], m[23]]), 1);
-        let mut ack = [0u8; 36];
-        ack[4..6].copy_from_slice(&2u16.to_ne_bytes());
-        ack[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
-        assert_eq!(ack_errno(&ack), Some(1));
-        assert_eq!(ack_errno(&[0u8; 8]), None);
     }
 }

@@ -56,15 +56,23 @@ fn pri(r: &Record) -> u32 {
 }
 
 /// `<PRI>1 2026-11-24T12:00:01.123456Z HOST APP PID MSGID SD MSG` (SD: the
-/// sender's structured data, `-` when none)
+/// sender's structured data, `-` when none). Control characters but tab in
+/// MSG are written `\xNN`, as on the console: no input puts a control
+/// character (a newline, a terminal escape) into a forwarded line.
 pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     let (y, mo, d, h, mi, s, us) = utc(r.time_us);
     let mut out = String::with_capacity(r.msg.len() + 96);
-    let _ = write!(
-        out,
-        "<{}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z ",
-        pri(r)
-    );
+    if r.time_us < crate::record::TIME_LIMIT_US {
+        let _ = write!(
+            out,
+            "<{}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z ",
+            pri(r)
+        );
+    } else {
+        // Past year 9999 (a kernel record's time from a damaged file):
+        // RFC 5424's NILVALUE rather than a timestamp receivers reject.
+        let _ = write!(out, "<{}>1 - ", pri(r));
+    }
     field(
         &mut out,
         Some(r.hostname.as_deref().unwrap_or(&origin.hostname)),
@@ -77,9 +85,14 @@ pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     out.push(' ');
     field(&mut out, r.msgid.as_deref(), 32);
     out.push(' ');
-    out.push_str(r.sd.as_deref().unwrap_or("-"));
+    // Structured data is passed on as sent, unless a control character in
+    // it would reach the receiver's line.
+    let sd =
+        r.sd.as_deref()
+            .filter(|sd| !sd.chars().any(char::is_control));
+    out.push_str(sd.unwrap_or("-"));
     out.push(' ');
-    out.push_str(&r.msg);
+    escape_controls(&mut out, &r.msg);
     out
 }
 
@@ -114,10 +127,12 @@ pub fn rfc3164(r: &Record, origin: &Origin) -> String {
         .collect();
     out.push_str(if tag.is_empty() { "-" } else { &tag });
     if let Some(pid) = &r.pid {
-        let _ = write!(out, "[{pid}]");
+        out.push('[');
+        field(&mut out, Some(pid), 128);
+        out.push(']');
     }
     out.push_str(": ");
-    out.push_str(&r.msg);
+    escape_controls(&mut out, &r.msg);
     out
 }
 
@@ -143,27 +158,35 @@ pub fn console(r: &Record, since_boot_ms: u64) -> String {
     let mut out = String::with_capacity(r.msg.len() + 40);
     let _ = write!(
         out,
-        "[{:4}.{:03}] {}",
+        "[{:4}.{:03}] ",
         since_boot_ms / 1000,
         since_boot_ms % 1000,
-        r.app
     );
+    // The tag and pid come from the sender as much as the message does.
+    escape_controls(&mut out, &r.app);
     if let Some(pid) = &r.pid {
-        let _ = write!(out, "[{pid}]");
+        out.push('[');
+        escape_controls(&mut out, pid);
+        out.push(']');
     }
     out.push_str(": ");
     if r.severity <= 4 {
         out.push_str(SEVERITY_NAMES[usize::from(r.severity & 7)]);
         out.push_str(": ");
     }
-    for c in r.msg.chars() {
+    escape_controls(&mut out, &r.msg);
+    out
+}
+
+/// Append `s` with control characters but tab shown as `\xNN`.
+fn escape_controls(out: &mut String, s: &str) {
+    for c in s.chars() {
         if c.is_control() && c != '\t' {
             let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
         } else {
             out.push(c);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -227,6 +250,24 @@ mod tests {
         let mut out = b"x".to_vec();
         octet_frame("héllo".as_bytes(), &mut out);
         assert_eq!(out, "x6 héllo".as_bytes());
+    }
+
+    /// Issue 15 defect 7: a local sender put raw escapes on the console
+    /// through the tag or the pid (`<13>Nov 24 12:00:01 h \x1b[2J: hi`).
+    #[test]
+    fn tag_and_pid_cannot_drive_the_terminal() {
+        let mut r = rec();
+        r.app = "\x1b[2J".into();
+        r.pid = Some("1\x1b]0;x\x07".into());
+        let line = console(&r, 1);
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+        assert_eq!(line, "[   0.001] \\x1b[2J[1\\x1b]0;x\\x07]: err: disk full");
+        let wire = rfc3164(&r, &origin());
+        assert!(!wire.chars().any(|c| c.is_control()), "{wire:?}");
+        assert!(wire.ends_with(" __2J[1_]0;x_]: disk full"), "{wire}");
+        let from_socket = crate::syslog::parse_datagram(b"<13>Nov 24 12:00:01 h \x1b[2J: hi", 42);
+        let line = console(&from_socket, 1);
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
     }
 
     #[test]

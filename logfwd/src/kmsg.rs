@@ -86,8 +86,9 @@ impl KmsgParser {
             self.next_seq = seq.checked_add(1);
         }
         // Facilities above 23 cannot be expressed in syslog: clamp to user.
-        let facility = match (prio >> 3) as u8 {
-            f @ 0..=23 => f,
+        // (Compared before narrowing: `as u8` wrapped 256 << 3 to kern.)
+        let facility = match prio >> 3 {
+            f @ 0..=23 => f as u8,
             _ => crate::record::FACILITY_USER,
         };
         let mut record = Record::new(Source::Kernel, facility, (prio & 7) as u8, "kernel", msg);
@@ -202,6 +203,20 @@ mod tests {
             ]
         );
         assert_eq!(split_records(b"").count(), 0);
+    }
+
+    /// Issue 15 defect 4: priority 2048 (facility 256) wrapped to kern.
+    #[test]
+    fn huge_facilities_clamp_to_user() {
+        let mut p = KmsgParser::default();
+        for prio in [2048u64 + 3, (255 << 3) + 3, u64::MAX] {
+            let r = p
+                .parse(format!("{prio},1,0,-;x").as_bytes(), 0)
+                .expect("parses");
+            assert_eq!(r.record.facility, crate::record::FACILITY_USER, "{prio}");
+        }
+        let r = p.parse(b"187,2,0,-;x", 0).expect("parses"); // local7.err
+        assert_eq!((r.record.facility, r.record.severity), (23, 3));
     }
 
     #[test]

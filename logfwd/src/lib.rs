@@ -8,10 +8,13 @@
 //! loop over the sources).
 
 pub mod format;
+pub mod fuzzing;
+pub mod inherited;
 pub mod kmsg;
 pub mod lines;
 pub mod options;
 pub mod queue;
+pub mod recent;
 pub mod record;
 pub mod run;
 pub mod sink;
@@ -45,11 +48,16 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     for w in warnings {
         timeline::log("logfwd", &w);
     }
+    // Inherited fds first, while this is the only thread (see Inherited).
     let mut notifier = match Notifier::from_env() {
         Ok(n) => n,
         Err(e) => return report::fail("logfwd", &e, 1),
     };
-    match run::run(opts, &mut notifier) {
+    let inherited = match inherited::Inherited::take() {
+        Ok(i) => i,
+        Err(e) => return report::fail("logfwd", &e, 1),
+    };
+    match run::run(opts, inherited, &mut notifier) {
         Ok(()) => 0,
         Err(e) => report::fail("logfwd", &e, 1),
     }

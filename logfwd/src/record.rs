@@ -1,6 +1,10 @@
 //! One log record, whatever its source, and the syslog names of its
 //! facility and severity.
 
+/// 10000-01-01T00:00:00Z in µs: RFC 5424 timestamps have four-digit
+/// years, so a sender's time at or past it is replaced by reception time.
+pub const TIME_LIMIT_US: u64 = 253_402_300_800 * 1_000_000;
+
 /// Where a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

@@ -134,9 +134,7 @@ pub fn load(dir: &Path, boot_id: &str) -> Result<Option<u64>, StateError> {
 /// Write `seq` atomically (temporary file, then rename over the old one).
 pub fn save(dir: &Path, boot_id: &str, seq: u64) -> Result<(), StateError> {
     let path = dir.join(FILE);
-    let tmp = dir.join(format!("{FILE}.tmp"));
-    std::fs::write(&tmp, render(boot_id, seq))
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    nodistro_common::atomic_file::write_atomic(&path, render(boot_id, seq).as_bytes())
         .map_err(|e| StateError::Write(path, e))
 }
 

@@ -2,7 +2,8 @@
 //! (as a difference from what was applied before, never a flush),
 //! resolv.conf written atomically, the host name when asked to.
 
-use crate::lease::{self, Lease};
+use crate::lease::Lease;
+use crate::resolv::{self, Source};
 use crate::rtnl::{self, Netlink};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -83,13 +84,8 @@ impl Target<'_> {
             let what = format!("add route {}/{} via {:?}", r.dest, r.prefix, r.gateway);
             self.nl(nl, what, rtnl::RTM_NEWROUTE, &body)?;
         }
-        let text = lease::resolv_conf(new);
-        if text.is_some() && text != old.and_then(lease::resolv_conf) {
-            if let Some(t) = text {
-                write_atomic(self.resolv_conf, &t)
-                    .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
-            }
-        }
+        resolv::publish(self.resolv_conf, self.iface, Source::V4, resolv_entry(new))
+            .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
         if let (true, Some(h)) = (self.take_hostname, &new.hostname) {
             match rustix::system::sethostname(h.as_bytes()) {
                 Ok(()) => {
@@ -120,21 +116,16 @@ impl Target<'_> {
             rtnl::RTM_DELADDR,
             &rtnl::addr_body(self.index, l.addr, l.prefix, None, None),
         );
+        // The lease is gone (expired, refused, released): its DNS servers
+        // leave the machine's resolv.conf with it.
+        resolv::withdraw(self.resolv_conf, self.iface, Source::V4);
     }
 }
 
-/// Write `path` through a temporary file in the same directory and a rename,
-/// so readers see the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(
-        ".netcfg-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+/// A lease's servers and domains (option 15 first, then option 119).
+fn resolv_entry(l: &Lease) -> resolv::Entry {
+    resolv::Entry {
+        servers: l.dns.iter().map(|&a| a.into()).collect(),
+        domains: l.domain.iter().chain(&l.search).cloned().collect(),
+    }
 }

@@ -3,18 +3,18 @@
 //! returns [`Action`]s (frames to send, a lease to apply, a lease to remove,
 //! lines to log) and the time it next wants to be woken.
 
-use crate::frame;
 use crate::lease::{self, Lease};
 use crate::msg::{self as m, Msg};
+use crate::{arp, frame};
 use std::net::Ipv4Addr;
 
 /// Where a DHCP message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dest {
     Broadcast,
-    /// Unicast to the server (RENEWING, RELEASE); sent to the MAC the
-    /// server's last reply came from.
-    Unicast(Ipv4Addr),
+    /// Unicast to the server (RENEWING, RELEASE), to the MAC its replies
+    /// came from (the broadcast MAC until one came in a frame).
+    Unicast(Ipv4Addr, [u8; 6]),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub enum Action {
     Apply(Lease),
     /// Remove this lease's configuration.
     Deconfigure(Lease),
+    /// An ARP frame (probe or announcement, RFC 5227) to send as is.
+    Arp([u8; arp::FRAME_LEN]),
     Log(String),
 }
 
@@ -37,6 +39,8 @@ pub enum State {
     Selecting,
     Requesting,
     Rebooting,
+    /// ARP-probing the acknowledged address before using it.
+    Probing,
     Bound,
     Renewing,
     Rebinding,
@@ -53,6 +57,9 @@ pub struct ClientConfig {
     pub hostname: Option<String>,
     /// INIT-REBOOT: ask for this address first.
     pub remembered: Option<Ipv4Addr>,
+    /// Window for the three ARP probes before a new address is used, ms
+    /// (0: no probing).
+    pub probe_ms: u64,
 }
 
 impl ClientConfig {
@@ -64,11 +71,18 @@ impl ClientConfig {
             client_id,
             hostname: None,
             remembered: None,
+            probe_ms: 0,
         }
     }
 }
 
 const SEC: u64 = 1000;
+/// Whatever the server's times say, at most one REQUEST a second: a lease
+/// of 2 s once gave T1 = T2 = 0 and a rebinding loop (29,529 Kea lease
+/// allocations in 14 s).
+pub const REQUEST_FLOOR: u64 = SEC;
+/// After a DHCPDECLINE, wait this long before DISCOVER (RFC 2131 3.1.5).
+pub const DECLINE_WAIT: u64 = 10 * SEC;
 /// REQUEST retransmissions before going back to DISCOVER.
 const MAX_REQUESTS: u32 = 4;
 
@@ -86,6 +100,13 @@ pub struct Client {
     offer: Option<(Ipv4Addr, Ipv4Addr)>,
     lease: Option<Lease>,
     bound_at: u64,
+    /// Source (IP, MAC) of the frame being handled, while it is.
+    frame_from: Option<(Ipv4Addr, [u8; 6])>,
+    /// The MAC the lease's server replies from, once seen.
+    server_mac: Option<[u8; 6]>,
+    /// The acknowledged lease being probed, and probes sent.
+    probing: Option<(Lease, Vec<String>)>,
+    probes: u32,
 }
 
 impl Client {
@@ -104,6 +125,10 @@ impl Client {
             offer: None,
             lease: None,
             bound_at: 0,
+            frame_from: None,
+            server_mac: None,
+            probing: None,
+            probes: 0,
         }
     }
 
@@ -196,10 +221,11 @@ impl Client {
                 } else {
                     exp
                 };
-                self.next = Some(until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC)));
+                let retry = until.min(now + (until.saturating_sub(now) / 2).max(60 * SEC));
+                self.next = Some(retry.max(now + REQUEST_FLOOR));
                 if self.state == State::Renewing {
                     if let Some(l) = &self.lease {
-                        dest = Dest::Unicast(l.server);
+                        dest = self.unicast(l.server);
                     }
                 }
             }
@@ -212,7 +238,7 @@ impl Client {
         m.secs = ((now.saturating_sub(self.started)) / SEC).min(0xffff) as u16;
         m.push(m::OPT_MSG_TYPE, [ty]);
         m.push(m::OPT_CLIENT_ID, self.cfg.client_id.clone());
-        if ty != m::RELEASE {
+        if ty != m::RELEASE && ty != m::DECLINE {
             m.push(m::OPT_MAX_SIZE, 1500u16.to_be_bytes());
             m.push(
                 m::OPT_PARAMS,
@@ -229,6 +255,7 @@ impl Client {
                     m::OPT_T2,
                     m::OPT_DOMAIN_SEARCH,
                     m::OPT_CLASSLESS_ROUTES,
+                    m::OPT_NTP,
                 ],
             );
             if let Some(h) = &self.cfg.hostname {
@@ -236,6 +263,10 @@ impl Client {
             }
         }
         m
+    }
+
+    fn unicast(&self, server: Ipv4Addr) -> Dest {
+        Dest::Unicast(server, self.server_mac.unwrap_or(frame::BROADCAST_MAC))
     }
 
     fn send(&self, m: Msg, src: Ipv4Addr, dest: Dest) -> Action {
@@ -248,17 +279,21 @@ impl Client {
 
     /// (T1, T2, expiry) in `now` units.
     fn deadlines(&self) -> (u64, u64, u64) {
-        let at = |s: u32| {
-            if s == u32::MAX {
-                u64::MAX
-            } else {
-                self.bound_at + u64::from(s) * SEC
-            }
-        };
+        let at = |ms: u64| self.bound_at.saturating_add(ms);
         match &self.lease {
-            Some(l) => (at(l.t1), at(l.t2), at(l.lease_secs)),
+            Some(l) if l.lease_secs == u32::MAX => (u64::MAX, u64::MAX, u64::MAX),
+            Some(l) => (at(l.t1_ms), at(l.t2_ms), at(u64::from(l.lease_secs) * SEC)),
             None => (u64::MAX, u64::MAX, u64::MAX),
         }
+    }
+
+    /// The next timer while bound: the earliest deadline, but no REQUEST
+    /// sooner than [`REQUEST_FLOOR`] after the last one.
+    fn bound_timer(&self) -> u64 {
+        let (t1, t2, exp) = self.deadlines();
+        t1.min(t2)
+            .max(self.request_sent.saturating_add(REQUEST_FLOOR))
+            .min(exp)
     }
 
     /// Call when `now >= next_timeout()`.
@@ -293,9 +328,10 @@ impl Client {
             }
             State::Renewing | State::Rebinding => vec![self.request(now)],
             State::Bound => {
-                self.next = Some(t1.min(t2).min(exp));
+                self.next = Some(self.bound_timer());
                 vec![]
             }
+            State::Probing => self.probe(now),
             State::Stopped => vec![],
         }
     }
@@ -323,7 +359,7 @@ impl Client {
             self.xid = self.random() as u32;
             let mut m = self.message(m::RELEASE, l.addr, now);
             m.push(m::OPT_SERVER_ID, l.server.octets());
-            v.push(self.send(m, l.addr, Dest::Unicast(l.server)));
+            v.push(self.send(m, l.addr, self.unicast(l.server)));
             v.push(Action::Deconfigure(l));
         }
         self.state = State::Stopped;
@@ -340,13 +376,18 @@ impl Client {
             Err(frame::FrameError::WrongPort | frame::FrameError::NotUdp) => return vec![],
             Err(e) => return vec![Action::Log(format!("dropped a frame: {e}"))],
         };
-        self.handle_payload(d.payload, d.src_ip, now)
+        // The core saw the server's MAC here: the shell needs not parse
+        // the frame again (with checksums that offload leaves unfilled).
+        self.frame_from = Some((d.src_ip, d.src_mac));
+        let actions = self.handle_payload(d.payload, d.src_ip, now);
+        self.frame_from = None;
+        actions
     }
 
     /// Feed one UDP payload from the server port.
     pub fn handle_payload(&mut self, bytes: &[u8], sender: Ipv4Addr, now: u64) -> Vec<Action> {
         let log = |s: String| vec![Action::Log(s)];
-        if matches!(self.state, State::Stopped | State::Bound) {
+        if matches!(self.state, State::Stopped | State::Bound | State::Probing) {
             return vec![];
         }
         let m = match Msg::decode(bytes) {
@@ -417,7 +458,69 @@ impl Client {
                 return v;
             }
         }
+        let new_addr = self.lease.as_ref().is_none_or(|old| old.addr != l.addr);
+        if self.cfg.probe_ms > 0 && new_addr {
+            // RFC 5227: make sure nobody else uses it first.
+            self.state = State::Probing;
+            self.probes = 0;
+            self.probing = Some((l, warnings));
+            return self.probe(now);
+        }
         self.bind(l, warnings, now)
+    }
+
+    /// The next ARP probe, or after the last one's wait, the binding
+    /// (with an announcement).
+    fn probe(&mut self, now: u64) -> Vec<Action> {
+        let Some((l, _)) = &self.probing else {
+            return vec![];
+        };
+        let addr = l.addr;
+        if self.probes < arp::PROBES {
+            self.probes += 1;
+            self.next = Some(now + (self.cfg.probe_ms / u64::from(arp::PROBES)).max(1));
+            return vec![Action::Arp(arp::probe(self.cfg.mac, addr))];
+        }
+        let Some((l, warnings)) = self.probing.take() else {
+            return vec![];
+        };
+        let mut v = self.bind(l, warnings, now);
+        v.push(Action::Arp(arp::announce(self.cfg.mac, addr)));
+        v
+    }
+
+    /// Feed one received ARP frame: while probing, a host that has the
+    /// address (or probes for it) makes the client decline it and look
+    /// for another after [`DECLINE_WAIT`].
+    pub fn handle_arp(&mut self, frame: &[u8], now: u64) -> Vec<Action> {
+        let Some((l, _)) = self
+            .probing
+            .as_ref()
+            .filter(|_| self.state == State::Probing)
+        else {
+            return vec![];
+        };
+        let Some(mac) = arp::conflict(frame, self.cfg.mac, l.addr) else {
+            return vec![];
+        };
+        let (addr, server) = (l.addr, l.server);
+        self.probing = None;
+        let mut m = self.message(m::DECLINE, Ipv4Addr::UNSPECIFIED, now);
+        m.push(m::OPT_REQUESTED_IP, addr.octets());
+        m.push(m::OPT_SERVER_ID, server.octets());
+        let decline = self.send(m, Ipv4Addr::UNSPECIFIED, Dest::Broadcast);
+        let hw: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+        self.new_exchange(State::Selecting, now);
+        self.offer = None;
+        self.next = Some(now + DECLINE_WAIT);
+        vec![
+            Action::Log(format!(
+                "{addr} is in use by {} (ARP); declined, asking again in {} s",
+                hw.join(":"),
+                DECLINE_WAIT / SEC
+            )),
+            decline,
+        ]
     }
 
     fn bind(&mut self, l: Lease, warnings: Vec<String>, now: u64) -> Vec<Action> {
@@ -426,9 +529,16 @@ impl Client {
         self.bound_at = self.request_sent.min(now);
         self.offer = Some((l.addr, l.server));
         self.cfg.remembered = None;
+        match self.frame_from {
+            Some((ip, mac)) if ip == l.server => self.server_mac = Some(mac),
+            _ if self
+                .lease
+                .as_ref()
+                .is_some_and(|old| old.server == l.server) => {}
+            _ => self.server_mac = None,
+        }
         self.lease = Some(l.clone());
-        let (t1, t2, exp) = self.deadlines();
-        self.next = Some(t1.min(t2).min(exp));
+        self.next = Some(self.bound_timer());
         v.push(Action::Apply(l));
         v
     }

@@ -24,16 +24,26 @@ pub struct Lease {
     pub server: Ipv4Addr,
     pub routes: Vec<Route>,
     pub dns: Vec<Ipv4Addr>,
+    /// NTP servers (option 42; `ip=`'s ntp0-ip), at most 3.
+    pub ntp: Vec<Ipv4Addr>,
     pub domain: Option<String>,
     /// Option 119, validated like `domain`.
     pub search: Vec<String>,
     pub hostname: Option<String>,
     pub mtu: Option<u16>,
-    /// Seconds; `u32::MAX` is infinite.
+    /// Seconds; `u32::MAX` is infinite; at least [`MIN_LEASE_SECS`].
     pub lease_secs: u32,
-    pub t1: u32,
-    pub t2: u32,
+    /// Renewal (T1) and rebinding (T2) times in milliseconds after the
+    /// lease began (milliseconds: seconds truncated short leases' defaults
+    /// to 0); `u64::MAX` for an infinite lease.
+    pub t1_ms: u64,
+    pub t2_ms: u64,
 }
+
+/// The shortest lease netcfg keeps: a shorter one (Kea allows 1 s) is
+/// treated as this long, so that the client, which sends at most one
+/// REQUEST a second, renews it in time and the address stays.
+pub const MIN_LEASE_SECS: u32 = 4;
 
 impl Lease {
     /// The first gateway of the default route, for the console line.
@@ -56,6 +66,10 @@ impl Lease {
         }
         if let Some(d) = &self.domain {
             s += &format!(" domain {d}");
+        }
+        if !self.ntp.is_empty() {
+            let n: Vec<String> = self.ntp.iter().map(|a| a.to_string()).collect();
+            s += &format!(" ntp {}", n.join(","));
         }
         if self.lease_secs == u32::MAX {
             s += " lease infinite";
@@ -97,21 +111,49 @@ pub fn broadcast_of(a: Ipv4Addr, prefix: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(a) | !prefix_mask(prefix))
 }
 
+/// The longest host name sethostname(2) takes (HOST_NAME_MAX).
+pub const HOSTNAME_MAX: usize = 64;
+/// The longest DNS name (RFC 1035, without the trailing dot).
+pub const DNS_NAME_MAX: usize = 253;
+
 /// A DNS name safe for resolv.conf and sethostname: RFC 1123 labels of
 /// letters, digits and '-', 1..=63 bytes each, at most `max` bytes in all.
 /// A trailing dot is dropped.
 pub fn valid_name(name: &str, max: usize) -> Option<String> {
+    check_name(name, max).ok()
+}
+
+/// [`valid_name`], or why not, as the end of a sentence naming the value
+/// ("is 252 bytes, over the 64-byte limit of sethostname").
+pub fn check_name(name: &str, max: usize) -> Result<String, String> {
     let name = name.strip_suffix('.').unwrap_or(name);
-    let ok = !name.is_empty()
-        && name.len() <= max
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    ok.then(|| name.to_string())
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > max {
+        let of = if max == HOSTNAME_MAX {
+            "sethostname"
+        } else {
+            "DNS names"
+        };
+        return Err(format!(
+            "is {} bytes, over the {max}-byte limit of {of}",
+            name.len()
+        ));
+    }
+    let ok = name.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !ok {
+        return Err(
+            "is not a valid DNS name (dot-separated labels of 1-63 letters, digits and '-')".into(),
+        );
+    }
+    Ok(name.to_string())
 }
 
 fn usable_host(a: Ipv4Addr) -> bool {
@@ -192,6 +234,14 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
         }
     }
     let mut dns = Vec::new();
+    let mut ntp = Vec::new();
+    for a in msg.ips(msg::OPT_NTP).unwrap_or_default() {
+        if !usable_host(a) {
+            warn.push(format!("NTP server {a} dropped"));
+        } else if ntp.len() < 3 && !ntp.contains(&a) {
+            ntp.push(a);
+        }
+    }
     for a in msg.ips(msg::OPT_DNS).unwrap_or_default() {
         if !usable_host(a) {
             warn.push(format!("DNS server {a} dropped"));
@@ -202,14 +252,12 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
     let mut name = |code, what: &str, max| {
         let raw = msg.opt(code)?;
         let text = String::from_utf8_lossy(raw);
-        let v = valid_name(&text, max);
-        if v.is_none() {
-            warn.push(format!("{what} {text:?} is not a valid DNS name; ignored"));
-        }
-        v
+        check_name(&text, max)
+            .map_err(|why| warn.push(format!("{what} {text:?} {why}; ignored")))
+            .ok()
     };
-    let domain = name(msg::OPT_DOMAIN, "DomainName", 253);
-    let hostname = name(msg::OPT_HOSTNAME, "Hostname", 64);
+    let domain = name(msg::OPT_DOMAIN, "DomainName", DNS_NAME_MAX);
+    let hostname = name(msg::OPT_HOSTNAME, "Hostname", HOSTNAME_MAX);
     let mut search = Vec::new();
     if let Some(d) = msg.opt(msg::OPT_DOMAIN_SEARCH) {
         for n in msg::domain_search(d).unwrap_or_else(|| {
@@ -233,19 +281,21 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
         }
         None => None,
     };
-    let (mut t1, mut t2) = (lease_secs / 2, (lease_secs / 8).saturating_mul(7));
-    if lease_secs == u32::MAX {
-        (t1, t2) = (u32::MAX, u32::MAX);
-    }
-    let given2 = msg.u32(msg::OPT_T2).unwrap_or(t2);
-    let given1 = msg.u32(msg::OPT_T1).unwrap_or(t1.min(given2));
-    if given1 <= given2 && given2 <= lease_secs {
-        (t1, t2) = (given1, given2);
-    } else {
+    let lease_secs = if lease_secs < MIN_LEASE_SECS {
         warn.push(format!(
-            "T1 {given1}s / T2 {given2}s inconsistent with lease {lease_secs}s; using defaults"
+            "lease {lease_secs}s is shorter than {MIN_LEASE_SECS}s; keeping the address {MIN_LEASE_SECS}s and renewing every {}s",
+            MIN_LEASE_SECS / 2
         ));
-    }
+        MIN_LEASE_SECS
+    } else {
+        lease_secs
+    };
+    let (t1_ms, t2_ms) = timers_ms(
+        lease_secs,
+        msg.u32(msg::OPT_T1),
+        msg.u32(msg::OPT_T2),
+        &mut warn,
+    );
     Ok((
         Lease {
             addr,
@@ -254,24 +304,51 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
             server,
             routes,
             dns,
+            ntp,
             domain,
             search,
             hostname,
             mtu,
             lease_secs,
-            t1,
-            t2,
+            t1_ms,
+            t2_ms,
         },
         warn,
     ))
 }
+
+/// T1 and T2 in ms: the server's (if consistent), else RFC 2131's 1/2 and
+/// 7/8 of the lease, computed in ms so a short lease keeps non-zero ones.
+fn timers_ms(lease: u32, t1: Option<u32>, t2: Option<u32>, warn: &mut Vec<String>) -> (u64, u64) {
+    if lease == u32::MAX {
+        return (u64::MAX, u64::MAX);
+    }
+    let lease_ms = u64::from(lease) * 1000;
+    let (d1, d2) = (lease_ms / 2, lease_ms / 8 * 7);
+    let given2 = t2.map_or(d2, |t| u64::from(t) * 1000);
+    let given1 = t1.map_or(d1.min(given2), |t| u64::from(t) * 1000);
+    if given1 <= given2 && given2 <= lease_ms {
+        (given1, given2)
+    } else {
+        warn.push(format!(
+            "T1 {}s / T2 {}s inconsistent with lease {lease}s; using defaults",
+            given1 / 1000,
+            given2 / 1000
+        ));
+        (d1, d2)
+    }
+}
+
+/// The first line of every resolv.conf netcfg writes; alone, the file
+/// left when a lease's servers are gone.
+pub const RESOLV_HEADER: &str = "# written by nodistro netcfg\n";
 
 /// The resolv.conf text for a lease (None: nothing to write).
 pub fn resolv_conf(lease: &Lease) -> Option<String> {
     if lease.dns.is_empty() {
         return None;
     }
-    let mut s = String::from("# written by nodistro netcfg\n");
+    let mut s = String::from(RESOLV_HEADER);
     let search: Vec<&str> = lease
         .domain
         .iter()
@@ -343,7 +420,7 @@ mod tests {
         assert_eq!((l.prefix, l.broadcast), (24, Ipv4Addr::new(10, 0, 0, 255)));
         assert_eq!(l.router(), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(l.dns, vec![Ipv4Addr::new(10, 0, 0, 1)]);
-        assert_eq!((l.t1, l.t2), (1800, 3150));
+        assert_eq!((l.t1_ms, l.t2_ms), (1_800_000, 3_150_000));
         assert_eq!(l.mtu, Some(1400));
         assert_eq!(w.len(), 1, "{w:?}");
         assert_eq!(
@@ -365,12 +442,43 @@ mod tests {
         let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
         assert!(l.routes.is_empty());
         assert_eq!((l.domain, l.hostname, l.mtu), (None, None, None));
-        assert_eq!((l.t1, l.t2), (1800, 3150));
+        assert_eq!((l.t1_ms, l.t2_ms), (1_800_000, 3_150_000));
         assert_eq!(w.len(), 5, "{w:?}");
         let long = "a".repeat(64);
         assert_eq!(valid_name(&format!("{long}.com"), 253), None);
         assert_eq!(valid_name("ok-host.", 64).as_deref(), Some("ok-host"));
         assert_eq!(valid_name(&"a.".repeat(40), 64), None);
+    }
+
+    /// Issue 15 defect 10: a 252-character host name was refused as "not a
+    /// valid DNS name"; the real reason is sethostname's 64-byte limit.
+    #[test]
+    fn long_host_names_say_which_limit() {
+        let name = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(60),
+        ]
+        .join(".");
+        assert_eq!(name.len(), 252);
+        let why = check_name(&name, HOSTNAME_MAX).expect_err("too long");
+        assert_eq!(why, "is 252 bytes, over the 64-byte limit of sethostname");
+        assert_eq!(
+            check_name(&name, DNS_NAME_MAX).as_deref(),
+            Ok(name.as_str())
+        );
+        let mut o = base();
+        o.push(DhcpOption::Hostname(name));
+        let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
+        assert_eq!(l.hostname, None);
+        assert!(
+            w.iter().any(|w| w.contains("64-byte limit of sethostname")),
+            "{w:?}"
+        );
+        assert!(check_name("a_b", 64)
+            .expect_err("bad")
+            .contains("not a valid DNS name"));
     }
 
     #[test]

@@ -1,13 +1,10 @@
-//! The IO shell around the state machine: one interface, one thread. Finds
-//! the interface in sysfs, brings it up, waits for carrier, runs the DHCP
-//! client over a packet socket and applies what it decides.
+//! The IO shell's plumbing for one interface: finds it in sysfs, brings it
+//! up, waits for carrier, applies static configuration; the DHCP loop over
+//! a packet socket is [`crate::session`].
 
 use crate::apply::{ApplyError, Target};
-use crate::dhcp::{Action, Client, ClientConfig, Dest};
-use crate::frame;
 use crate::lease::Lease;
 use crate::rtnl::Netlink;
-use crate::sys;
 use nodistro_common::sys::Notifier;
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -48,6 +45,8 @@ pub struct Options {
     pub lease_dir: Option<PathBuf>,
     pub oneshot: bool,
     pub timeout: Duration,
+    /// ARP probe window before using a new address (0: no probing).
+    pub arp_probe_ms: u64,
 }
 
 pub struct Shared {
@@ -108,12 +107,12 @@ pub fn ethernet_ifaces() -> Vec<String> {
     v
 }
 
-fn has_carrier(name: &str) -> bool {
+pub(crate) fn has_carrier(name: &str) -> bool {
     sysfs(name, "carrier").is_ok_and(|c| c == "1")
 }
 
 /// Bring `name` up (lo too) and wait for carrier until `deadline`.
-fn link_up(nl: &mut Netlink, iface: &Iface, deadline: Instant) -> Result<(), RunError> {
+pub(crate) fn link_up(nl: &mut Netlink, iface: &Iface, deadline: Instant) -> Result<(), RunError> {
     nl.link_up(iface.index, None)
         .map_err(|e| RunError::LinkUp(iface.name.clone(), e))?;
     while !has_carrier(&iface.name) {
@@ -132,7 +131,7 @@ fn link_up(nl: &mut Netlink, iface: &Iface, deadline: Instant) -> Result<(), Run
 /// A seed for xids and jitter. GRND_INSECURE: early in boot the kernel's
 /// CRNG is not ready yet and a plain getrandom() would block (seen: 1.7 s
 /// under QEMU); xids need to be unpredictable enough, not secret.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let mut b = [0u8; 8];
     match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::INSECURE) {
         Ok(8) => u64::from_ne_bytes(b),
@@ -140,7 +139,7 @@ fn seed() -> u64 {
     }
 }
 
-fn stopped(fd: &OwnedFd) -> bool {
+pub(crate) fn stopped(fd: &OwnedFd) -> bool {
     let mut p = [PollFd::new(fd, PollFlags::IN)];
     let zero = Timespec {
         tv_sec: 0,
@@ -149,7 +148,7 @@ fn stopped(fd: &OwnedFd) -> bool {
     poll(&mut p, Some(&zero)).is_ok_and(|n| n > 0)
 }
 
-fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took: Duration) {
+pub(crate) fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took: Duration) {
     if o.oneshot {
         println!("{}", l.summary(iface));
     }
@@ -157,7 +156,7 @@ fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took: Duration) 
         "netcfg",
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
     );
-    if let Ok(mut n) = shared.notifier.lock() {
+    if let (true, Ok(mut n)) = (crate::ready::up(false), shared.notifier.lock()) {
         n.notify(&format!("online {iface} {}/{}", l.addr, l.prefix));
     }
 }
@@ -180,7 +179,7 @@ pub fn ipv6_globals(text: &str, name: &str) -> Vec<String> {
 }
 
 /// Log global IPv6 addresses the kernel's SLAAC gave `name`, once each.
-fn report_ipv6(name: &str, seen: &mut Vec<String>) {
+pub(crate) fn report_ipv6(name: &str, seen: &mut Vec<String>) {
     let text = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
     for a in ipv6_globals(&text, name) {
         if !seen.contains(&a) {
@@ -195,12 +194,14 @@ fn report_ipv6(name: &str, seen: &mut Vec<String>) {
 
 /// Write (or with None remove) the remembered address; failures are only
 /// logged: INIT-REBOOT is an optimisation.
-fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
+pub(crate) fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
     let r = match addr {
         Some(a) => path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::apply::write_atomic(path, &format!("{a}\n"))),
+            .and_then(|()| {
+                nodistro_common::atomic_file::write_atomic(path, format!("{a}\n").as_bytes())
+            }),
         None => std::fs::remove_file(path).or_else(|e| match e.kind() {
             io::ErrorKind::NotFound => Ok(()),
             _ => Err(e),
@@ -212,7 +213,7 @@ fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
 }
 
 /// How long to watch for SLAAC addresses after start.
-const IPV6_WATCH_MS: u64 = 30_000;
+pub(crate) const IPV6_WATCH_MS: u64 = 30_000;
 
 /// Static configuration (`ip=` with an address).
 pub fn static_config(
@@ -238,7 +239,7 @@ pub fn static_config(
     Ok(())
 }
 
-fn netlink(name: &str) -> Result<Netlink, RunError> {
+pub(crate) fn netlink(name: &str) -> Result<Netlink, RunError> {
     Netlink::open().map_err(|source| RunError::Socket {
         what: "rtnetlink",
         iface: name.to_string(),
@@ -255,164 +256,6 @@ pub fn loopback_up() {
     });
     if let Err(e) = r {
         log("netcfg", &nodistro_common::report::chain(&e));
-    }
-}
-
-/// DHCP on one interface: returns after the first lease with `oneshot`,
-/// else when `shared.stop` fires (after DHCPRELEASE and deconfiguring).
-pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
-    let t0 = Instant::now();
-    let now = || t0.elapsed().as_millis() as u64;
-    let iface = Iface::find(name)?;
-    let mut nl = netlink(name)?;
-    link_up(&mut nl, &iface, t0 + o.timeout)?;
-    let sock = sys::packet_socket(iface.index).map_err(|source| RunError::Socket {
-        what: "raw packet",
-        iface: name.to_string(),
-        source,
-    })?;
-    if let Err(e) = sys::enable_auxdata(&sock) {
-        log(
-            "netcfg",
-            &format!("{name}: PACKET_AUXDATA unavailable: {e}"),
-        );
-    }
-    let target = Target {
-        iface: name,
-        index: iface.index,
-        resolv_conf: &o.resolv_conf,
-        take_hostname: o.take_hostname,
-    };
-    let mut cfg = ClientConfig::new(iface.mac);
-    cfg.hostname = o.hostname.clone();
-    let memory = o.lease_dir.as_ref().map(|d| d.join(name));
-    cfg.remembered = o.request.or_else(|| {
-        let text = std::fs::read_to_string(memory.as_ref()?).ok()?;
-        text.trim().parse().ok()
-    });
-    let mut client = Client::new(cfg, seed());
-    let mut applied: Option<Lease> = None;
-    let mut server_mac: Option<(Ipv4Addr, [u8; 6])> = None;
-    let mut actions = client.start(now());
-    let mut stopping = false;
-    let events = crate::rtnl::link_events().map_err(|source| RunError::Socket {
-        what: "rtnetlink link events",
-        iface: name.to_string(),
-        source,
-    })?;
-    let mut carrier = has_carrier(name);
-    let mut buf = vec![0u8; 2048];
-    let mut v6_seen = Vec::new();
-    loop {
-        if !o.oneshot && now() < IPV6_WATCH_MS {
-            report_ipv6(name, &mut v6_seen);
-        }
-        for a in std::mem::take(&mut actions) {
-            match a {
-                Action::Send { payload, src, dest } => {
-                    let (mac, ip) = match dest {
-                        Dest::Broadcast => (frame::BROADCAST_MAC, Ipv4Addr::BROADCAST),
-                        Dest::Unicast(ip) => match server_mac {
-                            Some((s, mac)) if s == ip => (mac, ip),
-                            _ => (frame::BROADCAST_MAC, ip),
-                        },
-                    };
-                    let f = frame::build(iface.mac, mac, src, ip, &payload);
-                    if let Err(e) = rustix::net::send(&sock, &f, rustix::net::SendFlags::empty()) {
-                        log("netcfg", &format!("{name}: cannot send: {e}"));
-                    }
-                }
-                Action::Apply(l) => {
-                    for n in target.apply(&mut nl, applied.as_ref(), &l)? {
-                        log("netcfg", &format!("{name}: {n}"));
-                    }
-                    if applied.is_none() {
-                        online(shared, o, name, &l, t0.elapsed());
-                    } else if applied.as_ref() != Some(&l) {
-                        log("netcfg", &format!("{name}: renewed {}", l.summary(name)));
-                    }
-                    if let Some(m) = &memory {
-                        remember(m, Some(l.addr));
-                    }
-                    applied = Some(l);
-                    if o.oneshot {
-                        return Ok(());
-                    }
-                }
-                Action::Deconfigure(l) => {
-                    target.remove(&mut nl, &l);
-                    if let Some(m) = &memory {
-                        remember(m, None);
-                    }
-                    log(
-                        "netcfg",
-                        &format!("{name}: removed {}/{}", l.addr, l.prefix),
-                    );
-                    applied = None;
-                }
-                Action::Log(s) => log("netcfg", &format!("{name}: {s}")),
-            }
-        }
-        if stopping {
-            return Ok(());
-        }
-        let mut wait = client
-            .next_timeout()
-            .map_or(u64::MAX, |t| t.saturating_sub(now()));
-        if !o.oneshot && now() < IPV6_WATCH_MS {
-            wait = wait.min(1000);
-        }
-        if o.oneshot {
-            let left = (o.timeout.as_millis() as u64).saturating_sub(now());
-            if left == 0 {
-                return Err(RunError::Timeout(name.to_string(), o.timeout.as_secs()));
-            }
-            wait = wait.min(left);
-        }
-        let ts = Timespec {
-            tv_sec: (wait / 1000).min(86_400) as i64,
-            tv_nsec: ((wait % 1000) * 1_000_000) as i64,
-        };
-        let mut fds = [
-            PollFd::new(&sock, PollFlags::IN),
-            PollFd::new(&shared.stop, PollFlags::IN),
-            PollFd::new(&events, PollFlags::IN),
-        ];
-        let _ = poll(&mut fds, Some(&ts));
-        if !fds[2].revents().is_empty() {
-            while rustix::net::recv(&events, &mut buf[..], rustix::net::RecvFlags::DONTWAIT).is_ok()
-            {
-            }
-            let now_up = has_carrier(name);
-            if now_up != carrier {
-                carrier = now_up;
-                if now_up {
-                    log(
-                        "netcfg",
-                        &format!("{name}: carrier back; confirming the lease"),
-                    );
-                    actions.extend(client.link_returned(now()));
-                } else {
-                    log("netcfg", &format!("{name}: carrier lost"));
-                }
-            }
-        }
-        if stopped(&shared.stop) {
-            actions = client.stop(now());
-            stopping = true;
-            continue;
-        }
-        while let Ok((n, csum_not_ready)) = sys::recv_frame(&sock, &mut buf) {
-            let f = &buf[..n.min(buf.len())];
-            actions.extend(client.handle_frame(f, !csum_not_ready, now()));
-            // Unicast renewals go to the MAC our server's replies come from.
-            if let (Ok(d), Some(l)) = (frame::parse(f, true), client.lease()) {
-                if d.src_ip == l.server {
-                    server_mac = Some((d.src_ip, d.src_mac));
-                }
-            }
-        }
-        actions.extend(client.handle_timeout(now()));
     }
 }
 

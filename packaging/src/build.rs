@@ -1,6 +1,7 @@
 //! `nodistro build`: pack the runtime tools, the app, extra files and kernel
 //! modules into a reproducible initramfs (cpio newc, gzip/zstd/none).
 
+use crate::bootable::{DataSize, Format};
 use crate::compress::{Compression, Encoder};
 use crate::drivers::{self, Drivers};
 use crate::elf::{self, AppKind};
@@ -39,8 +40,9 @@ pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
     out
 }
 
-/// The runtime tools installed as symlinks to the multicall binary.
-pub const TOOLS: [&str; 4] = ["init", "modload", "netcfg", "logfwd"];
+/// The runtime tools a full nodistro-box holds. An image links the ones
+/// the box given lists (`nodistro-box --list`, see [`crate::boxtools`]).
+pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
 
 /// build an initramfs: the nodistro runtime, your static app, extra files
 /// and kernel modules, as a reproducible cpio archive
@@ -75,8 +77,8 @@ pub struct BuildArgs {
     /// compression level (gzip 0-9, default 6; zstd 1-19, default 3)
     #[argh(option)]
     pub level: Option<i32>,
-    /// directory holding nodistro-box (default: the directory of this
-    /// nodistro executable)
+    /// directory holding nodistro-box (default: $NODISTRO_TOOLS_DIR, else
+    /// the directory of this nodistro executable)
     #[argh(option)]
     pub tools_dir: Option<PathBuf>,
     /// drivers to include: vm (default: virtio over PCI and MMIO, e1000,
@@ -118,6 +120,31 @@ pub struct BuildArgs {
     /// add its loader, libraries or interpreter with --file)
     #[argh(switch)]
     pub allow_dynamic: bool,
+    /// what to write: initramfs (default), uki (a Unified Kernel Image),
+    /// disk (a raw GPT disk with an EFI system partition) or iso (a hybrid
+    /// BIOS/UEFI ISO)
+    #[argh(option, default = "Format::Initramfs")]
+    pub format: Format,
+    /// the kernel for uki/disk/iso (default: the newest /boot/vmlinuz-*);
+    /// the modules come from the same release
+    #[argh(option)]
+    pub kernel: Option<PathBuf>,
+    /// the kernel command line of a uki/disk/iso (default: "console=tty0
+    /// console=ttyS0,115200 panic=-1")
+    #[argh(option)]
+    pub cmdline: Option<String>,
+    /// with --format disk: add an empty data partition of this size (bytes,
+    /// or K/M/G/T, e.g. 1G)
+    #[argh(option)]
+    pub data_size: Option<DataSize>,
+    /// systemd's EFI stub (default:
+    /// /usr/lib/systemd/boot/efi/linuxx64.efi.stub, package systemd-boot-efi)
+    #[argh(option)]
+    pub efi_stub: Option<PathBuf>,
+    /// directory holding isolinux.bin, isohdpfx.bin and ldlinux.c32
+    /// (default: where Debian's isolinux and syslinux-common put them)
+    #[argh(option)]
+    pub isolinux_dir: Option<PathBuf>,
 }
 
 /// `--modules none|all`.
@@ -176,6 +203,8 @@ pub enum BuildError {
     CaNotPem(PathBuf),
     #[error("cannot read the host's devices for --drivers host (is /sys mounted?); use --modaliases FILE instead")]
     HostDevices(#[source] io::Error),
+    #[error("cannot pack this nodistro-box")]
+    Box(#[source] crate::boxtools::BoxError),
     #[error("cannot write the configuration file")]
     Config(#[source] nodistro_common::config::RenderError),
     #[error("cannot assemble the image")]
@@ -219,7 +248,15 @@ pub struct Built {
 /// Run the subcommand; returns the exit code.
 pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
-    match build(&args) {
+    if args.format != Format::Initramfs || args.kernel.is_some() {
+        return crate::bootable::main(args, start);
+    }
+    main_initramfs(&args, start)
+}
+
+/// Build the initramfs (`--format initramfs`); returns the exit code.
+pub fn main_initramfs(args: &BuildArgs, start: std::time::Instant) -> i32 {
+    match build(args) {
         Ok(b) => {
             for n in &b.notes {
                 eprintln!("{TOOL}: {n}");
@@ -304,6 +341,10 @@ fn tools_dir(args: &BuildArgs) -> PathBuf {
     if let Some(d) = &args.tools_dir {
         return d.clone();
     }
+    // e.g. the libc-free box: scripts/build-box.sh prints the directory.
+    if let Some(d) = std::env::var_os("NODISTRO_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
     std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -369,8 +410,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     if !box_path.is_file() {
         return Err(BuildError::ToolsMissing(tools));
     }
+    let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
+    crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
     img.add_file(&format!("bin/{MULTICALL_NAME}"), &box_path)?;
-    for t in TOOLS {
+    for t in &tools {
         img.add(
             &format!("bin/{t}"),
             Node::Symlink {
@@ -525,8 +568,8 @@ impl Drop for TempOutput {
     }
 }
 
-/// Build and write the archive; the output appears only when complete.
-pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
+/// The compression and its checked level.
+fn checked_level(args: &BuildArgs) -> Result<(Compression, i32), BuildError> {
     let kind = args.compression;
     let level = args.level.unwrap_or(kind.default_level());
     let range = kind.level_range();
@@ -538,6 +581,27 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
             max: *range.end(),
         });
     }
+    Ok((kind, level))
+}
+
+/// The compressed archive in memory, and how many modules it holds (for
+/// the boot image formats, which embed it).
+pub fn archive_bytes(args: &BuildArgs) -> Result<(Vec<u8>, usize), BuildError> {
+    let (kind, level) = checked_level(args)?;
+    let mtime = epoch_from_env()?;
+    let (img, modules) = assemble(args)?;
+    let write_err = |source| BuildError::Write {
+        path: PathBuf::from("(initramfs in memory)"),
+        source,
+    };
+    let enc = Encoder::new(Vec::new(), kind, level).map_err(write_err)?;
+    let (enc, _) = img.write(enc, mtime)?;
+    Ok((enc.finish().map_err(write_err)?, modules))
+}
+
+/// Build and write the archive; the output appears only when complete.
+pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
+    let (kind, level) = checked_level(args)?;
     let mtime = epoch_from_env()?;
     let output = args
         .output

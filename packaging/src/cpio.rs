@@ -13,6 +13,10 @@ pub const MAGIC: &[u8; 6] = b"070701";
 pub const MAGIC_CRC: &[u8; 6] = b"070702";
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 110;
+/// The longest name (with its NUL) or symlink target the reader accepts:
+/// the kernel's PATH_MAX, which its initramfs unpacker applies too. A
+/// damaged or hostile header cannot make the reader allocate more.
+pub const PATH_MAX: usize = 4096;
 /// Name of the entry that ends an archive.
 pub const TRAILER: &str = "TRAILER!!!";
 
@@ -65,6 +69,12 @@ pub enum CpioError {
     TooLarge { name: String, size: u64 },
     #[error("entry name {0:?} contains a NUL byte")]
     NulInName(String),
+    #[error("cpio entry at byte {offset} has a {what} of {size} bytes; the kernel accepts at most 4096 (a damaged archive?)")]
+    TooLong {
+        what: &'static str,
+        size: u64,
+        offset: u64,
+    },
     #[error("archive ends inside the entry at byte {0} (truncated; no TRAILER!!!)")]
     Truncated(u64),
     #[error("i/o error")]
@@ -278,6 +288,13 @@ impl<R: Read> Reader<R> {
         let mut fixed = [0u8; HEADER_LEN];
         self.read_exact_at(&mut fixed, start)?;
         let (mut header, namesize) = decode_fixed(&fixed, start)?;
+        if namesize > PATH_MAX {
+            return Err(CpioError::TooLong {
+                what: "name",
+                size: namesize as u64,
+                offset: start,
+            });
+        }
         let mut name = vec![0u8; namesize];
         self.read_exact_at(&mut name, start)?;
         header.name = decode_name(&name, start)?;
@@ -290,6 +307,13 @@ impl<R: Read> Reader<R> {
         }
         let size = u64::from(header.filesize);
         let link = if header.mode & S_IFMT == S_IFLNK {
+            if size > PATH_MAX as u64 {
+                return Err(CpioError::TooLong {
+                    what: "symlink target",
+                    size,
+                    offset: start,
+                });
+            }
             let mut target = vec![0u8; header.filesize as usize];
             self.read_exact_at(&mut target, start)?;
             Some(String::from_utf8_lossy(&target).into_owned())
@@ -383,6 +407,48 @@ mod tests {
             r.next_entry(),
             Err(CpioError::BadField { field: "ino", .. })
         ));
+    }
+
+    /// Issue 15 defect 8: a header's namesize or a symlink's filesize was
+    /// allocated as asked (4 GiB each) before reading a byte of it.
+    #[test]
+    fn huge_name_and_link_sizes_are_refused_before_allocating() {
+        let mut h = encode_header(&file("a", S_IFREG, 0)).expect("header");
+        h[94..102].copy_from_slice(b"ffffffff"); // namesize
+        let mut r = Reader::new(&h[..]);
+        assert!(matches!(
+            r.next_entry(),
+            Err(CpioError::TooLong {
+                what: "name",
+                size: 0xffff_ffff,
+                offset: 0
+            })
+        ));
+        let mut l = encode_header(&file("l", S_IFLNK | 0o777, 0)).expect("header");
+        l[54..62].copy_from_slice(b"ffffffff"); // filesize
+        let mut r = Reader::new(&l[..]);
+        let err = r.next_entry().expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                CpioError::TooLong {
+                    what: "symlink target",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // At the limit a name still reads (then the archive ends).
+        let long = "n".repeat(PATH_MAX - 1);
+        let mut w = Writer::new(Vec::new());
+        w.entry(&file(&long, S_IFREG, 0), &mut &b""[..])
+            .expect("entry");
+        let (bytes, _) = w.finish().expect("trailer");
+        let e = Reader::new(&bytes[..])
+            .next_entry()
+            .expect("ok")
+            .expect("entry");
+        assert_eq!(e.header.name, long);
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum ImageError {
         #[source]
         source: io::Error,
     },
+    #[error("{} is not UTF-8 (a cpio entry keeps names as UTF-8 here, and a renamed file would be a surprise): rename it", .0.display())]
+    NotUtf8(PathBuf),
     #[error("{} is not a regular file, directory or symlink; only those can go into the image", .0.display())]
     Special(PathBuf),
     #[error("{} is {size} bytes; a cpio newc entry holds at most 4 GiB - 1", .path.display())]
@@ -177,12 +179,11 @@ impl Image {
             )
         } else if ft.is_symlink() {
             let target = std::fs::read_link(src).map_err(read_err)?;
-            self.add(
-                dest,
-                Node::Symlink {
-                    target: target.to_string_lossy().into_owned(),
-                },
-            )
+            let target = target
+                .into_os_string()
+                .into_string()
+                .map_err(|_| ImageError::NotUtf8(src.to_path_buf()))?;
+            self.add(dest, Node::Symlink { target })
         } else if ft.is_dir() && recurse {
             self.add(dest, Node::Dir { mode: 0o755 })?;
             let mut children = std::fs::read_dir(src)
@@ -193,8 +194,10 @@ impl Image {
                 .map_err(read_err)?;
             children.sort();
             for name in children {
-                let child_dest =
-                    format!("{}/{}", dest.trim_end_matches('/'), name.to_string_lossy());
+                let Some(utf8) = name.to_str() else {
+                    return Err(ImageError::NotUtf8(src.join(&name)));
+                };
+                let child_dest = format!("{}/{}", dest.trim_end_matches('/'), utf8);
                 self.add_host(&child_dest, &src.join(&name), true)?;
             }
             Ok(())
@@ -289,6 +292,32 @@ impl<R: Read> Read for TaggedRead<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 15 defect 9: `bad\xffbyte` was packed as `bad\u{FFFD}byte`.
+    #[test]
+    fn non_utf8_names_are_refused_not_renamed() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::env::temp_dir().join(format!("nodistro-utf8-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let bad = std::ffi::OsStr::from_bytes(b"bad\xffbyte");
+        std::fs::write(dir.join(bad), b"x").expect("file");
+        let mut img = Image::new();
+        let err = img.add_tree("/app", &dir).expect_err("refused");
+        assert!(
+            matches!(&err, ImageError::NotUtf8(p) if p.ends_with(bad)),
+            "{err}"
+        );
+        assert!(err.to_string().contains("rename it"));
+        std::fs::remove_file(dir.join(bad)).expect("rm");
+        std::os::unix::fs::symlink(bad, dir.join("link")).expect("symlink");
+        let err = Image::new().add_tree("/app", &dir).expect_err("refused");
+        assert!(
+            matches!(&err, ImageError::NotUtf8(p) if p.ends_with("link")),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 
     #[test]
     fn normalize_paths() {

@@ -172,18 +172,13 @@ fn xz_decompress(vmlinuz: &Path, stream: &[u8]) -> Result<Vec<u8>, KernelError> 
     }
 }
 
-/// Write to a temporary file next to `path`, then rename: concurrent boots
-/// never see a half-written kernel.
+/// Write through a temporary file and a rename: concurrent boots never see
+/// a half-written kernel.
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let res = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    nodistro_common::atomic_file::write_atomic(path, data)
 }
 
 #[cfg(test)]

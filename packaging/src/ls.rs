@@ -29,6 +29,8 @@ pub enum LsError {
     Format(PathBuf, #[source] io::Error),
     #[error("{} is damaged", .0.display())]
     Cpio(PathBuf, #[source] CpioError),
+    #[error("cannot write the listing")]
+    Output(#[source] io::Error),
 }
 
 /// `ls -l` style type and permission letters.
@@ -94,22 +96,25 @@ fn skip_zeros(r: &mut dyn BufRead) -> io::Result<bool> {
     }
 }
 
+/// What receives each entry as it is read.
+type Visit<'a> = dyn FnMut(ReadEntry) -> Result<(), LsError> + 'a;
+
 /// One cpio archive, up to and including its trailer.
-fn read_one(path: &Path, r: &mut dyn BufRead, out: &mut Vec<ReadEntry>) -> Result<(), LsError> {
+fn read_one(path: &Path, r: &mut dyn BufRead, visit: &mut Visit) -> Result<(), LsError> {
     let mut reader = cpio::Reader::new(r);
     while let Some(e) = reader
         .next_entry()
         .map_err(|e| LsError::Cpio(path.to_path_buf(), e))?
     {
-        out.push(e);
+        visit(e)?;
     }
     Ok(())
 }
 
 /// Every archive in a decompressed stream, to its end.
-fn read_all(path: &Path, r: &mut dyn BufRead, out: &mut Vec<ReadEntry>) -> Result<(), LsError> {
+fn read_all(path: &Path, r: &mut dyn BufRead, visit: &mut Visit) -> Result<(), LsError> {
     while skip_zeros(r).map_err(|e| LsError::Cpio(path.to_path_buf(), e.into()))? {
-        read_one(path, r, out)?;
+        read_one(path, r, visit)?;
     }
     Ok(())
 }
@@ -117,26 +122,27 @@ fn read_all(path: &Path, r: &mut dyn BufRead, out: &mut Vec<ReadEntry>) -> Resul
 /// Every entry of an initramfs read as the kernel reads one: cpio
 /// archives one after another, each uncompressed or inside its own gzip
 /// member or zstd frame, NUL padding between them (early microcode
-/// prepended to a compressed image, for instance). `path` is for messages.
-pub fn list_from(path: &Path, mut input: impl BufRead) -> Result<Vec<ReadEntry>, LsError> {
+/// prepended to a compressed image, for instance), handed to `visit` as it
+/// is read (memory stays bounded whatever the archive holds). `path` is
+/// for messages.
+pub fn visit_from(path: &Path, mut input: impl BufRead, visit: &mut Visit) -> Result<(), LsError> {
     let format = |e| LsError::Format(path.to_path_buf(), e);
-    let mut out = Vec::new();
     let mut segments = 0;
     while skip_zeros(&mut input).map_err(format)? {
         segments += 1;
         let kind = compress::detect(input.fill_buf().map_err(format)?)
             .map_err(|m| format(io::Error::new(io::ErrorKind::InvalidData, m)))?;
         match kind {
-            Compression::None => read_one(path, &mut input, &mut out)?,
+            Compression::None => read_one(path, &mut input, visit)?,
             Compression::Gzip => {
                 let member = flate2::bufread::GzDecoder::new(&mut input);
-                read_all(path, &mut BufReader::new(member), &mut out)?;
+                read_all(path, &mut BufReader::new(member), visit)?;
             }
             Compression::Zstd => {
                 let frame = zstd::stream::read::Decoder::with_buffer(&mut input)
                     .map_err(format)?
                     .single_frame();
-                read_all(path, &mut BufReader::new(frame), &mut out)?;
+                read_all(path, &mut BufReader::new(frame), visit)?;
             }
         }
     }
@@ -146,6 +152,16 @@ pub fn list_from(path: &Path, mut input: impl BufRead) -> Result<Vec<ReadEntry>,
             "it is empty (no cpio archive)",
         )));
     }
+    Ok(())
+}
+
+/// Every entry, collected (see [`visit_from`]).
+pub fn list_from(path: &Path, input: impl BufRead) -> Result<Vec<ReadEntry>, LsError> {
+    let mut out = Vec::new();
+    visit_from(path, input, &mut |e| {
+        out.push(e);
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -155,19 +171,29 @@ pub fn list(path: &PathBuf) -> Result<Vec<ReadEntry>, LsError> {
     list_from(path, BufReader::with_capacity(1 << 16, file))
 }
 
+/// Print the listing of `input` to `out`; returns the exit code. A reader
+/// that went away (`nodistro ls img | head`) is a clean end, as in ripgrep.
+pub fn print(path: &Path, input: impl BufRead, out: &mut dyn Write) -> i32 {
+    let res = visit_from(path, input, &mut |e| {
+        writeln!(out, "{}", format_entry(&e)).map_err(LsError::Output)
+    })
+    .and_then(|()| out.flush().map_err(LsError::Output));
+    match res {
+        Ok(()) => 0,
+        Err(LsError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => report::fail(TOOL, &e, 1),
+    }
+}
+
 /// Run the subcommand; returns the exit code.
 pub fn main(args: LsArgs) -> i32 {
-    match list(&args.file) {
-        Ok(entries) => {
-            let mut out = io::stdout().lock();
-            for e in &entries {
-                if writeln!(out, "{}", format_entry(e)).is_err() {
-                    return 1;
-                }
-            }
-            0
-        }
-        Err(e) => report::fail(TOOL, &e, 1),
+    match File::open(&args.file) {
+        Ok(file) => print(
+            &args.file,
+            BufReader::with_capacity(1 << 16, file),
+            &mut io::BufWriter::new(io::stdout().lock()),
+        ),
+        Err(e) => report::fail(TOOL, &LsError::Open(args.file.clone(), e), 1),
     }
 }
 
@@ -235,6 +261,46 @@ mod tests {
         let mut junk = archive(&["a"]);
         junk.extend(b"garbage");
         assert!(matches!(names(&junk), Err(LsError::Format(..))));
+    }
+
+    /// Writes `ok` lines, then fails every write with `kind`.
+    struct Closing {
+        ok: usize,
+        kind: io::ErrorKind,
+    }
+
+    impl Write for Closing {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(self.kind.into());
+            }
+            self.ok -= b.iter().filter(|&&c| c == b'\n').count().min(self.ok);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 15 defect 9: `nodistro ls FILE | head` exited 1 when head
+    /// closed the pipe.
+    #[test]
+    fn broken_pipe_is_a_clean_end_other_write_errors_are_not() {
+        let img = archive(&["a", "b", "c"]);
+        let p = Path::new("test.img");
+        let mut head = Closing {
+            ok: 1,
+            kind: io::ErrorKind::BrokenPipe,
+        };
+        assert_eq!(print(p, &img[..], &mut head), 0);
+        let mut full = Closing {
+            ok: 1,
+            kind: io::ErrorKind::StorageFull,
+        };
+        assert_eq!(print(p, &img[..], &mut full), 1);
+        let mut lines = Vec::new();
+        assert_eq!(print(p, &img[..], &mut lines), 0);
+        assert_eq!(lines.iter().filter(|&&c| c == b'\n').count(), 3);
     }
 
     #[test]

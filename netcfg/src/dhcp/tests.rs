@@ -116,7 +116,7 @@ fn bind() -> Client {
     assert_eq!(c.state(), State::Requesting);
     let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), 20);
     let l = applied(&a).expect("lease applied");
-    assert_eq!((l.addr, l.prefix, l.t1, l.t2), (ADDR, 24, 4, 8));
+    assert_eq!((l.addr, l.prefix, l.t1_ms, l.t2_ms), (ADDR, 24, 4000, 8000));
     assert_eq!(c.state(), State::Bound);
     // Lease times count from the REQUEST (sent at 10 ms).
     assert_eq!(c.next_timeout(), Some(4010));
@@ -129,7 +129,10 @@ fn acquires_renews_unicast_at_t1() {
     assert!(c.handle_timeout(4009).is_empty(), "nothing before T1");
     let (r, src, dest) = one_sent(&c.handle_timeout(4010));
     assert_eq!(c.state(), State::Renewing);
-    assert_eq!((src, dest), (ADDR, Dest::Unicast(SERVER)));
+    assert_eq!(
+        (src, dest),
+        (ADDR, Dest::Unicast(SERVER, frame::BROADCAST_MAC))
+    );
     assert_eq!(r.ciaddr(), ADDR);
     assert!(r.opts().get(OptionCode::RequestedIpAddress).is_none());
     assert!(r.opts().get(OptionCode::ServerIdentifier).is_none());
@@ -137,6 +140,33 @@ fn acquires_renews_unicast_at_t1() {
     assert!(applied(&a).is_some() && !deconfigured(&a));
     assert_eq!(c.state(), State::Bound);
     assert_eq!(c.next_timeout(), Some(4010 + 4000));
+}
+
+/// Issue 15 defect 6: with checksum offload (the kernel says the UDP
+/// checksum was never filled in) the shell's second parse, which verified
+/// it, failed, and renewals went to the broadcast MAC. The core now hands
+/// out the MAC it saw.
+#[test]
+fn renewal_goes_to_the_mac_the_ack_came_from_even_with_offload() {
+    const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    let as_frame = |payload: &[u8]| {
+        let mut f = frame::build(SERVER_MAC, MAC, SERVER, ADDR, payload);
+        let udp = frame::ETH_HDR + frame::IP_HDR;
+        f[udp..udp + 2].copy_from_slice(&frame::SERVER_PORT.to_be_bytes());
+        f[udp + 2..udp + 4].copy_from_slice(&frame::CLIENT_PORT.to_be_bytes());
+        f[udp + 6..udp + 8].copy_from_slice(&[0xde, 0xad]); // not filled in
+        f
+    };
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let offer = as_frame(&reply(&d, MessageType::Offer, &[]));
+    let (r, _, _) = one_sent(&c.handle_frame(&offer, false, 10));
+    let ack = as_frame(&reply(&r, MessageType::Ack, &[]));
+    assert!(applied(&c.handle_frame(&ack, false, 20)).is_some());
+    let (_, _, dest) = one_sent(&c.handle_timeout(4010));
+    assert_eq!(dest, Dest::Unicast(SERVER, SERVER_MAC));
+    let (_, _, dest) = one_sent(&c.stop(4020));
+    assert_eq!(dest, Dest::Unicast(SERVER, SERVER_MAC), "DHCPRELEASE too");
 }
 
 #[test]
@@ -270,7 +300,10 @@ fn stop_releases() {
     let a = c.stop(5000);
     let (r, src, dest) = one_sent(&a);
     assert_eq!(msg_type(&r), MessageType::Release);
-    assert_eq!((r.ciaddr(), src, dest), (ADDR, ADDR, Dest::Unicast(SERVER)));
+    assert_eq!(
+        (r.ciaddr(), src, dest),
+        (ADDR, ADDR, Dest::Unicast(SERVER, frame::BROADCAST_MAC))
+    );
     assert!(deconfigured(&a));
     assert_eq!(c.state(), State::Stopped);
     assert!(c.stop(6000).is_empty());
@@ -402,4 +435,173 @@ fn mutated_replies_never_panic() {
     // Some mutations must still be valid enough to bind, or the check above
     // checked nothing.
     assert!(bound > 100, "only {bound} leases bound from mutated ACKs");
+}
+
+/// Run `c` for `until` ms of fake time against a server that answers every
+/// REQUEST at once with an ACK built by `ack`; returns (REQUESTs sent,
+/// whether the address was ever removed, timer wake-ups).
+fn short_lease_run(ack: &dyn Fn(&Message) -> Vec<u8>, until: u64) -> (usize, bool, usize) {
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let (mut r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), 0));
+    let (mut requests, mut removed, mut wakeups) = (1, false, 0);
+    let mut now = 0;
+    loop {
+        let a = feed(&mut c, &ack(&r), now);
+        assert!(applied(&a).is_some(), "{a:?}");
+        let next = loop {
+            now = c.next_timeout().expect("a timer while bound");
+            wakeups += 1;
+            if now >= until || wakeups > 10_000 {
+                return (requests, removed, wakeups);
+            }
+            let a = c.handle_timeout(now);
+            removed |= deconfigured(&a);
+            if let Some((m, _, _)) = sent(&a).into_iter().next() {
+                break m;
+            }
+        };
+        assert_eq!(msg_type(&next), MessageType::Request, "at {now} ms");
+        requests += 1;
+        r = next;
+    }
+}
+
+/// Issue 15 defect 1: a lease under 8 s gave T1 = T2 = 0 and netcfg
+/// rebound in a tight loop (29,529 Kea lease allocations in 14 s; 1,000
+/// `rebinding (T2)` lines a second with a 1 s lease). Now at most one
+/// REQUEST a second, and a lease shorter than that floor keeps working.
+#[test]
+fn short_leases_renew_at_most_once_a_second_and_keep_the_address() {
+    let lease = |secs: u32, t1t2: Option<(u32, u32)>| {
+        move |req: &Message| {
+            let mut m = Message::decode(&mut Decoder::new(&reply(req, MessageType::Ack, &[])))
+                .expect("reply");
+            let o = m.opts_mut();
+            o.remove(OptionCode::Renewal);
+            o.remove(OptionCode::Rebinding);
+            o.insert(DhcpOption::AddressLeaseTime(secs));
+            if let Some((t1, t2)) = t1t2 {
+                o.insert(DhcpOption::Renewal(t1));
+                o.insert(DhcpOption::Rebinding(t2));
+            }
+            m.to_vec().expect("encodes")
+        }
+    };
+    // Kea's case: valid-lifetime 2, no renew/rebind timers; a 1 s lease;
+    // a server that says T1 = T2 = 0.
+    for (name, ack) in [
+        (
+            "2 s",
+            Box::new(lease(2, None)) as Box<dyn Fn(&Message) -> Vec<u8>>,
+        ),
+        ("1 s", Box::new(lease(1, None))),
+        ("1 s, T1 = T2 = 0", Box::new(lease(1, Some((0, 0))))),
+        ("7 s", Box::new(lease(7, None))),
+    ] {
+        let (requests, removed, wakeups) = short_lease_run(&*ack, 14_000);
+        assert!(
+            (3..=15).contains(&requests),
+            "{name}: {requests} REQUESTs in 14 s"
+        );
+        assert!(wakeups < 50, "{name}: {wakeups} wake-ups in 14 s");
+        assert!(!removed, "{name}: the address was removed while renewed");
+    }
+}
+
+#[test]
+fn short_lease_timers_are_not_truncated() {
+    let mut c = client();
+    let (d, _, _) = one_sent(&c.start(0));
+    let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), 0));
+    let mut m =
+        Message::decode(&mut Decoder::new(&reply(&r, MessageType::Ack, &[]))).expect("reply");
+    let o = m.opts_mut();
+    o.remove(OptionCode::Renewal);
+    o.remove(OptionCode::Rebinding);
+    o.insert(DhcpOption::AddressLeaseTime(6));
+    let a = feed(&mut c, &m.to_vec().expect("encodes"), 0);
+    let l = applied(&a).expect("bound");
+    assert_eq!((l.t1_ms, l.t2_ms, l.lease_secs), (3000, 5250, 6));
+    assert_eq!(c.next_timeout(), Some(3000));
+}
+
+fn probing_client() -> Client {
+    let mut cfg = ClientConfig::new(MAC);
+    cfg.probe_ms = 300;
+    Client::new(cfg, 0x1234_5678)
+}
+
+/// DISCOVER -> OFFER -> REQUEST -> ACK; returns the ACK's actions.
+fn ack_with_probing(c: &mut Client) -> Vec<Action> {
+    let (d, _, _) = one_sent(&c.start(0));
+    let (r, _, _) = one_sent(&feed(c, &reply(&d, MessageType::Offer, &[]), 1));
+    feed(c, &reply(&r, MessageType::Ack, &[]), 2)
+}
+
+fn arps(actions: &[Action]) -> Vec<[u8; crate::arp::FRAME_LEN]> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Arp(f) => Some(*f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn arp_probes_then_binds_and_announces() {
+    let mut c = probing_client();
+    let a = ack_with_probing(&mut c);
+    assert!(applied(&a).is_none(), "not before probing: {a:?}");
+    assert_eq!(arps(&a), vec![crate::arp::probe(MAC, ADDR)]);
+    assert_eq!(c.state(), State::Probing);
+    let mut now;
+    let mut probes = 1;
+    loop {
+        now = c.next_timeout().expect("timer");
+        let a = c.handle_timeout(now);
+        if let Some(l) = applied(&a) {
+            assert_eq!(l.addr, ADDR);
+            assert_eq!(arps(&a), vec![crate::arp::announce(MAC, ADDR)]);
+            break;
+        }
+        assert_eq!(arps(&a).len(), 1);
+        probes += 1;
+    }
+    assert_eq!(probes, 3);
+    assert_eq!(now, 2 + 300, "three probes, 100 ms apart, then bound");
+    // An ARP frame from another host after binding changes nothing here.
+    assert!(c
+        .handle_arp(&crate::arp::announce([2, 0, 0, 0, 0, 9], ADDR), now + 1)
+        .is_empty());
+}
+
+#[test]
+fn arp_conflict_declines_and_discovers_again() {
+    let mut c = probing_client();
+    let _ = ack_with_probing(&mut c);
+    // Our own probe coming back is no conflict; the holder's reply is.
+    assert!(c.handle_arp(&crate::arp::probe(MAC, ADDR), 3).is_empty());
+    let mut holder = crate::arp::announce([2, 0, 0, 0, 0, 9], ADDR);
+    holder[21] = 2; // an ARP reply
+    let a = c.handle_arp(&holder, 50);
+    assert!(applied(&a).is_none());
+    assert!(logs(&a)[0].contains("in use by 02:00:00:00:00:09"), "{a:?}");
+    let (m, src, dest) = one_sent(&a);
+    assert_eq!(msg_type(&m), MessageType::Decline);
+    assert_eq!((src, dest), (Ipv4Addr::UNSPECIFIED, Dest::Broadcast));
+    assert_eq!(
+        m.opts().get(OptionCode::RequestedIpAddress),
+        Some(&DhcpOption::RequestedIpAddress(ADDR))
+    );
+    assert_eq!(
+        m.opts().get(OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER))
+    );
+    assert!(m.opts().get(OptionCode::ParameterRequestList).is_none());
+    // A new DISCOVER only after the wait.
+    assert_eq!(c.next_timeout(), Some(50 + DECLINE_WAIT));
+    let (d, _, _) = one_sent(&c.handle_timeout(50 + DECLINE_WAIT));
+    assert_eq!(msg_type(&d), MessageType::Discover);
 }

@@ -1,13 +1,16 @@
 //! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
 
+use super::image::{BootImage, Media, Ovmf};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Kernel arguments every boot gets: the console on the first serial port
-/// (QEMU's stdio) and an immediate reboot on panic, which `-no-reboot`
-/// turns into QEMU exiting instead of hanging.
-pub const BASE_APPEND: &str = "console=ttyS0 panic=-1";
+/// (QEMU's stdio), an immediate reboot on panic, which `-no-reboot` turns
+/// into QEMU exiting instead of hanging, and `no_timer_check`: on a loaded
+/// host the kernel's IO-APIC timer check fails under TCG and panics
+/// ("IO-APIC + timer doesn't work!"), as it does on busy hypervisors.
+pub const BASE_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check";
 
 /// The emulated network card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +117,14 @@ impl std::str::FromStr for Forward {
 pub struct QemuSpec {
     /// The QEMU binary (`qemu-system-x86_64`).
     pub qemu: PathBuf,
-    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux).
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
+    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux);
+    /// None when an [`image`](Self::image) is booted.
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    /// A UKI, disk or ISO the firmware boots (instead of `-kernel`).
+    pub image: Option<BootImage>,
+    /// UEFI firmware (None: QEMU's SeaBIOS).
+    pub ovmf: Option<Ovmf>,
     /// Arguments after [`BASE_APPEND`].
     pub append: Vec<String>,
     pub memory_mb: u32,
@@ -135,6 +143,9 @@ pub struct QemuSpec {
     /// Marking TSC unstable"); TCG's TSC runs at the host's rate, so the
     /// kernel is told it (`tsc_early_khz=`).
     pub tsc_khz: Option<u32>,
+    /// `restrict=on` on the user network: the guest reaches nothing but
+    /// QEMU's own services (DHCP, 10.0.2.2's ICMP echo) and the forwards.
+    pub restrict: bool,
 }
 
 impl QemuSpec {
@@ -142,8 +153,10 @@ impl QemuSpec {
     pub fn new(kernel: PathBuf, initrd: PathBuf) -> Self {
         QemuSpec {
             qemu: PathBuf::from("qemu-system-x86_64"),
-            kernel,
-            initrd,
+            kernel: Some(kernel),
+            initrd: Some(initrd),
+            image: None,
+            ovmf: None,
             append: Vec::new(),
             memory_mb: 256,
             machine: Machine::Pc,
@@ -153,6 +166,7 @@ impl QemuSpec {
             monitor: None,
             extra_args: Vec::new(),
             tsc_khz: None,
+            restrict: false,
         }
     }
 
@@ -205,6 +219,9 @@ impl QemuSpec {
                     _ => "e1000",
                 };
                 let mut fwd = String::new();
+                if self.restrict {
+                    fwd.push_str(",restrict=on");
+                }
                 for f in &self.forwards {
                     let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
                     fwd.push_str(&format!(
@@ -234,12 +251,36 @@ impl QemuSpec {
             a.push(opt);
         }
         a.extend(self.extra_args.iter().cloned());
-        a.push("-kernel".into());
-        a.push(escape_commas(&self.kernel));
-        a.push("-initrd".into());
-        a.push(escape_commas(&self.initrd));
-        a.push("-append".into());
-        a.push(self.append_line().into());
+        if let Some(o) = &self.ovmf {
+            for (unit, file, ro) in [(0, &o.code, ",readonly=on"), (1, &o.vars, "")] {
+                a.push("-drive".into());
+                let mut opt = OsString::from(format!("if=pflash,format=raw,unit={unit}{ro},file="));
+                opt.push(escape_commas(file));
+                a.push(opt);
+            }
+        }
+        if let Some(img) = &self.image {
+            let (drive, device) = match img.media {
+                Media::Disk => ("", "virtio-blk-pci"),
+                Media::Cdrom => (",media=cdrom,readonly=on", "ide-cd"),
+            };
+            a.push("-drive".into());
+            let mut opt = OsString::from(format!("if=none,id=boot,format=raw{drive},file="));
+            opt.push(escape_commas(&img.path));
+            a.push(opt);
+            a.push("-device".into());
+            a.push(format!("{device},drive=boot,bootindex=0").into());
+        }
+        if let Some(k) = &self.kernel {
+            a.push("-kernel".into());
+            a.push(escape_commas(k));
+            if let Some(i) = &self.initrd {
+                a.push("-initrd".into());
+                a.push(escape_commas(i));
+            }
+            a.push("-append".into());
+            a.push(self.append_line().into());
+        }
         a
     }
 
@@ -297,7 +338,7 @@ mod tests {
         assert!(line.contains("-nic user,model=virtio-net-pci "));
         assert!(line.contains("-kernel /k/vmlinux"));
         assert!(line.contains("-initrd /i/init,,rd.cpio"), "commas doubled");
-        assert!(line.ends_with("-append console=ttyS0 panic=-1"));
+        assert!(line.ends_with("-append console=ttyS0 panic=-1 no_timer_check"));
         assert!(!line.contains("-monitor"));
     }
 
@@ -324,7 +365,7 @@ mod tests {
             "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 "
         ));
         assert!(line.contains("-monitor unix:/run/m.sock,server=on,wait=off"));
-        assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
+        assert!(line.ends_with("console=ttyS0 panic=-1 no_timer_check ip=dhcp init.on_exit=reboot"));
         s.nic = Nic::None;
         assert!(joined(&s).contains("-nic none"));
         assert!(joined(&s).starts_with("-machine pc "));
@@ -363,6 +404,35 @@ mod tests {
         );
         assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : fast\n"), None);
         assert_eq!(tsc_khz_from_cpuinfo(""), None);
+    }
+
+    #[test]
+    fn command_line_for_images() {
+        let mut s = spec();
+        s.kernel = None;
+        s.initrd = None;
+        s.machine = Machine::Q35;
+        s.ovmf = Some(Ovmf {
+            code: "/o/CODE.fd".into(),
+            vars: "/t/va,rs.fd".into(),
+        });
+        s.image = Some(BootImage {
+            path: "/i/disk.img".into(),
+            media: Media::Disk,
+        });
+        let line = joined(&s);
+        assert!(line.starts_with("-machine q35 "), "{line}");
+        assert!(line.contains("-drive if=pflash,format=raw,unit=0,readonly=on,file=/o/CODE.fd -drive if=pflash,format=raw,unit=1,file=/t/va,,rs.fd"), "{line}");
+        assert!(line.ends_with("-drive if=none,id=boot,format=raw,file=/i/disk.img -device virtio-blk-pci,drive=boot,bootindex=0"), "{line}");
+        assert!(!line.contains("-kernel") && !line.contains("-append"));
+        s.ovmf = None;
+        s.image = Some(BootImage {
+            path: "/i/a.iso".into(),
+            media: Media::Cdrom,
+        });
+        let line = joined(&s);
+        assert!(line.ends_with("-drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device ide-cd,drive=boot,bootindex=0"), "{line}");
+        assert!(!line.contains("pflash"));
     }
 
     #[test]
