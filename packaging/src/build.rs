@@ -589,14 +589,18 @@ fn checked_level(args: &BuildArgs) -> Result<(Compression, i32), BuildError> {
 pub fn archive_bytes(args: &BuildArgs) -> Result<(Vec<u8>, usize), BuildError> {
     let (kind, level) = checked_level(args)?;
     let mtime = epoch_from_env()?;
-    let (img, modules) = assemble(args)?;
+    let (img, modules, notes) = assemble(args)?;
     let write_err = |source| BuildError::Write {
         path: PathBuf::from("(initramfs in memory)"),
         source,
     };
     let enc = Encoder::new(Vec::new(), kind, level).map_err(write_err)?;
     let (enc, _) = img.write(enc, mtime)?;
-    Ok((enc.finish().map_err(write_err)?, modules))
+    let bytes = enc.finish().map_err(write_err)?;
+    for n in &notes {
+        eprintln!("{TOOL}: {n}");
+    }
+    Ok((bytes, modules))
 }
 
 /// Build and write the archive; the output appears only when complete.

@@ -335,7 +335,7 @@ pub fn add_modules(
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect()
         };
-        choose_kernel(&names("/boot"), &[version.clone()])
+        choose_kernel(&names("/boot"), std::slice::from_ref(&version))
             .map(|c| c.describe())
             .unwrap_or_default()
     });
