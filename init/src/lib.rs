@@ -12,6 +12,7 @@
 //! kernel-only steps and exits with the app's status.
 
 pub mod config;
+pub mod fuzzing;
 pub mod policy;
 pub mod signals;
 pub mod supervise;

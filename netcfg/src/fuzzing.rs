@@ -33,3 +33,15 @@ pub fn receive_everything(data: &[u8]) {
         let _ = c.handle_timeout(now * 100_000);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The kept corpus (seeds and crash inputs of `bench/fuzz.sh`) and its
+    /// mutations; dhcp::tests mutates live server replies as well.
+    #[test]
+    fn receive_corpus() {
+        for i in nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "receive", &[]) {
+            super::receive_everything(&i);
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod cpio;
 pub mod deflate;
 pub mod demo;
 pub mod elf;
+pub mod fuzzing;
 pub mod image;
 pub mod kernel;
 pub mod ls;
