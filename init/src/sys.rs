@@ -47,3 +47,46 @@ pub fn kill_all(sig: i32) {
     // SAFETY: kill has no memory effects; errors (no processes) are fine.
     unsafe { libc::kill(-1, sig) };
 }
+
+#[cfg(test)]
+mod tests {
+    fn child_sigblk(cmd: &mut std::process::Command) -> String {
+        let out = cmd.output().expect("grep runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// init blocks the signals it reads from its signalfd; its children
+    /// must not inherit that mask. std's Command does not reset it (the
+    /// review that called the pre_exec redundant was wrong: measured here),
+    /// [`super::unblock_signals_in_child`] does.
+    #[test]
+    fn children_start_with_no_signal_blocked() {
+        // SAFETY: sigset manipulation on locals, and pthread_sigmask on
+        // this test's own thread only; restored below.
+        let old = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
+            old
+        };
+        let grep = || {
+            let mut c = std::process::Command::new("grep");
+            c.args(["SigBlk", "/proc/self/status"]);
+            c
+        };
+        let plain = child_sigblk(&mut grep());
+        let mut reset = grep();
+        super::unblock_signals_in_child(&mut reset);
+        let reset = child_sigblk(&mut reset);
+        // SAFETY: restores this thread's mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        assert_ne!(
+            plain, "SigBlk:\t0000000000000000",
+            "std reset the mask after all"
+        );
+        assert_eq!(reset, "SigBlk:\t0000000000000000");
+    }
+}
