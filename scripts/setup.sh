@@ -15,6 +15,16 @@ pkgs=(
   bsdutils          # logger
   iproute2          # ip netns, veth
   curl xz-utils zstd file
+  golang-go         # builds the static Go app of the first-image test
+  ca-certificates   # the bundle nodistro build --ca-certs packs by default
+  ovmf              # UEFI firmware: boots UKIs, disks and ISOs (nodistro run --image)
+  systemd-boot-efi  # linuxx64.efi.stub, the EFI stub of every UKI
+  isolinux          # isolinux.bin, isohdpfx.bin: the ISO's BIOS boot
+  syslinux-common   # ldlinux.c32, which isolinux.bin loads
+  xorriso           # writes the hybrid ISO; checks it in the tests
+  mtools            # lists the ESP in the tests
+  dosfstools        # fsck.fat checks the ESP in the tests
+  fdisk             # sfdisk checks the disk's GPT in the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,5 +1,6 @@
 //! Pieces every nodistro runtime tool shares.
 //!
+//! - [`bootlog`]: the boot's stages read back from console text.
 //! - [`atomic_file`]: replace a file through a temporary and a rename.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
@@ -8,19 +9,27 @@
 //!   command-line overrides. The same `key=value` names are used in both.
 //! - [`fuzzing`]: fuzz harnesses and the stable corpus runner.
 //! - [`netlink`]: the rtnetlink encoder, ack parser and request socket.
+//! - [`hosts`]: `/etc/hosts` with the host name lines kept true.
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
 //!   blocked signals read from a signalfd.
+//! - [`syscall`]: the raw system calls rustix does not wrap (signal mask,
+//!   signalfd, packet-socket options), so no tool calls a C library.
+//! - [`signal`]: signal numbers (from rustix) as plain `i32` constants.
 
 pub mod atomic_file;
+pub mod bootlog;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
 pub mod fuzzing;
+pub mod hosts;
 pub mod netlink;
 pub mod report;
+pub mod signal;
 pub mod sys;
+pub mod syscall;
 pub mod timeline;
 
 pub use cmdline::Cmdline;

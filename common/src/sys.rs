@@ -1,6 +1,6 @@
 //! File descriptors handed from init to its helpers by number, named in
 //! environment variables (the s6/systemd notification habit); signals read
-//! from a signalfd (rustix does not wrap signalfd).
+//! from a signalfd (rustix does not wrap signalfd: see [`crate::syscall`]).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -83,37 +83,15 @@ impl Notifier {
 /// Block `signals` in this thread (call before spawning threads, which
 /// inherit the mask) and return a signalfd that reports them; non-blocking
 /// if `nonblocking`.
-pub fn signal_fd(signals: &[libc::c_int], nonblocking: bool) -> io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, exclusively borrowed sigset_t.
-    unsafe { libc::sigemptyset(&mut set) };
-    for &s in signals {
-        // SAFETY: as above; an invalid signal number only returns an error.
-        unsafe { libc::sigaddset(&mut set, s) };
-    }
-    // SAFETY: `set` is initialised; the old mask is not requested (null).
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    let flags = if nonblocking {
-        libc::SFD_CLOEXEC | libc::SFD_NONBLOCK
-    } else {
-        libc::SFD_CLOEXEC
-    };
-    // SAFETY: -1 asks for a new fd; `set` is initialised; flags are valid.
-    let fd = unsafe { libc::signalfd(-1, &set, flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: signalfd returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+pub fn signal_fd(signals: &[i32], nonblocking: bool) -> io::Result<OwnedFd> {
+    let set = crate::syscall::sigset(signals);
+    crate::syscall::block_signals(set)?;
+    Ok(crate::syscall::signalfd(set, nonblocking)?)
 }
 
 /// Signal numbers waiting on a non-blocking signalfd (empty when none).
 pub fn read_signals(fd: &OwnedFd) -> Vec<i32> {
-    const SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+    const SIZE: usize = crate::syscall::SIGNALFD_SIGINFO_SIZE;
     let mut buf = [0u8; SIZE * 8];
     let mut out = Vec::new();
     while let Ok(n) = rustix::io::read(fd, &mut buf) {

@@ -25,6 +25,21 @@ pub fn log(tool: &str, msg: &str) {
     let mut line = format_line(since_boot_ms(), tool, msg);
     line.push('\n');
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    keep(line.as_bytes());
+}
+
+/// A copy of every timeline line of this boot, for the debug console's
+/// `timeline` and `report` (init creates it only when the console is on).
+pub const TIMELINE_FILE: &str = "/run/nodistro/timeline";
+/// The copy stops growing at this size.
+const TIMELINE_MAX: u64 = 256 * 1024;
+
+fn keep(line: &[u8]) {
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(TIMELINE_FILE) {
+        if f.metadata().is_ok_and(|m| m.len() < TIMELINE_MAX) {
+            let _ = f.write_all(line);
+        }
+    }
 }
 
 #[cfg(test)]

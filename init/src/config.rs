@@ -39,6 +39,8 @@ pub struct InitConfig {
     /// Signals init passes to the app (`init.forward`); `None`: the mode's
     /// default (see [`crate::signals::default_forward`]).
     pub forward: Option<crate::signals::SignalSet>,
+    /// `init.debug`, `init.break` (see [`crate::debug`]).
+    pub debug: crate::debug::Debug,
 }
 
 impl Default for InitConfig {
@@ -57,6 +59,7 @@ impl Default for InitConfig {
             grace: Duration::from_secs(5),
             hostname: "nodistro".into(),
             forward: None,
+            debug: Default::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl InitConfig {
                 )),
             }
         }
+        c.debug = crate::debug::Debug::from_config(cfg, &mut warn);
         if let Some(h) = cfg.get("hostname") {
             if valid_hostname(h) {
                 c.hostname = h.into();

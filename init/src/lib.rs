@@ -12,6 +12,7 @@
 //! kernel-only steps and exits with the app's status.
 
 pub mod config;
+pub mod debug;
 pub mod fuzzing;
 pub mod policy;
 pub mod signals;
@@ -183,10 +184,41 @@ fn namespace(args: Vec<OsString>) -> i32 {
         vm: false,
         forward: c.forward,
         mounts_ms: None,
+        debug: Default::default(),
     };
     let (_, code) = supervise::run(plan, &sigfd);
     log("init", &format!("exiting with status {code}"));
     code
+}
+
+/// With `init.debug=console`: the console first among the helpers (so a
+/// stop point before modules has it), its stop points and the report.
+fn debug_plan(c: &InitConfig, helpers: &mut Vec<HelperCmd>) -> debug::DebugPlan {
+    if !c.debug.console {
+        return Default::default();
+    }
+    let path = PathBuf::from("/bin").join(debug::CONSOLE);
+    if !path.exists() {
+        log(
+            "init",
+            &format!(
+                "init.debug=console, but {} is not in the image; no console",
+                path.display()
+            ),
+        );
+        return Default::default();
+    }
+    log(
+        "init",
+        "debug console on the console device (init.debug=console): root for whoever holds it",
+    );
+    helpers.insert(0, helper_cmd(debug::CONSOLE, path, c));
+    let names: Vec<&str> = helpers.iter().map(|h| h.spec.name.as_str()).collect();
+    debug::DebugPlan {
+        console: Some(0),
+        breaks: c.debug.positions(&names),
+        report: true,
+    }
 }
 
 /// PID 1 of a machine. Never returns.
@@ -198,6 +230,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     }));
     let t0 = since_boot_ms();
     vm::mount_all();
+    debug::keep_timeline();
     vm::console_stdio();
     let mounts_ms = since_boot_ms().saturating_sub(t0);
     log("init", &format!("mounts done in {mounts_ms} ms"));
@@ -212,6 +245,12 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     }
     vm::lo_up();
     vm::set_hostname(&c.hostname);
+    if let Err(e) = nodistro_common::hosts::sync(nodistro_common::hosts::PATH, &c.hostname, false) {
+        log(
+            "init",
+            &format!("cannot update {}: {e}", nodistro_common::hosts::PATH),
+        );
+    }
     log("init", &format!("host name {}, lo up", c.hostname));
     let wanted: Vec<String> = c
         .helpers
@@ -229,6 +268,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
             );
         }
     }
+    let debug = debug_plan(&c, &mut helpers);
     let app = c.app.clone().map(|p| app_cmd(&c, p, c.args.clone()));
     let sigfd = loop {
         match sys::block_signals() {
@@ -250,6 +290,7 @@ fn machine(kernel_args: Vec<String>) -> i32 {
         vm: true,
         forward: c.forward,
         mounts_ms: Some(mounts_ms),
+        debug,
     };
     let (halt, code) = supervise::run(plan, &sigfd);
     log("init", &format!("all stopped (app status {code})"));

@@ -11,6 +11,7 @@
 use crate::config::OnExit;
 pub use crate::signals::Halt;
 use crate::signals::{default_forward, signal_action, signal_name, SigAction, SignalSet};
+use nodistro_common::signal;
 use std::fmt;
 use std::time::Duration;
 
@@ -158,6 +159,12 @@ pub struct Supervisor {
     stop_forwarded: bool,
     /// Signals for the app; `None`: [`default_forward`] of the mode.
     forward: Option<SignalSet>,
+    /// The debug console's helper index: its lines are commands.
+    control: Option<usize>,
+    /// Start positions to pause before (a helper index; the helper count
+    /// is "before the app"), and whether the boot is paused now.
+    breaks: Vec<usize>,
+    paused: bool,
     out: Vec<Action>,
 }
 
@@ -191,8 +198,24 @@ impl Supervisor {
             exit_code: 0,
             stop_forwarded: false,
             forward: None,
+            control: None,
+            breaks: Vec::new(),
+            paused: false,
             out: Vec::new(),
         }
+    }
+
+    /// Helper `console` is the debug console: its readiness lines
+    /// `continue`, `poweroff`, `reboot` are commands. The start pauses
+    /// before each position in `breaks` until `continue`.
+    pub fn set_control(&mut self, console: usize, breaks: Vec<usize>) {
+        self.control = Some(console);
+        self.breaks = breaks;
+    }
+
+    /// Whether the start is paused at a stop point.
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     /// Choose the signals passed to the app (`init.forward`).
@@ -238,6 +261,21 @@ impl Supervisor {
             waiting: None,
         } = self.phase
         {
+            if self.paused {
+                return;
+            }
+            if let Some(k) = self.breaks.iter().position(|b| *b == next) {
+                self.breaks.remove(k);
+                self.paused = true;
+                let what = match self.helpers.get(next) {
+                    Some(h) => h.0.name.clone(),
+                    None => "app".into(),
+                };
+                self.log(format!(
+                    "boot paused before {what} (init.break); type continue on the console"
+                ));
+                return;
+            }
             if next == self.helpers.len() {
                 self.phase = Phase::Running;
                 if self.has_app {
@@ -296,6 +334,20 @@ impl Supervisor {
 
     /// A readiness line from helper `i`.
     pub fn ready_line(&mut self, i: usize, line: &str, now: Duration) {
+        if self.control == Some(i) {
+            match line.split_whitespace().next() {
+                Some("continue") if self.paused => {
+                    self.paused = false;
+                    self.log("boot resumed".into());
+                    self.advance(now);
+                }
+                Some("continue") => self.log("continue: the boot is not paused".into()),
+                Some("poweroff") => self.shutdown(Halt::PowerOff, now),
+                Some("reboot") => self.shutdown(Halt::Reboot, now),
+                _ => {}
+            }
+            return;
+        }
         if let Phase::Starting {
             next,
             waiting: Some((w, _)),
@@ -398,7 +450,8 @@ impl Supervisor {
         match (signal_action(vm, sig, app.is_some(), forward), app) {
             (SigAction::Forward, Some(pid)) => {
                 self.out.push(Action::Kill { pid, sig });
-                self.stop_forwarded |= matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT);
+                self.stop_forwarded |=
+                    matches!(sig, signal::SIGTERM | signal::SIGINT | signal::SIGQUIT);
             }
             (SigAction::Shutdown(h), _) => {
                 let name = signal_name(sig).unwrap_or("signal");
@@ -427,7 +480,7 @@ impl Supervisor {
             Some(pid) => {
                 self.out.push(Action::Kill {
                     pid,
-                    sig: libc::SIGTERM,
+                    sig: signal::SIGTERM,
                 });
                 self.phase = Phase::Stopping {
                     app_stage: true,
@@ -452,7 +505,7 @@ impl Supervisor {
         for pid in pids {
             self.out.push(Action::Kill {
                 pid,
-                sig: libc::SIGTERM,
+                sig: signal::SIGTERM,
             });
         }
         self.phase = Phase::Stopping {
@@ -535,11 +588,11 @@ impl Supervisor {
                 if killed {
                     self.log("processes still there after SIGKILL; going on".into());
                     if app_stage {
-                        self.app = Run::Exited(Status::Signal(libc::SIGKILL));
+                        self.app = Run::Exited(Status::Signal(signal::SIGKILL));
                         self.stop_helpers(now);
                     } else {
                         for h in &mut self.helpers {
-                            h.1 = Run::Exited(Status::Signal(libc::SIGKILL));
+                            h.1 = Run::Exited(Status::Signal(signal::SIGKILL));
                         }
                         self.check_stopped(now);
                     }
@@ -561,7 +614,7 @@ impl Supervisor {
                 for pid in pids {
                     self.out.push(Action::Kill {
                         pid,
-                        sig: libc::SIGKILL,
+                        sig: signal::SIGKILL,
                     });
                 }
                 self.phase = Phase::Stopping {
@@ -660,6 +713,51 @@ mod tests {
     }
 
     #[test]
+    fn stop_points_pause_until_the_console_says_continue() {
+        let mut s = Supervisor::new(
+            vec![
+                helper("console", None),
+                helper("modload", Some("coldplug-done")),
+                helper("netcfg", Some("online")),
+            ],
+            true,
+            OnExit::PowerOff,
+            ms(500),
+        );
+        s.set_control(0, vec![2, 3]);
+        s.start(ms(0));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(0), Target::Helper(1)]);
+        s.spawned(Target::Helper(0), 10, ms(1));
+        s.spawned(Target::Helper(1), 11, ms(1));
+        s.ready_line(1, "coldplug-done", ms(50));
+        let a = s.drain();
+        assert!(spawns(&a).is_empty(), "paused before netcfg: {a:?}");
+        assert!(s.is_paused());
+        assert!(a.contains(&Action::Log(
+            "boot paused before netcfg (init.break); type continue on the console".into()
+        )));
+        assert_eq!(s.next_deadline(), None, "a pause has no timeout");
+        s.ready_line(1, "continue", ms(60));
+        assert!(spawns(&s.drain()).is_empty(), "only the console resumes");
+        s.ready_line(0, "continue", ms(5000));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(2)]);
+        s.spawned(Target::Helper(2), 12, ms(5001));
+        s.ready_line(2, "online eth0", ms(5100));
+        assert!(spawns(&s.drain()).is_empty(), "paused before the app");
+        s.ready_line(0, "continue", ms(6000));
+        assert_eq!(spawns(&s.drain()), [Target::App]);
+        s.ready_line(0, "continue", ms(6001));
+        assert_eq!(
+            s.drain(),
+            [Action::Log("continue: the boot is not paused".into())]
+        );
+        s.spawned(Target::App, 20, ms(6002));
+        s.ready_line(0, "reboot", ms(7000));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
+        assert!(s.is_stopping());
+    }
+
+    #[test]
     fn readiness_timeout_goes_on() {
         let mut s = three();
         s.start(ms(0));
@@ -709,7 +807,7 @@ mod tests {
 
     #[test]
     fn configured_forward_set_reaches_the_app() {
-        use libc::*;
+        use nodistro_common::signal::*;
         let mut s = Supervisor::new(vec![], true, OnExit::Stay, ms(500));
         s.set_forward(Some(SignalSet::of(&[SIGUSR2])));
         s.tick(ms(0));
@@ -739,10 +837,10 @@ mod tests {
         s.start(ms(0));
         s.spawned(Target::App, 20, ms(0));
         s.drain();
-        s.signal(false, libc::SIGUSR1, ms(1));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGUSR1)]);
-        s.signal(false, libc::SIGTERM, ms(2));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        s.signal(false, signal::SIGUSR1, ms(1));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGUSR1)]);
+        s.signal(false, signal::SIGTERM, ms(2));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
         s.exited(20, Status::Code(0), ms(3));
         assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 0)));
         // On a machine SIGTERM is a shutdown request; SIGINT a reboot.
@@ -750,8 +848,8 @@ mod tests {
         s.start(ms(0));
         s.spawned(Target::App, 20, ms(0));
         s.drain();
-        s.signal(true, libc::SIGINT, ms(1));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        s.signal(true, signal::SIGINT, ms(1));
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
         s.exited(20, Status::Signal(15), ms(3));
         assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 143)));
     }
@@ -783,9 +881,9 @@ mod tests {
         assert_eq!(
             kills(&a),
             [
-                (12, libc::SIGTERM),
-                (11, libc::SIGTERM),
-                (10, libc::SIGTERM)
+                (12, signal::SIGTERM),
+                (11, signal::SIGTERM),
+                (10, signal::SIGTERM)
             ]
         );
         assert_eq!(finish(&a), None);
@@ -796,7 +894,7 @@ mod tests {
         s.tick(ms(509));
         assert!(kills(&s.drain()).is_empty());
         s.tick(ms(510));
-        assert_eq!(kills(&s.drain()), [(10, libc::SIGKILL)]);
+        assert_eq!(kills(&s.drain()), [(10, signal::SIGKILL)]);
         s.exited(10, Status::Signal(9), ms(512));
         assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 3)));
     }
@@ -809,12 +907,12 @@ mod tests {
         s.spawned(Target::App, 20, ms(0));
         s.drain();
         s.shutdown(Halt::Reboot, ms(100));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGTERM)]);
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGTERM)]);
         // Restart policy does not apply while stopping; a helper that dies
         // now is not restarted either.
         s.exited(20, Status::Signal(15), ms(150));
         let a = s.drain();
-        assert_eq!(kills(&a), [(10, libc::SIGTERM)]);
+        assert_eq!(kills(&a), [(10, signal::SIGTERM)]);
         assert!(spawns(&a).is_empty());
         s.exited(10, Status::Code(0), ms(160));
         assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 143)));
@@ -830,7 +928,7 @@ mod tests {
         s.shutdown(Halt::PowerOff, ms(0));
         s.drain();
         s.tick(ms(500));
-        assert_eq!(kills(&s.drain()), [(20, libc::SIGKILL)]);
+        assert_eq!(kills(&s.drain()), [(20, signal::SIGKILL)]);
         s.exited(20, Status::Signal(9), ms(501));
         assert_eq!(finish(&s.drain()), Some((Halt::PowerOff, 137)));
     }

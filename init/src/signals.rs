@@ -3,7 +3,7 @@
 
 /// The usual name of a signal number.
 pub fn signal_name(sig: i32) -> Option<&'static str> {
-    use libc::*;
+    use nodistro_common::signal::*;
     Some(match sig {
         SIGHUP => "SIGHUP",
         SIGINT => "SIGINT",
@@ -52,7 +52,7 @@ impl SignalSet {
     /// numbers; empty means none. `Err` carries the word not understood.
     /// SIGKILL and SIGSTOP cannot be caught, so they are refused too.
     pub fn parse(list: &str) -> Result<Self, String> {
-        use libc::*;
+        use nodistro_common::signal::*;
         let mut sigs = Vec::new();
         for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             let upper = word.to_ascii_uppercase();
@@ -82,7 +82,7 @@ impl SignalSet {
 /// machine SIGTERM, SIGINT and SIGUSR2 mean shutdown, so only SIGHUP and
 /// SIGUSR1 go to the app; in a namespace (like tini) all of them do.
 pub fn default_forward(vm: bool) -> SignalSet {
-    use libc::*;
+    use nodistro_common::signal::*;
     if vm {
         SignalSet::of(&[SIGHUP, SIGUSR1])
     } else {
@@ -103,7 +103,7 @@ pub enum SigAction {
 /// SIGINT (the kernel's Ctrl-Alt-Del once CAD is off) reboots; in a
 /// namespace SIGTERM, SIGINT and SIGQUIT stop init. Anything else is ignored.
 pub fn signal_action(vm: bool, sig: i32, app_running: bool, forward: SignalSet) -> SigAction {
-    use libc::*;
+    use nodistro_common::signal::*;
     match sig {
         SIGPWR => SigAction::Shutdown(Halt::PowerOff),
         s if app_running && forward.contains(s) => SigAction::Forward,
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn signal_meanings() {
-        use libc::*;
+        use nodistro_common::signal::*;
         let act = |vm: bool, sig, running| signal_action(vm, sig, running, default_forward(vm));
         assert_eq!(act(true, SIGINT, true), SigAction::Shutdown(Halt::Reboot));
         assert_eq!(
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn configured_forward_set_overrides_the_mode_default() {
-        use libc::*;
+        use nodistro_common::signal::*;
         let set = SignalSet::parse("term, sigusr2,28").expect("parses");
         assert!(set.contains(SIGTERM) && set.contains(SIGUSR2) && set.contains(SIGWINCH));
         assert!(!set.contains(SIGHUP));

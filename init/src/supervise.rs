@@ -4,6 +4,7 @@
 //! buttons, and feeds all of it to the state machine.
 
 use crate::policy::{Action, Halt, HelperSpec, Status, Supervisor, Target};
+use nodistro_common::signal;
 use nodistro_common::timeline::{log, since_boot_ms};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::pipe::{pipe_with, PipeFlags};
@@ -45,6 +46,8 @@ pub struct Plan {
     pub forward: Option<crate::signals::SignalSet>,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
+    /// The debug console, stop points, the bring-up report.
+    pub debug: crate::debug::DebugPlan,
 }
 
 /// How long init looks for a power button device.
@@ -113,6 +116,9 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
     let mut sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
     sup.set_forward(plan.forward);
+    if let Some(c) = plan.debug.console {
+        sup.set_control(c, plan.debug.breaks.clone());
+    }
     let app_pipes = if plan.app.is_some() && plan.helpers.iter().any(|h| h.spec.name == "logfwd") {
         let mk = || {
             let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
@@ -277,6 +283,9 @@ impl Shell {
         if !self.summary_done && self.plan.vm {
             self.summary_done = true;
             self.summary(at);
+            if self.plan.debug.report {
+                crate::debug::spawn_report();
+            }
         }
         Ok(pid)
     }
@@ -412,7 +421,7 @@ impl Shell {
     fn on_signals(&mut self, sigfd: &OwnedFd) {
         for sig in nodistro_common::sys::read_signals(sigfd) {
             let now = self.now();
-            if sig == libc::SIGCHLD {
+            if sig == signal::SIGCHLD {
                 self.reap(now);
                 continue;
             }

@@ -1,21 +1,22 @@
-//! The few system calls rustix has no safe wrapper for: resetting a
-//! child's signal mask and kill(-1); the signalfd is nodistro_common's.
+//! Signal plumbing: the signals init blocks, a child's signal mask reset
+//! between fork and exec, kill(-1). The raw calls are nodistro_common's.
 #![allow(unsafe_code)]
 
+use nodistro_common::signal;
 use std::io;
 use std::os::fd::OwnedFd;
 
 /// The signals init handles; all are blocked and read from a signalfd.
 /// Children get an empty mask back: see [`unblock_signals_in_child`].
 pub const SIGNALS: [i32; 8] = [
-    libc::SIGCHLD,
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGHUP,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGPWR,
-    libc::SIGQUIT,
+    signal::SIGCHLD,
+    signal::SIGTERM,
+    signal::SIGINT,
+    signal::SIGHUP,
+    signal::SIGUSR1,
+    signal::SIGUSR2,
+    signal::SIGPWR,
+    signal::SIGQUIT,
 ];
 
 /// Block [`SIGNALS`] and return a non-blocking signalfd for them.
@@ -27,25 +28,21 @@ pub fn block_signals() -> io::Result<OwnedFd> {
 /// fork and exec, and std's `Command` does not reset it).
 pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs between fork and exec and only calls
-    // sigemptyset and sigprocmask, both async-signal-safe; it allocates
-    // nothing and touches no lock.
+    // SAFETY: the closure runs between fork and exec and makes one
+    // rt_sigprocmask system call (async-signal-safe); it allocates nothing
+    // and touches no lock.
     unsafe {
-        cmd.pre_exec(|| {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+        cmd.pre_exec(|| Ok(nodistro_common::syscall::set_signal_mask(0)?));
+    }
 }
 
 /// kill(-1, sig): every process but init itself.
 pub fn kill_all(sig: i32) {
-    // SAFETY: kill has no memory effects; errors (no processes) are fine.
-    unsafe { libc::kill(-1, sig) };
+    use rustix::process::{kill_process_group, Pid, Signal};
+    // Errors (no processes left) are fine.
+    if let Some(sig) = Signal::from_named_raw(sig) {
+        let _ = kill_process_group(Pid::INIT, sig);
+    }
 }
 
 #[cfg(test)]
@@ -61,17 +58,10 @@ mod tests {
     /// [`super::unblock_signals_in_child`] does.
     #[test]
     fn children_start_with_no_signal_blocked() {
-        // SAFETY: sigset manipulation on locals, and pthread_sigmask on
-        // this test's own thread only; restored below.
-        let old = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::sigaddset(&mut set, libc::SIGCHLD);
-            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
-            old
-        };
+        use nodistro_common::{signal, syscall};
+        // This test thread only (the mask is per thread); emptied below.
+        let set = syscall::sigset(&[signal::SIGTERM, signal::SIGCHLD]);
+        syscall::block_signals(set).expect("block");
         let grep = || {
             let mut c = std::process::Command::new("grep");
             c.args(["SigBlk", "/proc/self/status"]);
@@ -81,8 +71,7 @@ mod tests {
         let mut reset = grep();
         super::unblock_signals_in_child(&mut reset);
         let reset = child_sigblk(&mut reset);
-        // SAFETY: restores this thread's mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        syscall::set_signal_mask(0).expect("unblock");
         assert_ne!(
             plain, "SigBlk:\t0000000000000000",
             "std reset the mask after all"

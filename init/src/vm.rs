@@ -3,6 +3,7 @@
 //! is reported on the console and the boot goes on.
 
 use crate::policy::Halt;
+use nodistro_common::signal;
 use nodistro_common::timeline::log;
 use rustix::fs::{Mode, OFlags};
 use rustix::mount::{mount, unmount, MountFlags, UnmountFlags};
@@ -110,7 +111,7 @@ pub fn lo_up() {
 /// returns: if reboot(2) fails, init sleeps forever rather than exit.
 pub fn end(halt: Halt) -> ! {
     // Stray processes (orphans of the app): SIGTERM, up to 1 s to go, SIGKILL.
-    crate::sys::kill_all(libc::SIGTERM);
+    crate::sys::kill_all(signal::SIGTERM);
     for _ in 0..100 {
         match rustix::process::waitpid(None, rustix::process::WaitOptions::NOHANG) {
             Err(_) => break, // ECHILD: nobody left
@@ -118,7 +119,7 @@ pub fn end(halt: Halt) -> ! {
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
         }
     }
-    crate::sys::kill_all(libc::SIGKILL);
+    crate::sys::kill_all(signal::SIGKILL);
     rustix::fs::sync();
     for (_, target, _, _) in MOUNTS.iter().rev() {
         let _ = unmount(*target, UnmountFlags::DETACH);

@@ -118,4 +118,39 @@ mod tests {
             lines(&i);
         }
     }
+
+    /// Datagrams as real senders write them, mutated 30,000 ways (a
+    /// stand-in for the fuzzer that runs on stable).
+    #[test]
+    fn mutated_datagrams_never_panic() {
+        const SEEDS: &[&[u8]] = &[
+            b"<30>Nov 24 12:00:01 myd[123]: started ok",
+            b"<13>Nov  4 12:00:01 box1 tagx[7]: hi there\n",
+            b"<13>Nov 24 12:00:01 user: plain",
+            b"<165>1 2026-11-24T12:00:01.5+02:00 host2 app3 99 ID47 [ex@1 a=\"b\" c=\"d\\\"e\"][x@2] \xef\xbb\xbfmsg",
+            b"<14>1 - - - - - - text",
+            b"6,123,456789,-;kernel line\n SUBSYSTEM=pci\n",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..30_000 {
+            let mut m = SEEDS[i % SEEDS.len()].to_vec();
+            for _ in 0..1 + rnd() % 8 {
+                let at = (rnd() as usize) % m.len().max(1);
+                match rnd() % 5 {
+                    0 if !m.is_empty() => m[at] = rnd() as u8,
+                    1 if !m.is_empty() => m[at] = b" []\"\\=:-<>T.Z+0"[rnd() as usize % 15],
+                    2 => m.truncate(at),
+                    _ => m.insert(at.min(m.len()), rnd() as u8),
+                }
+            }
+            syslog(&m);
+            kmsg(&m);
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod kmsg;
 pub mod lines;
 pub mod options;
 pub mod queue;
+pub mod recent;
 pub mod record;
 pub mod run;
 pub mod sink;

@@ -11,6 +11,7 @@ use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
 use crate::sink::{self, Sink};
 use crate::state::{self, SaveClock};
 use crate::syslog::parse_datagram;
+use nodistro_common::signal;
 use nodistro_common::{sys::Notifier, timeline};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
@@ -278,6 +279,19 @@ impl Logfwd {
     }
 
     fn dump_ring(&self) {
+        let text = self.ring_text();
+        // In its own thread: a slow serial console must not stall the loop.
+        let _ = std::thread::Builder::new()
+            .name("logfwd-dump".into())
+            .spawn(move || {
+                use std::io::Write;
+                let _ = io::stderr().lock().write_all(text.as_bytes());
+            });
+    }
+
+    /// The ring as console lines, between a header with the counters and
+    /// an end line.
+    fn ring_text(&self) -> String {
         let stats = |name: &str, s: &Option<Sink>| {
             s.as_ref().map_or(String::new(), |s| {
                 let st = s.stats();
@@ -297,13 +311,7 @@ impl Logfwd {
             text.push('\n');
         }
         text.push_str("logfwd: end of ring dump\n");
-        // In its own thread: a slow serial console must not stall the loop.
-        let _ = std::thread::Builder::new()
-            .name("logfwd-dump".into())
-            .spawn(move || {
-                use std::io::Write;
-                let _ = io::stderr().lock().write_all(text.as_bytes());
-            });
+        text
     }
 }
 
@@ -335,7 +343,12 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         app_name,
     } = inherited;
     let sigfd = nodistro_common::sys::signal_fd(
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGHUP],
+        &[
+            signal::SIGTERM,
+            signal::SIGINT,
+            signal::SIGUSR1,
+            signal::SIGHUP,
+        ],
         true,
     )
     .map_err(RunError::Signals)?;
@@ -406,11 +419,12 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         truncated: 0,
         boot_wall_us,
     };
+    let recent = crate::recent::bind(&lf.opts.state_dir);
     notifier.notify("ready");
     let mut dgram = vec![0u8; 256 * 1024];
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let (sig_ev, kmsg_ev, sock_ev, pipe_ev) = {
+        let (sig_ev, kmsg_ev, sock_ev, pipe_ev, recent_ev) = {
             let mut fds = vec![
                 PollFd::new(&sigfd, PollFlags::IN),
                 PollFd::new(&sock, PollFlags::IN),
@@ -421,6 +435,9 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
             let open: Vec<usize> = (0..pipes.len()).filter(|&i| pipes[i].open).collect();
             for &i in &open {
                 fds.push(PollFd::new(&pipes[i].fd, PollFlags::IN));
+            }
+            if let Some(l) = &recent {
+                fds.push(PollFd::new(l, PollFlags::IN));
             }
             // Wake up to write the remembered kernel sequence number.
             let timeout = lf
@@ -448,8 +465,14 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
                 kmsg.is_some() && ready(&fds[2]),
                 ready(&fds[1]),
                 pipe_ev,
+                recent.is_some() && fds.last().is_some_and(ready),
             )
         };
+        if recent_ev {
+            if let Some(l) = &recent {
+                crate::recent::serve(l, &|| lf.ring_text());
+            }
+        }
         if kmsg_ev {
             if let Some(k) = &kmsg {
                 if !lf.read_kmsg(k, &mut chunk) {
@@ -469,10 +492,10 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         }
         if sig_ev {
             let sigs = nodistro_common::sys::read_signals(&sigfd);
-            if sigs.contains(&libc::SIGUSR1) {
+            if sigs.contains(&signal::SIGUSR1) {
                 lf.dump_ring();
             }
-            if sigs.contains(&libc::SIGTERM) || sigs.contains(&libc::SIGINT) {
+            if sigs.contains(&signal::SIGTERM) || sigs.contains(&signal::SIGINT) {
                 break;
             }
         }

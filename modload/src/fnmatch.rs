@@ -127,6 +127,13 @@ pub fn normalize_name(name: &str) -> String {
     name.replace('-', "_")
 }
 
+/// Module name of a path in modules.dep: the file name up to its first
+/// `.`, `-` as `_`.
+pub fn name_of_path(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    normalize_name(base.split('.').next().unwrap_or(base))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,7 +92,18 @@ impl Target<'_> {
         }
         if let (true, Some(h)) = (self.take_hostname, &new.hostname) {
             match rustix::system::sethostname(h.as_bytes()) {
-                Ok(()) => notes.push(format!("hostname set to {h}")),
+                Ok(()) => {
+                    notes.push(format!("hostname set to {h}"));
+                    // Keep an image's /etc/hosts naming this machine.
+                    if let Err(e) =
+                        nodistro_common::hosts::sync(nodistro_common::hosts::PATH, h, true)
+                    {
+                        notes.push(format!(
+                            "cannot update {}: {e}",
+                            nodistro_common::hosts::PATH
+                        ));
+                    }
+                }
                 Err(e) => notes.push(format!("cannot set hostname {h}: {e}")),
             }
         }

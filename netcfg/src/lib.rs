@@ -23,10 +23,12 @@ pub mod frame;
 pub mod fuzzing;
 pub mod ipconf;
 pub mod lease;
+pub mod linkwait;
 pub mod msg;
 pub mod rtnl;
 pub mod run;
 pub mod session;
+pub mod state;
 pub mod sys;
 
 use argh::FromArgs;
@@ -190,7 +192,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let sigfd = if args.oneshot {
         None
     } else {
-        match nodistro_common::sys::signal_fd(&[libc::SIGTERM, libc::SIGINT], false) {
+        use nodistro_common::signal::{SIGINT, SIGTERM, SIGUSR1};
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT, SIGUSR1], false) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -217,6 +220,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let code = match plan(&args, &cfg) {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
+            if let Ok(mut n) = shared.notifier.lock() {
+                n.notify("online none (ip=off)");
+            }
             0
         }
         Plan::Static(iface, l) => match run::static_config(&iface, &l, &opts, &shared) {
@@ -224,11 +230,26 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
         },
         Plan::Dhcp(ifaces) if ifaces.is_empty() => {
-            log(
-                "netcfg",
-                "error: no ethernet interface found (is the driver loaded?)",
-            );
-            1
+            // Nothing asked for a network (no ip=): init need not wait for
+            // one that may never come. Either way, wait for an interface.
+            let asked = args.ip.is_some() || cfg.get("ip").is_some();
+            if !asked && !args.oneshot {
+                if let Ok(mut n) = shared.notifier.lock() {
+                    n.notify("online none (no network interface; ip= not set)");
+                }
+            }
+            let timeout = args.oneshot.then_some(opts.timeout);
+            match linkwait::wait_for_ethernet(sigfd.as_ref(), timeout) {
+                Ok(ifaces) => return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd),
+                Err(linkwait::Ended::Stopped) => return 0,
+                Err(linkwait::Ended::TimedOut) => {
+                    log(
+                        "netcfg",
+                        "error: no ethernet interface appeared (is the driver in the image? see nodistro build --drivers)",
+                    );
+                    1
+                }
+            }
         }
         Plan::Dhcp(ifaces) => {
             return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd);
@@ -254,10 +275,23 @@ fn dhcp_all(
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
+    // SIGUSR1 renews (state::take_renew_request): a pipe per interface
+    // wakes its thread.
+    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = ifaces
+        .iter()
+        .map(|_| {
+            use rustix::pipe::{pipe_with, PipeFlags};
+            pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()
+        })
+        .collect();
     let failed = std::thread::scope(|s| {
         let handles: Vec<_> = ifaces
             .iter()
-            .map(|i| s.spawn(move || (i, session::dhcp(i, opts, shared))))
+            .zip(&renew)
+            .map(|(i, r)| {
+                let r = r.as_ref().map(|p| &p.0);
+                s.spawn(move || (i, session::dhcp_renewable(i, opts, shared, r)))
+            })
             .collect();
         if let Some(fd) = &sigfd {
             loop {
@@ -267,6 +301,21 @@ fn dhcp_all(
                     tv_nsec: 0,
                 };
                 if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
+                    use nodistro_common::signal::SIGUSR1;
+                    let sigs = nodistro_common::sys::read_signals(fd);
+                    if sigs.contains(&SIGUSR1) {
+                        let dir = opts.lease_dir.as_deref();
+                        let only = dir.and_then(state::take_renew_request);
+                        for (i, r) in ifaces.iter().zip(&renew) {
+                            let wanted = only.as_ref().is_none_or(|o| o == i);
+                            if let (Some((_, w)), true) = (r, wanted) {
+                                let _ = rustix::io::write(w, b"r");
+                            }
+                        }
+                    }
+                    if !sigs.is_empty() && sigs.iter().all(|s| *s == SIGUSR1) {
+                        continue;
+                    }
                     // Each interface's thread logs its own `stopping`
                     // line: logged here, a thread's timer line could
                     // still follow it.

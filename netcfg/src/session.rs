@@ -23,7 +23,20 @@ use std::time::Instant;
 /// DHCP on one interface: returns after the first lease with `oneshot`,
 /// else when `shared.stop` fires (after DHCPRELEASE and deconfiguring).
 pub fn dhcp(name: &str, o: &Options, shared: &Shared) -> Result<(), RunError> {
+    dhcp_renewable(name, o, shared, None)
+}
+
+/// [`dhcp`], confirming the lease again (INIT-REBOOT) whenever `renew`
+/// becomes readable: the debug console's `dhcp renew IFACE`.
+pub fn dhcp_renewable(
+    name: &str,
+    o: &Options,
+    shared: &Shared,
+    renew: Option<&OwnedFd>,
+) -> Result<(), RunError> {
     let mut s = Session::open(name, o, shared)?;
+    s.renew = renew;
+    s.publish("selecting");
     let mut actions = s.client.start(s.now());
     loop {
         if s.perform(actions)? {
@@ -55,6 +68,8 @@ struct Session<'a> {
     carrier: bool,
     buf: Vec<u8>,
     v6_seen: Vec<String>,
+    /// Readable when a renewal is asked for.
+    renew: Option<&'a OwnedFd>,
 }
 
 impl<'a> Session<'a> {
@@ -109,6 +124,7 @@ impl<'a> Session<'a> {
             carrier: has_carrier(name),
             buf: vec![0u8; 2048],
             v6_seen: Vec::new(),
+            renew: None,
         })
     }
 
@@ -167,6 +183,7 @@ impl<'a> Session<'a> {
             remember(m, Some(l.addr));
         }
         self.applied = Some(l);
+        self.publish("bound");
         Ok(())
     }
 
@@ -194,12 +211,20 @@ impl<'a> Session<'a> {
         if let Some(m) = &self.memory {
             remember(m, None);
         }
+        self.publish("unbound");
         log(
             "netcfg",
             &format!("{}: removed {}/{}", self.name, l.addr, l.prefix),
         );
         self.applied = None;
         self.unbound_since = Instant::now();
+    }
+
+    /// Publish the state for the debug console (`/run/netcfg/IFACE.state`).
+    fn publish(&self, state: &str) {
+        if let Some(dir) = &self.o.lease_dir {
+            crate::state::publish(dir, self.name, state, self.applied.as_ref());
+        }
     }
 
     /// Milliseconds to sleep: until the client's timer, at most 1 s while
@@ -233,14 +258,28 @@ impl<'a> Session<'a> {
             tv_sec: (wait / 1000).min(86_400) as i64,
             tv_nsec: ((wait % 1000) * 1_000_000) as i64,
         };
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(&self.sock, PollFlags::IN),
             PollFd::new(&self.shared.stop, PollFlags::IN),
             PollFd::new(&self.events, PollFlags::IN),
         ];
+        if let Some(r) = self.renew {
+            fds.push(PollFd::new(r, PollFlags::IN));
+        }
         let _ = poll(&mut fds, Some(&ts));
         let link_changed = !fds[2].revents().is_empty();
+        let renew = fds.get(3).is_some_and(|f| !f.revents().is_empty());
+        drop(fds);
         let mut actions = Vec::new();
+        if let (true, Some(r)) = (renew, self.renew) {
+            let mut b = [0u8; 64];
+            let _ = rustix::io::read(r, &mut b);
+            log(
+                "netcfg",
+                &format!("{}: renewing the lease (asked)", self.name),
+            );
+            actions.extend(self.client.link_returned(self.now()));
+        }
         if link_changed {
             actions.extend(self.link_event());
         }

@@ -1,17 +1,22 @@
-//! The few system calls rustix has no safe wrapper for: binding a packet
-//! socket to an interface (sockaddr_ll) and attaching a classic BPF filter.
+//! The packet socket DHCP uses: socket(2) through rustix; binding to an
+//! interface (sockaddr_ll), attaching a classic BPF filter and reading
+//! PACKET_AUXDATA, which rustix does not wrap, through named raw-syscall
+//! wrappers (nodistro_common::syscall), so netcfg calls no C library.
 #![allow(unsafe_code)]
 
+use linux_raw_sys::general::{__NR_bind, __NR_recvmsg, __NR_setsockopt};
+use linux_raw_sys::if_packet::{sockaddr_ll, PACKET_AUXDATA, TP_STATUS_CSUMNOTREADY};
+use linux_raw_sys::net::{AF_PACKET, SOL_PACKET, SOL_SOCKET, SO_ATTACH_FILTER};
+use nodistro_common::syscall::syscall6;
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-fn check(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
+/// `ETH_P_IP`: the IPv4 EtherType.
+const ETH_P_IP: u16 = 0x0800;
+/// `MSG_DONTWAIT`.
+const MSG_DONTWAIT: usize = 0x40;
 
 /// Classic BPF: IPv4 UDP, not a fragment, destination port 68 (the DHCP
 /// client port); everything else never reaches the socket.
@@ -27,53 +32,111 @@ const FILTER: [(u16, u8, u8, u32); 9] = [
     (0x06, 0, 0, 0),      // drop
 ];
 
+/// One classic BPF instruction (`struct sock_filter`).
+#[repr(C)]
+struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+/// `struct iovec`.
+#[repr(C)]
+struct IoVec {
+    base: *mut u8,
+    len: usize,
+}
+
+/// `struct msghdr` (Linux, 64-bit and 32-bit alike in field order).
+#[repr(C)]
+struct MsgHdr {
+    name: *mut u8,
+    namelen: u32,
+    iov: *mut IoVec,
+    iovlen: usize,
+    control: *mut u8,
+    controllen: usize,
+    flags: u32,
+}
+
+/// `struct sock_fprog`: the program's length and address.
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+/// `setsockopt(fd, level, name, value, size_of_val(value))`.
+fn setsockopt<T>(fd: &OwnedFd, level: u32, name: u32, value: &T) -> Result<(), Errno> {
+    // SAFETY: `value` is a live `T` of the size passed, only read by the
+    // kernel (which copies it) during the call; `fd` is open (borrowed).
+    unsafe {
+        syscall6(
+            __NR_setsockopt,
+            [
+                fd.as_raw_fd() as usize,
+                level as usize,
+                name as usize,
+                value as *const T as usize,
+                std::mem::size_of::<T>(),
+                0,
+            ],
+        )
+    }
+    .map(drop)
+}
+
+/// `bind(fd, sockaddr_ll)`.
+fn bind_link(fd: &OwnedFd, addr: &sockaddr_ll) -> Result<(), Errno> {
+    // SAFETY: `addr` is a live sockaddr_ll of the size passed, only read by
+    // the kernel during the call; `fd` is open (borrowed).
+    unsafe {
+        syscall6(
+            __NR_bind,
+            [
+                fd.as_raw_fd() as usize,
+                addr as *const sockaddr_ll as usize,
+                std::mem::size_of::<sockaddr_ll>(),
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(drop)
+}
+
 /// A raw packet socket (SOCK_RAW, Ethernet headers included) receiving the
 /// DHCP client port on interface `ifindex` only.
 pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let proto = (libc::ETH_P_IP as u16).to_be();
-    // SAFETY: plain socket(2) call; the result is checked and owned at once.
-    let fd = check(unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    })?;
-    // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut prog: Vec<libc::sock_filter> = FILTER
+    let fd = rustix::net::socket_with(
+        AddressFamily::PACKET,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    let prog: Vec<SockFilter> = FILTER
         .iter()
-        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+        .map(|&(code, jt, jf, k)| SockFilter { code, jt, jf, k })
         .collect();
-    let fprog = libc::sock_fprog {
+    let fprog = SockFprog {
         len: prog.len() as u16,
-        filter: prog.as_mut_ptr(),
+        filter: prog.as_ptr(),
     };
-    // SAFETY: fprog points to `prog`, alive for the call; the kernel copies
-    // the program; the size passed is that of the struct given.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            (&fprog as *const libc::sock_fprog).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    })?;
+    // The kernel copies the program during the call; `prog` outlives it.
+    setsockopt(&fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog)?;
     // Bind with the protocol only now, so nothing unfiltered was queued.
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = proto;
-    sll.sll_ifindex = ifindex as i32;
-    // SAFETY: sll is a valid sockaddr_ll of the size passed.
-    check(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    })?;
+    let sll = sockaddr_ll {
+        sll_family: AF_PACKET as u16,
+        sll_protocol: ETH_P_IP.to_be(),
+        sll_ifindex: ifindex as i32,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    };
+    bind_link(&fd, &sll)?;
     Ok(fd)
 }
 
@@ -81,59 +144,107 @@ pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
 /// still to be filled in (veth and other offloading devices hand packet
 /// sockets frames with a partial UDP checksum).
 pub fn enable_auxdata(fd: &OwnedFd) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: the option value is a c_int of the size passed, alive for the call.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            libc::PACKET_AUXDATA,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
+    Ok(setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &1i32)?)
 }
 
 /// Receive one frame without blocking. Returns its length and whether the
 /// kernel says its checksum is not filled in yet (TP_STATUS_CSUMNOTREADY).
 pub fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
+    let mut iov = IoVec {
+        base: buf.as_mut_ptr(),
+        len: buf.len(),
     };
-    let mut control = [0u64; 16];
-    // SAFETY: msghdr is plain data; all-zero is a valid value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
+    let mut control = [0u8; 128];
+    let mut msg = MsgHdr {
+        name: std::ptr::null_mut(),
+        namelen: 0,
+        iov: &mut iov,
+        iovlen: 1,
+        control: control.as_mut_ptr(),
+        controllen: control.len(),
+        flags: 0,
+    };
     // SAFETY: msg points at iov (covering `buf`) and `control`, both alive
-    // and writable for the call's duration.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // and writable for the call's duration and of the lengths given; the
+    // kernel writes msg_controllen and msg_flags back into `msg`.
+    let n = unsafe {
+        syscall6(
+            __NR_recvmsg,
+            [
+                fd.as_raw_fd() as usize,
+                &mut msg as *mut MsgHdr as usize,
+                MSG_DONTWAIT,
+                0,
+                0,
+                0,
+            ],
+        )
+    }?;
+    let len = msg.controllen.min(control.len());
+    Ok((n, checksum_not_ready(&control[..len])))
+}
+
+/// Walk the control messages the kernel wrote (`CMSG_FIRSTHDR`/`NXTHDR` in
+/// safe code): true if a PACKET_AUXDATA record says TP_STATUS_CSUMNOTREADY.
+fn checksum_not_ready(control: &[u8]) -> bool {
+    const WORD: usize = std::mem::size_of::<usize>();
+    // struct cmsghdr { size_t len; int level; int type; }, data aligned.
+    const HDR: usize = WORD + 8;
+    let align = |n: usize| n.div_ceil(WORD) * WORD;
+    let int = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|x| u32::from_ne_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let mut at = 0;
     let mut not_ready = false;
-    // SAFETY: CMSG_FIRSTHDR/NXTHDR walk the control buffer the kernel filled,
-    // bounded by msg_controllen; each header is checked before its data is
-    // read, and tpacket_auxdata is read unaligned.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            let h = &*c;
-            if h.cmsg_level == libc::SOL_PACKET
-                && h.cmsg_type == libc::PACKET_AUXDATA
-                && h.cmsg_len as usize
-                    >= libc::CMSG_LEN(std::mem::size_of::<libc::tpacket_auxdata>() as u32) as usize
-            {
-                let aux: libc::tpacket_auxdata =
-                    std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                not_ready = aux.tp_status & libc::TP_STATUS_CSUMNOTREADY != 0;
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
+    while let Some(hdr) = control.get(at..at + HDR) {
+        let mut w = [0u8; WORD];
+        w.copy_from_slice(&hdr[..WORD]);
+        let len = usize::from_ne_bytes(w);
+        if len < HDR || len > control.len() - at {
+            break;
         }
+        let (level, kind) = (int(hdr, WORD), int(hdr, WORD + 4));
+        if level == Some(SOL_PACKET) && kind == Some(PACKET_AUXDATA) {
+            // tp_status is the first field of struct tpacket_auxdata.
+            if let Some(status) = int(&control[..at + len], at + align(HDR)) {
+                not_ready = status & TP_STATUS_CSUMNOTREADY != 0;
+            }
+        }
+        at += align(len);
     }
-    Ok((n as usize, not_ready))
+    not_ready
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checksum_not_ready;
+    use linux_raw_sys::if_packet::{PACKET_AUXDATA, TP_STATUS_CSUMNOTREADY};
+    use linux_raw_sys::net::SOL_PACKET;
+
+    fn cmsg(level: u32, kind: u32, status: u32) -> Vec<u8> {
+        // 16-byte header + 20-byte tpacket_auxdata = 36, padded to 40.
+        let mut m = Vec::new();
+        m.extend_from_slice(&36usize.to_ne_bytes());
+        m.extend_from_slice(&level.to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&status.to_ne_bytes());
+        m.resize(40, 0);
+        m
+    }
+
+    #[test]
+    fn finds_the_auxdata_status_among_control_messages() {
+        let mut c = cmsg(1, 99, TP_STATUS_CSUMNOTREADY);
+        assert!(!checksum_not_ready(&c));
+        c.extend(cmsg(SOL_PACKET, PACKET_AUXDATA, TP_STATUS_CSUMNOTREADY | 1));
+        assert!(checksum_not_ready(&c));
+        assert!(!checksum_not_ready(&cmsg(SOL_PACKET, PACKET_AUXDATA, 1)));
+        // Truncated or lying lengths stop the walk instead of reading past.
+        assert!(!checksum_not_ready(&c[..30]));
+        let mut bad = cmsg(SOL_PACKET, PACKET_AUXDATA, TP_STATUS_CSUMNOTREADY);
+        bad[..8].copy_from_slice(&4096usize.to_ne_bytes());
+        assert!(!checksum_not_ready(&bad));
+        assert!(!checksum_not_ready(&[]));
+    }
 }

@@ -41,8 +41,10 @@ fn debian_tree() -> (String, PathBuf) {
 }
 
 /// Module names of `modprobe --show-depends` output (`insmod PATH` and
-/// `builtin NAME` lines).
-fn parse_show_depends(out: &str) -> BTreeSet<String> {
+/// `builtin NAME` lines) in its order, each once (modprobe repeats a module
+/// that several others need).
+fn parse_show_depends(out: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
     out.lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
@@ -52,12 +54,13 @@ fn parse_show_depends(out: &str) -> BTreeSet<String> {
                 _ => None,
             }
         })
+        .filter(|n| seen.insert(n.clone()))
         .collect()
 }
 
 /// kmod's answer. It exits 1 when an alias is unknown; the output for the
 /// others is complete regardless, so only a crash is an error.
-fn modprobe(ver: &str, conf: &Path, blacklist: bool, aliases: &[String]) -> BTreeSet<String> {
+fn modprobe(ver: &str, conf: &Path, blacklist: bool, aliases: &[String]) -> Vec<String> {
     let mut cmd = Command::new("modprobe");
     cmd.arg("-C")
         .arg(conf)
@@ -78,17 +81,38 @@ fn modprobe(ver: &str, conf: &Path, blacklist: bool, aliases: &[String]) -> BTre
     parse_show_depends(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// modload's answer: resolve with kmod's rules, then the dependency closure.
-fn modload(
-    tree: &ModuleTree,
-    bl: &Blacklist,
-    names_too: bool,
-    aliases: &[String],
-) -> BTreeSet<String> {
+/// modload's answer: resolve with kmod's rules, then the dependency closure
+/// in load order.
+fn modload(tree: &ModuleTree, bl: &Blacklist, names_too: bool, aliases: &[String]) -> Vec<String> {
     let res = coldplug::resolve(tree, aliases.iter().map(String::as_str), bl, names_too);
     let plan = tree.plan(&res.modules);
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
-    plan.order.into_iter().collect()
+    plan.order
+}
+
+/// A copy of the tree's text files only (no .bin files), in a new temporary
+/// directory `<tmp>/lib/modules/<ver>`.
+fn text_only_copy(ver: &str, dir: &Path, tag: &str) -> (TempDir, PathBuf) {
+    let copy = TempDir::new(tag);
+    let copy_dir = copy.path().join("lib/modules").join(ver);
+    std::fs::create_dir_all(&copy_dir).expect("mkdir");
+    for f in [
+        "modules.dep",
+        "modules.alias",
+        "modules.symbols",
+        "modules.softdep",
+        "modules.builtin",
+        "modules.builtin.modinfo",
+    ] {
+        std::fs::copy(dir.join(f), copy_dir.join(f)).expect("copy index file");
+    }
+    (copy, copy_dir)
+}
+
+/// From where `a` first differs from `b`, a few names (the order matters).
+fn first_difference<'a>(a: &'a [String], b: &[String]) -> &'a [String] {
+    let i = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    &a[i..a.len().min(i + 4)]
 }
 
 /// A concrete string matching `pat`: `*` becomes `star`, `?` becomes
@@ -140,30 +164,17 @@ fn resolution_matches_modprobe_for_every_device_class() {
     require_program("modprobe", "kmod");
     let (ver, dir) = debian_tree();
     let tree = ModuleTree::open(&dir).expect("open the Debian tree");
-    assert!(!tree.has_index(), "the Debian tree has no modules.nodistro");
-    // The same tree with modload's precompiled index: text files copied,
-    // modules.nodistro written by `modload index`.
-    let copy = TempDir::new("modload-kmod-indexed");
-    let copy_dir = copy.path().join("lib/modules").join(&ver);
-    std::fs::create_dir_all(&copy_dir).expect("mkdir");
-    for f in [
-        "modules.dep",
-        "modules.alias",
-        "modules.softdep",
-        "modules.builtin",
-        "modules.builtin.modinfo",
-    ] {
-        std::fs::copy(dir.join(f), copy_dir.join(f)).expect("copy index file");
-    }
-    let st = Command::new(release_bin("modload"))
-        .args(["--kernel-version", &ver, "--root"])
-        .arg(copy.path())
-        .arg("index")
-        .status()
-        .expect("run modload index");
-    assert!(st.success());
-    let indexed = ModuleTree::open(&copy_dir).expect("open the indexed copy");
-    assert!(indexed.has_index(), "{:?}", indexed.warnings());
+    assert!(tree.uses_bins(), "{:?}", tree.warnings());
+    // The same tree with the text files alone.
+    let (_copy, copy_dir) = text_only_copy(&ver, &dir, "modload-kmod-text");
+    let text_tree = ModuleTree::open(&copy_dir).expect("open the text copy");
+    assert!(!text_tree.uses_bins());
+    assert!(
+        text_tree.warnings()[0]
+            .contains("no modules.alias.bin and modules.dep.bin: using the text files"),
+        "{:?}",
+        text_tree.warnings()
+    );
     let empty = TempDir::new("modload-kmod-conf");
     let text = std::fs::read_to_string(dir.join("modules.alias")).expect("modules.alias");
     let mut aliases: BTreeSet<String> = BTreeSet::new();
@@ -232,12 +243,12 @@ fn resolution_matches_modprobe_for_every_device_class() {
         {
             let theirs = modprobe(&ver, empty.path(), true, chunk);
             let ours = modload(&tree, &bl, true, chunk);
-            let ours_indexed = modload(&indexed, &bl, true, chunk);
-            if ours_indexed != ours {
+            let ours_text = modload(&text_tree, &bl, true, chunk);
+            if ours_text != ours {
                 mismatches.push(format!(
-                    "list starting in class {class}: the index and the text disagree: index only {:?}, text only {:?}",
-                    ours_indexed.difference(&ours).collect::<Vec<_>>(),
-                    ours.difference(&ours_indexed).collect::<Vec<_>>()
+                    "list starting in class {class}: the .bin files and the text disagree: .bin {:?}, text {:?}",
+                    first_difference(&ours, &ours_text),
+                    first_difference(&ours_text, &ours)
                 ));
             }
             if theirs != ours {
@@ -252,9 +263,9 @@ fn resolution_matches_modprobe_for_every_device_class() {
                     .cloned()
                     .collect();
                 mismatches.push(format!(
-                    "list starting in class {class}: modprobe only {:?}, modload only {:?}, e.g. aliases {culprits:?}",
-                    theirs.difference(&ours).collect::<Vec<_>>(),
-                    ours.difference(&theirs).collect::<Vec<_>>()
+                    "list starting in class {class}: modprobe {:?}, modload {:?}, e.g. aliases {culprits:?}",
+                    first_difference(&theirs, &ours),
+                    first_difference(&ours, &theirs)
                 ));
             }
         }
@@ -265,6 +276,34 @@ fn resolution_matches_modprobe_for_every_device_class() {
     );
     assert!(total > 40_000, "only {total} aliases generated");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Issue 15, defect 2: when several modules match one alias, they load in
+/// modules.alias order (kmod's), so the PIIX driver binds before the
+/// generic one; on the .bin files and on the text alike.
+#[test]
+fn several_matches_load_in_kmods_order() {
+    require_program("modprobe", "kmod");
+    let (ver, dir) = debian_tree();
+    let piix = "pci:v00008086d00007010sv00001AF4sd00001100bc01sc01i80";
+    let empty = TempDir::new("modload-kmod-piix");
+    let theirs = modprobe(&ver, empty.path(), true, &[piix.to_string()]);
+    let at = |v: &[String], m: &str| v.iter().position(|x| x == m);
+    assert!(
+        at(&theirs, "ata_piix") < at(&theirs, "ata_generic") && at(&theirs, "ata_piix").is_some(),
+        "{theirs:?}"
+    );
+    let tree = ModuleTree::open(&dir).expect("open");
+    assert!(tree.uses_bins());
+    let (_copy, copy_dir) = text_only_copy(&ver, &dir, "modload-kmod-piix-text");
+    let text = ModuleTree::open(&copy_dir).expect("open the text copy");
+    for t in [&tree, &text] {
+        assert_eq!(t.resolve_alias(piix), ["ata_piix", "ata_generic"]);
+        assert_eq!(
+            modload(t, &Blacklist::default(), true, &[piix.to_string()]),
+            theirs
+        );
+    }
 }
 
 #[test]
@@ -301,9 +340,9 @@ fn blacklist_semantics_match_modprobe() {
     // The cases exercise what they claim.
     let named = modload(&tree, &bl, false, &s(&["virtio_net", "ext4"]));
     assert!(
-        named.contains("virtio_net")
-            && named.contains("failover")
-            && named.contains("crc32c_intel")
+        named.iter().any(|n| n == "virtio_net")
+            && named.iter().any(|n| n == "failover")
+            && named.iter().any(|n| n == "crc32c_intel")
     );
     assert!(modload(&tree, &bl, false, std::slice::from_ref(&virtio_net)).is_empty());
 }
@@ -337,7 +376,7 @@ fn dry_run_of_this_machine_matches_modprobe() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let ours: BTreeSet<String> = stdout
+    let ours: Vec<String> = stdout
         .lines()
         .map(|l| match l.strip_prefix("builtin ") {
             Some(n) => n.to_string(),
@@ -439,4 +478,56 @@ fn load_order_matches_modprobe_show_depends() {
         names.len(),
         differ.join("\n")
     );
+}
+
+/// modprobe.d read as kmod reads it: an `alias` looked up first, a
+/// `blacklist` filtering alias matches, a `softdep` adding a module before
+/// another, `options` given to the module; `install` reported, not run.
+#[test]
+fn modprobe_d_is_read_as_modprobe_reads_it() {
+    require_program("modprobe", "kmod");
+    let (ver, dir) = debian_tree();
+    let root = TempDir::new("modload-kmod-modprobe-d");
+    let conf_dir = root.path().join("etc/modprobe.d");
+    std::fs::create_dir_all(&conf_dir).expect("mkdir");
+    std::fs::write(
+        conf_dir.join("nodistro-test.conf"),
+        "alias my-nic e1000\n\
+         blacklist virtio_net\n\
+         softdep e1000 pre: crc32c_generic\n\
+         options e1000 InterruptThrottleRate=3000 copybreak=0\n\
+         install pcspkr /bin/true\n",
+    )
+    .expect("write");
+    let aliases: Vec<String> = ["my-nic", "virtio:d00000001v00001AF4", "ext4"]
+        .map(String::from)
+        .to_vec();
+    let out = Command::new("modprobe")
+        .arg("-C")
+        .arg(&conf_dir)
+        .args(["-S", &ver, "--show-depends", "-a"])
+        .args(&aliases)
+        .output()
+        .expect("run modprobe");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let theirs = parse_show_depends(&stdout);
+    let e1000_opts = stdout
+        .lines()
+        .find(|l| l.contains("/e1000.ko"))
+        .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+        .expect("modprobe loads e1000");
+
+    let conf = nodistro_modload::modprobe_d::load(root.path());
+    assert_eq!(conf.warnings.len(), 1, "{:?}", conf.warnings);
+    assert!(conf.warnings[0].contains("`install` runs a shell command"));
+    let mut tree = ModuleTree::open(&dir).expect("open");
+    tree.apply_modprobe_conf(&conf);
+    let bl = Blacklist::default().with(conf.blacklist.iter().map(String::as_str));
+    let ours = modload(&tree, &bl, false, &aliases);
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().any(|m| m == "e1000") && !ours.iter().any(|m| m == "virtio_net"));
+    let crc = ours.iter().position(|m| m == "crc32c_generic");
+    assert!(crc < ours.iter().position(|m| m == "e1000"), "{ours:?}");
+    let params = conf.with_options(Default::default());
+    assert_eq!(params.get("e1000"), Some(&e1000_opts));
 }

@@ -1,7 +1,7 @@
 //! Kernel modules in `nodistro build` against the real Debian module tree
 //! and kmod: the closure equals `modprobe --show-depends` (dependencies and
-//! softdeps), the regenerated index files are read by kmod (depmod rebuilds
-//! its binary indexes from them, modprobe then resolves the same closure in
+//! softdeps), the regenerated index files are read by kmod (the binary
+//! indexes are depmod's to the byte; modprobe resolves the same closure in
 //! the extracted image), modaliases select drivers, firmware follows, and
 //! `--modules all` packs every module of modules.dep.
 
@@ -146,19 +146,41 @@ fn closure_matches_modprobe_and_kmod_reads_the_index() {
     );
     assert_eq!(ko_files(&root, &version), expected);
 
-    // kmod reads our text indexes: depmod builds its .bin files from the
-    // image's own tree, then modprobe resolves the same closures in it.
+    // kmod reads the image's own binary indexes (nodistro writes them, as
+    // depmod would): modprobe resolves the same closures in the image.
+    let img_dir = root.join("lib/modules").join(&version);
+    for n in names {
+        assert_eq!(
+            show_depends(Some(&root), &version, n),
+            show_depends(None, &version, n),
+            "{n} inside the image, on nodistro's .bin files"
+        );
+    }
+    // depmod, run on the image's tree, writes the same bytes.
+    let bins = [
+        "modules.dep.bin",
+        "modules.alias.bin",
+        "modules.symbols.bin",
+        "modules.builtin.bin",
+        "modules.builtin.alias.bin",
+    ];
+    let ours: Vec<Vec<u8>> = bins
+        .iter()
+        .map(|b| std::fs::read(img_dir.join(b)).unwrap_or_else(|e| panic!("{b} in the image: {e}")))
+        .collect();
     let d = run(Command::new("depmod").arg("-b").arg(&root).arg(&version));
     assert!(
         d.status.success(),
         "depmod: {}",
         String::from_utf8_lossy(&d.stderr)
     );
-    for n in names {
-        assert_eq!(
-            show_depends(Some(&root), &version, n),
-            show_depends(None, &version, n),
-            "{n} inside the image"
+    for (b, ours) in bins.iter().zip(&ours) {
+        let theirs = std::fs::read(img_dir.join(b)).expect("depmod's file");
+        assert!(
+            &theirs == ours,
+            "{b}: nodistro wrote {} bytes, depmod {}",
+            ours.len(),
+            theirs.len()
         );
     }
     // The regenerated modules.dep lists exactly the shipped modules.

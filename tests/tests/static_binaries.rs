@@ -12,6 +12,7 @@ const RUNTIME: &[&str] = &[
     "modload",
     "netcfg",
     "logfwd",
+    "console",
     "demo-app",
 ];
 

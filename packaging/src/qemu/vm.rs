@@ -4,7 +4,7 @@ use super::{ConsoleWatch, Outcome, QemuSpec};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ pub struct Vm {
     state: Shared,
     monitor: Option<PathBuf>,
     outcome: Option<Outcome>,
+    /// QEMU's stdin, the serial console's input (see [`Vm::spawn_with_input`]).
+    input: Option<Mutex<ChildStdin>>,
 }
 
 fn lock(s: &Shared) -> std::sync::MutexGuard<'_, ConsoleState> {
@@ -55,17 +57,49 @@ impl Vm {
     /// also copied live to this process's stdout (and QEMU's stderr to
     /// stderr).
     pub fn spawn(spec: &QemuSpec, interactive: bool, echo: bool) -> Result<Vm, VmError> {
-        if let Some(m) = &spec.monitor {
-            remove_socket(m);
-        }
-        let mut cmd = spec.command();
-        cmd.stdin(if interactive {
+        let stdin = if interactive {
             Stdio::inherit()
         } else {
             Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        };
+        Self::start(spec, stdin, echo)
+    }
+
+    /// Start QEMU with the serial console's input on a pipe: [`Vm::send`]
+    /// types on the guest's console.
+    pub fn spawn_with_input(spec: &QemuSpec, echo: bool) -> Result<Vm, VmError> {
+        let mut vm = Self::start(spec, Stdio::piped(), echo)?;
+        vm.input = vm.child.stdin.take().map(Mutex::new);
+        Ok(vm)
+    }
+
+    /// Type `bytes` on the serial console (a VM from [`Vm::spawn_with_input`]).
+    pub fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let input = self
+            .input
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("this VM's console input is not a pipe"))?;
+        let mut w = input.lock().unwrap_or_else(|p| p.into_inner());
+        w.write_all(bytes)?;
+        w.flush()
+    }
+
+    fn start(spec: &QemuSpec, stdin: Stdio, echo: bool) -> Result<Vm, VmError> {
+        if let Some(m) = &spec.monitor {
+            remove_socket(m);
+        }
+        let mut cmd = if spec.machine == super::Machine::Microvm && spec.tsc_khz.is_none() {
+            let mut s = spec.clone();
+            s.tsc_khz = std::fs::read_to_string("/proc/cpuinfo")
+                .ok()
+                .and_then(|t| super::spec::tsc_khz_from_cpuinfo(&t));
+            s.command()
+        } else {
+            spec.command()
+        };
+        cmd.stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .map_err(|e| VmError::Spawn(spec.qemu.clone(), e))?;
@@ -81,6 +115,7 @@ impl Vm {
             state,
             monitor: spec.monitor.clone(),
             outcome: None,
+            input: None,
         })
     }
 

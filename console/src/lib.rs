@@ -1,0 +1,75 @@
+//! console: the debug console of a nodistro machine. With
+//! `init.debug=console` init runs it on the console device, supervised like
+//! a helper: a `# ` prompt with built-in bring-up commands (`help` lists
+//! them). It gives root to whoever holds the serial line.
+//!
+//! - [`editor`]: the line editor (backspace, Ctrl-C, Ctrl-U), sans-IO.
+//! - [`command`]: words to commands, sans-IO.
+//! - [`procfs`], [`files`], [`devices`], [`net`], [`kmsg`], [`icmp`],
+//!   [`report`]: each command's text from file contents, sans-IO.
+//! - [`gather`]: reading /proc, /sys, /dev/kmsg, netlink (the IO).
+//! - [`shell`]: the terminal, the prompt loop, the commands' IO.
+//!
+//! `console --report` prints the bring-up report once (init runs it at the
+//! end of the boot when the console is on).
+//!
+//! The control protocol with init: the console writes `continue`,
+//! `poweroff` or `reboot` lines on its readiness fd (`NODISTRO_READY_FD`).
+
+pub mod command;
+pub mod devices;
+pub mod editor;
+pub mod files;
+pub mod gather;
+pub mod icmp;
+pub mod kmsg;
+pub mod net;
+pub mod procfs;
+pub mod report;
+pub mod shell;
+
+use std::ffi::OsString;
+
+/// Console width: no line of output is longer.
+pub const WIDTH: usize = 80;
+
+/// `line` cut to [`WIDTH`] characters (the last one a `>` when cut).
+pub fn fit(line: &str) -> String {
+    if line.chars().count() <= WIDTH {
+        return line.to_string();
+    }
+    let mut s: String = line.chars().take(WIDTH - 1).collect();
+    s.push('>');
+    s
+}
+
+/// Entry point shared by the standalone binary and the multicall binary.
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    match args.get(1).and_then(|a| a.to_str()) {
+        None => shell::run(),
+        Some("--report") => {
+            let text = report::report(&gather::facts_for_report().as_facts());
+            shell::print_stdout(&text);
+            0
+        }
+        Some("--help") => {
+            println!("usage: console [--report]\nthe debug console (init.debug=console); --report prints the bring-up report");
+            0
+        }
+        Some(other) => {
+            eprintln!("console: unknown argument {other:?}; usage: console [--report]");
+            2
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fit_cuts_long_lines() {
+        assert_eq!(super::fit("short"), "short");
+        let f = super::fit(&"é".repeat(100));
+        assert_eq!(f.chars().count(), 80);
+        assert!(f.ends_with('>'));
+    }
+}

@@ -1,0 +1,143 @@
+//! The index files of an image holding a subset of a tree's modules (what
+//! `nodistro build` writes: kmod's text files and, made from them as depmod
+//! makes them, its binary indexes), and the binary indexes of a whole tree.
+
+use crate::fnmatch::normalize_name;
+use crate::textfiles::{alias_lines, builtin_alias_records};
+use crate::tree::ModuleTree;
+use std::collections::BTreeSet;
+
+impl ModuleTree {
+    /// depmod's binary indexes for this whole tree, made from its text
+    /// files (what `modload index` writes).
+    pub fn kmod_index_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        crate::depmod::index_files(&crate::depmod::Texts {
+            dep: self.dep_text(),
+            alias: self.alias_text(),
+            symbols: self.symbols_text(),
+            builtin: &self.builtin_text(),
+            builtin_modinfo: self.builtin_modinfo(),
+        })
+    }
+
+    /// Index files for an image holding only `subset` (module names): the
+    /// lines of modules.dep, modules.alias, modules.symbols and
+    /// modules.softdep that concern those modules, every built-in module (so
+    /// that the target knows they are satisfied), and depmod's binary
+    /// indexes of those. Returns (file name, content).
+    pub fn write_subset_index(&self, subset: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
+        let subset: BTreeSet<String> = subset.iter().map(|n| normalize_name(n)).collect();
+        let mut dep = String::new();
+        let d = self.deps();
+        for m in d.modules.iter().filter(|m| subset.contains(d.mod_name(m))) {
+            dep.push_str(self.text(m.path));
+            dep.push(':');
+            for d in self.text(m.deps).split_whitespace() {
+                dep.push(' ');
+                dep.push_str(d);
+            }
+            dep.push('\n');
+        }
+        let mut alias = String::from("# Aliases extracted from modules themselves.\n");
+        for (pat, module) in alias_lines(self.alias_text()) {
+            let module = String::from_utf8_lossy(module);
+            if subset.contains(&normalize_name(&module)) {
+                let pat = String::from_utf8_lossy(pat);
+                alias.push_str(&format!("alias {pat} {module}\n"));
+            }
+        }
+        let mut softdep = String::from("# Soft dependencies extracted from modules themselves.\n");
+        for name in self.softdep_order.iter().filter(|n| subset.contains(*n)) {
+            softdep.push_str(&self.softdeps[name].line);
+            softdep.push('\n');
+        }
+        let builtin = self.builtin_text();
+        let mut modinfo = Vec::new();
+        for (pat, module) in builtin_alias_records(self.builtin_modinfo()) {
+            for part in [module, b".alias=", pat, b"\0"] {
+                modinfo.extend_from_slice(part);
+            }
+        }
+        let mut symbols = String::from("# Aliases for symbols, used by symbol_request().\n");
+        for (sym, module) in alias_lines(self.symbols_text()) {
+            let module = String::from_utf8_lossy(module);
+            if subset.contains(&normalize_name(&module)) {
+                let sym = String::from_utf8_lossy(sym);
+                symbols.push_str(&format!("alias {sym} {module}\n"));
+            }
+        }
+        let bins = crate::depmod::index_files(&crate::depmod::Texts {
+            dep: &dep,
+            alias: alias.as_bytes(),
+            symbols: symbols.as_bytes(),
+            builtin: &builtin,
+            builtin_modinfo: &modinfo,
+        });
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            ("modules.dep".into(), dep.into_bytes()),
+            ("modules.alias".into(), alias.into_bytes()),
+            ("modules.symbols".into(), symbols.into_bytes()),
+            ("modules.softdep".into(), softdep.into_bytes()),
+            ("modules.builtin".into(), builtin.into_bytes()),
+            ("modules.builtin.modinfo".into(), modinfo),
+        ];
+        files.extend(bins.into_iter().map(|(n, c)| (n.to_string(), c)));
+        files
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::fixture::tree;
+    use std::collections::HashMap;
+
+    #[test]
+    fn subset_index_round_trips() {
+        let t = tree();
+        let set: BTreeSet<String> = t
+            .closure(&["ext4".into()])
+            .expect("closure")
+            .into_iter()
+            .collect();
+        let files: HashMap<String, String> = t
+            .write_subset_index(&set)
+            .into_iter()
+            .map(|(n, c)| (n, String::from_utf8_lossy(&c).into_owned()))
+            .collect();
+        let sub = ModuleTree::from_texts(
+            &files["modules.dep"],
+            &files["modules.alias"],
+            &files["modules.softdep"],
+            &files["modules.builtin"],
+            files["modules.builtin.modinfo"].as_bytes(),
+        );
+        assert_eq!(sub.module_names().count(), 4);
+        assert_eq!(sub.resolve_alias("fs-ext4"), ["ext4"]);
+        assert!(sub.resolve_alias("virtio:d00000001v00001AF4").is_empty());
+        assert_eq!(
+            sub.closure(&["ext4".into()]).expect("closure"),
+            ["jbd2", "crc32c_intel", "crc32c_generic", "ext4"]
+        );
+        assert!(sub.is_builtin("virtio_pci_builtin"));
+        // The same files on disk, with the precompiled index.
+        let dir = std::env::temp_dir().join(format!("modload-subset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (name, content) in t.write_subset_index(&set) {
+            std::fs::write(dir.join(name), content).expect("write");
+        }
+        let disk = ModuleTree::open(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let disk = disk.expect("open");
+        assert!(disk.uses_bins(), "{:?}", disk.warnings());
+        assert_eq!(disk.resolve_alias("fs-ext4"), ["ext4"]);
+        assert_eq!(
+            disk.resolve_alias("crypto-crc32c"),
+            ["crc32c_intel", "crc32c_generic"]
+        );
+        assert!(disk.resolve_alias("virtio:d00000001v00001AF4").is_empty());
+        assert_eq!(
+            sub.resolve_alias("pci:v00001AF4d00001000sv0sd0bc0sc0i0"),
+            ["virtio_pci_builtin"]
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Issue 12: the debug console, driven over the serial line of a QEMU boot
+//! (the test holds QEMU's stdin, which is the guest's ttyS0 input).
+//!
+//! One boot with `init.debug=console init.break=network` covers the stop
+//! point (`net` shows no address until `continue`, then the app answers),
+//! the commands (`devices`, `net`, `ping`, `modprobe`/`lsmod`, `log`,
+//! `timeline`, `report`), bad input (unknown commands, wrong arguments, a
+//! binary `cat`, an unreachable `ping`, a flood) and `poweroff`. A second
+//! boot without the console checks that typed input changes nothing.
+
+use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Outcome};
+use nodistro_tests::release_bin;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+fn image() -> nodistro_tests::qemu::Image {
+    let app = release_bin("demo-app").display().to_string();
+    let release = kernel_release();
+    let mut args = vec!["--app", &app, "--kernel-version", &release];
+    for m in nodistro_packaging::demo::DEMO_MODULES {
+        args.extend(["--module", m]);
+    }
+    // In the image, loaded by nothing but `modprobe dummy`.
+    args.extend(["--module", "dummy"]);
+    build_image(&args)
+}
+
+/// Type `line` + Enter; return what the console printed until `until`,
+/// once the prompt came back after it.
+fn run(g: &Guest, line: &str, until: &str) -> String {
+    let from = g.console_len();
+    g.type_text(&format!("{line}\r"));
+    g.wait_for_from(from, until, T)
+        .unwrap_or_else(|e| panic!("`{line}`: {e}"));
+    let text = g.console();
+    let start = from.min(text.len());
+    let at = start + text[start..].find(until).unwrap_or(0) + until.len();
+    g.wait_for_from(at, "# ", T)
+        .unwrap_or_else(|e| panic!("`{line}`: no prompt after the output: {e}"));
+    let text = g.console();
+    text[start.min(text.len())..].to_string()
+}
+
+#[test]
+fn console_stop_point_commands_bad_input_and_poweroff() {
+    let img = image();
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .forward(8080)
+            .restrict()
+            .serial_input()
+            .append("init.debug=console")
+            .append("init.break=network"),
+    );
+    g.wait_for("init: boot paused before netcfg", T).unwrap();
+    g.wait_for("# ", T).unwrap();
+
+    // Stop point: the link is there, without an address, until `continue`.
+    let net = run(&g, "net", "dns:");
+    assert!(net.contains("eth0: "), "{net}");
+    assert!(net.contains("    no IPv4 address"), "{net}");
+    assert!(!net.contains("10.0.2.15"), "{net}");
+    run(&g, "continue", "asked init to go on");
+    g.wait_for("init: boot resumed", T).unwrap();
+    g.wait_for("init: app /app/demo-app started", T).unwrap();
+    g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
+    g.wait_for("  full lists: devices", T).unwrap();
+    let boot = g.console();
+    assert!(
+        boot.contains("bring-up report:"),
+        "the report at the end of the boot"
+    );
+
+    let dev = run(&g, "devices", " without\n");
+    assert!(
+        dev.contains("virtio-pci") || dev.contains("virtio_net"),
+        "{dev}"
+    );
+    assert!(dev.contains("no driver ("), "{dev}");
+
+    let net = run(&g, "net", "dns:");
+    assert!(net.contains("eth0: up carrier"), "{net}");
+    assert!(net.contains("inet 10.0.2.15/24"), "{net}");
+    assert!(net.contains("dhcp bound from 10.0.2.2"), "{net}");
+    assert!(net.contains("default via 10.0.2.2 dev eth0"), "{net}");
+
+    let ping = run(&g, "ping 10.0.2.2", "10.0.2.2: 4 sent");
+    assert!(ping.contains("bytes from 10.0.2.2: seq 1"), "{ping}");
+    assert!(!ping.contains(", 0 received"), "{ping}");
+
+    let m = run(&g, "modprobe dummy", "dummy: ");
+    assert!(m.contains("dummy: loaded in"), "{m}");
+    let ls = run(&g, "lsmod", "virtio_net");
+    assert!(ls.lines().any(|l| l.starts_with("dummy ")), "{ls}");
+
+    let log = run(&g, "log", "logfwd: end of ring dump");
+    assert!(log.contains("logfwd: ring dump"), "{log}");
+    let tl = run(&g, "timeline", "app /app/demo-app");
+    assert!(tl.contains("paused before netcfg"), "{tl}");
+    let rep = run(&g, "report", "  full lists:");
+    assert!(rep.contains("slowest: "), "{rep}");
+
+    // Bad input: a short error and the prompt again, every time.
+    let e = run(&g, "frobnicate --now", "(type help)");
+    assert!(e.contains("error: unknown command \"frobnicate\""), "{e}");
+    run(&g, "kill", "usage: kill [-SIG] PID");
+    run(&g, "ping nowhere.example", "is not an IPv4 address");
+    run(&g, "hexdump /init 0 999999", "LEN up to 4096");
+    let c = run(
+        &g,
+        "cat /bin/nodistro-box",
+        "hexdump /bin/nodistro-box for more",
+    );
+    assert!(c.contains("binary data"), "{c}");
+    let c = run(&g, "cat /proc/kallsyms", "for the rest]");
+    assert!(c.contains("[cut after 16384 bytes"), "{c}");
+    let p = run(&g, "ping 192.0.2.1", "192.0.2.1: 4 sent");
+    assert!(p.contains("0 received, 100% loss"), "{p}");
+    let flood = format!("{}\r{}", "x".repeat(4000), "y".repeat(300));
+    let f = run(&g, &flood, "line too long");
+    assert!(f.matches("line too long").count() == 2, "{f}");
+    let ps = run(&g, "ps", "/app/demo-app");
+    assert!(
+        ps.lines().any(|l| l.starts_with("    1 S")),
+        "PID 1 lives: {ps}"
+    );
+    g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
+    assert!(!g.console().contains("app (pid"), "the app never ended");
+
+    g.type_text("poweroff\r");
+    assert_eq!(
+        g.wait_exit(T),
+        Outcome::PoweredOff,
+        "{}",
+        g.console_tail(2000)
+    );
+}
+
+#[test]
+fn console_off_typed_input_changes_nothing() {
+    let img = image();
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .forward(8080)
+            .restrict()
+            .serial_input(),
+    );
+    g.wait_for("init: app /app/demo-app started", T).unwrap();
+    let from = g.console_len();
+    g.type_text("help\rpoweroff\rreboot\rmarker-xyzzy\r");
+    // The terminal echoes what arrives; nothing else happens.
+    g.wait_for_from(from, "marker-xyzzy", T).unwrap();
+    g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
+    let after = g.console()[from..].to_string();
+    assert!(!after.contains("# "), "no prompt: {after}");
+    assert!(!after.contains("commands ("), "no help: {after}");
+    assert!(
+        !after.contains("shutdown"),
+        "typed poweroff did nothing: {after}"
+    );
+    assert!(!g.console().contains("debug console"));
+    assert_eq!(g.power_button(T), Outcome::PoweredOff);
+}
