@@ -39,7 +39,8 @@ fn run(g: &Guest, line: &str, until: &str) -> String {
     g.wait_for_from(at, "# ", T)
         .unwrap_or_else(|e| panic!("`{line}`: no prompt after the output: {e}"));
     let text = g.console();
-    text[start.min(text.len())..].to_string()
+    // The terminal turns each \n into \r\n.
+    text[start.min(text.len())..].replace("\r\n", "\n")
 }
 
 #[test]
@@ -72,7 +73,7 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
         "the report at the end of the boot"
     );
 
-    let dev = run(&g, "devices", " without\n");
+    let dev = run(&g, "devices", " without");
     assert!(
         dev.contains("virtio-pci") || dev.contains("virtio_net"),
         "{dev}"
@@ -80,10 +81,15 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     assert!(dev.contains("no driver ("), "{dev}");
 
     let net = run(&g, "net", "dns:");
-    assert!(net.contains("eth0: up carrier"), "{net}");
-    assert!(net.contains("inet 10.0.2.15/24"), "{net}");
-    assert!(net.contains("dhcp bound from 10.0.2.2"), "{net}");
-    assert!(net.contains("default via 10.0.2.2 dev eth0"), "{net}");
+    // (operstate turns "up" only when the kernel's link watch runs.)
+    let eth0 = net.lines().find(|l| l.starts_with("eth0: ")).unwrap_or("");
+    assert!(eth0.contains(" carrier mtu 1500"), "{net}");
+    assert!(net.contains("    inet 10.0.2.15/24\n"), "{net}");
+    assert!(
+        net.contains("dhcp bound from 10.0.2.2, lease 86400 s"),
+        "{net}"
+    );
+    assert!(net.contains("    10.0.2.0/24 dev eth0"), "{net}");
 
     let ping = run(&g, "ping 10.0.2.2", "10.0.2.2: 4 sent");
     assert!(ping.contains("bytes from 10.0.2.2: seq 1"), "{ping}");
@@ -99,7 +105,7 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     let tl = run(&g, "timeline", "app /app/demo-app");
     assert!(tl.contains("paused before netcfg"), "{tl}");
     let rep = run(&g, "report", "  full lists:");
-    assert!(rep.contains("slowest: "), "{rep}");
+    assert!(rep.contains("  slowest stages:\n"), "{rep}");
 
     // Bad input: a short error and the prompt again, every time.
     let e = run(&g, "frobnicate --now", "(type help)");
@@ -107,19 +113,20 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     run(&g, "kill", "usage: kill [-SIG] PID");
     run(&g, "ping nowhere.example", "is not an IPv4 address");
     run(&g, "hexdump /init 0 999999", "LEN up to 4096");
-    let c = run(
-        &g,
-        "cat /bin/nodistro-box",
-        "hexdump /bin/nodistro-box for more",
-    );
+    let c = run(&g, "cat /bin/nodistro-box", "for the rest]");
     assert!(c.contains("binary data"), "{c}");
     let c = run(&g, "cat /proc/kallsyms", "for the rest]");
     assert!(c.contains("[cut after 16384 bytes"), "{c}");
-    let p = run(&g, "ping 192.0.2.1", "192.0.2.1: 4 sent");
-    assert!(p.contains("0 received, 100% loss"), "{p}");
-    let flood = format!("{}\r{}", "x".repeat(4000), "y".repeat(300));
-    let f = run(&g, &flood, "line too long");
-    assert!(f.matches("line too long").count() == 2, "{f}");
+    // Nobody answers 10.0.2.99 (restrict=on: QEMU forwards no ICMP).
+    let p = run(&g, "ping 10.0.2.99", "% loss");
+    assert!(p.contains("10.0.2.99: "), "{p}");
+    assert!(p.contains(" 0 received, 100% loss"), "{p}");
+    run(&g, &"x".repeat(4000), "line too long");
+    run(
+        &g,
+        &format!("{}\x15help", "y".repeat(300)),
+        "keys: Backspace",
+    );
     let ps = run(&g, "ps", "/app/demo-app");
     assert!(
         ps.lines().any(|l| l.starts_with("    1 S")),
