@@ -95,11 +95,9 @@ pub fn parse(pkt: &[u8], id: u16) -> Option<Reply> {
 
 /// The summary line after the tries.
 pub fn summary(to: Ipv4Addr, sent: u32, got: u32, rtts_us: &[u64]) -> String {
-    let loss = if sent == 0 {
-        0
-    } else {
-        (sent - got) * 100 / sent
-    };
+    let loss = (sent.saturating_sub(got) * 100)
+        .checked_div(sent)
+        .unwrap_or(0);
     let mut s = format!("{to}: {sent} sent, {got} received, {loss}% loss");
     if let (Some(min), Some(max)) = (rtts_us.iter().min(), rtts_us.iter().max()) {
         let avg = rtts_us.iter().sum::<u64>() / rtts_us.len() as u64;

@@ -202,9 +202,7 @@ pub fn lsmod(modules: &str) -> String {
         }
         let by = f[3].trim_end_matches(',').replace(',', " ");
         let by = if by == "-" { String::new() } else { by };
-        out += &fit(&format!("{:<24} {:>9} {} {by}", f[0], f[1], f[2])
-            .trim_end()
-            .to_string());
+        out += &fit(format!("{:<24} {:>9} {} {by}", f[0], f[1], f[2]).trim_end());
         out.push('\n');
     }
     out
@@ -225,12 +223,12 @@ mod tests {
             "Name:\tdemo\nVmRSS:\t    1234 kB\n",
             b"/app/demo-app\0--port\08080\0",
         )
-        .unwrap();
+        .expect("test input");
         assert_eq!(p.pid, 93);
         assert_eq!(p.state, 'S');
         assert_eq!(p.rss_kib, Some(1234));
         assert_eq!(p.command, "/app/demo-app --port 8080");
-        let k = proc_of("2 (kthreadd) S 0 0", "Name:\tkthreadd\n", b"").unwrap();
+        let k = proc_of("2 (kthreadd) S 0 0", "Name:\tkthreadd\n", b"").expect("test input");
         assert_eq!((k.command.as_str(), k.rss_kib), ("[kthreadd]", None));
         let long = Proc {
             command: "x".repeat(300),

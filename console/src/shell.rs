@@ -511,7 +511,10 @@ impl Console {
                 }
             };
             sent += u32::from(ok);
-            while ok {
+            loop {
+                if !ok {
+                    break;
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     self.out(&format!("{to}: seq {seq}: no answer within 1 s\n"));

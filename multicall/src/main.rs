@@ -12,6 +12,7 @@ const TOOLS: &[(&str, Entry)] = &[
     ("modload", nodistro_modload::main_with_args),
     ("netcfg", nodistro_netcfg::main_with_args),
     ("logfwd", nodistro_logfwd::main_with_args),
+    #[cfg(feature = "console")]
     ("console", nodistro_console::main_with_args),
 ];
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const TOOL: &str = "nodistro build";
 
 /// The runtime tools installed as symlinks to the multicall binary.
-pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
+pub const TOOLS: [&str; 4] = ["init", "modload", "netcfg", "logfwd"];
 
 /// build an initramfs: the nodistro runtime, your static app, extra files
 /// and kernel modules, as a reproducible cpio archive
@@ -78,6 +78,10 @@ pub struct BuildArgs {
     /// add its loader, libraries or interpreter with --file)
     #[argh(switch)]
     pub allow_dynamic: bool,
+    /// include the debug console (/bin/console; turned on by
+    /// init.debug=console): root for whoever holds the serial line
+    #[argh(switch)]
+    pub console: bool,
 }
 
 /// `--modules none|all`.
@@ -126,6 +130,8 @@ pub enum BuildError {
         min: i32,
         max: i32,
     },
+    #[error(transparent)]
+    Console(#[from] crate::debug_console::ConsoleError),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds between 0 and 4294967295")]
     BadEpoch(String),
     #[error("cannot write the configuration file")]
@@ -318,6 +324,9 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
             target: format!("bin/{MULTICALL_NAME}"),
         },
     )?;
+    if args.console {
+        crate::debug_console::add(&mut img, &tools, &box_path)?;
+    }
     let name = args
         .app
         .file_name()

@@ -127,10 +127,10 @@ pub fn svg(console: &str) -> Option<String> {
         } else {
             (x0 + w + 4, "start")
         };
-        let _ = write!(
+        let _ = writeln!(
             o,
             "<g><title>{lab}</title><rect x=\"{x0}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{c}\" rx=\"2\"/>\
-             <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"{anchor}\">{lab}</text></g>\n",
+             <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"{anchor}\">{lab}</text></g>",
             lab = xml_escape(&label),
             h = ROW - 6,
             c = color(s.kind),
@@ -148,9 +148,9 @@ pub fn svg(console: &str) -> Option<String> {
         (Kind::Pause, "paused (init.break)"),
         (Kind::App, "app"),
     ] {
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "<rect x=\"{lx}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{ly}\">{name}</text>\n",
+            "<rect x=\"{lx}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{ly}\">{name}</text>",
             ly - 10,
             color(k),
             lx + 16
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn one_bar_per_stage_with_labels() {
-        let s = svg(LOG).unwrap();
+        let s = svg(LOG).expect("test input");
         assert!(s.starts_with("<?xml"));
         assert!(s.ends_with("</svg>\n"));
         assert_eq!(s.matches("<g><title>").count(), stages(LOG).len());

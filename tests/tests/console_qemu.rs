@@ -22,7 +22,7 @@ fn image() -> nodistro_tests::qemu::Image {
         args.extend(["--module", m]);
     }
     // In the image, loaded by nothing but `modprobe dummy`.
-    args.extend(["--module", "dummy"]);
+    args.extend(["--module", "dummy", "--console"]);
     build_image(&args)
 }
 
@@ -54,8 +54,9 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
             .append("init.debug=console")
             .append("init.break=network"),
     );
-    g.wait_for("init: boot paused before netcfg", T).unwrap();
-    g.wait_for("# ", T).unwrap();
+    g.wait_for("init: boot paused before netcfg", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    g.wait_for("# ", T).unwrap_or_else(|e| panic!("{e}"));
 
     // Stop point: the link is there, without an address, until `continue`.
     let net = run(&g, "net", "dns:");
@@ -63,10 +64,14 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     assert!(net.contains("    no IPv4 address"), "{net}");
     assert!(!net.contains("10.0.2.15"), "{net}");
     run(&g, "continue", "asked init to go on");
-    g.wait_for("init: boot resumed", T).unwrap();
-    g.wait_for("init: app /app/demo-app started", T).unwrap();
-    g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
-    g.wait_for("  full lists: devices", T).unwrap();
+    g.wait_for("init: boot resumed", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    g.wait_for("init: app /app/demo-app started", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    g.http_poll(8080, "/", "Hello from nodistro", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    g.wait_for("  full lists: devices", T)
+        .unwrap_or_else(|e| panic!("{e}"));
     let boot = g.console();
     assert!(
         boot.contains("bring-up report:"),
@@ -132,7 +137,8 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
         ps.lines().any(|l| l.starts_with("    1 S")),
         "PID 1 lives: {ps}"
     );
-    g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
+    g.http_poll(8080, "/", "Hello from nodistro", T)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!g.console().contains("app (pid"), "the app never ended");
 
     g.type_text("poweroff\r");
@@ -140,6 +146,11 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
         g.wait_exit(T),
         Outcome::PoweredOff,
         "{}",
+        g.console_tail(2000)
+    );
+    assert!(
+        !g.console().contains("grace period over"),
+        "every helper stopped on SIGTERM: {}",
         g.console_tail(2000)
     );
 }
@@ -153,12 +164,15 @@ fn console_off_typed_input_changes_nothing() {
             .restrict()
             .serial_input(),
     );
-    g.wait_for("init: app /app/demo-app started", T).unwrap();
+    g.wait_for("init: app /app/demo-app started", T)
+        .unwrap_or_else(|e| panic!("{e}"));
     let from = g.console_len();
     g.type_text("help\rpoweroff\rreboot\rmarker-xyzzy\r");
     // The terminal echoes what arrives; nothing else happens.
-    g.wait_for_from(from, "marker-xyzzy", T).unwrap();
-    g.http_poll(8080, "/", "Hello from nodistro", T).unwrap();
+    g.wait_for_from(from, "marker-xyzzy", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    g.http_poll(8080, "/", "Hello from nodistro", T)
+        .unwrap_or_else(|e| panic!("{e}"));
     let after = g.console()[from..].to_string();
     assert!(!after.contains("# "), "no prompt: {after}");
     assert!(!after.contains("commands ("), "no help: {after}");
@@ -168,4 +182,26 @@ fn console_off_typed_input_changes_nothing() {
     );
     assert!(!g.console().contains("debug console"));
     assert_eq!(g.power_button(T), Outcome::PoweredOff);
+}
+
+#[test]
+fn only_images_built_with_console_carry_it() {
+    let app = release_bin("demo-app").display().to_string();
+    let ls = |img: &nodistro_tests::qemu::Image| {
+        let out = std::process::Command::new(release_bin("nodistro"))
+            .arg("ls")
+            .arg(img.path())
+            .output()
+            .expect("nodistro ls");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = ls(&build_image(&["--app", &app]));
+    assert!(!plain.contains(" bin/console"), "{plain}");
+    let debug = ls(&build_image(&["--app", &app, "--console"]));
+    let line = debug
+        .lines()
+        .find(|l| l.ends_with(" bin/console") || l.contains(" bin/console -> "))
+        .unwrap_or_else(|| panic!("no bin/console in\n{debug}"));
+    // The default box has no console: the standalone binary is packed.
+    assert!(line.starts_with("-rwxr-xr-x"), "{line}");
 }
