@@ -295,12 +295,7 @@ impl Shell {
         cmd.args(&app.args)
             .envs(app.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&app.workdir);
-        if app.gid != 0 {
-            cmd.gid(app.gid);
-        }
-        if app.uid != 0 {
-            cmd.uid(app.uid);
-        }
+        crate::sys::set_ids_in_child(&mut cmd, app.uid, app.gid);
         if let Some(p) = &self.app_pipes {
             // Close-on-exec copies: std dup2()s them onto 1 and 2.
             cmd.stdout(Stdio::from(p.out.1.try_clone()?))
