@@ -273,10 +273,20 @@ impl Shell {
 
     fn spawn_app(&mut self) -> std::io::Result<i32> {
         if self.plan.app.is_some() {
-            self.plan
+            let restart = self
+                .plan
                 .appliance
                 .before_app()
                 .map_err(std::io::Error::other)?;
+            for name in restart {
+                if let Some(p) = self.sup.helper_pid(name).and_then(Pid::from_raw) {
+                    log(
+                        "init",
+                        &format!("restarting {name} for its new configuration"),
+                    );
+                    let _ = rustix::process::kill_process(p, Signal::TERM);
+                }
+            }
         }
         let Some(app) = &self.plan.app else {
             return Err(std::io::Error::other("no app"));
@@ -285,12 +295,7 @@ impl Shell {
         cmd.args(&app.args)
             .envs(app.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&app.workdir);
-        if app.gid != 0 {
-            cmd.gid(app.gid);
-        }
-        if app.uid != 0 {
-            cmd.uid(app.uid);
-        }
+        crate::sys::set_ids_in_child(&mut cmd, app.uid, app.gid);
         if let Some(p) = &self.app_pipes {
             // Close-on-exec copies: std dup2()s them onto 1 and 2.
             cmd.stdout(Stdio::from(p.out.1.try_clone()?))
