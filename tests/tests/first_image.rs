@@ -3,7 +3,8 @@
 //! machines `nodistro run` offers, gets on the network with the default
 //! drivers and finds its user, its host names and the CA pool in /etc; an
 //! image without modules on a machine without a NIC starts its app at once,
-//! as the `--user` it was built with.
+//! as the `--user` it was built with, with /etc/hosts naming the host given
+//! by `hostname=`.
 
 use nodistro_packaging::qemu::Machine;
 use nodistro_tests::qemu::{build_image, BootOpts, Guest, Nic, Outcome};
@@ -143,12 +144,19 @@ fn no_modules_no_nic_app_at_once_as_its_user() {
         "--user",
         "app:1000:1000",
     ]);
-    let g = Guest::boot(BootOpts::new(img.path()).nic(Nic::None));
-    if let Err(e) = g.wait_for(
+    // hostname= on the kernel command line: init rewrites /etc/hosts.
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .append("hostname=web1"),
+    );
+    for line in [
         "whoami: uid=1000 gid=1000 name=app",
-        Duration::from_secs(90),
-    ) {
-        panic!("{e}");
+        "whoami: hosts 127.0.1.1 web1",
+    ] {
+        if let Err(e) = g.wait_for(line, Duration::from_secs(90)) {
+            panic!("{e}");
+        }
     }
     let console = g.console();
     assert_eq!(
@@ -179,9 +187,19 @@ fn no_modules_no_nic_app_at_once_as_its_user() {
             eprintln!("  {l}");
         }
     }
+    // No readiness wait ran out: the app followed netcfg's word at once.
+    assert!(
+        !console.contains("not ready after"),
+        "a readiness wait ran out:\n{}",
+        g.console_tail(3000)
+    );
+    // 150-460 ms on an idle 2-core host (BENCHMARKS.md); guest time under
+    // TCG stretches with the host's load (1,162 ms seen at load average
+    // 25), so the bound here is the one that tells "no wait" from "a wait":
+    // well under the 10 s readiness timeouts the app used to sit out.
     match (start, app_at) {
         (Some(s), Some(a)) => assert!(
-            a.saturating_sub(s) < 1000,
+            a.saturating_sub(s) < 3000,
             "app started {} ms after init's first line:\n{}",
             a - s,
             g.console_tail(3000)
