@@ -20,6 +20,7 @@ pub mod drivers;
 pub mod elf;
 pub mod etcfiles;
 pub mod fat;
+pub mod fuzzing;
 pub mod gpt;
 pub mod image;
 pub mod iso;
