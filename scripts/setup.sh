@@ -15,6 +15,8 @@ pkgs=(
   rsyslog           # the syslog receiver and peer forwarder
   bsdutils          # logger
   iproute2          # ip netns, veth
+  libxml2-utils     # xmllint checks nodistro chart's SVG
+  librsvg2-bin      # rsvg-convert renders the boot chart to PNG in its test
   curl xz-utils zstd file
   golang-go         # builds the static Go app of the first-image test
   ca-certificates   # the bundle nodistro build --ca-certs packs by default

@@ -453,6 +453,10 @@ fn dhcp_all(
             s.spawn(|| sntp::run(opts, shared));
         }
         if let Some(fd) = &sigfd {
+            // read_signals reads until the fd is empty: never block there.
+            if let Ok(fl) = rustix::fs::fcntl_getfl(fd) {
+                let _ = rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK);
+            }
             loop {
                 let mut p = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
                 let t = rustix::event::Timespec {

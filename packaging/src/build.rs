@@ -145,6 +145,10 @@ pub struct BuildArgs {
     /// (default: where Debian's isolinux and syslinux-common put them)
     #[argh(option)]
     pub isolinux_dir: Option<PathBuf>,
+    /// include the debug console (/bin/console; turned on by
+    /// init.debug=console): root for whoever holds the serial line
+    #[argh(switch)]
+    pub console: bool,
 }
 
 /// `--modules none|all`.
@@ -193,6 +197,8 @@ pub enum BuildError {
         min: i32,
         max: i32,
     },
+    #[error(transparent)]
+    Console(#[from] crate::debug_console::ConsoleError),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds between 0 and 4294967295")]
     BadEpoch(String),
     #[error(transparent)]
@@ -405,10 +411,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
             minor: 1,
         },
     )?;
-    let tools = tools_dir(args);
-    let box_path = tools.join(MULTICALL_NAME);
+    let dir = tools_dir(args);
+    let box_path = dir.join(MULTICALL_NAME);
     if !box_path.is_file() {
-        return Err(BuildError::ToolsMissing(tools));
+        return Err(BuildError::ToolsMissing(dir));
     }
     let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
     crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
@@ -427,6 +433,9 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
             target: format!("bin/{MULTICALL_NAME}"),
         },
     )?;
+    if args.console {
+        crate::debug_console::add(&mut img, &dir, &box_path, &tools)?;
+    }
     let name = args
         .app
         .file_name()
