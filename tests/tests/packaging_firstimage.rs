@@ -175,6 +175,18 @@ fn bad_first_image_options_are_one_line_and_leave_nothing() {
             vec!["run", "--initrd", o, "--machine", "isapc2"],
             &["unknown machine \"isapc2\"", "pc, q35 or microvm"],
         ),
+        (
+            vec![
+                "run",
+                "--initrd",
+                o,
+                "--machine",
+                "microvm",
+                "--nic",
+                "e1000",
+            ],
+            &["--nic e1000 needs PCI", "--nic virtio"],
+        ),
     ];
     for (args, needles) in cases {
         let out_ = nodistro(&args);

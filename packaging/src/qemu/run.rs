@@ -87,6 +87,9 @@ pub fn main(args: RunArgs) -> i32 {
         eprintln!("nodistro run: error: {msg}");
         2
     };
+    if args.machine == Machine::Microvm && args.nic == Nic::E1000 {
+        return usage("--nic e1000 needs PCI, which microvm has none of: use --nic virtio (virtio-mmio) or --machine pc|q35");
+    }
     let mut initrd = args.initrd.clone();
     let mut image = None;
     match (&args.image, &args.initrd) {

@@ -1,6 +1,6 @@
 //! A tiny static app for the `--user` test: prints its uid, gid and the name
-//! /etc/passwd gives that uid (read directly: static glibc has no NSS),
-//! then stays up until init stops it.
+//! /etc/passwd gives that uid (read directly: static glibc has no NSS) and
+//! the host name line of /etc/hosts, then stays up until init stops it.
 
 fn main() {
     let uid = rustix::process::getuid().as_raw();
@@ -13,6 +13,14 @@ fn main() {
         .map(|f| f[0].to_string())
         .unwrap_or_else(|| "(not in /etc/passwd)".into());
     println!("whoami: uid={uid} gid={gid} name={name}");
+    // The host name line of /etc/hosts, which init keeps naming the host.
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for l in hosts.lines().filter(|l| l.starts_with("127.0.1.1")) {
+        println!(
+            "whoami: hosts {}",
+            l.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        );
+    }
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
