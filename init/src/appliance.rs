@@ -1,7 +1,8 @@
 //! The appliance's state features, as the supervisor's event loop sees
 //! them: data disks mounted before the app starts (and unmounted by
 //! [`crate::vm::end`]), health checks of the running app and the hardware
-//! watchdog, pet while the machine is healthy. One value
+//! watchdog, pet while the machine is healthy, and per-instance settings
+//! read before the app's first start. One value
 //! built from the configuration and handed to [`crate::supervise::run`] in
 //! the [`crate::supervise::Plan`]; the loop calls [`Appliance::before_app`]
 //! before each start of the app and [`Appliance::tick`] on every turn.
@@ -23,6 +24,8 @@ pub struct Appliance {
     mount_timeout: Duration,
     /// Shared with the caller of the loop, which unmounts them at the end.
     mounted: Rc<RefCell<Vec<Mounted>>>,
+    /// Optional data disks that failed (tried once).
+    mounts_given_up: Vec<String>,
     health: Option<Monitor>,
     /// The app's pid as last seen by [`Appliance::tick`].
     app_seen: Option<i32>,
@@ -32,6 +35,10 @@ pub struct Appliance {
     grace: Duration,
     unhealthy_reported: bool,
     watchdog: watchdog::State,
+    /// Per-instance settings still to read (machine mode, first start).
+    instance_pending: bool,
+    metadata: Option<std::net::SocketAddr>,
+    metadata_timeout: Duration,
 }
 
 /// A signal for the loop to send: (pid, signal).
@@ -45,6 +52,8 @@ impl Appliance {
         let (health, w) = health::from_config(cfg);
         warn.extend(w);
         let (wd, w) = watchdog::from_config(cfg);
+        warn.extend(w);
+        let (metadata, metadata_timeout, w) = crate::metadata::from_config(cfg);
         warn.extend(w);
         if let Some(h) = &health {
             log(
@@ -64,6 +73,9 @@ impl Appliance {
                 health: health.map(Monitor::new),
                 grace,
                 watchdog: watchdog::State::new(wd),
+                instance_pending: true,
+                metadata,
+                metadata_timeout,
                 ..Default::default()
             },
             warn,
@@ -75,18 +87,30 @@ impl Appliance {
         self.mounted.clone()
     }
 
-    /// Before each start of the app: mount the data disks not mounted yet.
-    /// An error (a required disk is missing) is why the app cannot start.
-    pub fn before_app(&mut self) -> Result<(), String> {
-        if self.mounts.is_empty() {
-            return Ok(());
-        }
+    /// Before each start of the app: the first time, read the per-instance
+    /// settings; then mount the data disks not mounted yet. Returns the
+    /// helpers to restart for their new configuration. An error (a
+    /// required disk is missing) is why the app cannot start.
+    pub fn before_app(&mut self) -> Result<Vec<&'static str>, String> {
         self.watchdog.pet_now();
+        let mut restart = Vec::new();
+        if std::mem::take(&mut self.instance_pending) {
+            let sources = crate::metadata::gather(self.metadata, self.metadata_timeout);
+            restart = crate::metadata::apply(&sources);
+            self.watchdog.pet_now();
+        }
+        if self.mounts.is_empty() {
+            return Ok(restart);
+        }
         let deadline = Instant::now() + self.mount_timeout;
-        let missing =
-            datadisk::mount_pending(&self.mounts, &mut self.mounted.borrow_mut(), deadline);
+        let missing = datadisk::mount_pending(
+            &self.mounts,
+            &mut self.mounted.borrow_mut(),
+            &mut self.mounts_given_up,
+            deadline,
+        );
         if missing.is_empty() {
-            Ok(())
+            Ok(restart)
         } else {
             Err(format!("required mount {} is missing", missing.join(", ")))
         }

@@ -20,8 +20,13 @@ pub struct Mounted {
 
 /// The first bytes of a block device, for [`blkid::probe`].
 pub fn read_head(dev: &str) -> Option<Vec<u8>> {
-    let fd = rustix::fs::open(dev, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let mut buf = vec![0u8; blkid::PROBE_BYTES];
+    read_prefix(dev, blkid::PROBE_BYTES)
+}
+
+/// The first `max` bytes of a file or device (fewer if it is shorter).
+pub fn read_prefix(path: &str, max: usize) -> Option<Vec<u8>> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut buf = vec![0u8; max];
     let mut n = 0;
     while n < buf.len() {
         match rustix::io::read(&fd, &mut buf[n..]) {
@@ -187,15 +192,18 @@ fn mount_one(e: &MountEntry, dev: &str, probe: Option<&Probe>) -> Result<String,
 }
 
 /// Mount every entry not mounted yet, waiting up to `deadline` for their
-/// devices. Returns the required entries that are still missing.
+/// devices. Optional entries are tried once (they land in `given_up` when
+/// they fail); required ones at every call. Returns the required entries
+/// that are still missing.
 pub fn mount_pending(
     entries: &[MountEntry],
     done: &mut Vec<Mounted>,
+    given_up: &mut Vec<String>,
     deadline: Instant,
 ) -> Vec<String> {
     let mut missing = Vec::new();
     for e in entries {
-        if done.iter().any(|m| m.target == e.target) {
+        if done.iter().any(|m| m.target == e.target) || given_up.contains(&e.target) {
             continue;
         }
         let t0 = Instant::now();
@@ -237,13 +245,15 @@ pub fn mount_pending(
             }
             Err(msg) => {
                 let tail = if e.required {
-                    "; it is required: the app waits for it"
+                    "; it is required: the app does not start without it"
                 } else {
                     "; going on without it"
                 };
                 log("init", &format!("{msg}{tail}"));
                 if e.required {
                     missing.push(e.target.clone());
+                } else {
+                    given_up.push(e.target.clone());
                 }
             }
         }

@@ -8,7 +8,8 @@
 //! - [`appliance`]: state features the loop drives: data disks
 //!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts),
 //!   health checks ([`health`] decides, [`checks`] runs one), the
-//!   hardware [`watchdog`].
+//!   hardware [`watchdog`], per-instance settings ([`metadata`]: NoCloud
+//!   seed, IMDSv2).
 //!
 //! Two modes: on a machine (PID 1, no `--namespace`) the kernel's extra
 //! bare words are appended to the app's arguments; `init --namespace -- APP
@@ -22,6 +23,7 @@ pub mod datadisk;
 pub mod debug;
 pub mod fuzzing;
 pub mod health;
+pub mod metadata;
 pub mod mounts;
 pub mod policy;
 pub mod signals;

@@ -273,10 +273,20 @@ impl Shell {
 
     fn spawn_app(&mut self) -> std::io::Result<i32> {
         if self.plan.app.is_some() {
-            self.plan
+            let restart = self
+                .plan
                 .appliance
                 .before_app()
                 .map_err(std::io::Error::other)?;
+            for name in restart {
+                if let Some(p) = self.sup.helper_pid(name).and_then(Pid::from_raw) {
+                    log(
+                        "init",
+                        &format!("restarting {name} for its new configuration"),
+                    );
+                    let _ = rustix::process::kill_process(p, Signal::TERM);
+                }
+            }
         }
         let Some(app) = &self.plan.app else {
             return Err(std::io::Error::other("no app"));

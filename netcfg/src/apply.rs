@@ -84,6 +84,11 @@ impl Target<'_> {
             let what = format!("add route {}/{} via {:?}", r.dest, r.prefix, r.gateway);
             self.nl(nl, what, rtnl::RTM_NEWROUTE, &body)?;
         }
+        crate::sntp::publish(
+            self.iface,
+            false,
+            new.ntp.iter().map(|&a| a.into()).collect(),
+        );
         resolv::publish(self.resolv_conf, self.iface, Source::V4, resolv_entry(new))
             .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
         if let (true, Some(h)) = (self.take_hostname, &new.hostname) {

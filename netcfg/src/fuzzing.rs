@@ -37,7 +37,7 @@ pub fn receive_everything(data: &[u8]) {
 /// The IPv6 receive path: `data` as a router advertisement (decoded and
 /// taken in), as a DHCPv6 message to a client in each receiving state
 /// (Advertise-waiting, Reply-waiting, information, renewing), and as text
-/// an IPv6 `ip=` value. None may panic. The clients' seeds are fixed, so a
+/// an IPv6 `ip=` value, and as an NTP reply. None may panic. The clients' seeds are fixed, so a
 /// fuzzer can find their transaction ids (the stable test answers them).
 #[doc(hidden)]
 pub fn receive_ipv6(data: &[u8]) {
@@ -48,6 +48,12 @@ pub fn receive_ipv6(data: &[u8]) {
         let _ = l.expire(u64::MAX);
     }
     let _ = crate::dhcp6::msg::parse(data);
+    // The same bytes as an NTP reply (its originate field as our nonce).
+    if let Some(nonce) = data.get(24..32) {
+        let mut n = [0u8; 8];
+        n.copy_from_slice(nonce);
+        let _ = crate::sntp::packet::parse(data, u64::from_be_bytes(n), 0, 1, 1_793_491_200);
+    }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = crate::ipconf6::parse(s);
     }
@@ -66,4 +72,16 @@ pub fn receive_ipv6(data: &[u8]) {
         let _ = c.handle(data, t + 1);
     }
     let _ = c.stop(u64::MAX / 2);
+}
+
+#[cfg(test)]
+mod tests {
+    /// The kept corpus (seeds and crash inputs of `bench/fuzz.sh`) and its
+    /// mutations; dhcp::tests mutates live server replies as well.
+    #[test]
+    fn receive_corpus() {
+        for i in nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "receive", &[]) {
+            super::receive_everything(&i);
+        }
+    }
 }

@@ -15,6 +15,7 @@
 //!   [`dhcp6`] DHCPv6 codec and client, [`ipconf6`] the IPv6 `ip=` forms,
 //!   [`rtnl6`] rtnetlink bodies, [`v6`] one interface's IPv6 IO loop,
 //!   [`sys6`] its sockets. [`ready`]: `netcfg.wait`.
+//! - [`arp`]: RFC 5227 probe/announce frames; [`sntp`]: the time client.
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:
@@ -25,7 +26,9 @@
 //! is used, default 200; off), `netcfg.wait` (v4|v6|any|all: which family makes netcfg ready; default
 //! any). `ip=` also takes `dhcp6`, `auto6`, `IFACE:dhcp6|auto6` and
 //! `[ADDR]::[GW]:PREFIXLEN:HOST:IFACE:none`. Without `ip=` (or with a
-//! DHCPv4 form) the daemon also follows RAs on every interface.
+//! DHCPv4 form) the daemon also follows RAs on every interface. `ntp`
+//! (servers; also from DHCP) and `init.wait_time=on` (readiness waits for
+//! the first time sync) drive the SNTP thread.
 
 pub mod apply;
 pub mod arp;
@@ -46,6 +49,7 @@ pub mod rtnl;
 pub mod rtnl6;
 pub mod run;
 pub mod session;
+pub mod sntp;
 pub mod state;
 pub mod sys;
 pub mod sys6;
@@ -94,6 +98,10 @@ struct Args {
     /// (RFC 5227; 0: don't; default netcfg.arp_probe, else 200)
     #[argh(option)]
     arp_probe: Option<u64>,
+    /// NTP servers (ADDR, ADDR:PORT, [IPV6]:PORT; comma list), before
+    /// those DHCP names (default: ntp=)
+    #[argh(option)]
+    ntp: Option<String>,
     /// which family makes netcfg ready for init: v4, v6, any, all
     /// (default: netcfg.wait, else any)
     #[argh(option)]
@@ -201,7 +209,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let (cfg, _, warnings) = Config::load_system(&["ip", "hostname"]);
+    let (cfg, _, warnings) = Config::load_system(&["ip", "hostname", "ntp"]);
     for w in warnings {
         log("netcfg", &w);
     }
@@ -242,6 +250,14 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         }),
         oneshot: args.oneshot,
         timeout: Duration::from_secs(timeout),
+        ntp: {
+            let (servers, bad) =
+                sntp::parse_servers(args.ntp.as_deref().or_else(|| cfg.get("ntp")).unwrap_or(""));
+            for b in bad {
+                log("netcfg", &b);
+            }
+            servers
+        },
         arp_probe_ms: args
             .arp_probe
             .unwrap_or_else(|| match cfg.get("netcfg.arp_probe") {
@@ -308,6 +324,13 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     };
     if let Some(w) = ready::configure(wait, v4, v6) {
         log("netcfg", &w);
+    }
+    if !args.oneshot && cfg.get_bool("init.wait_time") == Some(Ok(true)) {
+        log(
+            "netcfg",
+            "init.wait_time=on: readiness waits for the first time sync",
+        );
+        ready::wait_for_time();
     }
     // What each interface runs: DHCPv4 (None) and/or an IPv6 mode.
     let (job_v4, job_six) = match &plan {
@@ -426,7 +449,14 @@ fn dhcp_all(
                 })
             })
             .collect();
+        if !opts.oneshot {
+            s.spawn(|| sntp::run(opts, shared));
+        }
         if let Some(fd) = &sigfd {
+            // read_signals reads until the fd is empty: never block there.
+            if let Ok(fl) = rustix::fs::fcntl_getfl(fd) {
+                let _ = rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK);
+            }
             loop {
                 let mut p = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
                 let t = rustix::event::Timespec {
@@ -451,14 +481,15 @@ fn dhcp_all(
                     }
                     // Each interface's thread logs its own `stopping`
                     // line: logged here, a thread's timer line could
-                    // still follow it.
-                    stop_w = None;
+                    // still follow it. (stop_w is dropped below.)
                     break;
                 }
                 if handles.iter().all(|h| h.is_finished()) {
                     break;
                 }
             }
+            // Stopping, or every interface thread is done: so is the clock.
+            stop_w = None;
         }
         let mut failed = 0;
         for h in handles {
@@ -477,6 +508,5 @@ fn dhcp_all(
         }
         failed
     });
-    drop(stop_w);
     i32::from(failed > 0)
 }

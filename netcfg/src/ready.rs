@@ -1,6 +1,8 @@
 //! When netcfg tells init it is online: `netcfg.wait=v4|v6|any|all` names
 //! the family (or families) whose first address makes the machine ready.
-//! Default: any configured family. Sans-IO gate plus one process-wide copy.
+//! Default: any configured family. With `init.wait_time=on` the line is
+//! held back until the clock's first sync too (init starts the app after
+//! it, or after `init.net_timeout`). Sans-IO gate plus one process-wide copy.
 
 use std::sync::Mutex;
 
@@ -35,6 +37,10 @@ pub struct Gate {
     v4: bool,
     v6: bool,
     sent: bool,
+    need_time: bool,
+    time: bool,
+    /// The readiness line, network ready but waiting for the time.
+    held: Option<String>,
 }
 
 impl Gate {
@@ -48,6 +54,9 @@ impl Gate {
             v4: false,
             v6: false,
             sent: false,
+            need_time: false,
+            time: false,
+            held: None,
         }
     }
 
@@ -63,8 +72,31 @@ impl Gate {
         }
     }
 
-    /// A family is up; true exactly once, when the machine becomes ready.
-    pub fn up(&mut self, v6: bool) -> bool {
+    /// Hold readiness until [`Gate::time_synced`].
+    pub fn wait_for_time(&mut self) {
+        self.need_time = true;
+    }
+
+    /// A family is up with this readiness `line`: the line to send, once,
+    /// when the machine becomes ready.
+    pub fn up(&mut self, v6: bool, line: String) -> Option<String> {
+        if !self.up_net(v6) {
+            return None;
+        }
+        if self.need_time && !self.time {
+            self.held = Some(line);
+            return None;
+        }
+        Some(line)
+    }
+
+    /// The clock is set: the held line, if the network was ready first.
+    pub fn time_synced(&mut self) -> Option<String> {
+        self.time = true;
+        self.held.take()
+    }
+
+    fn up_net(&mut self, v6: bool) -> bool {
         if v6 {
             self.v6 = true;
         } else {
@@ -94,9 +126,22 @@ pub fn configure(wait: Wait, v4_planned: bool, v6_planned: bool) -> Option<Strin
     w
 }
 
-/// A family came up: true if this makes the machine ready (notify init).
-pub fn up(v6: bool) -> bool {
-    GATE.lock().unwrap_or_else(|p| p.into_inner()).up(v6)
+/// A family came up: the line to notify init with, if this makes the
+/// machine ready.
+pub fn up(v6: bool, line: String) -> Option<String> {
+    GATE.lock().unwrap_or_else(|p| p.into_inner()).up(v6, line)
+}
+
+/// `init.wait_time=on`: readiness waits for the first sync.
+pub fn wait_for_time() {
+    GATE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .wait_for_time();
+}
+
+/// The first sync: the held readiness line to notify, if any.
+pub fn time_synced() -> Option<String> {
+    GATE.lock().unwrap_or_else(|p| p.into_inner()).time_synced()
 }
 
 #[cfg(test)]
@@ -105,17 +150,27 @@ mod tests {
 
     #[test]
     fn each_wait() {
+        let l = || "online x".to_string();
         let mut g = Gate::new(Wait::Any, true, true);
-        assert!(g.up(true));
-        assert!(!g.up(false), "once");
+        assert!(g.up(true, l()).is_some());
+        assert!(g.up(false, l()).is_none(), "once");
         let mut g = Gate::new(Wait::V4, true, true);
-        assert!(!g.up(true));
-        assert!(g.up(false));
+        assert!(g.up(true, l()).is_none());
+        assert!(g.up(false, l()).is_some());
         let mut g = Gate::new(Wait::All, true, true);
-        assert!(!g.up(false));
-        assert!(g.up(true));
+        assert!(g.up(false, l()).is_none());
+        assert!(g.up(true, l()).is_some());
         let mut g = Gate::new(Wait::All, false, true);
-        assert!(g.up(true), "all of what is configured");
+        assert!(g.up(true, l()).is_some(), "all of what is configured");
+        // init.wait_time=on: held until the first sync, either order.
+        let mut g = Gate::new(Wait::Any, true, true);
+        g.wait_for_time();
+        assert!(g.up(false, l()).is_none());
+        assert_eq!(g.time_synced(), Some(l()));
+        let mut g = Gate::new(Wait::Any, true, true);
+        g.wait_for_time();
+        assert_eq!(g.time_synced(), None);
+        assert_eq!(g.up(false, l()), Some(l()));
         let g = Gate::new(Wait::V6, true, false);
         assert!(g.check().is_some());
         assert_eq!("all".parse(), Ok(Wait::All));

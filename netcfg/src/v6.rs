@@ -225,6 +225,7 @@ impl Link<'_> {
         }
         self.log(&line);
         self.ntp = i.ntp.clone();
+        crate::sntp::publish(self.name, true, i.ntp.iter().map(|&a| a.into()).collect());
         self.dhcp_dns = i.dns.clone();
         self.dhcp_done = true;
         self.publish(
@@ -258,10 +259,9 @@ impl Link<'_> {
         if let (Some((a, p)), false) = (ready, self.online) {
             self.online = true;
             self.log(&format!("IPv6 ready: {a}/{p} after {} ms", self.now()));
-            if ready::up(true) {
-                if let Ok(mut n) = self.shared.notifier.lock() {
-                    n.notify(&format!("online {} {a}/{p}", self.name));
-                }
+            let line = format!("online {} {a}/{p}", self.name);
+            if let (Some(line), Ok(mut n)) = (ready::up(true, line), self.shared.notifier.lock()) {
+                n.notify(&line);
             }
         }
         ready
@@ -504,10 +504,9 @@ pub fn static_config(name: &str, s: &Static6, shared: &Shared) -> Result<(), Run
         r.map_err(err(format!("add default route via {g}")))?;
         log("netcfg", &format!("{name}: default route via {g} (static)"));
     }
-    if ready::up(true) {
-        if let Ok(mut n) = shared.notifier.lock() {
-            n.notify(&format!("online {name} {}/{}", s.addr, s.prefix));
-        }
+    let line = format!("online {name} {}/{}", s.addr, s.prefix);
+    if let (Some(line), Ok(mut n)) = (ready::up(true, line), shared.notifier.lock()) {
+        n.notify(&line);
     }
     Ok(())
 }
