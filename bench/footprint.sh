@@ -38,14 +38,15 @@ trap 'rm -rf "$OUT"' EXIT
 echo "| binary | bytes | gzip -6 bytes | linking |"
 echo "|---|---:|---:|---|"
 total=0; total_gz=0
-for t in init modload netcfg logfwd; do
+for t in $("$REL/nodistro-box" --list); do
+  [[ -x $REL/$t ]] || continue
   s=$(size "$REL/$t"); g=$(gz "$REL/$t"); total=$((total + s)); total_gz=$((total_gz + g))
   echo "| \`$t\` built alone | $s | $g | $(static "$REL/$t") |"
 done
-echo "| the four alone, total | $total | $total_gz | |"
-echo "| **\`nodistro-box\` static glibc (all four)** | **$(size "$REL/nodistro-box")** | **$(gz "$REL/nodistro-box")** | $(static "$REL/nodistro-box") |"
+echo "| the tools alone, total | $total | $total_gz | |"
+echo "| **\`nodistro-box\` static glibc ($("$REL/nodistro-box" --list | paste -sd,))** | **$(size "$REL/nodistro-box")** | **$(gz "$REL/nodistro-box")** | $(static "$REL/nodistro-box") |"
 if [[ -x $LF/nodistro-box ]]; then
-  echo "| **\`nodistro-box\` libc-free (eyra; all four)** | **$(size "$LF/nodistro-box")** | **$(gz "$LF/nodistro-box")** | $(static "$LF/nodistro-box"), no libc |"
+  echo "| **\`nodistro-box\` libc-free, eyra ($("$LF/nodistro-box" --list | paste -sd,))** | **$(size "$LF/nodistro-box")** | **$(gz "$LF/nodistro-box")** | $(static "$LF/nodistro-box"), no libc |"
 else
   echo "| \`nodistro-box\` libc-free | not built: scripts/build-box.sh --libc-free | | |"
 fi
@@ -79,9 +80,10 @@ if [[ $PER_TOOL == 1 ]]; then
       size target/footprint-bench-lf/x86_64-unknown-linux-gnu/release/nodistro-box
   }
   full_g=$(size "$REL/nodistro-box"); full_l=$([[ -x $LF/nodistro-box ]] && size "$LF/nodistro-box" || echo -)
-  echo "| all four (init,modload,netcfg,logfwd) | $full_g | $full_l |"
-  for t in init modload netcfg logfwd; do
-    rest=$(echo init,modload,netcfg,logfwd | tr ',' '\n' | grep -vx "$t" | paste -sd,)
+  all=$("$REL/nodistro-box" --list | paste -sd,)
+  echo "| all ($all) | $full_g | $full_l |"
+  for t in $("$REL/nodistro-box" --list); do
+    rest=$(echo "$all" | tr ',' '\n' | grep -vx "$t" | paste -sd,)
     g=$(build_glibc "$rest"); l=$(build_lf "$rest")
     dl=$([[ $l == - ]] && echo - || echo $((full_l - l)))
     echo "| without $t ($rest): $t costs $((full_g - g)) / $dl | $g | $l |"
