@@ -58,7 +58,7 @@ echo
 APP=$REL/marker-init; [[ -x $APP ]] || APP=$REL/demo-app
 app_gz=$(gz "$APP")
 share() { # tools-dir label
-  "$REL/nodistro" build --app "$APP" --tools-dir "$1" -o "$OUT/img.gz" 2>/dev/null
+  "$REL/nodistro" build --app "$APP" --drivers none --tools-dir "$1" -o "$OUT/img.gz" 2>/dev/null
   local img; img=$(size "$OUT/img.gz")
   echo "Image with $(basename "$APP") and no modules, $2 box: $img bytes gzip; the app alone compresses to $app_gz bytes,"
   echo "so the runtime's share of the compressed initramfs is about $((img - app_gz)) bytes (budget: 1,000,000)."
