@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# Footprint of the runtime: the multicall nodistro-box against each tool
-# built alone, Debian's busybox-static and the seed experiment's Go init;
-# and what the runtime weighs inside a compressed initramfs.
-# Usage: bench/footprint.sh   (after cargo build --release --workspace --bins)
+# Footprint of the runtime: nodistro-box (static glibc, and libc-free when
+# built) against each tool built alone, Debian's busybox-static and the
+# seed experiment's Go init; what the runtime weighs inside a compressed
+# initramfs; optionally each tool's bytes and the /init-to-app boot time.
+#
+# Usage: bench/footprint.sh [--per-tool] [--boot RUNS]
+#   (after cargo build --release --workspace --bins, and
+#    scripts/build-box.sh --libc-free for the libc-free rows)
+#   --per-tool   also build boxes without each tool and one with init and
+#                netcfg only (separate target dirs; several minutes)
+#   --boot RUNS  also boot the demo image with each box RUNS times and
+#                compare /init to app start (tests' appliance-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PER_TOOL=0; BOOT=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --per-tool) PER_TOOL=1 ;;
+    --boot) shift; BOOT=${1:?--boot needs a number of runs} ;;
+    *) echo "usage: bench/footprint.sh [--per-tool] [--boot RUNS]" >&2; exit 2 ;;
+  esac
+  shift
+done
 REL=target/x86_64-unknown-linux-gnu/release
+LF=target/libc-free/x86_64-unknown-linux-gnu/release
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 for b in nodistro-box init modload netcfg logfwd nodistro; do
   [[ -x $REL/$b ]] || { echo "$REL/$b missing: run cargo build --release --workspace --bins"; exit 1; }
 done
 [[ -x $BUSYBOX ]] || { echo "$BUSYBOX missing: apt-get install busybox-static"; exit 1; }
-size() { stat -c %s "$1"; }
+size() { stat -L -c %s "$1"; }
 gz() { gzip -6 -c "$1" | wc -c; }
 static() { file -L "$1" | grep -qE 'statically linked|static-pie' && echo static || echo DYNAMIC; }
 OUT=$(mktemp -d /tmp/nodistro-bench-footprint.XXXXXX)
@@ -20,20 +38,66 @@ trap 'rm -rf "$OUT"' EXIT
 echo "| binary | bytes | gzip -6 bytes | linking |"
 echo "|---|---:|---:|---|"
 total=0; total_gz=0
-for t in init modload netcfg logfwd; do
+for t in $("$REL/nodistro-box" --list); do
+  [[ -x $REL/$t ]] || continue
   s=$(size "$REL/$t"); g=$(gz "$REL/$t"); total=$((total + s)); total_gz=$((total_gz + g))
   echo "| \`$t\` built alone | $s | $g | $(static "$REL/$t") |"
 done
-echo "| the four alone, total | $total | $total_gz | |"
-echo "| **\`nodistro-box\` (multicall: all four)** | **$(size "$REL/nodistro-box")** | **$(gz "$REL/nodistro-box")** | $(static "$REL/nodistro-box") |"
+echo "| the tools alone, total | $total | $total_gz | |"
+echo "| **\`nodistro-box\` static glibc ($("$REL/nodistro-box" --list | paste -sd,))** | **$(size "$REL/nodistro-box")** | **$(gz "$REL/nodistro-box")** | $(static "$REL/nodistro-box") |"
+if [[ -x $LF/nodistro-box ]]; then
+  echo "| **\`nodistro-box\` libc-free, eyra ($("$LF/nodistro-box" --list | paste -sd,))** | **$(size "$LF/nodistro-box")** | **$(gz "$LF/nodistro-box")** | $(static "$LF/nodistro-box"), no libc |"
+else
+  echo "| \`nodistro-box\` libc-free | not built: scripts/build-box.sh --libc-free | | |"
+fi
 echo "| Debian busybox-static \`$BUSYBOX\` (~300 applets) | $(size "$BUSYBOX") | $(gz "$BUSYBOX") | $(static "$BUSYBOX") |"
 echo "| seed experiment's Go init (quoted) | 6,700,000 | | static |"
 echo
 # The runtime's share of a real image: an image with an empty static app
 # and no modules is the runtime plus a few directory entries.
 APP=$REL/marker-init; [[ -x $APP ]] || APP=$REL/demo-app
-"$REL/nodistro" build --app "$APP" --tools-dir "$REL" -o "$OUT/img.gz" 2>/dev/null
 app_gz=$(gz "$APP")
-img=$(size "$OUT/img.gz")
-echo "Image with $(basename "$APP") and no modules: $img bytes gzip; the app alone compresses to $app_gz bytes,"
-echo "so the runtime's share of the compressed initramfs is about $((img - app_gz)) bytes (budget: 1,000,000)."
+share() { # tools-dir label
+  "$REL/nodistro" build --app "$APP" --drivers none --tools-dir "$1" -o "$OUT/img.gz" 2>/dev/null
+  local img; img=$(size "$OUT/img.gz")
+  echo "Image with $(basename "$APP") and no modules, $2 box: $img bytes gzip; the app alone compresses to $app_gz bytes,"
+  echo "so the runtime's share of the compressed initramfs is about $((img - app_gz)) bytes (budget: 1,000,000)."
+}
+share "$REL" "static glibc"
+[[ -x $LF/nodistro-box ]] && share "$LF" "libc-free"
+
+if [[ $PER_TOOL == 1 ]]; then
+  # Each tool's bytes: the full box minus the box built without it.
+  echo
+  echo "| box built with | static glibc bytes | libc-free bytes |"
+  echo "|---|---:|---:|"
+  build_glibc() { cargo build -q --release -p nodistro-box --no-default-features --features "$1" \
+      --target-dir target/footprint-bench >&2 && size target/footprint-bench/x86_64-unknown-linux-gnu/release/nodistro-box; }
+  build_lf() {
+    [[ -x $LF/nodistro-box ]] || { echo "-"; return; }
+    (cd libc-free && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../target/footprint-bench-lf \
+      cargo build -q --release --no-default-features --features "$1" >&2) &&
+      size target/footprint-bench-lf/x86_64-unknown-linux-gnu/release/nodistro-box
+  }
+  full_g=$(size "$REL/nodistro-box"); full_l=$([[ -x $LF/nodistro-box ]] && size "$LF/nodistro-box" || echo -)
+  all=$("$REL/nodistro-box" --list | paste -sd,)
+  echo "| all ($all) | $full_g | $full_l |"
+  for t in $("$REL/nodistro-box" --list); do
+    rest=$(echo "$all" | tr ',' '\n' | grep -vx "$t" | paste -sd,)
+    g=$(build_glibc "$rest"); l=$(build_lf "$rest")
+    dl=$([[ $l == - ]] && echo - || echo $((full_l - l)))
+    echo "| without $t ($rest): $t costs $((full_g - g)) / $dl | $g | $l |"
+  done
+  echo "| init,netcfg only | $(build_glibc init,netcfg) | $(build_lf init,netcfg) |"
+fi
+
+if [[ $BOOT -gt 0 ]]; then
+  [[ -x $LF/nodistro-box ]] || { echo "--boot needs the libc-free box: scripts/build-box.sh --libc-free"; exit 1; }
+  echo
+  mods=(--module virtio_pci --module virtio_net --module e1000 --module button --module evdev)
+  for k in glibc:$REL libc-free:$LF; do
+    "$REL/nodistro" build --app "$REL/demo-app" --tools-dir "${k#*:}" "${mods[@]}" \
+      -o "$OUT/${k%%:*}.img" >&2
+  done
+  "$REL/appliance-bench" "$BOOT" "glibc=$OUT/glibc.img" "libc-free=$OUT/libc-free.img"
+fi

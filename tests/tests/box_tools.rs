@@ -127,10 +127,7 @@ fn the_libc_free_box_links_no_glibc() {
     release_bin("nodistro");
     assert_eq!(glibc_marks(&release_dir().join("nodistro-box")), 2);
     let o = run(&lf, &["--list"]);
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "init\nmodload\nnetcfg\nlogfwd\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), default_tools());
 }
 
 /// libc-free/Cargo.toml repeats multicall's tool features (it builds the
