@@ -8,7 +8,9 @@ pkgs=(
   cpio              # GNU cpio reads our archives in the tests
   kmod              # modprobe: the reference for modload's resolution
   dnsmasq-base      # the DHCP server netcfg is tested against
+  kea-dhcp4-server  # ISC Kea: 1 s leases for netcfg's short-lease test
   dhcpcd-base       # peer DHCP client for the netcfg benchmark
+  chrony            # NTP server the SNTP test runs itself (-x: never sets the clock)
   busybox-static    # peer tools: udhcpc, syslogd, the busybox image
   rsyslog           # the syslog receiver and peer forwarder
   bsdutils          # logger
@@ -16,6 +18,20 @@ pkgs=(
   libxml2-utils     # xmllint checks nodistro chart's SVG
   librsvg2-bin      # rsvg-convert renders the boot chart to PNG in its test
   curl xz-utils zstd file
+  golang-go         # builds the static Go app of the first-image test
+  ca-certificates   # the bundle nodistro build --ca-certs packs by default
+  ovmf              # UEFI firmware: boots UKIs, disks and ISOs (nodistro run --image)
+  systemd-boot-efi  # linuxx64.efi.stub, the EFI stub of every UKI
+  isolinux          # isolinux.bin, isohdpfx.bin: the ISO's BIOS boot
+  syslinux-common   # ldlinux.c32, which isolinux.bin loads
+  xorriso           # writes the hybrid ISO; checks it in the tests
+  mtools            # lists the ESP in the tests
+  dosfstools        # fsck.fat checks the ESP; mkfs.vfat for superblock probes and NoCloud seeds
+  fdisk             # sfdisk checks the disk's GPT in the tests
+  e2fsprogs         # mke2fs/e2fsck: data disks in the appliance-state tests
+  xfsprogs          # mkfs.xfs: superblock probe test against blkid
+  btrfs-progs       # mkfs.btrfs: superblock probe test against blkid
+  cloud-image-utils # cloud-localds: NoCloud seeds (cidata) for the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -26,6 +42,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Kea's package may start a system DHCP server; the tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active -q kea-dhcp4-server 2>/dev/null; then
+  systemctl stop kea-dhcp4-server || true
+fi
+# chrony's package may start a system chronyd that would set this
+# machine's clock; the time test runs its own with -x. Stop it.
+if command -v systemctl >/dev/null && systemctl is-active -q chrony 2>/dev/null; then
+  systemctl stop chrony || true
 fi
 # rsyslog's package may start a system daemon; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then

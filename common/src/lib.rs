@@ -2,12 +2,15 @@
 //!
 //! - [`bootlog`]: the boot's stages read back from console text.
 //! - [`atomic_file`]: replace a file through a temporary and a rename.
+//! - [`blkid`]: filesystem superblock probes (type, label, UUID), sans-IO.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
 //!   quoting rules.
 //! - [`config`]: `/etc/nodistro.conf` (written by the packager) merged with
 //!   command-line overrides. The same `key=value` names are used in both.
+//! - [`fuzzing`]: fuzz harnesses and the stable corpus runner.
 //! - [`netlink`]: the rtnetlink encoder, ack parser and request socket.
+//! - [`hosts`]: `/etc/hosts` with the host name lines kept true.
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
@@ -17,10 +20,13 @@
 //! - [`signal`]: signal numbers (from rustix) as plain `i32` constants.
 
 pub mod atomic_file;
+pub mod blkid;
 pub mod bootlog;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
+pub mod fuzzing;
+pub mod hosts;
 pub mod netlink;
 pub mod report;
 pub mod signal;

@@ -95,7 +95,9 @@ pub fn parse(pkt: &[u8], id: u16) -> Option<Reply> {
 
 /// The summary line after the tries.
 pub fn summary(to: Ipv4Addr, sent: u32, got: u32, rtts_us: &[u64]) -> String {
-    let loss = (sent.saturating_sub(got) * 100)
+    let loss = sent
+        .saturating_sub(got)
+        .saturating_mul(100)
         .checked_div(sent)
         .unwrap_or(0);
     let mut s = format!("{to}: {sent} sent, {got} received, {loss}% loss");

@@ -56,15 +56,23 @@ fn pri(r: &Record) -> u32 {
 }
 
 /// `<PRI>1 2026-11-24T12:00:01.123456Z HOST APP PID MSGID SD MSG` (SD: the
-/// sender's structured data, `-` when none)
+/// sender's structured data, `-` when none). Control characters but tab in
+/// MSG are written `\xNN`, as on the console: no input puts a control
+/// character (a newline, a terminal escape) into a forwarded line.
 pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     let (y, mo, d, h, mi, s, us) = utc(r.time_us);
     let mut out = String::with_capacity(r.msg.len() + 96);
-    let _ = write!(
-        out,
-        "<{}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z ",
-        pri(r)
-    );
+    if r.time_us < crate::record::TIME_LIMIT_US {
+        let _ = write!(
+            out,
+            "<{}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z ",
+            pri(r)
+        );
+    } else {
+        // Past year 9999 (a kernel record's time from a damaged file):
+        // RFC 5424's NILVALUE rather than a timestamp receivers reject.
+        let _ = write!(out, "<{}>1 - ", pri(r));
+    }
     field(
         &mut out,
         Some(r.hostname.as_deref().unwrap_or(&origin.hostname)),
@@ -77,9 +85,14 @@ pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     out.push(' ');
     field(&mut out, r.msgid.as_deref(), 32);
     out.push(' ');
-    out.push_str(r.sd.as_deref().unwrap_or("-"));
+    // Structured data is passed on as sent, unless a control character in
+    // it would reach the receiver's line.
+    let sd =
+        r.sd.as_deref()
+            .filter(|sd| !sd.chars().any(char::is_control));
+    out.push_str(sd.unwrap_or("-"));
     out.push(' ');
-    out.push_str(&r.msg);
+    escape_controls(&mut out, &r.msg);
     out
 }
 
@@ -119,7 +132,7 @@ pub fn rfc3164(r: &Record, origin: &Origin) -> String {
         out.push(']');
     }
     out.push_str(": ");
-    out.push_str(&r.msg);
+    escape_controls(&mut out, &r.msg);
     out
 }
 

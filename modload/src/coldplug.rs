@@ -127,6 +127,12 @@ impl Blacklist {
         )
     }
 
+    /// The same list plus `names` (modprobe.d's `blacklist` lines).
+    pub fn with<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.0.extend(names.into_iter().map(normalize_name));
+        self
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.0.contains(&normalize_name(name))
     }

@@ -282,7 +282,11 @@ impl<'a> Trie<'a> {
                     let before = buf.len();
                     buf.push(ch);
                     buf.extend_from_slice(c.prefix);
-                    stack.push((c, u16::from(c.first), before));
+                    if may_match(buf, sub) {
+                        stack.push((c, u16::from(c.first), before));
+                    } else {
+                        buf.truncate(before);
+                    }
                 }
                 continue;
             }
@@ -326,6 +330,21 @@ impl<'a> Trie<'a> {
         }
         Ok(out)
     }
+}
+
+/// Whether a pattern starting with `pat` may still match `s`: the literal
+/// bytes after its last `*` or `?` must occur in `s` (the whole subtree of
+/// patterns below needs them). Patterns with brackets or escapes are not
+/// judged. A cheap necessary condition that spares walking most subtrees.
+fn may_match(pat: &[u8], s: &[u8]) -> bool {
+    if pat.iter().any(|&b| b == b'[' || b == b'\\') {
+        return true;
+    }
+    let run = match pat.iter().rposition(|&b| b == b'*' || b == b'?') {
+        Some(i) => &pat[i + 1..],
+        None => pat,
+    };
+    run.is_empty() || run.len() <= s.len() && s.windows(run.len()).any(|w| w == run)
 }
 
 /// Write an index as depmod does: `entries` are (key, value, priority);

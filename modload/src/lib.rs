@@ -23,11 +23,14 @@
 //! Configuration (`/etc/nodistro.conf`, overridden by the kernel command
 //! line): `modprobe.blacklist=a,b` and `modload.blacklist=a,b` (kmod's
 //! blacklist: alias matches only), `<module>.<param>=<value>` (module
-//! parameters, `-` and `_` alike in the module name).
+//! parameters, `-` and `_` alike in the module name). kmod's own
+//! `/etc/modprobe.d/*.conf` and `/lib/modprobe.d/*.conf` (under `--root`)
+//! are read too ([`modprobe_d`]): options (before the command line's),
+//! blacklist, alias, softdep.
 //!
 //! Exit codes: 0 done, 1 a module failed to load (or an alias matched
 //! nothing, for `show-depends`) or the tree cannot be used, 2 bad usage.
-//! Top-level options go before a subcommand (`modload --root R index`).
+//! Top-level options go before a subcommand (`modload --root R show-depends ALIAS`).
 
 mod bins;
 pub mod coldplug;
@@ -35,12 +38,14 @@ pub mod decompress;
 mod depindex;
 pub mod depmod;
 pub mod fnmatch;
+pub mod fuzzing;
 mod hash;
 pub mod kmodbin;
 pub mod load;
 mod lookup;
 pub mod modinfo;
 mod modinfo_scan;
+pub mod modprobe_d;
 mod plan;
 pub mod probe;
 mod queries;
@@ -104,15 +109,7 @@ struct Args {
 #[argh(subcommand)]
 enum Cmd {
     ShowDepends(ShowDepends),
-    Index(IndexCmd),
 }
-
-#[derive(FromArgs)]
-/// Write depmod's binary indexes (modules.dep.bin, modules.alias.bin,
-/// modules.symbols.bin, modules.builtin.bin, modules.builtin.alias.bin)
-/// from the text files, as depmod would, into the modules directory.
-#[argh(subcommand, name = "index")]
-struct IndexCmd {}
 
 #[derive(FromArgs)]
 /// Print the modules the given aliases or module names need, in load order,
@@ -142,12 +139,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write the index {path}", path = .path.display())]
-    WriteIndex {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("cannot open the uevent socket (hotplug disabled)")]
     Uevent(#[source] std::io::Error),
     #[error("cannot take the readiness fd from init")]
@@ -160,6 +151,8 @@ fn log(msg: &str) {
 
 struct Ctx {
     tree: ModuleTree,
+    /// Whether the tree's abandoning its .bin files was logged.
+    fallback_logged: std::sync::atomic::AtomicBool,
     blacklist: Blacklist,
     loader_params: std::collections::HashMap<String, String>,
     running: String,
@@ -207,6 +200,9 @@ fn run(args: Args) -> Result<i32, Error> {
             })
             .unwrap_or_default();
         found.sort();
+        if found.is_empty() && loading {
+            return Ok(builtin_only(&args, &running));
+        }
         return Err(Error::NoTree {
             running,
             dir: modules_dir,
@@ -217,10 +213,15 @@ fn run(args: Args) -> Result<i32, Error> {
             },
         });
     }
-    let tree = ModuleTree::open(&dir).map_err(Error::Tree)?;
+    let mut tree = ModuleTree::open(&dir).map_err(Error::Tree)?;
     for w in tree.warnings() {
         log(w);
     }
+    let modprobe_conf = modprobe_d::load(&args.root);
+    for w in &modprobe_conf.warnings {
+        log(w);
+    }
+    tree.apply_modprobe_conf(&modprobe_conf);
     let (cfg, cmdline, warnings) = nodistro_common::Config::load_from(
         &args.config.to_string_lossy(),
         &args.cmdline.to_string_lossy(),
@@ -230,20 +231,14 @@ fn run(args: Args) -> Result<i32, Error> {
         log(&w);
     }
     let ctx = Ctx {
-        blacklist: Blacklist::from_config(&cfg, &cmdline),
-        loader_params: load::params_from_config(&cfg),
+        fallback_logged: Default::default(),
+        blacklist: Blacklist::from_config(&cfg, &cmdline)
+            .with(modprobe_conf.blacklist.iter().map(String::as_str)),
+        loader_params: modprobe_conf.with_options(load::params_from_config(&cfg)),
         tree,
         running,
         workers: args.workers,
     };
-    if let Some(Cmd::Index(_)) = &args.cmd {
-        for (name, content) in ctx.tree.kmod_index_files() {
-            let path = ctx.tree.dir().join(name);
-            nodistro_common::atomic_file::write_atomic(&path, &content)
-                .map_err(|source| Error::WriteIndex { path, source })?;
-        }
-        return Ok(0);
-    }
     if let Some(Cmd::ShowDepends(sd)) = &args.cmd {
         let res = coldplug::resolve(
             &ctx.tree,
@@ -276,6 +271,24 @@ fn run(args: Args) -> Result<i32, Error> {
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
+/// An image without any modules: say so once, report readiness and stay
+/// (nothing to load, nothing to restart).
+fn builtin_only(args: &Args, running: &str) -> i32 {
+    log(&format!(
+        "no kernel modules in this image: kernel {running} uses its built-in drivers only"
+    ));
+    if !args.watch {
+        return 0;
+    }
+    match nodistro_common::sys::Notifier::from_env() {
+        Ok(mut n) => n.notify("coldplug-done"),
+        Err(e) => log(&nodistro_common::report::chain(&e)),
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
 fn read_alias_list(path: &Path) -> Result<Vec<Device>, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Aliases {
         path: path.to_path_buf(),
@@ -296,6 +309,7 @@ fn read_alias_list(path: &Path) -> Result<Vec<Device>, Error> {
 /// line, `builtin NAME` for built-in modules.
 fn print_plan(ctx: &Ctx, modules: &[String]) {
     let plan = ctx.tree.plan(modules);
+    log_fallback(ctx);
     for p in &plan.problems {
         log(&nodistro_common::report::chain(p));
     }
@@ -305,6 +319,19 @@ fn print_plan(ctx: &Ctx, modules: &[String]) {
             Some(rel) => writeln!(out, "{}", ctx.tree.dir().join(rel).display()),
             None => writeln!(out, "builtin {m}"),
         };
+    }
+}
+
+/// One line, once, when a lookup met a corrupt .bin file and the tree went
+/// over to the text files.
+fn log_fallback(ctx: &Ctx) {
+    if let Some(why) = ctx.tree.fallback() {
+        if !ctx
+            .fallback_logged
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            log(why);
+        }
     }
 }
 
@@ -350,6 +377,7 @@ fn report_outcome(ctx: &Ctx, name: &str, out: &Outcome) {
 /// Load and count: (loaded, failed).
 fn load_modules(ctx: &Ctx, modules: &[String]) -> (usize, usize) {
     let plan = ctx.tree.plan(modules);
+    log_fallback(ctx);
     for p in &plan.problems {
         log(&nodistro_common::report::chain(p));
     }

@@ -1,15 +1,26 @@
 //! A tree without depmod's files: the index built from every module's own
 //! `.modinfo` (a walk of the directory).
 
+use crate::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
 use crate::fnmatch::{name_of_path, normalize_name};
 use crate::tree::ModuleTree;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// A module file's ELF image: decompressed, with the loader's bound, when
+/// its name says it is compressed.
+fn module_image(rel: &str, data: Vec<u8>) -> Result<Vec<u8>, DecompressError> {
+    match Compression::of(rel) {
+        Some(c) => decompress(c, &data, MAX_MODULE_SIZE),
+        None => Ok(data),
+    }
+}
+
 impl ModuleTree {
-    /// A tree without depmod's files: every `.ko` / `.ko.gz` under `dir`
-    /// is read and its `.modinfo` (depends, alias, softdep) stands in for
-    /// the index files. Slower (each module is read whole); unreadable
+    /// A tree without depmod's files: every `.ko`, `.ko.gz`, `.ko.xz` and
+    /// `.ko.zst` under `dir` is read (decompressed up to the loader's
+    /// 64 MiB bound) and its `.modinfo` (depends, alias, softdep) stands in
+    /// for the index files. Slower (each module is read whole); unreadable
     /// modules are listed in the warnings and left out.
     pub fn from_modinfo(dir: &Path) -> ModuleTree {
         let mut warnings = vec![format!(
@@ -27,7 +38,10 @@ impl ModuleTree {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if p.is_dir() {
                     stack.push(p);
-                } else if name.ends_with(".ko") || name.ends_with(".ko.gz") {
+                } else if [".ko", ".ko.gz", ".ko.xz", ".ko.zst"]
+                    .iter()
+                    .any(|x| name.ends_with(x))
+                {
                     files.push(p);
                 }
             }
@@ -40,22 +54,18 @@ impl ModuleTree {
                 .unwrap_or(f)
                 .to_string_lossy()
                 .into_owned();
-            let data = std::fs::read(f).and_then(|d| {
-                if rel.ends_with(".gz") {
-                    let mut out = Vec::new();
-                    std::io::Read::read_to_end(
-                        &mut flate2::read::GzDecoder::new(&d[..]),
-                        &mut out,
-                    )?;
-                    Ok(out)
-                } else {
-                    Ok(d)
-                }
-            });
-            match data.map(|d| crate::modinfo::modinfo(&d)) {
-                Ok(Ok(info)) => infos.push((rel, info)),
-                Ok(Err(e)) => warnings.push(format!("{}: {e}; left out", f.display())),
-                Err(e) => warnings.push(format!("cannot read {}: {e}; left out", f.display())),
+            let info = match std::fs::read(f) {
+                Err(e) => Err(format!("cannot read {}: {e}; left out", f.display())),
+                Ok(d) => module_image(&rel, d)
+                    .map_err(|e| format!("{}: {e}; left out", f.display()))
+                    .and_then(|d| {
+                        crate::modinfo::modinfo(&d)
+                            .map_err(|e| format!("{}: {e}; left out", f.display()))
+                    }),
+            };
+            match info {
+                Ok(info) => infos.push((rel, info)),
+                Err(w) => warnings.push(w),
             }
         }
         let path_of: HashMap<String, &str> = infos

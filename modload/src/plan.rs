@@ -197,4 +197,33 @@ mod tests {
         );
         assert!(p.problems[1].to_string().contains("gone.ko"));
     }
+
+    /// Issue 15, defect 8: a dependency chain 20,000 deep is walked without
+    /// recursion (the recursive walk overflowed the stack).
+    #[test]
+    fn a_very_deep_chain_does_not_overflow_the_stack() {
+        let n = 20_000;
+        let mut dep = String::new();
+        for i in 0..n {
+            // m<i> needs every module below it, as depmod lists them: the
+            // nearest first.
+            dep.push_str(&format!("m{i}.ko:"));
+            if i > 0 {
+                dep.push_str(&format!(" m{}.ko", i - 1));
+            }
+            dep.push('\n');
+        }
+        let t = ModuleTree::from_texts(&dep, "", "", "", b"");
+        // On a small stack, as a worker thread might have.
+        let order = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || t.closure(&[format!("m{}", n - 1)]))
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow")
+            .expect("closure");
+        assert_eq!(order.len(), n);
+        assert_eq!(order[0], "m0");
+        assert_eq!(order[n - 1], format!("m{}", n - 1));
+    }
 }

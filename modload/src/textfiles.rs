@@ -62,3 +62,29 @@ pub(crate) fn read_optional(path: &Path, warnings: &mut Vec<String>) -> Option<V
         }
     }
 }
+
+/// A temporary directory removed on drop (unit tests).
+#[cfg(test)]
+pub(crate) struct TempTree(pub(crate) std::path::PathBuf);
+
+#[cfg(test)]
+impl TempTree {
+    pub(crate) fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).expect("mkdir");
+        TempTree(p)
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -66,6 +66,35 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+/// Every `softdep` line of `text`: (module, its soft dependencies, the line).
+/// Words before the first `pre:`/`post:` are ignored, as kmod does.
+fn parse_softdeps(text: &str) -> Vec<(String, Softdep, &str)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if w.next() != Some("softdep") {
+            continue;
+        }
+        let Some(module) = w.next() else { continue };
+        let mut sd = Softdep {
+            line: line.to_string(),
+            ..Softdep::default()
+        };
+        let mut mode = 0;
+        for word in w {
+            match word {
+                "pre:" => mode = 1,
+                "post:" => mode = 2,
+                _ if mode == 1 => sd.pre.push(word.to_string()),
+                _ if mode == 2 => sd.post.push(word.to_string()),
+                _ => {}
+            }
+        }
+        out.push((normalize_name(module), sd, line));
+    }
+    out
+}
+
 /// A module's modules.dep line: its path and its dependencies' paths.
 #[derive(Clone, Copy)]
 pub(crate) struct DepLine<'a> {
@@ -98,6 +127,8 @@ pub struct ModuleTree {
     pub(crate) builtin_order: Vec<String>,
     /// Modules with softdep lines, in file order.
     pub(crate) softdep_order: Vec<String>,
+    /// `alias` lines of modprobe.d (pattern, module): looked up first.
+    pub(crate) config_aliases: Vec<(String, String)>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -190,6 +221,7 @@ impl ModuleTree {
             builtin: HashMap::new(),
             builtin_order: Vec::new(),
             softdep_order: Vec::new(),
+            config_aliases: Vec::new(),
             warnings: Vec::new(),
         };
         t.add_softdeps(softdep);
@@ -202,40 +234,36 @@ impl ModuleTree {
         t
     }
 
-    /// `softdep MODULE pre: ... post: ...` lines (modules.softdep and
-    /// modprobe.d); a module's first line wins, as in kmod.
+    /// `softdep MODULE pre: ... post: ...` lines of modules.softdep; a
+    /// module's first line wins, as in kmod.
     pub(crate) fn add_softdeps(&mut self, text: &str) {
-        for line in text.lines() {
-            let mut w = line.split_whitespace();
-            if w.next() != Some("softdep") {
-                continue;
-            }
-            let Some(module) = w.next() else { continue };
-            let name = normalize_name(module);
+        for (name, sd, line) in parse_softdeps(text) {
             if !self.softdeps.contains_key(&name) {
                 self.softdep_order.push(name.clone());
             }
-            let sd = self.softdeps.entry(name).or_default();
-            let first = sd.line.is_empty();
-            if !first {
-                sd.line.push('\n');
+            let entry = self.softdeps.entry(name).or_default();
+            if entry.line.is_empty() {
+                *entry = sd;
+            } else {
+                // Kept for the subset writer; kmod uses the first only.
+                entry.line.push('\n');
+                entry.line.push_str(line);
             }
-            sd.line.push_str(line);
-            // kmod uses only the first softdep line of a module ("as
-            // modprobe from module-init-tools does"): btrfs has four.
-            if !first {
-                continue;
-            }
-            // kmod: words before the first `pre:`/`post:` are ignored.
-            let mut mode = 0;
-            for word in w {
-                match word {
-                    "pre:" => mode = 1,
-                    "post:" => mode = 2,
-                    _ if mode == 1 => sd.pre.push(word.to_string()),
-                    _ if mode == 2 => sd.post.push(word.to_string()),
-                    _ => {}
+        }
+    }
+
+    /// Apply modprobe.d: its aliases are looked up before anything else,
+    /// and its softdep lines replace a module's own (kmod reads the
+    /// configuration before modules.softdep).
+    pub fn apply_modprobe_conf(&mut self, conf: &crate::modprobe_d::ModprobeConf) {
+        self.config_aliases = conf.aliases.clone();
+        let mut seen = crate::hash::FxSet::default();
+        for (name, sd, _) in parse_softdeps(&conf.softdeps) {
+            if seen.insert(name.clone()) {
+                if !self.softdeps.contains_key(&name) {
+                    self.softdep_order.push(name.clone());
                 }
+                self.softdeps.insert(name, sd);
             }
         }
     }
@@ -431,5 +459,168 @@ mod tests {
         assert_eq!(t.module_names().collect::<Vec<_>>(), ["a"]);
         assert_eq!(t.resolve_alias("x"), ["a"]);
         assert_eq!(t.warnings().len(), 1);
+    }
+
+    /// A tree directory with the fixture's files, text and .bin.
+    fn on_disk(tag: &str) -> (crate::textfiles::TempTree, Vec<(String, Vec<u8>)>) {
+        let t = fixture::tree();
+        let all: std::collections::BTreeSet<String> =
+            t.module_names().map(str::to_string).collect();
+        let files = t.write_subset_index(&all);
+        let dir = crate::textfiles::TempTree::new(tag);
+        for (name, content) in &files {
+            std::fs::write(dir.0.join(name), content).expect("write");
+        }
+        (dir, files)
+    }
+
+    fn answers_right(t: &ModuleTree) {
+        assert_eq!(t.resolve_alias("fs-ext4"), ["ext4"]);
+        assert_eq!(
+            t.resolve_alias("crypto-crc32c"),
+            ["crc32c_intel", "crc32c_generic"]
+        );
+        assert_eq!(
+            t.closure(&["ext4".into()]).expect("closure"),
+            ["jbd2", "crc32c_intel", "crc32c_generic", "ext4"]
+        );
+    }
+
+    #[test]
+    fn bad_bin_files_fall_back_to_the_text_with_one_line() {
+        let (dir, files) = on_disk("modload-bins");
+        let good = ModuleTree::open(&dir.0).expect("open");
+        assert!(good.uses_bins(), "{:?}", good.warnings());
+        assert!(good.warnings().is_empty(), "{:?}", good.warnings());
+        answers_right(&good);
+        let bin = |name: &str| {
+            files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| c.clone())
+                .expect("written")
+        };
+        let alias = bin("modules.alias.bin");
+        let mut wrong_version = alias.clone();
+        wrong_version[5] = 3;
+        let mut wrong_magic = alias.clone();
+        wrong_magic[0] = b'x';
+        let cases: Vec<(&str, Option<Vec<u8>>, &str)> = vec![
+            (
+                "modules.alias.bin",
+                Some(alias[..alias.len() - 9].to_vec()),
+                "truncated",
+            ),
+            (
+                "modules.alias.bin",
+                Some(alias[..7].to_vec()),
+                "truncated (7 bytes",
+            ),
+            ("modules.alias.bin", Some(wrong_version), "version 3.1"),
+            ("modules.alias.bin", Some(wrong_magic), "not a kmod index"),
+            (
+                "modules.dep.bin",
+                None,
+                "no modules.alias.bin and modules.dep.bin",
+            ),
+        ];
+        for (name, content, why) in cases {
+            let path = dir.0.join(name);
+            match &content {
+                Some(c) => std::fs::write(&path, c).expect("write"),
+                None => std::fs::remove_file(&path).expect("remove"),
+            }
+            let t = ModuleTree::open(&dir.0).expect("open");
+            assert!(!t.uses_bins(), "{name} {why}");
+            assert_eq!(t.warnings().len(), 1, "{:?}", t.warnings());
+            let w = &t.warnings()[0];
+            assert!(w.contains(why) && w.contains("using the text files"), "{w}");
+            answers_right(&t);
+            std::fs::write(&path, bin(name)).expect("restore");
+        }
+        // Stale: a text file newer than its index.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.0.join("modules.dep"))
+            .expect("open");
+        f.set_modified(later).expect("set mtime");
+        let t = ModuleTree::open(&dir.0).expect("open");
+        assert!(!t.uses_bins());
+        assert!(t.warnings()[0].contains("modules.dep.bin is older than modules.dep (stale)"));
+        answers_right(&t);
+    }
+
+    /// Root node's child offsets pointed past the end: the header and root
+    /// are fine (open accepts it), the first lookup that descends fails.
+    fn break_children(data: &mut [u8]) {
+        let root = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+        let mut at = (root & 0x0FFF_FFFF) as usize;
+        assert_eq!(root & 0x8000_0000, 0, "fixture root has no prefix");
+        let (first, last) = (data[at], data[at + 1]);
+        at += 2;
+        for _ in first..=last {
+            data[at..at + 4].copy_from_slice(&0x2FFF_FFF0u32.to_be_bytes());
+            at += 4;
+        }
+    }
+
+    #[test]
+    fn a_corrupt_node_met_in_a_lookup_switches_to_the_text() {
+        for name in ["modules.alias.bin", "modules.dep.bin"] {
+            let (dir, files) = on_disk("modload-bins-lazy");
+            let mut data = files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| c.clone())
+                .expect("written");
+            break_children(&mut data);
+            std::fs::write(dir.0.join(name), &data).expect("write");
+            let t = ModuleTree::open(&dir.0).expect("open");
+            assert!(t.uses_bins(), "{name}: the root is sound");
+            assert!(t.fallback().is_none());
+            answers_right(&t);
+            let why = t.fallback().expect("a lookup met the corrupt node");
+            assert!(
+                why.contains(name) && why.contains("corrupt node") && why.contains("text files"),
+                "{why}"
+            );
+            assert!(!t.uses_bins());
+        }
+    }
+
+    /// Issue 15, defect 4: an index is not trusted for a module its entry
+    /// does not name (a modules.dep.bin entry pointing at another module's
+    /// line gives that module silently otherwise).
+    #[test]
+    fn a_dep_entry_for_another_module_is_refused() {
+        let (dir, _) = on_disk("modload-bins-names");
+        let t = ModuleTree::open(&dir.0).expect("open");
+        let dep = t.dep_text().to_string();
+        // Every name mapped to the next module's line.
+        let lines: Vec<&str> = dep.lines().collect();
+        let entries: Vec<(String, &str)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let name = name_of_path(l.split(':').next().unwrap_or_default());
+                (name, lines[(i + 1) % lines.len()])
+            })
+            .collect();
+        let bin = crate::kmodbin::write(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, (n, l))| (n.as_bytes(), l.as_bytes(), i as u32)),
+        );
+        std::fs::write(dir.0.join("modules.dep.bin"), bin).expect("write");
+        let t = ModuleTree::open(&dir.0).expect("open");
+        assert!(t.uses_bins());
+        answers_right(&t);
+        let why = t.fallback().expect("the wrong entry was noticed");
+        assert!(
+            why.contains("modules.dep.bin gives") && why.contains("(corrupt)"),
+            "{why}"
+        );
     }
 }

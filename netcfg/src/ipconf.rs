@@ -48,6 +48,7 @@ impl Static {
                 .into_iter()
                 .collect(),
             dns: self.dns.clone(),
+            ntp: self.ntp.into_iter().collect(),
             domain: None,
             search: vec![],
             hostname: self.hostname.clone(),
@@ -124,13 +125,11 @@ pub fn parse(value: &str) -> Result<(IpConfig, Option<String>), IpError> {
     let hostname = match get(4) {
         "" => None,
         h => {
-            let ok = lease::valid_name(h, 64);
-            if ok.is_none() {
-                warning = Some(format!(
-                    "ip= hostname {h:?} is not a valid host name; ignored"
-                ));
+            let ok = lease::check_name(h, lease::HOSTNAME_MAX);
+            if let Err(why) = &ok {
+                warning = Some(format!("ip= hostname {h:?} {why}; ignored"));
             }
-            ok
+            ok.ok()
         }
     };
     let device = Some(get(5)).filter(|d| !d.is_empty()).map(str::to_string);

@@ -24,6 +24,8 @@ pub struct Lease {
     pub server: Ipv4Addr,
     pub routes: Vec<Route>,
     pub dns: Vec<Ipv4Addr>,
+    /// NTP servers (option 42; `ip=`'s ntp0-ip), at most 3.
+    pub ntp: Vec<Ipv4Addr>,
     pub domain: Option<String>,
     /// Option 119, validated like `domain`.
     pub search: Vec<String>,
@@ -65,6 +67,10 @@ impl Lease {
         if let Some(d) = &self.domain {
             s += &format!(" domain {d}");
         }
+        if !self.ntp.is_empty() {
+            let n: Vec<String> = self.ntp.iter().map(|a| a.to_string()).collect();
+            s += &format!(" ntp {}", n.join(","));
+        }
         if self.lease_secs == u32::MAX {
             s += " lease infinite";
         } else if self.lease_secs > 0 {
@@ -105,21 +111,49 @@ pub fn broadcast_of(a: Ipv4Addr, prefix: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(a) | !prefix_mask(prefix))
 }
 
+/// The longest host name sethostname(2) takes (HOST_NAME_MAX).
+pub const HOSTNAME_MAX: usize = 64;
+/// The longest DNS name (RFC 1035, without the trailing dot).
+pub const DNS_NAME_MAX: usize = 253;
+
 /// A DNS name safe for resolv.conf and sethostname: RFC 1123 labels of
 /// letters, digits and '-', 1..=63 bytes each, at most `max` bytes in all.
 /// A trailing dot is dropped.
 pub fn valid_name(name: &str, max: usize) -> Option<String> {
+    check_name(name, max).ok()
+}
+
+/// [`valid_name`], or why not, as the end of a sentence naming the value
+/// ("is 252 bytes, over the 64-byte limit of sethostname").
+pub fn check_name(name: &str, max: usize) -> Result<String, String> {
     let name = name.strip_suffix('.').unwrap_or(name);
-    let ok = !name.is_empty()
-        && name.len() <= max
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    ok.then(|| name.to_string())
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > max {
+        let of = if max == HOSTNAME_MAX {
+            "sethostname"
+        } else {
+            "DNS names"
+        };
+        return Err(format!(
+            "is {} bytes, over the {max}-byte limit of {of}",
+            name.len()
+        ));
+    }
+    let ok = name.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !ok {
+        return Err(
+            "is not a valid DNS name (dot-separated labels of 1-63 letters, digits and '-')".into(),
+        );
+    }
+    Ok(name.to_string())
 }
 
 fn usable_host(a: Ipv4Addr) -> bool {
@@ -200,6 +234,14 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
         }
     }
     let mut dns = Vec::new();
+    let mut ntp = Vec::new();
+    for a in msg.ips(msg::OPT_NTP).unwrap_or_default() {
+        if !usable_host(a) {
+            warn.push(format!("NTP server {a} dropped"));
+        } else if ntp.len() < 3 && !ntp.contains(&a) {
+            ntp.push(a);
+        }
+    }
     for a in msg.ips(msg::OPT_DNS).unwrap_or_default() {
         if !usable_host(a) {
             warn.push(format!("DNS server {a} dropped"));
@@ -210,14 +252,12 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
     let mut name = |code, what: &str, max| {
         let raw = msg.opt(code)?;
         let text = String::from_utf8_lossy(raw);
-        let v = valid_name(&text, max);
-        if v.is_none() {
-            warn.push(format!("{what} {text:?} is not a valid DNS name; ignored"));
-        }
-        v
+        check_name(&text, max)
+            .map_err(|why| warn.push(format!("{what} {text:?} {why}; ignored")))
+            .ok()
     };
-    let domain = name(msg::OPT_DOMAIN, "DomainName", 253);
-    let hostname = name(msg::OPT_HOSTNAME, "Hostname", 64);
+    let domain = name(msg::OPT_DOMAIN, "DomainName", DNS_NAME_MAX);
+    let hostname = name(msg::OPT_HOSTNAME, "Hostname", HOSTNAME_MAX);
     let mut search = Vec::new();
     if let Some(d) = msg.opt(msg::OPT_DOMAIN_SEARCH) {
         for n in msg::domain_search(d).unwrap_or_else(|| {
@@ -264,6 +304,7 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
             server,
             routes,
             dns,
+            ntp,
             domain,
             search,
             hostname,
@@ -298,12 +339,16 @@ fn timers_ms(lease: u32, t1: Option<u32>, t2: Option<u32>, warn: &mut Vec<String
     }
 }
 
+/// The first line of every resolv.conf netcfg writes; alone, the file
+/// left when a lease's servers are gone.
+pub const RESOLV_HEADER: &str = "# written by nodistro netcfg\n";
+
 /// The resolv.conf text for a lease (None: nothing to write).
 pub fn resolv_conf(lease: &Lease) -> Option<String> {
     if lease.dns.is_empty() {
         return None;
     }
-    let mut s = String::from("# written by nodistro netcfg\n");
+    let mut s = String::from(RESOLV_HEADER);
     let search: Vec<&str> = lease
         .domain
         .iter()
@@ -403,6 +448,37 @@ mod tests {
         assert_eq!(valid_name(&format!("{long}.com"), 253), None);
         assert_eq!(valid_name("ok-host.", 64).as_deref(), Some("ok-host"));
         assert_eq!(valid_name(&"a.".repeat(40), 64), None);
+    }
+
+    /// Issue 15 defect 10: a 252-character host name was refused as "not a
+    /// valid DNS name"; the real reason is sethostname's 64-byte limit.
+    #[test]
+    fn long_host_names_say_which_limit() {
+        let name = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(60),
+        ]
+        .join(".");
+        assert_eq!(name.len(), 252);
+        let why = check_name(&name, HOSTNAME_MAX).expect_err("too long");
+        assert_eq!(why, "is 252 bytes, over the 64-byte limit of sethostname");
+        assert_eq!(
+            check_name(&name, DNS_NAME_MAX).as_deref(),
+            Ok(name.as_str())
+        );
+        let mut o = base();
+        o.push(DhcpOption::Hostname(name));
+        let (l, w) = from_reply(&ack(o), Ipv4Addr::new(10, 0, 0, 1)).expect("lease");
+        assert_eq!(l.hostname, None);
+        assert!(
+            w.iter().any(|w| w.contains("64-byte limit of sethostname")),
+            "{w:?}"
+        );
+        assert!(check_name("a_b", 64)
+            .expect_err("bad")
+            .contains("not a valid DNS name"));
     }
 
     #[test]

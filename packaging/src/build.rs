@@ -1,8 +1,11 @@
 //! `nodistro build`: pack the runtime tools, the app, extra files and kernel
 //! modules into a reproducible initramfs (cpio newc, gzip/zstd/none).
 
+use crate::bootable::{DataSize, Format};
 use crate::compress::{Compression, Encoder};
+use crate::drivers::{self, Drivers};
 use crate::elf::{self, AppKind};
+use crate::etcfiles::{self, User, UserError};
 use crate::image::{Image, ImageError, Node, Source};
 use crate::modules::{self, ModuleSelection, ModulesError};
 use argh::FromArgs;
@@ -13,8 +16,33 @@ use std::path::{Path, PathBuf};
 
 const TOOL: &str = "nodistro build";
 
-/// The runtime tools installed as symlinks to the multicall binary.
-pub const TOOLS: [&str; 4] = ["init", "modload", "netcfg", "logfwd"];
+/// The build machine's CA bundle (Debian's ca-certificates), the default of
+/// `--ca-certs`.
+pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// `--ca-certs` takes an optional value, which argh cannot express: a bare
+/// `--ca-certs` (last, or followed by an option: `-o`, `--app`) gets an empty value,
+/// meaning the default bundle. Applied to `nodistro build`'s arguments
+/// before parsing.
+pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut it = args.into_iter().peekable();
+    while let Some(a) = it.next() {
+        let bare = a == "--ca-certs"
+            && it
+                .peek()
+                .is_none_or(|n| n.to_string_lossy().starts_with('-'));
+        out.push(a);
+        if bare {
+            out.push(std::ffi::OsString::new());
+        }
+    }
+    out
+}
+
+/// The runtime tools a full nodistro-box holds. An image links the ones
+/// the box given lists (`nodistro-box --list`, see [`crate::boxtools`]).
+pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
 
 /// build an initramfs: the nodistro runtime, your static app, extra files
 /// and kernel modules, as a reproducible cpio archive
@@ -49,13 +77,19 @@ pub struct BuildArgs {
     /// compression level (gzip 0-9, default 6; zstd 1-19, default 3)
     #[argh(option)]
     pub level: Option<i32>,
-    /// directory holding nodistro-box (default: the directory of this
-    /// nodistro executable)
+    /// directory holding nodistro-box (default: $NODISTRO_TOOLS_DIR, else
+    /// the directory of this nodistro executable)
     #[argh(option)]
     pub tools_dir: Option<PathBuf>,
-    /// kernel modules to include: none (default) or all
-    #[argh(option, default = "AllModules::None")]
-    pub modules: AllModules,
+    /// drivers to include: vm (default: virtio over PCI and MMIO, e1000,
+    /// e1000e, vmxnet3, ena, nvme, gve, Hyper-V, Xen, the power button),
+    /// none (the kernel's built-in drivers only), all, or host (the devices
+    /// of this machine); --module and --modaliases add to it
+    #[argh(option)]
+    pub drivers: Option<Drivers>,
+    /// kernel modules to include: none or all (older spelling of --drivers)
+    #[argh(option)]
+    pub modules: Option<AllModules>,
     /// a kernel module to include, with its dependencies (repeatable)
     #[argh(option)]
     pub module: Vec<String>,
@@ -74,14 +108,48 @@ pub struct BuildArgs {
     /// /lib/firmware)
     #[argh(option)]
     pub firmware_dir: Option<PathBuf>,
+    /// run the app as this user NAME[:UID[:GID]] (uid default 1000, gid
+    /// default the uid), added to /etc/passwd and /etc/group
+    #[argh(option)]
+    pub user: Option<String>,
+    /// put a CA bundle at /etc/ssl/certs/ca-certificates.crt: this PEM file,
+    /// or with no value the build machine's bundle
+    #[argh(option)]
+    pub ca_certs: Option<String>,
     /// pack the app even if it is dynamically linked or a script (you then
     /// add its loader, libraries or interpreter with --file)
     #[argh(switch)]
     pub allow_dynamic: bool,
-    /// include the debug console (/bin/console; turned on by
-    /// init.debug=console): root for whoever holds the serial line
+    /// include the debug console (/bin/console, turned on by
+    /// init.debug=console: root for whoever holds the serial line); the
+    /// standalone binary unless the box holds it
     #[argh(switch)]
     pub console: bool,
+    /// what to write: initramfs (default), uki (a Unified Kernel Image),
+    /// disk (a raw GPT disk with an EFI system partition) or iso (a hybrid
+    /// BIOS/UEFI ISO)
+    #[argh(option, default = "Format::Initramfs")]
+    pub format: Format,
+    /// the kernel for uki/disk/iso (default: the newest /boot/vmlinuz-*);
+    /// the modules come from the same release
+    #[argh(option)]
+    pub kernel: Option<PathBuf>,
+    /// the kernel command line of a uki/disk/iso (default: "console=tty0
+    /// console=ttyS0,115200 panic=-1")
+    #[argh(option)]
+    pub cmdline: Option<String>,
+    /// with --format disk: add an empty data partition of this size (bytes,
+    /// or K/M/G/T, e.g. 1G)
+    #[argh(option)]
+    pub data_size: Option<DataSize>,
+    /// systemd's EFI stub (default:
+    /// /usr/lib/systemd/boot/efi/linuxx64.efi.stub, package systemd-boot-efi)
+    #[argh(option)]
+    pub efi_stub: Option<PathBuf>,
+    /// directory holding isolinux.bin, isohdpfx.bin and ldlinux.c32
+    /// (default: where Debian's isolinux and syslinux-common put them)
+    #[argh(option)]
+    pub isolinux_dir: Option<PathBuf>,
 }
 
 /// `--modules none|all`.
@@ -130,10 +198,20 @@ pub enum BuildError {
         min: i32,
         max: i32,
     },
-    #[error(transparent)]
-    Console(#[from] crate::debug_console::ConsoleError),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds between 0 and 4294967295")]
     BadEpoch(String),
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error("--ca-certs {}: not found; give the path of a PEM bundle, or install ca-certificates for the default {}", .0.display(), DEFAULT_CA_BUNDLE)]
+    CaMissing(PathBuf),
+    #[error("--ca-certs {}: holds no PEM certificate (-----BEGIN CERTIFICATE-----); give a PEM bundle such as {}", .0.display(), DEFAULT_CA_BUNDLE)]
+    CaNotPem(PathBuf),
+    #[error("cannot read the host's devices for --drivers host (is /sys mounted?); use --modaliases FILE instead")]
+    HostDevices(#[source] io::Error),
+    #[error("cannot pack this nodistro-box")]
+    Box(#[source] crate::boxtools::BoxError),
+    #[error(transparent)]
+    Console(#[from] crate::debug_console::ConsoleError),
     #[error("cannot write the configuration file")]
     Config(#[source] nodistro_common::config::RenderError),
     #[error("cannot assemble the image")]
@@ -170,13 +248,26 @@ pub struct Built {
     pub modules: usize,
     pub uncompressed: u64,
     pub compressed: u64,
+    /// What the user should know (kernel chosen, drivers skipped).
+    pub notes: Vec<String>,
 }
 
 /// Run the subcommand; returns the exit code.
 pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
-    match build(&args) {
+    if args.format != Format::Initramfs || args.kernel.is_some() {
+        return crate::bootable::main(args, start);
+    }
+    main_initramfs(&args, start)
+}
+
+/// Build the initramfs (`--format initramfs`); returns the exit code.
+pub fn main_initramfs(args: &BuildArgs, start: std::time::Instant) -> i32 {
+    match build(args) {
         Ok(b) => {
+            for n in &b.notes {
+                eprintln!("{TOOL}: {n}");
+            }
             eprintln!(
                 "{TOOL}: wrote {} ({} entries, {} modules, {} bytes of cpio, {} bytes written) in {:.2} s",
                 b.output.display(),
@@ -257,6 +348,10 @@ fn tools_dir(args: &BuildArgs) -> PathBuf {
     if let Some(d) = &args.tools_dir {
         return d.clone();
     }
+    // e.g. the libc-free box: scripts/build-box.sh prints the directory.
+    if let Some(d) = std::env::var_os("NODISTRO_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
     std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -264,9 +359,17 @@ fn tools_dir(args: &BuildArgs) -> PathBuf {
 }
 
 /// The configuration file's text from the command line.
-fn config_text(args: &BuildArgs, app_in_image: &str) -> Result<String, BuildError> {
+fn config_text(
+    args: &BuildArgs,
+    app_in_image: &str,
+    user: Option<&User>,
+) -> Result<String, BuildError> {
     let mut cfg = Config::default();
     cfg.push("init.app", app_in_image);
+    if let Some(u) = user {
+        cfg.push("init.uid", u.uid.to_string());
+        cfg.push("init.gid", u.gid.to_string());
+    }
     for a in &args.arg {
         cfg.push("init.arg", a.as_str());
     }
@@ -289,8 +392,13 @@ fn config_text(args: &BuildArgs, app_in_image: &str) -> Result<String, BuildErro
 }
 
 /// Assemble the image described by `args` (without writing it).
-pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
+/// Returns the image, its module count and the lines to print once the
+/// archive is written.
+pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildError> {
     check_app(args)?;
+    let user = args.user.as_deref().map(User::parse).transpose()?;
+    let mut notes = Vec::new();
+    let ca = ca_bundle(args, &mut notes)?;
     let mut img = Image::new();
     for d in ["dev", "proc", "sys", "run", "etc", "bin", "app"] {
         img.add(d, Node::Dir { mode: 0o755 })?;
@@ -304,13 +412,15 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
             minor: 1,
         },
     )?;
-    let tools = tools_dir(args);
-    let box_path = tools.join(MULTICALL_NAME);
+    let tools_dir = tools_dir(args);
+    let box_path = tools_dir.join(MULTICALL_NAME);
     if !box_path.is_file() {
-        return Err(BuildError::ToolsMissing(tools));
+        return Err(BuildError::ToolsMissing(tools_dir));
     }
+    let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
+    crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
     img.add_file(&format!("bin/{MULTICALL_NAME}"), &box_path)?;
-    for t in TOOLS {
+    for t in &tools {
         img.add(
             &format!("bin/{t}"),
             Node::Symlink {
@@ -324,8 +434,8 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
             target: format!("bin/{MULTICALL_NAME}"),
         },
     )?;
-    if args.console {
-        crate::debug_console::add(&mut img, &tools, &box_path)?;
+    if args.console && !tools.iter().any(|t| t == "console") {
+        crate::debug_console::add_standalone(&mut img, &tools_dir)?;
     }
     let name = args
         .app
@@ -337,7 +447,7 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
     img.add(
         nodistro_common::CONFIG_PATH,
         Node::File {
-            source: Source::Bytes(config_text(args, &app_in_image)?.into_bytes()),
+            source: Source::Bytes(config_text(args, &app_in_image, user.as_ref())?.into_bytes()),
             mode: 0o644,
         },
     )?;
@@ -355,16 +465,103 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
         };
         img.add_tree(dest, Path::new(src))?;
     }
+    add_etc_files(&mut img, args, user.as_ref(), ca)?;
+    let drivers = driver_selection(args);
+    let aliases = if drivers == Drivers::Host {
+        drivers::host_modaliases(Path::new("/sys")).map_err(BuildError::HostDevices)?
+    } else {
+        Vec::new()
+    };
     let selection = ModuleSelection {
-        all: args.modules == AllModules::All,
+        all: drivers == Drivers::All,
         names: args.module.clone(),
+        optional: if drivers == Drivers::Vm {
+            drivers::VM_DRIVERS.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        },
+        aliases,
         modaliases: args.modaliases.clone(),
         kernel_version: args.kernel_version.clone(),
         modules_dir: args.modules_dir.clone(),
         firmware_dir: args.firmware_dir.clone(),
     };
-    let count = modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
-    Ok((img, count))
+    let (count, module_notes) =
+        modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
+    notes.extend(module_notes);
+    Ok((img, count, notes))
+}
+
+/// The driver selection: `--drivers`, else `--modules`, else `vm` unless
+/// modules are named (`--module`, `--modaliases`), which then replace it.
+pub fn driver_selection(args: &BuildArgs) -> Drivers {
+    match (args.drivers, args.modules) {
+        (Some(d), _) => d,
+        (None, Some(AllModules::All)) => Drivers::All,
+        (None, Some(AllModules::None)) => Drivers::None,
+        (None, None) if !args.module.is_empty() || args.modaliases.is_some() => Drivers::None,
+        (None, None) => Drivers::Vm,
+    }
+}
+
+/// The CA bundle's path when `--ca-certs` is given, checked to be PEM.
+fn ca_bundle(args: &BuildArgs, notes: &mut Vec<String>) -> Result<Option<PathBuf>, BuildError> {
+    let Some(given) = &args.ca_certs else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(if given.is_empty() {
+        DEFAULT_CA_BUNDLE
+    } else {
+        given
+    });
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BuildError::CaMissing(path)),
+        Err(source) => return Err(BuildError::Image(ImageError::Read { path, source })),
+    };
+    match etcfiles::pem_certificates(&bytes) {
+        0 => Err(BuildError::CaNotPem(path)),
+        n => {
+            notes.push(format!("{n} CA certificates from {}", path.display()));
+            Ok(Some(path))
+        }
+    }
+}
+
+/// The files static programs read themselves; a file the user put in with
+/// --file wins.
+fn add_etc_files(
+    img: &mut Image,
+    args: &BuildArgs,
+    user: Option<&User>,
+    ca: Option<PathBuf>,
+) -> Result<(), BuildError> {
+    let hostname = args.hostname.as_deref().unwrap_or("nodistro");
+    let files = [
+        ("etc/passwd", etcfiles::passwd(user)),
+        ("etc/group", etcfiles::group(user)),
+        ("etc/hosts", nodistro_common::hosts::render(hostname)),
+        ("etc/nsswitch.conf", etcfiles::nsswitch()),
+        ("etc/os-release", etcfiles::os_release()),
+    ];
+    for (path, text) in files {
+        if !img.contains(path) {
+            img.add(
+                path,
+                Node::File {
+                    source: Source::Bytes(text.into_bytes()),
+                    mode: 0o644,
+                },
+            )?;
+        }
+    }
+    if let Some(ca) = ca {
+        let dest = etcfiles::CA_BUNDLE.trim_start_matches('/');
+        if !img.contains(dest) {
+            img.add_file(dest, &ca)?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes the temporary output unless the build got to the rename.
@@ -381,8 +578,8 @@ impl Drop for TempOutput {
     }
 }
 
-/// Build and write the archive; the output appears only when complete.
-pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
+/// The compression and its checked level.
+fn checked_level(args: &BuildArgs) -> Result<(Compression, i32), BuildError> {
     let kind = args.compression;
     let level = args.level.unwrap_or(kind.default_level());
     let range = kind.level_range();
@@ -394,8 +591,32 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
             max: *range.end(),
         });
     }
+    Ok((kind, level))
+}
+
+/// The compressed archive in memory, and how many modules it holds (for
+/// the boot image formats, which embed it).
+pub fn archive_bytes(args: &BuildArgs) -> Result<(Vec<u8>, usize), BuildError> {
+    let (kind, level) = checked_level(args)?;
     let mtime = epoch_from_env()?;
-    let (img, modules) = assemble(args)?;
+    let (img, modules, notes) = assemble(args)?;
+    let write_err = |source| BuildError::Write {
+        path: PathBuf::from("(initramfs in memory)"),
+        source,
+    };
+    let enc = Encoder::new(Vec::new(), kind, level).map_err(write_err)?;
+    let (enc, _) = img.write(enc, mtime)?;
+    let bytes = enc.finish().map_err(write_err)?;
+    for n in &notes {
+        eprintln!("{TOOL}: {n}");
+    }
+    Ok((bytes, modules))
+}
+
+/// Build and write the archive; the output appears only when complete.
+pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
+    let (kind, level) = checked_level(args)?;
+    let mtime = epoch_from_env()?;
     let output = args
         .output
         .clone()
@@ -419,6 +640,9 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         path: output.clone(),
         source,
     })?;
+    // The output is opened first: an unwritable -o fails before the work
+    // (and before the lines module selection prints).
+    let (img, modules, notes) = assemble(args)?;
     let write_err = |source| BuildError::Write {
         path: output.clone(),
         source,
@@ -442,5 +666,6 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         modules,
         uncompressed,
         compressed,
+        notes,
     })
 }

@@ -7,6 +7,8 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod bootable;
+pub mod boxtools;
 pub mod build;
 pub mod chart;
 pub mod compress;
@@ -14,12 +16,21 @@ pub mod cpio;
 pub mod debug_console;
 pub mod deflate;
 pub mod demo;
+pub mod digest;
+pub mod drivers;
 pub mod elf;
+pub mod etcfiles;
+pub mod fat;
+pub mod fuzzing;
+pub mod gpt;
 pub mod image;
+pub mod iso;
 pub mod kernel;
 pub mod ls;
 pub mod modules;
+pub mod pe;
 pub mod qemu;
+pub mod uki;
 
 /// nodistro: pack a static app with a Linux kernel's modules and the nodistro
 /// runtime tools into a bootable initramfs, and boot it under QEMU.
@@ -29,10 +40,12 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Command {
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     Ls(ls::LsArgs),
     Run(qemu::RunArgs),
     Demo(demo::DemoArgs),
@@ -41,12 +54,17 @@ pub enum Command {
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let args = if args.get(1).is_some_and(|a| a == "build") {
+        build::optional_values(args)
+    } else {
+        args
+    };
     let cli: Cli = match nodistro_common::cli::parse("nodistro", args) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
     match cli.command {
-        Command::Build(a) => build::main(a),
+        Command::Build(a) => build::main(*a),
         Command::Ls(a) => ls::main(a),
         Command::Run(a) => qemu::main(a),
         Command::Demo(a) => demo::main(a),

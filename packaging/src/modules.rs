@@ -22,6 +22,12 @@ const TOOL: &str = "nodistro build";
 pub struct ModuleSelection {
     pub all: bool,
     pub names: Vec<String>,
+    /// Modules wanted when the kernel has them (a named selection such as
+    /// `--drivers vm`): built-in ones need nothing, missing ones are
+    /// skipped with one line.
+    pub optional: Vec<String>,
+    /// Modaliases to match (`--drivers host`), besides the file's.
+    pub aliases: Vec<String>,
     pub modaliases: Option<PathBuf>,
     pub kernel_version: Option<String>,
     pub modules_dir: Option<PathBuf>,
@@ -32,7 +38,11 @@ pub struct ModuleSelection {
 impl ModuleSelection {
     /// Whether any module is wanted.
     pub fn is_empty(&self) -> bool {
-        !self.all && self.names.is_empty() && self.modaliases.is_none()
+        !self.all
+            && self.names.is_empty()
+            && self.optional.is_empty()
+            && self.aliases.is_empty()
+            && self.modaliases.is_none()
     }
 }
 
@@ -41,6 +51,8 @@ impl ModuleSelection {
 pub enum ModulesError {
     #[error("no kernel modules found under /lib/modules: install the kernel (apt-get install linux-image-amd64) or give --modules-dir")]
     NoKernel,
+    #[error("the newest kernel /boot/vmlinuz-{0} has no modules in /lib/modules/{0} (with modules.dep): install its modules package, or choose a kernel with --kernel-version")]
+    NoTreeFor(String),
     #[error("cannot list /lib/modules")]
     ListKernels(#[source] std::io::Error),
     #[error("{} is not a usable module tree: it needs depmod's modules.dep (run `depmod -b ROOT VERSION`, or point --modules-dir at a /lib/modules/<version> directory)", .dir.display())]
@@ -98,17 +110,89 @@ pub fn locate(sel: &ModuleSelection) -> Result<(PathBuf, String), ModulesError> 
         }
         (None, Some(v)) => Ok((Path::new("/lib/modules").join(v), v.clone())),
         (None, None) => {
-            let names: Vec<String> = std::fs::read_dir("/lib/modules")
+            let boot: Vec<String> = std::fs::read_dir("/boot")
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
+            let trees: Vec<String> = std::fs::read_dir("/lib/modules")
                 .map_err(ModulesError::ListKernels)?
                 .filter_map(|e| e.ok())
                 .filter(|e| e.path().join("modules.dep").is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
-            let v =
-                newest_version(names.iter().map(String::as_str)).ok_or(ModulesError::NoKernel)?;
-            Ok((Path::new("/lib/modules").join(v), v.to_string()))
+            let v = choose_kernel(&boot, &trees)?.release;
+            Ok((Path::new("/lib/modules").join(&v), v))
         }
     }
+}
+
+/// The kernel whose modules an image gets when none is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelChoice {
+    pub release: String,
+    /// Whether it is a /boot/vmlinuz-* (else only a modules tree).
+    pub from_boot: bool,
+    /// The other candidates (other versions and flavours).
+    pub others: Vec<String>,
+}
+
+impl KernelChoice {
+    /// The line `nodistro build` prints.
+    pub fn describe(&self) -> String {
+        let what = if self.from_boot {
+            format!(
+                "modules of kernel {r} (/boot/vmlinuz-{r}, /lib/modules/{r})",
+                r = self.release
+            )
+        } else {
+            format!(
+                "modules of kernel {r} (/lib/modules/{r}; no /boot/vmlinuz-* here)",
+                r = self.release
+            )
+        };
+        if self.others.is_empty() {
+            format!("{what}; another with --kernel-version")
+        } else {
+            format!(
+                "{what}, the newest of {} (also {}); another with --kernel-version",
+                self.others.len() + 1,
+                self.others.join(", ")
+            )
+        }
+    }
+}
+
+/// Pick the newest `/boot/vmlinuz-*` by version order (flavours of one
+/// version compare by their suffix, as `sort -V` does) whose modules tree
+/// is among `trees`; without any vmlinuz, the newest tree.
+pub fn choose_kernel(boot: &[String], trees: &[String]) -> Result<KernelChoice, ModulesError> {
+    let mut kernels: Vec<&str> = boot
+        .iter()
+        .filter_map(|n| n.strip_prefix("vmlinuz-"))
+        .collect();
+    if kernels.is_empty() {
+        let release = newest_version(trees.iter().map(String::as_str))
+            .ok_or(ModulesError::NoKernel)?
+            .to_string();
+        let others = trees.iter().filter(|t| **t != release).cloned().collect();
+        return Ok(KernelChoice {
+            release,
+            from_boot: false,
+            others,
+        });
+    }
+    kernels.sort_by_key(|k| std::cmp::Reverse(version_key(k)));
+    let release = kernels[0].to_string();
+    if !trees.contains(&release) {
+        return Err(ModulesError::NoTreeFor(release));
+    }
+    Ok(KernelChoice {
+        others: kernels[1..].iter().map(|k| k.to_string()).collect(),
+        release,
+        from_boot: true,
+    })
 }
 
 /// The firmware names a module file declares (`firmware=` in `.modinfo`),
@@ -160,6 +244,7 @@ fn requested(
     sel: &ModuleSelection,
     dir: &Path,
     version: &str,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<String>, ModulesError> {
     let mut wanted: Vec<String> = Vec::new();
     if sel.all {
@@ -176,6 +261,37 @@ fn requested(
         }
         wanted.extend(found);
     }
+    let (mut builtin, mut missing) = (0, Vec::new());
+    for name in &sel.optional {
+        let found = tree.resolve_alias(name);
+        if found.is_empty() {
+            missing.push(name.as_str());
+        } else if found.iter().all(|n| tree.module_path(n).is_none()) {
+            builtin += 1;
+        }
+        wanted.extend(found);
+    }
+    if !sel.optional.is_empty() {
+        let skipped = if missing.is_empty() {
+            String::new()
+        } else {
+            format!("; not in this kernel, skipped: {}", missing.join(", "))
+        };
+        notes.push(format!(
+            "{} named drivers for {version}: {builtin} built in{skipped}",
+            sel.optional.len()
+        ));
+    }
+    if !sel.aliases.is_empty() {
+        let aliases: Vec<&str> = sel.aliases.iter().map(String::as_str).collect();
+        let found = tree.lookup_many(&aliases);
+        let matched = found.iter().filter(|f| f.is_some()).count();
+        wanted.extend(found.into_iter().flatten().flat_map(|(_, names)| names));
+        notes.push(format!(
+            "{} modaliases of this machine: {matched} matched a module or built-in driver",
+            aliases.len()
+        ));
+    }
     if let Some(file) = &sel.modaliases {
         let text =
             std::fs::read_to_string(file).map_err(|e| ModulesError::Modaliases(file.clone(), e))?;
@@ -187,23 +303,42 @@ fn requested(
         let found = tree.lookup_many(&aliases);
         let unmatched = found.iter().filter(|f| f.is_none()).count();
         wanted.extend(found.into_iter().flatten().flat_map(|(_, names)| names));
-        eprintln!(
-            "{TOOL}: {} modaliases from {}: {} matched a module or built-in driver, {unmatched} matched none (devices without a driver are normal)",
+        notes.push(format!(
+            "{} modaliases from {}: {} matched a module or built-in driver, {unmatched} matched none (devices without a driver are normal)",
             aliases.len(),
             file.display(),
             aliases.len() - unmatched
-        );
+        ));
     }
     Ok(wanted)
 }
 
 /// Add the selected modules (with dependencies, firmware and index files)
-/// to the image; returns how many module files went in.
-pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, ModulesError> {
+/// to the image; returns how many module files went in, and what to tell
+/// the user once the build succeeded (which kernel, what was skipped).
+pub fn add_modules(
+    img: &mut Image,
+    sel: &ModuleSelection,
+) -> Result<(usize, Vec<String>), ModulesError> {
     if sel.is_empty() {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     }
+    let mut notes = Vec::new();
     let (dir, version) = locate(sel)?;
+    // Which kernel's modules these are, said once the selection worked.
+    let choice = (sel.modules_dir.is_none() && sel.kernel_version.is_none()).then(|| {
+        let names = |d: &str| -> Vec<String> {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        };
+        choose_kernel(&names("/boot"), std::slice::from_ref(&version))
+            .map(|c| c.describe())
+            .unwrap_or_default()
+    });
     // modload can fall back to reading every module's .modinfo, but an
     // image's index must come from depmod's: refuse a tree without it.
     if let Err(source) = std::fs::metadata(dir.join("modules.dep")) {
@@ -219,7 +354,10 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
     for w in tree.warnings() {
         eprintln!("{TOOL}: warning: {w}");
     }
-    let wanted = requested(&tree, sel, &dir, &version)?;
+    if let Some(line) = choice.filter(|l| !l.is_empty()) {
+        notes.push(line);
+    }
+    let wanted = requested(&tree, sel, &dir, &version, &mut notes)?;
     let order = tree
         .closure(&wanted)
         .map_err(|e| ModulesError::Closure(dir.clone(), e))?;
@@ -302,7 +440,7 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
             fw_dir.display()
         );
     }
-    Ok(subset.len())
+    Ok((subset.len(), notes))
 }
 
 #[cfg(test)]
@@ -317,6 +455,54 @@ mod tests {
         );
         assert_eq!(newest_version(["6.10.1", "6.9.12"]), Some("6.10.1"));
         assert_eq!(newest_version(Vec::<&str>::new()), None);
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn kernel_choice_is_the_newest_vmlinuz_with_its_tree() {
+        let boot = strings(&[
+            "config-6.1.0-57-amd64",
+            "vmlinuz-6.1.0-9-amd64",
+            "vmlinuz-6.1.0-57-amd64",
+            "System.map-6.1.0-99-amd64",
+        ]);
+        let trees = strings(&["6.1.0-57-amd64", "6.1.0-9-amd64", "6.1.0-99-amd64"]);
+        let c = choose_kernel(&boot, &trees).expect("choice");
+        assert_eq!(c.release, "6.1.0-57-amd64");
+        assert!(c.from_boot);
+        assert_eq!(c.others, vec!["6.1.0-9-amd64"]);
+        let line = c.describe();
+        assert!(line.contains("/boot/vmlinuz-6.1.0-57-amd64") && line.contains("newest of 2"));
+        assert!(line.contains("--kernel-version"), "{line}");
+    }
+
+    #[test]
+    fn flavours_of_one_version_pick_like_sort_v_and_say_so() {
+        let boot = strings(&["vmlinuz-6.1.0-57-amd64", "vmlinuz-6.1.0-57-cloud-amd64"]);
+        let trees = strings(&["6.1.0-57-amd64", "6.1.0-57-cloud-amd64"]);
+        let c = choose_kernel(&boot, &trees).expect("choice");
+        assert_eq!(c.release, "6.1.0-57-cloud-amd64");
+        assert!(
+            c.describe().contains("also 6.1.0-57-amd64"),
+            "{}",
+            c.describe()
+        );
+    }
+
+    #[test]
+    fn kernel_choice_without_boot_or_tree() {
+        let c = choose_kernel(&[], &strings(&["6.1.0-1", "6.2.0-1"])).expect("tree only");
+        assert_eq!((c.release.as_str(), c.from_boot), ("6.2.0-1", false));
+        assert!(matches!(
+            choose_kernel(&[], &[]),
+            Err(ModulesError::NoKernel)
+        ));
+        let e = choose_kernel(&strings(&["vmlinuz-6.3"]), &strings(&["6.2"]))
+            .expect_err("no tree for the newest vmlinuz");
+        assert!(e.to_string().contains("/lib/modules/6.3"), "{e}");
     }
 
     #[test]

@@ -9,16 +9,20 @@
 //!   kernel's "Power down", "Restarting system" and "Kernel panic" lines, so
 //!   a clean power-off can be told from a panic (both end QEMU with status 0
 //!   under `-no-reboot panic=-1`).
+//! - [`image`] boots a UKI, disk or ISO instead of `-kernel`: OVMF (a
+//!   private copy of its variables) on q35, or SeaBIOS for an ISO.
 //! - [`Vm`] runs QEMU, captures the console into a buffer (optionally echoed
 //!   live), waits for text, talks to the monitor, and kills QEMU on drop.
 
 mod console;
 pub mod http;
+pub mod image;
 mod run;
 mod spec;
 mod vm;
 
 pub use console::{ConsoleWatch, Outcome};
+pub use image::{image_spec, BootFiles, Firmware, ImageKind};
 pub use run::{main, resolve_kernel, RunArgs};
 pub use spec::{Accel, Forward, Machine, Nic, QemuSpec, BASE_APPEND};
 pub use vm::{temp_monitor_path, Vm, VmError};

@@ -22,7 +22,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub use nodistro_packaging::qemu::{Nic, Outcome};
+use nodistro_packaging::qemu::{image_spec, BootFiles};
+pub use nodistro_packaging::qemu::{Firmware, Nic, Outcome};
 
 /// The kernel QEMU boots: the newest /boot/vmlinuz-*, uncompressed into the
 /// cache on first use.
@@ -95,7 +96,7 @@ pub fn build_demo_image() -> Image {
 #[derive(Debug, Clone)]
 pub struct BootOpts {
     pub initrd: PathBuf,
-    /// Kernel arguments after `console=ttyS0 panic=-1`.
+    /// Kernel arguments after `console=ttyS0 panic=-1 no_timer_check`.
     pub append: Vec<String>,
     pub nic: Nic,
     pub machine: nodistro_packaging::qemu::Machine,
@@ -110,6 +111,11 @@ pub struct BootOpts {
     pub timeout: Duration,
     /// Further QEMU arguments ([`QemuSpec::extra_args`]).
     pub qemu_args: Vec<std::ffi::OsString>,
+    /// A UKI, disk or ISO to boot instead of the kernel and `initrd`
+    /// ([`BootOpts::image`]).
+    pub image: Option<PathBuf>,
+    /// Its firmware (default: UEFI for a UKI or disk, BIOS for an ISO).
+    pub firmware: Option<Firmware>,
     /// The serial console's input on a pipe ([`Guest::type_text`]).
     pub serial_input: bool,
     /// `restrict=on` on the user network ([`QemuSpec::restrict`]).
@@ -129,9 +135,24 @@ impl BootOpts {
             memory_mb: 256,
             timeout: Duration::from_secs(120),
             qemu_args: Vec::new(),
+            image: None,
+            firmware: None,
             serial_input: false,
             restrict: false,
         }
+    }
+
+    /// Boot a UKI, disk or ISO (`nodistro run --image`) instead.
+    pub fn image(path: &Path) -> Self {
+        BootOpts {
+            image: Some(path.to_path_buf()),
+            ..BootOpts::new(Path::new(""))
+        }
+    }
+
+    pub fn firmware(mut self, firmware: Firmware) -> Self {
+        self.firmware = Some(firmware);
+        self
     }
 
     /// Keep the serial console's input: [`Guest::type_text`] types on it.
@@ -203,6 +224,8 @@ pub fn free_port() -> u16 {
 /// A booted guest. QEMU is killed on drop.
 pub struct Guest {
     vm: Vm,
+    /// The OVMF variables copy and such, removed after QEMU (field order).
+    _files: BootFiles,
     forwards: Vec<Forward>,
     deadline: Instant,
     started: Instant,
@@ -213,12 +236,16 @@ impl Guest {
     /// package to install) when QEMU or the kernel is missing.
     pub fn boot(opts: BootOpts) -> Guest {
         let qemu = require_program("qemu-system-x86_64", "qemu-system-x86");
-        let kernel = kernel();
-        assert!(
-            opts.initrd.is_file(),
-            "initramfs {} does not exist",
-            opts.initrd.display()
-        );
+        let kernel = if opts.image.is_some() {
+            PathBuf::new()
+        } else {
+            assert!(
+                opts.initrd.is_file(),
+                "initramfs {} does not exist",
+                opts.initrd.display()
+            );
+            kernel()
+        };
         // A free port can be taken by someone else before QEMU binds it:
         // QEMU then exits at once; try again with new ports.
         for attempt in 0..3 {
@@ -232,11 +259,18 @@ impl Guest {
                     guest_addr: opts.guest_addr,
                 })
                 .collect();
-            let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
+            let (mut spec, files) = match &opts.image {
+                Some(img) => image_spec(img, opts.firmware, None)
+                    .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
+                None => {
+                    let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
+                    spec.append = opts.append.clone();
+                    spec.machine = opts.machine;
+                    (spec, BootFiles::default())
+                }
+            };
             spec.qemu = qemu.clone();
-            spec.append = opts.append.clone();
             spec.nic = opts.nic;
-            spec.machine = opts.machine;
             spec.forwards = forwards.clone();
             spec.memory_mb = opts.memory_mb;
             spec.extra_args = opts.qemu_args.clone();
@@ -256,6 +290,7 @@ impl Guest {
             }
             return Guest {
                 vm,
+                _files: files,
                 forwards,
                 deadline: started + opts.timeout,
                 started,

@@ -479,3 +479,55 @@ fn load_order_matches_modprobe_show_depends() {
         differ.join("\n")
     );
 }
+
+/// modprobe.d read as kmod reads it: an `alias` looked up first, a
+/// `blacklist` filtering alias matches, a `softdep` adding a module before
+/// another, `options` given to the module; `install` reported, not run.
+#[test]
+fn modprobe_d_is_read_as_modprobe_reads_it() {
+    require_program("modprobe", "kmod");
+    let (ver, dir) = debian_tree();
+    let root = TempDir::new("modload-kmod-modprobe-d");
+    let conf_dir = root.path().join("etc/modprobe.d");
+    std::fs::create_dir_all(&conf_dir).expect("mkdir");
+    std::fs::write(
+        conf_dir.join("nodistro-test.conf"),
+        "alias my-nic e1000\n\
+         blacklist virtio_net\n\
+         softdep e1000 pre: crc32c_generic\n\
+         options e1000 InterruptThrottleRate=3000 copybreak=0\n\
+         install pcspkr /bin/true\n",
+    )
+    .expect("write");
+    let aliases: Vec<String> = ["my-nic", "virtio:d00000001v00001AF4", "ext4"]
+        .map(String::from)
+        .to_vec();
+    let out = Command::new("modprobe")
+        .arg("-C")
+        .arg(&conf_dir)
+        .args(["-S", &ver, "--show-depends", "-a"])
+        .args(&aliases)
+        .output()
+        .expect("run modprobe");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let theirs = parse_show_depends(&stdout);
+    let e1000_opts = stdout
+        .lines()
+        .find(|l| l.contains("/e1000.ko"))
+        .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+        .expect("modprobe loads e1000");
+
+    let conf = nodistro_modload::modprobe_d::load(root.path());
+    assert_eq!(conf.warnings.len(), 1, "{:?}", conf.warnings);
+    assert!(conf.warnings[0].contains("`install` runs a shell command"));
+    let mut tree = ModuleTree::open(&dir).expect("open");
+    tree.apply_modprobe_conf(&conf);
+    let bl = Blacklist::default().with(conf.blacklist.iter().map(String::as_str));
+    let ours = modload(&tree, &bl, false, &aliases);
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().any(|m| m == "e1000") && !ours.iter().any(|m| m == "virtio_net"));
+    let crc = ours.iter().position(|m| m == "crc32c_generic");
+    assert!(crc < ours.iter().position(|m| m == "e1000"), "{ours:?}");
+    let params = conf.with_options(Default::default());
+    assert_eq!(params.get("e1000"), Some(&e1000_opts));
+}

@@ -287,30 +287,36 @@ fn expiry_when_server_gone_removes_address() {
         &conf,
         format!(
             "interface {}\nstart {}\nend {}\nlease_file {d}/udhcpd.leases\npidfile {d}/udhcpd.pid\n\
-             min_lease 2\noption subnet 255.255.255.0\noption router {}\noption lease 6\n",
+             min_lease 2\noption subnet 255.255.255.0\noption router {}\noption dns {}\noption lease 6\n",
             l.s_if,
             l.a(100),
             l.a(110),
-            l.a(1)
+            l.a(1),
+            l.a(53)
         ),
     )
     .expect("udhcpd.conf");
-    let log = std::fs::File::create(l.dir.path().join("udhcpd.log")).expect("log");
-    let srv = Guard(
-        l.server
-            .command(&udhcpd)
-            .args(["udhcpd", "-f"])
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("udhcpd starts"),
-    );
+    let start_udhcpd = || {
+        let log = std::fs::File::create(l.dir.path().join("udhcpd.log")).expect("log");
+        Guard(
+            l.server
+                .command(&udhcpd)
+                .args(["udhcpd", "-f"])
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("udhcpd starts"),
+        )
+    };
+    let srv = start_udhcpd();
     let _nc = l.daemon(&[]);
     l.wait(15, "no lease from udhcpd", |l| {
         l.addrs().contains("inet 10.84.0.1")
     });
+    let resolv = std::fs::read_to_string(l.resolv()).expect("resolv.conf written");
+    assert!(resolv.contains("nameserver 10.84.0.53"), "{resolv}");
     drop(srv);
     // Lease 6 s: T1 3 s, T2 5.25 s, gone at 6 s.
     l.wait(15, "address kept after expiry", |l| {
@@ -320,6 +326,27 @@ fn expiry_when_server_gone_removes_address() {
     assert!(log.contains("lease expired"), "{log}");
     let routes = l.client.ip(&["-4", "route"]);
     assert!(!routes.contains("default"), "{routes}");
+    // Issue 15 defect 10: the expired lease's DNS servers stayed.
+    let resolv = std::fs::read_to_string(l.resolv()).expect("resolv.conf");
+    assert!(!resolv.contains("nameserver"), "{resolv}");
+    // Issue 15 defect 10: the next lease's "in N ms" counted from the
+    // process start (`in 83353 ms`), not from when the address was lost.
+    let lost = Instant::now();
+    let _srv = start_udhcpd();
+    l.wait(30, "no new lease", |l| {
+        l.log("netcfg.log").matches(" ms)").count() >= 2
+    });
+    let waited = lost.elapsed().as_millis();
+    let log = l.log("netcfg.log");
+    let took: u128 = log
+        .rsplit_once("(in ")
+        .and_then(|(_, t)| t.split_once(" ms)"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no \"in N ms\":\n{log}"));
+    assert!(
+        took <= waited + 1000,
+        "in {took} ms, but lost {waited} ms ago:\n{log}"
+    );
 }
 
 #[test]
@@ -430,4 +457,79 @@ fn link_flap_confirms_the_lease_with_init_reboot() {
     assert_eq!(log.matches("DHCPDISCOVER").count(), 1, "{log}");
     let routes = l.client.ip(&["-4", "route"]);
     assert!(routes.contains("default via 10.92.0.1 "), "{routes}");
+}
+
+/// ISC Kea, `valid-lifetime` 1 and no renew/rebind timers: issue 15
+/// defect 1 (Kea logged 29,529 lease allocations in 14 s with a 2 s
+/// lease; 1,000 `rebinding (T2)` lines a second with 1 s). netcfg keeps
+/// the address, renews it at most about once a second, and after SIGTERM
+/// logs nothing of the interface's timers (defect 10).
+#[test]
+fn kea_one_second_lease_is_kept_without_flooding() {
+    let kea = nodistro_tests::require_program("kea-dhcp4", "kea-dhcp4-server");
+    let l = Link::new("k", 88);
+    // Kea opens no socket on an interface that is down when it starts.
+    l.client.ip(&["link", "set", &l.c_if, "up"]);
+    let d = l.dir.path().display();
+    let conf = l.dir.path().join("kea.json");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"{{"Dhcp4": {{
+  "interfaces-config": {{"interfaces": ["{s_if}"], "dhcp-socket-type": "raw"}},
+  "lease-database": {{"type": "memfile", "persist": false}},
+  "valid-lifetime": 1,
+  "subnet4": [{{"id": 1, "subnet": "10.88.0.0/24",
+    "pools": [{{"pool": "10.88.0.100 - 10.88.0.110"}}],
+    "option-data": [{{"name": "routers", "data": "10.88.0.1"}},
+                    {{"name": "domain-name-servers", "data": "10.88.0.53"}}]}}],
+  "loggers": [{{"name": "kea-dhcp4", "severity": "INFO",
+    "output_options": [{{"output": "{d}/kea.log"}}]}}]
+}}}}"#,
+            s_if = l.s_if
+        ),
+    )
+    .expect("kea.json");
+    let _srv = Guard(
+        l.server
+            .command(&kea)
+            .arg("-c")
+            .arg(&conf)
+            .env("KEA_PIDFILE_DIR", l.dir.path())
+            .env("KEA_LOCKFILE_DIR", l.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kea-dhcp4 starts"),
+    );
+    l.wait(15, "Kea did not start", |l| {
+        l.log("kea.log").contains("DHCP4_STARTED")
+    });
+    let allocations = |l: &Link| l.log("kea.log").matches("DHCP4_LEASE_ALLOC").count();
+    let mut nc = l.daemon(&[]);
+    l.wait(15, "no lease from Kea", |l| {
+        l.addrs().contains("inet 10.88.0.1")
+    });
+    let t0 = Instant::now();
+    let at_start = allocations(&l);
+    l.wait(30, "no four renewals", |l| allocations(l) >= at_start + 4);
+    let secs = t0.elapsed().as_secs_f64();
+    let renewals = allocations(&l) - at_start;
+    eprintln!("Kea: {renewals} lease allocations in {secs:.1} s");
+    assert!(
+        (renewals as f64) <= secs + 2.0,
+        "{renewals} lease allocations in {secs:.1} s"
+    );
+    let log = l.log("netcfg.log");
+    assert!(!log.contains("lease expired"), "{log}");
+    assert!(log.contains("shorter than 4s"), "{log}");
+    assert!(l.addrs().contains("inet 10.88.0.1"), "{}", l.addrs());
+    assert!(nc.terminate(Duration::from_secs(5)), "netcfg did not stop");
+    let log = l.log("netcfg.log");
+    let after = log
+        .split_once(&format!("{}: stopping", l.c_if))
+        .unwrap_or_else(|| panic!("no stopping line:\n{log}"))
+        .1;
+    assert!(!after.contains("rebinding"), "{log}");
 }

@@ -32,7 +32,13 @@ const SANS_IO: &[&str] = &[
     "modload/src/fnmatch.rs",
     "modload/src/modinfo.rs",
     "packaging/src/cpio.rs",
+    "packaging/src/digest.rs",
     "packaging/src/elf.rs",
+    "packaging/src/fat.rs",
+    "packaging/src/fuzzing.rs",
+    "packaging/src/gpt.rs",
+    "packaging/src/pe.rs",
+    "packaging/src/uki.rs",
 ];
 
 /// What a sans-IO module must not name.

@@ -1,11 +1,13 @@
 //! `nodistro run`: the command-line front of the launcher.
 
+use super::image::{image_spec, kind_of, BootFiles, Firmware, ImageKind};
 use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm};
 use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// boot a kernel and initramfs under QEMU (serial console on stdio)
+/// boot a kernel and initramfs, or a UKI, disk or ISO image, under QEMU
+/// (serial console on stdio)
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
@@ -13,14 +15,26 @@ pub struct RunArgs {
     /// booted from a cached uncompressed copy, much faster under TCG
     #[argh(option)]
     pub kernel: Option<PathBuf>,
-    /// the initramfs to boot
+    /// the initramfs to boot (with the kernel)
     #[argh(option)]
-    pub initrd: PathBuf,
+    pub initrd: Option<PathBuf>,
+    /// an image to boot instead: a UKI, disk or ISO from `nodistro build
+    /// --format uki|disk|iso` (or an initramfs, as --initrd)
+    #[argh(option)]
+    pub image: Option<PathBuf>,
+    /// firmware for --image: uefi (OVMF on q35; default for a UKI or disk)
+    /// or bios (SeaBIOS; default for an ISO)
+    #[argh(option)]
+    pub firmware: Option<Firmware>,
+    /// directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd (default
+    /// /usr/share/OVMF, package ovmf)
+    #[argh(option)]
+    pub ovmf_dir: Option<PathBuf>,
     /// boot the kernel file exactly as given (no uncompressed cache)
     #[argh(switch)]
     pub raw_kernel: bool,
     /// extra kernel command-line argument (repeatable); always present:
-    /// "console=ttyS0 panic=-1"
+    /// "console=ttyS0 panic=-1 no_timer_check"
     #[argh(option)]
     pub append: Vec<String>,
     /// guest memory in MB (default 256)
@@ -69,22 +83,65 @@ pub fn resolve_kernel(
 /// Run the subcommand; returns the exit code (0: clean power-off).
 pub fn main(args: RunArgs) -> i32 {
     use nodistro_common::report::fail;
-    let kernel = match resolve_kernel(args.kernel.as_deref(), args.raw_kernel) {
-        Ok(k) => k,
-        Err(e) => return fail("nodistro run", &e, 1),
+    let usage = |msg: &str| {
+        eprintln!("nodistro run: error: {msg}");
+        2
     };
-    if !args.initrd.is_file() {
-        eprintln!(
-            "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
-            args.initrd.display()
-        );
-        return 1;
+    let mut initrd = args.initrd.clone();
+    let mut image = None;
+    match (&args.image, &args.initrd) {
+        (Some(_), Some(_)) => return usage("give --image or --initrd, not both"),
+        (None, None) => {
+            return usage(
+                "nothing to boot: give --image FILE (a UKI, disk or ISO) or --initrd FILE",
+            )
+        }
+        (Some(p), None) => match kind_of(p) {
+            Ok(ImageKind::Initramfs) => initrd = Some(p.clone()),
+            Ok(_) => image = Some(p.clone()),
+            Err(e) => return fail("nodistro run", &e, 1),
+        },
+        (None, Some(_)) => {}
     }
-    let mut spec = QemuSpec::new(kernel, args.initrd);
-    spec.append = args.append;
+    let (mut spec, _files) = match (image, initrd) {
+        (Some(img), _) => {
+            if !args.append.is_empty() {
+                return usage("--append does not reach a UKI, disk or ISO: its command line is set when it is built (nodistro build --cmdline)");
+            }
+            match image_spec(&img, args.firmware, args.ovmf_dir.as_deref()) {
+                Ok((mut spec, files)) => {
+                    if spec.ovmf.is_none() {
+                        spec.machine = args.machine;
+                    }
+                    (spec, files)
+                }
+                Err(e) => return fail("nodistro run", &e, 1),
+            }
+        }
+        (None, Some(initrd)) => {
+            if args.firmware.is_some() {
+                return usage("--firmware is for --image; a kernel and initramfs boot directly");
+            }
+            let kernel = match resolve_kernel(args.kernel.as_deref(), args.raw_kernel) {
+                Ok(k) => k,
+                Err(e) => return fail("nodistro run", &e, 1),
+            };
+            if !initrd.is_file() {
+                eprintln!(
+                    "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
+                    initrd.display()
+                );
+                return 1;
+            }
+            let mut spec = QemuSpec::new(kernel, initrd);
+            spec.append = args.append;
+            spec.machine = args.machine;
+            (spec, BootFiles::default())
+        }
+        (None, None) => return usage("nothing to boot"),
+    };
     spec.memory_mb = args.memory;
     spec.nic = args.nic;
-    spec.machine = args.machine;
     spec.forwards = args.forward;
     spec.accel = args.accel;
     if let Some(m) = &args.monitor {

@@ -1,13 +1,16 @@
 //! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
 
+use super::image::{BootImage, Media, Ovmf};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Kernel arguments every boot gets: the console on the first serial port
-/// (QEMU's stdio) and an immediate reboot on panic, which `-no-reboot`
-/// turns into QEMU exiting instead of hanging.
-pub const BASE_APPEND: &str = "console=ttyS0 panic=-1";
+/// (QEMU's stdio), an immediate reboot on panic, which `-no-reboot` turns
+/// into QEMU exiting instead of hanging, and `no_timer_check`: on a loaded
+/// host the kernel's IO-APIC timer check fails under TCG and panics
+/// ("IO-APIC + timer doesn't work!"), as it does on busy hypervisors.
+pub const BASE_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check";
 
 /// The emulated network card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +117,14 @@ impl std::str::FromStr for Forward {
 pub struct QemuSpec {
     /// The QEMU binary (`qemu-system-x86_64`).
     pub qemu: PathBuf,
-    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux).
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
+    /// What QEMU loads with `-kernel` (a bzImage or an uncompressed vmlinux);
+    /// None when an [`image`](Self::image) is booted.
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    /// A UKI, disk or ISO the firmware boots (instead of `-kernel`).
+    pub image: Option<BootImage>,
+    /// UEFI firmware (None: QEMU's SeaBIOS).
+    pub ovmf: Option<Ovmf>,
     /// Arguments after [`BASE_APPEND`].
     pub append: Vec<String>,
     pub memory_mb: u32,
@@ -129,6 +137,12 @@ pub struct QemuSpec {
     /// Further QEMU arguments, added before the kernel (drives, devices,
     /// `-rtc`, chardevs): what one boot needs and the launcher need not know.
     pub extra_args: Vec<OsString>,
+    /// The host's TSC rate in kHz. On microvm under TCG the kernel has no
+    /// HPET or ACPI PM timer to calibrate the TSC against, and its PIT
+    /// calibration fails when the host is busy (seen: hang after "tsc:
+    /// Marking TSC unstable"); TCG's TSC runs at the host's rate, so the
+    /// kernel is told it (`tsc_early_khz=`).
+    pub tsc_khz: Option<u32>,
     /// `restrict=on` on the user network: the guest reaches nothing but
     /// QEMU's own services (DHCP, 10.0.2.2's ICMP echo) and the forwards.
     pub restrict: bool,
@@ -139,8 +153,10 @@ impl QemuSpec {
     pub fn new(kernel: PathBuf, initrd: PathBuf) -> Self {
         QemuSpec {
             qemu: PathBuf::from("qemu-system-x86_64"),
-            kernel,
-            initrd,
+            kernel: Some(kernel),
+            initrd: Some(initrd),
+            image: None,
+            ovmf: None,
             append: Vec::new(),
             memory_mb: 256,
             machine: Machine::Pc,
@@ -149,6 +165,7 @@ impl QemuSpec {
             accel: Accel::Tcg,
             monitor: None,
             extra_args: Vec::new(),
+            tsc_khz: None,
             restrict: false,
         }
     }
@@ -156,6 +173,10 @@ impl QemuSpec {
     /// The full kernel command line.
     pub fn append_line(&self) -> String {
         let mut line = BASE_APPEND.to_string();
+        if let (Machine::Microvm, Accel::Tcg, Some(khz)) = (self.machine, self.accel, self.tsc_khz)
+        {
+            line.push_str(&format!(" tsc_early_khz={khz}"));
+        }
         for a in &self.append {
             line.push(' ');
             line.push_str(a);
@@ -197,19 +218,29 @@ impl QemuSpec {
                     (Nic::Virtio, _) => "virtio-net-pci",
                     _ => "e1000",
                 };
-                let mut opt = format!("user,model={model}");
+                let mut fwd = String::new();
                 if self.restrict {
-                    opt.push_str(",restrict=on");
+                    fwd.push_str(",restrict=on");
                 }
                 for f in &self.forwards {
                     let to = f.guest_addr.map(|a| a.to_string()).unwrap_or_default();
-                    opt.push_str(&format!(
+                    fwd.push_str(&format!(
                         ",hostfwd=tcp:127.0.0.1:{}-{to}:{}",
                         f.host, f.guest
                     ));
                 }
-                push("-nic");
-                push(&opt);
+                if self.machine == Machine::Microvm {
+                    // microvm has no slot `-nic` can plug a card into (QEMU
+                    // 7.2: "requested NIC ... was not created"): a netdev
+                    // and a virtio-mmio device.
+                    push("-netdev");
+                    push(&format!("user,id=net0{fwd}"));
+                    push("-device");
+                    push(&format!("{model},netdev=net0"));
+                } else {
+                    push("-nic");
+                    push(&format!("user,model={model}{fwd}"));
+                }
             }
         }
         if let Some(m) = &self.monitor {
@@ -220,12 +251,36 @@ impl QemuSpec {
             a.push(opt);
         }
         a.extend(self.extra_args.iter().cloned());
-        a.push("-kernel".into());
-        a.push(escape_commas(&self.kernel));
-        a.push("-initrd".into());
-        a.push(escape_commas(&self.initrd));
-        a.push("-append".into());
-        a.push(self.append_line().into());
+        if let Some(o) = &self.ovmf {
+            for (unit, file, ro) in [(0, &o.code, ",readonly=on"), (1, &o.vars, "")] {
+                a.push("-drive".into());
+                let mut opt = OsString::from(format!("if=pflash,format=raw,unit={unit}{ro},file="));
+                opt.push(escape_commas(file));
+                a.push(opt);
+            }
+        }
+        if let Some(img) = &self.image {
+            let (drive, device) = match img.media {
+                Media::Disk => ("", "virtio-blk-pci"),
+                Media::Cdrom => (",media=cdrom,readonly=on", "ide-cd"),
+            };
+            a.push("-drive".into());
+            let mut opt = OsString::from(format!("if=none,id=boot,format=raw{drive},file="));
+            opt.push(escape_commas(&img.path));
+            a.push(opt);
+            a.push("-device".into());
+            a.push(format!("{device},drive=boot,bootindex=0").into());
+        }
+        if let Some(k) = &self.kernel {
+            a.push("-kernel".into());
+            a.push(escape_commas(k));
+            if let Some(i) = &self.initrd {
+                a.push("-initrd".into());
+                a.push(escape_commas(i));
+            }
+            a.push("-append".into());
+            a.push(self.append_line().into());
+        }
         a
     }
 
@@ -234,6 +289,14 @@ impl QemuSpec {
         c.args(self.args());
         c
     }
+}
+
+/// The first CPU's rate in kHz from /proc/cpuinfo text (`cpu MHz : 2300.000`).
+pub fn tsc_khz_from_cpuinfo(text: &str) -> Option<u32> {
+    let line = text.lines().find(|l| l.starts_with("cpu MHz"))?;
+    let mhz: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
+    let khz = (mhz * 1000.0).round();
+    (khz >= 1.0 && khz < f64::from(u32::MAX)).then_some(khz as u32)
 }
 
 /// QEMU option values use `,` as a separator; a literal comma is doubled.
@@ -275,7 +338,7 @@ mod tests {
         assert!(line.contains("-nic user,model=virtio-net-pci "));
         assert!(line.contains("-kernel /k/vmlinux"));
         assert!(line.contains("-initrd /i/init,,rd.cpio"), "commas doubled");
-        assert!(line.ends_with("-append console=ttyS0 panic=-1"));
+        assert!(line.ends_with("-append console=ttyS0 panic=-1 no_timer_check"));
         assert!(!line.contains("-monitor"));
     }
 
@@ -302,7 +365,7 @@ mod tests {
             "-nic user,model=e1000,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 "
         ));
         assert!(line.contains("-monitor unix:/run/m.sock,server=on,wait=off"));
-        assert!(line.ends_with("console=ttyS0 panic=-1 ip=dhcp init.on_exit=reboot"));
+        assert!(line.ends_with("console=ttyS0 panic=-1 no_timer_check ip=dhcp init.on_exit=reboot"));
         s.nic = Nic::None;
         assert!(joined(&s).contains("-nic none"));
         assert!(joined(&s).starts_with("-machine pc "));
@@ -314,9 +377,62 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.contains("-nic user,model=virtio-net-device,"),
+            line.contains(
+                "-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:1-10.0.2.77:2 -device virtio-net-device,netdev=net0 "
+            ),
             "{line}"
         );
+        assert!(!line.contains("tsc_early_khz"), "{line}");
+        s.tsc_khz = Some(2_300_000);
+        assert!(!joined(&s).contains("tsc_early_khz"), "KVM has a real TSC");
+        s.accel = Accel::Tcg;
+        assert!(joined(&s).contains("no_timer_check tsc_early_khz=2300000 ip=dhcp"));
+        s.machine = Machine::Pc;
+        assert!(
+            !joined(&s).contains("tsc_early_khz"),
+            "only microvm needs it"
+        );
+    }
+
+    #[test]
+    fn tsc_rate_from_cpuinfo() {
+        let text = "processor\t: 0\nmodel name\t: X\ncpu MHz\t\t: 2300.000\nflags\t: tsc\n";
+        assert_eq!(tsc_khz_from_cpuinfo(text), Some(2_300_000));
+        assert_eq!(
+            tsc_khz_from_cpuinfo("cpu MHz : 1999.998\n"),
+            Some(1_999_998)
+        );
+        assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : fast\n"), None);
+        assert_eq!(tsc_khz_from_cpuinfo(""), None);
+    }
+
+    #[test]
+    fn command_line_for_images() {
+        let mut s = spec();
+        s.kernel = None;
+        s.initrd = None;
+        s.machine = Machine::Q35;
+        s.ovmf = Some(Ovmf {
+            code: "/o/CODE.fd".into(),
+            vars: "/t/va,rs.fd".into(),
+        });
+        s.image = Some(BootImage {
+            path: "/i/disk.img".into(),
+            media: Media::Disk,
+        });
+        let line = joined(&s);
+        assert!(line.starts_with("-machine q35 "), "{line}");
+        assert!(line.contains("-drive if=pflash,format=raw,unit=0,readonly=on,file=/o/CODE.fd -drive if=pflash,format=raw,unit=1,file=/t/va,,rs.fd"), "{line}");
+        assert!(line.ends_with("-drive if=none,id=boot,format=raw,file=/i/disk.img -device virtio-blk-pci,drive=boot,bootindex=0"), "{line}");
+        assert!(!line.contains("-kernel") && !line.contains("-append"));
+        s.ovmf = None;
+        s.image = Some(BootImage {
+            path: "/i/a.iso".into(),
+            media: Media::Cdrom,
+        });
+        let line = joined(&s);
+        assert!(line.ends_with("-drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device ide-cd,drive=boot,bootindex=0"), "{line}");
+        assert!(!line.contains("pflash"));
     }
 
     #[test]

@@ -88,7 +88,15 @@ impl Vm {
         if let Some(m) = &spec.monitor {
             remove_socket(m);
         }
-        let mut cmd = spec.command();
+        let mut cmd = if spec.machine == super::Machine::Microvm && spec.tsc_khz.is_none() {
+            let mut s = spec.clone();
+            s.tsc_khz = std::fs::read_to_string("/proc/cpuinfo")
+                .ok()
+                .and_then(|t| super::spec::tsc_khz_from_cpuinfo(&t));
+            s.command()
+        } else {
+            spec.command()
+        };
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

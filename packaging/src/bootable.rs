@@ -1,0 +1,420 @@
+//! `nodistro build --format uki|disk|iso`: the IO shell around the sans-IO
+//! writers ([`crate::uki`], [`crate::fat`], [`crate::gpt`], [`crate::iso`]).
+//!
+//! One kernel is used for the image and for the modules in its initramfs:
+//! `--kernel` (default: the newest /boot/vmlinuz-*) fixes the module
+//! version, and a `--kernel-version` or `--modules-dir` for another release
+//! is refused. The output appears only complete (written to a temporary
+//! file beside it, renamed at the end).
+
+use crate::build::{self, BuildArgs, BuildError};
+use crate::fat::{self, FatError, FatOptions};
+use crate::gpt;
+use crate::iso::{self, IsoError, IsoParts};
+use crate::kernel::{self, KernelError};
+use crate::uki::{self, UkiError, UkiParts};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Initramfs,
+    Uki,
+    Disk,
+    Iso,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "initramfs" => Ok(Format::Initramfs),
+            "uki" => Ok(Format::Uki),
+            "disk" => Ok(Format::Disk),
+            "iso" => Ok(Format::Iso),
+            _ => Err(format!("{s:?} is not initramfs, uki, disk or iso")),
+        }
+    }
+}
+
+impl Format {
+    /// The default output file name.
+    pub fn default_output(self) -> &'static str {
+        match self {
+            Format::Initramfs => "initramfs.cpio.gz",
+            Format::Uki => "image.efi",
+            Format::Disk => "disk.img",
+            Format::Iso => "image.iso",
+        }
+    }
+}
+
+/// `--data-size`: a byte count with an optional K, M, G or T suffix
+/// (powers of 1024; `MiB` and `MB` read the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSize(pub u64);
+
+impl std::str::FromStr for DataSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("{s:?} is not a size: use bytes or a number with K, M, G or T, e.g. 512M or 2G")
+        };
+        let t = s.trim();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+        let unit = t[digits..].trim().to_ascii_uppercase();
+        let shift = match unit.as_str() {
+            "" | "B" => 0,
+            "K" | "KB" | "KIB" => 10,
+            "M" | "MB" | "MIB" => 20,
+            "G" | "GB" | "GIB" => 30,
+            "T" | "TB" | "TIB" => 40,
+            _ => return Err(bad()),
+        };
+        let v = n.checked_mul(1u64 << shift).ok_or_else(bad)?;
+        if v == 0 || v > (1u64 << 50) {
+            return Err(format!("{s:?} is out of range (1 byte to 1 PiB)"));
+        }
+        Ok(DataSize(v))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootableError {
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot find the kernel")]
+    Kernel(#[source] KernelError),
+    #[error("cannot read the kernel {}: pass an existing vmlinuz with --kernel", .0.display())]
+    KernelRead(PathBuf, #[source] std::io::Error),
+    #[error("kernel {}", .0.display())]
+    KernelBad(PathBuf, #[source] UkiError),
+    #[error("the kernel {} is release {kernel} but the modules would come from {modules} ({via}); use one kernel for both: drop {via} or pass the matching --kernel", .path.display())]
+    Mismatch {
+        path: PathBuf,
+        kernel: String,
+        modules: String,
+        via: &'static str,
+    },
+    #[error("systemd's EFI stub {} not found: install the Debian package systemd-boot-efi (apt-get install systemd-boot-efi) or give its path with --efi-stub", .0.display())]
+    StubMissing(PathBuf),
+    #[error("cannot read the EFI stub {}", .0.display())]
+    StubRead(PathBuf, #[source] std::io::Error),
+    #[error("cannot build the UKI")]
+    Uki(#[source] UkiError),
+    #[error("cannot build the FAT file system")]
+    Fat(#[source] FatError),
+    #[error("cannot build the ISO")]
+    Iso(#[source] IsoError),
+    #[error("--data-size is only for --format disk")]
+    DataSizeNotDisk,
+    #[error("--cmdline {0:?} contains a newline or NUL; give one line")]
+    BadCmdline(String),
+}
+
+/// What a finished image build produced.
+#[derive(Debug)]
+pub struct BuiltImage {
+    pub output: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+    pub initrd_bytes: u64,
+    pub modules: usize,
+    pub release: Option<String>,
+}
+
+/// `nodistro build` with `--format uki|disk|iso` (or `--kernel` with the
+/// initramfs): returns the exit code.
+pub fn main(mut args: BuildArgs, start: std::time::Instant) -> i32 {
+    let r = if args.format == Format::Initramfs {
+        match pin_modules(&mut args) {
+            Ok(_) => return build::main_initramfs(&args, start),
+            Err(e) => Err(e),
+        }
+    } else {
+        build_image(&mut args)
+    };
+    match r {
+        Ok(b) => {
+            eprintln!(
+                "nodistro build: wrote {} ({:?}, {} bytes; kernel {}, initramfs {} bytes with {} modules) in {:.2} s",
+                b.output.display(),
+                b.format,
+                b.bytes,
+                b.release.as_deref().unwrap_or("?"),
+                b.initrd_bytes,
+                b.modules,
+                start.elapsed().as_secs_f64()
+            );
+            0
+        }
+        Err(e) => nodistro_common::report::fail("nodistro build", &e, 1),
+    }
+}
+
+/// The kernel file: `--kernel` or the newest /boot/vmlinuz-*.
+fn kernel_path(args: &BuildArgs) -> Result<PathBuf, BootableError> {
+    match &args.kernel {
+        Some(k) => Ok(k.clone()),
+        None => kernel::find_kernel().map_err(BootableError::Kernel),
+    }
+}
+
+/// The release a kernel file is (its setup header, else its file name).
+fn release_of_file(path: &Path, bytes: &[u8]) -> Option<String> {
+    uki::inspect_kernel(bytes)
+        .ok()
+        .and_then(|i| i.release)
+        .or_else(|| kernel::release_of(path))
+}
+
+/// Make the modules come from the kernel's release; refuse another one.
+/// Returns the release (None when it cannot be told: no check then).
+fn check_release(
+    args: &mut BuildArgs,
+    path: &Path,
+    release: Option<&str>,
+) -> Result<(), BootableError> {
+    let Some(release) = release else {
+        return Ok(());
+    };
+    let given = match (&args.kernel_version, &args.modules_dir) {
+        (Some(v), _) => Some((v.clone(), "--kernel-version")),
+        (None, Some(d)) => std::fs::canonicalize(d)
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .map(|v| (v, "--modules-dir")),
+        (None, None) => None,
+    };
+    match given {
+        Some((v, via)) if v != release => Err(BootableError::Mismatch {
+            path: path.to_path_buf(),
+            kernel: release.to_string(),
+            modules: v,
+            via,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            args.kernel_version = Some(release.to_string());
+            Ok(())
+        }
+    }
+}
+
+/// For the initramfs format: with `--kernel`, its modules.
+fn pin_modules(args: &mut BuildArgs) -> Result<(), BootableError> {
+    let Some(path) = args.kernel.clone() else {
+        return Ok(());
+    };
+    let bytes = std::fs::read(&path).map_err(|e| BootableError::KernelRead(path.clone(), e))?;
+    let release = release_of_file(&path, &bytes);
+    check_release(args, &path, release.as_deref())
+}
+
+/// Removes the temporary output unless it was renamed into place.
+struct TempOutput {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempOutput {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn temp_beside(output: &Path, what: &str) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    dir.join(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+/// Build a UKI, disk or ISO.
+pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
+    let format = args.format;
+    if args.data_size.is_some() && format != Format::Disk {
+        return Err(BootableError::DataSizeNotDisk);
+    }
+    let cmdline = args
+        .cmdline
+        .clone()
+        .unwrap_or_else(|| uki::DEFAULT_CMDLINE.to_string());
+    if cmdline.contains(['\n', '\0']) {
+        return Err(BootableError::BadCmdline(cmdline));
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format.default_output()));
+    if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
+        return Err(BuildError::NotAFile(output).into());
+    }
+    // The kernel, checked before anything slow.
+    let kpath = kernel_path(args)?;
+    let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
+    let info =
+        uki::inspect_kernel(&kbytes).map_err(|e| BootableError::KernelBad(kpath.clone(), e))?;
+    if cmdline.len() > info.cmdline_max {
+        return Err(BootableError::Uki(UkiError::CmdlineTooLong {
+            len: cmdline.len(),
+            max: info.cmdline_max,
+        }));
+    }
+    let release = info.release.clone().or_else(|| kernel::release_of(&kpath));
+    check_release(args, &kpath, release.as_deref())?;
+    let stub_path = args
+        .efi_stub
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(uki::DEFAULT_STUB));
+    if !stub_path.is_file() {
+        return Err(BootableError::StubMissing(stub_path));
+    }
+    let stub =
+        std::fs::read(&stub_path).map_err(|e| BootableError::StubRead(stub_path.clone(), e))?;
+    let isolinux = if format == Format::Iso {
+        Some(iso::locate_isolinux(args.isolinux_dir.as_deref()).map_err(BootableError::Iso)?)
+    } else {
+        None
+    };
+    // The output's directory must be writable: find out before the build.
+    let mut tmp = TempOutput {
+        path: temp_beside(&output, "tmp"),
+        keep: false,
+    };
+    let create_err = |source| BuildError::Create {
+        path: output.clone(),
+        source,
+    };
+    let mut file = std::fs::File::create(&tmp.path).map_err(create_err)?;
+
+    let mtime = build::epoch_from_env()?;
+    let (initrd, modules) = build::archive_bytes(args)?;
+    let app = args
+        .app
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let osrel = uki::os_release(&app, release.as_deref());
+    let efi = uki::assemble(&UkiParts {
+        stub: &stub,
+        kernel: &kbytes,
+        initrd: &initrd,
+        cmdline: &cmdline,
+        osrel: &osrel,
+        timestamp: mtime,
+    })
+    .map_err(BootableError::Uki)?;
+    let write_err = |source| BuildError::Write {
+        path: output.clone(),
+        source,
+    };
+    let esp = |hidden: u32, label: &str| {
+        fat::build(
+            &[("EFI/BOOT/BOOTX64.EFI", &efi)],
+            &FatOptions {
+                label,
+                mtime,
+                hidden_sectors: hidden,
+            },
+        )
+        .map_err(BootableError::Fat)
+    };
+    match format {
+        Format::Initramfs | Format::Uki => file.write_all(&efi).map_err(write_err)?,
+        Format::Disk => {
+            let fs = esp(gpt::ALIGN as u32, "ESP")?;
+            let seed =
+                crate::digest::fnv128(&[&fs, &args.data_size.map_or(0, |d| d.0).to_le_bytes()]);
+            let mut parts = vec![(gpt::ESP_TYPE, "EFI System", fs.len() as u64)];
+            if let Some(d) = args.data_size {
+                parts.push((gpt::LINUX_DATA_TYPE, "data", d.0));
+            }
+            let layout = gpt::layout(&parts, seed);
+            file.write_all(&gpt::head(&layout)).map_err(write_err)?;
+            file.seek(SeekFrom::Start(
+                layout.partitions[0].first_lba * gpt::SECTOR,
+            ))
+            .map_err(write_err)?;
+            file.write_all(&fs).map_err(write_err)?;
+            file.seek(SeekFrom::Start(gpt::tail_offset(&layout)))
+                .map_err(write_err)?;
+            file.write_all(&gpt::tail(&layout)).map_err(write_err)?;
+            // The data partition stays a hole: sparse, zero when read.
+            file.set_len(layout.bytes()).map_err(write_err)?;
+        }
+        Format::Iso => {
+            drop(file);
+            let fs = esp(0, "EFIBOOT")?;
+            let isolinux = isolinux.as_ref().ok_or_else(|| {
+                BootableError::Iso(IsoError::Failed("ISOLINUX not located".into()))
+            })?;
+            iso::write(
+                &IsoParts {
+                    isolinux,
+                    kernel: &kbytes,
+                    initrd: &initrd,
+                    efi_image: &fs,
+                    cmdline: &cmdline,
+                    mtime,
+                },
+                &temp_beside(&output, "staging"),
+                &tmp.path,
+            )
+            .map_err(BootableError::Iso)?;
+            file = std::fs::File::options()
+                .append(true)
+                .open(&tmp.path)
+                .map_err(write_err)?;
+        }
+    }
+    file.sync_all().map_err(write_err)?;
+    let bytes = file.metadata().map_err(write_err)?.len();
+    drop(file);
+    std::fs::rename(&tmp.path, &output).map_err(write_err)?;
+    tmp.keep = true;
+    Ok(BuiltImage {
+        output,
+        format,
+        bytes,
+        initrd_bytes: initrd.len() as u64,
+        modules,
+        release,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!("512M".parse(), Ok(DataSize(512 << 20)));
+        assert_eq!("2G".parse(), Ok(DataSize(2 << 30)));
+        assert_eq!("1GiB".parse(), Ok(DataSize(1 << 30)));
+        assert_eq!("4096".parse(), Ok(DataSize(4096)));
+        for bad in ["", "M", "12X", "-1G", "1.5G", "0", "99999999999T"] {
+            assert!(bad.parse::<DataSize>().is_err(), "{bad}");
+        }
+        let e = "abc".parse::<DataSize>().expect_err("bad");
+        assert!(e.contains("\"abc\" is not a size"), "{e}");
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!("uki".parse(), Ok(Format::Uki));
+        assert!("qcow2".parse::<Format>().is_err());
+    }
+}

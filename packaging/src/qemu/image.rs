@@ -1,0 +1,264 @@
+//! Booting a whole image (`nodistro run --image`): what the file is (told
+//! by its bytes, sans-IO), which firmware boots it, and the temporary files
+//! a boot needs (a private copy of OVMF's variable store; a FAT disk
+//! around a bare UKI), removed when the boot is over.
+
+use super::{Machine, QemuSpec};
+use std::path::{Path, PathBuf};
+
+/// OVMF's paths in Debian's ovmf package.
+pub const OVMF_CODE: &str = "OVMF_CODE_4M.fd";
+pub const OVMF_VARS: &str = "OVMF_VARS_4M.fd";
+pub const OVMF_DIR: &str = "/usr/share/OVMF";
+
+/// What an image file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// A Unified Kernel Image (a PE file).
+    Uki,
+    /// A partitioned disk (GPT or MBR).
+    Disk,
+    /// An ISO 9660 image (hybrid or not).
+    Iso,
+    /// An initramfs (cpio, compressed or not): booted with a kernel.
+    Initramfs,
+}
+
+/// How many leading bytes [`detect`] wants (the ISO 9660 volume
+/// descriptor is at 32 KiB).
+pub const DETECT_LEN: usize = 0x8006;
+
+/// Tell the kind from the file's first bytes.
+pub fn detect(head: &[u8]) -> Option<ImageKind> {
+    if head.get(0x8001..0x8006) == Some(b"CD001".as_slice()) {
+        return Some(ImageKind::Iso);
+    }
+    if head.get(512..520) == Some(b"EFI PART".as_slice()) {
+        return Some(ImageKind::Disk);
+    }
+    if head.starts_with(b"MZ") {
+        return Some(ImageKind::Uki);
+    }
+    if head.starts_with(b"070701") || crate::compress::detect(head).is_ok() {
+        return Some(ImageKind::Initramfs);
+    }
+    if head.get(510..512) == Some([0x55, 0xAA].as_slice()) {
+        return Some(ImageKind::Disk);
+    }
+    None
+}
+
+/// `--firmware`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// SeaBIOS, QEMU's default.
+    Bios,
+    /// OVMF (EDK II) on q35.
+    Uefi,
+}
+
+impl std::str::FromStr for Firmware {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bios" => Ok(Firmware::Bios),
+            "uefi" => Ok(Firmware::Uefi),
+            _ => Err(format!("unknown firmware {s:?}: use bios or uefi")),
+        }
+    }
+}
+
+/// The firmware an image boots with by default: SeaBIOS for an ISO, OVMF
+/// for the rest.
+pub fn default_firmware(kind: ImageKind) -> Firmware {
+    match kind {
+        ImageKind::Iso | ImageKind::Initramfs => Firmware::Bios,
+        ImageKind::Uki | ImageKind::Disk => Firmware::Uefi,
+    }
+}
+
+/// OVMF's code (read-only) and this boot's own variable store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ovmf {
+    pub code: PathBuf,
+    pub vars: PathBuf,
+}
+
+/// How the image is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// A virtio disk (writable: the app may use its data partition).
+    Disk,
+    /// An IDE CD-ROM, read-only.
+    Cdrom,
+}
+
+/// The image QEMU boots from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootImage {
+    pub path: PathBuf,
+    pub media: Media,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("cannot read the image {}: build one with nodistro build --format uki|disk|iso", .0.display())]
+    Read(PathBuf, #[source] std::io::Error),
+    #[error("{} is not a UKI, disk, ISO or initramfs (nodistro build --format uki|disk|iso writes those)", .0.display())]
+    Unknown(PathBuf),
+    #[error("{} is a {kind}, with no BIOS boot loader: boot it with --firmware uefi", .path.display())]
+    NeedsUefi { path: PathBuf, kind: &'static str },
+    #[error("OVMF firmware {} not found: install the Debian package ovmf (apt-get install ovmf), or point --ovmf-dir at a directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd", .0.display())]
+    OvmfMissing(PathBuf),
+    #[error("cannot write the temporary file {}", .0.display())]
+    Temp(PathBuf, #[source] std::io::Error),
+    #[error("{} is an initramfs: boot it with --initrd", .0.display())]
+    Initramfs(PathBuf),
+    #[error("cannot wrap the UKI in a FAT image")]
+    Fat(#[source] crate::fat::FatError),
+}
+
+/// Temporary files of one boot, removed on drop.
+#[derive(Debug, Default)]
+pub struct BootFiles(Vec<PathBuf>);
+
+impl Drop for BootFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn temp_path(what: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "nodistro-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The kind of the image at `path`.
+pub fn kind_of(path: &Path) -> Result<ImageKind, ImageError> {
+    use std::io::Read;
+    let read = |e| ImageError::Read(path.to_path_buf(), e);
+    let mut head = Vec::with_capacity(DETECT_LEN);
+    std::fs::File::open(path)
+        .map_err(read)?
+        .take(DETECT_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(read)?;
+    detect(&head).ok_or_else(|| ImageError::Unknown(path.to_path_buf()))
+}
+
+/// A spec that boots the UKI, disk or ISO at `path` (see
+/// [`default_firmware`]), and the temporary files it needs. The caller
+/// sets the NIC, forwards, memory, monitor.
+pub fn image_spec(
+    path: &Path,
+    firmware: Option<Firmware>,
+    ovmf_dir: Option<&Path>,
+) -> Result<(QemuSpec, BootFiles), ImageError> {
+    let kind = kind_of(path)?;
+    let firmware = firmware.unwrap_or(default_firmware(kind));
+    let mut files = BootFiles::default();
+    let (image, kind_name) = match kind {
+        ImageKind::Iso => (
+            BootImage {
+                path: path.to_path_buf(),
+                media: Media::Cdrom,
+            },
+            "ISO",
+        ),
+        ImageKind::Initramfs => return Err(ImageError::Initramfs(path.to_path_buf())),
+        ImageKind::Disk => (
+            BootImage {
+                path: path.to_path_buf(),
+                media: Media::Disk,
+            },
+            "UEFI disk (an EFI system partition only)",
+        ),
+        ImageKind::Uki => {
+            // Firmware boots /EFI/BOOT/BOOTX64.EFI from a FAT file system.
+            let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
+            let fs = crate::fat::build(
+                &[("EFI/BOOT/BOOTX64.EFI", &uki)],
+                &crate::fat::FatOptions {
+                    label: "UKI",
+                    mtime: 0,
+                    hidden_sectors: 0,
+                },
+            )
+            .map_err(ImageError::Fat)?;
+            let p = temp_path("uki-esp.img");
+            files.0.push(p.clone());
+            std::fs::write(&p, fs).map_err(|e| ImageError::Temp(p.clone(), e))?;
+            (
+                BootImage {
+                    path: p,
+                    media: Media::Disk,
+                },
+                "UKI",
+            )
+        }
+    };
+    let mut spec = QemuSpec::new(PathBuf::new(), PathBuf::new());
+    spec.kernel = None;
+    spec.initrd = None;
+    spec.image = Some(image);
+    match firmware {
+        Firmware::Bios if kind != ImageKind::Iso => {
+            return Err(ImageError::NeedsUefi {
+                path: path.to_path_buf(),
+                kind: kind_name,
+            })
+        }
+        Firmware::Bios => {}
+        Firmware::Uefi => {
+            let dir = ovmf_dir.unwrap_or(Path::new(OVMF_DIR));
+            let code = dir.join(OVMF_CODE);
+            let template = dir.join(OVMF_VARS);
+            for p in [&code, &template] {
+                if !p.is_file() {
+                    return Err(ImageError::OvmfMissing(p.clone()));
+                }
+            }
+            let vars = temp_path("ovmf-vars.fd");
+            files.0.push(vars.clone());
+            std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
+            spec.machine = Machine::Q35;
+            spec.ovmf = Some(Ovmf { code, vars });
+        }
+    }
+    Ok((spec, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_kinds() {
+        let mut iso = vec![0u8; DETECT_LEN];
+        iso[512..520].copy_from_slice(b"EFI PART");
+        iso[0x8001..0x8006].copy_from_slice(b"CD001");
+        assert_eq!(detect(&iso), Some(ImageKind::Iso), "hybrid ISO is an ISO");
+        iso[0x8001] = 0;
+        assert_eq!(detect(&iso), Some(ImageKind::Disk));
+        assert_eq!(detect(b"MZ\x90\0"), Some(ImageKind::Uki));
+        assert_eq!(detect(b"070701000"), Some(ImageKind::Initramfs));
+        assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Some(ImageKind::Initramfs));
+        assert_eq!(detect(b"hello world"), None);
+        assert_eq!(detect(&[]), None);
+    }
+
+    #[test]
+    fn firmware_defaults_and_parse() {
+        assert_eq!(default_firmware(ImageKind::Iso), Firmware::Bios);
+        assert_eq!(default_firmware(ImageKind::Disk), Firmware::Uefi);
+        assert_eq!("uefi".parse(), Ok(Firmware::Uefi));
+        assert!("coreboot".parse::<Firmware>().is_err());
+    }
+}
