@@ -73,3 +73,15 @@ pub fn receive_ipv6(data: &[u8]) {
     }
     let _ = c.stop(u64::MAX / 2);
 }
+
+#[cfg(test)]
+mod tests {
+    /// The kept corpus (seeds and crash inputs of `bench/fuzz.sh`) and its
+    /// mutations; dhcp::tests mutates live server replies as well.
+    #[test]
+    fn receive_corpus() {
+        for i in nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "receive", &[]) {
+            super::receive_everything(&i);
+        }
+    }
+}

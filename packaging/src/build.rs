@@ -120,11 +120,6 @@ pub struct BuildArgs {
     /// add its loader, libraries or interpreter with --file)
     #[argh(switch)]
     pub allow_dynamic: bool,
-    /// include the debug console (/bin/console, turned on by
-    /// init.debug=console: root for whoever holds the serial line); the
-    /// standalone binary unless the box holds it
-    #[argh(switch)]
-    pub console: bool,
     /// what to write: initramfs (default), uki (a Unified Kernel Image),
     /// disk (a raw GPT disk with an EFI system partition) or iso (a hybrid
     /// BIOS/UEFI ISO)
@@ -150,6 +145,10 @@ pub struct BuildArgs {
     /// (default: where Debian's isolinux and syslinux-common put them)
     #[argh(option)]
     pub isolinux_dir: Option<PathBuf>,
+    /// include the debug console (/bin/console; turned on by
+    /// init.debug=console): root for whoever holds the serial line
+    #[argh(switch)]
+    pub console: bool,
 }
 
 /// `--modules none|all`.
@@ -198,6 +197,8 @@ pub enum BuildError {
         min: i32,
         max: i32,
     },
+    #[error(transparent)]
+    Console(#[from] crate::debug_console::ConsoleError),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds between 0 and 4294967295")]
     BadEpoch(String),
     #[error(transparent)]
@@ -210,8 +211,6 @@ pub enum BuildError {
     HostDevices(#[source] io::Error),
     #[error("cannot pack this nodistro-box")]
     Box(#[source] crate::boxtools::BoxError),
-    #[error(transparent)]
-    Console(#[from] crate::debug_console::ConsoleError),
     #[error("cannot write the configuration file")]
     Config(#[source] nodistro_common::config::RenderError),
     #[error("cannot assemble the image")]
@@ -412,10 +411,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
             minor: 1,
         },
     )?;
-    let tools_dir = tools_dir(args);
-    let box_path = tools_dir.join(MULTICALL_NAME);
+    let dir = tools_dir(args);
+    let box_path = dir.join(MULTICALL_NAME);
     if !box_path.is_file() {
-        return Err(BuildError::ToolsMissing(tools_dir));
+        return Err(BuildError::ToolsMissing(dir));
     }
     let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
     crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
@@ -434,8 +433,8 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
             target: format!("bin/{MULTICALL_NAME}"),
         },
     )?;
-    if args.console && !tools.iter().any(|t| t == "console") {
-        crate::debug_console::add_standalone(&mut img, &tools_dir)?;
+    if args.console {
+        crate::debug_console::add(&mut img, &dir, &box_path, &tools)?;
     }
     let name = args
         .app
