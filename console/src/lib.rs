@@ -7,6 +7,7 @@
 //! - [`command`]: words to commands, sans-IO.
 //! - [`procfs`], [`files`], [`devices`], [`net`], [`kmsg`], [`icmp`],
 //!   [`report`]: each command's text from file contents, sans-IO.
+//! - [`fuzzing`]: every parser of outside bytes in one function (fuzz target).
 //! - [`gather`]: reading /proc, /sys, /dev/kmsg, netlink (the IO).
 //! - [`shell`]: the terminal, the prompt loop, the commands' IO.
 //!
@@ -20,6 +21,7 @@ pub mod command;
 pub mod devices;
 pub mod editor;
 pub mod files;
+pub mod fuzzing;
 pub mod gather;
 pub mod icmp;
 pub mod kmsg;

@@ -1,6 +1,6 @@
 //! `nodistro build --console`: put the debug console (`/bin/console`) in the
 //! image. nodistro-box carries it only when built with its `console` Cargo
-//! feature (it costs about 137 KB, more than the box's headroom under
+//! feature (it costs about 126 KB, all of the box's headroom under
 //! busybox-static); then `/bin/console` is one more link to the box.
 //! Otherwise the standalone `console` binary next to nodistro-box is
 //! packed. Images built without `--console` have no console at all, so

@@ -104,6 +104,36 @@ fn console_stop_point_commands_bad_input_and_poweroff() {
     assert!(m.contains("dummy: loaded in"), "{m}");
     let ls = run(&g, "lsmod", "virtio_net");
     assert!(ls.lines().any(|l| l.starts_with("dummy ")), "{ls}");
+    run(&g, "rmmod dummy", "dummy: removed");
+    let ls = run(&g, "lsmod", "virtio_net");
+    assert!(!ls.lines().any(|l| l.starts_with("dummy ")), "{ls}");
+
+    let renew = run(&g, "dhcp renew eth0", "eth0: ");
+    assert!(renew.contains("eth0: dhcp bound from 10.0.2.2"), "{renew}");
+    run(&g, "uptime", ", load ");
+    run(&g, "free", "Mem:");
+    let df = run(&g, "df", "USE%");
+    let df = df + &run(&g, "mounts", "OPTIONS");
+    assert!(df.contains("/run"), "{df}");
+    run(&g, "hexdump /init 0 16", "|.ELF");
+    let r = run(
+        &g,
+        "run /bin/nodistro-box",
+        "[/bin/nodistro-box: exit status: 2]",
+    );
+    assert!(r.contains("run me as one of"), "{r}");
+    let from = g.console_len();
+    g.type_text("exit\rps\r");
+    g.wait_for_from(from, "press Enter for a new prompt", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = g.console();
+    let at = from + text[from..].find("press Enter").unwrap_or(0);
+    g.wait_for_from(at, "# ", T)
+        .unwrap_or_else(|e| panic!("Enter opens the prompt again: {e}"));
+    assert!(
+        !g.console()[from..].contains("RSS(KiB)"),
+        "closed: ps ignored"
+    );
 
     let log = run(&g, "log", "logfwd: end of ring dump");
     assert!(log.contains("logfwd: ring dump"), "{log}");
