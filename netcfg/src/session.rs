@@ -188,24 +188,14 @@ impl<'a> Session<'a> {
     }
 
     fn deconfigure(&mut self, l: &Lease) {
-        match self.target.forget_dns(l) {
-            Ok(true) => log(
-                "netcfg",
-                &format!(
-                    "{}: DNS servers removed from {}",
-                    self.name,
-                    self.o.resolv_conf.display()
-                ),
-            ),
-            Ok(false) => {}
-            Err(e) => log(
-                "netcfg",
-                &format!(
-                    "{}: cannot update {}: {e}",
-                    self.name,
-                    self.o.resolv_conf.display()
-                ),
-            ),
+        let resolv = self.o.resolv_conf.display();
+        let note = match self.target.forget_dns(l) {
+            Ok(true) => Some(format!("DNS servers removed from {resolv}")),
+            Ok(false) => None,
+            Err(e) => Some(format!("cannot update {resolv}: {e}")),
+        };
+        if let Some(n) = note {
+            log("netcfg", &format!("{}: {n}", self.name));
         }
         self.target.remove(&mut self.nl, l);
         if let Some(m) = &self.memory {
