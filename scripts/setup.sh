@@ -10,10 +10,13 @@ pkgs=(
   dnsmasq-base      # the DHCP server netcfg is tested against
   kea-dhcp4-server  # ISC Kea: 1 s leases for netcfg's short-lease test
   dhcpcd-base       # peer DHCP client for the netcfg benchmark
+  chrony            # NTP server the SNTP test runs itself (-x: never sets the clock)
   busybox-static    # peer tools: udhcpc, syslogd, the busybox image
   rsyslog           # the syslog receiver and peer forwarder
   bsdutils          # logger
   iproute2          # ip netns, veth
+  libxml2-utils     # xmllint checks nodistro chart's SVG
+  librsvg2-bin      # rsvg-convert renders the boot chart to PNG in its test
   curl xz-utils zstd file
   golang-go         # builds the static Go app of the first-image test
   ca-certificates   # the bundle nodistro build --ca-certs packs by default
@@ -23,8 +26,12 @@ pkgs=(
   syslinux-common   # ldlinux.c32, which isolinux.bin loads
   xorriso           # writes the hybrid ISO; checks it in the tests
   mtools            # lists the ESP in the tests
-  dosfstools        # fsck.fat checks the ESP in the tests
+  dosfstools        # fsck.fat checks the ESP; mkfs.vfat for superblock probes and NoCloud seeds
   fdisk             # sfdisk checks the disk's GPT in the tests
+  e2fsprogs         # mke2fs/e2fsck: data disks in the appliance-state tests
+  xfsprogs          # mkfs.xfs: superblock probe test against blkid
+  btrfs-progs       # mkfs.btrfs: superblock probe test against blkid
+  cloud-image-utils # cloud-localds: NoCloud seeds (cidata) for the tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -39,6 +46,11 @@ fi
 # Kea's package may start a system DHCP server; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q kea-dhcp4-server 2>/dev/null; then
   systemctl stop kea-dhcp4-server || true
+fi
+# chrony's package may start a system chronyd that would set this
+# machine's clock; the time test runs its own with -x. Stop it.
+if command -v systemctl >/dev/null && systemctl is-active -q chrony 2>/dev/null; then
+  systemctl stop chrony || true
 fi
 # rsyslog's package may start a system daemon; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then

@@ -8,3 +8,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --release --workspace --bins
 cargo test --workspace --no-fail-fast
+# The libc-free nodistro-box (eyra; BENCHMARKS.md "libc-free box"): built
+# and put through the tests that use nodistro-box, so both builds stay working.
+LF=$(bash scripts/build-box.sh --libc-free)
+NODISTRO_TOOLS_DIR="$PWD/$LF" cargo test -p nodistro-tests --no-fail-fast \
+  --test static_binaries --test box_tools --test runtime_no_libc --test init_namespace \
+  --test netcfg_dnsmasq --test logfwd_rsyslog --test qemu_boot --test appliance_demo

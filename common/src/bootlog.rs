@@ -117,7 +117,9 @@ pub fn stages(text: &str) -> Vec<Stage> {
         match tool {
             "init" => {
                 if let Some(name) = msg.strip_prefix("starting ") {
-                    if !helpers.iter().any(|h| h.0 == name) {
+                    // The console's lines are commands, not readiness.
+                    let listed = helpers.iter().any(|h| h.0 == name);
+                    if !listed && name != "console" {
                         helpers.push((name.to_string(), t, false));
                     }
                 } else if msg.starts_with("mounts done in ") {

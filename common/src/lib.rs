@@ -2,6 +2,7 @@
 //!
 //! - [`bootlog`]: the boot's stages read back from console text.
 //! - [`atomic_file`]: replace a file through a temporary and a rename.
+//! - [`blkid`]: filesystem superblock probes (type, label, UUID), sans-IO.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
 //!   quoting rules.
@@ -19,6 +20,7 @@
 //! - [`signal`]: signal numbers (from rustix) as plain `i32` constants.
 
 pub mod atomic_file;
+pub mod blkid;
 pub mod bootlog;
 pub mod cli;
 pub mod cmdline;

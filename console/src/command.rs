@@ -253,34 +253,37 @@ mod tests {
 
     #[test]
     fn words_and_quotes() {
-        assert_eq!(words("  a  b\t'c d' \"\" ").unwrap(), ["a", "b", "c d", ""]);
+        assert_eq!(
+            words("  a  b\t'c d' \"\" ").expect("test input"),
+            ["a", "b", "c d", ""]
+        );
         assert!(words("cat 'x").is_err());
-        assert!(words("").unwrap().is_empty());
+        assert!(words("").expect("test input").is_empty());
     }
 
     #[test]
     fn commands_parse() {
-        assert_eq!(parse("").unwrap(), None);
-        assert_eq!(parse("ps").unwrap(), Some(Cmd::Ps));
+        assert_eq!(parse("").expect("test input"), None);
+        assert_eq!(parse("ps").expect("test input"), Some(Cmd::Ps));
         assert_eq!(
-            parse("kill 5").unwrap(),
+            parse("kill 5").expect("test input"),
             Some(Cmd::Kill { sig: 15, pid: 5 })
         );
         assert_eq!(
-            parse("kill -KILL 7").unwrap(),
+            parse("kill -KILL 7").expect("test input"),
             Some(Cmd::Kill { sig: 9, pid: 7 })
         );
         assert_eq!(
-            parse("kill -sigusr1 7").unwrap(),
+            parse("kill -sigusr1 7").expect("test input"),
             Some(Cmd::Kill { sig: 10, pid: 7 })
         );
         assert_eq!(
-            parse("kill -9 7").unwrap(),
+            parse("kill -9 7").expect("test input"),
             Some(Cmd::Kill { sig: 9, pid: 7 })
         );
-        assert_eq!(parse("ls").unwrap(), Some(Cmd::Ls("/".into())));
+        assert_eq!(parse("ls").expect("test input"), Some(Cmd::Ls("/".into())));
         assert_eq!(
-            parse("hexdump /x 0x10 32").unwrap(),
+            parse("hexdump /x 0x10 32").expect("test input"),
             Some(Cmd::Hexdump {
                 path: "/x".into(),
                 offset: 16,
@@ -288,26 +291,26 @@ mod tests {
             })
         );
         assert_eq!(
-            parse("dmesg -f").unwrap(),
+            parse("dmesg -f").expect("test input"),
             Some(Cmd::Dmesg { follow: true })
         );
         assert_eq!(
-            parse("modprobe e1000 debug=1").unwrap(),
+            parse("modprobe e1000 debug=1").expect("test input"),
             Some(Cmd::Modprobe {
                 name: "e1000".into(),
                 params: vec!["debug=1".into()]
             })
         );
         assert_eq!(
-            parse("ping 10.0.2.2").unwrap(),
+            parse("ping 10.0.2.2").expect("test input"),
             Some(Cmd::Ping(Ipv4Addr::new(10, 0, 2, 2)))
         );
         assert_eq!(
-            parse("dhcp renew eth0").unwrap(),
+            parse("dhcp renew eth0").expect("test input"),
             Some(Cmd::DhcpRenew("eth0".into()))
         );
         assert_eq!(
-            parse("run /app/x -v 'a b'").unwrap(),
+            parse("run /app/x -v 'a b'").expect("test input"),
             Some(Cmd::Run {
                 path: "/app/x".into(),
                 args: vec!["-v".into(), "a b".into()]
@@ -338,7 +341,7 @@ mod tests {
             assert!(e.len() < 80, "{e}");
         }
         let long = "x".repeat(200);
-        assert!(parse(&long).unwrap_err().len() < 80);
+        assert!(parse(&long).expect_err("an error").len() < 80);
     }
 
     #[test]

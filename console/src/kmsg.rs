@@ -68,14 +68,17 @@ mod tests {
 
     #[test]
     fn records() {
-        let r =
-            parse(b"6,339,5140900,-;virtio_net virtio0 eth0: renamed\n SUBSYSTEM=net\n").unwrap();
+        let r = parse(b"6,339,5140900,-;virtio_net virtio0 eth0: renamed\n SUBSYSTEM=net\n")
+            .expect("test input");
         assert_eq!(r.level, 6);
         assert_eq!(
             format(&r),
             "[    5.140900] virtio_net virtio0 eth0: renamed"
         );
-        assert_eq!(parse(b"4,1,2,-;bell\x07").unwrap().text, "bell\\x07");
+        assert_eq!(
+            parse(b"4,1,2,-;bell\x07").expect("test input").text,
+            "bell\\x07"
+        );
         assert!(parse(b"garbage").is_none());
         assert!(parse(b"x,1,2;y").is_none());
     }

@@ -176,7 +176,7 @@ pub fn net(
         let carrier = match l.carrier {
             Some(true) => "carrier",
             Some(false) => "NO CARRIER",
-            None => "carrier ?",
+            None => "carrier unknown",
         };
         let speed = match l.speed {
             Some(s) if s > 0 => format!(" {s}Mb/s"),

@@ -223,12 +223,12 @@ mod tests {
             "Name:\tdemo\nVmRSS:\t    1234 kB\n",
             b"/app/demo-app\0--port\08080\0",
         )
-        .unwrap();
+        .expect("test input");
         assert_eq!(p.pid, 93);
         assert_eq!(p.state, 'S');
         assert_eq!(p.rss_kib, Some(1234));
         assert_eq!(p.command, "/app/demo-app --port 8080");
-        let k = proc_of("2 (kthreadd) S 0 0", "Name:\tkthreadd\n", b"").unwrap();
+        let k = proc_of("2 (kthreadd) S 0 0", "Name:\tkthreadd\n", b"").expect("test input");
         assert_eq!((k.command.as_str(), k.rss_kib), ("[kthreadd]", None));
         let long = Proc {
             command: "x".repeat(300),

@@ -80,16 +80,32 @@ pub fn report(f: &Facts) -> String {
         for bus in buses {
             let on: Vec<&&Device> = orphans.iter().filter(|d| d.bus == bus).collect();
             out += &format!("    {bus} ({}):\n", on.len());
-            for d in on.iter().take(PER_BUS) {
-                let hint = match &d.modules {
-                    Some(m) if !m.is_empty() => format!(" [image has {}]", m.join(",")),
-                    _ => String::new(),
+            // One line per alias, with how many devices share it.
+            let mut aliases: Vec<(&str, usize, String)> = Vec::new();
+            for d in &on {
+                let a = d.alias.as_deref().unwrap_or("");
+                match aliases.iter_mut().find(|x| x.0 == a) {
+                    Some(x) => x.1 += 1,
+                    None => {
+                        let hint = match &d.modules {
+                            Some(m) if !m.is_empty() => format!(" [image has {}]", m.join(",")),
+                            _ => String::new(),
+                        };
+                        aliases.push((a, 1, hint));
+                    }
+                }
+            }
+            for (a, n, hint) in aliases.iter().take(PER_BUS) {
+                let times = if *n > 1 {
+                    format!(" (x{n})")
+                } else {
+                    String::new()
                 };
-                out += &fit(&format!("      {}{hint}", d.alias.as_deref().unwrap_or("")));
+                out += &fit(&format!("      {a}{times}{hint}"));
                 out.push('\n');
             }
-            if on.len() > PER_BUS {
-                out += &format!("      ... and {} more\n", on.len() - PER_BUS);
+            if aliases.len() > PER_BUS {
+                out += &format!("      ... and {} more\n", aliases.len() - PER_BUS);
             }
         }
     }
@@ -121,13 +137,11 @@ pub fn report(f: &Facts) -> String {
     let mut slow: Vec<&Stage> = f.stages.iter().filter(|s| s.kind != Kind::App).collect();
     slow.sort_by_key(|s| std::cmp::Reverse(s.duration_ms()));
     if !slow.is_empty() {
-        let top: Vec<String> = slow
-            .iter()
-            .take(3)
-            .map(|s| format!("{} {} ms", s.label, s.duration_ms()))
-            .collect();
-        out += &fit(&format!("  slowest: {}", top.join(", ")));
-        out.push('\n');
+        out += "  slowest stages:\n";
+        for s in slow.iter().take(3) {
+            out += &fit(&format!("    {:>6} ms  {}", s.duration_ms(), s.label));
+            out.push('\n');
+        }
     }
     out += "  full lists: devices, dmesg, timeline (init.debug=console)\n";
     out
@@ -184,7 +198,7 @@ mod tests {
         assert!(r.contains("  links without carrier: eth0\n"));
         assert!(
             r.contains(
-                "  slowest: kernel 880 ms, modload until coldplug-done 355 ms, virtio_pci 131 ms\n"
+                "  slowest stages:\n       880 ms  kernel\n       355 ms  modload until coldplug-done\n       131 ms  virtio_pci\n"
             ),
             "{r}"
         );

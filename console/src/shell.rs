@@ -501,18 +501,20 @@ impl Console {
         let mut buf = [0u8; 1500];
         'tries: for seq in 1..=4u16 {
             let t0 = Instant::now();
-            if let Err(e) = net::sendto(
-                &sock,
-                &crate::icmp::echo_request(id, seq),
-                net::SendFlags::empty(),
-                &dest,
-            ) {
-                self.out(&format!("{to}: cannot send: {e}\n"));
-                break;
-            }
-            sent += 1;
+            let req = crate::icmp::echo_request(id, seq);
             let deadline = t0 + Duration::from_secs(1);
+            let ok = match net::sendto(&sock, &req, net::SendFlags::empty(), &dest) {
+                Ok(_) => true,
+                Err(e) => {
+                    self.out(&format!("{to}: seq {seq}: cannot send: {e}\n"));
+                    false
+                }
+            };
+            sent += u32::from(ok);
             loop {
+                if !ok {
+                    break;
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     self.out(&format!("{to}: seq {seq}: no answer within 1 s\n"));

@@ -67,7 +67,7 @@ impl Default for InitConfig {
 /// Keys outside `init.` that init reads from the command line.
 pub const PLAIN_KEYS: &[&str] = &["hostname"];
 
-fn valid_hostname(h: &str) -> bool {
+pub fn valid_hostname(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 64
         && h.bytes()

@@ -5,20 +5,32 @@
 //!   waits, restart backoff, exit policy, shutdown order), sans-IO.
 //! - [`supervise`]: the event loop around it (signalfd, waitpid, poll).
 //! - [`vm`]: kernel-only steps (mounts, console, `lo`, host name, reboot).
+//! - [`appliance`]: state features the loop drives: data disks
+//!   ([`mounts`] parses `init.mount`, [`datadisk`] mounts and unmounts),
+//!   health checks ([`health`] decides, [`checks`] runs one), the
+//!   hardware [`watchdog`], per-instance settings ([`metadata`]: NoCloud
+//!   seed, IMDSv2).
 //!
 //! Two modes: on a machine (PID 1, no `--namespace`) the kernel's extra
 //! bare words are appended to the app's arguments; `init --namespace -- APP
 //! [ARGS...]` runs as PID 1 of a PID namespace or container, skips the
 //! kernel-only steps and exits with the app's status.
 
+pub mod appliance;
+pub mod checks;
 pub mod config;
+pub mod datadisk;
 pub mod debug;
 pub mod fuzzing;
+pub mod health;
+pub mod metadata;
+pub mod mounts;
 pub mod policy;
 pub mod signals;
 pub mod supervise;
 mod sys;
 pub mod vm;
+pub mod watchdog;
 
 use argh::FromArgs;
 use config::{InitConfig, HELPERS, PLAIN_KEYS};
@@ -185,6 +197,7 @@ fn namespace(args: Vec<OsString>) -> i32 {
         forward: c.forward,
         mounts_ms: None,
         debug: Default::default(),
+        appliance: Default::default(),
     };
     let (_, code) = supervise::run(plan, &sigfd);
     log("init", &format!("exiting with status {code}"));
@@ -243,6 +256,11 @@ fn machine(kernel_args: Vec<String>) -> i32 {
     for w in warnings {
         log("init", &w);
     }
+    let (appliance, warnings) = appliance::Appliance::from_config(&cfg, c.grace);
+    for w in warnings {
+        log("init", &w);
+    }
+    let mounted = appliance.mounted();
     vm::lo_up();
     vm::set_hostname(&c.hostname);
     if let Err(e) = nodistro_common::hosts::sync(nodistro_common::hosts::PATH, &c.hostname, false) {
@@ -291,8 +309,10 @@ fn machine(kernel_args: Vec<String>) -> i32 {
         forward: c.forward,
         mounts_ms: Some(mounts_ms),
         debug,
+        appliance,
     };
     let (halt, code) = supervise::run(plan, &sigfd);
     log("init", &format!("all stopped (app status {code})"));
-    vm::end(halt)
+    let data = mounted.borrow().clone();
+    vm::end(halt, &data)
 }

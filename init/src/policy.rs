@@ -235,6 +235,14 @@ impl Supervisor {
         }
     }
 
+    /// The pid of the running helper called `name`.
+    pub fn helper_pid(&self, name: &str) -> Option<i32> {
+        self.helpers.iter().find_map(|h| match h.1 {
+            Run::Running { pid, .. } if h.0.name == name => Some(pid),
+            _ => None,
+        })
+    }
+
     pub fn is_stopping(&self) -> bool {
         matches!(self.phase, Phase::Stopping { .. } | Phase::Finished)
     }

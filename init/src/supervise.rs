@@ -48,6 +48,8 @@ pub struct Plan {
     pub mounts_ms: Option<u64>,
     /// The debug console, stop points, the bring-up report.
     pub debug: crate::debug::DebugPlan,
+    /// Data disks (and the other appliance features).
+    pub appliance: crate::appliance::Appliance,
 }
 
 /// How long init looks for a power button device.
@@ -156,8 +158,10 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     sh.sup.start(now);
     loop {
         if let Some(end) = sh.act() {
+            sh.plan.appliance.finish();
             return end;
         }
+        sh.appliance_tick();
         sh.wait(sigfd);
         let now = sh.now();
         sh.sup.tick(now);
@@ -167,6 +171,17 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
 impl Shell {
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    /// Health checks (and the other appliance features) on this turn.
+    fn appliance_tick(&mut self) {
+        let app = self.sup.app_pid().filter(|_| !self.sup.is_stopping());
+        let now = self.now();
+        for (pid, sig) in self.plan.appliance.tick(now, app) {
+            if let (Some(p), Some(s)) = (Pid::from_raw(pid), Signal::from_named_raw(sig)) {
+                let _ = rustix::process::kill_process(p, s);
+            }
+        }
     }
 
     /// Carry out pending actions; `Some` when finished.
@@ -257,6 +272,22 @@ impl Shell {
     }
 
     fn spawn_app(&mut self) -> std::io::Result<i32> {
+        if self.plan.app.is_some() {
+            let restart = self
+                .plan
+                .appliance
+                .before_app()
+                .map_err(std::io::Error::other)?;
+            for name in restart {
+                if let Some(p) = self.sup.helper_pid(name).and_then(Pid::from_raw) {
+                    log(
+                        "init",
+                        &format!("restarting {name} for its new configuration"),
+                    );
+                    let _ = rustix::process::kill_process(p, Signal::TERM);
+                }
+            }
+        }
         let Some(app) = &self.plan.app else {
             return Err(std::io::Error::other("no app"));
         };
@@ -264,12 +295,7 @@ impl Shell {
         cmd.args(&app.args)
             .envs(app.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&app.workdir);
-        if app.gid != 0 {
-            cmd.gid(app.gid);
-        }
-        if app.uid != 0 {
-            cmd.uid(app.uid);
-        }
+        crate::sys::set_ids_in_child(&mut cmd, app.uid, app.gid);
         if let Some(p) = &self.app_pipes {
             // Close-on-exec copies: std dup2()s them onto 1 and 2.
             cmd.stdout(Stdio::from(p.out.1.try_clone()?))
@@ -363,6 +389,9 @@ impl Shell {
             self.scan_buttons();
         }
         let mut deadline = self.sup.next_deadline();
+        if let Some(t) = self.plan.appliance.next_deadline() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        }
         if rescan && self.buttons.is_empty() {
             let every = if self.now() < Duration::from_secs(10) {
                 Duration::from_millis(100)

@@ -36,6 +36,41 @@ pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
     }
 }
 
+/// Make `cmd`'s child run as `uid`/`gid` (0: stay root) without
+/// supplementary groups. Raw per-thread system calls (rustix): between fork
+/// and exec the child has one thread, so they act on the whole process.
+/// std's `Command::uid`/`gid` go through the C library's setgid/setgroups,
+/// which c-scape (the libc-free build) does not implement.
+pub fn set_ids_in_child(cmd: &mut std::process::Command, uid: u32, gid: u32) {
+    use rustix::io::Errno;
+    use rustix::process::{Gid, Uid};
+    use rustix::thread::{set_thread_gid, set_thread_groups, set_thread_uid};
+    use std::os::unix::process::CommandExt;
+    if uid == 0 && gid == 0 {
+        return;
+    }
+    // SAFETY: the closure runs between fork and exec and makes at most three
+    // system calls (setgroups, setgid, setuid: async-signal-safe); it
+    // allocates nothing and touches no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            // -1 is "no change" to the kernel, not an id.
+            if uid == u32::MAX || gid == u32::MAX {
+                return Err(Errno::INVAL.into());
+            }
+            // Dropping root: no supplementary groups left behind (as std does).
+            let _ = set_thread_groups(&[]);
+            if gid != 0 {
+                set_thread_gid(Gid::from_raw(gid))?;
+            }
+            if uid != 0 {
+                set_thread_uid(Uid::from_raw(uid))?;
+            }
+            Ok(())
+        });
+    }
+}
+
 /// kill(-1, sig): every process but init itself.
 pub fn kill_all(sig: i32) {
     use rustix::process::{kill_process_group, Pid, Signal};

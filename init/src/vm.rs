@@ -107,9 +107,10 @@ pub fn lo_up() {
     }
 }
 
-/// Last steps: everything else killed, sync, unmount, reboot(2). Never
-/// returns: if reboot(2) fails, init sleeps forever rather than exit.
-pub fn end(halt: Halt) -> ! {
+/// Last steps: everything else killed, sync, unmount (the data disks
+/// first), reboot(2). Never returns: if reboot(2) fails, init sleeps
+/// forever rather than exit.
+pub fn end(halt: Halt, data: &[crate::datadisk::Mounted]) -> ! {
     // Stray processes (orphans of the app): SIGTERM, up to 1 s to go, SIGKILL.
     crate::sys::kill_all(signal::SIGTERM);
     for _ in 0..100 {
@@ -121,6 +122,7 @@ pub fn end(halt: Halt) -> ! {
     }
     crate::sys::kill_all(signal::SIGKILL);
     rustix::fs::sync();
+    crate::datadisk::unmount_all(data);
     for (_, target, _, _) in MOUNTS.iter().rev() {
         let _ = unmount(*target, UnmountFlags::DETACH);
     }

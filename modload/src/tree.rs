@@ -588,4 +588,39 @@ mod tests {
             assert!(!t.uses_bins());
         }
     }
+
+    /// Issue 15, defect 4: an index is not trusted for a module its entry
+    /// does not name (a modules.dep.bin entry pointing at another module's
+    /// line gives that module silently otherwise).
+    #[test]
+    fn a_dep_entry_for_another_module_is_refused() {
+        let (dir, _) = on_disk("modload-bins-names");
+        let t = ModuleTree::open(&dir.0).expect("open");
+        let dep = t.dep_text().to_string();
+        // Every name mapped to the next module's line.
+        let lines: Vec<&str> = dep.lines().collect();
+        let entries: Vec<(String, &str)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let name = name_of_path(l.split(':').next().unwrap_or_default());
+                (name, lines[(i + 1) % lines.len()])
+            })
+            .collect();
+        let bin = crate::kmodbin::write(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, (n, l))| (n.as_bytes(), l.as_bytes(), i as u32)),
+        );
+        std::fs::write(dir.0.join("modules.dep.bin"), bin).expect("write");
+        let t = ModuleTree::open(&dir.0).expect("open");
+        assert!(t.uses_bins());
+        answers_right(&t);
+        let why = t.fallback().expect("the wrong entry was noticed");
+        assert!(
+            why.contains("modules.dep.bin gives") && why.contains("(corrupt)"),
+            "{why}"
+        );
+    }
 }

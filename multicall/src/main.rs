@@ -10,7 +10,9 @@
 //!
 //! Adding a tool: its crate exposes `main_with_args(Vec<OsString>) -> i32`;
 //! in Cargo.toml add it as an optional dependency and a feature of the same
-//! name (and to `default`); here add ONE line to [`TOOLS`]:
+//! name (and to `default`), the same in libc-free/Cargo.toml (the
+//! libc-free build of this file; tests/box_tools checks the two agree);
+//! here add ONE entry to [`TOOLS`] and to the `compile_error!` guard:
 //! `#[cfg(feature = "NAME")] ("NAME", CRATE::main_with_args),`
 
 use std::ffi::OsString;

@@ -2,7 +2,8 @@
 //! (as a difference from what was applied before, never a flush),
 //! resolv.conf written atomically, the host name when asked to.
 
-use crate::lease::{self, Lease};
+use crate::lease::Lease;
+use crate::resolv::{self, Source};
 use crate::rtnl::{self, Netlink};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -83,13 +84,13 @@ impl Target<'_> {
             let what = format!("add route {}/{} via {:?}", r.dest, r.prefix, r.gateway);
             self.nl(nl, what, rtnl::RTM_NEWROUTE, &body)?;
         }
-        let text = lease::resolv_conf(new);
-        if text.is_some() && text != old.and_then(lease::resolv_conf) {
-            if let Some(t) = text {
-                nodistro_common::atomic_file::write_atomic(self.resolv_conf, t.as_bytes())
-                    .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
-            }
-        }
+        crate::sntp::publish(
+            self.iface,
+            false,
+            new.ntp.iter().map(|&a| a.into()).collect(),
+        );
+        resolv::publish(self.resolv_conf, self.iface, Source::V4, resolv_entry(new))
+            .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
         if let (true, Some(h)) = (self.take_hostname, &new.hostname) {
             match rustix::system::sethostname(h.as_bytes()) {
                 Ok(()) => {
@@ -110,28 +111,6 @@ impl Target<'_> {
         Ok(notes)
     }
 
-    /// The lease is gone (expired, refused, released): take its DNS
-    /// servers out of resolv.conf, if the file is still the one it wrote
-    /// (another interface's lease may have written it since). Failures
-    /// are returned for the log.
-    pub fn forget_dns(&self, l: &Lease) -> io::Result<bool> {
-        let Some(ours) = lease::resolv_conf(l) else {
-            return Ok(false);
-        };
-        match std::fs::read_to_string(self.resolv_conf) {
-            Ok(now) if now == ours => {
-                nodistro_common::atomic_file::write_atomic(
-                    self.resolv_conf,
-                    lease::RESOLV_HEADER.as_bytes(),
-                )?;
-                Ok(true)
-            }
-            Ok(_) => Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Remove a lease's routes and address (errors are ignored: the kernel
     /// may have removed them already, e.g. with the address's lifetime).
     pub fn remove(&self, nl: &mut Netlink, l: &Lease) {
@@ -142,5 +121,16 @@ impl Target<'_> {
             rtnl::RTM_DELADDR,
             &rtnl::addr_body(self.index, l.addr, l.prefix, None, None),
         );
+        // The lease is gone (expired, refused, released): its DNS servers
+        // leave the machine's resolv.conf with it.
+        resolv::withdraw(self.resolv_conf, self.iface, Source::V4);
+    }
+}
+
+/// A lease's servers and domains (option 15 first, then option 119).
+fn resolv_entry(l: &Lease) -> resolv::Entry {
+    resolv::Entry {
+        servers: l.dns.iter().map(|&a| a.into()).collect(),
+        domains: l.domain.iter().chain(&l.search).cloned().collect(),
     }
 }

@@ -3,9 +3,9 @@
 //! returns [`Action`]s (frames to send, a lease to apply, a lease to remove,
 //! lines to log) and the time it next wants to be woken.
 
-use crate::frame;
 use crate::lease::{self, Lease};
 use crate::msg::{self as m, Msg};
+use crate::{arp, frame};
 use std::net::Ipv4Addr;
 
 /// Where a DHCP message goes.
@@ -29,6 +29,8 @@ pub enum Action {
     Apply(Lease),
     /// Remove this lease's configuration.
     Deconfigure(Lease),
+    /// An ARP frame (probe or announcement, RFC 5227) to send as is.
+    Arp([u8; arp::FRAME_LEN]),
     Log(String),
 }
 
@@ -37,6 +39,8 @@ pub enum State {
     Selecting,
     Requesting,
     Rebooting,
+    /// ARP-probing the acknowledged address before using it.
+    Probing,
     Bound,
     Renewing,
     Rebinding,
@@ -53,6 +57,9 @@ pub struct ClientConfig {
     pub hostname: Option<String>,
     /// INIT-REBOOT: ask for this address first.
     pub remembered: Option<Ipv4Addr>,
+    /// Window for the three ARP probes before a new address is used, ms
+    /// (0: no probing).
+    pub probe_ms: u64,
 }
 
 impl ClientConfig {
@@ -64,6 +71,7 @@ impl ClientConfig {
             client_id,
             hostname: None,
             remembered: None,
+            probe_ms: 0,
         }
     }
 }
@@ -73,6 +81,8 @@ const SEC: u64 = 1000;
 /// of 2 s once gave T1 = T2 = 0 and a rebinding loop (29,529 Kea lease
 /// allocations in 14 s).
 pub const REQUEST_FLOOR: u64 = SEC;
+/// After a DHCPDECLINE, wait this long before DISCOVER (RFC 2131 3.1.5).
+pub const DECLINE_WAIT: u64 = 10 * SEC;
 /// REQUEST retransmissions before going back to DISCOVER.
 const MAX_REQUESTS: u32 = 4;
 
@@ -94,6 +104,9 @@ pub struct Client {
     frame_from: Option<(Ipv4Addr, [u8; 6])>,
     /// The MAC the lease's server replies from, once seen.
     server_mac: Option<[u8; 6]>,
+    /// The acknowledged lease being probed, and probes sent.
+    probing: Option<(Lease, Vec<String>)>,
+    probes: u32,
 }
 
 impl Client {
@@ -114,6 +127,8 @@ impl Client {
             bound_at: 0,
             frame_from: None,
             server_mac: None,
+            probing: None,
+            probes: 0,
         }
     }
 
@@ -223,7 +238,7 @@ impl Client {
         m.secs = ((now.saturating_sub(self.started)) / SEC).min(0xffff) as u16;
         m.push(m::OPT_MSG_TYPE, [ty]);
         m.push(m::OPT_CLIENT_ID, self.cfg.client_id.clone());
-        if ty != m::RELEASE {
+        if ty != m::RELEASE && ty != m::DECLINE {
             m.push(m::OPT_MAX_SIZE, 1500u16.to_be_bytes());
             m.push(
                 m::OPT_PARAMS,
@@ -240,6 +255,7 @@ impl Client {
                     m::OPT_T2,
                     m::OPT_DOMAIN_SEARCH,
                     m::OPT_CLASSLESS_ROUTES,
+                    m::OPT_NTP,
                 ],
             );
             if let Some(h) = &self.cfg.hostname {
@@ -315,6 +331,7 @@ impl Client {
                 self.next = Some(self.bound_timer());
                 vec![]
             }
+            State::Probing => self.probe(now),
             State::Stopped => vec![],
         }
     }
@@ -370,7 +387,7 @@ impl Client {
     /// Feed one UDP payload from the server port.
     pub fn handle_payload(&mut self, bytes: &[u8], sender: Ipv4Addr, now: u64) -> Vec<Action> {
         let log = |s: String| vec![Action::Log(s)];
-        if matches!(self.state, State::Stopped | State::Bound) {
+        if matches!(self.state, State::Stopped | State::Bound | State::Probing) {
             return vec![];
         }
         let m = match Msg::decode(bytes) {
@@ -441,7 +458,69 @@ impl Client {
                 return v;
             }
         }
+        let new_addr = self.lease.as_ref().is_none_or(|old| old.addr != l.addr);
+        if self.cfg.probe_ms > 0 && new_addr {
+            // RFC 5227: make sure nobody else uses it first.
+            self.state = State::Probing;
+            self.probes = 0;
+            self.probing = Some((l, warnings));
+            return self.probe(now);
+        }
         self.bind(l, warnings, now)
+    }
+
+    /// The next ARP probe, or after the last one's wait, the binding
+    /// (with an announcement).
+    fn probe(&mut self, now: u64) -> Vec<Action> {
+        let Some((l, _)) = &self.probing else {
+            return vec![];
+        };
+        let addr = l.addr;
+        if self.probes < arp::PROBES {
+            self.probes += 1;
+            self.next = Some(now + (self.cfg.probe_ms / u64::from(arp::PROBES)).max(1));
+            return vec![Action::Arp(arp::probe(self.cfg.mac, addr))];
+        }
+        let Some((l, warnings)) = self.probing.take() else {
+            return vec![];
+        };
+        let mut v = self.bind(l, warnings, now);
+        v.push(Action::Arp(arp::announce(self.cfg.mac, addr)));
+        v
+    }
+
+    /// Feed one received ARP frame: while probing, a host that has the
+    /// address (or probes for it) makes the client decline it and look
+    /// for another after [`DECLINE_WAIT`].
+    pub fn handle_arp(&mut self, frame: &[u8], now: u64) -> Vec<Action> {
+        let Some((l, _)) = self
+            .probing
+            .as_ref()
+            .filter(|_| self.state == State::Probing)
+        else {
+            return vec![];
+        };
+        let Some(mac) = arp::conflict(frame, self.cfg.mac, l.addr) else {
+            return vec![];
+        };
+        let (addr, server) = (l.addr, l.server);
+        self.probing = None;
+        let mut m = self.message(m::DECLINE, Ipv4Addr::UNSPECIFIED, now);
+        m.push(m::OPT_REQUESTED_IP, addr.octets());
+        m.push(m::OPT_SERVER_ID, server.octets());
+        let decline = self.send(m, Ipv4Addr::UNSPECIFIED, Dest::Broadcast);
+        let hw: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+        self.new_exchange(State::Selecting, now);
+        self.offer = None;
+        self.next = Some(now + DECLINE_WAIT);
+        vec![
+            Action::Log(format!(
+                "{addr} is in use by {} (ARP); declined, asking again in {} s",
+                hw.join(":"),
+                DECLINE_WAIT / SEC
+            )),
+            decline,
+        ]
     }
 
     fn bind(&mut self, l: Lease, warnings: Vec<String>, now: u64) -> Vec<Action> {

@@ -48,6 +48,7 @@ impl Static {
                 .into_iter()
                 .collect(),
             dns: self.dns.clone(),
+            ntp: self.ntp.into_iter().collect(),
             domain: None,
             search: vec![],
             hostname: self.hostname.clone(),

@@ -24,6 +24,8 @@ pub struct Lease {
     pub server: Ipv4Addr,
     pub routes: Vec<Route>,
     pub dns: Vec<Ipv4Addr>,
+    /// NTP servers (option 42; `ip=`'s ntp0-ip), at most 3.
+    pub ntp: Vec<Ipv4Addr>,
     pub domain: Option<String>,
     /// Option 119, validated like `domain`.
     pub search: Vec<String>,
@@ -64,6 +66,10 @@ impl Lease {
         }
         if let Some(d) = &self.domain {
             s += &format!(" domain {d}");
+        }
+        if !self.ntp.is_empty() {
+            let n: Vec<String> = self.ntp.iter().map(|a| a.to_string()).collect();
+            s += &format!(" ntp {}", n.join(","));
         }
         if self.lease_secs == u32::MAX {
             s += " lease infinite";
@@ -228,6 +234,14 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
         }
     }
     let mut dns = Vec::new();
+    let mut ntp = Vec::new();
+    for a in msg.ips(msg::OPT_NTP).unwrap_or_default() {
+        if !usable_host(a) {
+            warn.push(format!("NTP server {a} dropped"));
+        } else if ntp.len() < 3 && !ntp.contains(&a) {
+            ntp.push(a);
+        }
+    }
     for a in msg.ips(msg::OPT_DNS).unwrap_or_default() {
         if !usable_host(a) {
             warn.push(format!("DNS server {a} dropped"));
@@ -290,6 +304,7 @@ pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), S
             server,
             routes,
             dns,
+            ntp,
             domain,
             search,
             hostname,

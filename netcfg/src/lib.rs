@@ -10,26 +10,50 @@
 //!   difference; [`run`]: one interface's plumbing; [`session`]: its DHCP
 //!   IO loop; [`sys`]: packet socket,
 //!   BPF filter.
+//! - [`resolv`]: the one merged resolv.conf every source publishes to.
+//! - IPv6: [`ra`] RA decoder, [`ra_state`] RDNSS/DNSSL lifetimes,
+//!   [`dhcp6`] DHCPv6 codec and client, [`ipconf6`] the IPv6 `ip=` forms,
+//!   [`rtnl6`] rtnetlink bodies, [`v6`] one interface's IPv6 IO loop,
+//!   [`sys6`] its sockets. [`ready`]: `netcfg.wait`.
+//! - [`arp`]: RFC 5227 probe/announce frames; [`sntp`]: the time client.
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:
 //! set the host name from option 12), `netcfg.resolv_conf` (path),
 //! `netcfg.timeout` (seconds of carrier wait; with --oneshot, for the lease),
-//! `netcfg.lease_dir` (where addresses are remembered for INIT-REBOOT).
+//! `netcfg.lease_dir` (where addresses are remembered for INIT-REBOOT),
+//! `netcfg.arp_probe` (ms of RFC 5227 probing before a new IPv4 address
+//! is used, default 200; off), `netcfg.wait` (v4|v6|any|all: which family makes netcfg ready; default
+//! any). `ip=` also takes `dhcp6`, `auto6`, `IFACE:dhcp6|auto6` and
+//! `[ADDR]::[GW]:PREFIXLEN:HOST:IFACE:none`. Without `ip=` (or with a
+//! DHCPv4 form) the daemon also follows RAs on every interface. `ntp`
+//! (servers; also from DHCP) and `init.wait_time=on` (readiness waits for
+//! the first time sync) drive the SNTP thread.
 
 pub mod apply;
+pub mod arp;
 pub mod dhcp;
+pub mod dhcp6;
 pub mod frame;
 pub mod fuzzing;
 pub mod ipconf;
+pub mod ipconf6;
 pub mod lease;
 pub mod linkwait;
 pub mod msg;
+pub mod ra;
+pub mod ra_state;
+pub mod ready;
+pub mod resolv;
 pub mod rtnl;
+pub mod rtnl6;
 pub mod run;
 pub mod session;
+pub mod sntp;
 pub mod state;
 pub mod sys;
+pub mod sys6;
+pub mod v6;
 
 use argh::FromArgs;
 use ipconf::IpConfig;
@@ -70,6 +94,18 @@ struct Args {
     /// set the host name from the server's option 12
     #[argh(switch)]
     take_hostname: bool,
+    /// ARP-probe a new IPv4 address for this many ms before using it
+    /// (RFC 5227; 0: don't; default netcfg.arp_probe, else 200)
+    #[argh(option)]
+    arp_probe: Option<u64>,
+    /// NTP servers (ADDR, ADDR:PORT, [IPV6]:PORT; comma list), before
+    /// those DHCP names (default: ntp=)
+    #[argh(option)]
+    ntp: Option<String>,
+    /// which family makes netcfg ready for init: v4, v6, any, all
+    /// (default: netcfg.wait, else any)
+    #[argh(option)]
+    wait: Option<String>,
     /// interfaces (default: from ip=, netcfg.ifaces, else every ethernet one)
     #[argh(positional)]
     ifaces: Vec<String>,
@@ -79,7 +115,25 @@ struct Args {
 enum Plan {
     Dhcp(Vec<String>),
     Static(String, lease::Lease),
+    /// `ip=dhcp6`/`auto6`: IPv6 only.
+    V6(Vec<String>, ipconf6::Mode),
+    Static6(String, ipconf6::Static6),
     Off,
+}
+
+fn default_ifaces(args: &Args, cfg: &Config) -> Vec<String> {
+    if !args.ifaces.is_empty() {
+        return args.ifaces.clone();
+    }
+    match cfg.get("netcfg.ifaces") {
+        Some(l) => l
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        None => run::ethernet_ifaces(),
+    }
 }
 
 fn plan(args: &Args, cfg: &Config) -> Plan {
@@ -88,6 +142,29 @@ fn plan(args: &Args, cfg: &Config) -> Plan {
     } else {
         None
     });
+    match ip.and_then(ipconf6::parse) {
+        None => {}
+        Some(Err(e)) => log("netcfg", &format!("{e}; using DHCP instead")),
+        Some(Ok((c, warning))) => {
+            if let Some(w) = warning {
+                log("netcfg", &w);
+            }
+            return match c {
+                ipconf6::Ip6::Dynamic { mode, device } => Plan::V6(
+                    device.map_or_else(|| default_ifaces(args, cfg), |d| vec![d]),
+                    mode,
+                ),
+                ipconf6::Ip6::Static(s) => match s
+                    .device
+                    .clone()
+                    .or_else(|| default_ifaces(args, cfg).into_iter().next())
+                {
+                    Some(d) => Plan::Static6(d, s),
+                    None => Plan::Dhcp(vec![]),
+                },
+            };
+        }
+    }
     let parsed = match ip.map(ipconf::parse) {
         None => IpConfig::Dhcp {
             device: None,
@@ -107,20 +184,7 @@ fn plan(args: &Args, cfg: &Config) -> Plan {
             }
         }
     };
-    let default_ifaces = || {
-        if !args.ifaces.is_empty() {
-            return args.ifaces.clone();
-        }
-        match cfg.get("netcfg.ifaces") {
-            Some(l) => l
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            None => run::ethernet_ifaces(),
-        }
-    };
+    let default_ifaces = || default_ifaces(args, cfg);
     match parsed {
         IpConfig::Off => Plan::Off,
         IpConfig::Dhcp {
@@ -145,7 +209,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let (cfg, _, warnings) = Config::load_system(&["ip", "hostname"]);
+    let (cfg, _, warnings) = Config::load_system(&["ip", "hostname", "ntp"]);
     for w in warnings {
         log("netcfg", &w);
     }
@@ -186,6 +250,30 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         }),
         oneshot: args.oneshot,
         timeout: Duration::from_secs(timeout),
+        ntp: {
+            let (servers, bad) =
+                sntp::parse_servers(args.ntp.as_deref().or_else(|| cfg.get("ntp")).unwrap_or(""));
+            for b in bad {
+                log("netcfg", &b);
+            }
+            servers
+        },
+        arp_probe_ms: args
+            .arp_probe
+            .unwrap_or_else(|| match cfg.get("netcfg.arp_probe") {
+                None => arp::DEFAULT_WINDOW_MS,
+                Some("off") => 0,
+                Some(v) => v.parse().unwrap_or_else(|_| {
+                    log(
+                        "netcfg",
+                        &format!(
+                            "netcfg.arp_probe={v:?} is not a number of ms or off; using {}",
+                            arp::DEFAULT_WINDOW_MS
+                        ),
+                    );
+                    arp::DEFAULT_WINDOW_MS
+                }),
+            }),
     };
     // Signals are blocked before any thread starts, so every thread
     // inherits the mask and only the signalfd sees SIGTERM/SIGINT.
@@ -217,7 +305,39 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         stop: stop_r,
     };
     run::loopback_up();
-    let code = match plan(&args, &cfg) {
+    let plan = plan(&args, &cfg);
+    let wait = match args.wait.as_deref().or_else(|| cfg.get("netcfg.wait")) {
+        None => ready::Wait::Any,
+        Some(w) => w.parse().unwrap_or_else(|e: String| {
+            log("netcfg", &e);
+            ready::Wait::Any
+        }),
+    };
+    let (v4, v6) = match &plan {
+        Plan::Dhcp(_) => (
+            true,
+            !args.oneshot || matches!(wait, ready::Wait::V6 | ready::Wait::All),
+        ),
+        Plan::Static(..) => (true, false),
+        Plan::V6(..) | Plan::Static6(..) => (false, true),
+        Plan::Off => (false, false),
+    };
+    if let Some(w) = ready::configure(wait, v4, v6) {
+        log("netcfg", &w);
+    }
+    if !args.oneshot && cfg.get_bool("init.wait_time") == Some(Ok(true)) {
+        log(
+            "netcfg",
+            "init.wait_time=on: readiness waits for the first time sync",
+        );
+        ready::wait_for_time();
+    }
+    // What each interface runs: DHCPv4 (None) and/or an IPv6 mode.
+    let (job_v4, job_six) = match &plan {
+        Plan::V6(_, mode) => (false, Some(*mode)),
+        _ => (true, v6.then_some(ipconf6::Mode::Auto6)),
+    };
+    let code = match plan {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
             if let Ok(mut n) = shared.notifier.lock() {
@@ -229,7 +349,11 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             Ok(()) => 0,
             Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
         },
-        Plan::Dhcp(ifaces) if ifaces.is_empty() => {
+        Plan::Static6(iface, s) => match v6::static_config(&iface, &s, &shared) {
+            Ok(()) => 0,
+            Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
+        },
+        Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) if ifaces.is_empty() => {
             // Nothing asked for a network (no ip=): init need not wait for
             // one that may never come. Either way, wait for an interface.
             let asked = args.ip.is_some() || cfg.get("ip").is_some();
@@ -240,7 +364,10 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             }
             let timeout = args.oneshot.then_some(opts.timeout);
             match linkwait::wait_for_ethernet(sigfd.as_ref(), timeout) {
-                Ok(ifaces) => return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd),
+                Ok(found) => {
+                    let jobs = jobs(found, job_v4, job_six);
+                    return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
+                }
                 Err(linkwait::Ended::Stopped) => return 0,
                 Err(linkwait::Ended::TimedOut) => {
                     log(
@@ -251,8 +378,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
                 }
             }
         }
-        Plan::Dhcp(ifaces) => {
-            return dhcp_all(&ifaces, &opts, &shared, stop_w, sigfd);
+        Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) => {
+            let jobs = jobs(ifaces, job_v4, job_six);
+            return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
         }
     };
     if !args.oneshot && code == 0 {
@@ -265,19 +393,41 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     code
 }
 
-/// One thread per interface; returns when all are done (oneshot) or after
-/// SIGTERM (every thread releases its lease first).
+/// One thread per interface and family (None: DHCPv4; Some: IPv6 with
+/// that mode); returns when all are done (oneshot) or after SIGTERM (every
+/// thread releases its lease first).
+/// The per-interface jobs of a plan: DHCPv4 on each interface when `v4`,
+/// then the IPv6 mode `six` on each.
+fn jobs(
+    ifaces: Vec<String>,
+    v4: bool,
+    six: Option<ipconf6::Mode>,
+) -> Vec<(String, Option<ipconf6::Mode>)> {
+    let mut jobs: Vec<(String, Option<ipconf6::Mode>)> = if v4 {
+        ifaces.iter().map(|i| (i.clone(), None)).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(mode) = six {
+        jobs.extend(ifaces.into_iter().map(|i| (i, Some(mode))));
+    }
+    jobs
+}
+
 fn dhcp_all(
-    ifaces: &[String],
+    jobs: &[(String, Option<ipconf6::Mode>)],
     opts: &Options,
     shared: &Shared,
     stop_w: std::os::fd::OwnedFd,
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
+    if jobs.iter().any(|(_, six)| six.is_some()) {
+        v6::set_following();
+    }
     // SIGUSR1 renews (state::take_renew_request): a pipe per interface
     // wakes its thread.
-    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = ifaces
+    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = jobs
         .iter()
         .map(|_| {
             use rustix::pipe::{pipe_with, PipeFlags};
@@ -285,15 +435,28 @@ fn dhcp_all(
         })
         .collect();
     let failed = std::thread::scope(|s| {
-        let handles: Vec<_> = ifaces
+        let handles: Vec<_> = jobs
             .iter()
             .zip(&renew)
-            .map(|(i, r)| {
+            .map(|((i, six), r)| {
                 let r = r.as_ref().map(|p| &p.0);
-                s.spawn(move || (i, session::dhcp_renewable(i, opts, shared, r)))
+                s.spawn(move || {
+                    let res = match six {
+                        None => session::dhcp_renewable(i, opts, shared, r),
+                        Some(mode) => v6::run(i, *mode, opts, shared),
+                    };
+                    (i, res)
+                })
             })
             .collect();
+        if !opts.oneshot {
+            s.spawn(|| sntp::run(opts, shared));
+        }
         if let Some(fd) = &sigfd {
+            // read_signals reads until the fd is empty: never block there.
+            if let Ok(fl) = rustix::fs::fcntl_getfl(fd) {
+                let _ = rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK);
+            }
             loop {
                 let mut p = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
                 let t = rustix::event::Timespec {
@@ -306,7 +469,7 @@ fn dhcp_all(
                     if sigs.contains(&SIGUSR1) {
                         let dir = opts.lease_dir.as_deref();
                         let only = dir.and_then(state::take_renew_request);
-                        for (i, r) in ifaces.iter().zip(&renew) {
+                        for ((i, _), r) in jobs.iter().zip(&renew) {
                             let wanted = only.as_ref().is_none_or(|o| o == i);
                             if let (Some((_, w)), true) = (r, wanted) {
                                 let _ = rustix::io::write(w, b"r");
@@ -318,14 +481,15 @@ fn dhcp_all(
                     }
                     // Each interface's thread logs its own `stopping`
                     // line: logged here, a thread's timer line could
-                    // still follow it.
-                    stop_w = None;
+                    // still follow it. (stop_w is dropped below.)
                     break;
                 }
                 if handles.iter().all(|h| h.is_finished()) {
                     break;
                 }
             }
+            // Stopping, or every interface thread is done: so is the clock.
+            stop_w = None;
         }
         let mut failed = 0;
         for h in handles {
@@ -344,6 +508,5 @@ fn dhcp_all(
         }
         failed
     });
-    drop(stop_w);
     i32::from(failed > 0)
 }

@@ -14,6 +14,7 @@ pub const OFFER: u8 = 2;
 pub const REQUEST: u8 = 3;
 pub const ACK: u8 = 5;
 pub const NAK: u8 = 6;
+pub const DECLINE: u8 = 4;
 pub const RELEASE: u8 = 7;
 
 pub const OPT_SUBNET_MASK: u8 = 1;
@@ -23,8 +24,10 @@ pub const OPT_HOSTNAME: u8 = 12;
 pub const OPT_DOMAIN: u8 = 15;
 pub const OPT_MTU: u8 = 26;
 pub const OPT_BROADCAST: u8 = 28;
+pub const OPT_NTP: u8 = 42;
 pub const OPT_REQUESTED_IP: u8 = 50;
 pub const OPT_LEASE_TIME: u8 = 51;
+pub const OPT_OVERLOAD: u8 = 52;
 pub const OPT_MSG_TYPE: u8 = 53;
 pub const OPT_SERVER_ID: u8 = 54;
 pub const OPT_PARAMS: u8 = 55;
@@ -192,23 +195,51 @@ impl Msg {
             chaddr,
             opts: Vec::new(),
         };
-        let mut i = HEADER + 4;
-        loop {
-            match b.get(i) {
-                None => return Err("options not terminated (truncated)"),
-                Some(0) => i += 1,
-                Some(255) => return Ok(msg),
-                Some(&code) => {
-                    let len = usize::from(*b.get(i + 1).ok_or("option length past the end")?);
-                    let data = b
-                        .get(i + 2..i + 2 + len)
-                        .ok_or("option length past the end")?;
-                    match msg.opts.iter_mut().find(|(c, _)| *c == code) {
-                        Some((_, d)) => d.extend_from_slice(data),
-                        None => msg.opts.push((code, data.to_vec())),
-                    }
-                    i += 2 + len;
+        read_options(&b[HEADER + 4..], &mut msg.opts, true)?;
+        // Option overload (RFC 2131 4.1, option 52): more options in the
+        // file field (1), the sname field (2) or both (3), read in that
+        // order after the options field.
+        match msg.opt(OPT_OVERLOAD) {
+            None => {}
+            Some([v @ 1..=3]) => {
+                let v = *v;
+                if v & 1 != 0 {
+                    read_options(&b[108..HEADER], &mut msg.opts, false)?;
                 }
+                if v & 2 != 0 {
+                    read_options(&b[44..108], &mut msg.opts, false)?;
+                }
+            }
+            Some(_) => return Err("option overload (52) value is not 1, 2 or 3"),
+        }
+        Ok(msg)
+    }
+}
+
+/// Options from `b` into `opts` (a code given again extends the first,
+/// RFC 3396). `terminated`: the list must end with option 255 (the options
+/// field); else the end of `b` ends it too (the overloaded file/sname).
+fn read_options(
+    b: &[u8],
+    opts: &mut Vec<(u8, Vec<u8>)>,
+    terminated: bool,
+) -> Result<(), &'static str> {
+    let mut i = 0;
+    loop {
+        match b.get(i) {
+            None if terminated => return Err("options not terminated (truncated)"),
+            None | Some(255) => return Ok(()),
+            Some(0) => i += 1,
+            Some(&code) => {
+                let len = usize::from(*b.get(i + 1).ok_or("option length past the end")?);
+                let data = b
+                    .get(i + 2..i + 2 + len)
+                    .ok_or("option length past the end")?;
+                match opts.iter_mut().find(|(c, _)| *c == code) {
+                    Some((_, d)) => d.extend_from_slice(data),
+                    None => opts.push((code, data.to_vec())),
+                }
+                i += 2 + len;
             }
         }
     }
@@ -354,5 +385,69 @@ mod tests {
         );
         assert_eq!(classless_routes(&[33, 1, 2, 3, 4, 5, 6, 7, 8, 9]), None);
         assert_eq!(classless_routes(&[24, 192, 168]), None);
+    }
+
+    /// Option overload (52): options in the file and sname fields, read
+    /// after the options field, file first; checked against dhcproto
+    /// decoding the same three areas.
+    #[test]
+    fn option_overload_matches_dhcproto() {
+        use dhcproto::v4::{DhcpOptions, Message};
+        use dhcproto::{Decodable, Decoder};
+        let mut b = Msg::request(7, [2, 0, 0, 0, 0, 1], Ipv4Addr::UNSPECIFIED).encode();
+        b[0] = 2;
+        // Options field: message type, overload = both; the rest moved.
+        let opts = [53u8, 1, 5, 52, 1, 3, 255];
+        b.truncate(HEADER + 4);
+        b.extend_from_slice(&opts);
+        let file = [
+            1u8, 4, 255, 255, 255, 0, 3, 4, 10, 0, 0, 1, 51, 4, 0, 0, 0, 120, 255,
+        ];
+        let sname = [
+            6u8, 4, 10, 0, 0, 53, 42, 4, 10, 0, 0, 123, 54, 4, 10, 0, 0, 1, 255,
+        ];
+        b[108..108 + file.len()].copy_from_slice(&file);
+        b[44..44 + sname.len()].copy_from_slice(&sname);
+        let ours = Msg::decode(&b).expect("decodes");
+        let theirs = Message::decode(&mut Decoder::new(&b)).expect("dhcproto decodes");
+        let mut expect = Vec::new();
+        for area in [
+            theirs.opts().clone(),
+            DhcpOptions::decode(&mut Decoder::new(&file)).expect("file"),
+            DhcpOptions::decode(&mut Decoder::new(&sname)).expect("sname"),
+        ] {
+            let mut v: Vec<(u8, Vec<u8>)> = area
+                .iter()
+                .map(|(code, o)| {
+                    let mut e = Vec::new();
+                    dhcproto::Encodable::encode(o, &mut dhcproto::Encoder::new(&mut e))
+                        .expect("enc");
+                    (u8::from(*code), e[2..].to_vec())
+                })
+                .collect();
+            v.sort();
+            expect.extend(v);
+        }
+        let mut got = ours.opts.clone();
+        // Same set per area; compare as sorted lists of (code, data).
+        got.sort();
+        expect.sort();
+        assert_eq!(got, expect);
+        assert_eq!(ours.ip(OPT_ROUTER), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(ours.ip(OPT_NTP), Some(Ipv4Addr::new(10, 0, 0, 123)));
+        let (l, _) = crate::lease::from_reply(
+            &Msg {
+                yiaddr: Ipv4Addr::new(10, 0, 0, 5),
+                ..ours
+            },
+            Ipv4Addr::new(10, 0, 0, 1),
+        )
+        .expect("a lease from the overloaded reply");
+        assert_eq!(l.ntp, vec![Ipv4Addr::new(10, 0, 0, 123)]);
+        assert_eq!(l.prefix, 24);
+        // A bad overload value is an error, not a guess.
+        let mut bad = b.clone();
+        bad[HEADER + 4 + 5] = 9;
+        assert!(Msg::decode(&bad).is_err());
     }
 }

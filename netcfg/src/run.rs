@@ -45,6 +45,10 @@ pub struct Options {
     pub lease_dir: Option<PathBuf>,
     pub oneshot: bool,
     pub timeout: Duration,
+    /// ARP probe window before using a new address (0: no probing).
+    pub arp_probe_ms: u64,
+    /// NTP servers from `ntp=` (the SNTP thread runs when not oneshot).
+    pub ntp: Vec<std::net::SocketAddr>,
 }
 
 pub struct Shared {
@@ -154,8 +158,11 @@ pub(crate) fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took:
         "netcfg",
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
     );
-    if let Ok(mut n) = shared.notifier.lock() {
-        n.notify(&format!("online {iface} {}/{}", l.addr, l.prefix));
+    if let (Some(line), Ok(mut n)) = (
+        crate::ready::up(false, format!("online {iface} {}/{}", l.addr, l.prefix)),
+        shared.notifier.lock(),
+    ) {
+        n.notify(&line);
     }
 }
 

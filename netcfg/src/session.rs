@@ -57,6 +57,8 @@ struct Session<'a> {
     iface: Iface,
     nl: Netlink,
     sock: OwnedFd,
+    /// ARP frames (address conflict detection); None: probing is off.
+    arp: Option<OwnedFd>,
     /// rtnetlink link notifications (carrier changes).
     events: OwnedFd,
     target: Target<'a>,
@@ -101,6 +103,20 @@ impl<'a> Session<'a> {
         };
         let mut cfg = ClientConfig::new(iface.mac);
         cfg.hostname = o.hostname.clone();
+        cfg.probe_ms = o.arp_probe_ms;
+        let arp = (o.arp_probe_ms > 0)
+            .then(|| sys::arp_socket(iface.index))
+            .transpose()
+            .unwrap_or_else(|e| {
+                log(
+                    "netcfg",
+                    &format!("{name}: no ARP socket, no conflict detection: {e}"),
+                );
+                None
+            });
+        if arp.is_none() {
+            cfg.probe_ms = 0;
+        }
         let memory = o.lease_dir.as_ref().map(|d| d.join(name));
         cfg.remembered = o.request.or_else(|| {
             let text = std::fs::read_to_string(memory.as_ref()?).ok()?;
@@ -115,6 +131,7 @@ impl<'a> Session<'a> {
             iface,
             nl,
             sock,
+            arp,
             events,
             target,
             client: Client::new(cfg, seed()),
@@ -133,7 +150,8 @@ impl<'a> Session<'a> {
     }
 
     fn watching_ipv6(&self) -> bool {
-        !self.o.oneshot && self.now() < IPV6_WATCH_MS
+        // The IPv6 thread names SLAAC addresses itself when it runs.
+        !self.o.oneshot && self.now() < IPV6_WATCH_MS && !crate::v6::following()
     }
 
     /// Carry out the client's actions; true when the session is over
@@ -152,6 +170,13 @@ impl<'a> Session<'a> {
                     }
                 }
                 Action::Deconfigure(l) => self.deconfigure(&l),
+                Action::Arp(f) => {
+                    if let Some(fd) = &self.arp {
+                        if let Err(e) = rustix::net::send(fd, &f, rustix::net::SendFlags::empty()) {
+                            log("netcfg", &format!("{}: cannot send ARP: {e}", self.name));
+                        }
+                    }
+                }
                 Action::Log(s) => log("netcfg", &format!("{}: {s}", self.name)),
             }
         }
@@ -188,15 +213,6 @@ impl<'a> Session<'a> {
     }
 
     fn deconfigure(&mut self, l: &Lease) {
-        let resolv = self.o.resolv_conf.display();
-        let note = match self.target.forget_dns(l) {
-            Ok(true) => Some(format!("DNS servers removed from {resolv}")),
-            Ok(false) => None,
-            Err(e) => Some(format!("cannot update {resolv}: {e}")),
-        };
-        if let Some(n) = note {
-            log("netcfg", &format!("{}: {n}", self.name));
-        }
         self.target.remove(&mut self.nl, l);
         if let Some(m) = &self.memory {
             remember(m, None);
@@ -253,12 +269,29 @@ impl<'a> Session<'a> {
             PollFd::new(&self.shared.stop, PollFlags::IN),
             PollFd::new(&self.events, PollFlags::IN),
         ];
-        if let Some(r) = self.renew {
+        let renew_at = self.renew.map(|r| {
             fds.push(PollFd::new(r, PollFlags::IN));
+            fds.len() - 1
+        });
+        if let Some(arp) = &self.arp {
+            fds.push(PollFd::new(arp, PollFlags::IN));
         }
         let _ = poll(&mut fds, Some(&ts));
+        if let Some(arp) = &self.arp {
+            let now = self.now();
+            while let Ok((n, _)) =
+                rustix::net::recv(arp, &mut self.buf[..], rustix::net::RecvFlags::DONTWAIT)
+            {
+                let n = n.min(self.buf.len());
+                let v = self.client.handle_arp(&self.buf[..n], now);
+                if !v.is_empty() {
+                    // Conflict: declined; the rest of the frames are moot.
+                    return Ok(v);
+                }
+            }
+        }
         let link_changed = !fds[2].revents().is_empty();
-        let renew = fds.get(3).is_some_and(|f| !f.revents().is_empty());
+        let renew = renew_at.is_some_and(|i| !fds[i].revents().is_empty());
         drop(fds);
         let mut actions = Vec::new();
         if let (true, Some(r)) = (renew, self.renew) {

@@ -73,6 +73,7 @@ mod tests {
             search: vec![],
             hostname: None,
             mtu: None,
+            ntp: vec![],
             lease_secs: 86400,
             t1_ms: 43_200_000,
             t2_ms: 75_600_000,

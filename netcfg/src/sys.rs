@@ -140,6 +140,28 @@ pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// A raw packet socket receiving ARP frames on interface `ifindex`
+/// (address conflict detection) and sending whole Ethernet frames.
+pub fn arp_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let fd = rustix::net::socket_with(
+        AddressFamily::PACKET,
+        SocketType::RAW,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    let sll = sockaddr_ll {
+        sll_family: AF_PACKET as u16,
+        sll_protocol: 0x0806u16.to_be(),
+        sll_ifindex: ifindex as i32,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    };
+    bind_link(&fd, &sll)?;
+    Ok(fd)
+}
+
 /// Ask the kernel to say, with each received frame, whether its checksum is
 /// still to be filled in (veth and other offloading devices hand packet
 /// sockets frames with a partial UDP checksum).

@@ -145,6 +145,10 @@ pub struct BuildArgs {
     /// (default: where Debian's isolinux and syslinux-common put them)
     #[argh(option)]
     pub isolinux_dir: Option<PathBuf>,
+    /// include the debug console (/bin/console; turned on by
+    /// init.debug=console): root for whoever holds the serial line
+    #[argh(switch)]
+    pub console: bool,
 }
 
 /// `--modules none|all`.
@@ -193,6 +197,8 @@ pub enum BuildError {
         min: i32,
         max: i32,
     },
+    #[error(transparent)]
+    Console(#[from] crate::debug_console::ConsoleError),
     #[error("SOURCE_DATE_EPOCH={0:?} is not a number of seconds between 0 and 4294967295")]
     BadEpoch(String),
     #[error(transparent)]
@@ -241,6 +247,8 @@ pub struct Built {
     pub modules: usize,
     pub uncompressed: u64,
     pub compressed: u64,
+    /// What the user should know (kernel chosen, drivers skipped).
+    pub notes: Vec<String>,
 }
 
 /// Run the subcommand; returns the exit code.
@@ -256,6 +264,9 @@ pub fn main(args: BuildArgs) -> i32 {
 pub fn main_initramfs(args: &BuildArgs, start: std::time::Instant) -> i32 {
     match build(args) {
         Ok(b) => {
+            for n in &b.notes {
+                eprintln!("{TOOL}: {n}");
+            }
             eprintln!(
                 "{TOOL}: wrote {} ({} entries, {} modules, {} bytes of cpio, {} bytes written) in {:.2} s",
                 b.output.display(),
@@ -380,10 +391,13 @@ fn config_text(
 }
 
 /// Assemble the image described by `args` (without writing it).
-pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
+/// Returns the image, its module count and the lines to print once the
+/// archive is written.
+pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildError> {
     check_app(args)?;
     let user = args.user.as_deref().map(User::parse).transpose()?;
-    let ca = ca_bundle(args)?;
+    let mut notes = Vec::new();
+    let ca = ca_bundle(args, &mut notes)?;
     let mut img = Image::new();
     for d in ["dev", "proc", "sys", "run", "etc", "bin", "app"] {
         img.add(d, Node::Dir { mode: 0o755 })?;
@@ -397,10 +411,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
             minor: 1,
         },
     )?;
-    let tools = tools_dir(args);
-    let box_path = tools.join(MULTICALL_NAME);
+    let dir = tools_dir(args);
+    let box_path = dir.join(MULTICALL_NAME);
     if !box_path.is_file() {
-        return Err(BuildError::ToolsMissing(tools));
+        return Err(BuildError::ToolsMissing(dir));
     }
     let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
     crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
@@ -419,6 +433,9 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
             target: format!("bin/{MULTICALL_NAME}"),
         },
     )?;
+    if args.console {
+        crate::debug_console::add(&mut img, &dir, &box_path, &tools)?;
+    }
     let name = args
         .app
         .file_name()
@@ -468,8 +485,10 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize), BuildError> {
         modules_dir: args.modules_dir.clone(),
         firmware_dir: args.firmware_dir.clone(),
     };
-    let count = modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
-    Ok((img, count))
+    let (count, module_notes) =
+        modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
+    notes.extend(module_notes);
+    Ok((img, count, notes))
 }
 
 /// The driver selection: `--drivers`, else `--modules`, else `vm` unless
@@ -485,7 +504,7 @@ pub fn driver_selection(args: &BuildArgs) -> Drivers {
 }
 
 /// The CA bundle's path when `--ca-certs` is given, checked to be PEM.
-fn ca_bundle(args: &BuildArgs) -> Result<Option<PathBuf>, BuildError> {
+fn ca_bundle(args: &BuildArgs, notes: &mut Vec<String>) -> Result<Option<PathBuf>, BuildError> {
     let Some(given) = &args.ca_certs else {
         return Ok(None);
     };
@@ -502,7 +521,7 @@ fn ca_bundle(args: &BuildArgs) -> Result<Option<PathBuf>, BuildError> {
     match etcfiles::pem_certificates(&bytes) {
         0 => Err(BuildError::CaNotPem(path)),
         n => {
-            eprintln!("{TOOL}: {n} CA certificates from {}", path.display());
+            notes.push(format!("{n} CA certificates from {}", path.display()));
             Ok(Some(path))
         }
     }
@@ -579,21 +598,24 @@ fn checked_level(args: &BuildArgs) -> Result<(Compression, i32), BuildError> {
 pub fn archive_bytes(args: &BuildArgs) -> Result<(Vec<u8>, usize), BuildError> {
     let (kind, level) = checked_level(args)?;
     let mtime = epoch_from_env()?;
-    let (img, modules) = assemble(args)?;
+    let (img, modules, notes) = assemble(args)?;
     let write_err = |source| BuildError::Write {
         path: PathBuf::from("(initramfs in memory)"),
         source,
     };
     let enc = Encoder::new(Vec::new(), kind, level).map_err(write_err)?;
     let (enc, _) = img.write(enc, mtime)?;
-    Ok((enc.finish().map_err(write_err)?, modules))
+    let bytes = enc.finish().map_err(write_err)?;
+    for n in &notes {
+        eprintln!("{TOOL}: {n}");
+    }
+    Ok((bytes, modules))
 }
 
 /// Build and write the archive; the output appears only when complete.
 pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
     let (kind, level) = checked_level(args)?;
     let mtime = epoch_from_env()?;
-    let (img, modules) = assemble(args)?;
     let output = args
         .output
         .clone()
@@ -617,6 +639,9 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         path: output.clone(),
         source,
     })?;
+    // The output is opened first: an unwritable -o fails before the work
+    // (and before the lines module selection prints).
+    let (img, modules, notes) = assemble(args)?;
     let write_err = |source| BuildError::Write {
         path: output.clone(),
         source,
@@ -640,5 +665,6 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         modules,
         uncompressed,
         compressed,
+        notes,
     })
 }

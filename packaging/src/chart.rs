@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn one_bar_per_stage_with_labels() {
-        let s = svg(LOG).unwrap();
+        let s = svg(LOG).expect("test input");
         assert!(s.starts_with("<?xml"));
         assert!(s.ends_with("</svg>\n"));
         assert_eq!(s.matches("<g><title>").count(), stages(LOG).len());

@@ -1,7 +1,31 @@
+//! The boot-image readers as one function of untrusted bytes: what
+//! `nodistro build --format` and `nodistro run --image` read from files a
+//! user names (a kernel, an EFI stub, an image to boot). None may panic.
+//! The cargo-fuzz target (packaging/fuzz) calls it, and a unit test runs it
+//! on stable over mutations of systemd's real stub and a kernel header.
+//!
 //! Fuzz harness: an initramfs image as `nodistro ls` reads it (cpio newc
 //! archives, each plain or in a gzip member or zstd frame). The cargo-fuzz
 //! target (packaging/fuzz) calls this; a stable test runs it over the kept
 //! corpus.
+
+use crate::pe::{self, NewSection};
+
+/// Feed `data` to every reader: as a kernel, as an EFI stub taking
+/// sections, as an image whose kind `nodistro run` tells.
+#[doc(hidden)]
+pub fn boot_inputs(data: &[u8]) {
+    let _ = crate::uki::inspect_kernel(data);
+    let _ = pe::add_sections(
+        data,
+        &[NewSection {
+            name: ".linux",
+            data: b"kernel",
+        }],
+        0,
+    );
+    let _ = crate::qemu::image::detect(data);
+}
 
 use crate::cpio::{self, Reader};
 use std::path::Path;
@@ -23,6 +47,39 @@ pub fn cpio(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A small xorshift: deterministic mutations without a crate.
+    fn next(s: &mut u64) -> u64 {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        *s
+    }
+
+    #[test]
+    fn mutated_stubs_and_kernel_headers_never_panic() {
+        let stub = pe::test_stub().expect("systemd-boot-efi installed");
+        let vmlinuz = crate::kernel::find_kernel().expect("a /boot/vmlinuz-*");
+        let kernel = std::fs::read(vmlinuz).expect("read kernel");
+        let head = &kernel[..kernel.len().min(0x8000)];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for base in [&stub[..], head] {
+            // Only the headers matter: mutate the first 4 KiB.
+            for _ in 0..300 {
+                let mut m = base.to_vec();
+                for _ in 0..(next(&mut seed) % 8 + 1) {
+                    let at = (next(&mut seed) as usize) % m.len().min(4096);
+                    m[at] = next(&mut seed) as u8;
+                }
+                let cut = (next(&mut seed) as usize) % (m.len() + 1);
+                boot_inputs(&m);
+                boot_inputs(&m[..cut]);
+            }
+        }
+        boot_inputs(&[]);
+    }
+
     use crate::cpio::{Header, Writer, S_IFLNK, S_IFREG};
 
     #[test]

@@ -13,6 +13,7 @@ pub mod build;
 pub mod chart;
 pub mod compress;
 pub mod cpio;
+pub mod debug_console;
 pub mod deflate;
 pub mod demo;
 pub mod digest;

@@ -122,9 +122,7 @@ pub fn locate(sel: &ModuleSelection) -> Result<(PathBuf, String), ModulesError> 
                 .filter(|e| e.path().join("modules.dep").is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
-            let choice = choose_kernel(&boot, &trees)?;
-            eprintln!("{TOOL}: {}", choice.describe());
-            let v = choice.release;
+            let v = choose_kernel(&boot, &trees)?.release;
             Ok((Path::new("/lib/modules").join(&v), v))
         }
     }
@@ -246,6 +244,7 @@ fn requested(
     sel: &ModuleSelection,
     dir: &Path,
     version: &str,
+    notes: &mut Vec<String>,
 ) -> Result<Vec<String>, ModulesError> {
     let mut wanted: Vec<String> = Vec::new();
     if sel.all {
@@ -278,20 +277,20 @@ fn requested(
         } else {
             format!("; not in this kernel, skipped: {}", missing.join(", "))
         };
-        eprintln!(
-            "{TOOL}: {} named drivers for {version}: {builtin} built in{skipped}",
+        notes.push(format!(
+            "{} named drivers for {version}: {builtin} built in{skipped}",
             sel.optional.len()
-        );
+        ));
     }
     if !sel.aliases.is_empty() {
         let aliases: Vec<&str> = sel.aliases.iter().map(String::as_str).collect();
         let found = tree.lookup_many(&aliases);
         let matched = found.iter().filter(|f| f.is_some()).count();
         wanted.extend(found.into_iter().flatten().flat_map(|(_, names)| names));
-        eprintln!(
-            "{TOOL}: {} modaliases of this machine: {matched} matched a module or built-in driver",
+        notes.push(format!(
+            "{} modaliases of this machine: {matched} matched a module or built-in driver",
             aliases.len()
-        );
+        ));
     }
     if let Some(file) = &sel.modaliases {
         let text =
@@ -304,23 +303,42 @@ fn requested(
         let found = tree.lookup_many(&aliases);
         let unmatched = found.iter().filter(|f| f.is_none()).count();
         wanted.extend(found.into_iter().flatten().flat_map(|(_, names)| names));
-        eprintln!(
-            "{TOOL}: {} modaliases from {}: {} matched a module or built-in driver, {unmatched} matched none (devices without a driver are normal)",
+        notes.push(format!(
+            "{} modaliases from {}: {} matched a module or built-in driver, {unmatched} matched none (devices without a driver are normal)",
             aliases.len(),
             file.display(),
             aliases.len() - unmatched
-        );
+        ));
     }
     Ok(wanted)
 }
 
 /// Add the selected modules (with dependencies, firmware and index files)
-/// to the image; returns how many module files went in.
-pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, ModulesError> {
+/// to the image; returns how many module files went in, and what to tell
+/// the user once the build succeeded (which kernel, what was skipped).
+pub fn add_modules(
+    img: &mut Image,
+    sel: &ModuleSelection,
+) -> Result<(usize, Vec<String>), ModulesError> {
     if sel.is_empty() {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     }
+    let mut notes = Vec::new();
     let (dir, version) = locate(sel)?;
+    // Which kernel's modules these are, said once the selection worked.
+    let choice = (sel.modules_dir.is_none() && sel.kernel_version.is_none()).then(|| {
+        let names = |d: &str| -> Vec<String> {
+            std::fs::read_dir(d)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        };
+        choose_kernel(&names("/boot"), std::slice::from_ref(&version))
+            .map(|c| c.describe())
+            .unwrap_or_default()
+    });
     // modload can fall back to reading every module's .modinfo, but an
     // image's index must come from depmod's: refuse a tree without it.
     if let Err(source) = std::fs::metadata(dir.join("modules.dep")) {
@@ -336,7 +354,10 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
     for w in tree.warnings() {
         eprintln!("{TOOL}: warning: {w}");
     }
-    let wanted = requested(&tree, sel, &dir, &version)?;
+    if let Some(line) = choice.filter(|l| !l.is_empty()) {
+        notes.push(line);
+    }
+    let wanted = requested(&tree, sel, &dir, &version, &mut notes)?;
     let order = tree
         .closure(&wanted)
         .map_err(|e| ModulesError::Closure(dir.clone(), e))?;
@@ -419,7 +440,7 @@ pub fn add_modules(img: &mut Image, sel: &ModuleSelection) -> Result<usize, Modu
             fw_dir.display()
         );
     }
-    Ok(subset.len())
+    Ok((subset.len(), notes))
 }
 
 #[cfg(test)]

@@ -20,11 +20,30 @@ pub fn release_dir() -> PathBuf {
     workspace_root().join("target/x86_64-unknown-linux-gnu/release")
 }
 
+/// Environment variable naming a directory that holds the nodistro-box under
+/// test (and links init, modload, ... to it), e.g. the libc-free box from
+/// `scripts/build-box.sh --libc-free`. Unset: the workspace's release
+/// binaries. `nodistro build` packs the box from there too.
+pub const TOOLS_DIR_ENV: &str = "NODISTRO_TOOLS_DIR";
+
+/// The runtime tools [`TOOLS_DIR_ENV`] replaces.
+const BOX_TOOLS: [&str; 5] = ["nodistro-box", "init", "modload", "netcfg", "logfwd"];
+
 /// Path of a release binary of this workspace (`nodistro`, `nodistro-box`,
 /// `demo-app`, `modload`, ...), building the workspace's release binaries once
 /// per test process if needed (a no-op when they are fresh, as in CI where
-/// scripts/test.sh builds them first).
+/// scripts/test.sh builds them first). With [`TOOLS_DIR_ENV`] set, the
+/// runtime tools come from that directory.
 pub fn release_bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(TOOLS_DIR_ENV).filter(|_| BOX_TOOLS.contains(&name)) {
+        let path = PathBuf::from(dir).join(name);
+        assert!(
+            path.exists(),
+            "{} is missing: {TOOLS_DIR_ENV} must name the directory scripts/build-box.sh printed",
+            path.display()
+        );
+        return path;
+    }
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

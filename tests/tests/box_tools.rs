@@ -3,7 +3,7 @@
 //! given holds, refusing (one line) a box without init and an
 //! `init.helpers` entry the box lacks.
 
-use nodistro_tests::{release_bin, TempDir};
+use nodistro_tests::{release_bin, release_dir, workspace_root, TempDir};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,6 +17,21 @@ fn run(cmd: &Path, args: &[&str]) -> Output {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
+}
+
+/// multicall/Cargo.toml's default features, one a line: the tools a
+/// default box lists, in its table's order (the features' order).
+fn default_tools() -> String {
+    let manifest = workspace_root().join("multicall/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read multicall/Cargo.toml");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("default = ["))
+        .expect("a default feature list");
+    line.trim_end_matches(']')
+        .split(',')
+        .map(|f| format!("{}\n", f.trim().trim_matches('"')))
+        .collect()
 }
 
 /// A tools directory whose nodistro-box (a stand-in script) lists `tools`.
@@ -33,10 +48,7 @@ fn the_box_lists_its_tools_and_build_links_only_those() {
     let full = release_bin("nodistro-box");
     let o = run(&full, &["--list"]);
     assert!(o.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "init\nmodload\nnetcfg\nlogfwd\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), default_tools());
 
     let nodistro = release_bin("nodistro");
     let app = release_bin("demo-app");
@@ -88,4 +100,57 @@ fn the_box_lists_its_tools_and_build_links_only_those() {
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         assert!(err.contains(want), "expected {want:?} in {err}");
     }
+}
+
+/// The libc-free box (scripts/build-box.sh --libc-free) carries no part of
+/// glibc, which the static glibc box does (its version tags and messages).
+#[test]
+fn the_libc_free_box_links_no_glibc() {
+    let lf =
+        workspace_root().join("target/libc-free/x86_64-unknown-linux-gnu/release/nodistro-box");
+    if !lf.exists() {
+        eprintln!(
+            "{} not built (scripts/build-box.sh --libc-free): skipped",
+            lf.display()
+        );
+        return;
+    }
+    let glibc_marks = |p: &Path| {
+        let bytes = std::fs::read(p).expect("read box");
+        [&b"GLIBC_"[..], b"glibc"]
+            .iter()
+            .filter(|m| bytes.windows(m.len()).any(|w| w == **m))
+            .count()
+    };
+    assert_eq!(glibc_marks(&lf), 0, "{} holds glibc", lf.display());
+    // The check can fail: the static glibc box (built with the workspace).
+    release_bin("nodistro");
+    assert_eq!(glibc_marks(&release_dir().join("nodistro-box")), 2);
+    let o = run(&lf, &["--list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "init\nmodload\nnetcfg\nlogfwd\n"
+    );
+}
+
+/// libc-free/Cargo.toml repeats multicall's tool features (it builds the
+/// same main.rs): a tool added to one must be added to the other.
+#[test]
+fn the_libc_free_manifest_has_the_same_tool_features() {
+    let features = |path: &str| {
+        let text = std::fs::read_to_string(workspace_root().join(path)).expect("read manifest");
+        let start = text.find("[features]").expect("a [features] table");
+        let table = &text[start..];
+        let end = table[1..].find("\n[").map_or(table.len(), |i| i + 1);
+        table[..end]
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        features("libc-free/Cargo.toml"),
+        features("multicall/Cargo.toml"),
+        "libc-free/Cargo.toml's [features] differ from multicall/Cargo.toml's"
+    );
 }

@@ -172,6 +172,12 @@ fn no_modules_no_nic_app_at_once_as_its_user() {
             "no modules, no NIC: app started {} ms after init",
             a.saturating_sub(s)
         );
+        // Where the time went (shown with --nocapture, and on failure).
+        for l in console.lines().filter(|l| {
+            l.contains("] init:") || l.contains("] modload:") || l.contains("] netcfg:")
+        }) {
+            eprintln!("  {l}");
+        }
     }
     match (start, app_at) {
         (Some(s), Some(a)) => assert!(

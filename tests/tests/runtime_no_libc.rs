@@ -8,7 +8,15 @@
 use nodistro_tests::workspace_root;
 use std::path::Path;
 
-const RUNTIME: [&str; 6] = ["common", "init", "modload", "netcfg", "logfwd", "multicall"];
+const RUNTIME: [&str; 7] = [
+    "common",
+    "init",
+    "modload",
+    "netcfg",
+    "logfwd",
+    "console",
+    "multicall",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -35,6 +35,7 @@ const SANS_IO: &[&str] = &[
     "packaging/src/digest.rs",
     "packaging/src/elf.rs",
     "packaging/src/fat.rs",
+    "packaging/src/fuzzing.rs",
     "packaging/src/gpt.rs",
     "packaging/src/pe.rs",
     "packaging/src/uki.rs",

@@ -525,3 +525,83 @@ fn short_lease_timers_are_not_truncated() {
     assert_eq!((l.t1_ms, l.t2_ms, l.lease_secs), (3000, 5250, 6));
     assert_eq!(c.next_timeout(), Some(3000));
 }
+
+fn probing_client() -> Client {
+    let mut cfg = ClientConfig::new(MAC);
+    cfg.probe_ms = 300;
+    Client::new(cfg, 0x1234_5678)
+}
+
+/// DISCOVER -> OFFER -> REQUEST -> ACK; returns the ACK's actions.
+fn ack_with_probing(c: &mut Client) -> Vec<Action> {
+    let (d, _, _) = one_sent(&c.start(0));
+    let (r, _, _) = one_sent(&feed(c, &reply(&d, MessageType::Offer, &[]), 1));
+    feed(c, &reply(&r, MessageType::Ack, &[]), 2)
+}
+
+fn arps(actions: &[Action]) -> Vec<[u8; crate::arp::FRAME_LEN]> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Arp(f) => Some(*f),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn arp_probes_then_binds_and_announces() {
+    let mut c = probing_client();
+    let a = ack_with_probing(&mut c);
+    assert!(applied(&a).is_none(), "not before probing: {a:?}");
+    assert_eq!(arps(&a), vec![crate::arp::probe(MAC, ADDR)]);
+    assert_eq!(c.state(), State::Probing);
+    let mut now;
+    let mut probes = 1;
+    loop {
+        now = c.next_timeout().expect("timer");
+        let a = c.handle_timeout(now);
+        if let Some(l) = applied(&a) {
+            assert_eq!(l.addr, ADDR);
+            assert_eq!(arps(&a), vec![crate::arp::announce(MAC, ADDR)]);
+            break;
+        }
+        assert_eq!(arps(&a).len(), 1);
+        probes += 1;
+    }
+    assert_eq!(probes, 3);
+    assert_eq!(now, 2 + 300, "three probes, 100 ms apart, then bound");
+    // An ARP frame from another host after binding changes nothing here.
+    assert!(c
+        .handle_arp(&crate::arp::announce([2, 0, 0, 0, 0, 9], ADDR), now + 1)
+        .is_empty());
+}
+
+#[test]
+fn arp_conflict_declines_and_discovers_again() {
+    let mut c = probing_client();
+    let _ = ack_with_probing(&mut c);
+    // Our own probe coming back is no conflict; the holder's reply is.
+    assert!(c.handle_arp(&crate::arp::probe(MAC, ADDR), 3).is_empty());
+    let mut holder = crate::arp::announce([2, 0, 0, 0, 0, 9], ADDR);
+    holder[21] = 2; // an ARP reply
+    let a = c.handle_arp(&holder, 50);
+    assert!(applied(&a).is_none());
+    assert!(logs(&a)[0].contains("in use by 02:00:00:00:00:09"), "{a:?}");
+    let (m, src, dest) = one_sent(&a);
+    assert_eq!(msg_type(&m), MessageType::Decline);
+    assert_eq!((src, dest), (Ipv4Addr::UNSPECIFIED, Dest::Broadcast));
+    assert_eq!(
+        m.opts().get(OptionCode::RequestedIpAddress),
+        Some(&DhcpOption::RequestedIpAddress(ADDR))
+    );
+    assert_eq!(
+        m.opts().get(OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER))
+    );
+    assert!(m.opts().get(OptionCode::ParameterRequestList).is_none());
+    // A new DISCOVER only after the wait.
+    assert_eq!(c.next_timeout(), Some(50 + DECLINE_WAIT));
+    let (d, _, _) = one_sent(&c.handle_timeout(50 + DECLINE_WAIT));
+    assert_eq!(msg_type(&d), MessageType::Discover);
+}

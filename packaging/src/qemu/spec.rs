@@ -386,7 +386,7 @@ mod tests {
         s.tsc_khz = Some(2_300_000);
         assert!(!joined(&s).contains("tsc_early_khz"), "KVM has a real TSC");
         s.accel = Accel::Tcg;
-        assert!(joined(&s).contains("panic=-1 tsc_early_khz=2300000 ip=dhcp"));
+        assert!(joined(&s).contains("no_timer_check tsc_early_khz=2300000 ip=dhcp"));
         s.machine = Machine::Pc;
         assert!(
             !joined(&s).contains("tsc_early_khz"),

@@ -1,0 +1,187 @@
+//! A minimal HTTP/1.1 client codec, sans-IO: requests out, one response in
+//! (status, a few headers, a body delimited by Content-Length or by the
+//! end of the connection), with hard caps on the header and body sizes.
+
+/// Largest response head accepted.
+pub const MAX_HEAD: usize = 8 * 1024;
+/// Largest body accepted (EC2 user-data is at most 16 KiB).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Why a response was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("the answer is not HTTP/1.x")]
+    NotHttp,
+    #[error("the answer's headers are larger than {MAX_HEAD} bytes")]
+    HeadTooLarge,
+    #[error("the answer is larger than {MAX_BODY} bytes")]
+    BodyTooLarge,
+    #[error("the answer uses chunked transfer encoding, which is not supported")]
+    Chunked,
+    #[error("the answer's Content-Length is not a number")]
+    BadLength,
+    #[error("the connection closed before the whole answer arrived")]
+    Truncated,
+}
+
+/// A complete response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// One request: `METHOD PATH HTTP/1.1`, Host, the extra headers, no body.
+pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "PUT" {
+        r.push_str("Content-Length: 0\r\n");
+    }
+    r.push_str("\r\n");
+    r.into_bytes()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Parse what has arrived so far. `Ok(None)`: incomplete, read more (or,
+/// when `eof`, this is an error). Never reads past the caps.
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
+    let http = buf.starts_with(b"HTTP/1.");
+    if !http && (buf.len() >= 7 || eof) {
+        return Err(HttpError::NotHttp);
+    }
+    let Some(end) = find(&buf[..buf.len().min(MAX_HEAD + 4)], b"\r\n\r\n") else {
+        return if buf.len() > MAX_HEAD {
+            Err(HttpError::HeadTooLarge)
+        } else if eof {
+            Err(HttpError::Truncated)
+        } else {
+            Ok(None)
+        };
+    };
+    if end > MAX_HEAD {
+        return Err(HttpError::HeadTooLarge);
+    }
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut words = status_line.split(' ');
+    let proto = words.next().unwrap_or_default();
+    let code = words.next().unwrap_or_default();
+    if !proto.starts_with("HTTP/1.") || code.len() != 3 {
+        return Err(HttpError::NotHttp);
+    }
+    let status: u16 = code.parse().map_err(|_| HttpError::NotHttp)?;
+    let mut length = None;
+    for l in lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("content-length") {
+            length = Some(v.parse::<usize>().map_err(|_| HttpError::BadLength)?);
+        } else if k.eq_ignore_ascii_case("transfer-encoding") && !v.eq_ignore_ascii_case("identity")
+        {
+            return Err(HttpError::Chunked);
+        }
+    }
+    let body = &buf[end + 4..];
+    match length {
+        Some(n) if n > MAX_BODY => Err(HttpError::BodyTooLarge),
+        _ if body.len() > MAX_BODY => Err(HttpError::BodyTooLarge),
+        Some(n) if body.len() >= n => Ok(Some(Response {
+            status,
+            body: body[..n].to_vec(),
+        })),
+        Some(_) if eof => Err(HttpError::Truncated),
+        Some(_) => Ok(None),
+        None if eof => Ok(Some(Response {
+            status,
+            body: body.to_vec(),
+        })),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        let r = request(
+            "PUT",
+            "10.0.2.100",
+            "/latest/api/token",
+            &[("X-aws-ec2-metadata-token-ttl-seconds", "300")],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&r),
+            "PUT /latest/api/token HTTP/1.1\r\nHost: 10.0.2.100\r\nConnection: close\r\n\
+             X-aws-ec2-metadata-token-ttl-seconds: 300\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn responses() {
+        let full = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        for n in 0..full.len() {
+            assert_eq!(parse_response(&full[..n], false), Ok(None), "{n}");
+        }
+        assert_eq!(
+            parse_response(full, false),
+            Ok(Some(Response {
+                status: 200,
+                body: b"hello".to_vec()
+            }))
+        );
+        assert_eq!(parse_response(&full[..40], true), Err(HttpError::Truncated));
+        let close = b"HTTP/1.0 404 Not Found\r\n\r\nnope";
+        assert_eq!(parse_response(close, false), Ok(None));
+        assert_eq!(
+            parse_response(close, true).map(|r| r.map(|r| r.status)),
+            Ok(Some(404))
+        );
+    }
+
+    #[test]
+    fn hostile_responses() {
+        assert_eq!(
+            parse_response(b"SSH-2.0-x\r\n", false),
+            Err(HttpError::NotHttp)
+        );
+        assert_eq!(
+            parse_response(&[b'A'; 20_000], false),
+            Err(HttpError::NotHttp)
+        );
+        let mut big = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        big.extend(vec![b'a'; MAX_HEAD]);
+        assert_eq!(parse_response(&big, false), Err(HttpError::HeadTooLarge));
+        assert_eq!(
+            parse_response(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n",
+                false
+            ),
+            Err(HttpError::BodyTooLarge)
+        );
+        let mut flood = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        flood.extend(vec![0u8; MAX_BODY + 1]);
+        assert_eq!(parse_response(&flood, false), Err(HttpError::BodyTooLarge));
+        assert_eq!(
+            parse_response(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false
+            ),
+            Err(HttpError::Chunked)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false),
+            Err(HttpError::BadLength)
+        );
+    }
+}

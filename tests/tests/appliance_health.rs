@@ -1,0 +1,66 @@
+//! Health checks (issue 14, point 3): an app that answers two checks and
+//! then stops answering is stopped by init after `init.health_failures`
+//! failed checks in a row, with the reason on the console, and restarted
+//! under `init.on_exit=restart`; the new instance passes again. A clean
+//! power-off ends the boot.
+
+use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Nic, Outcome};
+use nodistro_tests::release_bin;
+use std::time::Duration;
+
+#[test]
+fn a_wedged_app_is_restarted() {
+    let app = release_bin("health-app");
+    let release = kernel_release();
+    let img = build_image(&[
+        "--app",
+        app.to_str().expect("utf-8 path"),
+        "--kernel-version",
+        &release,
+        "--module",
+        "button",
+        "--module",
+        "evdev",
+        "--config",
+        "init.helpers=modload,logfwd",
+        "--config",
+        "init.on_exit=restart",
+    ]);
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .append("init.health=http://127.0.0.1:8080/healthz")
+            .append("init.health_interval=1")
+            .append("init.health_timeout=1")
+            .append("init.health_failures=3")
+            .append("healthapp_answers=2")
+            .timeout(Duration::from_secs(150)),
+    );
+    let t = Duration::from_secs(90);
+    for needle in [
+        "init: health check http://127.0.0.1:8080/healthz every 1000 ms, 3 failures stop the app",
+        "init: app /app/health-app started",
+        "health-app: wedged after 2 answers",
+        "init: health check http://127.0.0.1:8080/healthz failed (no answer within 1000 ms): 1 of 3 in a row",
+        "init: health check http://127.0.0.1:8080/healthz failed 3 times in a row (no answer within 1000 ms): stopping the app",
+        "ended: killed by signal 15 (SIGTERM)",
+        "init: restarting app in",
+    ] {
+        if let Err(e) = g.wait_for(needle, t) {
+            panic!("{e}");
+        }
+    }
+    let after = g.console_len();
+    if let Err(e) = g.wait_for_from(after, "init: app /app/health-app started", t) {
+        panic!("not restarted: {e}");
+    }
+    if let Err(e) = g.wait_for_from(after, "health-app: wedged after 2 answers", t) {
+        panic!("the restarted app was not checked: {e}");
+    }
+    assert_eq!(g.power_button(Duration::from_secs(60)), Outcome::PoweredOff);
+    // The reason also went to the system log: logfwd's copy of the line
+    // (app "init", pid 1) carries the same text.
+    let c = g.console();
+    let line = "health check http://127.0.0.1:8080/healthz failed 3 times in a row";
+    assert!(c.matches(line).count() >= 2, "not in the logs:\n{c}");
+}

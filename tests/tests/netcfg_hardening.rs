@@ -1,0 +1,122 @@
+//! netcfg's DHCPv4 hardening against real peers: RFC 5227 address
+//! conflict detection with a second host on the link that already holds
+//! the address dnsmasq offers.
+
+use nodistro_tests::netns::{self, Guard, Netns};
+use nodistro_tests::{release_bin, TempDir};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn wait(secs: u64, what: &str, cond: impl Fn() -> bool, logs: impl Fn() -> String) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < end, "{what} within {secs} s:\n{}", logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn declines_an_address_another_host_holds_and_binds_another() {
+    let server = Netns::new("ks");
+    let client = Netns::new("kc");
+    let squatter = Netns::new("kq");
+    // A bridge in the server's namespace joins the client and the squatter.
+    let (s_if, c_if) = netns::veth(&server, "ka", &client, "kb");
+    let (s2_if, q_if) = netns::veth(&server, "kd", &squatter, "ke");
+    let br = netns::unique("kbr");
+    server.ip(&["link", "add", &br, "type", "bridge"]);
+    for i in [&s_if, &s2_if] {
+        server.ip(&["link", "set", i, "master", &br]);
+    }
+    server.ip(&["link", "set", &br, "up"]);
+    server.ip(&["addr", "add", "10.96.0.1/24", "dev", &br]);
+    let dir = TempDir::new("netcfg-decline");
+    let log_path = dir.path().join("dnsmasq.log");
+    // Not netns::dnsmasq: that one passes --no-ping, and dnsmasq's own
+    // ping is what keeps it from offering the declined address again.
+    let pid = dir.path().join("dnsmasq.pid");
+    let _srv = Guard(
+        server
+            .command(nodistro_tests::require_program("dnsmasq", "dnsmasq-base"))
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--log-dhcp",
+                "--log-facility=-",
+                "--bind-interfaces",
+                "--dhcp-range=10.96.0.50,10.96.0.60,2m",
+            ])
+            .arg(format!("--interface={br}"))
+            .arg(format!(
+                "--dhcp-leasefile={}",
+                dir.path().join("leases").display()
+            ))
+            .arg(format!("--pid-file={}", pid.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).expect("log"))
+            .spawn()
+            .expect("dnsmasq starts"),
+    );
+    let dnsmasq_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    wait(10, "dnsmasq did not start", || pid.exists(), dnsmasq_log);
+    let resolv = dir.path().join("resolv.conf");
+    let netcfg = |args: &[&str]| {
+        let mut c = client.command(release_bin("netcfg"));
+        c.arg("--resolv-conf").arg(&resolv).args(args).arg(&c_if);
+        c
+    };
+    // First, which address does dnsmasq give this client? (No probing.)
+    let out = netcfg(&["--oneshot", "--arp-probe", "0", "--timeout", "20"])
+        .output()
+        .expect("netcfg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|a| a.split('/').next().map(String::from))
+        .expect("an address on stdout");
+    client.ip(&["addr", "flush", "dev", &c_if]);
+    // Now another host holds it. dnsmasq still has the lease for our
+    // client and offers it again at once (no ping for a known client).
+    squatter.ip(&["addr", "add", &format!("{first}/24"), "dev", &q_if]);
+    let log_file = dir.path().join("netcfg.log");
+    let _nc = Guard(
+        netcfg(&[
+            "--timeout",
+            "5",
+            "--lease-dir",
+            &dir.path().display().to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_file).expect("log"))
+        .spawn()
+        .expect("netcfg starts"),
+    );
+    let netcfg_log = || std::fs::read_to_string(&log_file).unwrap_or_default();
+    let addrs = || client.ip(&["-4", "addr", "show", "dev", &c_if]);
+    wait(
+        40,
+        "no other address bound",
+        || {
+            let a = addrs();
+            a.contains("inet 10.96.0.") && !a.contains(&format!("inet {first}/"))
+        },
+        || format!("{}\n{}\n{}", addrs(), netcfg_log(), dnsmasq_log()),
+    );
+    let log = netcfg_log();
+    assert!(log.contains(&format!("{first} is in use by")), "{log}");
+    assert!(
+        dnsmasq_log().contains(&format!("DHCPDECLINE({br}) {first}")),
+        "{}",
+        dnsmasq_log()
+    );
+    // The squatter's address was never configured here.
+    assert!(!log.contains(&format!("{c_if} {first}/24")), "{log}");
+}
