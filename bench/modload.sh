@@ -28,6 +28,11 @@ ML=target/x86_64-unknown-linux-gnu/release/modload
 T=$(mktemp -d /tmp/modload-bench-$$-XXXX)
 trap 'rm -rf "$T"' EXIT
 mkdir "$T/empty"; : > "$T/nodistro.conf"
+# The tree itself under a root of its own: modload reads <root>/etc/modprobe.d
+# and <root>/lib/modprobe.d, and modprobe gets an empty -C: the same (no)
+# configuration for both.
+mkdir -p "$T/bin/lib/modules"
+ln -s "/lib/modules/$VER" "$T/bin/lib/modules/$VER"
 # The same tree with the text files only.
 mkdir -p "$T/text/lib/modules/$VER"
 for f in modules.dep modules.alias modules.symbols modules.softdep modules.builtin modules.builtin.modinfo; do
@@ -84,7 +89,7 @@ ordered() { sed "s|^$1||; s/^insmod //; s/ *$//" | awk '!seen[$0]++'; }
 # Same answers first: the modules and their order.
 for list in host qemu big; do
   b=$(modprobe_list "$T/$list.txt" 2>/dev/null | ordered "")
-  a=$("$ML" "${MLARGS[@]}" --modaliases "$T/$list.txt" 2>/dev/null | ordered "")
+  a=$("$ML" --root "$T/bin" "${MLARGS[@]}" --modaliases "$T/$list.txt" 2>/dev/null | ordered "$T/bin")
   t=$("$ML" --root "$T/text" "${MLARGS[@]}" --modaliases "$T/$list.txt" 2>/dev/null | ordered "$T/text")
   [ "$a" = "$b" ] && [ "$t" = "$b" ] || { echo "MISMATCH on $list list" >&2; diff <(echo "$a") <(echo "$b") >&2; diff <(echo "$t") <(echo "$b") >&2; exit 1; }
 done
@@ -97,7 +102,7 @@ echo "modload vs kmod $(modprobe --version | head -1), tree $VER, $RUNS runs eac
 echo "host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for list in host qemu big; do
   n=$(wc -l < "$T/$list.txt")
-  m=$(time_it "$ML" "${MLARGS[@]}" --modaliases "$T/$list.txt")
+  m=$(time_it "$ML" --root "$T/bin" "${MLARGS[@]}" --modaliases "$T/$list.txt")
   x=$(time_it "$ML" --root "$T/text" "${MLARGS[@]}" --modaliases "$T/$list.txt")
   k=$(time_it modprobe_list "$T/$list.txt")
   old=""
@@ -109,7 +114,7 @@ for list in host qemu big; do
     "$list" "$n" "$(show "modload .bin" "$m")" "$(show "text only" "$x")" "$old" \
     "$(show "modprobe --show-depends -a -b" "$k")" "$(ratio "$kw" "$mw")" "$(ratio "$kc" "$mc")"
 done
-s=$(time_it "$ML" "${MLARGS[@]}")
+s=$(time_it "$ML" --root "$T/bin" "${MLARGS[@]}")
 x=$(time_it "$ML" --root "$T/text" "${MLARGS[@]}")
 p=$(time_it pipeline)
 set -- $s; sw=$1; set -- $p; pw=$1

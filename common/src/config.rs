@@ -51,6 +51,51 @@ fn valid_key(k: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// A number of seconds as configuration gives it: `5`, `2.5`, `0.125`
+/// (at most nine decimals; no sign, exponent, `inf` or `nan`). Parsed
+/// without floating point, whose parsing and printing code would cost the
+/// runtime binary about 25 KB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub std::time::Duration);
+
+impl std::str::FromStr for Seconds {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && frac.is_empty())
+            || !digits(whole)
+            || !digits(frac)
+            || frac.len() > 9
+        {
+            return Err(());
+        }
+        let secs: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| ())?
+        };
+        let nanos = frac
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(9)
+            .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+        Ok(Seconds(std::time::Duration::new(secs, nanos)))
+    }
+}
+
+impl fmt::Display for Seconds {
+    /// `5`, `2.5`, `0.125`: what [`Seconds::from_str`] reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.subsec_nanos();
+        if nanos == 0 {
+            return write!(f, "{}", self.0.as_secs());
+        }
+        let frac = format!("{nanos:09}");
+        write!(f, "{}.{}", self.0.as_secs(), frac.trim_end_matches('0'))
+    }
+}
+
 impl Config {
     /// Parse the file's text; bad lines are skipped and reported.
     pub fn parse(text: &str) -> (Self, Vec<Warning>) {
@@ -267,5 +312,31 @@ mod tests {
         assert_eq!(c.get_parsed::<u32>("n"), Some(Ok(42)));
         assert_eq!(c.get_parsed::<u32>("m"), Some(Err("x".into())));
         assert_eq!(c.get_parsed::<u32>("none"), None);
+    }
+
+    #[test]
+    fn seconds_without_floating_point() {
+        use std::time::Duration;
+        let p = |t: &str| t.parse::<Seconds>().map(|s| s.0);
+        assert_eq!(p("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(p("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(p(".125"), Ok(Duration::from_millis(125)));
+        assert_eq!(p("0.000000001"), Ok(Duration::from_nanos(1)));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1e3",
+            "inf",
+            "nan",
+            "1.2.3",
+            " 1",
+            "0.0000000001",
+            "99999999999999999999",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Seconds(Duration::from_millis(2500)).to_string(), "2.5");
+        assert_eq!(Seconds(Duration::from_secs(10)).to_string(), "10");
     }
 }

@@ -5,6 +5,7 @@
 //! inherits as is. Sans-IO: every bad value becomes a warning and the
 //! default.
 
+use nodistro_common::config::Seconds;
 use nodistro_common::Config;
 use std::time::Duration;
 
@@ -110,14 +111,12 @@ impl InitConfig {
         };
         num("init.uid", &mut c.uid);
         num("init.gid", &mut c.gid);
-        let mut secs = |key: &str, slot: &mut Duration| match cfg.get_parsed::<f64>(key) {
-            Some(Ok(v)) if v.is_finite() && (0.0..=86_400.0).contains(&v) => {
-                *slot = Duration::from_secs_f64(v)
-            }
+        let mut secs = |key: &str, slot: &mut Duration| match cfg.get_parsed::<Seconds>(key) {
+            Some(Ok(Seconds(v))) if v <= Duration::from_secs(86_400) => *slot = v,
             Some(Ok(_)) | Some(Err(_)) => warn.push(format!(
                 "{key}={:?} is not a number of seconds (0 to 86400); using {}",
                 cfg.get(key).unwrap_or_default(),
-                slot.as_secs_f64()
+                Seconds(*slot)
             )),
             None => {}
         };

@@ -14,6 +14,7 @@
 //!   passed a check before the machine counts as unhealthy (the watchdog
 //!   is no longer pet).
 
+use nodistro_common::config::Seconds;
 use nodistro_common::Config;
 use std::time::Duration;
 
@@ -76,8 +77,12 @@ pub fn from_config(cfg: &Config) -> (Option<HealthSpec>, Vec<String>) {
         ));
         return (None, warn);
     };
-    let mut secs = |key: &str, default: u64| match cfg.get_parsed::<f64>(key) {
-        Some(Ok(s)) if s.is_finite() && (0.1..=3600.0).contains(&s) => Duration::from_secs_f64(s),
+    let mut secs = |key: &str, default: u64| match cfg.get_parsed::<Seconds>(key) {
+        Some(Ok(Seconds(s)))
+            if (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&s) =>
+        {
+            s
+        }
         None => Duration::from_secs(default),
         Some(_) => {
             warn.push(format!(

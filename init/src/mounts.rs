@@ -10,6 +10,7 @@
 //! (the app does not start without it); everything else goes to the
 //! filesystem as its data string (`errors=remount-ro`, `uid=1000`).
 
+use nodistro_common::config::Seconds;
 use nodistro_common::Config;
 use rustix::mount::MountFlags;
 use std::time::Duration;
@@ -140,10 +141,8 @@ pub fn from_config(cfg: &Config) -> (Vec<MountEntry>, Duration, Vec<String>) {
         }
     }
     let mut timeout = DEFAULT_TIMEOUT;
-    match cfg.get_parsed::<f64>("init.mount_timeout") {
-        Some(Ok(s)) if s.is_finite() && (0.0..=3600.0).contains(&s) => {
-            timeout = Duration::from_secs_f64(s)
-        }
+    match cfg.get_parsed::<Seconds>("init.mount_timeout") {
+        Some(Ok(Seconds(s))) if s <= Duration::from_secs(3600) => timeout = s,
         Some(_) => warn.push(format!(
             "init.mount_timeout={:?} is not a number of seconds (0 to 3600); using {}",
             cfg.get("init.mount_timeout").unwrap_or_default(),

@@ -3,8 +3,48 @@
 //! before Linux 6.4 or without CONFIG_MODULE_DECOMPRESS). Sans-IO: bytes in,
 //! bytes out, with a bound on the output so a corrupt or hostile file cannot
 //! exhaust memory. Pure Rust decoders: flate2 (zlib-rs), lzma-rs, ruzstd.
+//!
+//! The decoders cost about 100 KB of code, so they are linked only into the
+//! binaries that turn them on with [`enable`]: the standalone `modload` and
+//! the packager (which stores the modules of an image uncompressed; the
+//! initramfs is compressed as a whole). nodistro-box never calls [`enable`],
+//! so link-time optimisation leaves [`decode`] and the three decoders out;
+//! there [`decompress`] says that the box has no decoder.
 
 use std::io::{self, Read, Write};
+use std::sync::OnceLock;
+
+/// A module decoder: [`decode`], once [`enable`]d.
+type Decoder = fn(Compression, &[u8], usize) -> Result<Vec<u8>, DecompressError>;
+
+/// The decoder [`decompress`] uses; unset in nodistro-box.
+static DECODER: OnceLock<Decoder> = OnceLock::new();
+
+/// Link the userspace decoders into this binary and use them (idempotent).
+pub fn enable() {
+    let _ = DECODER.set(decode);
+}
+
+/// Decompress with the decoders if this binary [`enable`]d them.
+pub fn decompress(
+    comp: Compression,
+    input: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, DecompressError> {
+    dispatch(DECODER.get(), comp, input, limit)
+}
+
+fn dispatch(
+    decoder: Option<&Decoder>,
+    comp: Compression,
+    input: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, DecompressError> {
+    match decoder {
+        Some(decode) => decode(comp, input, limit),
+        None => Err(DecompressError::NotLinked { algo: comp.name() }),
+    }
+}
 
 /// Largest decompressed module accepted (the biggest Debian module,
 /// amdgpu, is about 20 MiB uncompressed).
@@ -56,6 +96,8 @@ pub enum DecompressError {
     Checksum { algo: &'static str },
     #[error("it decompresses to more than {} MiB, the most modload accepts (corrupt or hostile file?)", .limit >> 20)]
     TooLarge { limit: usize },
+    #[error("this nodistro-box has no {algo} decoder (images from nodistro build hold modules uncompressed: rebuild the image, or run the standalone modload)")]
+    NotLinked { algo: &'static str },
 }
 
 /// A writer that refuses to grow past `limit` bytes.
@@ -134,11 +176,7 @@ fn decode_error(
 
 /// Decompress a whole module file held in memory; the output is at most
 /// `limit` bytes.
-pub fn decompress(
-    comp: Compression,
-    input: &[u8],
-    limit: usize,
-) -> Result<Vec<u8>, DecompressError> {
+pub fn decode(comp: Compression, input: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
     let algo = comp.name();
     match comp {
         Compression::Gzip => {
@@ -205,5 +243,21 @@ mod tests {
         assert_eq!(Compression::of("a/b.ko.zst"), Some(Compression::Zstd));
         assert_eq!(Compression::of("a/b.ko.gz"), Some(Compression::Gzip));
         assert_eq!(Compression::of("a/b.ko"), None);
+    }
+
+    #[test]
+    fn without_the_decoders_a_compressed_module_is_refused_with_the_reason() {
+        let e = dispatch(None, Compression::Xz, b"\xfd7zXZ\0", 1 << 20).expect_err("no decoder");
+        assert!(matches!(e, DecompressError::NotLinked { algo: "xz" }));
+        assert!(e.to_string().contains("no xz decoder"), "{e}");
+        let d: Decoder = decode;
+        let e = dispatch(Some(&d), Compression::Xz, b"\xfd7zXZ\0", 1 << 20).expect_err("cut");
+        assert!(
+            matches!(
+                e,
+                DecompressError::Truncated { .. } | DecompressError::Corrupt { .. }
+            ),
+            "{e}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! a unit test runs them on stable over seeds and many mutations, so CI
 //! exercises the harness too.
 
-use crate::decompress::{decompress, Compression};
+use crate::decompress::{decode, Compression};
 use crate::kmodbin::Trie;
 use crate::tree::ModuleTree;
 
@@ -44,7 +44,7 @@ pub fn text_index(data: &[u8]) {
     let names: Vec<String> = t.module_names().take(16).map(str::to_string).collect();
     let plan = t.plan(&names);
     let subset = plan.order.iter().cloned().collect();
-    let _ = t.write_subset_index(&subset);
+    let _ = t.write_subset_index(&subset, &Default::default());
     let mut conf = crate::modprobe_d::ModprobeConf::default();
     conf.parse("fuzz.conf", &softdep);
     let mut t = t;
@@ -82,7 +82,7 @@ pub fn modinfo(data: &[u8]) {
 #[doc(hidden)]
 pub fn decompressors(data: &[u8]) {
     for c in [Compression::Gzip, Compression::Xz, Compression::Zstd] {
-        if let Ok(out) = decompress(c, data, 1 << 20) {
+        if let Ok(out) = decode(c, data, 1 << 20) {
             assert!(out.len() <= 1 << 20, "{c:?} went past its bound");
         }
     }

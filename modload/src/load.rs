@@ -380,6 +380,7 @@ mod tests {
         let block = (size as u32) << 3 | 1;
         frame.extend(&block.to_le_bytes()[..3]);
         frame.extend_from_slice(&payload);
+        crate::decompress::enable();
         let good = dir.join("x.ko.zst");
         std::fs::write(&good, &frame).expect("write");
         let img = read_image(&good, Compression::of("x.ko.zst")).expect("decodes");

@@ -24,17 +24,30 @@ impl ModuleTree {
     /// lines of modules.dep, modules.alias, modules.symbols and
     /// modules.softdep that concern those modules, every built-in module (so
     /// that the target knows they are satisfied), and depmod's binary
-    /// indexes of those. Returns (file name, content).
-    pub fn write_subset_index(&self, subset: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
+    /// indexes of those. Module files whose path is in `unpacked` (a
+    /// `.ko.gz`, `.ko.xz` or `.ko.zst` the image holds decompressed) are
+    /// named without the compression suffix. Returns (file name, content).
+    pub fn write_subset_index(
+        &self,
+        subset: &BTreeSet<String>,
+        unpacked: &BTreeSet<String>,
+    ) -> Vec<(String, Vec<u8>)> {
         let subset: BTreeSet<String> = subset.iter().map(|n| normalize_name(n)).collect();
+        let stored = |p: &str| -> String {
+            let plain = [".gz", ".xz", ".zst"]
+                .iter()
+                .find_map(|ext| p.strip_suffix(ext))
+                .filter(|_| unpacked.contains(p));
+            plain.unwrap_or(p).to_string()
+        };
         let mut dep = String::new();
         let d = self.deps();
         for m in d.modules.iter().filter(|m| subset.contains(d.mod_name(m))) {
-            dep.push_str(self.text(m.path));
+            dep.push_str(&stored(self.text(m.path)));
             dep.push(':');
             for d in self.text(m.deps).split_whitespace() {
                 dep.push(' ');
-                dep.push_str(d);
+                dep.push_str(&stored(d));
             }
             dep.push('\n');
         }
@@ -92,6 +105,25 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn unpacked_modules_are_named_as_stored() {
+        let t = tree();
+        let set: BTreeSet<String> = ["e1000".to_string()].into();
+        let xz = "kernel/drivers/net/ethernet/intel/e1000/e1000.ko.xz";
+        let dep = |unpacked: &BTreeSet<String>| {
+            let files = t.write_subset_index(&set, unpacked);
+            let (_, dep) = files
+                .into_iter()
+                .find(|(n, _)| n == "modules.dep")
+                .expect("modules.dep");
+            String::from_utf8_lossy(&dep).into_owned()
+        };
+        assert!(dep(&BTreeSet::new()).contains(&format!("{xz}:")));
+        let plain = dep(&[xz.to_string()].into());
+        assert!(plain.contains("intel/e1000/e1000.ko:"), "{plain}");
+        assert!(!plain.contains(".ko.xz"), "{plain}");
+    }
+
+    #[test]
     fn subset_index_round_trips() {
         let t = tree();
         let set: BTreeSet<String> = t
@@ -100,7 +132,7 @@ mod tests {
             .into_iter()
             .collect();
         let files: HashMap<String, String> = t
-            .write_subset_index(&set)
+            .write_subset_index(&set, &BTreeSet::new())
             .into_iter()
             .map(|(n, c)| (n, String::from_utf8_lossy(&c).into_owned()))
             .collect();
@@ -122,7 +154,7 @@ mod tests {
         // The same files on disk, with the precompiled index.
         let dir = std::env::temp_dir().join(format!("modload-subset-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        for (name, content) in t.write_subset_index(&set) {
+        for (name, content) in t.write_subset_index(&set, &BTreeSet::new()) {
             std::fs::write(dir.join(name), content).expect("write");
         }
         let disk = ModuleTree::open(&dir);

@@ -466,7 +466,7 @@ mod tests {
         let t = fixture::tree();
         let all: std::collections::BTreeSet<String> =
             t.module_names().map(str::to_string).collect();
-        let files = t.write_subset_index(&all);
+        let files = t.write_subset_index(&all, &Default::default());
         let dir = crate::textfiles::TempTree::new(tag);
         for (name, content) in &files {
             std::fs::write(dir.0.join(name), content).expect("write");

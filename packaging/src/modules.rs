@@ -195,17 +195,34 @@ pub fn choose_kernel(boot: &[String], trees: &[String]) -> Result<KernelChoice, 
     })
 }
 
+/// A compressed module's bytes, decompressed (bounded); `None` for a plain
+/// `.ko`.
+fn unpack(
+    src: &Path,
+    rel: &str,
+) -> Option<Result<Vec<u8>, nodistro_modload::decompress::DecompressError>> {
+    use nodistro_modload::decompress::{decode, Compression, DecompressError, MAX_MODULE_SIZE};
+    let comp = Compression::of(rel)?;
+    Some(match std::fs::read(src) {
+        Ok(raw) => decode(comp, &raw, MAX_MODULE_SIZE),
+        Err(e) => Err(DecompressError::Corrupt {
+            algo: comp.name(),
+            source: Box::new(e),
+        }),
+    })
+}
+
 /// The firmware names a module file declares (`firmware=` in `.modinfo`),
 /// read without reading the whole file (a compressed module is unpacked in
 /// memory first). Files that are not ELF modules give `None`.
 pub fn declared_firmware(path: &Path) -> Option<Vec<String>> {
     use goblin::container::{Container, Ctx, Endian};
-    use nodistro_modload::decompress::{decompress, Compression, MAX_MODULE_SIZE};
+    use nodistro_modload::decompress::{decode, Compression, MAX_MODULE_SIZE};
     if let Some(comp) = path.to_str().and_then(Compression::of) {
         // A compressed module has no section table to seek in: unpack it
-        // (bounded) with the decoders modload itself uses at boot.
+        // (bounded) with modload's decoders.
         let raw = std::fs::read(path).ok()?;
-        let ko = decompress(comp, &raw, MAX_MODULE_SIZE).ok()?;
+        let ko = decode(comp, &raw, MAX_MODULE_SIZE).ok()?;
         return nodistro_modload::modinfo::modinfo(&ko)
             .ok()
             .map(|m| m.firmware);
@@ -366,20 +383,46 @@ pub fn add_modules(
     let mut subset = BTreeSet::new();
     let mut paths = BTreeSet::new();
     let mut firmware = BTreeSet::new();
+    // Compressed modules are stored uncompressed: the initramfs is
+    // compressed as a whole (a module compressed inside it only compresses
+    // worse), and the kernel then needs no decompression support and
+    // nodistro-box no decoders. modules.dep names them as stored.
+    let mut unpacked = BTreeSet::new();
     for name in &order {
         let Some(rel) = tree.module_path(name) else {
             continue; // built in: nothing to ship
         };
         let src = dir.join(rel);
-        img.add_file(&in_image(rel), &src).map_err(img_err)?;
-        firmware.extend(declared_firmware(&src).unwrap_or_default());
-        subset.insert(name.clone());
         // modules.order names modules as built (`.ko`), whatever suffix
         // compression gave the file.
         let built = [".gz", ".xz", ".zst"]
             .iter()
             .find_map(|ext| rel.strip_suffix(ext))
             .unwrap_or(rel);
+        match unpack(&src, rel) {
+            Some(Ok(ko)) => {
+                img.add(
+                    &in_image(built),
+                    Node::File {
+                        source: Source::Bytes(ko),
+                        mode: 0o644,
+                    },
+                )
+                .map_err(img_err)?;
+                unpacked.insert(rel.to_string());
+            }
+            Some(Err(e)) => {
+                // Packed as it is: the boot reports it again, the rest loads.
+                eprintln!(
+                    "{TOOL}: warning: cannot decompress {}: {e}; packed compressed",
+                    src.display()
+                );
+                img.add_file(&in_image(rel), &src).map_err(img_err)?;
+            }
+            None => img.add_file(&in_image(rel), &src).map_err(img_err)?,
+        }
+        firmware.extend(declared_firmware(&src).unwrap_or_default());
+        subset.insert(name.clone());
         paths.insert(built.to_string());
     }
     // modules.order (depmod reads it to order modules.dep) for the subset.
@@ -398,7 +441,7 @@ pub fn add_modules(
         )
         .map_err(img_err)?;
     }
-    for (file, content) in tree.write_subset_index(&subset) {
+    for (file, content) in tree.write_subset_index(&subset, &unpacked) {
         if file == "modules.builtin.modinfo" && content.is_empty() {
             continue;
         }

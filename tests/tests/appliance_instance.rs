@@ -233,6 +233,10 @@ fn imdsv2_gives_the_host_name_and_user_data() {
             .nic(Nic::None)
             .qemu_args(restricted_nic(port))
             .append("init.metadata=http://10.0.2.100/")
+            // Each connection starts a relay process on this machine: give
+            // a loaded CI machine time (the hanging service test checks the
+            // deadline itself).
+            .append("init.metadata_timeout=30")
             .timeout(Duration::from_secs(150)),
     );
     let src = "the metadata service http://10.0.2.100:80/";

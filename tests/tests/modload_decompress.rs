@@ -5,7 +5,9 @@
 //! and refusing a `.ko.gz` that inflates past the loader's 64 MiB bound.
 //! (Moved out of the crate's unit tests: they spawn gzip, xz and zstd.)
 
-use nodistro_modload::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
+use nodistro_modload::decompress::{
+    decode as decompress, Compression, DecompressError, MAX_MODULE_SIZE,
+};
 use nodistro_modload::tree::ModuleTree;
 use nodistro_tests::{require_program, TempDir};
 use std::io::Write;

@@ -21,6 +21,7 @@ pub mod nocloud;
 
 use crate::datadisk;
 use nocloud::{MetaData, UserData};
+use nodistro_common::config::Seconds;
 use nodistro_common::timeline::log;
 use nodistro_common::{Cmdline, Config};
 use std::net::SocketAddr;
@@ -58,8 +59,12 @@ pub fn from_config(cfg: &Config) -> (Option<SocketAddr>, Duration, Vec<String>) 
             parsed
         }
     };
-    let timeout = match cfg.get_parsed::<f64>("init.metadata_timeout") {
-        Some(Ok(s)) if s.is_finite() && (0.1..=300.0).contains(&s) => Duration::from_secs_f64(s),
+    let timeout = match cfg.get_parsed::<Seconds>("init.metadata_timeout") {
+        Some(Ok(Seconds(s)))
+            if (Duration::from_millis(100)..=Duration::from_secs(300)).contains(&s) =>
+        {
+            s
+        }
         None => Duration::from_secs(5),
         Some(_) => {
             warn.push(
