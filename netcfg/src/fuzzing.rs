@@ -84,4 +84,12 @@ mod tests {
             super::receive_everything(&i);
         }
     }
+
+    /// The same for the IPv6/NTP target's corpus (`fuzz/corpus/ipv6`).
+    #[test]
+    fn ipv6_corpus() {
+        for i in nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "ipv6", &[]) {
+            super::receive_ipv6(&i);
+        }
+    }
 }

@@ -281,7 +281,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         None
     } else {
         use nodistro_common::signal::{SIGINT, SIGTERM, SIGUSR1};
-        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT, SIGUSR1], false) {
+        // Non-blocking: read_signals reads until the fd is empty (a
+        // blocking fd hung SIGTERM handling after the first read).
+        match nodistro_common::sys::signal_fd(&[SIGTERM, SIGINT, SIGUSR1], true) {
             Ok(fd) => Some(fd),
             Err(e) => {
                 log("netcfg", &format!("cannot watch SIGTERM: {e}"));
@@ -386,8 +388,15 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     if !args.oneshot && code == 0 {
         // Static or off: nothing to renew; stay so init does not restart us.
         if let Some(fd) = &sigfd {
-            let mut b = [0u8; 128];
-            let _ = rustix::io::read(fd, &mut b);
+            use nodistro_common::signal::{SIGINT, SIGTERM};
+            loop {
+                let mut p = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let _ = rustix::event::poll(&mut p, None);
+                let sigs = nodistro_common::sys::read_signals(fd);
+                if sigs.iter().any(|s| *s == SIGTERM || *s == SIGINT) {
+                    break;
+                }
+            }
         }
     }
     code

@@ -120,3 +120,81 @@ fn declines_an_address_another_host_holds_and_binds_another() {
     // The squatter's address was never configured here.
     assert!(!log.contains(&format!("{c_if} {first}/24")), "{log}");
 }
+
+/// Option overload (52): a small responder puts the options in the file
+/// and sname fields; netcfg's lease line must say what dhcproto reads from
+/// the same bytes.
+#[test]
+fn option_overload_is_decoded_like_dhcproto() {
+    use dhcproto::v4::{DhcpOption, DhcpOptions, Message, OptionCode};
+    use dhcproto::{Decodable, Decoder};
+    let server = Netns::new("os");
+    let client = Netns::new("oc");
+    let (s_if, c_if) = netns::veth(&server, "oa", &client, "ob");
+    server.ip(&["addr", "add", "10.97.0.1/24", "dev", &s_if]);
+    let dir = TempDir::new("netcfg-overload");
+    let ack = dir.path().join("ack.bin");
+    let mut responder = Guard(
+        server
+            .command(release_bin("dhcp-overload-responder"))
+            .args(["10.97.0.1", "10.97.0.77"])
+            .arg(&ack)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("responder starts"),
+    );
+    let resolv = dir.path().join("resolv.conf");
+    let out = client
+        .command(release_bin("netcfg"))
+        .arg("--resolv-conf")
+        .arg(&resolv)
+        .args(["--oneshot", "--timeout", "20", "--arp-probe", "0"])
+        .arg(&c_if)
+        .output()
+        .expect("netcfg runs");
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success(),
+        "{line}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = responder.0.wait();
+    // dhcproto: the header, then the file and sname fields as options.
+    let bytes = std::fs::read(&ack).expect("the ACK the responder sent");
+    let m = Message::decode(&mut Decoder::new(&bytes)).expect("dhcproto decodes the ACK");
+    assert_eq!(
+        m.opts().get(OptionCode::OptionOverload),
+        Some(&DhcpOption::OptionOverload(3))
+    );
+    let file = DhcpOptions::decode(&mut Decoder::new(&bytes[108..236])).expect("file options");
+    let sname = DhcpOptions::decode(&mut Decoder::new(&bytes[44..108])).expect("sname options");
+    let ip = |o: Option<&DhcpOption>| match o {
+        Some(
+            DhcpOption::Router(v) | DhcpOption::DomainNameServer(v) | DhcpOption::NtpServers(v),
+        ) => v[0].to_string(),
+        other => panic!("unexpected {other:?}"),
+    };
+    let Some(DhcpOption::SubnetMask(mask)) = file.get(OptionCode::SubnetMask) else {
+        panic!("no netmask in file")
+    };
+    let Some(DhcpOption::AddressLeaseTime(lease)) = file.get(OptionCode::AddressLeaseTime) else {
+        panic!("no lease time in file")
+    };
+    let Some(DhcpOption::DomainName(domain)) = file.get(OptionCode::DomainName) else {
+        panic!("no domain in file")
+    };
+    let want = format!(
+        "{c_if} {}/{} router {} dns {} domain {domain} ntp {} lease {lease}s",
+        m.yiaddr(),
+        u32::from(*mask).leading_ones(),
+        ip(file.get(OptionCode::Router)),
+        ip(sname.get(OptionCode::DomainNameServer)),
+        ip(sname.get(OptionCode::NtpServers)),
+    );
+    assert_eq!(line, want);
+    let r = std::fs::read_to_string(&resolv).expect("resolv.conf");
+    assert!(
+        r.contains("nameserver 10.97.0.53\n") && r.contains("search over.test\n"),
+        "{r}"
+    );
+}

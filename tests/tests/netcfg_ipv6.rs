@@ -105,14 +105,14 @@ impl Link {
         }
     }
 
-    /// The default route the kernel took from the RA.
+    /// The default route the kernel takes from the RA (with `ip=dhcp6`
+    /// the DHCPv6 reply may come before the first RA: wait for it).
     fn assert_default_route(&self) {
-        let r = self.routes();
-        assert!(
-            r.lines()
-                .any(|l| l.starts_with("default via fe80::") && l.contains("proto ra")),
-            "{r}"
-        );
+        self.wait(10, "no default route from the RA", |l| {
+            l.routes()
+                .lines()
+                .any(|x| x.starts_with("default via fe80::") && x.contains("proto ra"))
+        });
     }
 }
 
