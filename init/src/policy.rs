@@ -505,12 +505,14 @@ impl Supervisor {
         let mut pids = Vec::new();
         for h in self.helpers.iter_mut().rev() {
             match h.1 {
-                Run::Running { pid, .. } => pids.push(pid),
+                Run::Running { pid, .. } => pids.push((pid, h.0.name.clone())),
                 Run::Idle | Run::RestartAt(_) => h.1 = Run::Exited(Status::Code(0)),
                 Run::Exited(_) => {}
             }
         }
-        for pid in pids {
+        for (pid, name) in pids {
+            // One line each, in the order sent (reverse start order).
+            self.log(format!("SIGTERM to {name}"));
             self.out.push(Action::Kill {
                 pid,
                 sig: signal::SIGTERM,
@@ -818,14 +820,18 @@ mod tests {
         use nodistro_common::signal::*;
         let mut s = Supervisor::new(vec![], true, OnExit::Stay, ms(500));
         s.set_forward(Some(SignalSet::of(&[SIGUSR2])));
-        s.tick(ms(0));
-        s.drain();
+        s.start(ms(0));
+        assert_eq!(
+            spawns(&s.drain()),
+            [Target::App],
+            "no helpers: the app at once"
+        );
         s.spawned(Target::App, 42, ms(0));
         s.signal(true, SIGUSR2, ms(1));
-        assert!(s
-            .drain()
-            .iter()
-            .any(|a| matches!(a, Action::Kill { pid: 42, sig } if *sig == SIGUSR2)));
+        assert_eq!(kills(&s.drain()), [(42, SIGUSR2)]);
+        // Outside the configured set: not the app's (SIGUSR1 is, by default).
+        s.signal(true, SIGUSR1, ms(2));
+        assert!(kills(&s.drain()).is_empty());
     }
 
     #[test]

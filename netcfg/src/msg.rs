@@ -336,7 +336,17 @@ mod tests {
         m.push(OPT_RAPID_COMMIT, []);
         m.push(OPT_HOSTNAME, vec![b'a'; 300]);
         let b = m.encode();
-        assert_eq!(b.len(), 300.max(b.len()));
+        // 236 fixed + cookie 4 + type 3 + rapid commit 2 + the host name
+        // split in two (RFC 3396: 2 + 255, 2 + 45) + end 1.
+        assert_eq!(b.len(), 550);
+        // A short message is padded to 300 bytes (RFC 1542), zeros after END.
+        let mut short = Msg::request(1, [2; 6], Ipv4Addr::UNSPECIFIED);
+        short.push(OPT_MSG_TYPE, [DISCOVER]);
+        let sb = short.encode();
+        assert_eq!(sb.len(), 300);
+        let end = sb.iter().rposition(|&x| x == 255).expect("END");
+        assert_eq!(end, 240 + 3);
+        assert!(sb[end + 1..].iter().all(|&x| x == 0));
         let back = Msg::decode(&b).expect("decodes");
         assert_eq!(back, m);
         assert_eq!(back.msg_type(), Some(REQUEST));

@@ -124,6 +124,16 @@ pub mod logfwd;
 pub mod netns;
 pub mod qemu;
 
+/// Poll `cond` every 20 ms until it holds; panic with `what` after
+/// `limit`. For events a test cannot be told about (a file's content).
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < end, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A child process (a server, a tool under test) killed with SIGKILL and
 /// reaped on drop, so a failing test leaves nothing running.
 pub struct ChildGuard(pub Child);

@@ -208,6 +208,29 @@ pub fn vm_rss_kib(pid: Pid) -> u64 {
         .expect("VmRSS in /proc/PID/status")
 }
 
+/// Ask logfwd for a ring dump (SIGUSR1) and wait for it on its stderr
+/// (`dir/logfwd.stderr`); returns the dump's text.
+pub fn ring_dump(lf: &crate::ChildGuard, dir: &Path) -> String {
+    let path = dir.join("logfwd.stderr");
+    let read = || std::fs::read_to_string(&path).unwrap_or_default();
+    let before = read().len();
+    lf.signal(rustix::process::Signal::USR1);
+    let mut dump = String::new();
+    crate::wait_until(Duration::from_secs(10), "no ring dump", || {
+        let text = read();
+        dump = text.get(before..).unwrap_or_default().to_string();
+        dump.contains("logfwd: end of ring dump")
+    });
+    dump
+}
+
+/// The remote sink's queued count in a ring dump ("remote queued N").
+pub fn remote_queued(dump: &str) -> u64 {
+    dump.split_once("remote queued ")
+        .and_then(|(_, r)| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The count in logfwd's "N messages lost" notices.
 pub fn lost_in(r: &Received) -> Option<u64> {
     if r.app != "logfwd" {

@@ -282,11 +282,8 @@ impl Guest {
                 Vm::spawn(&spec, false, false)
             };
             let mut vm = vm.unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
-            if !forwards.is_empty() && attempt < 2 {
-                std::thread::sleep(Duration::from_millis(300));
-                if vm.try_outcome().is_some() && vm.console().contains("host forwarding") {
-                    continue;
-                }
+            if !forwards.is_empty() && attempt < 2 && forward_clashed(&mut vm, &spec) {
+                continue;
             }
             return Guest {
                 vm,
@@ -402,4 +399,22 @@ impl Guest {
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// Whether QEMU exited because a forward's host port was taken meanwhile
+/// (the port was free when picked). QEMU binds the ports while it sets up
+/// its network, before its monitor answers: wait for either event.
+fn forward_clashed(vm: &mut Vm, spec: &QemuSpec) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if vm.try_outcome().is_some() {
+            return vm.console().contains("host forwarding");
+        }
+        let monitor_up = spec.monitor.as_ref().is_some_and(|p| p.exists());
+        if monitor_up && vm.monitor("info status").is_ok() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }

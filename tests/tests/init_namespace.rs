@@ -378,7 +378,11 @@ fn stay_policy_keeps_init_up_until_sigterm() {
         r#"echo done > "$1/done"; exit 4"#,
     );
     ns.lines("done", 1);
-    std::thread::sleep(Duration::from_millis(500));
+    // init has seen the app's exit and decided (its console line says so);
+    // had it decided to end, it would have exited already.
+    nodistro_tests::wait_until(Duration::from_secs(10), "no stay decision", || {
+        ns.console().contains("init.on_exit=stay: staying up")
+    });
     assert!(
         ns.child.0.try_wait().expect("wait").is_none(),
         "init exited although init.on_exit=stay; console:\n{}",
@@ -423,17 +427,7 @@ fn shutdown_stops_the_app_before_the_helpers_and_kills_after_grace() {
         ),
     );
     ns.lines("app", 1);
-    let helpers = ns.path("helpers");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&helpers)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "helpers did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    ns.lines("helpers", 2);
     ns.signal(Signal::POWER);
     assert_eq!(ns.code(), 0, "console:\n{}", ns.console());
     let order = std::fs::read_to_string(ns.path("order")).expect("order");
@@ -444,6 +438,16 @@ fn shutdown_stops_the_app_before_the_helpers_and_kills_after_grace() {
     let console = ns.console();
     assert!(
         console.contains("grace period over: SIGKILL to the helpers"),
+        "{console}"
+    );
+    // ARCHITECTURE.md: the helpers stop in reverse start order.
+    let at = |what: &str| {
+        console
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?} on the console:\n{console}"))
+    };
+    assert!(
+        at("SIGTERM to stubborn") < at("SIGTERM to polite"),
         "{console}"
     );
 }

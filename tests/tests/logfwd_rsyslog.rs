@@ -1,7 +1,9 @@
 //! logfwd between real peers: `logger` (util-linux) and raw datagrams as
 //! clients on logfwd's socket, rsyslog as the receiving server on loopback.
 
-use nodistro_tests::logfwd::{free_port, lost_in, start_logfwd, vm_rss_kib, Received, Rsyslog};
+use nodistro_tests::logfwd::{
+    free_port, lost_in, remote_queued, ring_dump, start_logfwd, vm_rss_kib, Received, Rsyslog,
+};
 use nodistro_tests::{require_program, TempDir};
 use rustix::process::Signal;
 use std::io::Write;
@@ -135,12 +137,14 @@ fn udp_rfc3164_with_min_severity() {
         &loud,
     );
 
-    let got = rs.wait_for(WAIT, |g| g.len() >= 200);
-    std::thread::sleep(Duration::from_millis(300));
-    let got = [got, rs.received()]
-        .into_iter()
-        .max_by_key(Vec::len)
-        .unwrap_or_default();
+    // A last notice: once it is in, everything sent before it is (one
+    // sender, one socket, one queue, loopback UDP).
+    logger(
+        &sock,
+        &["-t", "delta", "-p", "local0.notice"],
+        &["fence".into()],
+    );
+    let got = rs.wait_for(WAIT, |g| g.iter().any(|r| r.msg.contains("fence")));
     let mut texts: Vec<&str> = ours(&got, "wanted").iter().map(|r| r.msg.trim()).collect();
     texts.sort();
     assert_eq!(texts, loud, "every notice once over UDP");
@@ -181,7 +185,10 @@ fn remote_down_and_back_loses_nothing_within_the_buffer() {
     // The server is gone: these wait in logfwd's buffer (1,500 < 2,000).
     let second = msgs("during", 1500);
     logger(&sock, &["-t", "eps"], &second);
-    std::thread::sleep(Duration::from_millis(1500));
+    let stderr = dir.path().join("logfwd.stderr");
+    nodistro_tests::wait_until(WAIT, "logfwd does not notice the outage", || {
+        std::fs::read_to_string(&stderr).is_ok_and(|t| t.contains("wait in the buffer, retrying"))
+    });
     assert!(lf.alive(), "logfwd survives the remote going away");
     rs.restart();
     let third = msgs("after", 200);
@@ -347,8 +354,11 @@ fn app_pipes_megabyte_line_partial_tail_and_ring_dump() {
     assert!(stderr[1].contains("bad utf8"));
 
     // SIGUSR1 dumped the ring on logfwd's stderr (the console).
-    std::thread::sleep(Duration::from_millis(500));
-    let console = std::fs::read_to_string(dir.path().join("logfwd.stderr")).unwrap_or_default();
+    let path = dir.path().join("logfwd.stderr");
+    nodistro_tests::wait_until(WAIT, "no ring dump", || {
+        std::fs::read_to_string(&path).is_ok_and(|t| t.contains("end of ring dump"))
+    });
+    let console = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(console.contains("ring dump"), "{console}");
     assert!(
         console.contains("webapp: err: something failed"),
@@ -364,7 +374,9 @@ fn sigterm_with_remote_down_exits_in_bounded_time_and_counts_the_undelivered() {
     let remote = format!("tcp://127.0.0.1:{}", free_port());
     let (mut lf, sock) = start_logfwd(dir.path(), &["--remote", &remote], |_| {});
     logger(&sock, &["-t", "zeta"], &msgs("stuck", 10));
-    std::thread::sleep(Duration::from_millis(300));
+    nodistro_tests::wait_until(Duration::from_secs(10), "logfwd holds the 10", || {
+        remote_queued(&ring_dump(&lf, dir.path())) >= 10
+    });
     let t = std::time::Instant::now();
     assert!(
         lf.terminate(Duration::from_secs(8)),
