@@ -3,6 +3,7 @@
 //! - [`bootlog`]: the boot's stages read back from console text.
 //! - [`atomic_file`]: replace a file through a temporary and a rename.
 //! - [`blkid`]: filesystem superblock probes (type, label, UUID), sans-IO.
+//! - [`civil`]: calendar dates from day counts and back.
 //! - [`cli`]: the argh prelude of every `main_with_args`.
 //! - [`cmdline`]: the kernel command line, parsed with the kernel's own
 //!   quoting rules.
@@ -22,6 +23,7 @@
 pub mod atomic_file;
 pub mod blkid;
 pub mod bootlog;
+pub mod civil;
 pub mod cli;
 pub mod cmdline;
 pub mod config;

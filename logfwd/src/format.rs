@@ -1,6 +1,7 @@
 //! Output formats: the console's short human line, RFC 5424, RFC 3164, and
 //! RFC 6587 octet-counting framing for TCP.
 
+use nodistro_common::civil::civil_from_days;
 use crate::record::{Record, SEVERITY_NAMES};
 use std::fmt::Write;
 
@@ -17,19 +18,6 @@ pub struct Origin {
     pub hostname: String,
 }
 
-/// (year, month 1-12, day 1-31) from days since 1970-01-01 (H. Hinnant's
-/// civil_from_days).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
 
 /// Broken-down UTC time: (year, month, day, hour, minute, second, µs).
 fn utc(time_us: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
@@ -207,12 +195,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_416), (2025, 11, 24));
-    }
 
     #[test]
     fn rfc5424_line() {

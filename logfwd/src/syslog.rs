@@ -7,6 +7,7 @@
 //! binary, with nom and chrono): `<PRI>`, then RFC 5424 if a version
 //! follows, else RFC 3164 (`Mmm dd hh:mm:ss [host] tag[pid]: msg`).
 
+use nodistro_common::civil::days_from_civil;
 use crate::record::{Record, Source, FACILITY_USER, TIME_LIMIT_US};
 
 /// Severity given to a datagram without a `<PRI>` (RFC 3164 4.3.3: user.notice).
@@ -235,16 +236,6 @@ fn num(s: &[u8], at: usize, n: usize) -> Option<i64> {
     })
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 /// RFC 3339 (`2026-11-24T12:00:01.5Z`, `...+01:00`) as µs since the epoch.
 fn rfc3339_us(t: &str) -> Option<i64> {
