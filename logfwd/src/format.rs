@@ -1,8 +1,8 @@
 //! Output formats: the console's short human line, RFC 5424, RFC 3164, and
 //! RFC 6587 octet-counting framing for TCP.
 
-use nodistro_common::civil::civil_from_days;
 use crate::record::{Record, SEVERITY_NAMES};
+use nodistro_common::civil::civil_from_days;
 use std::fmt::Write;
 
 /// Wire format for the remote server.
@@ -17,7 +17,6 @@ pub enum Format {
 pub struct Origin {
     pub hostname: String,
 }
-
 
 /// Broken-down UTC time: (year, month, day, hour, minute, second, µs).
 fn utc(time_us: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
@@ -194,7 +193,6 @@ mod tests {
             hostname: "box".into(),
         }
     }
-
 
     #[test]
     fn rfc5424_line() {

@@ -7,8 +7,8 @@
 //! binary, with nom and chrono): `<PRI>`, then RFC 5424 if a version
 //! follows, else RFC 3164 (`Mmm dd hh:mm:ss [host] tag[pid]: msg`).
 
-use nodistro_common::civil::days_from_civil;
 use crate::record::{Record, Source, FACILITY_USER, TIME_LIMIT_US};
+use nodistro_common::civil::days_from_civil;
 
 /// Severity given to a datagram without a `<PRI>` (RFC 3164 4.3.3: user.notice).
 const DEFAULT_SEVERITY: u8 = 5;
@@ -235,7 +235,6 @@ fn num(s: &[u8], at: usize, n: usize) -> Option<i64> {
         b.is_ascii_digit().then(|| v * 10 + i64::from(b - b'0'))
     })
 }
-
 
 /// RFC 3339 (`2026-11-24T12:00:01.5Z`, `...+01:00`) as µs since the epoch.
 fn rfc3339_us(t: &str) -> Option<i64> {

@@ -59,7 +59,6 @@ pub fn slew(offset_ns: i64) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-
 /// Set /dev/rtc0 (UTC) to the system clock. Ok(false): no RTC.
 pub fn set_rtc() -> io::Result<bool> {
     let fd = match rustix::fs::open(
