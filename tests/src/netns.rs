@@ -137,3 +137,96 @@ pub fn dnsmasq(ns: &Netns, iface: &str, dir: &std::path::Path, extra: &[&str]) -
     }
     g
 }
+
+/// The netcfg tests' fixture: a server and a client namespace joined by a
+/// veth pair; the server side has 10.<net>.0.1/24 and fd00:<net>::1/64.
+/// `dir` holds the client's resolv.conf (never the machine's), its lease
+/// memory and the logs.
+pub struct Link {
+    pub server: Netns,
+    pub client: Netns,
+    pub s_if: String,
+    pub c_if: String,
+    pub net: u8,
+    pub dir: crate::TempDir,
+}
+
+impl Link {
+    pub fn new(tag: &str, net: u8) -> Link {
+        let server = Netns::new(&format!("{tag}s"));
+        let client = Netns::new(&format!("{tag}c"));
+        let (s_if, c_if) = veth(&server, &format!("{tag}a"), &client, &format!("{tag}b"));
+        server.ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", &s_if]);
+        server.ip(&[
+            "addr",
+            "add",
+            &format!("fd00:{net}::1/64"),
+            "dev",
+            &s_if,
+            "nodad",
+        ]);
+        Link {
+            server,
+            client,
+            s_if,
+            c_if,
+            net,
+            dir: crate::TempDir::new(&format!("netcfg-{tag}")),
+        }
+    }
+
+    /// dnsmasq on the server side, logging to `dir/dnsmasq.log`.
+    pub fn dnsmasq(&self, extra: &[&str]) -> Guard {
+        dnsmasq(&self.server, &self.s_if, self.dir.path(), extra)
+    }
+
+    pub fn resolv(&self) -> PathBuf {
+        self.dir.path().join("resolv.conf")
+    }
+
+    /// netcfg in the client namespace, writing the temporary resolv.conf.
+    pub fn netcfg(&self, args: &[&str]) -> Command {
+        let mut c = self.client.command(crate::release_bin("netcfg"));
+        c.arg("--resolv-conf").arg(self.resolv()).args(args);
+        c
+    }
+
+    /// netcfg as a daemon on the client's interface: stderr to
+    /// `netcfg.log`, readiness lines (fd 1) to `ready.log`.
+    pub fn daemon(&self, args: &[&str]) -> Guard {
+        let file = |n: &str| std::fs::File::create(self.dir.path().join(n)).expect("log file");
+        Guard(
+            self.netcfg(&["--timeout", "5", "--lease-dir"])
+                .arg(self.dir.path())
+                .args(args)
+                .arg(&self.c_if)
+                .env("NODISTRO_READY_FD", "1")
+                .stdin(Stdio::null())
+                .stdout(file("ready.log"))
+                .stderr(file("netcfg.log"))
+                .spawn()
+                .expect("netcfg starts"),
+        )
+    }
+
+    /// A file of `dir` (a log), empty if absent.
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    /// Wait until `cond` holds (polling), or fail with `what`, the client's
+    /// addresses and the logs.
+    pub fn wait(&self, secs: u64, what: &str, cond: impl Fn(&Link) -> bool) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while !cond(self) {
+            assert!(
+                Instant::now() < end,
+                "{what} within {secs} s; addresses:\n{}\nnetcfg:\n{}\nserver:\n{}",
+                self.client.ip(&["addr", "show", "dev", &self.c_if]),
+                self.log("netcfg.log"),
+                self.log("dnsmasq.log") + &self.log("udhcpd.log")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

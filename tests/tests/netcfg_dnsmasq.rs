@@ -2,94 +2,24 @@
 //! pairs between network namespaces. netcfg always writes a temporary
 //! resolv.conf and never sets the host name.
 
-use nodistro_tests::netns::{self, Guard, Netns};
-use nodistro_tests::{release_bin, TempDir};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use nodistro_tests::netns::{self, Guard, Link};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A server namespace and a client namespace joined by a veth pair; the
-/// server side has 10.<net>.0.1/24.
-struct Link {
-    server: Netns,
-    client: Netns,
-    s_if: String,
-    c_if: String,
-    net: u8,
-    dir: TempDir,
+/// The IPv4 side of the fixture ([`Link`]).
+trait V4 {
+    fn a(&self, host: u8) -> String;
+    fn addrs(&self) -> String;
+    fn valid_lft(&self, addr: &str) -> Option<u64>;
 }
 
-impl Link {
-    fn new(tag: &str, net: u8) -> Link {
-        let server = Netns::new(&format!("{tag}s"));
-        let client = Netns::new(&format!("{tag}c"));
-        let (s_if, c_if) = netns::veth(&server, &format!("{tag}a"), &client, &format!("{tag}b"));
-        server.ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", &s_if]);
-        Link {
-            server,
-            client,
-            s_if,
-            c_if,
-            net,
-            dir: TempDir::new(&format!("netcfg-{tag}")),
-        }
-    }
-
+impl V4 for Link {
     fn a(&self, host: u8) -> String {
         format!("10.{}.0.{host}", self.net)
     }
 
-    fn dnsmasq(&self, extra: &[&str]) -> Guard {
-        netns::dnsmasq(&self.server, &self.s_if, self.dir.path(), extra)
-    }
-
-    fn resolv(&self) -> PathBuf {
-        self.dir.path().join("resolv.conf")
-    }
-
-    fn netcfg(&self, args: &[&str]) -> Command {
-        let mut c = self.client.command(release_bin("netcfg"));
-        c.arg("--resolv-conf").arg(self.resolv()).args(args);
-        c
-    }
-
-    /// netcfg as a daemon, logging to `dir/netcfg.log`.
-    fn daemon(&self, args: &[&str]) -> Guard {
-        let log = std::fs::File::create(self.dir.path().join("netcfg.log")).expect("log file");
-        Guard(
-            self.netcfg(&["--timeout", "5", "--lease-dir"])
-                .arg(self.dir.path())
-                .args(args)
-                .arg(&self.c_if)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("netcfg starts"),
-        )
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
-    }
-
     fn addrs(&self) -> String {
         self.client.ip(&["-4", "addr", "show", "dev", &self.c_if])
-    }
-
-    /// Wait until `cond` holds (polling), or fail with `what` and the logs.
-    fn wait(&self, secs: u64, what: &str, cond: impl Fn(&Link) -> bool) {
-        let end = Instant::now() + Duration::from_secs(secs);
-        while !cond(self) {
-            assert!(
-                Instant::now() < end,
-                "{what} within {secs} s; addresses:\n{}\nnetcfg:\n{}\nserver:\n{}",
-                self.addrs(),
-                self.log("netcfg.log"),
-                self.log("dnsmasq.log") + &self.log("udhcpd.log")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// Remaining valid lifetime of `addr` in seconds, per `ip addr`.

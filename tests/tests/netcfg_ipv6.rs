@@ -2,85 +2,21 @@
 //! (RA) and DHCPv6 server, across a veth pair between two network
 //! namespaces. resolv.conf is always a temporary file.
 
-use nodistro_tests::netns::{self, Guard, Netns};
-use nodistro_tests::{release_bin, TempDir};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use nodistro_tests::netns::Link;
+use std::process::Output;
+use std::time::Duration;
 
-/// Server and client namespaces; the server side has fd00:<net>::1/64 and
-/// 10.<net>.0.1/24.
-struct Link {
-    server: Netns,
-    client: Netns,
-    s_if: String,
-    c_if: String,
-    net: u8,
-    dir: TempDir,
+/// The IPv6 side of the fixture ([`Link`]).
+trait V6 {
+    fn v6(&self, suffix: &str) -> String;
+    fn addrs(&self) -> String;
+    fn routes(&self) -> String;
+    fn assert_default_route(&self);
 }
 
-impl Link {
-    fn new(tag: &str, net: u8) -> Link {
-        let server = Netns::new(&format!("{tag}s"));
-        let client = Netns::new(&format!("{tag}c"));
-        let (s_if, c_if) = netns::veth(&server, &format!("{tag}a"), &client, &format!("{tag}b"));
-        server.ip(&["addr", "add", &format!("10.{net}.0.1/24"), "dev", &s_if]);
-        server.ip(&[
-            "addr",
-            "add",
-            &format!("fd00:{net}::1/64"),
-            "dev",
-            &s_if,
-            "nodad",
-        ]);
-        Link {
-            server,
-            client,
-            s_if,
-            c_if,
-            net,
-            dir: TempDir::new(&format!("netcfg6-{tag}")),
-        }
-    }
-
+impl V6 for Link {
     fn v6(&self, suffix: &str) -> String {
         format!("fd00:{}::{suffix}", self.net)
-    }
-
-    fn dnsmasq(&self, extra: &[&str]) -> Guard {
-        netns::dnsmasq(&self.server, &self.s_if, self.dir.path(), extra)
-    }
-
-    fn resolv(&self) -> PathBuf {
-        self.dir.path().join("resolv.conf")
-    }
-
-    fn netcfg(&self, args: &[&str]) -> Command {
-        let mut c = self.client.command(release_bin("netcfg"));
-        c.arg("--resolv-conf").arg(self.resolv()).args(args);
-        c
-    }
-
-    /// netcfg as a daemon; stderr to `netcfg.log`, readiness lines (fd 1)
-    /// to `ready.log`.
-    fn daemon(&self, args: &[&str]) -> Guard {
-        let file = |n: &str| std::fs::File::create(self.dir.path().join(n)).expect("log file");
-        Guard(
-            self.netcfg(&["--timeout", "5", "--lease-dir"])
-                .arg(self.dir.path())
-                .args(args)
-                .arg(&self.c_if)
-                .env("NODISTRO_READY_FD", "1")
-                .stdin(Stdio::null())
-                .stdout(file("ready.log"))
-                .stderr(file("netcfg.log"))
-                .spawn()
-                .expect("netcfg starts"),
-        )
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
     }
 
     fn addrs(&self) -> String {
@@ -89,20 +25,6 @@ impl Link {
 
     fn routes(&self) -> String {
         self.client.ip(&["-6", "route"])
-    }
-
-    fn wait(&self, secs: u64, what: &str, cond: impl Fn(&Link) -> bool) {
-        let end = Instant::now() + Duration::from_secs(secs);
-        while !cond(self) {
-            assert!(
-                Instant::now() < end,
-                "{what} within {secs} s; addresses:\n{}\nnetcfg:\n{}\nserver:\n{}",
-                self.addrs(),
-                self.log("netcfg.log"),
-                self.log("dnsmasq.log")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// The default route the kernel takes from the RA (with `ip=dhcp6`
