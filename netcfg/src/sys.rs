@@ -127,17 +127,22 @@ pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
     // The kernel copies the program during the call; `prog` outlives it.
     setsockopt(&fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog)?;
     // Bind with the protocol only now, so nothing unfiltered was queued.
-    let sll = sockaddr_ll {
+    bind_link(&fd, &link_addr(ETH_P_IP, ifindex))?;
+    Ok(fd)
+}
+
+/// The link-layer address a packet socket binds to: `protocol` (an
+/// EtherType) on interface `ifindex`.
+fn link_addr(protocol: u16, ifindex: u32) -> sockaddr_ll {
+    sockaddr_ll {
         sll_family: AF_PACKET as u16,
-        sll_protocol: ETH_P_IP.to_be(),
+        sll_protocol: protocol.to_be(),
         sll_ifindex: ifindex as i32,
         sll_hatype: 0,
         sll_pkttype: 0,
         sll_halen: 0,
         sll_addr: [0; 8],
-    };
-    bind_link(&fd, &sll)?;
-    Ok(fd)
+    }
 }
 
 /// A raw packet socket receiving ARP frames on interface `ifindex`
@@ -149,16 +154,7 @@ pub fn arp_socket(ifindex: u32) -> io::Result<OwnedFd> {
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
     )?;
-    let sll = sockaddr_ll {
-        sll_family: AF_PACKET as u16,
-        sll_protocol: 0x0806u16.to_be(),
-        sll_ifindex: ifindex as i32,
-        sll_hatype: 0,
-        sll_pkttype: 0,
-        sll_halen: 0,
-        sll_addr: [0; 8],
-    };
-    bind_link(&fd, &sll)?;
+    bind_link(&fd, &link_addr(0x0806, ifindex))?;
     Ok(fd)
 }
 
