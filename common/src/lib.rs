@@ -50,6 +50,10 @@ pub const APP_STDOUT_FD_ENV: &str = "NODISTRO_APP_STDOUT_FD";
 pub const APP_STDERR_FD_ENV: &str = "NODISTRO_APP_STDERR_FD";
 /// Environment variable carrying the app's name (for log records).
 pub const APP_NAME_ENV: &str = "NODISTRO_APP_NAME";
+/// Environment variable naming a file that exists once the drivers are
+/// settled (modload's coldplug is done, or init stopped waiting for it).
+/// init gives it to netcfg when both start together (the overlapped boot).
+pub const COLDPLUG_FILE_ENV: &str = "NODISTRO_COLDPLUG_FILE";
 
 /// The multicall binary's file name in the image.
 pub const MULTICALL_NAME: &str = "nodistro-box";

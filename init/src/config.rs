@@ -35,6 +35,9 @@ pub struct InitConfig {
     pub helpers: Option<Vec<String>>,
     pub modload_timeout: Duration,
     pub net_timeout: Duration,
+    /// `init.sequential=on`: start the helpers one after the other (see
+    /// [`crate::startorder`]); off: overlapped.
+    pub sequential: bool,
     pub grace: Duration,
     pub hostname: String,
     /// Signals init passes to the app (`init.forward`); `None`: the mode's
@@ -57,6 +60,7 @@ impl Default for InitConfig {
             helpers: None,
             modload_timeout: Duration::from_secs(10),
             net_timeout: Duration::from_secs(10),
+            sequential: false,
             grace: Duration::from_secs(5),
             hostname: "nodistro".into(),
             forward: None,
@@ -123,6 +127,13 @@ impl InitConfig {
         secs("init.modload_timeout", &mut c.modload_timeout);
         secs("init.net_timeout", &mut c.net_timeout);
         secs("init.grace", &mut c.grace);
+        match cfg.get_bool("init.sequential") {
+            Some(Ok(b)) => c.sequential = b,
+            Some(Err(v)) => warn.push(format!(
+                "init.sequential={v:?} is not on or off; using off (overlapped start)"
+            )),
+            None => {}
+        }
         if let Some(v) = cfg.get("init.on_exit") {
             match parse_on_exit(v) {
                 Some(p) => c.on_exit = p,
@@ -207,7 +218,7 @@ mod tests {
         let (c, w) = load(
             "init.app=/app/demo\ninit.arg=-p\ninit.arg=8080\ninit.env=A=1=2\ninit.workdir=/tmp\n\
              init.uid=1000\ninit.gid=100\ninit.on_exit=stay\ninit.grace=1.5\nhostname=box\n",
-            "console=ttyS0 init.on_exit=reboot init.net_timeout=3 hostname=vm1 init.helpers=netcfg,modload",
+            "console=ttyS0 init.on_exit=reboot init.net_timeout=3 init.sequential=on hostname=vm1 init.helpers=netcfg,modload",
             &["extra"],
         );
         assert!(w.is_empty(), "{w:?}");
@@ -219,6 +230,7 @@ mod tests {
         assert_eq!(c.on_exit, OnExit::Reboot);
         assert_eq!(c.grace, Duration::from_millis(1500));
         assert_eq!(c.net_timeout, Duration::from_secs(3));
+        assert!(c.sequential);
         assert_eq!(c.hostname, "vm1");
         assert_eq!(c.helpers, Some(vec!["modload".into(), "netcfg".into()]));
     }
@@ -227,11 +239,14 @@ mod tests {
     fn bad_values_fall_back_with_a_warning_each() {
         let (c, w) = load(
             "init.uid=root\ninit.on_exit=explode\ninit.grace=-1\ninit.modload_timeout=soon\n\
-             init.workdir=rel\ninit.env=NOEQUALS\ninit.helpers=modload,systemd\nhostname=bad name!\n",
+             init.workdir=rel\ninit.env=NOEQUALS\ninit.helpers=modload,systemd\nhostname=bad name!\n\
+             init.sequential=maybe\n",
             "",
             &[],
         );
-        assert_eq!(w.len(), 8, "{w:#?}");
+        assert_eq!(w.len(), 9, "{w:#?}");
+        assert!(w.iter().any(|m| m.contains("init.sequential=\"maybe\"")));
+        assert!(!c.sequential);
         assert!(w[0].contains("init.env"));
         assert!(w.iter().any(|m| m.contains("init.uid=\"root\"")));
         assert_eq!(c.uid, 0);

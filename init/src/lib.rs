@@ -27,6 +27,7 @@ pub mod metadata;
 pub mod mounts;
 pub mod policy;
 pub mod signals;
+pub mod startorder;
 pub mod supervise;
 mod sys;
 pub mod vm;
@@ -79,6 +80,17 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     } else {
         namespace(args)
     }
+}
+
+/// Put `helpers` in their start order (see [`startorder`]); returns whether
+/// netcfg gets the coldplug mark.
+fn arrange(helpers: &mut Vec<HelperCmd>, c: &InitConfig) -> bool {
+    let names: Vec<&str> = helpers.iter().map(|h| h.spec.name.as_str()).collect();
+    let order = startorder::arrange(&names, !c.sequential);
+    let mark = startorder::netcfg_needs_coldplug_mark(&names, !c.sequential);
+    let mut slots: Vec<Option<HelperCmd>> = std::mem::take(helpers).into_iter().map(Some).collect();
+    helpers.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    mark
 }
 
 /// The helper's readiness word, timeout and arguments.
@@ -169,6 +181,7 @@ fn namespace(args: Vec<OsString>) -> i32 {
             .position(|n| *n == h.spec.name)
             .unwrap_or(HELPERS.len())
     });
+    let coldplug_mark = arrange(&mut helpers, &c);
     let app = match a.command.split_first() {
         Some((p, args)) => Some(app_cmd(&c, p.clone(), args.to_vec())),
         None => c.app.clone().map(|p| app_cmd(&c, p, c.args.clone())),
@@ -195,6 +208,8 @@ fn namespace(args: Vec<OsString>) -> i32 {
         grace: c.grace,
         vm: false,
         forward: c.forward,
+        overlap: !c.sequential,
+        coldplug_mark,
         mounts_ms: None,
         debug: Default::default(),
         appliance: Default::default(),
@@ -286,6 +301,13 @@ fn machine(kernel_args: Vec<String>) -> i32 {
             );
         }
     }
+    let coldplug_mark = arrange(&mut helpers, &c);
+    if c.sequential {
+        log(
+            "init",
+            "init.sequential=on: starting the helpers one after the other",
+        );
+    }
     let debug = debug_plan(&c, &mut helpers);
     let app = c.app.clone().map(|p| app_cmd(&c, p, c.args.clone()));
     let sigfd = loop {
@@ -307,6 +329,8 @@ fn machine(kernel_args: Vec<String>) -> i32 {
         grace: c.grace,
         vm: true,
         forward: c.forward,
+        overlap: !c.sequential,
+        coldplug_mark,
         mounts_ms: Some(mounts_ms),
         debug,
         appliance,

@@ -3,8 +3,11 @@
 //! (spawn, signal a pid, log, finish). Time is a `Duration` since an
 //! arbitrary origin, so tests drive it with a fake clock.
 //!
-//! Start order: helpers in list order; a helper with a readiness word is
-//! waited for (up to its timeout) before the next one starts; then the app.
+//! Start order: helpers in list order. Sequential (`init.sequential=on`):
+//! a helper with a readiness word is waited for (up to its timeout) before
+//! the next one starts. Overlapped (the default, see [`crate::startorder`]):
+//! every helper starts at once, in list order. Either way the app starts
+//! once every helper with a readiness word is ready or past its timeout.
 //! Shutdown order: the app (SIGTERM, SIGKILL after the grace period), then
 //! the helpers in reverse start order (same), then [`Action::Finish`].
 
@@ -125,10 +128,10 @@ enum Run {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
-    /// Next helper to start; the helper being waited for and until when.
+    /// Next helper to start; the helpers being waited for and until when.
     Starting {
         next: usize,
-        waiting: Option<(usize, Duration)>,
+        waiting: Vec<(usize, Duration)>,
     },
     Running,
     Stopping {
@@ -165,6 +168,8 @@ pub struct Supervisor {
     /// is "before the app"), and whether the boot is paused now.
     breaks: Vec<usize>,
     paused: bool,
+    /// Start every helper at once instead of one after the other.
+    overlap: bool,
     out: Vec<Action>,
 }
 
@@ -192,7 +197,7 @@ impl Supervisor {
             grace,
             phase: Phase::Starting {
                 next: 0,
-                waiting: None,
+                waiting: Vec::new(),
             },
             halt: Halt::PowerOff,
             exit_code: 0,
@@ -201,6 +206,7 @@ impl Supervisor {
             control: None,
             breaks: Vec::new(),
             paused: false,
+            overlap: false,
             out: Vec::new(),
         }
     }
@@ -211,6 +217,12 @@ impl Supervisor {
     pub fn set_control(&mut self, console: usize, breaks: Vec<usize>) {
         self.control = Some(console);
         self.breaks = breaks;
+    }
+
+    /// Start every helper at once (true) or each after the previous one's
+    /// readiness (false, the default here; `init.sequential=on`).
+    pub fn set_overlap(&mut self, overlap: bool) {
+        self.overlap = overlap;
     }
 
     /// Whether the start is paused at a stop point.
@@ -264,12 +276,15 @@ impl Supervisor {
     }
 
     fn advance(&mut self, now: Duration) {
-        while let Phase::Starting {
-            next,
-            waiting: None,
-        } = self.phase
-        {
+        while let Phase::Starting { next, waiting } = &self.phase {
+            let next = *next;
             if self.paused {
+                return;
+            }
+            // Sequential: nothing starts while a helper is awaited. The app
+            // (next == len) always waits for every helper.
+            let blocked = !waiting.is_empty() && (!self.overlap || next == self.helpers.len());
+            if blocked {
                 return;
             }
             if let Some(k) = self.breaks.iter().position(|b| *b == next) {
@@ -294,15 +309,28 @@ impl Supervisor {
                 return;
             }
             let spec = &self.helpers[next].0;
-            let waiting = spec
+            let wait = spec
                 .ready_word
                 .as_ref()
                 .map(|_| (next, now + spec.ready_timeout));
-            self.phase = Phase::Starting {
-                next: next + 1,
-                waiting,
-            };
+            if let Phase::Starting { next: n, waiting } = &mut self.phase {
+                *n = next + 1;
+                waiting.extend(wait);
+            }
             self.out.push(Action::Spawn(Target::Helper(next)));
+        }
+    }
+
+    /// Stop waiting for helper `i` (ready, timed out or failed to start);
+    /// true if it was awaited.
+    fn settle(&mut self, i: usize) -> bool {
+        match &mut self.phase {
+            Phase::Starting { waiting, .. } => {
+                let before = waiting.len();
+                waiting.retain(|(w, _)| *w != i);
+                waiting.len() != before
+            }
+            _ => false,
         }
     }
 
@@ -318,21 +346,9 @@ impl Supervisor {
     /// The shell could not start `t` (the reason is already on the console).
     /// Treated as an immediate exit with status 127.
     pub fn spawn_failed(&mut self, t: Target, now: Duration) {
-        if let (
-            Target::Helper(i),
-            Phase::Starting {
-                next,
-                waiting: Some((w, _)),
-            },
-        ) = (t, &self.phase)
-        {
-            if *w == i {
-                let next = *next;
+        if let Target::Helper(i) = t {
+            if self.settle(i) {
                 self.log(format!("not waiting for {}", self.helpers[i].0.name));
-                self.phase = Phase::Starting {
-                    next,
-                    waiting: None,
-                };
             }
         }
         self.spawned(t, 0, now);
@@ -356,30 +372,28 @@ impl Supervisor {
             }
             return;
         }
-        if let Phase::Starting {
-            next,
-            waiting: Some((w, _)),
-        } = self.phase
+        let word = self.helpers.get(i).and_then(|h| h.0.ready_word.as_deref());
+        if self.waiting_for(i) && word.is_some_and(|wd| line.split_whitespace().next() == Some(wd))
         {
-            let word = self.helpers[i].0.ready_word.as_deref();
-            if w == i && word.is_some_and(|wd| line.split_whitespace().next() == Some(wd)) {
-                self.phase = Phase::Starting {
-                    next,
-                    waiting: None,
-                };
-                self.advance(now);
-            }
+            self.settle(i);
+            self.advance(now);
         }
     }
 
-    /// Whether the start sequence is waiting for helper `i`.
-    pub fn waiting_for(&self) -> Option<usize> {
-        match self.phase {
-            Phase::Starting {
-                waiting: Some((w, _)),
-                ..
-            } => Some(w),
-            _ => None,
+    /// Whether helper `i` was started and is no longer waited for (ready,
+    /// past its timeout, or failed to start).
+    pub fn settled(&self, i: usize) -> bool {
+        match &self.phase {
+            Phase::Starting { next, waiting } => *next > i && !waiting.iter().any(|(w, _)| *w == i),
+            _ => true,
+        }
+    }
+
+    /// Whether the start sequence is waiting for helper `i`'s readiness.
+    pub fn waiting_for(&self, i: usize) -> bool {
+        match &self.phase {
+            Phase::Starting { waiting, .. } => waiting.iter().any(|(w, _)| *w == i),
+            _ => false,
         }
     }
 
@@ -551,12 +565,13 @@ impl Supervisor {
     pub fn next_deadline(&self) -> Option<Duration> {
         let mut d: Option<Duration> = None;
         let mut add = |t: Duration| d = Some(d.map_or(t, |x| x.min(t)));
-        match self.phase {
-            Phase::Starting {
-                waiting: Some((_, t)),
-                ..
-            } => add(t),
-            Phase::Stopping { deadline, .. } => add(deadline),
+        match &self.phase {
+            Phase::Starting { waiting, .. } => {
+                for (_, t) in waiting {
+                    add(*t);
+                }
+            }
+            Phase::Stopping { deadline, .. } => add(*deadline),
             _ => {}
         }
         if !self.is_stopping() {
@@ -575,19 +590,15 @@ impl Supervisor {
     /// The clock moved: timeouts, restarts, grace periods.
     pub fn tick(&mut self, now: Duration) {
         match self.phase.clone() {
-            Phase::Starting {
-                next,
-                waiting: Some((w, t)),
-            } if now >= t => {
-                self.log(format!(
-                    "{} not ready after {} ms; going on without it",
-                    self.helpers[w].0.name,
-                    self.helpers[w].0.ready_timeout.as_millis()
-                ));
-                self.phase = Phase::Starting {
-                    next,
-                    waiting: None,
-                };
+            Phase::Starting { waiting, .. } if waiting.iter().any(|(_, t)| now >= *t) => {
+                for (w, _) in waiting.into_iter().filter(|(_, t)| now >= *t) {
+                    self.log(format!(
+                        "{} not ready after {} ms; going on without it",
+                        self.helpers[w].0.name,
+                        self.helpers[w].0.ready_timeout.as_millis()
+                    ));
+                    self.settle(w);
+                }
                 self.advance(now);
             }
             Phase::Stopping {
@@ -717,8 +728,155 @@ mod tests {
         assert_eq!(spawns(&s.drain()), [Target::Helper(1), Target::Helper(2)]);
         s.spawned(Target::Helper(1), 11, ms(51));
         s.spawned(Target::Helper(2), 12, ms(52));
-        assert_eq!(s.waiting_for(), Some(2));
+        assert!(s.waiting_for(2) && !s.waiting_for(0));
         s.ready_line(2, "online eth0 10.0.2.15/24", ms(300));
+        assert_eq!(spawns(&s.drain()), [Target::App]);
+    }
+
+    /// The overlapped start (issue 16): logfwd, modload and netcfg at
+    /// once, in that order; the app after both readiness words, whichever
+    /// comes first.
+    fn overlapped() -> Supervisor {
+        let mut s = Supervisor::new(
+            vec![
+                helper("logfwd", None),
+                helper("modload", Some("coldplug-done")),
+                helper("netcfg", Some("online")),
+            ],
+            true,
+            OnExit::PowerOff,
+            ms(500),
+        );
+        s.set_overlap(true);
+        s
+    }
+
+    #[test]
+    fn overlapped_start_waits_for_every_word_before_the_app() {
+        for netcfg_first in [false, true] {
+            let mut s = overlapped();
+            s.start(ms(0));
+            assert_eq!(
+                spawns(&s.drain()),
+                [Target::Helper(0), Target::Helper(1), Target::Helper(2)]
+            );
+            for (i, pid) in [(0, 10), (1, 11), (2, 12)] {
+                s.spawned(Target::Helper(i), pid, ms(1));
+            }
+            assert!(s.waiting_for(1) && s.waiting_for(2) && !s.waiting_for(0));
+            assert!(s.settled(0) && !s.settled(1) && !s.settled(2));
+            let (first, second) = if netcfg_first {
+                ((2, "online eth0 10.0.2.15/24"), (1, "coldplug-done"))
+            } else {
+                ((1, "coldplug-done"), (2, "online eth0 10.0.2.15/24"))
+            };
+            s.ready_line(first.0, "noise", ms(10));
+            s.ready_line(first.0, first.1, ms(300));
+            assert!(spawns(&s.drain()).is_empty(), "one word is not enough");
+            assert!(s.settled(first.0));
+            // A word from the wrong helper does not count.
+            s.ready_line(first.0, second.1, ms(310));
+            assert!(spawns(&s.drain()).is_empty());
+            s.ready_line(second.0, second.1, ms(350));
+            assert_eq!(spawns(&s.drain()), [Target::App]);
+            assert_eq!(s.next_deadline(), None);
+        }
+    }
+
+    #[test]
+    fn overlapped_timeouts_count_from_each_start_with_one_line_each() {
+        let mut s = overlapped();
+        s.start(ms(0));
+        s.drain();
+        assert_eq!(s.next_deadline(), Some(ms(1000)));
+        s.ready_line(1, "coldplug-done", ms(400));
+        assert!(s.drain().is_empty());
+        s.tick(ms(999));
+        assert!(s.drain().is_empty());
+        s.tick(ms(1000));
+        let a = s.drain();
+        let lines: Vec<&Action> = a.iter().filter(|a| matches!(a, Action::Log(_))).collect();
+        assert_eq!(
+            lines,
+            [&Action::Log(
+                "netcfg not ready after 1000 ms; going on without it".into()
+            )]
+        );
+        assert_eq!(spawns(&a), [Target::App]);
+        // Both silent: both lines on the same tick, then the app once.
+        let mut s = overlapped();
+        s.start(ms(0));
+        s.drain();
+        s.tick(ms(1000));
+        let a = s.drain();
+        assert_eq!(
+            a.iter()
+                .filter(|a| matches!(a, Action::Log(m) if m.contains("not ready after")))
+                .count(),
+            2
+        );
+        assert_eq!(spawns(&a), [Target::App]);
+        assert!(s.settled(1) && s.settled(2));
+    }
+
+    #[test]
+    fn overlapped_spawn_failure_and_restart_keep_the_wait_right() {
+        let mut s = overlapped();
+        s.start(ms(0));
+        s.drain();
+        s.spawned(Target::Helper(0), 10, ms(0));
+        s.spawn_failed(Target::Helper(1), ms(0));
+        let a = s.drain();
+        assert!(a.contains(&Action::Log("not waiting for modload".into())));
+        assert!(spawns(&a).is_empty(), "netcfg still awaited");
+        assert!(s.settled(1));
+        // netcfg dies before its word: restarted, still awaited.
+        s.spawned(Target::Helper(2), 12, ms(0));
+        s.exited(12, Status::Code(1), ms(50));
+        s.drain();
+        s.tick(ms(150));
+        // Both come back (a failed start counts as an exit), not awaited.
+        assert_eq!(spawns(&s.drain()), [Target::Helper(1), Target::Helper(2)]);
+        assert!(!s.waiting_for(1));
+        s.spawned(Target::Helper(2), 13, ms(150));
+        assert!(s.waiting_for(2));
+        s.ready_line(2, "online none (ip=off)", ms(200));
+        assert_eq!(spawns(&s.drain()), [Target::App]);
+    }
+
+    #[test]
+    fn overlapped_stop_points() {
+        // init.break=network: modload runs, netcfg waits for continue.
+        let mut s = Supervisor::new(
+            vec![
+                helper("console", None),
+                helper("logfwd", None),
+                helper("modload", Some("coldplug-done")),
+                helper("netcfg", Some("online")),
+            ],
+            true,
+            OnExit::PowerOff,
+            ms(500),
+        );
+        s.set_overlap(true);
+        s.set_control(0, vec![3, 4]);
+        s.start(ms(0));
+        let a = s.drain();
+        assert_eq!(
+            spawns(&a),
+            [Target::Helper(0), Target::Helper(1), Target::Helper(2)]
+        );
+        assert!(s.is_paused());
+        s.ready_line(2, "coldplug-done", ms(300));
+        assert!(spawns(&s.drain()).is_empty());
+        s.ready_line(0, "continue", ms(5000));
+        assert_eq!(spawns(&s.drain()), [Target::Helper(3)]);
+        // The app's stop point comes after the readiness words.
+        assert!(!s.is_paused());
+        s.ready_line(3, "online eth0", ms(5100));
+        assert!(s.is_paused(), "paused before the app");
+        assert!(spawns(&s.drain()).is_empty());
+        s.ready_line(0, "continue", ms(6000));
         assert_eq!(spawns(&s.drain()), [Target::App]);
     }
 

@@ -44,6 +44,11 @@ pub struct Plan {
     pub vm: bool,
     /// Signals for the app (`init.forward`); `None`: the mode's default.
     pub forward: Option<crate::signals::SignalSet>,
+    /// Start the helpers at once (see [`crate::startorder`]).
+    pub overlap: bool,
+    /// Tell netcfg when the drivers are settled
+    /// ([`crate::startorder::COLDPLUG_FILE`]).
+    pub coldplug_mark: bool,
     /// Boot timeline: ms since boot when the mounts were done.
     pub mounts_ms: Option<u64>,
     /// The debug console, stop points, the bring-up report.
@@ -111,6 +116,8 @@ struct Shell {
     /// (started, ready) in ms since boot, per helper, for the summary.
     stamps: Vec<(Option<u64>, Option<u64>)>,
     summary_done: bool,
+    /// modload's index while the coldplug mark is still to be written.
+    coldplug: Option<usize>,
 }
 
 /// Run until the supervisor finishes; returns how to end and the exit code.
@@ -118,6 +125,7 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
     let specs = plan.helpers.iter().map(|h| h.spec.clone()).collect();
     let mut sup = Supervisor::new(specs, plan.app.is_some(), plan.on_exit, plan.grace);
     sup.set_forward(plan.forward);
+    sup.set_overlap(plan.overlap);
     if let Some(c) = plan.debug.console {
         sup.set_control(c, plan.debug.breaks.clone());
     }
@@ -144,6 +152,15 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
         None
     };
     let n = plan.helpers.len();
+    let coldplug = plan
+        .helpers
+        .iter()
+        .position(|h| h.spec.name == "modload")
+        .filter(|_| plan.coldplug_mark);
+    if coldplug.is_some() {
+        // A mark left by an earlier init (a switch_root) must not count.
+        let _ = std::fs::remove_file(crate::startorder::COLDPLUG_FILE);
+    }
     let mut sh = Shell {
         plan,
         sup,
@@ -153,6 +170,7 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
         buttons: Vec::new(),
         stamps: vec![(None, None); n],
         summary_done: false,
+        coldplug,
     };
     let now = sh.now();
     sh.sup.start(now);
@@ -161,6 +179,7 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
             sh.plan.appliance.finish();
             return end;
         }
+        sh.mark_coldplug();
         sh.appliance_tick();
         sh.wait(sigfd);
         let now = sh.now();
@@ -171,6 +190,30 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
 impl Shell {
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    /// Once modload's coldplug is done (or no longer waited for), create
+    /// the file netcfg watches (see [`crate::startorder`]).
+    fn mark_coldplug(&mut self) {
+        let Some(m) = self.coldplug else { return };
+        if !self.sup.settled(m) {
+            return;
+        }
+        self.coldplug = None;
+        let path = std::path::Path::new(crate::startorder::COLDPLUG_FILE);
+        let made = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(path).map(drop));
+        if let Err(e) = made {
+            log(
+                "init",
+                &format!(
+                    "cannot create {} ({e}); netcfg waits for an interface instead",
+                    path.display()
+                ),
+            );
+        }
     }
 
     /// Health checks (and the other appliance features) on this turn.
@@ -242,6 +285,12 @@ impl Shell {
         let (r, w) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
         let w = inheritable(&w)?;
         cmd.env(nodistro_common::READY_FD_ENV, w.as_raw_fd().to_string());
+        if h.spec.name == "netcfg" && self.plan.coldplug_mark {
+            cmd.env(
+                nodistro_common::COLDPLUG_FILE_ENV,
+                crate::startorder::COLDPLUG_FILE,
+            );
+        }
         // Copies of the app's read ends for logfwd; dropped after the spawn.
         let mut keep = vec![w];
         if let (Some(p), Some(app)) = (&self.app_pipes, &self.plan.app) {
@@ -492,11 +541,11 @@ impl Shell {
         }
         let name = self.plan.helpers[i].spec.name.clone();
         for line in lines {
-            let waited = self.sup.waiting_for() == Some(i);
+            let waited = self.sup.waiting_for(i);
             log("init", &format!("{name}: {line}"));
             let now = self.now();
             self.sup.ready_line(i, &line, now);
-            if waited && self.sup.waiting_for() != Some(i) {
+            if waited && !self.sup.waiting_for(i) {
                 self.stamps[i].1 = Some(since_boot_ms());
             }
         }

@@ -121,6 +121,17 @@ enum Plan {
     Off,
 }
 
+impl Plan {
+    /// The interfaces this plan names (None: it waits for any itself).
+    fn named(&self) -> Option<Vec<String>> {
+        match self {
+            Plan::Dhcp(v) | Plan::V6(v, _) if !v.is_empty() => Some(v.clone()),
+            Plan::Static(i, _) | Plan::Static6(i, _) => Some(vec![i.clone()]),
+            _ => None,
+        }
+    }
+}
+
 fn default_ifaces(args: &Args, cfg: &Config) -> Vec<String> {
     if !args.ifaces.is_empty() {
         return args.ifaces.clone();
@@ -339,6 +350,18 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Plan::V6(_, mode) => (false, Some(*mode)),
         _ => (true, v6.then_some(ipconf6::Mode::Auto6)),
     };
+    // init started us beside modload's coldplug (the overlapped boot): it
+    // creates this file once the drivers are settled.
+    let coldplug_file = std::env::var_os(nodistro_common::COLDPLUG_FILE_ENV)
+        .filter(|_| !args.oneshot)
+        .map(std::path::PathBuf::from);
+    // Named interfaces whose driver is still loading: wait for them rather
+    // than fail and be restarted.
+    if let (Some(names), false) = (plan.named(), args.oneshot) {
+        if linkwait::wait_for(&linkwait::Want::Named(names), sigfd.as_ref(), None, None).is_err() {
+            return 0;
+        }
+    }
     let code = match plan {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
@@ -358,20 +381,33 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) if ifaces.is_empty() => {
             // Nothing asked for a network (no ip=): init need not wait for
             // one that may never come. Either way, wait for an interface.
+            // With the coldplug mark, "none yet" means none only once the
+            // drivers are settled.
             let asked = args.ip.is_some() || cfg.get("ip").is_some();
-            if !asked && !args.oneshot {
+            let say_none = !asked && !args.oneshot;
+            let none = || {
                 if let Ok(mut n) = shared.notifier.lock() {
                     n.notify("online none (no network interface; ip= not set)");
                 }
-            }
+            };
             let timeout = args.oneshot.then_some(opts.timeout);
-            match linkwait::wait_for_ethernet(sigfd.as_ref(), timeout) {
+            let want = linkwait::Want::AnyEthernet;
+            let mark = coldplug_file.as_deref().filter(|_| say_none);
+            if say_none && mark.is_none() {
+                none();
+            }
+            let mut found = linkwait::wait_for(&want, sigfd.as_ref(), timeout, mark);
+            if found == Err(linkwait::Ended::Settled) {
+                none();
+                found = linkwait::wait_for(&want, sigfd.as_ref(), timeout, None);
+            }
+            match found {
                 Ok(found) => {
                     let jobs = jobs(found, job_v4, job_six);
                     return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
                 }
                 Err(linkwait::Ended::Stopped) => return 0,
-                Err(linkwait::Ended::TimedOut) => {
+                Err(linkwait::Ended::TimedOut | linkwait::Ended::Settled) => {
                     log(
                         "netcfg",
                         "error: no ethernet interface appeared (is the driver in the image? see nodistro build --drivers)",
