@@ -20,12 +20,10 @@
 /// The helpers' start order: indices into `names` (given in
 /// [`crate::config::HELPERS`] order; other names keep their place).
 pub fn arrange(names: &[&str], overlap: bool) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..names.len()).collect();
-    if overlap {
-        // Stable: logfwd to the front, the rest in their order.
-        idx.sort_by_key(|i| names[*i] != "logfwd");
-    }
-    idx
+    let first = |i: &usize| overlap && names[*i] == "logfwd";
+    // logfwd to the front, the rest in their order.
+    let all = 0..names.len();
+    all.clone().filter(first).chain(all.filter(|i| !first(i))).collect()
 }
 
 /// Whether netcfg must be told when the drivers are settled: it starts

@@ -132,6 +132,25 @@ impl Plan {
     }
 }
 
+/// Whether the arguments or configuration name the interfaces (the
+/// positional list, `netcfg.ifaces`, a device in `ip=`).
+fn names_ifaces(args: &Args, cfg: &Config) -> bool {
+    if !args.ifaces.is_empty() || cfg.get("netcfg.ifaces").is_some() {
+        return true;
+    }
+    let Some(ip) = args.ip.as_deref().or_else(|| cfg.get("ip")) else {
+        return false;
+    };
+    match ipconf6::parse(ip) {
+        Some(Ok((ipconf6::Ip6::Dynamic { device, .. }, _))) => device.is_some(),
+        Some(_) => true,
+        None => !matches!(
+            ipconf::parse(ip),
+            Ok((IpConfig::Dhcp { device: None, .. }, _)) | Err(_)
+        ),
+    }
+}
+
 fn default_ifaces(args: &Args, cfg: &Config) -> Vec<String> {
     if !args.ifaces.is_empty() {
         return args.ifaces.clone();
@@ -362,6 +381,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             return 0;
         }
     }
+    // Nothing named the interfaces: every ethernet one, those that appear
+    // later included.
+    let follow = (!args.oneshot && !names_ifaces(&args, &cfg)).then_some((job_v4, job_six));
     let code = match plan {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
@@ -404,7 +426,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             match found {
                 Ok(found) => {
                     let jobs = jobs(found, job_v4, job_six);
-                    return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
+                    return dhcp_all(jobs, follow, &opts, &shared, stop_w, sigfd);
                 }
                 Err(linkwait::Ended::Stopped) => return 0,
                 Err(linkwait::Ended::TimedOut | linkwait::Ended::Settled) => {
@@ -418,7 +440,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         }
         Plan::Dhcp(ifaces) | Plan::V6(ifaces, _) => {
             let jobs = jobs(ifaces, job_v4, job_six);
-            return dhcp_all(&jobs, &opts, &shared, stop_w, sigfd);
+            return dhcp_all(jobs, follow, &opts, &shared, stop_w, sigfd);
         }
     };
     if !args.oneshot && code == 0 {
@@ -459,41 +481,48 @@ fn jobs(
     jobs
 }
 
+/// Which jobs an interface that appears later gets (DHCPv4 when the bool
+/// is set, the IPv6 mode when some); None: only the interfaces given.
+type Follow = Option<(bool, Option<ipconf6::Mode>)>;
+
 fn dhcp_all(
-    jobs: &[(String, Option<ipconf6::Mode>)],
+    jobs: Vec<(String, Option<ipconf6::Mode>)>,
+    follow: Follow,
     opts: &Options,
     shared: &Shared,
     stop_w: std::os::fd::OwnedFd,
     sigfd: Option<std::os::fd::OwnedFd>,
 ) -> i32 {
     let mut stop_w = Some(stop_w);
-    if jobs.iter().any(|(_, six)| six.is_some()) {
+    if jobs.iter().any(|(_, six)| six.is_some()) || follow.is_some_and(|f| f.1.is_some()) {
         v6::set_following();
     }
-    // SIGUSR1 renews (state::take_renew_request): a pipe per interface
-    // wakes its thread.
-    let renew: Vec<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = jobs
-        .iter()
-        .map(|_| {
-            use rustix::pipe::{pipe_with, PipeFlags};
-            pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()
-        })
-        .collect();
+    // Interfaces that appear later (a second NIC whose driver modload
+    // loads while netcfg already runs) get the same jobs. Subscribed
+    // before the first look below, so none is missed in between.
+    let events = follow
+        .filter(|_| sigfd.is_some())
+        .and_then(|_| rtnl::link_events().ok());
     let failed = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .zip(&renew)
-            .map(|((i, six), r)| {
-                let r = r.as_ref().map(|p| &p.0);
-                s.spawn(move || {
-                    let res = match six {
-                        None => session::dhcp_renewable(i, opts, shared, r),
-                        Some(mode) => v6::run(i, *mode, opts, shared),
-                    };
-                    (i, res)
-                })
-            })
-            .collect();
+        // SIGUSR1 renews (state::take_renew_request): a pipe per
+        // interface wakes its thread; the loop keeps the write ends.
+        let start = |(i, six): (String, Option<ipconf6::Mode>)| {
+            use rustix::pipe::{pipe_with, PipeFlags};
+            let (r, w) = match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
+                Ok((r, w)) => (Some(r), Some(w)),
+                Err(_) => (None, None),
+            };
+            let name = i.clone();
+            let h = s.spawn(move || {
+                let res = match six {
+                    None => session::dhcp_renewable(&i, opts, shared, r.as_ref()),
+                    Some(mode) => v6::run(&i, mode, opts, shared),
+                };
+                (i, res)
+            });
+            (name, w, h)
+        };
+        let mut running: Vec<_> = jobs.into_iter().map(start).collect();
         if !opts.oneshot {
             s.spawn(|| sntp::run(opts, shared));
         }
@@ -502,21 +531,37 @@ fn dhcp_all(
             if let Ok(fl) = rustix::fs::fcntl_getfl(fd) {
                 let _ = rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK);
             }
+            let mut buf = vec![0u8; 16 * 1024];
             loop {
-                let mut p = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                if let (Some(e), Some((v4, six))) = (&events, follow) {
+                    while rustix::io::read(e, &mut buf).is_ok_and(|n| n > 0) {}
+                    for iface in run::ethernet_ifaces() {
+                        if running.iter().any(|r| r.0 == iface) {
+                            continue;
+                        }
+                        log("netcfg", &format!("interface {iface} appeared"));
+                        running.extend(crate::jobs(vec![iface], v4, six).into_iter().map(start));
+                    }
+                }
+                use rustix::event::{PollFd, PollFlags};
+                let mut p = vec![PollFd::new(fd, PollFlags::IN)];
+                if let Some(e) = &events {
+                    p.push(PollFd::new(e, PollFlags::IN));
+                }
                 let t = rustix::event::Timespec {
                     tv_sec: 1,
                     tv_nsec: 0,
                 };
-                if rustix::event::poll(&mut p, Some(&t)).is_ok_and(|n| n > 0) {
+                let _ = rustix::event::poll(&mut p, Some(&t));
+                if p[0].revents().contains(PollFlags::IN) {
                     use nodistro_common::signal::SIGUSR1;
                     let sigs = nodistro_common::sys::read_signals(fd);
                     if sigs.contains(&SIGUSR1) {
                         let dir = opts.lease_dir.as_deref();
                         let only = dir.and_then(state::take_renew_request);
-                        for ((i, _), r) in jobs.iter().zip(&renew) {
+                        for (i, w, _) in &running {
                             let wanted = only.as_ref().is_none_or(|o| o == i);
-                            if let (Some((_, w)), true) = (r, wanted) {
+                            if let (Some(w), true) = (w, wanted) {
                                 let _ = rustix::io::write(w, b"r");
                             }
                         }
@@ -524,12 +569,14 @@ fn dhcp_all(
                     if !sigs.is_empty() && sigs.iter().all(|s| *s == SIGUSR1) {
                         continue;
                     }
-                    // Each interface's thread logs its own `stopping`
-                    // line: logged here, a thread's timer line could
-                    // still follow it. (stop_w is dropped below.)
-                    break;
+                    if !sigs.is_empty() {
+                        // Each interface's thread logs its own `stopping`
+                        // line: logged here, a thread's timer line could
+                        // still follow it. (stop_w is dropped below.)
+                        break;
+                    }
                 }
-                if handles.iter().all(|h| h.is_finished()) {
+                if running.iter().all(|r| r.2.is_finished()) {
                     break;
                 }
             }
@@ -537,7 +584,7 @@ fn dhcp_all(
             stop_w = None;
         }
         let mut failed = 0;
-        for h in handles {
+        for (_, _, h) in running {
             match h.join() {
                 Ok((_, Ok(()))) => {}
                 Ok((i, Err(e))) => {
@@ -554,4 +601,36 @@ fn dhcp_all(
         failed
     });
     i32::from(failed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(argv: &[&str], conf: &str) -> bool {
+        let args = Args::from_args(&["netcfg"], argv).expect("args");
+        let (cfg, _) = Config::parse(conf);
+        names_ifaces(&args, &cfg)
+    }
+
+    /// Only a configuration that names no interface follows the ones that
+    /// appear later (issue 16: a second NIC found by coldplug).
+    #[test]
+    fn which_plans_follow_new_interfaces() {
+        assert!(!named(&[], ""));
+        assert!(!named(&[], "ip=dhcp\n"));
+        assert!(!named(&[], "ip=dhcp6\n"));
+        assert!(
+            !named(&["--ip", "garbage::"], ""),
+            "falls back to DHCP on all"
+        );
+        assert!(named(&["eth1"], ""));
+        assert!(named(&[], "netcfg.ifaces=eth0\n"));
+        assert!(named(&[], "ip=:::::eth1:dhcp\n"));
+        assert!(named(
+            &[],
+            "ip=10.0.2.77::10.0.2.2:255.255.255.0::eth0:off\n"
+        ));
+        assert!(named(&[], "ip=off\n"));
+    }
 }
