@@ -123,6 +123,7 @@ impl Drop for TempDir {
 pub mod logfwd;
 pub mod netns;
 pub mod qemu;
+pub mod stats;
 
 /// Poll `cond` every 20 ms until it holds; panic with `what` after
 /// `limit`. For events a test cannot be told about (a file's content).

@@ -8,6 +8,7 @@
 //! (run by bench/appliance.sh, which builds the images).
 
 use nodistro_tests::qemu::{BootOpts, Guest};
+use nodistro_tests::stats::median_min_max as stats;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -105,19 +106,6 @@ fn one_run(img: &str, extra: &[String]) -> Result<Sample, String> {
         handover_ms,
         mem_kib,
     })
-}
-
-fn stats(mut v: Vec<f64>) -> Option<(f64, f64, f64)> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let med = if v.len() % 2 == 1 {
-        v[v.len() / 2]
-    } else {
-        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-    };
-    Some((med, v[0], v[v.len() - 1]))
 }
 
 fn main() {
