@@ -282,8 +282,12 @@ impl Supervisor {
                 return;
             }
             // Sequential: nothing starts while a helper is awaited. The app
-            // (next == len) always waits for every helper.
-            let blocked = !waiting.is_empty() && (!self.overlap || next == self.helpers.len());
+            // (next == len) always waits for every helper, and so does a
+            // stop point (`init.break=network` shows the links coldplug
+            // made, before DHCP).
+            let at_break = self.breaks.contains(&next);
+            let blocked =
+                !waiting.is_empty() && (!self.overlap || next == self.helpers.len() || at_break);
             if blocked {
                 return;
             }
@@ -866,8 +870,10 @@ mod tests {
             spawns(&a),
             [Target::Helper(0), Target::Helper(1), Target::Helper(2)]
         );
-        assert!(s.is_paused());
+        // The stop point waits for the drivers first, then pauses.
+        assert!(!s.is_paused());
         s.ready_line(2, "coldplug-done", ms(300));
+        assert!(s.is_paused());
         assert!(spawns(&s.drain()).is_empty());
         s.ready_line(0, "continue", ms(5000));
         assert_eq!(spawns(&s.drain()), [Target::Helper(3)]);

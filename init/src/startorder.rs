@@ -23,7 +23,10 @@ pub fn arrange(names: &[&str], overlap: bool) -> Vec<usize> {
     let first = |i: &usize| overlap && names[*i] == "logfwd";
     // logfwd to the front, the rest in their order.
     let all = 0..names.len();
-    all.clone().filter(first).chain(all.filter(|i| !first(i))).collect()
+    all.clone()
+        .filter(first)
+        .chain(all.filter(|i| !first(i)))
+        .collect()
 }
 
 /// Whether netcfg must be told when the drivers are settled: it starts
