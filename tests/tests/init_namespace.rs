@@ -336,10 +336,13 @@ sleep 1.5"#,
         console.contains("modload not ready after 500 ms"),
         "{console}"
     );
+    // The overlapped start (issue 16): logfwd first, then modload and
+    // netcfg together; the app after netcfg's word and modload's timeout.
     let order: Vec<usize> = [
-        "starting modload",
         "starting logfwd",
+        "starting modload",
         "starting netcfg",
+        "modload not ready after 500 ms",
         "app /bin/sh started",
     ]
     .iter()
