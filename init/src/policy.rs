@@ -384,6 +384,11 @@ impl Supervisor {
         }
     }
 
+    /// Whether the start sequence (helpers, then the app) is still going.
+    pub fn is_starting(&self) -> bool {
+        matches!(self.phase, Phase::Starting { .. })
+    }
+
     /// Whether helper `i` was started and is no longer waited for (ready,
     /// past its timeout, or failed to start).
     pub fn settled(&self, i: usize) -> bool {

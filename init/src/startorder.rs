@@ -13,6 +13,12 @@
 //! passed its timeout (`init.modload_timeout`, `init.net_timeout`, each
 //! counted from that helper's start; one line says which was not ready).
 //!
+//! logfwd runs at nice [`BOOT_NICE`] until the start is over (then 0): it
+//! reads the kernel's ring from its beginning and the app's pipes are
+//! kept by init, so starting it first loses nothing, and at low priority
+//! its start-up work fills the idle time of the DHCP exchange instead of
+//! delaying the drivers on a one-CPU machine (measured: BENCHMARKS.md).
+//!
 //! Sequential (`init.sequential=on`): the order before, for comparison and
 //! bring-up on odd hardware: modload (waited for), logfwd, netcfg (waited
 //! for), the app.
@@ -27,6 +33,14 @@ pub fn arrange(names: &[&str], overlap: bool) -> Vec<usize> {
         .filter(first)
         .chain(all.filter(|i| !first(i)))
         .collect()
+}
+
+/// logfwd's nice value while the boot starts (overlapped start only).
+pub const BOOT_NICE: i32 = 19;
+
+/// Whether helper `name` starts at [`BOOT_NICE`].
+pub fn nice_while_starting(name: &str, overlap: bool) -> bool {
+    overlap && name == "logfwd"
 }
 
 /// Whether netcfg must be told when the drivers are settled: it starts
@@ -75,5 +89,13 @@ mod tests {
         assert!(!netcfg_needs_coldplug_mark(&all, false));
         assert!(!netcfg_needs_coldplug_mark(&["logfwd", "netcfg"], true));
         assert!(!netcfg_needs_coldplug_mark(&["modload", "logfwd"], true));
+    }
+
+    #[test]
+    fn only_logfwd_is_niced_and_only_when_overlapped() {
+        assert!(nice_while_starting("logfwd", true));
+        assert!(!nice_while_starting("logfwd", false));
+        assert!(!nice_while_starting("netcfg", true));
+        assert!(!nice_while_starting("modload", true));
     }
 }

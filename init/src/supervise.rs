@@ -118,6 +118,9 @@ struct Shell {
     summary_done: bool,
     /// modload's index while the coldplug mark is still to be written.
     coldplug: Option<usize>,
+    /// Helpers started at [`crate::startorder::BOOT_NICE`], set back to 0
+    /// once the start is over.
+    niced: Vec<i32>,
 }
 
 /// Run until the supervisor finishes; returns how to end and the exit code.
@@ -171,6 +174,7 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
         stamps: vec![(None, None); n],
         summary_done: false,
         coldplug,
+        niced: Vec::new(),
     };
     let now = sh.now();
     sh.sup.start(now);
@@ -180,6 +184,11 @@ pub fn run(plan: Plan, sigfd: &OwnedFd) -> (Halt, i32) {
             return end;
         }
         sh.mark_coldplug();
+        if !sh.niced.is_empty() && !sh.sup.is_starting() {
+            for pid in std::mem::take(&mut sh.niced) {
+                crate::sys::renice_threads(pid, 0);
+            }
+        }
         sh.appliance_tick();
         sh.wait(sigfd);
         let now = sh.now();
@@ -310,7 +319,15 @@ impl Shell {
         }
         log("init", &format!("starting {}", h.spec.name));
         crate::sys::unblock_signals_in_child(&mut cmd);
+        let nice = self.sup.is_starting()
+            && crate::startorder::nice_while_starting(&h.spec.name, self.plan.overlap);
+        if nice {
+            crate::sys::nice_in_child(&mut cmd, crate::startorder::BOOT_NICE);
+        }
         let child = cmd.spawn()?;
+        if nice {
+            self.niced.push(child.id() as i32);
+        }
         drop(keep);
         self.ready[i] = Some(ReadyPipe {
             fd: r,

@@ -36,6 +36,34 @@ pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
     }
 }
 
+/// Start `cmd`'s child at nice value `prio` (its threads inherit it).
+pub fn nice_in_child(cmd: &mut std::process::Command, prio: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and makes one raw
+    // system call (setpriority: async-signal-safe); it allocates nothing
+    // and touches no lock. Failure only leaves the priority as it was.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _ = rustix::process::setpriority_process(None, prio);
+            Ok(())
+        });
+    }
+}
+
+/// Set the nice value of every thread of process `pid` (setpriority acts
+/// on one thread on Linux). Best effort: the process may be gone.
+pub fn renice_threads(pid: i32, prio: i32) {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let tid = e.file_name().to_str().and_then(|t| t.parse::<i32>().ok());
+        if let Some(tid) = tid.and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::setpriority_process(Some(tid), prio);
+        }
+    }
+}
+
 /// Make `cmd`'s child run as `uid`/`gid` (0: stay root) without
 /// supplementary groups. Raw per-thread system calls (rustix): between fork
 /// and exec the child has one thread, so they act on the whole process.
