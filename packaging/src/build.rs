@@ -403,14 +403,7 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
         img.add(d, Node::Dir { mode: 0o755 })?;
     }
     img.add("tmp", Node::Dir { mode: 0o1777 })?;
-    img.add(
-        "dev/console",
-        Node::CharDev {
-            mode: 0o600,
-            major: 5,
-            minor: 1,
-        },
-    )?;
+    img.add("dev/console", Node::console())?;
     let dir = tools_dir(args);
     let box_path = dir.join(MULTICALL_NAME);
     if !box_path.is_file() {
