@@ -131,26 +131,14 @@ mod tests {
             b"<14>1 - - - - - - text",
             b"6,123,456789,-;kernel line\n SUBSYSTEM=pci\n",
         ];
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for i in 0..30_000 {
-            let mut m = SEEDS[i % SEEDS.len()].to_vec();
-            for _ in 0..1 + rnd() % 8 {
-                let at = (rnd() as usize) % m.len().max(1);
-                match rnd() % 5 {
-                    0 if !m.is_empty() => m[at] = rnd() as u8,
-                    1 if !m.is_empty() => m[at] = b" []\"\\=:-<>T.Z+0"[rnd() as usize % 15],
-                    2 => m.truncate(at),
-                    _ => m.insert(at.min(m.len()), rnd() as u8),
-                }
-            }
-            syslog(&m);
-            kmsg(&m);
-        }
+        // Half the replaced and inserted bytes are ones the formats give
+        // meaning to.
+        let special = b" []\"\\=:-<>T.Z+0";
+        nodistro_common::fuzzing::mutations(SEEDS, 30_000, special, |_, m| {
+            syslog(m);
+            kmsg(m);
+        });
+        syslog(&[]);
+        kmsg(&[]);
     }
 }
