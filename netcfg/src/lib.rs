@@ -54,6 +54,7 @@ pub mod state;
 pub mod sys;
 pub mod sys6;
 pub mod v6;
+mod wire;
 
 use argh::FromArgs;
 use ipconf::IpConfig;

@@ -5,6 +5,7 @@
 //! previous state). The kernel does SLAAC and the default route itself;
 //! netcfg reads RAs for the M/O flags, DNS and the console lines.
 
+use crate::wire::{addr, be32};
 use std::net::Ipv6Addr;
 
 pub const TYPE_RS: u8 = 133;
@@ -53,16 +54,6 @@ pub enum RaError {
     Code(u8),
     #[error("router advertisement option {ty} has a bad length")]
     OptionLength { ty: u8 },
-}
-
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn addr(b: &[u8]) -> Ipv6Addr {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[..16]);
-    Ipv6Addr::from(a)
 }
 
 /// A usable unicast DNS server address.
