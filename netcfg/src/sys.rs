@@ -107,15 +107,21 @@ fn bind_link(fd: &OwnedFd, addr: &sockaddr_ll) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// A raw packet socket (SOCK_RAW, Ethernet headers included) receiving the
-/// DHCP client port on interface `ifindex` only.
-pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let fd = rustix::net::socket_with(
+/// A non-blocking AF_PACKET socket (SOCK_RAW: Ethernet headers included),
+/// bound to nothing yet.
+fn raw_packet_socket() -> io::Result<OwnedFd> {
+    Ok(rustix::net::socket_with(
         AddressFamily::PACKET,
         SocketType::RAW,
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
-    )?;
+    )?)
+}
+
+/// A raw packet socket (SOCK_RAW, Ethernet headers included) receiving the
+/// DHCP client port on interface `ifindex` only.
+pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let fd = raw_packet_socket()?;
     let prog: Vec<SockFilter> = FILTER
         .iter()
         .map(|&(code, jt, jf, k)| SockFilter { code, jt, jf, k })
@@ -148,12 +154,7 @@ fn link_addr(protocol: u16, ifindex: u32) -> sockaddr_ll {
 /// A raw packet socket receiving ARP frames on interface `ifindex`
 /// (address conflict detection) and sending whole Ethernet frames.
 pub fn arp_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let fd = rustix::net::socket_with(
-        AddressFamily::PACKET,
-        SocketType::RAW,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
+    let fd = raw_packet_socket()?;
     bind_link(&fd, &link_addr(0x0806, ifindex))?;
     Ok(fd)
 }
