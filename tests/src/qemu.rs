@@ -83,12 +83,23 @@ pub fn build_image(args: &[&str]) -> Image {
 /// The demo image: the release demo-app with `nodistro demo`'s modules
 /// for the Debian kernel.
 pub fn build_demo_image() -> Image {
-    let app = release_bin("demo-app").display().to_string();
+    app_image("demo-app", nodistro_packaging::demo::DEMO_MODULES, &[], &[])
+}
+
+/// [`build_image`] of the release binary `app` (demo-app, health-app...)
+/// for the booted kernel ([`kernel_release`]) with its `modules`, each
+/// `key=value` of `config` as a `--config`, then the `more` arguments.
+pub fn app_image(app: &str, modules: &[&str], config: &[&str], more: &[&str]) -> Image {
+    let app = release_bin(app).display().to_string();
     let release = kernel_release();
     let mut args = vec!["--app", &app, "--kernel-version", &release];
-    for m in nodistro_packaging::demo::DEMO_MODULES {
+    for m in modules {
         args.extend(["--module", m]);
     }
+    for c in config {
+        args.extend(["--config", c]);
+    }
+    args.extend_from_slice(more);
     build_image(&args)
 }
 

@@ -7,33 +7,19 @@
 //! reason is quoted) and a device that never appears are each reported
 //! once and the boot goes on.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
+use nodistro_tests::{require_program, TempDir};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("boot-counter");
-    let release = kernel_release();
-    build_image(&[
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--arg",
-        "/data/count",
-        "--kernel-version",
-        &release,
-        "--module",
-        "virtio_pci",
-        "--module",
-        "virtio_blk",
-        "--module",
-        "ext4",
-        "--config",
-        "init.helpers=modload,logfwd",
-        "--config",
-        "init.mount_timeout=3",
-    ])
+    app_image(
+        "boot-counter",
+        &["virtio_pci", "virtio_blk", "ext4"],
+        &["init.helpers=modload,logfwd", "init.mount_timeout=3"],
+        &["--arg", "/data/count"],
+    )
 }
 
 fn disk(dir: &Path, name: &str, mb: u64) -> String {

@@ -11,8 +11,8 @@
 //!   meta-data and user-data with the token; the host name is taken and the
 //!   user-data handed to the app under /run.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
+use nodistro_tests::{require_program, TempDir};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -20,28 +20,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("health-app");
-    let app = app.to_str().expect("utf-8 path").to_string();
-    let release = kernel_release();
-    let mut args = vec![
-        "--app",
-        &app,
-        "--kernel-version",
-        &release,
-        "--config",
-        "logfwd.format=rfc3164",
-    ];
-    for m in [
-        "virtio_pci",
-        "virtio_net",
-        "virtio_blk",
-        "isofs",
-        "button",
-        "evdev",
-    ] {
-        args.extend(["--module", m]);
-    }
-    build_image(&args)
+    app_image(
+        "health-app",
+        &[
+            "virtio_pci",
+            "virtio_net",
+            "virtio_blk",
+            "isofs",
+            "button",
+            "evdev",
+        ],
+        &["logfwd.format=rfc3164"],
+        &[],
+    )
 }
 
 fn wait_all(g: &Guest, needles: &[&str]) {

@@ -7,37 +7,23 @@
 //! - an app that fails its health checks start after start beyond
 //!   `init.health_restarts` makes init stop petting: the machine resets.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::release_bin;
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("health-app");
-    let release = kernel_release();
-    build_image(&[
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--kernel-version",
-        &release,
-        "--module",
-        "button",
-        "--module",
-        "evdev",
-        "--module",
-        "i6300esb",
-        "--config",
-        "init.helpers=modload,logfwd",
-        "--config",
-        "init.on_exit=restart",
-        "--config",
-        "init.watchdog=3",
-        "--config",
-        "init.health=http://127.0.0.1:8080/",
-        "--config",
-        "init.health_interval=1",
-        "--config",
-        "init.health_timeout=1",
-    ])
+    app_image(
+        "health-app",
+        &["button", "evdev", "i6300esb"],
+        &[
+            "init.helpers=modload,logfwd",
+            "init.on_exit=restart",
+            "init.watchdog=3",
+            "init.health=http://127.0.0.1:8080/",
+            "init.health_interval=1",
+            "init.health_timeout=1",
+        ],
+        &[],
+    )
 }
 
 fn boot(img: &Image, append: &[&str]) -> Guest {
