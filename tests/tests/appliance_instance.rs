@@ -43,6 +43,22 @@ fn wait_all(g: &Guest, needles: &[&str]) {
     }
 }
 
+/// The test image booted with only the [`restricted_nic`] to
+/// 127.0.0.1:`port` and `init.metadata=http://10.0.2.100/` given
+/// `timeout_s` seconds (the image lives as long as the guest needs it).
+fn boot_with_metadata_service(port: u16, timeout_s: u32) -> (Image, Guest) {
+    let img = image();
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .qemu_args(restricted_nic(port))
+            .append("init.metadata=http://10.0.2.100/")
+            .append(&format!("init.metadata_timeout={timeout_s}"))
+            .timeout(Duration::from_secs(150)),
+    );
+    (img, g)
+}
+
 /// QEMU's user network with nothing but `guestfwd` 10.0.2.100:80 -> a
 /// relay (busybox nc) to 127.0.0.1:`port`.
 fn restricted_nic(port: u16) -> Vec<String> {
@@ -136,15 +152,7 @@ fn no_seed_and_a_hanging_service_keep_the_defaults() {
             held.push(c);
         }
     });
-    let img = image();
-    let mut g = Guest::boot(
-        BootOpts::new(img.path())
-            .nic(Nic::None)
-            .qemu_args(restricted_nic(port))
-            .append("init.metadata=http://10.0.2.100/")
-            .append("init.metadata_timeout=2")
-            .timeout(Duration::from_secs(150)),
-    );
+    let (_img, mut g) = boot_with_metadata_service(port, 2);
     wait_all(
         &g,
         &[
@@ -218,18 +226,9 @@ fn imdsv2_gives_the_host_name_and_user_data() {
             serve(c, &l);
         }
     });
-    let img = image();
-    let mut g = Guest::boot(
-        BootOpts::new(img.path())
-            .nic(Nic::None)
-            .qemu_args(restricted_nic(port))
-            .append("init.metadata=http://10.0.2.100/")
-            // Each connection starts a relay process on this machine: give
-            // a loaded CI machine time (the hanging service test checks the
-            // deadline itself).
-            .append("init.metadata_timeout=30")
-            .timeout(Duration::from_secs(150)),
-    );
+    // Each connection starts a relay process on this machine: give a loaded
+    // CI machine time (the hanging service test checks the deadline itself).
+    let (_img, mut g) = boot_with_metadata_service(port, 30);
     let src = "the metadata service http://10.0.2.100:80/";
     wait_all(
         &g,
