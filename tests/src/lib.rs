@@ -26,6 +26,14 @@ pub fn release_dir() -> PathBuf {
 /// binaries. `nodistro build` packs the box from there too.
 pub const TOOLS_DIR_ENV: &str = "NODISTRO_TOOLS_DIR";
 
+/// `nodistro build --app APP -o OUT` and `more` arguments, as an argv
+/// (the tables of refused options build on it).
+pub fn build_argv<'a>(app: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["build", "--app", app, "-o", out];
+    v.extend_from_slice(more);
+    v
+}
+
 /// Path of a release binary of this workspace (`nodistro`, `nodistro-box`,
 /// `demo-app`, `modload`, ...), building the workspace's release binaries once
 /// per test process if needed (a no-op when they are fresh, as in CI where
