@@ -252,15 +252,21 @@ impl ModuleTree {
         }
     }
 
-    /// Apply modprobe.d: its aliases are looked up before anything else,
-    /// and its softdep lines replace a module's own (kmod reads the
-    /// configuration before modules.softdep).
+    /// Apply modprobe.d: its aliases are looked up before anything else.
+    /// kmod reads modules.softdep among the configuration files in name
+    /// order and takes a module's first softdep line: the softdeps of files
+    /// named before it replace a module's own, those of files named after
+    /// it only give softdeps to modules without their own.
     pub fn apply_modprobe_conf(&mut self, conf: &crate::modprobe_d::ModprobeConf) {
         self.config_aliases = conf.aliases.clone();
         let mut seen = crate::hash::FxSet::default();
-        for (name, sd, _) in parse_softdeps(&conf.softdeps) {
-            if seen.insert(name.clone()) {
-                if !self.softdeps.contains_key(&name) {
+        for (text, late) in [(&conf.softdeps, false), (&conf.late_softdeps, true)] {
+            for (name, sd, _) in parse_softdeps(text) {
+                let own = self.softdeps.contains_key(&name);
+                if (late && own) || !seen.insert(name.clone()) {
+                    continue;
+                }
+                if !own {
                     self.softdep_order.push(name.clone());
                 }
                 self.softdeps.insert(name, sd);
@@ -446,6 +452,30 @@ softdep cifs gcm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checked against modprobe in tests/tests/modload_kmod.rs.
+    #[test]
+    fn modprobe_d_softdeps_named_before_modules_softdep_win() {
+        let mut t = ModuleTree::from_texts(
+            "a.ko:\n",
+            "",
+            "softdep jbd2 pre: own1\nsoftdep ext4 pre: own2\n",
+            "",
+            b"",
+        );
+        let mut conf = crate::modprobe_d::ModprobeConf::default();
+        conf.parse_file("a.conf", "a.conf", "softdep jbd2 pre: early\n");
+        conf.parse_file(
+            "zz.conf",
+            "zz.conf",
+            "softdep ext4 pre: late\nsoftdep e1000 pre: late\nsoftdep jbd2 pre: late\n",
+        );
+        t.apply_modprobe_conf(&conf);
+        let pre = |m: &str| t.softdeps(m).0.to_vec();
+        assert_eq!(pre("jbd2"), ["early"]);
+        assert_eq!(pre("ext4"), ["own2"]);
+        assert_eq!(pre("e1000"), ["late"]);
+    }
 
     #[test]
     fn bad_lines_are_skipped_with_a_warning() {
