@@ -99,6 +99,10 @@ struct SockaddrIn6 {
     scope_id: u32,
 }
 
+/// A recvmsg control buffer, aligned for `struct cmsghdr`.
+#[repr(C, align(8))]
+struct Control([u8; 64]);
+
 /// Receive one datagram of a socket set up by [`icmp6_socket`]: its
 /// length, IPv6 source and the IP hop limit it arrived with (None: would
 /// block). std and rustix have no way to the IPV6_HOPLIMIT control
@@ -112,15 +116,14 @@ pub fn recv6_hop_limit(
         base: buf.as_mut_ptr(),
         len: buf.len(),
     };
-    // u64s: aligned for struct cmsghdr.
-    let mut control = [0u64; 8];
+    let mut control = Control([0; 64]);
     let mut msg = msghdr {
         msg_name: (&mut from as *mut SockaddrIn6).cast(),
         msg_namelen: std::mem::size_of::<SockaddrIn6>() as i32,
         msg_iov: (&mut iov as *mut IoVec).cast(),
         msg_iovlen: 1,
-        msg_control: control.as_mut_ptr().cast(),
-        msg_controllen: std::mem::size_of_val(&control),
+        msg_control: control.0.as_mut_ptr().cast(),
+        msg_controllen: control.0.len(),
         msg_flags: 0,
     };
     // SAFETY: `msg` points at `from`, `iov` (and through it `buf`) and
@@ -141,10 +144,9 @@ pub fn recv6_hop_limit(
         )
     }
     .ok()?;
-    let bytes: Vec<u8> = control.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    let used = msg.msg_controllen.min(bytes.len());
+    let used = msg.msg_controllen.min(control.0.len());
     let src = (from.family == AF_INET6 as u16).then(|| Ipv6Addr::from(from.addr));
-    Some((n.min(buf.len()), src, hop_limit_of(&bytes[..used])))
+    Some((n.min(buf.len()), src, hop_limit_of(&control.0[..used])))
 }
 
 /// The IPV6_HOPLIMIT value among the control messages of a recvmsg
