@@ -43,6 +43,7 @@ pub mod linkwait;
 pub mod msg;
 pub mod ra;
 pub mod ra_state;
+mod rawsock;
 pub mod ready;
 pub mod resolv;
 pub mod rtnl;
