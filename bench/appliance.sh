@@ -9,10 +9,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 RUNS=${1:-10}
-cargo build --release --workspace --bins >&2
-KVER=$(newest_kernel)
-W=$(mktemp -d /tmp/nodistro-appliance-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+qemu_bench_setup nodistro-appliance-bench
 
 # Both images send their logs to 10.0.2.2:5514 (nobody listens: same work).
 mods=(--module virtio_pci --module virtio_net --module e1000 --module button --module evdev)

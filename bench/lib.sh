@@ -107,6 +107,15 @@ times_table() {
 
 # ---- nodistro against busybox in QEMU (appliance.sh, modload-qemu.sh)
 
+# qemu_bench_setup TAG: fresh release binaries, KVER the newest kernel in
+# /boot, W a scratch dir (/tmp/TAG.XXXXXX) removed on exit.
+qemu_bench_setup() {
+    cargo build --release --workspace --bins >&2
+    KVER=$(newest_kernel)
+    W=$(mktemp -d "/tmp/$1.XXXXXX")
+    trap 'rm -rf "$W"' EXIT
+}
+
 # busybox_root: $W/nodistro.img unpacked into $W/nd, and the start of the
 # busybox root in $W/bb: the same modules tree (taken from the nodistro
 # image), busybox-static as /bin/busybox and /init, the console node.

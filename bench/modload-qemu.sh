@@ -9,10 +9,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
-cargo build --release --workspace --bins >&2
-KVER=$(newest_kernel)
-W=$(mktemp -d /tmp/modload-qemu-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+qemu_bench_setup modload-qemu-bench
 
 mods=(--module virtio_pci --module virtio_net --module virtio_blk --module e1000)
 # nodistro: the app exits at once (busybox true), init powers off.
