@@ -110,7 +110,7 @@ impl Rng {
     /// A byte: from `alphabet` half the time when it is not empty (the
     /// bytes a format gives meaning to), else any.
     pub fn byte(&mut self, alphabet: &[u8]) -> u8 {
-        if !alphabet.is_empty() && self.next() % 2 == 0 {
+        if !alphabet.is_empty() && self.next().is_multiple_of(2) {
             alphabet[self.below(alphabet.len())]
         } else {
             self.next() as u8

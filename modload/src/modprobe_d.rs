@@ -208,8 +208,16 @@ mod tests {
         assert_eq!(c.aliases, [("my_nic".to_string(), "e1000".to_string())]);
         assert_eq!(c.softdeps, "softdep ext4 pre: crc32c\n");
         assert_eq!(c.late_softdeps, "");
-        c.parse_file("zz.conf", "/etc/modprobe.d/zz.conf", "softdep jbd2 pre: crc32c\n");
-        c.parse_file("a.conf", "/etc/modprobe.d/a.conf", "softdep nfsd pre: md5\n");
+        c.parse_file(
+            "zz.conf",
+            "/etc/modprobe.d/zz.conf",
+            "softdep jbd2 pre: crc32c\n",
+        );
+        c.parse_file(
+            "a.conf",
+            "/etc/modprobe.d/a.conf",
+            "softdep nfsd pre: md5\n",
+        );
         assert_eq!(
             c.softdeps,
             "softdep ext4 pre: crc32c\nsoftdep nfsd pre: md5\n"

@@ -139,7 +139,8 @@ pub fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, bool)> {
 /// TP_STATUS_CSUMNOTREADY (tp_status is the first field of struct
 /// tpacket_auxdata).
 fn checksum_not_ready(control: &[u8]) -> bool {
-    cmsg_u32(control, SOL_PACKET, PACKET_AUXDATA).is_some_and(|status| status & TP_STATUS_CSUMNOTREADY != 0)
+    cmsg_u32(control, SOL_PACKET, PACKET_AUXDATA)
+        .is_some_and(|status| status & TP_STATUS_CSUMNOTREADY != 0)
 }
 
 #[cfg(test)]

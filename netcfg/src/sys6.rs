@@ -14,7 +14,12 @@ use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::OwnedFd;
 
 fn bind_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
-    Ok(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name.as_bytes())?)
+    Ok(setsockopt(
+        fd,
+        SOL_SOCKET,
+        SO_BINDTODEVICE,
+        name.as_bytes(),
+    )?)
 }
 
 /// A raw ICMPv6 socket on interface `name`, non-blocking, whose multicast
@@ -76,8 +81,8 @@ pub fn recv6_hop_limit(
         a.copy_from_slice(&from[8..24]);
         Ipv6Addr::from(a)
     });
-    let hops = cmsg_u32(&control.0[..used], SOL_IPV6, IPV6_HOPLIMIT)
-        .and_then(|h| u8::try_from(h).ok());
+    let hops =
+        cmsg_u32(&control.0[..used], SOL_IPV6, IPV6_HOPLIMIT).and_then(|h| u8::try_from(h).ok());
     Some((n, src, hops))
 }
 
