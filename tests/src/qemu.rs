@@ -103,6 +103,22 @@ pub fn app_image(app: &str, modules: &[&str], config: &[&str], more: &[&str]) ->
     build_image(&args)
 }
 
+/// Boot `img`, whose app is the release marker-init, as its init
+/// (`rdinit=/app/marker-init`, no NIC) with `markertoken=TOKEN`; returns
+/// once it printed its marker line, and that line.
+pub fn boot_marker(img: &Image, token: &str) -> (Guest, String) {
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .append("rdinit=/app/marker-init")
+            .append(&format!("markertoken={token}"))
+            .timeout(Duration::from_secs(90)),
+    );
+    let line = format!("NODISTRO-MARKER pid=1 token={token}");
+    g.expect_line(&line, Duration::from_secs(60));
+    (g, line)
+}
+
 /// What to boot and how.
 #[derive(Debug, Clone)]
 pub struct BootOpts {
@@ -309,6 +325,14 @@ impl Guest {
 
     fn clip(&self, t: Duration) -> Duration {
         t.min(self.deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// [`Guest::wait_for`], panicking with its reason (which carries the
+    /// console's tail): for a line the test cannot go on without.
+    pub fn expect_line(&self, needle: &str, timeout: Duration) {
+        if let Err(e) = self.wait_for(needle, timeout) {
+            panic!("{e}");
+        }
     }
 
     /// Wait until `needle` is on the console (since boot). The error carries

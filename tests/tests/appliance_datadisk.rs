@@ -47,9 +47,7 @@ fn boot(img: &Image, data: &str, scratch: &str, mount: &str, on_exit: &str) -> (
             ])
             .timeout(Duration::from_secs(150)),
     );
-    if let Err(e) = g.wait_for("BOOT-COUNT", Duration::from_secs(120)) {
-        panic!("{e}");
-    }
+    g.expect_line("BOOT-COUNT", Duration::from_secs(120));
     let outcome = g.wait_exit(Duration::from_secs(60));
     (outcome, g.console())
 }

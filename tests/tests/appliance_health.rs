@@ -35,9 +35,7 @@ fn a_wedged_app_is_restarted() {
         "ended: killed by signal 15 (SIGTERM)",
         "init: restarting app in",
     ] {
-        if let Err(e) = g.wait_for(needle, t) {
-            panic!("{e}");
-        }
+        g.expect_line(needle, t);
     }
     let after = g.console_len();
     if let Err(e) = g.wait_for_from(after, "init: app /app/health-app started", t) {

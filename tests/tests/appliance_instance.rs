@@ -37,9 +37,7 @@ fn image() -> Image {
 
 fn wait_all(g: &Guest, needles: &[&str]) {
     for n in needles {
-        if let Err(e) = g.wait_for(n, Duration::from_secs(90)) {
-            panic!("{e}");
-        }
+        g.expect_line(n, Duration::from_secs(90));
     }
 }
 

@@ -42,12 +42,10 @@ fn boot(img: &Image, append: &[&str]) -> Guest {
         opts = opts.append(a);
     }
     let g = Guest::boot(opts);
-    if let Err(e) = g.wait_for(
+    g.expect_line(
         "init: watchdog /dev/watchdog armed: timeout 3 s, pet every 1500 ms while healthy",
         Duration::from_secs(90),
-    ) {
-        panic!("{e}");
-    }
+    );
     g
 }
 
@@ -58,9 +56,7 @@ fn healthy_stays_up_clean_power_off_is_not_reset() {
     let img = image();
     let mut g = boot(&img, &["healthapp_ignore_term=1", "init.grace=6"]);
     // 12 answered checks, one a second: four watchdog timeouts.
-    if let Err(e) = g.wait_for("health-app: answered 12", Duration::from_secs(60)) {
-        panic!("{e}");
-    }
+    g.expect_line("health-app: answered 12", Duration::from_secs(60));
     assert_eq!(g.console().matches(BOOT).count(), 1, "{}", g.console());
     // The app ignores SIGTERM: init waits init.grace (6 s, two watchdog
     // timeouts) before SIGKILL, petting all along, then disarms.
@@ -87,9 +83,7 @@ fn an_app_failing_beyond_the_policy_gets_the_machine_reset() {
         "failed 2 times in a row (no answer within 1000 ms): stopping the app",
         "init: the machine is unhealthy: no longer petting the watchdog",
     ] {
-        if let Err(e) = g.wait_for(needle, t) {
-            panic!("{e}");
-        }
+        g.expect_line(needle, t);
     }
     let from = g.console_len();
     if let Err(e) = g.wait_for_from(from, BOOT, t) {

@@ -39,9 +39,7 @@ fn boot(img: &Image) -> Guest {
         "init: boot summary: mounts",
         "init: power button on /dev/input/event",
     ] {
-        if let Err(e) = g.wait_for(needle, Duration::from_secs(90)) {
-            panic!("{e}");
-        }
+        g.expect_line(needle, Duration::from_secs(90));
     }
     let c = g.console();
     assert!(c.contains("init: host name initqemu, lo up"), "{c}");

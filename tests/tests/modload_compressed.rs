@@ -180,9 +180,7 @@ fn coldplug_loads_xz_zstd_and_gzip_modules() {
         );
     }
     let g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(150)));
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     let c = g.console();
     assert!(!c.contains("modload: cannot load"), "{c}");
     // Stored decompressed: loaded like the plain ones, with no
@@ -202,9 +200,7 @@ fn a_truncated_compressed_module_fails_alone_with_its_name() {
     let (_tmp, dir) = compressed_tree(Some("kernel/drivers/net/virtio_net.ko.xz"));
     let img = image(&dir);
     let g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(150)));
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     let c = g.console();
     let line = line_of(&c, "modload: cannot load virtio_net: cannot decompress ");
     assert!(

@@ -36,9 +36,7 @@ fn boot_until_coldplug_done(img: &Image, append: &str) -> Guest {
             .append(append)
             .timeout(Duration::from_secs(150)),
     );
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     g
 }
 
@@ -123,9 +121,7 @@ fn modprobe_d_options_and_blacklist_take_effect() {
             ])
             .timeout(Duration::from_secs(150)),
     );
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     let c = g.console();
     let net = pos(&c, "modload: loaded virtio_net in ");
     let line = c[net..].lines().next().unwrap_or_default();
