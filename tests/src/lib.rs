@@ -26,6 +26,21 @@ pub fn release_dir() -> PathBuf {
 /// binaries. `nodistro build` packs the box from there too.
 pub const TOOLS_DIR_ENV: &str = "NODISTRO_TOOLS_DIR";
 
+/// Run `cmd` to the end; panics, naming the command and quoting its
+/// stderr, if it cannot start or exits unsuccessfully. Its output.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `nodistro build --app APP -o OUT` and `more` arguments, as an argv
 /// (the tables of refused options build on it).
 pub fn build_argv<'a>(app: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {

@@ -22,15 +22,7 @@ pub fn unique(tag: &str) -> String {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install iproute2)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    crate::run_ok(cmd)
 }
 
 /// A network namespace, deleted on drop.

@@ -8,7 +8,7 @@
 //! once and the boot goes on.
 
 use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::{require_program, TempDir};
+use nodistro_tests::{require_program, run_ok, TempDir};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -64,14 +64,9 @@ fn the_app_counts_its_boots_on_a_data_disk() {
     let tmp = TempDir::new("datadisk");
     let data = disk(tmp.path(), "data.img", 32);
     let scratch = disk(tmp.path(), "scratch.img", 8);
-    let out = Command::new(require_program("mke2fs", "e2fsprogs"))
-        .args(["-q", "-F", "-t", "ext4", "-L", "appdata", &data])
-        .output()
-        .expect("run mke2fs");
-    assert!(
-        out.status.success(),
-        "mke2fs: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(require_program("mke2fs", "e2fsprogs"))
+            .args(["-q", "-F", "-t", "ext4", "-L", "appdata", &data]),
     );
     let img = image();
 

@@ -12,7 +12,7 @@
 //!   user-data handed to the app under /run.
 
 use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::{require_program, TempDir};
+use nodistro_tests::{require_program, run_ok, TempDir};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -87,16 +87,11 @@ fn a_nocloud_seed_names_the_host_and_sets_logfwd_remote() {
     .expect("write user-data");
     std::fs::write(&md, "instance-id: iid-seed1\nlocal-hostname: seeded\n")
         .expect("write meta-data");
-    let out = Command::new(require_program("cloud-localds", "cloud-image-utils"))
-        .arg(&seed)
-        .arg(&ud)
-        .arg(&md)
-        .output()
-        .expect("run cloud-localds");
-    assert!(
-        out.status.success(),
-        "cloud-localds: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(require_program("cloud-localds", "cloud-image-utils"))
+            .arg(&seed)
+            .arg(&ud)
+            .arg(&md),
     );
     let img = image();
     let mut g = Guest::boot(

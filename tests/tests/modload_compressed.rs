@@ -10,7 +10,7 @@
 //! is and at boot it fails alone, named, with the reason.
 
 use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::{release_bin, require_program, run_ok, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -36,16 +36,10 @@ const COMPRESSED: &[(&str, &[&str], &str)] = &[
 
 fn compress(src: &Path, cmd: &[&str], dest: &Path) {
     let (prog, args) = cmd.split_first().expect("a command");
-    let out = Command::new(require_program(prog, prog))
-        .args(args)
-        .arg(src)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} {}: {}",
-        src.display(),
-        out.status
+    let out = run_ok(
+        Command::new(require_program(prog, prog))
+            .args(args)
+            .arg(src),
     );
     std::fs::write(dest, &out.stdout).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
 }

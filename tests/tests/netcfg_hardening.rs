@@ -3,7 +3,7 @@
 //! the address dnsmasq offers.
 
 use nodistro_tests::netns::{self, Guard, Netns};
-use nodistro_tests::{release_bin, TempDir};
+use nodistro_tests::{release_bin, run_ok, TempDir};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -48,14 +48,13 @@ fn declines_an_address_another_host_holds_and_binds_another() {
         c
     };
     // First, which address does dnsmasq give this client? (No probing.)
-    let out = netcfg(&["--oneshot", "--arp-probe", "0", "--timeout", "20"])
-        .output()
-        .expect("netcfg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&mut netcfg(&[
+        "--oneshot",
+        "--arp-probe",
+        "0",
+        "--timeout",
+        "20",
+    ]));
     let first = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .nth(1)

@@ -4,7 +4,7 @@
 //! resolv.conf); the same RA with hop limit 255 is followed.
 
 use nodistro_tests::netns::Link;
-use nodistro_tests::release_bin;
+use nodistro_tests::{release_bin, run_ok};
 use std::time::{Duration, Instant};
 
 /// Send the RA (`ra-sender` in the server namespace) until netcfg's log
@@ -13,16 +13,10 @@ use std::time::{Duration, Instant};
 fn send_until(l: &Link, hops: &str, rdnss: &str, expect: impl Fn(&Link) -> bool) {
     let end = Instant::now() + Duration::from_secs(30);
     loop {
-        let out = l
-            .server
-            .command(release_bin("ra-sender"))
-            .args([l.s_if.as_str(), hops, rdnss])
-            .output()
-            .expect("ra-sender runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            l.server
+                .command(release_bin("ra-sender"))
+                .args([l.s_if.as_str(), hops, rdnss]),
         );
         let sent = Instant::now();
         while sent.elapsed() < Duration::from_millis(500) {
