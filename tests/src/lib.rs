@@ -41,6 +41,17 @@ pub fn run_ok(cmd: &mut Command) -> std::process::Output {
     out
 }
 
+/// The names of the entries of `dir` that contain `part` (e.g. what a
+/// failed build left beside its output).
+pub fn names_containing(dir: &Path, part: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(part))
+        .collect()
+}
+
 /// `nodistro build --app APP -o OUT` and `more` arguments, as an argv
 /// (the tables of refused options build on it).
 pub fn build_argv<'a>(app: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {

@@ -4,7 +4,9 @@
 //! bad input fails with a clear message and no partial output.
 
 use nodistro_packaging::cpio;
-use nodistro_tests::{build_argv, release_bin, require_program, require_root, TempDir};
+use nodistro_tests::{
+    build_argv, names_containing, release_bin, require_program, require_root, TempDir,
+};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -300,13 +302,9 @@ fn rebuilds_are_byte_identical_and_honour_source_date_epoch() {
     assert_eq!(m.mtime(), 1_700_000_000);
 }
 
+/// What a build aimed at `<dir>/out.img` left in `dir`.
 fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .expect("readdir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("out"))
-        .collect()
+    names_containing(dir, "out")
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! new options refused in one line naming the thing and the fix, with no
 //! archive left behind.
 
-use nodistro_tests::{build_argv, release_bin, require_program, TempDir};
+use nodistro_tests::{build_argv, names_containing, release_bin, require_program, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -173,12 +173,7 @@ fn bad_first_image_options_are_one_line_and_leave_nothing() {
         for n in needles {
             assert!(err.contains(n), "{args:?}: {n:?} missing in: {err}");
         }
-        let left: Vec<_> = std::fs::read_dir(tmp.path())
-            .expect("readdir")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("out"))
-            .collect();
+        let left = names_containing(tmp.path(), "out");
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }
