@@ -17,7 +17,7 @@
 use crate::bins::Bins;
 use crate::depindex::DepIndex;
 pub use crate::fnmatch::name_of_path;
-use crate::fnmatch::normalize_name;
+use crate::fnmatch::{fnmatch, normalize_name};
 use crate::hash::FxMap;
 pub use crate::lookup::LookupKind;
 pub use crate::plan::Plan;
@@ -127,6 +127,10 @@ pub struct ModuleTree {
     pub(crate) builtin_order: Vec<String>,
     /// Modules with softdep lines, in file order.
     pub(crate) softdep_order: Vec<String>,
+    /// modprobe.d `softdep` lines (module pattern, softdep) of the files
+    /// named before modules.softdep, then of those named after it, each
+    /// in reading order (see [`ModuleTree::apply_modprobe_conf`]).
+    pub(crate) config_softdeps: [Vec<(String, Softdep)>; 2],
     /// `alias` lines of modprobe.d (pattern, module): looked up first.
     pub(crate) config_aliases: Vec<(String, String)>,
     pub(crate) warnings: Vec<String>,
@@ -222,6 +226,7 @@ impl ModuleTree {
             builtin_order: Vec::new(),
             softdep_order: Vec::new(),
             config_aliases: Vec::new(),
+            config_softdeps: Default::default(),
             warnings: Vec::new(),
         };
         t.add_softdeps(softdep);
@@ -253,25 +258,33 @@ impl ModuleTree {
     }
 
     /// Apply modprobe.d: its aliases are looked up before anything else.
-    /// kmod reads modules.softdep among the configuration files in name
-    /// order and takes a module's first softdep line: the softdeps of files
-    /// named before it replace a module's own, those of files named after
-    /// it only give softdeps to modules without their own.
+    /// Its softdeps go as kmod takes them: kmod reads modules.softdep among
+    /// the configuration files in name order and uses the first softdep
+    /// line whose module (a glob pattern, as in `softdep e100* pre: x`)
+    /// matches, so the lines of files named before it override a module's
+    /// own softdeps and those of files named after it only count for
+    /// modules without their own.
     pub fn apply_modprobe_conf(&mut self, conf: &crate::modprobe_d::ModprobeConf) {
         self.config_aliases = conf.aliases.clone();
-        let mut seen = crate::hash::FxSet::default();
-        for (text, late) in [(&conf.softdeps, false), (&conf.late_softdeps, true)] {
-            for (name, sd, _) in parse_softdeps(text) {
-                let own = self.softdeps.contains_key(&name);
-                if (late && own) || !seen.insert(name.clone()) {
-                    continue;
-                }
-                if !own {
-                    self.softdep_order.push(name.clone());
-                }
-                self.softdeps.insert(name, sd);
-            }
+        self.config_softdeps = [&conf.softdeps, &conf.late_softdeps].map(|text| {
+            parse_softdeps(text)
+                .into_iter()
+                .map(|(pattern, sd, _)| (pattern, sd))
+                .collect()
+        });
+    }
+
+    /// The softdep line that counts for module `name` (normalised).
+    pub(crate) fn softdep_of(&self, name: &str) -> Option<&Softdep> {
+        fn first<'a>(lines: &'a [(String, Softdep)], name: &str) -> Option<&'a Softdep> {
+            lines
+                .iter()
+                .find(|(p, _)| fnmatch(p.as_bytes(), name.as_bytes()))
+                .map(|(_, sd)| sd)
         }
+        first(&self.config_softdeps[0], name)
+            .or_else(|| self.softdeps.get(name))
+            .or_else(|| first(&self.config_softdeps[1], name))
     }
 
     /// A text file of the tree, read (or mapped) on first need; missing or
@@ -402,7 +415,7 @@ impl ModuleTree {
 
     /// Soft dependencies of a module as written (`pre`, `post`).
     pub fn softdeps(&self, name: &str) -> (&[String], &[String]) {
-        match self.softdeps.get(&normalize_name(name)) {
+        match self.softdep_of(&normalize_name(name)) {
             Some(s) => (&s.pre, &s.post),
             None => (&[], &[]),
         }
@@ -468,13 +481,15 @@ mod tests {
         conf.parse_file(
             "zz.conf",
             "zz.conf",
-            "softdep ext4 pre: late\nsoftdep e1000 pre: late\nsoftdep jbd2 pre: late\n",
+            "softdep ext4 pre: late\nsoftdep e100* pre: late\nsoftdep jbd2 pre: late\n",
         );
         t.apply_modprobe_conf(&conf);
         let pre = |m: &str| t.softdeps(m).0.to_vec();
         assert_eq!(pre("jbd2"), ["early"]);
         assert_eq!(pre("ext4"), ["own2"]);
         assert_eq!(pre("e1000"), ["late"]);
+        assert_eq!(pre("e1000e"), ["late"]);
+        assert!(pre("virtio_net").is_empty());
     }
 
     #[test]
