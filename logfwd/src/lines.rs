@@ -45,6 +45,10 @@ pub fn split_long(msg: String, max: usize) -> Vec<String> {
     out
 }
 
+fn strip_cr(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
 /// A piece of the stream: one line, or a part of a line that was too long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -82,28 +86,39 @@ impl LineSplitter {
     }
 
     fn piece(bytes: &[u8], cut: bool) -> Line {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         Line {
-            text: String::from_utf8_lossy(bytes).into_owned(),
+            text: String::from_utf8_lossy(strip_cr(bytes)).into_owned(),
             cut,
         }
     }
 
     /// Feed bytes; complete lines (and pieces of over-long ones) are pushed to `out`.
-    pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<Line>) {
+        self.feed_with(data, |bytes, cut| out.push(Self::piece(bytes, cut)));
+    }
+
+    /// [`LineSplitter::feed`] without an allocation per line: `emit` gets
+    /// each line's bytes (a trailing `\r` removed, not yet checked as
+    /// UTF-8) and whether it was cut. A line that lies whole in `data` is
+    /// handed out from `data` itself, not copied.
+    pub fn feed_with(&mut self, mut data: &[u8], mut emit: impl FnMut(&[u8], bool)) {
         while !data.is_empty() {
             let room = self.max - self.buf.len();
             let window = &data[..data.len().min(room + 1)];
             if let Some(nl) = window.iter().position(|&b| b == b'\n') {
-                self.buf.extend_from_slice(&data[..nl]);
-                out.push(Self::piece(&self.buf, false));
-                self.buf.clear();
+                if self.buf.is_empty() {
+                    emit(strip_cr(&data[..nl]), false);
+                } else {
+                    self.buf.extend_from_slice(&data[..nl]);
+                    emit(strip_cr(&self.buf), false);
+                    self.buf.clear();
+                }
                 data = &data[nl + 1..];
             } else if data.len() > room {
                 // The line does not fit: emit a piece and keep going.
                 self.buf.extend_from_slice(&data[..room]);
                 let cut = complete_utf8_len(&self.buf);
-                out.push(Self::piece(&self.buf[..cut], true));
+                emit(strip_cr(&self.buf[..cut]), true);
                 self.buf.drain(..cut);
                 data = &data[room..];
             } else {
@@ -195,6 +210,26 @@ mod tests {
         let total: usize = out.iter().map(|l| l.text.len()).sum();
         assert_eq!(total, 16 * 65536);
         assert_eq!(out.iter().filter(|l| !l.cut).count(), 1);
+    }
+
+    /// The allocation-free path gives what `feed` gives, over every cut of
+    /// the input into two reads.
+    #[test]
+    fn feed_with_matches_feed() {
+        let input = b"one\r\ntwo\n\nthree is longer than ten\n\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\nend";
+        for cut in 0..=input.len() {
+            let mut a = LineSplitter::new(10);
+            let mut want = Vec::new();
+            a.feed(&input[..cut], &mut want);
+            a.feed(&input[cut..], &mut want);
+            let mut b = LineSplitter::new(10);
+            let mut got = Vec::new();
+            for part in [&input[..cut], &input[cut..]] {
+                b.feed_with(part, |bytes, c| got.push(LineSplitter::piece(bytes, c)));
+            }
+            assert_eq!(got, want, "cut at {cut}");
+            assert_eq!(a.finish(), b.finish());
+        }
     }
 
     #[test]
