@@ -31,7 +31,7 @@ fn utc(time_us: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
 fn field(out: &mut String, value: Option<&str>, max: usize) {
     let v = value.unwrap_or("");
     // The usual case, whole: already printable ASCII and short enough.
-    if !v.is_empty() && v.len() <= max && v.bytes().all(|b| b.is_ascii_graphic()) {
+    if !v.is_empty() && v.len() <= max && printable_ascii(v.as_bytes()) && !v.contains(' ') {
         out.push_str(v);
         return;
     }
@@ -44,7 +44,7 @@ fn field(out: &mut String, value: Option<&str>, max: usize) {
     }
 }
 
-/// `n` in decimal, at least `width` digits (zero-padded).
+/// `n` in decimal, at least `width` digits (zero-padded, at most 20).
 fn push_num(out: &mut String, mut n: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut i = digits.len();
@@ -53,8 +53,36 @@ fn push_num(out: &mut String, mut n: u64, width: usize) {
         digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+}
+
+/// Whether `s` is printable ASCII only (0x20..=0x7e), eight bytes at a
+/// time: the usual message, copied whole.
+pub fn printable_ascii(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        // A byte below 0x20 borrows into its high bit; a byte of 0x7f or
+        // more carries into it (or has it set).
+        let low = x.wrapping_sub(ONES * 0x20) & !x;
+        let high = x.wrapping_add(ONES) | x;
+        if (low | high) & HIGH != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| (0x20..0x7f).contains(&b))
+}
+
+/// Bytes as text, borrowed when valid UTF-8 (checked with the standard
+/// library's fast validation first), invalid sequences replaced otherwise.
+pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -79,20 +107,22 @@ pub fn rfc5424_into(r: &View<'_>, origin: &Origin, out: &mut String) {
     pri(out, r.facility, r.severity);
     if r.time_us < crate::record::TIME_LIMIT_US {
         let (y, mo, d, h, mi, s, us) = utc(r.time_us);
-        out.push_str("1 ");
-        push_num(out, y.max(0) as u64, 4);
-        for (sep, n, w) in [
-            ('-', u64::from(mo), 2),
-            ('-', u64::from(d), 2),
-            ('T', h, 2),
-            (':', mi, 2),
-            (':', s, 2),
-            ('.', us, 6),
-        ] {
-            out.push(sep);
-            push_num(out, n, w);
-        }
-        out.push_str("Z ");
+        // `1 YYYY-MM-DDTHH:MM:SS.uuuuuuZ `, digits put in place.
+        let mut t = *b"1 0000-00-00T00:00:00.000000Z ";
+        let mut put = |end: usize, mut n: u64, width: usize| {
+            for i in (end - width..end).rev() {
+                t[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(6, y.clamp(0, 9999) as u64, 4);
+        put(9, u64::from(mo), 2);
+        put(12, u64::from(d), 2);
+        put(15, h, 2);
+        put(18, mi, 2);
+        put(21, s, 2);
+        put(28, us, 6);
+        out.push_str(std::str::from_utf8(&t).unwrap_or("1 - "));
     } else {
         // Past year 9999 (a kernel record's time from a damaged file):
         // RFC 5424's NILVALUE rather than a timestamp receivers reject.
@@ -214,9 +244,10 @@ pub fn console(r: &Record, since_boot_ms: u64) -> String {
 
 /// Append `s` with control characters but tab shown as `\xNN`.
 fn escape_controls(out: &mut String, s: &str) {
-    // The usual case, whole: no C0 control, DEL, nor a character starting
-    // with byte 0xC2 (U+0080..U+00BF holds the C1 controls).
-    if s.bytes().all(|b| b >= 0x20 && b != 0x7f && b != 0xc2) {
+    // The usual case, whole: printable ASCII; or else no C0 control, DEL,
+    // nor a character starting with byte 0xC2 (U+0080..U+00BF holds the
+    // C1 controls).
+    if printable_ascii(s.as_bytes()) || s.bytes().all(|b| b >= 0x20 && b != 0x7f && b != 0xc2) {
         out.push_str(s);
         return;
     }
@@ -276,6 +307,27 @@ mod tests {
             rfc3164(&r, &origin()),
             "<11>Nov  1 12:00:01 box demo_app[42]: disk full"
         );
+    }
+
+    #[test]
+    fn printable_ascii_matches_bytewise() {
+        for b in 0..=255u8 {
+            for at in 0..17 {
+                let mut s = vec![b'a'; 17];
+                s[at] = b;
+                let want = (0x20..0x7f).contains(&b);
+                assert_eq!(printable_ascii(&s), want, "byte {b:#x} at {at}");
+                assert_eq!(
+                    printable_ascii(&s[..at + 1]),
+                    want,
+                    "byte {b:#x} last of {}",
+                    at + 1
+                );
+            }
+        }
+        assert!(printable_ascii(b""));
+        assert_eq!(lossy(b"ok"), "ok");
+        assert_eq!(lossy(b"a\xffb"), "a\u{fffd}b");
     }
 
     #[test]

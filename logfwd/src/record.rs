@@ -178,14 +178,14 @@ impl<'a> View<'a> {
                 }
             }
             let len = usize::try_from(n.checked_sub(1)?).unwrap_or(usize::MAX);
-            Some(String::from_utf8_lossy(take(len)))
+            Some(crate::format::lossy(take(len)))
         };
         let hostname = field();
         let app = field().unwrap_or_default();
         let pid = field();
         let msgid = field();
         let sd = field();
-        let msg = String::from_utf8_lossy(take(usize::MAX));
+        let msg = crate::format::lossy(take(usize::MAX));
         View {
             source,
             facility: at(1),

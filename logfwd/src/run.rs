@@ -318,7 +318,7 @@ impl Logfwd {
     /// One line of the app's output, without a `Record` (no allocation
     /// when it is valid UTF-8 and not cut).
     fn app_line(&mut self, bytes: &[u8], cut: bool, now: u64, severity: u8) {
-        let mut msg = String::from_utf8_lossy(bytes);
+        let mut msg = crate::format::lossy(bytes);
         if cut {
             msg.to_mut().push_str(CONT_MARK);
         }
