@@ -18,6 +18,9 @@
 #
 # Usage: bench/logfwd-mibs.sh [N_PIPE] [N_DGRAM] [CLIENTS]
 #        (defaults 2000000 lines, 1000000 datagrams, 4 clients)
+#        LOGFWD_BIN=PATH: the logfwd measured (default: target's release build)
+#        LOGFWD_BEFORE=PATH: also measure this logfwd, as "logfwd-old" (a
+#        before/after pair from one run)
 # Needs: cc, rsyslog; syslog-ng is fetched (apt-get download, unpacked
 # under /var/cache/nodistro-bench: its package conflicts with rsyslog's).
 # Vector and Fluent Bit are not in Debian 12, crates.io, PyPI or npm.
@@ -88,21 +91,22 @@ measure() {
     wait "$pid" 2> /dev/null || true
 }
 
-run_logfwd() { # CASE
-    local d=$W/logfwd-$1 port
+run_logfwd() { # CASE [NAME BIN]
+    local name=${2:-logfwd} bin=${3:-$BIN}
+    local d=$W/$name-$1 port
     mkdir -p "$d"; start_receiver "$d" "$([ "$1" = pipe ] && echo "$N_PIPE" || echo "$N_DGRAM")"
     port=$(cat "$d/port")
     mkfifo "$d/fifo"
     # The app's pipe as init hands it over: an fd named in the environment.
-    NODISTRO_APP_STDOUT_FD=3 NODISTRO_APP_NAME=app "$BIN" --socket "$d/sock" \
+    NODISTRO_APP_STDOUT_FD=3 NODISTRO_APP_NAME=app "$bin" --socket "$d/sock" \
         --remote "tcp://127.0.0.1:$port" --no-kmsg --no-console --config /nonexistent \
         3<> "$d/fifo" 2> "$d/stderr" & echo $! > "$d/fwd.pid"
     local pid; pid=$(cat "$d/fwd.pid")
     wait_open "$pid" "$d/sock"
     if [ "$1" = pipe ]; then
-        measure logfwd pipe "$d" "$pid" "$N_PIPE" 136 sh -c "'$H' write $N_PIPE '$d/t0' > '$d/fifo'"
+        measure "$name" pipe "$d" "$pid" "$N_PIPE" 136 sh -c "'$H' write $N_PIPE '$d/t0' > '$d/fifo'"
     else
-        measure logfwd dgram "$d" "$pid" "$N_DGRAM" 168 "$H" dgram "$d/sock" "$N_DGRAM" "$CLIENTS" "$d/t0"
+        measure "$name" dgram "$d" "$pid" "$N_DGRAM" 168 "$H" dgram "$d/sock" "$N_DGRAM" "$CLIENTS" "$d/t0"
     fi
 }
 
@@ -168,6 +172,7 @@ EOF
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for c in pipe dgram; do
     run_logfwd "$c"
+    if [ -n "${LOGFWD_BEFORE:-}" ]; then run_logfwd "$c" logfwd-old "$LOGFWD_BEFORE"; fi
     run_rsyslog "$c"
     run_syslog_ng "$c"
 done
