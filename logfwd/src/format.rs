@@ -26,6 +26,52 @@ fn utc(time_us: u64) -> (i64, u32, u32, u64, u64, u64, u64) {
     (y, mo, d, s / 3600, s / 60 % 60, s % 60, time_us % 1_000_000)
 }
 
+/// `1 YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` for a time before year 10000: the
+/// version and timestamp of an RFC 5424 header. Records of the same second
+/// differ only in µs, so the date and time of day are worked out once per
+/// second.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    secs: u64,
+    text: [u8; 30],
+}
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp {
+            secs: u64::MAX,
+            text: [0; 30],
+        }
+    }
+}
+
+impl Stamp {
+    fn at(&mut self, time_us: u64) -> [u8; 30] {
+        fn put(t: &mut [u8; 30], end: usize, mut n: u64, width: usize) {
+            for i in (end - width..end).rev() {
+                t[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+        let secs = time_us / 1_000_000;
+        if self.secs != secs {
+            let (y, mo, d, h, mi, s, _) = utc(time_us);
+            let t = &mut self.text;
+            *t = *b"1 0000-00-00T00:00:00.000000Z ";
+            put(t, 6, y.clamp(0, 9999) as u64, 4);
+            put(t, 9, u64::from(mo), 2);
+            put(t, 12, u64::from(d), 2);
+            put(t, 15, h, 2);
+            put(t, 18, mi, 2);
+            put(t, 21, s, 2);
+            self.secs = secs;
+        }
+        let mut t = self.text;
+        put(&mut t, 28, time_us % 1_000_000, 6);
+        t
+    }
+}
+
 /// An RFC 5424 header field: printable ASCII without spaces, at most `max`
 /// characters, `-` when empty.
 fn field(out: &mut String, value: Option<&str>, max: usize) {
@@ -98,30 +144,15 @@ fn pri(out: &mut String, facility: u8, severity: u8) {
 /// character (a newline, a terminal escape) into a forwarded line.
 pub fn rfc5424(r: &Record, origin: &Origin) -> String {
     let mut out = String::with_capacity(r.msg.len() + 96);
-    rfc5424_into(&r.view(), origin, &mut out);
+    rfc5424_into(&r.view(), origin, &mut Stamp::default(), &mut out);
     out
 }
 
 /// [`rfc5424`], appended to `out`.
-pub fn rfc5424_into(r: &View<'_>, origin: &Origin, out: &mut String) {
+pub fn rfc5424_into(r: &View<'_>, origin: &Origin, stamp: &mut Stamp, out: &mut String) {
     pri(out, r.facility, r.severity);
     if r.time_us < crate::record::TIME_LIMIT_US {
-        let (y, mo, d, h, mi, s, us) = utc(r.time_us);
-        // `1 YYYY-MM-DDTHH:MM:SS.uuuuuuZ `, digits put in place.
-        let mut t = *b"1 0000-00-00T00:00:00.000000Z ";
-        let mut put = |end: usize, mut n: u64, width: usize| {
-            for i in (end - width..end).rev() {
-                t[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        };
-        put(6, y.clamp(0, 9999) as u64, 4);
-        put(9, u64::from(mo), 2);
-        put(12, u64::from(d), 2);
-        put(15, h, 2);
-        put(18, mi, 2);
-        put(21, s, 2);
-        put(28, us, 6);
+        let t = stamp.at(r.time_us);
         out.push_str(std::str::from_utf8(&t).unwrap_or("1 - "));
     } else {
         // Past year 9999 (a kernel record's time from a damaged file):
@@ -194,14 +225,20 @@ pub fn rfc3164_into(r: &View<'_>, origin: &Origin, out: &mut String) {
 /// Format for the remote sink.
 pub fn remote(format: Format, r: &Record, origin: &Origin) -> String {
     let mut out = String::with_capacity(r.msg.len() + 96);
-    remote_into(format, &r.view(), origin, &mut out);
+    remote_into(format, &r.view(), origin, &mut Stamp::default(), &mut out);
     out
 }
 
 /// [`remote`], appended to `out`.
-pub fn remote_into(format: Format, r: &View<'_>, origin: &Origin, out: &mut String) {
+pub fn remote_into(
+    format: Format,
+    r: &View<'_>,
+    origin: &Origin,
+    stamp: &mut Stamp,
+    out: &mut String,
+) {
     match format {
-        Format::Rfc5424 => rfc5424_into(r, origin, out),
+        Format::Rfc5424 => rfc5424_into(r, origin, stamp, out),
         Format::Rfc3164 => rfc3164_into(r, origin, out),
     }
 }
@@ -307,6 +344,18 @@ mod tests {
             rfc3164(&r, &origin()),
             "<11>Nov  1 12:00:01 box demo_app[42]: disk full"
         );
+    }
+
+    #[test]
+    fn stamp_follows_the_second() {
+        let mut stamp = Stamp::default();
+        let mut at = |us: u64| String::from_utf8_lossy(&stamp.at(us)).into_owned();
+        let t = 1_795_521_601_500_000; // 2026-11-24T12:00:01.5Z
+        assert_eq!(at(t), "1 2026-11-24T12:00:01.500000Z ");
+        assert_eq!(at(t + 7), "1 2026-11-24T12:00:01.500007Z ");
+        assert_eq!(at(t + 500_000), "1 2026-11-24T12:00:02.000000Z ");
+        assert_eq!(at(t - 86_400_000_000), "1 2026-11-23T12:00:01.500000Z ");
+        assert_eq!(at(0), "1 1970-01-01T00:00:00.000000Z ");
     }
 
     #[test]

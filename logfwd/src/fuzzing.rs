@@ -34,7 +34,7 @@ fn forward(r: &Record) {
         let mut framed = Vec::new();
         crate::sink::Encoding::OctetCounted(f, origin.clone()).wire_into(
             &compact,
-            &mut String::new(),
+            &mut crate::sink::Scratch::default(),
             &mut framed,
         );
         let mut want = Vec::new();

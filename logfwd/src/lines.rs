@@ -45,6 +45,28 @@ pub fn split_long(msg: String, max: usize) -> Vec<String> {
     out
 }
 
+/// Index of the first `\n`, eight bytes at a time.
+pub fn find_newline(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        // Bytes equal to '\n' become zero; a zero byte borrows into its
+        // high bit (the first one exactly, which is all we need).
+        let x = u64::from_le_bytes(b) ^ (ONES * u64::from(b'\n'));
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = words.remainder();
+    rest.iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
 fn strip_cr(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(b"\r").unwrap_or(bytes)
 }
@@ -105,7 +127,7 @@ impl LineSplitter {
         while !data.is_empty() {
             let room = self.max - self.buf.len();
             let window = &data[..data.len().min(room + 1)];
-            if let Some(nl) = window.iter().position(|&b| b == b'\n') {
+            if let Some(nl) = find_newline(window) {
                 if self.buf.is_empty() {
                     emit(strip_cr(&data[..nl]), false);
                 } else {
@@ -230,6 +252,26 @@ mod tests {
             assert_eq!(got, want, "cut at {cut}");
             assert_eq!(a.finish(), b.finish());
         }
+    }
+
+    #[test]
+    fn find_newline_matches_position() {
+        for len in 0..20 {
+            for nl in 0..=len {
+                for other in 0..=255u8 {
+                    let mut s = vec![other; len];
+                    if other == b'\n' {
+                        continue;
+                    }
+                    if nl < len {
+                        s[nl] = b'\n';
+                    }
+                    let want = s.iter().position(|&b| b == b'\n');
+                    assert_eq!(find_newline(&s), want, "len {len} nl {nl} byte {other:#x}");
+                }
+            }
+        }
+        assert_eq!(find_newline(b"ab\n\n\ncdefghij\n"), Some(2));
     }
 
     #[test]

@@ -68,14 +68,14 @@ impl Encoding {
     /// The bytes to write for a queued frame.
     pub fn wire(&self, f: &Frame) -> Vec<u8> {
         let mut out = Vec::new();
-        self.wire_into(&f.bytes, &mut String::new(), &mut out);
+        self.wire_into(&f.bytes, &mut Scratch::default(), &mut out);
         out
     }
 
     /// The bytes to write for a queued frame's compact form, appended to
     /// `out`; `scratch` is reused between calls (no allocation per record
     /// once it has grown).
-    pub fn wire_into(&self, compact: &[u8], scratch: &mut String, out: &mut Vec<u8>) {
+    pub fn wire_into(&self, compact: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) {
         let r = View::from_compact(compact);
         match self {
             Encoding::Console => {
@@ -84,17 +84,25 @@ impl Encoding {
                 out.push(b'\n');
             }
             Encoding::Datagram(f, o) => {
-                scratch.clear();
-                format::remote_into(*f, &r, o, scratch);
-                out.extend_from_slice(scratch.as_bytes());
+                scratch.text.clear();
+                format::remote_into(*f, &r, o, &mut scratch.stamp, &mut scratch.text);
+                out.extend_from_slice(scratch.text.as_bytes());
             }
             Encoding::OctetCounted(f, o) => {
-                scratch.clear();
-                format::remote_into(*f, &r, o, scratch);
-                format::octet_frame(scratch.as_bytes(), out);
+                scratch.text.clear();
+                format::remote_into(*f, &r, o, &mut scratch.stamp, &mut scratch.text);
+                format::octet_frame(scratch.text.as_bytes(), out);
             }
         }
     }
+}
+
+/// What [`Encoding::wire_into`] keeps between records: one record's text
+/// and the last second's timestamp.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub text: String,
+    pub stamp: format::Stamp,
 }
 
 /// The notice a sink sends where it dropped `n` records.
@@ -547,8 +555,8 @@ pub struct Tcp {
     buf: Vec<u8>,
     /// End offset of each frame in `buf`.
     ends: Vec<usize>,
-    /// One record's formatted text.
-    scratch: String,
+    /// One record's formatted text, the last timestamp.
+    scratch: Scratch,
 }
 
 impl Tcp {
@@ -560,7 +568,7 @@ impl Tcp {
             origin,
             buf: Vec::new(),
             ends: Vec::new(),
-            scratch: String::new(),
+            scratch: Scratch::default(),
         }
     }
 
