@@ -123,31 +123,51 @@ impl LineSplitter {
     /// each line's bytes (a trailing `\r` removed, not yet checked as
     /// UTF-8) and whether it was cut. A line that lies whole in `data` is
     /// handed out from `data` itself, not copied.
-    pub fn feed_with(&mut self, mut data: &[u8], mut emit: impl FnMut(&[u8], bool)) {
-        while !data.is_empty() {
+    pub fn feed_with(&mut self, data: &[u8], mut emit: impl FnMut(&[u8], bool)) {
+        self.feed_until(data, |bytes, cut| {
+            emit(bytes, cut);
+            true
+        });
+    }
+
+    /// [`LineSplitter::feed_with`] that stops after a piece for which
+    /// `emit` returns false. Returns how many bytes of `data` were taken;
+    /// the rest is for a later call (back-pressure: the reader holds it
+    /// until its sink has room).
+    pub fn feed_until(&mut self, data: &[u8], mut emit: impl FnMut(&[u8], bool) -> bool) -> usize {
+        let mut rest = data;
+        while !rest.is_empty() {
             let room = self.max - self.buf.len();
-            let window = &data[..data.len().min(room + 1)];
-            if let Some(nl) = find_newline(window) {
-                if self.buf.is_empty() {
-                    emit(strip_cr(&data[..nl]), false);
+            let window = &rest[..rest.len().min(room + 1)];
+            let go = if let Some(nl) = find_newline(window) {
+                let go = if self.buf.is_empty() {
+                    emit(strip_cr(&rest[..nl]), false)
                 } else {
-                    self.buf.extend_from_slice(&data[..nl]);
-                    emit(strip_cr(&self.buf), false);
+                    self.buf.extend_from_slice(&rest[..nl]);
+                    let go = emit(strip_cr(&self.buf), false);
                     self.buf.clear();
-                }
-                data = &data[nl + 1..];
-            } else if data.len() > room {
+                    go
+                };
+                rest = &rest[nl + 1..];
+                go
+            } else if rest.len() > room {
                 // The line does not fit: emit a piece and keep going.
-                self.buf.extend_from_slice(&data[..room]);
+                self.buf.extend_from_slice(&rest[..room]);
                 let cut = complete_utf8_len(&self.buf);
-                emit(strip_cr(&self.buf[..cut]), true);
+                let go = emit(strip_cr(&self.buf[..cut]), true);
                 self.buf.drain(..cut);
-                data = &data[room..];
+                rest = &rest[room..];
+                go
             } else {
-                self.buf.extend_from_slice(data);
-                data = &[];
+                self.buf.extend_from_slice(rest);
+                rest = &[];
+                true
+            };
+            if !go {
+                break;
             }
         }
+        data.len() - rest.len()
     }
 
     /// End of stream: the partial last line, if any.
@@ -251,6 +271,36 @@ mod tests {
             }
             assert_eq!(got, want, "cut at {cut}");
             assert_eq!(a.finish(), b.finish());
+        }
+    }
+
+    /// Stopping after any piece and feeding the rest later gives the same
+    /// pieces as one feed.
+    #[test]
+    fn feed_until_stops_and_resumes_without_loss() {
+        let input = b"one\ntwo\r\n\nthree is longer than ten\nend\nta";
+        let mut a = LineSplitter::new(10);
+        let mut want = Vec::new();
+        a.feed(input, &mut want);
+        for stop_every in 1..5 {
+            let mut b = LineSplitter::new(10);
+            let mut got = Vec::new();
+            let mut rest: &[u8] = input;
+            let mut calls = 0;
+            while !rest.is_empty() {
+                let mut n = 0;
+                let used = b.feed_until(rest, |bytes, cut| {
+                    got.push(LineSplitter::piece(bytes, cut));
+                    n += 1;
+                    n < stop_every
+                });
+                assert!(used > 0 || rest.is_empty());
+                rest = &rest[used..];
+                calls += 1;
+            }
+            assert_eq!(got, want, "stopping every {stop_every}");
+            assert!(stop_every > 3 || calls > 2);
+            assert_eq!(b.finish().map(|l| l.text), Some("ta".into()));
         }
     }
 

@@ -282,8 +282,15 @@ impl Logfwd {
         last: bool,
         room: Option<Room>,
     ) {
+        // First what an earlier read left when the sink had no room.
+        if !p.pending.is_empty() {
+            let pending = std::mem::take(&mut p.pending);
+            let used = self.feed_pipe(p, &pending, p.pending_time, room);
+            p.pending = pending;
+            p.pending.drain(..used);
+        }
         for _ in 0..limit {
-            if self.remote_full(room) {
+            if !p.pending.is_empty() || self.remote_full(room) {
                 break;
             }
             match rustix::io::read(&p.fd, &mut *buf) {
@@ -294,10 +301,11 @@ impl Logfwd {
                 Ok(n) => {
                     // The lines of one read arrived together: one clock reading.
                     let now = now_us();
-                    let severity = p.severity;
-                    p.splitter.feed_with(&buf[..n], |bytes, cut| {
-                        self.app_line(bytes, cut, now, severity)
-                    })
+                    let used = self.feed_pipe(p, &buf[..n], now, room);
+                    if used < n {
+                        p.pending.extend_from_slice(&buf[used..n]);
+                        p.pending_time = now;
+                    }
                 }
                 Err(Errno::AGAIN) => break,
                 Err(Errno::INTR) => {}
@@ -308,11 +316,21 @@ impl Logfwd {
                 }
             }
         }
-        if last || !p.open {
+        if (last || !p.open) && p.pending.is_empty() {
             if let Some(line) = p.splitter.finish() {
                 self.app_line(line.text.as_bytes(), line.cut, now_us(), p.severity);
             }
         }
+    }
+
+    /// Split `data` into the app's lines until the remote has no `room`
+    /// left; how many bytes were taken.
+    fn feed_pipe(&mut self, p: &mut AppPipe, data: &[u8], now: u64, room: Option<Room>) -> usize {
+        let severity = p.severity;
+        p.splitter.feed_until(data, |bytes, cut| {
+            self.app_line(bytes, cut, now, severity);
+            !self.remote_full(room)
+        })
     }
 
     /// One line of the app's output, without a `Record` (no allocation
@@ -507,6 +525,11 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
             .filter_map(|&i| at(&mut fds, pipes[i].fd.as_fd(), true).map(|k| (i, k)))
             .collect();
         let recent_at = recent.as_ref().and_then(|l| at(&mut fds, l.as_fd(), true));
+        // Lines held back for room are taken as soon as there is room,
+        // without waiting for the app to write again.
+        let held: Vec<usize> = (0..pipes.len())
+            .filter(|&i| !pipes[i].pending.is_empty() && !throttled)
+            .collect();
         let room_at = match (&lf.remote, throttled) {
             (Some(r), true) => at(&mut fds, r.room_fd().as_fd(), true),
             _ => None,
@@ -520,6 +543,9 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         if throttled {
             let stall = sink::STALLED.as_millis() as u64;
             wait_ms = Some(wait_ms.map_or(stall, |ms| ms.min(stall)));
+        }
+        if !held.is_empty() {
+            wait_ms = Some(0);
         }
         let timeout = wait_ms.map(|ms| rustix::event::Timespec {
             tv_sec: (ms / 1000) as i64,
@@ -537,11 +563,14 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
             ready(recent_at),
             ready(room_at),
         );
-        let pipe_ev: Vec<usize> = pipe_at
+        let mut pipe_ev: Vec<usize> = pipe_at
             .iter()
             .filter(|&&(_, k)| ready(Some(k)))
             .map(|&(i, _)| i)
+            .chain(held)
             .collect();
+        pipe_ev.sort_unstable();
+        pipe_ev.dedup();
         drop(fds);
         if room_ev {
             if let Some(r) = &lf.remote {
@@ -584,7 +613,7 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
     // Everything already queued in the socket and the pipes (bounded: a
     // producer that never stops must not keep us from exiting).
     lf.read_socket(&sock, &mut dgram, LAST_WORDS, None);
-    for p in pipes.iter_mut().filter(|p| p.open) {
+    for p in pipes.iter_mut().filter(|p| p.open || !p.pending.is_empty()) {
         lf.read_pipe(p, &mut chunk, LAST_WORDS, true, None);
     }
     lf.flush();

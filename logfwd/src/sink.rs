@@ -193,10 +193,9 @@ impl Room {
 
 /// Back-pressure: the reader stops reading its producers above half of a
 /// queue's bounds, and goes on once the sink delivered it down to a
-/// quarter. The other half takes what the reader's last read held beyond
-/// the mark (one 64 KiB read of the app's pipe: 5,000 lines of 13 bytes or
-/// more fit in half the default 10,000; shorter ones may still drop the
-/// oldest, and are counted).
+/// quarter. The reader stops between two lines of a read (it keeps the rest
+/// of the read for later), so the other half only takes what one datagram
+/// or kernel record adds.
 fn room_in(q: &BoundedQueue) -> Room {
     Room {
         records: (q.max_items() / 2).saturating_sub(q.len()),
