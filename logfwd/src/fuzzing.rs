@@ -27,8 +27,19 @@ fn forward(r: &Record) {
     let origin = Origin {
         hostname: "box".into(),
     };
+    let compact = r.to_compact();
     for f in [Format::Rfc5424, Format::Rfc3164] {
         let wire = format::remote(f, r, &origin);
+        // What the TCP sink writes straight from the queued form.
+        let mut framed = Vec::new();
+        crate::sink::Encoding::OctetCounted(f, origin.clone()).wire_into(
+            &compact,
+            &mut crate::sink::Scratch::default(),
+            &mut framed,
+        );
+        let mut want = Vec::new();
+        format::octet_frame(wire.as_bytes(), &mut want);
+        assert_eq!(framed, want, "{f:?} from the compact form");
         assert!(clean(&wire), "{f:?} line {wire:?}");
         if f == Format::Rfc5424 {
             // Four-digit years or none: receivers reject anything else.
