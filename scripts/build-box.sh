@@ -11,10 +11,11 @@
 #              too) unless --tools says otherwise. With Debian's rustc-web
 #              and rust-web-src (scripts/setup.sh installs them) std is
 #              rebuilt for size with the box (-Zbuild-std, panic =
-#              immediate-abort: 0.85 MB with every tool); without them the
-#              stable toolchain links eyra against the prebuilt std (1.24 MB)
-#              and says so. Both need RUSTC_BOOTSTRAP=1 (c-scape's printf,
-#              and -Z flags), set here. BENCHMARKS.md, issue 17.
+#              immediate-abort, no unwind tables: 0.70 MB with every
+#              tool); without them the stable toolchain links eyra against
+#              the prebuilt std (1.24 MB) and says so. Both need
+#              RUSTC_BOOTSTRAP=1 (c-scape's printf, -Z flags), set here.
+#              BENCHMARKS.md, issue 17.
 # --tools LIST the tools the box holds (Cargo features). An unknown name
 #              is refused by cargo; a box without init cannot be an image's
 #              /init and `nodistro build` refuses it.
@@ -49,13 +50,14 @@ if [[ $libc_free == 1 ]]; then
   cargo=$(dirname "$rustc")/cargo
   if [[ -x $rustc && -x $cargo && -d $("$rustc" --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/std ]]; then
     # immediate-abort: a panic is one abort instruction, so std's panic
-    # printing, backtrace symbolizer and most formatting go. The target
+    # printing, backtrace symbolizer and most formatting go; nothing
+    # unwinds, so no unwind tables (.eh_frame, 145 KB). The target
     # rustflags of .cargo/config.toml (static, non-PIE) are kept: --config
     # appends to them.
     (cd libc-free && RUSTC_BOOTSTRAP=1 RUSTC="$rustc" RUSTDOC="$(dirname "$rustc")/rustdoc" \
       CARGO_TARGET_DIR="$tdir" "$cargo" build --release \
       --no-default-features --features "$tools" -Zbuild-std=std,panic_abort \
-      --config 'target.x86_64-unknown-linux-gnu.rustflags=["-Zunstable-options", "-Cpanic=immediate-abort"]' >&2)
+      --config 'target.x86_64-unknown-linux-gnu.rustflags=["-Zunstable-options", "-Cpanic=immediate-abort", "-Cforce-unwind-tables=no"]' >&2)
   else
     echo "build-box.sh: $rustc with std's source not found (apt-get install rustc-web cargo-web rust-web-src): linking the prebuilt std, a bigger box" >&2
     (cd libc-free && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$tdir" \
