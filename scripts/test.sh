@@ -16,4 +16,4 @@ LF=$(bash scripts/build-box.sh --libc-free)
 NODISTRO_TOOLS_DIR="$PWD/$LF" NODISTRO_BOX_HALF_BUSYBOX=1 cargo test -p nodistro-tests --no-fail-fast \
   --test static_binaries --test box_tools --test runtime_no_libc --test init_namespace \
   --test netcfg_dnsmasq --test logfwd_rsyslog --test qemu_boot --test appliance_demo \
-  --test console_qemu
+  --test console_qemu --test netcfg_ipv6

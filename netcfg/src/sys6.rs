@@ -1,35 +1,46 @@
 //! The IPv6 sockets netcfg listens on: ICMPv6 (router advertisements) and
 //! UDP port 546 (DHCPv6 client), each bound to one interface.
-//! SO_BINDTODEVICE has no rustix wrapper: one raw setsockopt here.
+//! SO_BINDTODEVICE has no rustix wrapper, and rustix 1.0.8 (the libc-free
+//! box's lock) sets IPV6_MULTICAST_HOPS at the IPv4 level (ENOPROTOOPT;
+//! fixed in 1.1): one raw setsockopt here for both.
 #![allow(unsafe_code)]
 
 use linux_raw_sys::general::__NR_setsockopt;
-use linux_raw_sys::net::{SOL_SOCKET, SO_BINDTODEVICE};
+use linux_raw_sys::net::{IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SOL_SOCKET, SO_BINDTODEVICE};
 use nodistro_common::syscall::syscall6;
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::io;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-fn bind_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
-    let b = name.as_bytes();
-    // SAFETY: `b` is alive for the call and its exact length is passed;
-    // the kernel only reads (copies) the name; `fd` is open (borrowed).
+/// setsockopt(fd, level, name, value).
+fn set_option(fd: &OwnedFd, level: usize, name: usize, value: &[u8]) -> io::Result<()> {
+    // SAFETY: `value` is alive for the call and its exact length is passed;
+    // the kernel only reads (copies) it; `fd` is open (borrowed).
     unsafe {
         syscall6(
             __NR_setsockopt,
             [
                 fd.as_raw_fd() as usize,
-                SOL_SOCKET as usize,
-                SO_BINDTODEVICE as usize,
-                b.as_ptr() as usize,
-                b.len(),
+                level,
+                name,
+                value.as_ptr() as usize,
+                value.len(),
                 0,
             ],
         )
     }
     .map(drop)
     .map_err(io::Error::from)
+}
+
+fn bind_device(fd: &OwnedFd, name: &str) -> io::Result<()> {
+    set_option(
+        fd,
+        SOL_SOCKET as usize,
+        SO_BINDTODEVICE as usize,
+        name.as_bytes(),
+    )
 }
 
 /// A raw ICMPv6 socket on interface `name`, non-blocking, whose multicast
@@ -42,7 +53,12 @@ pub fn icmp6_socket(name: &str) -> io::Result<OwnedFd> {
         Some(net::ipproto::ICMPV6),
     )?;
     bind_device(&fd, name)?;
-    net::sockopt::set_ipv6_multicast_hops(&fd, 255)?;
+    set_option(
+        &fd,
+        IPPROTO_IPV6 as usize,
+        IPV6_MULTICAST_HOPS as usize,
+        &255i32.to_ne_bytes(),
+    )?;
     net::sockopt::set_ipv6_unicast_hops(&fd, Some(255))?;
     Ok(fd)
 }
