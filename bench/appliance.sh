@@ -7,13 +7,9 @@
 #
 # Usage: bench/appliance.sh [RUNS]   (default 10; needs root for mknod)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 RUNS=${1:-10}
-cargo build --release --workspace --bins >&2
-REL=target/x86_64-unknown-linux-gnu/release
-KVER=$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
-W=$(mktemp -d /tmp/nodistro-appliance-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+qemu_bench_setup nodistro-appliance-bench
 
 # Both images send their logs to 10.0.2.2:5514 (nobody listens: same work).
 mods=(--module virtio_pci --module virtio_net --module e1000 --module button --module evdev)
@@ -22,19 +18,13 @@ mods=(--module virtio_pci --module virtio_net --module e1000 --module button --m
 
 # The busybox root: the same modules tree (taken from the nodistro image),
 # the same app, busybox-static, the rc script and inittab.
-mkdir -p "$W/nd" "$W/bb"
-(cd "$W/nd" && gzip -dc ../nodistro.img | cpio -idm --quiet)
-(cd "$W/bb" && mkdir -p bin sbin usr/bin usr/sbin etc proc sys dev run tmp app lib)
-cp -a "$W/nd/lib/modules" "$W/bb/lib/"
+busybox_root
+(cd "$W/bb" && mkdir -p sbin usr/bin usr/sbin run tmp app)
 cp "$REL/demo-app" "$W/bb/app/"
-cp /bin/busybox "$W/bb/bin/busybox"
-ln -s bin/busybox "$W/bb/init"
 B=bench/appliance-busybox
 install -m 755 $B/rc "$W/bb/etc/rc"
 install -m 755 $B/udhcpc.script "$W/bb/etc/udhcpc.script"
 install -m 644 $B/inittab "$W/bb/etc/inittab"
-mknod "$W/bb/dev/console" c 5 1
-pack() { (cd "$1" && find . "${@:2}" | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet); }
 pack "$W/bb" | gzip -9 -n > "$W/busybox.img"
 
 # Sizes without the kernel modules both carry, packed the same way (cpio newc
@@ -47,7 +37,7 @@ size_row() { # label dir
 }
 read -r nd_raw nd_gz < <(size_row nodistro "$W/nd")
 read -r bb_raw bb_gz < <(size_row busybox "$W/bb")
-echo "kernel $KVER, qemu $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), TCG, virtio-net, $RUNS runs each"
+echo "kernel $KVER, qemu $(qemu_version), TCG, virtio-net, $RUNS runs each"
 echo
 printf '%-44s %12s %12s %7s\n' "image without kernel modules" nodistro busybox ratio
 row() { printf '%-44s %12s %12s %7s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN {printf "%.2f", a / b}')"; }

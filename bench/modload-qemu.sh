@@ -7,36 +7,26 @@
 #
 # Usage: bench/modload-qemu.sh [RUNS]   (default 5; needs root for mknod)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 RUNS=${1:-5}
-cargo build --release --workspace --bins >&2
-REL=target/x86_64-unknown-linux-gnu/release
-KVER=$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
-W=$(mktemp -d /tmp/modload-qemu-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+qemu_bench_setup modload-qemu-bench
 
 mods=(--module virtio_pci --module virtio_net --module virtio_blk --module e1000)
 # nodistro: the app exits at once (busybox true), init powers off.
 "$REL/nodistro" build --app /bin/busybox --arg true --kernel-version "$KVER" "${mods[@]}" \
     --config init.helpers=modload -o "$W/nodistro.img" >&2
 # busybox: the same modules tree, taken from the nodistro image.
-mkdir -p "$W/nd" "$W/bb"
-(cd "$W/nd" && gzip -dc ../nodistro.img | cpio -idm --quiet)
-(cd "$W/bb" && mkdir -p bin proc sys dev lib etc)
-cp -a "$W/nd/lib/modules" "$W/bb/lib/"
-cp /bin/busybox "$W/bb/bin/busybox"
-ln -s bin/busybox "$W/bb/init"
+busybox_root
 install -m 755 bench/modload-busybox/rc "$W/bb/etc/rc"
 echo '::sysinit:/bin/busybox sh /etc/rc' > "$W/bb/etc/inittab"
-mknod "$W/bb/dev/console" c 5 1
-(cd "$W/bb" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n > "$W/busybox.img"
+pack "$W/bb" | gzip -n > "$W/busybox.img"
 
 boot() { "$REL/nodistro" run --initrd "$1" --nic virtio --timeout 120 2>&1 | tr -d '\r'; }
 nd_ms() { # console -> ms from "starting modload" to "coldplug-done"
     awk -F'[][]' '/init: starting modload/ {a=$2} /init: modload: coldplug-done/ {b=$2} END {printf "%d", (b - a) * 1000}'
 }
 bb_ms() { awk '/^BB-COLDPLUG/ {printf "%d", ($3 - $2) * 1000}'; }
-echo "kernel $KVER, qemu $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), TCG, i440fx + virtio-net NIC, image with virtio_pci virtio_net virtio_blk e1000, $RUNS runs each, coldplug wall ms"
+echo "kernel $KVER, qemu $(qemu_version), TCG, i440fx + virtio-net NIC, image with virtio_pci virtio_net virtio_blk e1000, $RUNS runs each, coldplug wall ms"
 printf '%-4s %10s %10s\n' run modload busybox
 nd_all=(); bb_all=()
 for i in $(seq "$RUNS"); do

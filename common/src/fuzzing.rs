@@ -2,7 +2,9 @@
 //! `/etc/nodistro.conf`, rtnetlink acks) and the stable stand-in every
 //! crate's fuzz test uses: [`inputs`] gives a target's kept corpus plus
 //! truncations and byte flips of each input, so CI (stable, no libFuzzer)
-//! runs each harness function over what the fuzzer found.
+//! runs each harness function over what the fuzzer found, and
+//! [`mutations`] (on a [`Rng`]) gives random edits of valid seeds for the
+//! tests that go further than the kept corpus.
 //!
 //! Layout: `<crate>/fuzz/fuzz_targets/<target>.rs` calls a harness function
 //! `<crate>::fuzzing::<target>`; `<crate>/fuzz/corpus/<target>/` holds the
@@ -75,6 +77,87 @@ pub fn inputs(manifest_dir: &str, target: &str, seeds: &[&[u8]]) -> Vec<Vec<u8>>
     out
 }
 
+/// A small deterministic xorshift64 generator: the stable fuzz tests'
+/// source of mutations (the same sequence every run, no crate).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Default for Rng {
+    fn default() -> Self {
+        Rng(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+impl Rng {
+    pub fn new() -> Rng {
+        Rng::default()
+    }
+
+    /// The next number.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A byte: from `alphabet` half the time when it is not empty (the
+    /// bytes a format gives meaning to), else any.
+    pub fn byte(&mut self, alphabet: &[u8]) -> u8 {
+        if !alphabet.is_empty() && self.next().is_multiple_of(2) {
+            alphabet[self.below(alphabet.len())]
+        } else {
+            self.next() as u8
+        }
+    }
+
+    /// One to eight random edits of `m`, each a byte replaced (see
+    /// [`Rng::byte`]), a bit flipped, a cut (never to empty) or a byte
+    /// inserted. An empty `m` only grows.
+    pub fn mutate(&mut self, m: &mut Vec<u8>, alphabet: &[u8]) {
+        for _ in 0..1 + self.next() % 8 {
+            if m.is_empty() {
+                m.push(self.byte(alphabet));
+                continue;
+            }
+            let at = self.below(m.len());
+            match self.next() % 4 {
+                0 => m[at] = self.byte(alphabet),
+                1 => m[at] ^= 1 << (self.next() % 8),
+                2 => m.truncate(at.max(1)),
+                _ => {
+                    let b = self.byte(alphabet);
+                    m.insert(at, b)
+                }
+            }
+        }
+    }
+}
+
+/// `n` mutants of `seeds` (taken in turn, each [`Rng::mutate`]d), passed
+/// to `each` with their number: the stable stand-in for a fuzzer run over
+/// valid inputs. Panics if `seeds` is empty.
+pub fn mutations<S: AsRef<[u8]>>(
+    seeds: &[S],
+    n: usize,
+    alphabet: &[u8],
+    mut each: impl FnMut(usize, &[u8]),
+) {
+    assert!(!seeds.is_empty(), "mutations need at least one seed");
+    let mut rng = Rng::new();
+    for i in 0..n {
+        let mut m = seeds[i % seeds.len()].as_ref().to_vec();
+        rng.mutate(&mut m, alphabet);
+        each(i, &m);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +185,27 @@ mod tests {
         for i in inputs(dir, "netlink_ack", &[&ack]) {
             netlink_ack(&i);
         }
+    }
+
+    #[test]
+    fn mutations_are_deterministic_edits_of_the_seeds() {
+        let seeds: [&[u8]; 2] = [b"abcdefgh", b"12345678"];
+        let mut first = Vec::new();
+        mutations(&seeds, 200, b"=", |i, m| {
+            assert!(!m.is_empty(), "mutation {i} is empty");
+            first.push(m.to_vec());
+        });
+        let mut again = Vec::new();
+        mutations(&seeds, 200, b"=", |_, m| again.push(m.to_vec()));
+        assert_eq!(first, again);
+        // Edits happened: most mutants differ from their seed, and the
+        // alphabet's byte was inserted or written somewhere.
+        let changed = (first.iter().enumerate())
+            .filter(|(i, m)| m.as_slice() != seeds[i % 2])
+            .count();
+        assert!(changed > 180, "{changed} of 200 changed");
+        assert!(first.iter().any(|m| m.contains(&b'=')));
+        assert!(first.iter().any(|m| m.len() < 8) && first.iter().any(|m| m.len() > 8));
     }
 
     #[test]

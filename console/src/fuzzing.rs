@@ -59,7 +59,7 @@ mod tests {
     /// flips (xorshift-chosen) of each.
     #[test]
     fn inputs_never_panic() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = nodistro_common::fuzzing::Rng::new();
         for seed in SEEDS {
             for cut in 0..=seed.len() {
                 inputs(&seed[..cut]);
@@ -67,11 +67,9 @@ mod tests {
             for _ in 0..300 {
                 let mut m = seed.to_vec();
                 for _ in 0..3 {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    let i = (rng as usize) % m.len();
-                    m[i] = (rng >> 32) as u8;
+                    let r = rng.next();
+                    let i = r as usize % m.len();
+                    m[i] = (r >> 32) as u8;
                 }
                 inputs(&m);
             }

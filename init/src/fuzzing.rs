@@ -106,13 +106,8 @@ mod tests {
     #[test]
     fn mutated_inputs_never_panic() {
         let seeds = seeds();
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = nodistro_common::fuzzing::Rng::new();
+        let mut rnd = || rng.next();
         for i in 0..3_000 {
             let (mut dev, _) = seeds[i % seeds.len()].clone();
             for _ in 0..1 + rnd() % 8 {

@@ -27,8 +27,19 @@ fn forward(r: &Record) {
     let origin = Origin {
         hostname: "box".into(),
     };
+    let compact = r.to_compact();
     for f in [Format::Rfc5424, Format::Rfc3164] {
         let wire = format::remote(f, r, &origin);
+        // What the TCP sink writes straight from the queued form.
+        let mut framed = Vec::new();
+        crate::sink::Encoding::OctetCounted(f, origin.clone()).wire_into(
+            &compact,
+            &mut crate::sink::Scratch::default(),
+            &mut framed,
+        );
+        let mut want = Vec::new();
+        format::octet_frame(wire.as_bytes(), &mut want);
+        assert_eq!(framed, want, "{f:?} from the compact form");
         assert!(clean(&wire), "{f:?} line {wire:?}");
         if f == Format::Rfc5424 {
             // Four-digit years or none: receivers reject anything else.
@@ -131,26 +142,14 @@ mod tests {
             b"<14>1 - - - - - - text",
             b"6,123,456789,-;kernel line\n SUBSYSTEM=pci\n",
         ];
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for i in 0..30_000 {
-            let mut m = SEEDS[i % SEEDS.len()].to_vec();
-            for _ in 0..1 + rnd() % 8 {
-                let at = (rnd() as usize) % m.len().max(1);
-                match rnd() % 5 {
-                    0 if !m.is_empty() => m[at] = rnd() as u8,
-                    1 if !m.is_empty() => m[at] = b" []\"\\=:-<>T.Z+0"[rnd() as usize % 15],
-                    2 => m.truncate(at),
-                    _ => m.insert(at.min(m.len()), rnd() as u8),
-                }
-            }
-            syslog(&m);
-            kmsg(&m);
-        }
+        // Half the replaced and inserted bytes are ones the formats give
+        // meaning to.
+        let special = b" []\"\\=:-<>T.Z+0";
+        nodistro_common::fuzzing::mutations(SEEDS, 30_000, special, |_, m| {
+            syslog(m);
+            kmsg(m);
+        });
+        syslog(&[]);
+        kmsg(&[]);
     }
 }

@@ -12,6 +12,11 @@ pub(crate) struct AppPipe {
     pub(crate) splitter: LineSplitter,
     pub(crate) severity: u8,
     pub(crate) open: bool,
+    /// Bytes read but not split yet: the sink had no room (back-pressure).
+    /// At most one read's worth; nothing more is read until it is taken.
+    pub(crate) pending: Vec<u8>,
+    /// When `pending` was read.
+    pub(crate) pending_time: u64,
 }
 
 /// What init hands down through the environment: the app's stdout and
@@ -52,5 +57,7 @@ fn take_pipe(var: &str, severity: u8) -> Result<Option<AppPipe>, RunError> {
         splitter: LineSplitter::new(MAX_MSG),
         severity,
         open: true,
+        pending: Vec::new(),
+        pending_time: 0,
     }))
 }

@@ -1,7 +1,9 @@
 //! logfwd: collects kernel (/dev/kmsg), syslog (/dev/log) and app
 //! (stdout/stderr pipes) records and forwards them to the console, a
 //! bounded ring and a remote syslog server (UDP, or TCP with RFC 6587
-//! octet counting), never blocking the producers.
+//! octet counting), never blocking the producers on a sink that is down or
+//! stuck; a remote that delivers but is slower than them pushes back
+//! (their pipe and socket are left unread for a while) instead of dropping.
 //!
 //! Sans-IO parts: [`kmsg`], [`syslog`], [`lines`], [`format`], [`queue`],
 //! [`options`], [`state`] (when to remember the kernel position). IO: [`sink`] (one thread per sink) and [`run`] (the poll

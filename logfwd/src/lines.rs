@@ -45,6 +45,32 @@ pub fn split_long(msg: String, max: usize) -> Vec<String> {
     out
 }
 
+/// Index of the first `\n`, eight bytes at a time.
+pub fn find_newline(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        // Bytes equal to '\n' become zero; a zero byte borrows into its
+        // high bit (the first one exactly, which is all we need).
+        let x = u64::from_le_bytes(b) ^ (ONES * u64::from(b'\n'));
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = words.remainder();
+    rest.iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
+fn strip_cr(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
 /// A piece of the stream: one line, or a part of a line that was too long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -82,35 +108,66 @@ impl LineSplitter {
     }
 
     fn piece(bytes: &[u8], cut: bool) -> Line {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         Line {
-            text: String::from_utf8_lossy(bytes).into_owned(),
+            text: String::from_utf8_lossy(strip_cr(bytes)).into_owned(),
             cut,
         }
     }
 
     /// Feed bytes; complete lines (and pieces of over-long ones) are pushed to `out`.
-    pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
-        while !data.is_empty() {
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<Line>) {
+        self.feed_with(data, |bytes, cut| out.push(Self::piece(bytes, cut)));
+    }
+
+    /// [`LineSplitter::feed`] without an allocation per line: `emit` gets
+    /// each line's bytes (a trailing `\r` removed, not yet checked as
+    /// UTF-8) and whether it was cut. A line that lies whole in `data` is
+    /// handed out from `data` itself, not copied.
+    pub fn feed_with(&mut self, data: &[u8], mut emit: impl FnMut(&[u8], bool)) {
+        self.feed_until(data, |bytes, cut| {
+            emit(bytes, cut);
+            true
+        });
+    }
+
+    /// [`LineSplitter::feed_with`] that stops after a piece for which
+    /// `emit` returns false. Returns how many bytes of `data` were taken;
+    /// the rest is for a later call (back-pressure: the reader holds it
+    /// until its sink has room).
+    pub fn feed_until(&mut self, data: &[u8], mut emit: impl FnMut(&[u8], bool) -> bool) -> usize {
+        let mut rest = data;
+        while !rest.is_empty() {
             let room = self.max - self.buf.len();
-            let window = &data[..data.len().min(room + 1)];
-            if let Some(nl) = window.iter().position(|&b| b == b'\n') {
-                self.buf.extend_from_slice(&data[..nl]);
-                out.push(Self::piece(&self.buf, false));
-                self.buf.clear();
-                data = &data[nl + 1..];
-            } else if data.len() > room {
+            let window = &rest[..rest.len().min(room + 1)];
+            let go = if let Some(nl) = find_newline(window) {
+                let go = if self.buf.is_empty() {
+                    emit(strip_cr(&rest[..nl]), false)
+                } else {
+                    self.buf.extend_from_slice(&rest[..nl]);
+                    let go = emit(strip_cr(&self.buf), false);
+                    self.buf.clear();
+                    go
+                };
+                rest = &rest[nl + 1..];
+                go
+            } else if rest.len() > room {
                 // The line does not fit: emit a piece and keep going.
-                self.buf.extend_from_slice(&data[..room]);
+                self.buf.extend_from_slice(&rest[..room]);
                 let cut = complete_utf8_len(&self.buf);
-                out.push(Self::piece(&self.buf[..cut], true));
+                let go = emit(strip_cr(&self.buf[..cut]), true);
                 self.buf.drain(..cut);
-                data = &data[room..];
+                rest = &rest[room..];
+                go
             } else {
-                self.buf.extend_from_slice(data);
-                data = &[];
+                self.buf.extend_from_slice(rest);
+                rest = &[];
+                true
+            };
+            if !go {
+                break;
             }
         }
+        data.len() - rest.len()
     }
 
     /// End of stream: the partial last line, if any.
@@ -195,6 +252,76 @@ mod tests {
         let total: usize = out.iter().map(|l| l.text.len()).sum();
         assert_eq!(total, 16 * 65536);
         assert_eq!(out.iter().filter(|l| !l.cut).count(), 1);
+    }
+
+    /// The allocation-free path gives what `feed` gives, over every cut of
+    /// the input into two reads.
+    #[test]
+    fn feed_with_matches_feed() {
+        let input = b"one\r\ntwo\n\nthree is longer than ten\n\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\nend";
+        for cut in 0..=input.len() {
+            let mut a = LineSplitter::new(10);
+            let mut want = Vec::new();
+            a.feed(&input[..cut], &mut want);
+            a.feed(&input[cut..], &mut want);
+            let mut b = LineSplitter::new(10);
+            let mut got = Vec::new();
+            for part in [&input[..cut], &input[cut..]] {
+                b.feed_with(part, |bytes, c| got.push(LineSplitter::piece(bytes, c)));
+            }
+            assert_eq!(got, want, "cut at {cut}");
+            assert_eq!(a.finish(), b.finish());
+        }
+    }
+
+    /// Stopping after any piece and feeding the rest later gives the same
+    /// pieces as one feed.
+    #[test]
+    fn feed_until_stops_and_resumes_without_loss() {
+        let input = b"one\ntwo\r\n\nthree is longer than ten\nend\nta";
+        let mut a = LineSplitter::new(10);
+        let mut want = Vec::new();
+        a.feed(input, &mut want);
+        for stop_every in 1..5 {
+            let mut b = LineSplitter::new(10);
+            let mut got = Vec::new();
+            let mut rest: &[u8] = input;
+            let mut calls = 0;
+            while !rest.is_empty() {
+                let mut n = 0;
+                let used = b.feed_until(rest, |bytes, cut| {
+                    got.push(LineSplitter::piece(bytes, cut));
+                    n += 1;
+                    n < stop_every
+                });
+                assert!(used > 0 || rest.is_empty());
+                rest = &rest[used..];
+                calls += 1;
+            }
+            assert_eq!(got, want, "stopping every {stop_every}");
+            assert!(stop_every > 3 || calls > 2);
+            assert_eq!(b.finish().map(|l| l.text), Some("ta".into()));
+        }
+    }
+
+    #[test]
+    fn find_newline_matches_position() {
+        for len in 0..20 {
+            for nl in 0..=len {
+                for other in 0..=255u8 {
+                    let mut s = vec![other; len];
+                    if other == b'\n' {
+                        continue;
+                    }
+                    if nl < len {
+                        s[nl] = b'\n';
+                    }
+                    let want = s.iter().position(|&b| b == b'\n');
+                    assert_eq!(find_newline(&s), want, "len {len} nl {nl} byte {other:#x}");
+                }
+            }
+        }
+        assert_eq!(find_newline(b"ab\n\n\ncdefghij\n"), Some(2));
     }
 
     #[test]

@@ -4,11 +4,6 @@
 use crate::record::Record;
 use std::collections::VecDeque;
 
-/// Bytes a record is charged in the ring: its text plus a fixed overhead.
-pub fn cost(r: &Record) -> usize {
-    r.msg.len() + r.app.len() + r.hostname.as_ref().map_or(0, |h| h.len()) + 96
-}
-
 /// A record as a sink will write it (a console line, a datagram, an
 /// octet-counted TCP frame): formatted once when queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +33,46 @@ pub enum Popped {
     Frame(Frame),
     /// This many records were dropped here (the sink says so).
     Lost(u64),
+}
+
+/// Records in their compact form, back to back: what the reader gathers
+/// in one wake-up and hands to a sink in one go (no allocation per record).
+#[derive(Debug, Default)]
+pub struct Batch {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    pub fn push(&mut self, compact: &[u8]) {
+        self.data.extend_from_slice(compact);
+        self.ends.push(self.data.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes held, as a queue charges them ([`Frame::cost`]).
+    pub fn cost(&self) -> usize {
+        self.data.len() + 8 * self.ends.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .filter_map(|(a, b)| self.data.get(a..b))
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
 }
 
 /// Bytes of frames stored back to back in one allocation.
@@ -132,6 +167,14 @@ impl BoundedQueue {
         self.bytes
     }
 
+    pub fn max_items(&self) -> usize {
+        self.max_items
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     fn take_front(&mut self) -> Option<Box<[u8]>> {
         loop {
             let front = self.chunks.front_mut()?;
@@ -150,18 +193,23 @@ impl BoundedQueue {
     /// Append, dropping the oldest frames while the queue is over a bound.
     /// Returns how many were dropped.
     pub fn push(&mut self, f: Frame) -> u64 {
+        self.push_bytes(&f.bytes)
+    }
+
+    /// [`BoundedQueue::push`] of a frame's bytes, copied in place.
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> u64 {
         let before = self.total_drops;
-        let n = f.bytes.len();
+        let n = bytes.len();
         match self.chunks.back_mut() {
-            Some(c) if c.fits(n) => c.append(&f.bytes),
+            Some(c) if c.fits(n) => c.append(bytes),
             _ => {
                 let mut c = Chunk::with_capacity(n.max(CHUNK));
-                c.append(&f.bytes);
+                c.append(bytes);
                 self.chunks.push_back(c);
             }
         }
         self.len += 1;
-        self.bytes += f.cost();
+        self.bytes += n + 8;
         while self.len > 1 && (self.len > self.max_items || self.bytes > self.max_bytes) {
             if self.take_front().is_some() {
                 self.pending_drops += 1;
@@ -169,6 +217,16 @@ impl BoundedQueue {
             }
         }
         self.total_drops - before
+    }
+
+    /// The frames queued, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks.iter().flat_map(|c| {
+            (c.head..c.ends.len()).filter_map(|i| {
+                let start = if i == 0 { 0 } else { c.ends[i - 1] as usize };
+                c.data.get(start..c.ends[i] as usize)
+            })
+        })
     }
 
     /// Take the next frame; after drops, first their count.
@@ -207,36 +265,29 @@ impl BoundedQueue {
     }
 }
 
-/// The last records, bounded by bytes (charged by [`cost`]).
+/// The last records (`logread`, the ring dump), bounded by bytes: each is
+/// charged its compact form plus 8.
 #[derive(Debug)]
 pub struct Ring {
-    records: VecDeque<Record>,
-    bytes: usize,
-    max_bytes: usize,
+    /// Records in their compact form ([`crate::record::View::write_compact`]).
+    q: BoundedQueue,
 }
 
 impl Ring {
     pub fn new(max_bytes: usize) -> Self {
         Ring {
-            records: VecDeque::new(),
-            bytes: 0,
-            max_bytes,
+            q: BoundedQueue::new(usize::MAX, max_bytes),
         }
     }
 
-    pub fn push(&mut self, r: Record) {
-        self.bytes += cost(&r);
-        self.records.push_back(r);
-        while self.bytes > self.max_bytes {
-            match self.records.pop_front() {
-                Some(old) => self.bytes -= cost(&old),
-                None => break,
-            }
-        }
+    /// Keep a record given in its compact form, forgetting the oldest ones
+    /// past the byte bound.
+    pub fn push(&mut self, compact: &[u8]) {
+        self.q.push_bytes(compact);
     }
 
-    pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter()
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.q.iter().map(Record::from_compact)
     }
 }
 
@@ -362,12 +413,32 @@ mod tests {
     }
 
     #[test]
-    fn ring_keeps_newest() {
-        let mut ring = Ring::new(2 * cost(&r(0)));
-        for i in 0..5 {
-            ring.push(r(i));
+    fn batch_keeps_frames_apart_and_in_order() {
+        let mut b = Batch::default();
+        assert!(b.is_empty());
+        for m in ["one", "", "three"] {
+            b.push(m.as_bytes());
         }
-        let kept: Vec<_> = ring.records().map(|r| r.msg.as_str()).collect();
+        let got: Vec<&[u8]> = b.iter().collect();
+        assert_eq!(got, [&b"one"[..], b"", b"three"]);
+        assert_eq!((b.len(), b.cost()), (3, 8 + 3 * 8));
+        let mut q = BoundedQueue::new(10, 1 << 20);
+        for f in b.iter() {
+            q.push_bytes(f);
+        }
+        assert_eq!(q.iter().collect::<Vec<_>>(), got);
+        assert_eq!(drain(&mut q), ["one", "", "three"]);
+        b.clear();
+        assert_eq!(b.iter().count(), 0);
+    }
+
+    #[test]
+    fn ring_keeps_newest() {
+        let mut ring = Ring::new(2 * (r(0).to_compact().len() + 8));
+        for i in 0..5 {
+            ring.push(&r(i).to_compact());
+        }
+        let kept: Vec<_> = ring.records().map(|r| r.msg).collect();
         assert_eq!(kept, ["3", "4"]);
     }
 }

@@ -1,6 +1,8 @@
 //! One log record, whatever its source, and the syslog names of its
 //! facility and severity.
 
+use std::borrow::Cow;
+
 /// 10000-01-01T00:00:00Z in µs: RFC 5424 timestamps have four-digit
 /// years, so a sender's time at or past it is replaced by reception time.
 pub const TIME_LIMIT_US: u64 = 253_402_300_800 * 1_000_000;
@@ -58,13 +60,65 @@ impl Record {
     }
 }
 
+/// A record borrowed from its compact form or from a [`Record`]: what the
+/// formatters read, so that a queued record is formatted without first
+/// becoming a `Record` (no allocation when its text is valid UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View<'a> {
+    pub source: Source,
+    pub facility: u8,
+    pub severity: u8,
+    pub time_us: u64,
+    pub hostname: Option<Cow<'a, str>>,
+    pub app: Cow<'a, str>,
+    pub pid: Option<Cow<'a, str>>,
+    pub msgid: Option<Cow<'a, str>>,
+    pub sd: Option<Cow<'a, str>>,
+    pub msg: Cow<'a, str>,
+}
+
+impl Record {
+    /// The record as a [`View`] borrowing its fields.
+    pub fn view(&self) -> View<'_> {
+        fn b(s: &Option<Box<str>>) -> Option<Cow<'_, str>> {
+            s.as_deref().map(Cow::Borrowed)
+        }
+        View {
+            source: self.source,
+            facility: self.facility,
+            severity: self.severity,
+            time_us: self.time_us,
+            hostname: b(&self.hostname),
+            app: Cow::Borrowed(&self.app),
+            pid: b(&self.pid),
+            msgid: b(&self.msgid),
+            sd: b(&self.sd),
+            msg: Cow::Borrowed(&self.msg),
+        }
+    }
+
+    /// Compact form of a record ([`View::write_compact`]).
+    pub fn to_compact(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.msg.len() + self.app.len() + 20);
+        self.view().write_compact(&mut out);
+        out
+    }
+
+    /// The record [`Record::to_compact`] wrote. Never fails: what is
+    /// missing from truncated input is left empty.
+    pub fn from_compact(b: &[u8]) -> Record {
+        View::from_compact(b).into_record()
+    }
+}
+
 /// Compact form of a record, for the thousands that wait in a sink's
 /// queue: `time_us` (8 bytes LE), source, facility, severity, then
 /// hostname, app, pid, msgid and structured data as LEB128 `len + 1`
 /// (0: none) and their bytes, then the message to the end. About 20 bytes
 /// plus the text, in one allocation.
-impl Record {
-    pub fn to_compact(&self) -> Vec<u8> {
+impl<'a> View<'a> {
+    /// Append the compact form to `out`.
+    pub fn write_compact(&self, out: &mut Vec<u8>) {
         fn field(out: &mut Vec<u8>, s: Option<&str>) {
             let mut n = s.map_or(0, |s| s.len() as u64 + 1);
             loop {
@@ -78,7 +132,6 @@ impl Record {
             }
             out.extend_from_slice(s.unwrap_or("").as_bytes());
         }
-        let mut out = Vec::with_capacity(self.msg.len() + self.app.len() + 20);
         out.extend_from_slice(&self.time_us.to_le_bytes());
         let source = match self.source {
             Source::Kernel => 0,
@@ -87,18 +140,17 @@ impl Record {
             Source::Internal => 3,
         };
         out.extend_from_slice(&[source, self.facility, self.severity]);
-        field(&mut out, self.hostname.as_deref());
-        field(&mut out, Some(&self.app));
-        field(&mut out, self.pid.as_deref());
-        field(&mut out, self.msgid.as_deref());
-        field(&mut out, self.sd.as_deref());
+        field(out, self.hostname.as_deref());
+        field(out, Some(&self.app));
+        field(out, self.pid.as_deref());
+        field(out, self.msgid.as_deref());
+        field(out, self.sd.as_deref());
         out.extend_from_slice(self.msg.as_bytes());
-        out
     }
 
-    /// The record [`Record::to_compact`] wrote. Never fails: what is
-    /// missing from truncated input is left empty.
-    pub fn from_compact(b: &[u8]) -> Record {
+    /// Read a compact form, borrowing from `b`. Never fails: what is
+    /// missing from truncated input is left empty, invalid UTF-8 replaced.
+    pub fn from_compact(b: &'a [u8]) -> View<'a> {
         let mut pos = 0;
         let mut take = |n: usize| {
             let start = pos.min(b.len());
@@ -116,7 +168,7 @@ impl Record {
             2 => Source::App,
             _ => Source::Internal,
         };
-        let mut field = || -> Option<String> {
+        let mut field = || -> Option<Cow<'a, str>> {
             let mut n: u64 = 0;
             for shift in (0..64).step_by(7) {
                 let Some(&byte) = take(1).first() else { break };
@@ -126,20 +178,43 @@ impl Record {
                 }
             }
             let len = usize::try_from(n.checked_sub(1)?).unwrap_or(usize::MAX);
-            Some(String::from_utf8_lossy(take(len)).into_owned())
+            Some(crate::format::lossy(take(len)))
         };
-        let hostname = field().map(Into::into);
+        let hostname = field();
         let app = field().unwrap_or_default();
-        let pid = field().map(Into::into);
-        let msgid = field().map(Into::into);
-        let sd = field().map(Into::into);
-        let msg = String::from_utf8_lossy(take(usize::MAX)).into_owned();
-        let mut r = Record::new(source, at(1), at(2), &app, msg);
-        r.time_us = u64::from_le_bytes(time);
-        r.hostname = hostname;
-        r.pid = pid;
-        r.msgid = msgid;
-        r.sd = sd;
+        let pid = field();
+        let msgid = field();
+        let sd = field();
+        let msg = crate::format::lossy(take(usize::MAX));
+        View {
+            source,
+            facility: at(1),
+            severity: at(2),
+            time_us: u64::from_le_bytes(time),
+            hostname,
+            app,
+            pid,
+            msgid,
+            sd,
+            msg,
+        }
+    }
+
+    /// An owned record with these fields.
+    pub fn into_record(self) -> Record {
+        let boxed = |s: Option<Cow<'_, str>>| s.map(|s| Box::from(&*s));
+        let mut r = Record::new(
+            self.source,
+            self.facility,
+            self.severity,
+            &self.app,
+            self.msg.into_owned(),
+        );
+        r.time_us = self.time_us;
+        r.hostname = boxed(self.hostname);
+        r.pid = boxed(self.pid);
+        r.msgid = boxed(self.msgid);
+        r.sd = boxed(self.sd);
         r
     }
 }

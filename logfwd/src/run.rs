@@ -4,11 +4,11 @@
 use crate::format::{self, Origin};
 use crate::inherited::{AppPipe, Inherited};
 use crate::kmsg::{split_records, KmsgParser};
-use crate::lines::{split_long, MAX_MSG};
+use crate::lines::{split_long, CONT_MARK, MAX_MSG};
 use crate::options::{Options, Remote, BYTES_PER_SLOT};
-use crate::queue::Ring;
-use crate::record::{now_us, Record, Source, FACILITY_SYSLOG, FACILITY_USER};
-use crate::sink::{self, Sink};
+use crate::queue::{Batch, Ring};
+use crate::record::{now_us, Record, Source, View, FACILITY_SYSLOG, FACILITY_USER};
+use crate::sink::{self, Room, Sink};
 use crate::state::{self, SaveClock};
 use crate::syslog::parse_datagram;
 use nodistro_common::signal;
@@ -16,8 +16,9 @@ use nodistro_common::{sys::Notifier, timeline};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
+use std::borrow::Cow;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -102,9 +103,12 @@ struct Logfwd {
     console: Option<Sink>,
     remote: Option<Sink>,
     ring: Ring,
-    /// Records for the console and remote sinks, handed over once per wake-up.
-    to_console: Vec<Record>,
-    to_remote: Vec<Record>,
+    /// Records for the console and remote sinks in their compact form,
+    /// handed over once per wake-up.
+    to_console: Batch,
+    to_remote: Batch,
+    /// One record's compact form.
+    compact: Vec<u8>,
     app_name: String,
     kmsg_parser: KmsgParser,
     /// Bytes of a kernel record whose end was not read yet (files).
@@ -121,26 +125,40 @@ struct Logfwd {
 
 impl Logfwd {
     fn emit(&mut self, r: Record) {
-        self.ring.push(r.clone());
+        self.emit_view(&r.view());
+    }
+
+    /// Keep a record in the ring and queue it for the sinks, in its compact
+    /// form (written once, copied into each).
+    fn emit_view(&mut self, r: &View<'_>) {
+        self.compact.clear();
+        r.write_compact(&mut self.compact);
+        self.ring.push(&self.compact);
         if r.severity > self.opts.min_severity && r.source != Source::Internal {
             return;
         }
         // The kernel prints its own messages on the console already.
         if r.source != Source::Kernel && self.console.is_some() {
-            self.to_console.push(r.clone());
+            self.to_console.push(&self.compact);
         }
         if self.remote.is_some() {
-            self.to_remote.push(r);
+            self.to_remote.push(&self.compact);
         }
+    }
+
+    /// Whether the records gathered for the remote fill `room` (the
+    /// reader stops reading its producers for this wake-up).
+    fn remote_full(&self, room: Option<Room>) -> bool {
+        room.is_some_and(|r| self.to_remote.len() >= r.records || self.to_remote.cost() >= r.bytes)
     }
 
     /// Hand what was read to the sinks (one lock and one wake-up each).
     fn flush(&mut self) {
         if let Some(c) = &self.console {
-            c.push_many(&mut self.to_console);
+            c.push_batch(&mut self.to_console);
         }
         if let Some(s) = &self.remote {
-            s.push_many(&mut self.to_remote);
+            s.push_batch(&mut self.to_remote);
         }
         if let (Some(seq), Some(st)) = (self.kmsg_last.take(), &mut self.kmsg_state) {
             st.clock.handed(seq);
@@ -155,6 +173,9 @@ impl Logfwd {
 
     /// Emit `r`, cut into pieces of at most [`MAX_MSG`] bytes.
     fn emit_split(&mut self, r: Record) {
+        if r.msg.len() <= MAX_MSG {
+            return self.emit(r);
+        }
         for msg in split_long(r.msg.clone(), MAX_MSG) {
             self.emit(Record { msg, ..r.clone() });
         }
@@ -222,8 +243,17 @@ impl Logfwd {
         self.kmsg_carry = carry_next;
     }
 
-    fn read_socket(&mut self, sock: &UnixDatagram, buf: &mut [u8], limit: usize) {
+    fn read_socket(
+        &mut self,
+        sock: &UnixDatagram,
+        buf: &mut [u8],
+        limit: usize,
+        room: Option<Room>,
+    ) {
         for _ in 0..limit {
+            if self.remote_full(room) {
+                return;
+            }
             match sock.recv(buf) {
                 Ok(n) => {
                     if n == buf.len() {
@@ -244,15 +274,39 @@ impl Logfwd {
 
     /// Read what the app wrote; `last` also flushes a partial last line
     /// (shutdown: the pipe stays open in init, so no EOF will come).
-    fn read_pipe(&mut self, p: &mut AppPipe, buf: &mut [u8], limit: usize, last: bool) {
-        let mut lines = Vec::new();
+    fn read_pipe(
+        &mut self,
+        p: &mut AppPipe,
+        buf: &mut [u8],
+        limit: usize,
+        last: bool,
+        room: Option<Room>,
+    ) {
+        // First what an earlier read left when the sink had no room.
+        if !p.pending.is_empty() {
+            let pending = std::mem::take(&mut p.pending);
+            let used = self.feed_pipe(p, &pending, p.pending_time, room);
+            p.pending = pending;
+            p.pending.drain(..used);
+        }
         for _ in 0..limit {
+            if !p.pending.is_empty() || self.remote_full(room) {
+                break;
+            }
             match rustix::io::read(&p.fd, &mut *buf) {
                 Ok(0) => {
                     p.open = false;
                     break;
                 }
-                Ok(n) => p.splitter.feed(&buf[..n], &mut lines),
+                Ok(n) => {
+                    // The lines of one read arrived together: one clock reading.
+                    let now = now_us();
+                    let used = self.feed_pipe(p, &buf[..n], now, room);
+                    if used < n {
+                        p.pending.extend_from_slice(&buf[used..n]);
+                        p.pending_time = now;
+                    }
+                }
                 Err(Errno::AGAIN) => break,
                 Err(Errno::INTR) => {}
                 Err(e) => {
@@ -262,20 +316,44 @@ impl Logfwd {
                 }
             }
         }
-        if last || !p.open {
-            lines.extend(p.splitter.finish());
+        if (last || !p.open) && p.pending.is_empty() {
+            if let Some(line) = p.splitter.finish() {
+                self.app_line(line.text.as_bytes(), line.cut, now_us(), p.severity);
+            }
         }
-        for line in lines {
-            let mut r = Record::new(
-                Source::App,
-                FACILITY_USER,
-                p.severity,
-                &self.app_name,
-                line.into_message(),
-            );
-            r.time_us = now_us();
-            self.emit(r);
+    }
+
+    /// Split `data` into the app's lines until the remote has no `room`
+    /// left; how many bytes were taken.
+    fn feed_pipe(&mut self, p: &mut AppPipe, data: &[u8], now: u64, room: Option<Room>) -> usize {
+        let severity = p.severity;
+        p.splitter.feed_until(data, |bytes, cut| {
+            self.app_line(bytes, cut, now, severity);
+            !self.remote_full(room)
+        })
+    }
+
+    /// One line of the app's output, without a `Record` (no allocation
+    /// when it is valid UTF-8 and not cut).
+    fn app_line(&mut self, bytes: &[u8], cut: bool, now: u64, severity: u8) {
+        let mut msg = crate::format::lossy(bytes);
+        if cut {
+            msg.to_mut().push_str(CONT_MARK);
         }
+        let app = std::mem::take(&mut self.app_name);
+        self.emit_view(&View {
+            source: Source::App,
+            facility: FACILITY_USER,
+            severity,
+            time_us: now,
+            hostname: None,
+            app: Cow::Borrowed(&app),
+            pid: None,
+            msgid: None,
+            sd: None,
+            msg,
+        });
+        self.app_name = app;
     }
 
     fn dump_ring(&self) {
@@ -307,7 +385,7 @@ impl Logfwd {
             stats("remote", &self.remote),
         );
         for r in self.ring.records() {
-            text.push_str(&format::console(r, sink::boot_ms_of(r.time_us)));
+            text.push_str(&format::console(&r, sink::boot_ms_of(r.time_us)));
             text.push('\n');
         }
         text.push_str("logfwd: end of ring dump\n");
@@ -405,8 +483,9 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
     let boot_wall_us = now_us().saturating_sub(timeline::since_boot_ms() * 1000);
     let mut lf = Logfwd {
         ring: Ring::new(opts.ring_bytes),
-        to_console: Vec::new(),
-        to_remote: Vec::new(),
+        to_console: Batch::default(),
+        to_remote: Batch::default(),
+        compact: Vec::new(),
         opts,
         console,
         remote,
@@ -424,50 +503,80 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
     let mut dgram = vec![0u8; 256 * 1024];
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let (sig_ev, kmsg_ev, sock_ev, pipe_ev, recent_ev) = {
-            let mut fds = vec![
-                PollFd::new(&sigfd, PollFlags::IN),
-                PollFd::new(&sock, PollFlags::IN),
-            ];
-            if let Some(k) = &kmsg {
-                fds.push(PollFd::new(k, PollFlags::IN));
-            }
-            let open: Vec<usize> = (0..pipes.len()).filter(|&i| pipes[i].open).collect();
-            for &i in &open {
-                fds.push(PollFd::new(&pipes[i].fd, PollFlags::IN));
-            }
-            if let Some(l) = &recent {
-                fds.push(PollFd::new(l, PollFlags::IN));
-            }
-            // Wake up to write the remembered kernel sequence number.
-            let timeout = lf
-                .kmsg_state
-                .as_ref()
-                .and_then(|st| st.clock.wait_ms(timeline::since_boot_ms()))
-                .map(|ms| rustix::event::Timespec {
-                    tv_sec: (ms / 1000) as i64,
-                    tv_nsec: ((ms % 1000) * 1_000_000) as i64,
-                });
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(RunError::Poll(e)),
-            }
-            let ready = |f: &PollFd| !f.revents().is_empty();
-            let base = 2 + usize::from(kmsg.is_some());
-            let pipe_ev: Vec<usize> = open
-                .iter()
-                .zip(&fds[base..])
-                .filter(|(_, f)| ready(f))
-                .map(|(&i, _)| i)
-                .collect();
-            (
-                ready(&fds[0]),
-                kmsg.is_some() && ready(&fds[2]),
-                ready(&fds[1]),
-                pipe_ev,
-                recent.is_some() && fds.last().is_some_and(ready),
-            )
+        // Back-pressure: while the remote's queue is over its mark, the
+        // app's pipes and the socket are not read (the app and the
+        // senders wait, nothing is dropped) until the sink signals room.
+        let room = lf.remote.as_ref().and_then(Sink::room);
+        let throttled = room.is_some_and(|r| r.is_full());
+        let mut fds = vec![PollFd::new(&sigfd, PollFlags::IN)];
+        fn at<'a>(fds: &mut Vec<PollFd<'a>>, fd: BorrowedFd<'a>, on: bool) -> Option<usize> {
+            on.then(|| {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                fds.len() - 1
+            })
+        }
+        let sock_at = at(&mut fds, sock.as_fd(), !throttled);
+        let kmsg_at = kmsg.as_ref().and_then(|k| at(&mut fds, k.as_fd(), true));
+        let open: Vec<usize> = (0..pipes.len())
+            .filter(|&i| pipes[i].open && !throttled)
+            .collect();
+        let pipe_at: Vec<(usize, usize)> = open
+            .iter()
+            .filter_map(|&i| at(&mut fds, pipes[i].fd.as_fd(), true).map(|k| (i, k)))
+            .collect();
+        let recent_at = recent.as_ref().and_then(|l| at(&mut fds, l.as_fd(), true));
+        // Lines held back for room are taken as soon as there is room,
+        // without waiting for the app to write again.
+        let held: Vec<usize> = (0..pipes.len())
+            .filter(|&i| !pipes[i].pending.is_empty() && !throttled)
+            .collect();
+        let room_at = match (&lf.remote, throttled) {
+            (Some(r), true) => at(&mut fds, r.room_fd().as_fd(), true),
+            _ => None,
         };
+        // Wake up to write the remembered kernel sequence number, and,
+        // throttled, to look again at a sink whose write stalled.
+        let mut wait_ms = lf
+            .kmsg_state
+            .as_ref()
+            .and_then(|st| st.clock.wait_ms(timeline::since_boot_ms()));
+        if throttled {
+            let stall = sink::STALLED.as_millis() as u64;
+            wait_ms = Some(wait_ms.map_or(stall, |ms| ms.min(stall)));
+        }
+        if !held.is_empty() {
+            wait_ms = Some(0);
+        }
+        let timeout = wait_ms.map(|ms| rustix::event::Timespec {
+            tv_sec: (ms / 1000) as i64,
+            tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+        });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(RunError::Poll(e)),
+        }
+        let ready = |k: Option<usize>| k.is_some_and(|k| !fds[k].revents().is_empty());
+        let (sig_ev, kmsg_ev, sock_ev, recent_ev, room_ev) = (
+            ready(Some(0)),
+            ready(kmsg_at),
+            ready(sock_at),
+            ready(recent_at),
+            ready(room_at),
+        );
+        let mut pipe_ev: Vec<usize> = pipe_at
+            .iter()
+            .filter(|&&(_, k)| ready(Some(k)))
+            .map(|&(i, _)| i)
+            .chain(held)
+            .collect();
+        pipe_ev.sort_unstable();
+        pipe_ev.dedup();
+        drop(fds);
+        if room_ev {
+            if let Some(r) = &lf.remote {
+                r.take_room();
+            }
+        }
         if recent_ev {
             if let Some(l) = &recent {
                 crate::recent::serve(l, &|| lf.ring_text());
@@ -481,10 +590,10 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
             }
         }
         if sock_ev {
-            lf.read_socket(&sock, &mut dgram, BURST);
+            lf.read_socket(&sock, &mut dgram, BURST, room);
         }
         for i in pipe_ev {
-            lf.read_pipe(&mut pipes[i], &mut chunk, 16, false);
+            lf.read_pipe(&mut pipes[i], &mut chunk, 16, false, room);
         }
         lf.flush();
         if let Some(st) = &mut lf.kmsg_state {
@@ -503,9 +612,9 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
     // Last words: what the producers already wrote, then flush the sinks.
     // Everything already queued in the socket and the pipes (bounded: a
     // producer that never stops must not keep us from exiting).
-    lf.read_socket(&sock, &mut dgram, LAST_WORDS);
-    for p in pipes.iter_mut().filter(|p| p.open) {
-        lf.read_pipe(p, &mut chunk, LAST_WORDS, true);
+    lf.read_socket(&sock, &mut dgram, LAST_WORDS, None);
+    for p in pipes.iter_mut().filter(|p| p.open || !p.pending.is_empty()) {
+        lf.read_pipe(p, &mut chunk, LAST_WORDS, true, None);
     }
     lf.flush();
     drop(sock);

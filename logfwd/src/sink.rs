@@ -2,9 +2,16 @@
 //! console or an unreachable server never blocks the loop that reads the
 //! producers. Records wait in the queue in their compact form
 //! ([`Record::to_compact`]) and are formatted for the sink ([`Encoding`])
-//! when they are sent; the thread takes a
+//! straight from it when they are sent (no `Record` per record); the
+//! thread takes a
 //! batch, hands it to its transport, and puts back what was not delivered
 //! (in order) before backing off.
+//!
+//! Back-pressure: while a sink delivers, [`Sink::room`] tells the reader
+//! how much more it may queue before it stops reading its producers, and
+//! an eventfd wakes it when the sink has drained its queue to a quarter.
+//! A sink that fails or stalls gives no room limit: a dead server must not
+//! stop the app, so its oldest records are dropped (and counted) instead.
 //!
 //! What "sent" means: on UDP, handed to the kernel by `sendto`. On TCP,
 //! completely written into the connection's socket buffer; a record whose
@@ -15,21 +22,26 @@
 //! but the server never read when it died are beyond our reach.
 
 use crate::format::{self, Format, Origin};
-use crate::queue::{BoundedQueue, Frame, Popped};
-use crate::record::{now_us, Record, Source, FACILITY_SYSLOG};
+use crate::queue::{Batch, BoundedQueue, Frame, Popped};
+use crate::record::{now_us, Record, Source, View, FACILITY_SYSLOG};
 use nodistro_common::timeline;
 use rustix::io::Errno;
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
 use std::io::{self, IoSlice, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const BATCH_RECORDS: usize = 256;
-const BATCH_BYTES: usize = 64 * 1024;
+/// One write: up to this many records or bytes.
+const BATCH_RECORDS: usize = 1024;
+const BATCH_BYTES: usize = 128 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const LINGER: Duration = Duration::from_millis(1);
+/// A write that has not finished after this long: the server stopped
+/// reading, and the reader no longer waits for room (see [`Sink::room`]).
+pub const STALLED: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -55,22 +67,42 @@ impl Encoding {
 
     /// The bytes to write for a queued frame.
     pub fn wire(&self, f: &Frame) -> Vec<u8> {
-        let r = Record::from_compact(&f.bytes);
+        let mut out = Vec::new();
+        self.wire_into(&f.bytes, &mut Scratch::default(), &mut out);
+        out
+    }
+
+    /// The bytes to write for a queued frame's compact form, appended to
+    /// `out`; `scratch` is reused between calls (no allocation per record
+    /// once it has grown).
+    pub fn wire_into(&self, compact: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) {
+        let r = View::from_compact(compact);
         match self {
             Encoding::Console => {
-                let mut line = format::console(&r, boot_ms_of(r.time_us));
-                line.push('\n');
-                line.into_bytes()
+                let r = r.into_record();
+                out.extend_from_slice(format::console(&r, boot_ms_of(r.time_us)).as_bytes());
+                out.push(b'\n');
             }
-            Encoding::Datagram(f, o) => format::remote(*f, &r, o).into_bytes(),
+            Encoding::Datagram(f, o) => {
+                scratch.text.clear();
+                format::remote_into(*f, &r, o, &mut scratch.stamp, &mut scratch.text);
+                out.extend_from_slice(scratch.text.as_bytes());
+            }
             Encoding::OctetCounted(f, o) => {
-                let msg = format::remote(*f, &r, o);
-                let mut out = Vec::with_capacity(msg.len() + 8);
-                format::octet_frame(msg.as_bytes(), &mut out);
-                out
+                scratch.text.clear();
+                format::remote_into(*f, &r, o, &mut scratch.stamp, &mut scratch.text);
+                format::octet_frame(scratch.text.as_bytes(), out);
             }
         }
     }
+}
+
+/// What [`Encoding::wire_into`] keeps between records: one record's text
+/// and the last second's timestamp.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub text: String,
+    pub stamp: format::Stamp,
 }
 
 /// The notice a sink sends where it dropped `n` records.
@@ -120,11 +152,59 @@ struct State {
     queue: BoundedQueue,
     /// Set at shutdown: deliver until empty or until this instant.
     deadline: Option<Instant>,
+    /// The last delivery failed: the reader must not wait for room.
+    failing: bool,
+    /// The reader stopped reading its producers until `room` is signalled.
+    waiting: bool,
+    /// When the batch being written was taken (a write that takes longer
+    /// than [`STALLED`] means a server that stopped reading).
+    sending_since: Option<Instant>,
 }
 
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// An eventfd the worker signals when a waiting reader may go on.
+    room: OwnedFd,
+}
+
+impl Shared {
+    fn signal_room(&self, st: &mut State) {
+        if std::mem::take(&mut st.waiting) {
+            let _ = rustix::io::write(&self.room, &1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// How much a reader may still hand a sink before it stops reading its
+/// producers ([`Sink::room`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    pub records: usize,
+    /// As a queue charges them ([`crate::queue::Frame::cost`]).
+    pub bytes: usize,
+}
+
+impl Room {
+    pub fn is_full(&self) -> bool {
+        self.records == 0 || self.bytes == 0
+    }
+}
+
+/// Back-pressure: the reader stops reading its producers above half of a
+/// queue's bounds, and goes on once the sink delivered it down to a
+/// quarter. The reader stops between two lines of a read (it keeps the rest
+/// of the read for later), so the other half only takes what one datagram
+/// or kernel record adds.
+fn room_in(q: &BoundedQueue) -> Room {
+    Room {
+        records: (q.max_items() / 2).saturating_sub(q.len()),
+        bytes: (q.max_bytes() / 2).saturating_sub(q.bytes()),
+    }
+}
+
+fn drained(q: &BoundedQueue) -> bool {
+    q.len() <= q.max_items() / 4 && q.bytes() <= q.max_bytes() / 4
 }
 
 impl Shared {
@@ -155,12 +235,20 @@ impl Sink {
         max_items: usize,
         max_bytes: usize,
     ) -> io::Result<Sink> {
+        let room = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: BoundedQueue::new(max_items, max_bytes),
                 deadline: None,
+                failing: false,
+                waiting: false,
+                sending_since: None,
             }),
             wake: Condvar::new(),
+            room,
         });
         let name = transport.describe();
         let encoding = transport.encoding();
@@ -178,24 +266,58 @@ impl Sink {
 
     /// Queue records (taken from `records`); never blocks on the transport.
     pub fn push_many(&self, records: &mut Vec<Record>) {
-        if records.is_empty() {
+        let mut batch = Batch::default();
+        for r in records.drain(..) {
+            batch.push(&self.encoding.encode(&r).bytes);
+        }
+        self.push_batch(&mut batch);
+    }
+
+    /// Queue records given in their compact form (the batch is emptied);
+    /// never blocks on the transport.
+    pub fn push_batch(&self, batch: &mut Batch) {
+        if batch.is_empty() {
             return;
         }
-        // Formatted outside the lock: the sender thread is not held up.
-        let frames: Vec<Frame> = records
-            .drain(..)
-            .map(|r| self.encoding.encode(&r))
-            .collect();
         let mut st = self.shared.lock();
         // The worker sleeps without a timeout only on an empty queue.
         let was_empty = st.queue.is_empty();
-        for f in frames {
-            st.queue.push(f);
+        for f in batch.iter() {
+            st.queue.push_bytes(f);
         }
         drop(st);
+        batch.clear();
         if was_empty {
             self.shared.wake.notify_one();
         }
+    }
+
+    /// How much more the reader may queue here before it stops reading
+    /// its producers; `None` while the sink fails to deliver or a write has
+    /// been stalled for [`STALLED`] (a server that is down or stuck must not
+    /// stop the app: the oldest records are dropped instead). When there is no room left, [`Sink::room_fd`] becomes
+    /// readable once the sink delivered enough.
+    pub fn room(&self) -> Option<Room> {
+        let mut st = self.shared.lock();
+        let stalled = st.sending_since.is_some_and(|t| t.elapsed() > STALLED);
+        if st.failing || stalled || st.deadline.is_some() {
+            return None;
+        }
+        let room = room_in(&st.queue);
+        if room.is_full() {
+            st.waiting = true;
+        }
+        Some(room)
+    }
+
+    /// Readable when a reader that found no [`Sink::room`] may go on; read
+    /// it with [`Sink::take_room`].
+    pub fn room_fd(&self) -> &OwnedFd {
+        &self.shared.room
+    }
+
+    pub fn take_room(&self) {
+        let _ = rustix::io::read(&self.shared.room, &mut [0u8; 8]);
     }
 
     pub fn stats(&self) -> SinkStats {
@@ -209,7 +331,10 @@ impl Sink {
     /// Deliver what is queued until `deadline`, then stop. Returns how many
     /// records were left undelivered.
     pub fn close(mut self, deadline: Instant) -> usize {
-        self.shared.lock().deadline = Some(deadline);
+        let mut st = self.shared.lock();
+        st.deadline = Some(deadline);
+        self.shared.signal_room(&mut st);
+        drop(st);
         self.shared.wake.notify_all();
         let left = self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0);
         if left > 0 {
@@ -254,10 +379,17 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
                 bytes += f.bytes.len();
                 batch.push(f);
             }
+            if drained(&st.queue) {
+                shared.signal_room(&mut st);
+            }
+            st.sending_since = Some(Instant::now());
             (batch, st.deadline)
         };
-        match transport.send(&batch, deadline) {
+        let sent = transport.send(&batch, deadline);
+        shared.lock().sending_since = None;
+        match sent {
             Ok(()) => {
+                shared.lock().failing = false;
                 if failing {
                     timeline::log(
                         "logfwd",
@@ -271,6 +403,10 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
                 let mut st = shared.lock();
                 st.queue.unpop(batch.into_iter().skip(n));
                 let left = st.queue.len();
+                // A waiting reader goes on reading (and the oldest records
+                // are dropped) rather than stop the app for a dead server.
+                st.failing = true;
+                shared.signal_room(&mut st);
                 drop(st);
                 if !failing {
                     timeline::log(
@@ -417,7 +553,12 @@ pub struct Tcp {
     stream: Option<TcpStream>,
     format: Format,
     origin: Origin,
+    /// The batch's frames, back to back (kept between batches).
     buf: Vec<u8>,
+    /// End offset of each frame in `buf`.
+    ends: Vec<usize>,
+    /// One record's formatted text, the last timestamp.
+    scratch: Scratch,
 }
 
 impl Tcp {
@@ -428,6 +569,8 @@ impl Tcp {
             format,
             origin,
             buf: Vec::new(),
+            ends: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -476,10 +619,11 @@ impl Transport for Tcp {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        let mut ends = Vec::with_capacity(batch.len());
+        let mut ends = std::mem::take(&mut self.ends);
+        ends.clear();
         let encoding = self.encoding();
         for f in batch {
-            buf.extend_from_slice(&encoding.wire(f));
+            encoding.wire_into(&f.bytes, &mut self.scratch, &mut buf);
             ends.push(buf.len());
         }
         let result = self
@@ -504,10 +648,12 @@ impl Transport for Tcp {
                 Ok(())
             });
         self.buf = buf;
-        result.map_err(|(written, e)| {
+        let result = result.map_err(|(written, e)| {
             self.stream = None;
             (ends.iter().take_while(|&&end| end <= written).count(), e)
-        })
+        });
+        self.ends = ends;
+        result
     }
 
     fn describe(&self) -> String {
@@ -640,5 +786,94 @@ mod tests {
         sink.push_many(&mut recs(0..7));
         let left = sink.close(Instant::now() + Duration::from_millis(300));
         assert_eq!(left, 7, "returns (does not retry forever) and counts");
+    }
+
+    /// Delivers only when the test lets it (one batch per message).
+    struct Gate(std::sync::mpsc::Receiver<()>);
+
+    impl Transport for Gate {
+        fn send(&mut self, _: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
+            let _ = self.0.recv();
+            Ok(())
+        }
+
+        fn describe(&self) -> String {
+            "gate".into()
+        }
+
+        fn encoding(&self) -> Encoding {
+            Encoding::Console
+        }
+    }
+
+    fn room_signalled(sink: &Sink, ms: i32) -> bool {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut fds = [PollFd::new(sink.room_fd(), PollFlags::IN)];
+        let t = Timespec {
+            tv_sec: i64::from(ms / 1000),
+            tv_nsec: i64::from(ms % 1000) * 1_000_000,
+        };
+        matches!(poll(&mut fds, Some(&t)), Ok(1))
+    }
+
+    fn queued_becomes(sink: &Sink, n: usize) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while sink.stats().queued != n {
+            assert!(
+                Instant::now() < until,
+                "queue stays at {}",
+                sink.stats().queued
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Issue 16: a sink that delivers but is slower than the producers
+    /// makes the reader wait (room 0, then signalled) instead of dropping.
+    #[test]
+    fn back_pressure_while_delivering() {
+        let (go, rx) = std::sync::mpsc::channel();
+        let sink = Sink::spawn(Gate(rx), 8, 1 << 20).expect("thread");
+        assert_eq!(sink.room().map(|r| r.records), Some(4));
+        // The worker takes the first 4 and waits in its write.
+        sink.push_many(&mut recs(0..4));
+        queued_becomes(&sink, 0);
+        sink.push_many(&mut recs(4..8));
+        let r = sink.room().expect("delivering: back-pressure applies");
+        assert!(r.is_full(), "{r:?}");
+        assert!(
+            !room_signalled(&sink, 50),
+            "no room while the queue is full"
+        );
+        // One write completes: the worker takes the rest, the queue is
+        // down to a quarter, and the reader is told to go on.
+        go.send(()).expect("worker");
+        assert!(room_signalled(&sink, 10_000), "room signalled");
+        sink.take_room();
+        assert!(!sink.room().expect("room").is_full());
+        assert_eq!(sink.stats().dropped, 0);
+        go.send(()).expect("worker");
+        drop(go);
+        assert_eq!(sink.close(Instant::now() + Duration::from_secs(5)), 0);
+    }
+
+    /// A sink that fails to deliver never makes the reader wait (the app
+    /// must not stop for a dead server): no room to respect.
+    #[test]
+    fn no_back_pressure_while_failing() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let t = Flaky {
+            got,
+            failures: usize::MAX,
+            partial: 0,
+        };
+        let sink = Sink::spawn(t, 8, 1 << 20).expect("thread");
+        sink.push_many(&mut recs(0..8));
+        let until = Instant::now() + Duration::from_secs(10);
+        while sink.room().is_some() {
+            assert!(Instant::now() < until, "still waits for a failing sink");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sink.close(Instant::now() + Duration::from_millis(100));
     }
 }

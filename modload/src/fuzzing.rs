@@ -104,13 +104,8 @@ mod tests {
     /// duplicated spans.
     fn mutations(seed: &[u8], n: usize, each: &mut dyn FnMut(&[u8])) {
         each(seed);
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = nodistro_common::fuzzing::Rng::new();
+        let mut rnd = || rng.next();
         for _ in 0..n {
             let mut v = seed.to_vec();
             if v.is_empty() {

@@ -3,7 +3,10 @@
 //! the same name in a later one; files are read in name order). Understood
 //! as kmod does: `options MODULE ARGS`, `blacklist MODULE`, `alias PATTERN
 //! MODULE` (looked up before anything else), `softdep MODULE pre: ...
-//! post: ...` (before the module's own); `install` and `remove` run shell
+//! post: ...` (kmod reads the modules' own softdeps, modules.softdep, among
+//! these files in name order, and a module's first softdep line counts: a
+//! file named before it overrides them, one named after it only adds
+//! softdeps to modules without their own); `install` and `remove` run shell
 //! commands, which an image without a shell cannot: reported once, ignored.
 //! The parser is sans-IO ([`ModprobeConf::parse`]); [`load`] reads the
 //! directories.
@@ -22,8 +25,16 @@ pub struct ModprobeConf {
     /// (module, arguments) in file order.
     pub options: Vec<(String, String)>,
     pub blacklist: Vec<String>,
-    /// `softdep` lines as written.
+    /// `softdep` lines as written, of files named before `modules.softdep`:
+    /// kmod reads that file (the modules' own softdeps) among the
+    /// configuration files in name order and takes a module's first
+    /// `softdep`, so these win over the module's own.
     pub softdeps: String,
+    /// `softdep` lines of files named after `modules.softdep`: they count
+    /// only for modules without softdeps of their own.
+    pub late_softdeps: String,
+    /// Whether the file being parsed is named after `modules.softdep`.
+    late: bool,
     /// One line per problem (unsupported commands, bad lines).
     pub warnings: Vec<String>,
     /// Whether an `install`/`remove` line was reported (once for all files).
@@ -31,7 +42,16 @@ pub struct ModprobeConf {
 }
 
 impl ModprobeConf {
-    /// Add the lines of one file (`name` is for messages).
+    /// Add the lines of the file named `file_name` (its place among the
+    /// files decides what its softdeps override); `shown` is for messages.
+    pub fn parse_file(&mut self, file_name: &str, shown: &str, text: &str) {
+        self.late = file_name > "modules.softdep";
+        self.parse(shown, text);
+        self.late = false;
+    }
+
+    /// Add the lines of one file (`name` is for messages), read before the
+    /// modules' own softdeps.
     pub fn parse(&mut self, name: &str, text: &str) {
         let mut pending = String::new();
         for (n, raw) in text.lines().enumerate() {
@@ -63,8 +83,13 @@ impl ModprobeConf {
                     .push((normalize_name(module), rest.join(" "))),
                 ("blacklist", [module]) => self.blacklist.push(normalize_name(module)),
                 ("softdep", [_, _, ..]) => {
-                    self.softdeps.push_str(line);
-                    self.softdeps.push('\n');
+                    let to = if self.late {
+                        &mut self.late_softdeps
+                    } else {
+                        &mut self.softdeps
+                    };
+                    to.push_str(line);
+                    to.push('\n');
                 }
                 ("install" | "remove", _) => {
                     if !self.unsupported_reported {
@@ -141,7 +166,11 @@ pub fn load(root: &Path) -> ModprobeConf {
     let mut conf = ModprobeConf::default();
     for path in files(root) {
         match std::fs::read(&path) {
-            Ok(b) => conf.parse(&path.display().to_string(), &String::from_utf8_lossy(&b)),
+            Ok(b) => conf.parse_file(
+                &path.file_name().unwrap_or_default().to_string_lossy(),
+                &path.display().to_string(),
+                &String::from_utf8_lossy(&b),
+            ),
             Err(e) => conf
                 .warnings
                 .push(format!("cannot read {}: {e}; ignoring it", path.display())),
@@ -178,6 +207,22 @@ mod tests {
         assert_eq!(c.blacklist, ["nouveau"]);
         assert_eq!(c.aliases, [("my_nic".to_string(), "e1000".to_string())]);
         assert_eq!(c.softdeps, "softdep ext4 pre: crc32c\n");
+        assert_eq!(c.late_softdeps, "");
+        c.parse_file(
+            "zz.conf",
+            "/etc/modprobe.d/zz.conf",
+            "softdep jbd2 pre: crc32c\n",
+        );
+        c.parse_file(
+            "a.conf",
+            "/etc/modprobe.d/a.conf",
+            "softdep nfsd pre: md5\n",
+        );
+        assert_eq!(
+            c.softdeps,
+            "softdep ext4 pre: crc32c\nsoftdep nfsd pre: md5\n"
+        );
+        assert_eq!(c.late_softdeps, "softdep jbd2 pre: crc32c\n");
         assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(c.warnings[0].starts_with("a.conf:8: `install` runs a shell command"));
         assert!(c.warnings[1].contains("a.conf:10") && c.warnings[1].contains("frobnicate"));

@@ -104,7 +104,7 @@ impl ModuleTree {
                         continue;
                     }
                     marks.insert(name.clone(), Mark::InProgress);
-                    let soft = self.softdeps.get(&name);
+                    let soft = self.softdep_of(&name);
                     // Pushed in reverse of the order they run in.
                     for s in soft.map_or(&[][..], |s| &s.post).iter().rev() {
                         stack.push(Task::Soft(s.clone()));

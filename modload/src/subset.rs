@@ -7,6 +7,20 @@ use crate::textfiles::{alias_lines, builtin_alias_records};
 use crate::tree::ModuleTree;
 use std::collections::BTreeSet;
 
+/// `header`, then the `alias KEY MODULE` lines of `text` (modules.alias
+/// or modules.symbols) whose module is in `subset`.
+fn alias_subset(header: &str, text: &[u8], subset: &BTreeSet<String>) -> String {
+    let mut out = String::from(header);
+    for (key, module) in alias_lines(text) {
+        let module = String::from_utf8_lossy(module);
+        if subset.contains(&normalize_name(&module)) {
+            let key = String::from_utf8_lossy(key);
+            out.push_str(&format!("alias {key} {module}\n"));
+        }
+    }
+    out
+}
+
 impl ModuleTree {
     /// depmod's binary indexes for this whole tree, made from its text
     /// files (what `modload index` writes).
@@ -51,14 +65,11 @@ impl ModuleTree {
             }
             dep.push('\n');
         }
-        let mut alias = String::from("# Aliases extracted from modules themselves.\n");
-        for (pat, module) in alias_lines(self.alias_text()) {
-            let module = String::from_utf8_lossy(module);
-            if subset.contains(&normalize_name(&module)) {
-                let pat = String::from_utf8_lossy(pat);
-                alias.push_str(&format!("alias {pat} {module}\n"));
-            }
-        }
+        let alias = alias_subset(
+            "# Aliases extracted from modules themselves.\n",
+            self.alias_text(),
+            &subset,
+        );
         let mut softdep = String::from("# Soft dependencies extracted from modules themselves.\n");
         for name in self.softdep_order.iter().filter(|n| subset.contains(*n)) {
             softdep.push_str(&self.softdeps[name].line);
@@ -71,14 +82,11 @@ impl ModuleTree {
                 modinfo.extend_from_slice(part);
             }
         }
-        let mut symbols = String::from("# Aliases for symbols, used by symbol_request().\n");
-        for (sym, module) in alias_lines(self.symbols_text()) {
-            let module = String::from_utf8_lossy(module);
-            if subset.contains(&normalize_name(&module)) {
-                let sym = String::from_utf8_lossy(sym);
-                symbols.push_str(&format!("alias {sym} {module}\n"));
-            }
-        }
+        let symbols = alias_subset(
+            "# Aliases for symbols, used by symbol_request().\n",
+            self.symbols_text(),
+            &subset,
+        );
         let bins = crate::depmod::index_files(&crate::depmod::Texts {
             dep: &dep,
             alias: alias.as_bytes(),

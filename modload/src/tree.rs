@@ -17,7 +17,7 @@
 use crate::bins::Bins;
 use crate::depindex::DepIndex;
 pub use crate::fnmatch::name_of_path;
-use crate::fnmatch::normalize_name;
+use crate::fnmatch::{fnmatch, normalize_name};
 use crate::hash::FxMap;
 pub use crate::lookup::LookupKind;
 pub use crate::plan::Plan;
@@ -127,6 +127,10 @@ pub struct ModuleTree {
     pub(crate) builtin_order: Vec<String>,
     /// Modules with softdep lines, in file order.
     pub(crate) softdep_order: Vec<String>,
+    /// modprobe.d `softdep` lines (module pattern, softdep) of the files
+    /// named before modules.softdep, then of those named after it, each
+    /// in reading order (see [`ModuleTree::apply_modprobe_conf`]).
+    pub(crate) config_softdeps: [Vec<(String, Softdep)>; 2],
     /// `alias` lines of modprobe.d (pattern, module): looked up first.
     pub(crate) config_aliases: Vec<(String, String)>,
     pub(crate) warnings: Vec<String>,
@@ -222,6 +226,7 @@ impl ModuleTree {
             builtin_order: Vec::new(),
             softdep_order: Vec::new(),
             config_aliases: Vec::new(),
+            config_softdeps: Default::default(),
             warnings: Vec::new(),
         };
         t.add_softdeps(softdep);
@@ -252,20 +257,34 @@ impl ModuleTree {
         }
     }
 
-    /// Apply modprobe.d: its aliases are looked up before anything else,
-    /// and its softdep lines replace a module's own (kmod reads the
-    /// configuration before modules.softdep).
+    /// Apply modprobe.d: its aliases are looked up before anything else.
+    /// Its softdeps go as kmod takes them: kmod reads modules.softdep among
+    /// the configuration files in name order and uses the first softdep
+    /// line whose module (a glob pattern, as in `softdep e100* pre: x`)
+    /// matches, so the lines of files named before it override a module's
+    /// own softdeps and those of files named after it only count for
+    /// modules without their own.
     pub fn apply_modprobe_conf(&mut self, conf: &crate::modprobe_d::ModprobeConf) {
         self.config_aliases = conf.aliases.clone();
-        let mut seen = crate::hash::FxSet::default();
-        for (name, sd, _) in parse_softdeps(&conf.softdeps) {
-            if seen.insert(name.clone()) {
-                if !self.softdeps.contains_key(&name) {
-                    self.softdep_order.push(name.clone());
-                }
-                self.softdeps.insert(name, sd);
-            }
+        self.config_softdeps = [&conf.softdeps, &conf.late_softdeps].map(|text| {
+            parse_softdeps(text)
+                .into_iter()
+                .map(|(pattern, sd, _)| (pattern, sd))
+                .collect()
+        });
+    }
+
+    /// The softdep line that counts for module `name` (normalised).
+    pub(crate) fn softdep_of(&self, name: &str) -> Option<&Softdep> {
+        fn first<'a>(lines: &'a [(String, Softdep)], name: &str) -> Option<&'a Softdep> {
+            lines
+                .iter()
+                .find(|(p, _)| fnmatch(p.as_bytes(), name.as_bytes()))
+                .map(|(_, sd)| sd)
         }
+        first(&self.config_softdeps[0], name)
+            .or_else(|| self.softdeps.get(name))
+            .or_else(|| first(&self.config_softdeps[1], name))
     }
 
     /// A text file of the tree, read (or mapped) on first need; missing or
@@ -396,7 +415,7 @@ impl ModuleTree {
 
     /// Soft dependencies of a module as written (`pre`, `post`).
     pub fn softdeps(&self, name: &str) -> (&[String], &[String]) {
-        match self.softdeps.get(&normalize_name(name)) {
+        match self.softdep_of(&normalize_name(name)) {
             Some(s) => (&s.pre, &s.post),
             None => (&[], &[]),
         }
@@ -446,6 +465,32 @@ softdep cifs gcm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checked against modprobe in tests/tests/modload_kmod.rs.
+    #[test]
+    fn modprobe_d_softdeps_named_before_modules_softdep_win() {
+        let mut t = ModuleTree::from_texts(
+            "a.ko:\n",
+            "",
+            "softdep jbd2 pre: own1\nsoftdep ext4 pre: own2\n",
+            "",
+            b"",
+        );
+        let mut conf = crate::modprobe_d::ModprobeConf::default();
+        conf.parse_file("a.conf", "a.conf", "softdep jbd2 pre: early\n");
+        conf.parse_file(
+            "zz.conf",
+            "zz.conf",
+            "softdep ext4 pre: late\nsoftdep e100* pre: late\nsoftdep jbd2 pre: late\n",
+        );
+        t.apply_modprobe_conf(&conf);
+        let pre = |m: &str| t.softdeps(m).0.to_vec();
+        assert_eq!(pre("jbd2"), ["early"]);
+        assert_eq!(pre("ext4"), ["own2"]);
+        assert_eq!(pre("e1000"), ["late"]);
+        assert_eq!(pre("e1000e"), ["late"]);
+        assert!(pre("virtio_net").is_empty());
+    }
 
     #[test]
     fn bad_lines_are_skipped_with_a_warning() {

@@ -43,6 +43,7 @@ pub mod linkwait;
 pub mod msg;
 pub mod ra;
 pub mod ra_state;
+mod rawsock;
 pub mod ready;
 pub mod resolv;
 pub mod rtnl;
@@ -54,6 +55,7 @@ pub mod state;
 pub mod sys;
 pub mod sys6;
 pub mod v6;
+mod wire;
 
 use argh::FromArgs;
 use ipconf::IpConfig;

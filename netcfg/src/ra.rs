@@ -5,6 +5,7 @@
 //! previous state). The kernel does SLAAC and the default route itself;
 //! netcfg reads RAs for the M/O flags, DNS and the console lines.
 
+use crate::wire::{addr, be32};
 use std::net::Ipv6Addr;
 
 pub const TYPE_RS: u8 = 133;
@@ -55,19 +56,32 @@ pub enum RaError {
     OptionLength { ty: u8 },
 }
 
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn addr(b: &[u8]) -> Ipv6Addr {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[..16]);
-    Ipv6Addr::from(a)
-}
-
 /// A usable unicast DNS server address.
 fn usable(a: &Ipv6Addr) -> bool {
     !(a.is_unspecified() || a.is_loopback() || a.is_multicast())
+}
+
+/// The IP hop limit every Neighbor Discovery message is sent with; one
+/// that arrives with less was forwarded, so it comes from off the link.
+pub const LINK_HOP_LIMIT: u8 = 255;
+
+/// RFC 4861 section 6.1.2's checks of where an RA came from, made on what
+/// the socket says of the IPv6 header: a link-local source and an IP hop
+/// limit of 255 (`None`: the kernel did not say). The error is the
+/// console line's reason.
+pub fn from_this_link(src: &Ipv6Addr, hop_limit: Option<u8>) -> Result<(), String> {
+    if !src.is_unicast_link_local() {
+        return Err(format!("RA from non-link-local {src} ignored"));
+    }
+    match hop_limit {
+        Some(LINK_HOP_LIMIT) => Ok(()),
+        Some(h) => Err(format!(
+            "RA from {src} with IP hop limit {h} ignored (not {LINK_HOP_LIMIT}: it was routed here)"
+        )),
+        None => Err(format!(
+            "RA from {src} ignored: its IP hop limit is unknown"
+        )),
+    }
 }
 
 /// Decode an ICMPv6 message (without the IPv6 header) as an RA.
@@ -237,6 +251,19 @@ pub fn solicitation() -> [u8; 8] {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn only_link_local_sources_with_hop_limit_255_are_from_this_link() {
+        let ll: Ipv6Addr = "fe80::1".parse().expect("a");
+        assert_eq!(from_this_link(&ll, Some(255)), Ok(()));
+        let e = from_this_link(&ll, Some(64)).expect_err("forwarded");
+        assert!(e.contains("hop limit 64"), "{e}");
+        assert!(from_this_link(&ll, Some(254)).is_err());
+        assert!(from_this_link(&ll, None).is_err());
+        let global: Ipv6Addr = "2001:db8::1".parse().expect("a");
+        let e = from_this_link(&global, Some(255)).expect_err("not link-local");
+        assert!(e.contains("non-link-local 2001:db8::1"), "{e}");
+    }
 
     /// An RA with the given flags and options (test helper, also used by
     /// the fuzz seeds).

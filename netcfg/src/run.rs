@@ -169,17 +169,9 @@ pub(crate) fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took:
 /// Global IPv6 addresses of interface `name` in /proc/net/if_inet6 text
 /// (`<32 hex> <ifindex> <prefix> <scope> <flags> <name>`), as `addr/prefix`.
 pub fn ipv6_globals(text: &str, name: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (hex, prefix, scope, dev) = (f.first()?, f.get(2)?, f.get(3)?, f.get(5)?);
-            if *dev != name || *scope != "00" || hex.len() != 32 {
-                return None;
-            }
-            let a = u128::from_str_radix(hex, 16).ok()?;
-            let p = u8::from_str_radix(prefix, 16).ok()?;
-            Some(format!("{}/{p}", std::net::Ipv6Addr::from(a)))
-        })
+    crate::v6::globals(text, name)
+        .into_iter()
+        .map(|(a, p, _)| format!("{a}/{p}"))
         .collect()
 }
 
@@ -269,11 +261,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ipv6_global_addresses_only() {
-        let text = "fe800000000000001cb476fffe193ee2 05 40 20 80 eth0\n\
-                    20010db8000000001cb476fffe193ee2 05 40 00 00 eth0\n\
-                    20010db8000000000000000000000001 06 40 00 00 eth1\n\
-                    garbage\n";
+    fn ipv6_globals_as_addr_slash_prefix() {
+        // Which lines count is v6::globals' test.
+        let text = "20010db8000000001cb476fffe193ee2 05 40 00 00 eth0\n";
         assert_eq!(
             ipv6_globals(text, "eth0"),
             vec!["2001:db8::1cb4:76ff:fe19:3ee2/64".to_string()]

@@ -1,10 +1,12 @@
 //! The packet socket DHCP uses: socket(2) through rustix; binding to an
 //! interface (sockaddr_ll), attaching a classic BPF filter and reading
 //! PACKET_AUXDATA, which rustix does not wrap, through named raw-syscall
-//! wrappers (nodistro_common::syscall), so netcfg calls no C library.
+//! wrappers (nodistro_common::syscall and [`crate::rawsock`]), so netcfg
+//! calls no C library.
 #![allow(unsafe_code)]
 
-use linux_raw_sys::general::{__NR_bind, __NR_recvmsg, __NR_setsockopt};
+use crate::rawsock::{cmsg_u32, recvmsg, setsockopt, Control};
+use linux_raw_sys::general::__NR_bind;
 use linux_raw_sys::if_packet::{sockaddr_ll, PACKET_AUXDATA, TP_STATUS_CSUMNOTREADY};
 use linux_raw_sys::net::{AF_PACKET, SOL_PACKET, SOL_SOCKET, SO_ATTACH_FILTER};
 use nodistro_common::syscall::syscall6;
@@ -15,8 +17,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 /// `ETH_P_IP`: the IPv4 EtherType.
 const ETH_P_IP: u16 = 0x0800;
-/// `MSG_DONTWAIT`.
-const MSG_DONTWAIT: usize = 0x40;
 
 /// Classic BPF: IPv4 UDP, not a fragment, destination port 68 (the DHCP
 /// client port); everything else never reaches the socket.
@@ -41,50 +41,11 @@ struct SockFilter {
     k: u32,
 }
 
-/// `struct iovec`.
-#[repr(C)]
-struct IoVec {
-    base: *mut u8,
-    len: usize,
-}
-
-/// `struct msghdr` (Linux, 64-bit and 32-bit alike in field order).
-#[repr(C)]
-struct MsgHdr {
-    name: *mut u8,
-    namelen: u32,
-    iov: *mut IoVec,
-    iovlen: usize,
-    control: *mut u8,
-    controllen: usize,
-    flags: u32,
-}
-
 /// `struct sock_fprog`: the program's length and address.
 #[repr(C)]
 struct SockFprog {
     len: u16,
     filter: *const SockFilter,
-}
-
-/// `setsockopt(fd, level, name, value, size_of_val(value))`.
-fn setsockopt<T>(fd: &OwnedFd, level: u32, name: u32, value: &T) -> Result<(), Errno> {
-    // SAFETY: `value` is a live `T` of the size passed, only read by the
-    // kernel (which copies it) during the call; `fd` is open (borrowed).
-    unsafe {
-        syscall6(
-            __NR_setsockopt,
-            [
-                fd.as_raw_fd() as usize,
-                level as usize,
-                name as usize,
-                value as *const T as usize,
-                std::mem::size_of::<T>(),
-                0,
-            ],
-        )
-    }
-    .map(drop)
 }
 
 /// `bind(fd, sockaddr_ll)`.
@@ -107,15 +68,21 @@ fn bind_link(fd: &OwnedFd, addr: &sockaddr_ll) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// A raw packet socket (SOCK_RAW, Ethernet headers included) receiving the
-/// DHCP client port on interface `ifindex` only.
-pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let fd = rustix::net::socket_with(
+/// A non-blocking AF_PACKET socket (SOCK_RAW: Ethernet headers included),
+/// bound to nothing yet.
+fn raw_packet_socket() -> io::Result<OwnedFd> {
+    Ok(rustix::net::socket_with(
         AddressFamily::PACKET,
         SocketType::RAW,
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
-    )?;
+    )?)
+}
+
+/// A raw packet socket (SOCK_RAW, Ethernet headers included) receiving the
+/// DHCP client port on interface `ifindex` only.
+pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let fd = raw_packet_socket()?;
     let prog: Vec<SockFilter> = FILTER
         .iter()
         .map(|&(code, jt, jf, k)| SockFilter { code, jt, jf, k })
@@ -148,12 +115,7 @@ fn link_addr(protocol: u16, ifindex: u32) -> sockaddr_ll {
 /// A raw packet socket receiving ARP frames on interface `ifindex`
 /// (address conflict detection) and sending whole Ethernet frames.
 pub fn arp_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let fd = rustix::net::socket_with(
-        AddressFamily::PACKET,
-        SocketType::RAW,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
+    let fd = raw_packet_socket()?;
     bind_link(&fd, &link_addr(0x0806, ifindex))?;
     Ok(fd)
 }
@@ -168,70 +130,17 @@ pub fn enable_auxdata(fd: &OwnedFd) -> io::Result<()> {
 /// Receive one frame without blocking. Returns its length and whether the
 /// kernel says its checksum is not filled in yet (TP_STATUS_CSUMNOTREADY).
 pub fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let mut iov = IoVec {
-        base: buf.as_mut_ptr(),
-        len: buf.len(),
-    };
-    let mut control = [0u8; 128];
-    let mut msg = MsgHdr {
-        name: std::ptr::null_mut(),
-        namelen: 0,
-        iov: &mut iov,
-        iovlen: 1,
-        control: control.as_mut_ptr(),
-        controllen: control.len(),
-        flags: 0,
-    };
-    // SAFETY: msg points at iov (covering `buf`) and `control`, both alive
-    // and writable for the call's duration and of the lengths given; the
-    // kernel writes msg_controllen and msg_flags back into `msg`.
-    let n = unsafe {
-        syscall6(
-            __NR_recvmsg,
-            [
-                fd.as_raw_fd() as usize,
-                &mut msg as *mut MsgHdr as usize,
-                MSG_DONTWAIT,
-                0,
-                0,
-                0,
-            ],
-        )
-    }?;
-    let len = msg.controllen.min(control.len());
-    Ok((n, checksum_not_ready(&control[..len])))
+    let mut control = Control::default();
+    let (n, used) = recvmsg(fd, buf, &mut [], &mut control)?;
+    Ok((n, checksum_not_ready(&control.0[..used])))
 }
 
-/// Walk the control messages the kernel wrote (`CMSG_FIRSTHDR`/`NXTHDR` in
-/// safe code): true if a PACKET_AUXDATA record says TP_STATUS_CSUMNOTREADY.
+/// True if a PACKET_AUXDATA record among the control messages says
+/// TP_STATUS_CSUMNOTREADY (tp_status is the first field of struct
+/// tpacket_auxdata).
 fn checksum_not_ready(control: &[u8]) -> bool {
-    const WORD: usize = std::mem::size_of::<usize>();
-    // struct cmsghdr { size_t len; int level; int type; }, data aligned.
-    const HDR: usize = WORD + 8;
-    let align = |n: usize| n.div_ceil(WORD) * WORD;
-    let int = |b: &[u8], at: usize| {
-        b.get(at..at + 4)
-            .map(|x| u32::from_ne_bytes([x[0], x[1], x[2], x[3]]))
-    };
-    let mut at = 0;
-    let mut not_ready = false;
-    while let Some(hdr) = control.get(at..at + HDR) {
-        let mut w = [0u8; WORD];
-        w.copy_from_slice(&hdr[..WORD]);
-        let len = usize::from_ne_bytes(w);
-        if len < HDR || len > control.len() - at {
-            break;
-        }
-        let (level, kind) = (int(hdr, WORD), int(hdr, WORD + 4));
-        if level == Some(SOL_PACKET) && kind == Some(PACKET_AUXDATA) {
-            // tp_status is the first field of struct tpacket_auxdata.
-            if let Some(status) = int(&control[..at + len], at + align(HDR)) {
-                not_ready = status & TP_STATUS_CSUMNOTREADY != 0;
-            }
-        }
-        at += align(len);
-    }
-    not_ready
+    cmsg_u32(control, SOL_PACKET, PACKET_AUXDATA)
+        .is_some_and(|status| status & TP_STATUS_CSUMNOTREADY != 0)
 }
 
 #[cfg(test)]
@@ -241,14 +150,10 @@ mod tests {
     use linux_raw_sys::net::SOL_PACKET;
 
     fn cmsg(level: u32, kind: u32, status: u32) -> Vec<u8> {
-        // 16-byte header + 20-byte tpacket_auxdata = 36, padded to 40.
-        let mut m = Vec::new();
-        m.extend_from_slice(&36usize.to_ne_bytes());
-        m.extend_from_slice(&level.to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&status.to_ne_bytes());
-        m.resize(40, 0);
-        m
+        // A 20-byte tpacket_auxdata, tp_status first.
+        let mut data = status.to_ne_bytes().to_vec();
+        data.resize(20, 0);
+        crate::rawsock::tests::cmsg(level, kind, &data)
     }
 
     #[test]

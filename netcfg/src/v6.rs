@@ -425,17 +425,16 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
             stopping = true;
             continue;
         }
-        while let Some((n, from)) = sys6::recv6(&icmp, &mut buf) {
-            let Some(src) = from.map(|a| *a.ip()) else {
+        while let Some((n, from, hops)) = sys6::recv6_hop_limit(&icmp, &mut buf) {
+            let Some(src) = from else {
                 continue;
             };
             if buf.first() != Some(&ra::TYPE_RA) {
                 continue;
             }
-            // RFC 4861 6.1.2: an RA comes from a link-local address.
-            if !src.is_unicast_link_local() {
-                l.notes
-                    .say(name, &format!("RA from non-link-local {src} ignored"));
+            // RFC 4861 6.1.2: from a link-local address, hop limit 255.
+            if let Err(why) = ra::from_this_link(&src, hops) {
+                l.notes.say(name, &why);
                 continue;
             }
             match ra::decode(&buf[..n]) {

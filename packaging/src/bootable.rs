@@ -12,6 +12,7 @@ use crate::fat::{self, FatError, FatOptions};
 use crate::gpt;
 use crate::iso::{self, IsoError, IsoParts};
 use crate::kernel::{self, KernelError};
+use crate::tempout::{temp_beside, TempOutput};
 use crate::uki::{self, UkiError, UkiParts};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -216,32 +217,6 @@ fn pin_modules(args: &mut BuildArgs) -> Result<(), BootableError> {
     check_release(args, &path, release.as_deref())
 }
 
-/// Removes the temporary output unless it was renamed into place.
-struct TempOutput {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempOutput {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn temp_beside(output: &Path, what: &str) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    dir.join(format!(".{name}.{what}-{}", std::process::id()))
-}
-
 /// Build a UKI, disk or ISO.
 pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let format = args.format;
@@ -290,10 +265,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         None
     };
     // The output's directory must be writable: find out before the build.
-    let mut tmp = TempOutput {
-        path: temp_beside(&output, "tmp"),
-        keep: false,
-    };
+    let tmp = TempOutput::beside(&output);
     let create_err = |source| BuildError::Create {
         path: output.clone(),
         source,
@@ -383,8 +355,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     file.sync_all().map_err(write_err)?;
     let bytes = file.metadata().map_err(write_err)?.len();
     drop(file);
-    std::fs::rename(&tmp.path, &output).map_err(write_err)?;
-    tmp.keep = true;
+    tmp.rename_to(&output).map_err(write_err)?;
     Ok(BuiltImage {
         output,
         format,

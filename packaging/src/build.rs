@@ -403,14 +403,7 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
         img.add(d, Node::Dir { mode: 0o755 })?;
     }
     img.add("tmp", Node::Dir { mode: 0o1777 })?;
-    img.add(
-        "dev/console",
-        Node::CharDev {
-            mode: 0o600,
-            major: 5,
-            minor: 1,
-        },
-    )?;
+    img.add("dev/console", Node::console())?;
     let dir = tools_dir(args);
     let box_path = dir.join(MULTICALL_NAME);
     if !box_path.is_file() {
@@ -564,20 +557,6 @@ fn add_etc_files(
     Ok(())
 }
 
-/// Removes the temporary output unless the build got to the rename.
-struct TempOutput {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempOutput {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// The compression and its checked level.
 fn checked_level(args: &BuildArgs) -> Result<(Compression, i32), BuildError> {
     let kind = args.compression;
@@ -624,18 +603,7 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
     if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
         return Err(BuildError::NotAFile(output));
     }
-    let file_name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "initramfs".into());
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = TempOutput {
-        path: dir.join(format!(".{file_name}.tmp-{}", std::process::id())),
-        keep: false,
-    };
+    let tmp = crate::tempout::TempOutput::beside(&output);
     let file = File::create(&tmp.path).map_err(|source| BuildError::Create {
         path: output.clone(),
         source,
@@ -658,8 +626,7 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
     let file = buf.into_inner().map_err(|e| write_err(e.into_error()))?;
     let compressed = file.metadata().map_err(write_err)?.len();
     drop(file);
-    std::fs::rename(&tmp.path, &output).map_err(write_err)?;
-    tmp.keep = true;
+    tmp.rename_to(&output).map_err(write_err)?;
     Ok(Built {
         output,
         entries: img.nodes().len(),

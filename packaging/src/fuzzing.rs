@@ -49,30 +49,22 @@ pub fn cpio(data: &[u8]) {
 mod tests {
     use super::*;
 
-    /// A small xorshift: deterministic mutations without a crate.
-    fn next(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
-    }
-
     #[test]
     fn mutated_stubs_and_kernel_headers_never_panic() {
         let stub = pe::test_stub().expect("systemd-boot-efi installed");
         let vmlinuz = crate::kernel::find_kernel().expect("a /boot/vmlinuz-*");
         let kernel = std::fs::read(vmlinuz).expect("read kernel");
         let head = &kernel[..kernel.len().min(0x8000)];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = nodistro_common::fuzzing::Rng::new();
         for base in [&stub[..], head] {
             // Only the headers matter: mutate the first 4 KiB.
             for _ in 0..300 {
                 let mut m = base.to_vec();
-                for _ in 0..(next(&mut seed) % 8 + 1) {
-                    let at = (next(&mut seed) as usize) % m.len().min(4096);
-                    m[at] = next(&mut seed) as u8;
+                for _ in 0..(rng.next() % 8 + 1) {
+                    let at = (rng.next() as usize) % m.len().min(4096);
+                    m[at] = rng.next() as u8;
                 }
-                let cut = (next(&mut seed) as usize) % (m.len() + 1);
+                let cut = (rng.next() as usize) % (m.len() + 1);
                 boot_inputs(&m);
                 boot_inputs(&m[..cut]);
             }

@@ -29,6 +29,18 @@ pub enum Node {
     CharDev { mode: u32, major: u32, minor: u32 },
 }
 
+impl Node {
+    /// /dev/console (5:1, root only): where the kernel starts init's
+    /// stdio before devtmpfs is mounted.
+    pub fn console() -> Node {
+        Node::CharDev {
+            mode: 0o600,
+            major: 5,
+            minor: 1,
+        }
+    }
+}
+
 /// Errors assembling or writing the image.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -363,15 +375,7 @@ mod tests {
             },
         )
         .expect("a");
-        img.add(
-            "dev/console",
-            Node::CharDev {
-                mode: 0o600,
-                major: 5,
-                minor: 1,
-            },
-        )
-        .expect("console");
+        img.add("dev/console", Node::console()).expect("console");
         let (bytes, size) = img.write(Vec::new(), 42).expect("written");
         assert_eq!(size, bytes.len() as u64);
         let mut r = cpio::Reader::new(&bytes[..]);

@@ -30,6 +30,7 @@ pub mod ls;
 pub mod modules;
 pub mod pe;
 pub mod qemu;
+pub mod tempout;
 pub mod uki;
 
 /// nodistro: pack a static app with a Linux kernel's modules and the nodistro

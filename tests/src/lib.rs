@@ -26,6 +26,40 @@ pub fn release_dir() -> PathBuf {
 /// binaries. `nodistro build` packs the box from there too.
 pub const TOOLS_DIR_ENV: &str = "NODISTRO_TOOLS_DIR";
 
+/// Run `cmd` to the end; panics, naming the command and quoting its
+/// stderr, if it cannot start or exits unsuccessfully. Its output.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The names of the entries of `dir` that contain `part` (e.g. what a
+/// failed build left beside its output).
+pub fn names_containing(dir: &Path, part: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(part))
+        .collect()
+}
+
+/// `nodistro build --app APP -o OUT` and `more` arguments, as an argv
+/// (the tables of refused options build on it).
+pub fn build_argv<'a>(app: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["build", "--app", app, "-o", out];
+    v.extend_from_slice(more);
+    v
+}
+
 /// Path of a release binary of this workspace (`nodistro`, `nodistro-box`,
 /// `demo-app`, `modload`, ...), building the workspace's release binaries once
 /// per test process if needed (a no-op when they are fresh, as in CI where

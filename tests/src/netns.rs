@@ -22,15 +22,7 @@ pub fn unique(tag: &str) -> String {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install iproute2)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    crate::run_ok(cmd)
 }
 
 /// A network namespace, deleted on drop.
@@ -95,8 +87,25 @@ pub use crate::ChildGuard as Guard;
 
 /// dnsmasq as a DHCP server only (`--port=0`) on `iface` in `ns`, with its
 /// lease and pid files in `dir`, logging to `dir/dnsmasq.log`. Returns once
-/// its pid file exists (it is listening by then).
+/// its pid file exists (it is listening by then). It offers at once
+/// (`--no-ping`); see [`dnsmasq_pinging`].
 pub fn dnsmasq(ns: &Netns, iface: &str, dir: &std::path::Path, extra: &[&str]) -> Guard {
+    start_dnsmasq(ns, iface, dir, &["--no-ping"], extra)
+}
+
+/// [`dnsmasq`] that pings an address before offering it to a new client,
+/// so it does not offer one another host holds (or one a client declined).
+pub fn dnsmasq_pinging(ns: &Netns, iface: &str, dir: &std::path::Path, extra: &[&str]) -> Guard {
+    start_dnsmasq(ns, iface, dir, &[], extra)
+}
+
+fn start_dnsmasq(
+    ns: &Netns,
+    iface: &str,
+    dir: &std::path::Path,
+    flags: &[&str],
+    extra: &[&str],
+) -> Guard {
     crate::require_program("dnsmasq", "dnsmasq-base");
     let pid = dir.join("dnsmasq.pid");
     let _ = std::fs::remove_file(&pid);
@@ -104,8 +113,8 @@ pub fn dnsmasq(ns: &Netns, iface: &str, dir: &std::path::Path, extra: &[&str]) -
         .unwrap_or_else(|e| panic!("cannot create the dnsmasq log in {}: {e}", dir.display()));
     let child = ns
         .command("dnsmasq")
+        .args(flags)
         .args([
-            "--no-ping",
             "--keep-in-foreground",
             "--conf-file=/dev/null",
             "--port=0",

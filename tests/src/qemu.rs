@@ -83,13 +83,40 @@ pub fn build_image(args: &[&str]) -> Image {
 /// The demo image: the release demo-app with `nodistro demo`'s modules
 /// for the Debian kernel.
 pub fn build_demo_image() -> Image {
-    let app = release_bin("demo-app").display().to_string();
+    app_image("demo-app", nodistro_packaging::demo::DEMO_MODULES, &[], &[])
+}
+
+/// [`build_image`] of the release binary `app` (demo-app, health-app...)
+/// for the booted kernel ([`kernel_release`]) with its `modules`, each
+/// `key=value` of `config` as a `--config`, then the `more` arguments.
+pub fn app_image(app: &str, modules: &[&str], config: &[&str], more: &[&str]) -> Image {
+    let app = release_bin(app).display().to_string();
     let release = kernel_release();
     let mut args = vec!["--app", &app, "--kernel-version", &release];
-    for m in nodistro_packaging::demo::DEMO_MODULES {
+    for m in modules {
         args.extend(["--module", m]);
     }
+    for c in config {
+        args.extend(["--config", c]);
+    }
+    args.extend_from_slice(more);
     build_image(&args)
+}
+
+/// Boot `img`, whose app is the release marker-init, as its init
+/// (`rdinit=/app/marker-init`, no NIC) with `markertoken=TOKEN`; returns
+/// once it printed its marker line, and that line.
+pub fn boot_marker(img: &Image, token: &str) -> (Guest, String) {
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .append("rdinit=/app/marker-init")
+            .append(&format!("markertoken={token}"))
+            .timeout(Duration::from_secs(90)),
+    );
+    let line = format!("NODISTRO-MARKER pid=1 token={token}");
+    g.expect_line(&line, Duration::from_secs(60));
+    (g, line)
 }
 
 /// What to boot and how.
@@ -298,6 +325,14 @@ impl Guest {
 
     fn clip(&self, t: Duration) -> Duration {
         t.min(self.deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// [`Guest::wait_for`], panicking with its reason (which carries the
+    /// console's tail): for a line the test cannot go on without.
+    pub fn expect_line(&self, needle: &str, timeout: Duration) {
+        if let Err(e) = self.wait_for(needle, timeout) {
+            panic!("{e}");
+        }
     }
 
     /// Wait until `needle` is on the console (since boot). The error carries

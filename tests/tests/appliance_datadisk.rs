@@ -7,33 +7,19 @@
 //! reason is quoted) and a device that never appears are each reported
 //! once and the boot goes on.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
+use nodistro_tests::{require_program, run_ok, TempDir};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("boot-counter");
-    let release = kernel_release();
-    build_image(&[
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--arg",
-        "/data/count",
-        "--kernel-version",
-        &release,
-        "--module",
-        "virtio_pci",
-        "--module",
-        "virtio_blk",
-        "--module",
-        "ext4",
-        "--config",
-        "init.helpers=modload,logfwd",
-        "--config",
-        "init.mount_timeout=3",
-    ])
+    app_image(
+        "boot-counter",
+        &["virtio_pci", "virtio_blk", "ext4"],
+        &["init.helpers=modload,logfwd", "init.mount_timeout=3"],
+        &["--arg", "/data/count"],
+    )
 }
 
 fn disk(dir: &Path, name: &str, mb: u64) -> String {
@@ -61,9 +47,7 @@ fn boot(img: &Image, data: &str, scratch: &str, mount: &str, on_exit: &str) -> (
             ])
             .timeout(Duration::from_secs(150)),
     );
-    if let Err(e) = g.wait_for("BOOT-COUNT", Duration::from_secs(120)) {
-        panic!("{e}");
-    }
+    g.expect_line("BOOT-COUNT", Duration::from_secs(120));
     let outcome = g.wait_exit(Duration::from_secs(60));
     (outcome, g.console())
 }
@@ -80,14 +64,9 @@ fn the_app_counts_its_boots_on_a_data_disk() {
     let tmp = TempDir::new("datadisk");
     let data = disk(tmp.path(), "data.img", 32);
     let scratch = disk(tmp.path(), "scratch.img", 8);
-    let out = Command::new(require_program("mke2fs", "e2fsprogs"))
-        .args(["-q", "-F", "-t", "ext4", "-L", "appdata", &data])
-        .output()
-        .expect("run mke2fs");
-    assert!(
-        out.status.success(),
-        "mke2fs: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(require_program("mke2fs", "e2fsprogs"))
+            .args(["-q", "-F", "-t", "ext4", "-L", "appdata", &data]),
     );
     let img = image();
 

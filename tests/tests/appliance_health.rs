@@ -4,28 +4,17 @@
 //! under `init.on_exit=restart`; the new instance passes again. A clean
 //! power-off ends the boot.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Nic, Outcome};
-use nodistro_tests::release_bin;
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Nic, Outcome};
 use std::time::Duration;
 
 #[test]
 fn a_wedged_app_is_restarted() {
-    let app = release_bin("health-app");
-    let release = kernel_release();
-    let img = build_image(&[
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--kernel-version",
-        &release,
-        "--module",
-        "button",
-        "--module",
-        "evdev",
-        "--config",
-        "init.helpers=modload,logfwd",
-        "--config",
-        "init.on_exit=restart",
-    ]);
+    let img = app_image(
+        "health-app",
+        &["button", "evdev"],
+        &["init.helpers=modload,logfwd", "init.on_exit=restart"],
+        &[],
+    );
     let mut g = Guest::boot(
         BootOpts::new(img.path())
             .nic(Nic::None)
@@ -46,9 +35,7 @@ fn a_wedged_app_is_restarted() {
         "ended: killed by signal 15 (SIGTERM)",
         "init: restarting app in",
     ] {
-        if let Err(e) = g.wait_for(needle, t) {
-            panic!("{e}");
-        }
+        g.expect_line(needle, t);
     }
     let after = g.console_len();
     if let Err(e) = g.wait_for_from(after, "init: app /app/health-app started", t) {

@@ -11,8 +11,8 @@
 //!   meta-data and user-data with the token; the host name is taken and the
 //!   user-data handed to the app under /run.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
+use nodistro_tests::{require_program, run_ok, TempDir};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -20,36 +20,41 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("health-app");
-    let app = app.to_str().expect("utf-8 path").to_string();
-    let release = kernel_release();
-    let mut args = vec![
-        "--app",
-        &app,
-        "--kernel-version",
-        &release,
-        "--config",
-        "logfwd.format=rfc3164",
-    ];
-    for m in [
-        "virtio_pci",
-        "virtio_net",
-        "virtio_blk",
-        "isofs",
-        "button",
-        "evdev",
-    ] {
-        args.extend(["--module", m]);
-    }
-    build_image(&args)
+    app_image(
+        "health-app",
+        &[
+            "virtio_pci",
+            "virtio_net",
+            "virtio_blk",
+            "isofs",
+            "button",
+            "evdev",
+        ],
+        &["logfwd.format=rfc3164"],
+        &[],
+    )
 }
 
 fn wait_all(g: &Guest, needles: &[&str]) {
     for n in needles {
-        if let Err(e) = g.wait_for(n, Duration::from_secs(90)) {
-            panic!("{e}");
-        }
+        g.expect_line(n, Duration::from_secs(90));
     }
+}
+
+/// The test image booted with only the [`restricted_nic`] to
+/// 127.0.0.1:`port` and `init.metadata=http://10.0.2.100/` given
+/// `timeout_s` seconds (the image lives as long as the guest needs it).
+fn boot_with_metadata_service(port: u16, timeout_s: u32) -> (Image, Guest) {
+    let img = image();
+    let g = Guest::boot(
+        BootOpts::new(img.path())
+            .nic(Nic::None)
+            .qemu_args(restricted_nic(port))
+            .append("init.metadata=http://10.0.2.100/")
+            .append(&format!("init.metadata_timeout={timeout_s}"))
+            .timeout(Duration::from_secs(150)),
+    );
+    (img, g)
 }
 
 /// QEMU's user network with nothing but `guestfwd` 10.0.2.100:80 -> a
@@ -82,16 +87,11 @@ fn a_nocloud_seed_names_the_host_and_sets_logfwd_remote() {
     .expect("write user-data");
     std::fs::write(&md, "instance-id: iid-seed1\nlocal-hostname: seeded\n")
         .expect("write meta-data");
-    let out = Command::new(require_program("cloud-localds", "cloud-image-utils"))
-        .arg(&seed)
-        .arg(&ud)
-        .arg(&md)
-        .output()
-        .expect("run cloud-localds");
-    assert!(
-        out.status.success(),
-        "cloud-localds: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(require_program("cloud-localds", "cloud-image-utils"))
+            .arg(&seed)
+            .arg(&ud)
+            .arg(&md),
     );
     let img = image();
     let mut g = Guest::boot(
@@ -145,15 +145,7 @@ fn no_seed_and_a_hanging_service_keep_the_defaults() {
             held.push(c);
         }
     });
-    let img = image();
-    let mut g = Guest::boot(
-        BootOpts::new(img.path())
-            .nic(Nic::None)
-            .qemu_args(restricted_nic(port))
-            .append("init.metadata=http://10.0.2.100/")
-            .append("init.metadata_timeout=2")
-            .timeout(Duration::from_secs(150)),
-    );
+    let (_img, mut g) = boot_with_metadata_service(port, 2);
     wait_all(
         &g,
         &[
@@ -227,18 +219,9 @@ fn imdsv2_gives_the_host_name_and_user_data() {
             serve(c, &l);
         }
     });
-    let img = image();
-    let mut g = Guest::boot(
-        BootOpts::new(img.path())
-            .nic(Nic::None)
-            .qemu_args(restricted_nic(port))
-            .append("init.metadata=http://10.0.2.100/")
-            // Each connection starts a relay process on this machine: give
-            // a loaded CI machine time (the hanging service test checks the
-            // deadline itself).
-            .append("init.metadata_timeout=30")
-            .timeout(Duration::from_secs(150)),
-    );
+    // Each connection starts a relay process on this machine: give a loaded
+    // CI machine time (the hanging service test checks the deadline itself).
+    let (_img, mut g) = boot_with_metadata_service(port, 30);
     let src = "the metadata service http://10.0.2.100:80/";
     wait_all(
         &g,

@@ -7,37 +7,23 @@
 //! - an app that fails its health checks start after start beyond
 //!   `init.health_restarts` makes init stop petting: the machine resets.
 
-use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image, Nic, Outcome};
-use nodistro_tests::release_bin;
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image, Nic, Outcome};
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("health-app");
-    let release = kernel_release();
-    build_image(&[
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--kernel-version",
-        &release,
-        "--module",
-        "button",
-        "--module",
-        "evdev",
-        "--module",
-        "i6300esb",
-        "--config",
-        "init.helpers=modload,logfwd",
-        "--config",
-        "init.on_exit=restart",
-        "--config",
-        "init.watchdog=3",
-        "--config",
-        "init.health=http://127.0.0.1:8080/",
-        "--config",
-        "init.health_interval=1",
-        "--config",
-        "init.health_timeout=1",
-    ])
+    app_image(
+        "health-app",
+        &["button", "evdev", "i6300esb"],
+        &[
+            "init.helpers=modload,logfwd",
+            "init.on_exit=restart",
+            "init.watchdog=3",
+            "init.health=http://127.0.0.1:8080/",
+            "init.health_interval=1",
+            "init.health_timeout=1",
+        ],
+        &[],
+    )
 }
 
 fn boot(img: &Image, append: &[&str]) -> Guest {
@@ -56,12 +42,10 @@ fn boot(img: &Image, append: &[&str]) -> Guest {
         opts = opts.append(a);
     }
     let g = Guest::boot(opts);
-    if let Err(e) = g.wait_for(
+    g.expect_line(
         "init: watchdog /dev/watchdog armed: timeout 3 s, pet every 1500 ms while healthy",
         Duration::from_secs(90),
-    ) {
-        panic!("{e}");
-    }
+    );
     g
 }
 
@@ -72,9 +56,7 @@ fn healthy_stays_up_clean_power_off_is_not_reset() {
     let img = image();
     let mut g = boot(&img, &["healthapp_ignore_term=1", "init.grace=6"]);
     // 12 answered checks, one a second: four watchdog timeouts.
-    if let Err(e) = g.wait_for("health-app: answered 12", Duration::from_secs(60)) {
-        panic!("{e}");
-    }
+    g.expect_line("health-app: answered 12", Duration::from_secs(60));
     assert_eq!(g.console().matches(BOOT).count(), 1, "{}", g.console());
     // The app ignores SIGTERM: init waits init.grace (6 s, two watchdog
     // timeouts) before SIGKILL, petting all along, then disarms.
@@ -101,9 +83,7 @@ fn an_app_failing_beyond_the_policy_gets_the_machine_reset() {
         "failed 2 times in a row (no answer within 1000 ms): stopping the app",
         "init: the machine is unhealthy: no longer petting the watchdog",
     ] {
-        if let Err(e) = g.wait_for(needle, t) {
-            panic!("{e}");
-        }
+        g.expect_line(needle, t);
     }
     let from = g.console_len();
     if let Err(e) = g.wait_for_from(from, BOOT, t) {

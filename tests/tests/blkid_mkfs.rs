@@ -3,7 +3,7 @@
 //! UUID.
 
 use nodistro_common::blkid::{probe, PROBE_BYTES};
-use nodistro_tests::{require_program, TempDir};
+use nodistro_tests::{require_program, run_ok, TempDir};
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
@@ -31,15 +31,10 @@ fn head(path: &Path) -> Vec<u8> {
 }
 
 fn run(program: &str, package: &str, args: &[&str], file: &Path) {
-    let out = Command::new(require_program(program, package))
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(require_program(program, package))
+            .args(args)
+            .arg(file),
     );
 }
 

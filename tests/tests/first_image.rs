@@ -154,9 +154,7 @@ fn no_modules_no_nic_app_at_once_as_its_user() {
         "whoami: uid=1000 gid=1000 name=app",
         "whoami: hosts 127.0.1.1 web1",
     ] {
-        if let Err(e) = g.wait_for(line, Duration::from_secs(90)) {
-            panic!("{e}");
-        }
+        g.expect_line(line, Duration::from_secs(90));
     }
     let console = g.console();
     assert_eq!(

@@ -8,23 +8,18 @@
 //! device) and `evdev` (its /dev/input/event* node); modload's coldplug and
 //! uevent watch load both.
 
-use nodistro_tests::qemu::{build_image, BootOpts, Guest, Image, Nic, Outcome};
+use nodistro_tests::qemu::{app_image, build_image, BootOpts, Guest, Image, Nic, Outcome};
 use nodistro_tests::release_bin;
 use std::time::Duration;
 
 fn image() -> Image {
-    let app = release_bin("demo-app");
-    build_image(&[
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--module",
-        "button",
-        "--module",
-        "evdev",
-        // No NIC in these boots: netcfg would only wait for its timeout.
-        "--config",
-        "init.helpers=modload,logfwd",
-    ])
+    // No NIC in these boots: netcfg would only wait for its timeout.
+    app_image(
+        "demo-app",
+        &["button", "evdev"],
+        &["init.helpers=modload,logfwd"],
+        &[],
+    )
 }
 
 fn boot(img: &Image) -> Guest {
@@ -44,9 +39,7 @@ fn boot(img: &Image) -> Guest {
         "init: boot summary: mounts",
         "init: power button on /dev/input/event",
     ] {
-        if let Err(e) = g.wait_for(needle, Duration::from_secs(90)) {
-            panic!("{e}");
-        }
+        g.expect_line(needle, Duration::from_secs(90));
     }
     let c = g.console();
     assert!(c.contains("init: host name initqemu, lo up"), "{c}");

@@ -561,3 +561,50 @@ fn rfc5424_structured_data_is_forwarded_as_sent() {
     assert_eq!(without.len(), 1, "{got:?}");
     assert_eq!(without[0].sd, "-");
 }
+
+/// Issue 16: an app that writes faster than the server takes its lines is
+/// slowed down (logfwd stops reading its pipe for a while), not dropped:
+/// 100,000 lines written at once all reach rsyslog, once each, in order,
+/// and no loss notice is sent. (Before back-pressure, the queue dropped
+/// the oldest: a third to two thirds of such a flood in bench/logfwd-mibs.sh.)
+/// Short lines and a small buffer: one 64 KiB read holds five times more
+/// lines than the queue takes, so lines wait in logfwd, not only in the pipe.
+#[test]
+fn app_flood_is_pushed_back_not_dropped() {
+    const N: usize = 100_000;
+    let dir = TempDir::new(&format!("logfwd-flood-{}", std::process::id()));
+    let rs = Rsyslog::start(&dir, free_port());
+    let remote = format!("tcp://127.0.0.1:{}", rs.port);
+    let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    let args = ["--remote", &remote, "--buffer", "1000"];
+    let (mut lf, _sock) = start_logfwd(dir.path(), &args, |c| {
+        c.stdin(out_r)
+            .env("NODISTRO_APP_STDOUT_FD", "0")
+            .env("NODISTRO_APP_NAME", "flood");
+    });
+    let text: String = (0..N).map(|i| format!("flood {i:06}\n")).collect();
+    // The app: blocks on its pipe while logfwd pushes back.
+    let app = std::thread::spawn(move || std::fs::File::from(out_w).write_all(text.as_bytes()));
+    let flood = |g: &[Received]| g.iter().filter(|r| r.app == "flood").count();
+    // All of them, or a loss notice (then the test fails without waiting).
+    let got = rs.wait_for(Duration::from_secs(90), |g| {
+        flood(g) >= N || g.iter().any(|r| lost_in(r).is_some())
+    });
+    assert!(
+        app.join().is_ok_and(|r| r.is_ok()),
+        "the app wrote all its lines"
+    );
+    let seqs: Vec<usize> = got
+        .iter()
+        .filter(|r| r.app == "flood")
+        .filter_map(|r| r.msg.trim().strip_prefix("flood ")?.get(..6)?.parse().ok())
+        .collect();
+    let lost: Vec<u64> = got.iter().filter_map(lost_in).collect();
+    assert!(lost.is_empty(), "loss notices: {lost:?}");
+    assert_eq!(seqs.len(), N, "lines that arrived");
+    assert!(
+        seqs.iter().enumerate().all(|(i, &s)| i == s),
+        "every line once, in order"
+    );
+    assert!(lf.terminate(Duration::from_secs(10)));
+}

@@ -10,7 +10,7 @@
 //! is and at boot it fails alone, named, with the reason.
 
 use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest, Image};
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::{release_bin, require_program, run_ok, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -36,16 +36,10 @@ const COMPRESSED: &[(&str, &[&str], &str)] = &[
 
 fn compress(src: &Path, cmd: &[&str], dest: &Path) {
     let (prog, args) = cmd.split_first().expect("a command");
-    let out = Command::new(require_program(prog, prog))
-        .args(args)
-        .arg(src)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {prog}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} {}: {}",
-        src.display(),
-        out.status
+    let out = run_ok(
+        Command::new(require_program(prog, prog))
+            .args(args)
+            .arg(src),
     );
     std::fs::write(dest, &out.stdout).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
 }
@@ -180,9 +174,7 @@ fn coldplug_loads_xz_zstd_and_gzip_modules() {
         );
     }
     let g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(150)));
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     let c = g.console();
     assert!(!c.contains("modload: cannot load"), "{c}");
     // Stored decompressed: loaded like the plain ones, with no
@@ -202,9 +194,7 @@ fn a_truncated_compressed_module_fails_alone_with_its_name() {
     let (_tmp, dir) = compressed_tree(Some("kernel/drivers/net/virtio_net.ko.xz"));
     let img = image(&dir);
     let g = Guest::boot(BootOpts::new(img.path()).timeout(Duration::from_secs(150)));
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     let c = g.console();
     let line = line_of(&c, "modload: cannot load virtio_net: cannot decompress ");
     assert!(

@@ -483,6 +483,10 @@ fn load_order_matches_modprobe_show_depends() {
 /// modprobe.d read as kmod reads it: an `alias` looked up first, a
 /// `blacklist` filtering alias matches, a `softdep` adding a module before
 /// another, `options` given to the module; `install` reported, not run.
+/// Softdep precedence: kmod reads modules.softdep (the modules' own) among
+/// the files in name order, first line wins: a-early.conf's jbd2 line
+/// replaces jbd2's own, nodistro-test.conf's ext4 line loses to ext4's own;
+/// `mbcach?` matches mbcache (a softdep's module is a glob pattern).
 #[test]
 fn modprobe_d_is_read_as_modprobe_reads_it() {
     require_program("modprobe", "kmod");
@@ -495,8 +499,14 @@ fn modprobe_d_is_read_as_modprobe_reads_it() {
         "alias my-nic e1000\n\
          blacklist virtio_net\n\
          softdep e1000 pre: crc32c_generic\n\
+         softdep ext4 pre: crc32_generic\n\
          options e1000 InterruptThrottleRate=3000 copybreak=0\n\
          install pcspkr /bin/true\n",
+    )
+    .expect("write");
+    std::fs::write(
+        conf_dir.join("a-early.conf"),
+        "softdep jbd2 pre: crc32_generic\nsoftdep mbcach? pre: crc7\n",
     )
     .expect("write");
     let aliases: Vec<String> = ["my-nic", "virtio:d00000001v00001AF4", "ext4"]
@@ -528,6 +538,10 @@ fn modprobe_d_is_read_as_modprobe_reads_it() {
     assert!(ours.iter().any(|m| m == "e1000") && !ours.iter().any(|m| m == "virtio_net"));
     let crc = ours.iter().position(|m| m == "crc32c_generic");
     assert!(crc < ours.iter().position(|m| m == "e1000"), "{ours:?}");
+    let at = |m: &str| ours.iter().position(|o| o == m);
+    assert!(at("crc32_generic") < at("jbd2"), "{ours:?}");
+    // A softdep's module is a glob pattern, as in kmod.
+    assert!(at("crc7") < at("mbcache"), "{ours:?}");
     let params = conf.with_options(Default::default());
     assert_eq!(params.get("e1000"), Some(&e1000_opts));
 }

@@ -4,8 +4,7 @@
 //! then a NIC hot-added through the QEMU monitor (an e1000) gets its driver
 //! from `modload --watch` listening to kernel uevents.
 
-use nodistro_tests::qemu::{build_image, BootOpts, Guest, Image};
-use nodistro_tests::release_bin;
+use nodistro_tests::qemu::{app_image, BootOpts, Guest, Image};
 use std::time::Duration;
 
 fn pos(console: &str, needle: &str) -> usize {
@@ -21,21 +20,12 @@ fn image() -> Image {
 /// The test image (virtio and e1000 drivers, modload as the only helper)
 /// with more `nodistro build` arguments.
 fn image_with(extra: &[&str]) -> Image {
-    let app = release_bin("demo-app");
-    let mut args = vec![
-        "--app",
-        app.to_str().expect("utf-8 path"),
-        "--module",
-        "virtio_pci",
-        "--module",
-        "virtio_net",
-        "--module",
-        "e1000",
-        "--config",
-        "init.helpers=modload",
-    ];
-    args.extend_from_slice(extra);
-    build_image(&args)
+    app_image(
+        "demo-app",
+        &["virtio_pci", "virtio_net", "e1000"],
+        &["init.helpers=modload"],
+        extra,
+    )
 }
 
 /// Boot `img` with `append` on the kernel command line; returns once init
@@ -46,9 +36,7 @@ fn boot_until_coldplug_done(img: &Image, append: &str) -> Guest {
             .append(append)
             .timeout(Duration::from_secs(150)),
     );
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     g
 }
 
@@ -133,9 +121,7 @@ fn modprobe_d_options_and_blacklist_take_effect() {
             ])
             .timeout(Duration::from_secs(150)),
     );
-    if let Err(e) = g.wait_for("init: modload: coldplug-done", Duration::from_secs(90)) {
-        panic!("{e}");
-    }
+    g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));
     let c = g.console();
     let net = pos(&c, "modload: loaded virtio_net in ");
     let line = c[net..].lines().next().unwrap_or_default();

@@ -3,7 +3,7 @@
 //! the address dnsmasq offers.
 
 use nodistro_tests::netns::{self, Guard, Netns};
-use nodistro_tests::{release_bin, TempDir};
+use nodistro_tests::{release_bin, run_ok, TempDir};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -31,36 +31,16 @@ fn declines_an_address_another_host_holds_and_binds_another() {
     server.ip(&["link", "set", &br, "up"]);
     server.ip(&["addr", "add", "10.96.0.1/24", "dev", &br]);
     let dir = TempDir::new("netcfg-decline");
-    let log_path = dir.path().join("dnsmasq.log");
-    // Not netns::dnsmasq: that one passes --no-ping, and dnsmasq's own
-    // ping is what keeps it from offering the declined address again.
-    let pid = dir.path().join("dnsmasq.pid");
-    let _srv = Guard(
-        server
-            .command(nodistro_tests::require_program("dnsmasq", "dnsmasq-base"))
-            .args([
-                "--keep-in-foreground",
-                "--conf-file=/dev/null",
-                "--port=0",
-                "--log-dhcp",
-                "--log-facility=-",
-                "--bind-interfaces",
-                "--dhcp-range=10.96.0.50,10.96.0.60,2m",
-            ])
-            .arg(format!("--interface={br}"))
-            .arg(format!(
-                "--dhcp-leasefile={}",
-                dir.path().join("leases").display()
-            ))
-            .arg(format!("--pid-file={}", pid.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).expect("log"))
-            .spawn()
-            .expect("dnsmasq starts"),
+    // dnsmasq's own ping is what keeps it from offering the declined
+    // address again.
+    let _srv = netns::dnsmasq_pinging(
+        &server,
+        &br,
+        dir.path(),
+        &["--dhcp-range=10.96.0.50,10.96.0.60,2m"],
     );
-    let dnsmasq_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    wait(10, "dnsmasq did not start", || pid.exists(), dnsmasq_log);
+    let dnsmasq_log =
+        || std::fs::read_to_string(dir.path().join("dnsmasq.log")).unwrap_or_default();
     let resolv = dir.path().join("resolv.conf");
     let netcfg = |args: &[&str]| {
         let mut c = client.command(release_bin("netcfg"));
@@ -68,14 +48,13 @@ fn declines_an_address_another_host_holds_and_binds_another() {
         c
     };
     // First, which address does dnsmasq give this client? (No probing.)
-    let out = netcfg(&["--oneshot", "--arp-probe", "0", "--timeout", "20"])
-        .output()
-        .expect("netcfg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&mut netcfg(&[
+        "--oneshot",
+        "--arp-probe",
+        "0",
+        "--timeout",
+        "20",
+    ]));
     let first = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .nth(1)

@@ -4,7 +4,7 @@
 //! without complaint and run the app. (The gzip default is booted by every
 //! other QEMU test.)
 
-use nodistro_tests::qemu::{build_image, BootOpts, Guest, Nic, Outcome};
+use nodistro_tests::qemu::{boot_marker, build_image, Outcome};
 use nodistro_tests::release_bin;
 use std::time::Duration;
 
@@ -20,18 +20,7 @@ fn boots(compression: &str) {
         "--module",
         "e1000",
     ]);
-    let tok = format!("{compression}{}", std::process::id());
-    let mut g = Guest::boot(
-        BootOpts::new(img.path())
-            .nic(Nic::None)
-            .append("rdinit=/app/marker-init")
-            .append(&format!("markertoken={tok}"))
-            .timeout(Duration::from_secs(90)),
-    );
-    let line = format!("NODISTRO-MARKER pid=1 token={tok}");
-    if let Err(e) = g.wait_for(&line, Duration::from_secs(60)) {
-        panic!("{compression}: {e}");
-    }
+    let (mut g, _) = boot_marker(&img, &format!("{compression}{}", std::process::id()));
     assert_eq!(g.wait_exit(Duration::from_secs(30)), Outcome::PoweredOff);
     let c = g.console();
     assert!(

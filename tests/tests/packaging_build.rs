@@ -4,7 +4,9 @@
 //! bad input fails with a clear message and no partial output.
 
 use nodistro_packaging::cpio;
-use nodistro_tests::{release_bin, require_program, require_root, TempDir};
+use nodistro_tests::{
+    build_argv, names_containing, release_bin, require_program, require_root, TempDir,
+};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -300,13 +302,9 @@ fn rebuilds_are_byte_identical_and_honour_source_date_epoch() {
     assert_eq!(m.mtime(), 1_700_000_000);
 }
 
+/// What a build aimed at `<dir>/out.img` left in `dir`.
 fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .expect("readdir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("out"))
-        .collect()
+    names_containing(dir, "out")
 }
 
 #[test]
@@ -315,6 +313,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_output() {
     let app = release_bin("demo-app");
     let out = tmp.path().join("out.img");
     let o = s(&out);
+    let app_and = |more| build_argv(s(&app), o, more);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["build", "--app", "/nonexistent/app", "-o", o],
@@ -325,55 +324,22 @@ fn bad_input_is_one_clear_line_and_leaves_no_output() {
             "is dynamically linked",
         ),
         (
-            vec!["build", "--app", s(&app), "-o", o, "--file", "nocolon"],
+            app_and(&["--file", "nocolon"]),
             "--file \"nocolon\" is not SRC:DEST",
         ),
         (
-            vec![
-                "build",
-                "--app",
-                s(&app),
-                "-o",
-                o,
-                "--file",
-                "/nonexistent/x:/etc/x",
-            ],
+            app_and(&["--file", "/nonexistent/x:/etc/x"]),
             "cannot read /nonexistent/x",
         ),
         (
-            vec![
-                "build",
-                "--app",
-                s(&app),
-                "-o",
-                o,
-                "--file",
-                "/etc/hostname:/app/demo-app",
-            ],
+            app_and(&["--file", "/etc/hostname:/app/demo-app"]),
             "/app/demo-app is given twice",
         ),
+        (app_and(&["--config", "bad key=1"]), "not a plain name"),
+        (app_and(&["--env", "NOEQUALS"]), "NAME=value"),
+        (app_and(&["--level", "12"]), "--level 12 is out of range"),
         (
-            vec!["build", "--app", s(&app), "-o", o, "--config", "bad key=1"],
-            "not a plain name",
-        ),
-        (
-            vec!["build", "--app", s(&app), "-o", o, "--env", "NOEQUALS"],
-            "NAME=value",
-        ),
-        (
-            vec!["build", "--app", s(&app), "-o", o, "--level", "12"],
-            "--level 12 is out of range",
-        ),
-        (
-            vec![
-                "build",
-                "--app",
-                s(&app),
-                "-o",
-                o,
-                "--tools-dir",
-                "/nonexistent",
-            ],
+            app_and(&["--tools-dir", "/nonexistent"]),
             "nodistro-box not found in /nonexistent",
         ),
         (
@@ -385,15 +351,7 @@ fn bad_input_is_one_clear_line_and_leaves_no_output() {
             "output /dev/null exists and is not a regular file",
         ),
         (
-            vec![
-                "build",
-                "--app",
-                s(&app),
-                "-o",
-                o,
-                "--module",
-                "no_such_module_x",
-            ],
+            app_and(&["--module", "no_such_module_x"]),
             "module no_such_module_x is not in /lib/modules/",
         ),
     ];

@@ -4,7 +4,7 @@
 //! there is one labelled bar per stage the log names, and rsvg-convert
 //! renders it (the PNG is kept next to the SVG for a person to look at).
 
-use nodistro_tests::{release_bin, require_program, TempDir};
+use nodistro_tests::{release_bin, require_program, run_ok, TempDir};
 use std::path::Path;
 use std::process::Command;
 
@@ -16,30 +16,16 @@ fn log_path() -> std::path::PathBuf {
 fn chart_of_a_recorded_boot_is_valid_svg_with_a_bar_per_stage() {
     let tmp = TempDir::new("chart");
     let svg = tmp.path().join("boot.svg");
-    let out = Command::new(release_bin("nodistro"))
-        .arg("chart")
-        .arg(log_path())
-        .arg("-o")
-        .arg(&svg)
-        .output()
-        .expect("run nodistro chart");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(release_bin("nodistro"))
+            .arg("chart")
+            .arg(log_path())
+            .arg("-o")
+            .arg(&svg),
     );
     let text = std::fs::read_to_string(&svg).expect("the svg");
     let xmllint = require_program("xmllint", "libxml2-utils");
-    let lint = Command::new(xmllint)
-        .arg("--noout")
-        .arg(&svg)
-        .output()
-        .expect("xmllint");
-    assert!(
-        lint.status.success(),
-        "xmllint: {}",
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    run_ok(Command::new(xmllint).arg("--noout").arg(&svg));
     let log = std::fs::read_to_string(log_path()).expect("the log");
     let stages = nodistro_common::bootlog::stages(&log);
     assert!(stages.len() >= 10, "{stages:#?}");

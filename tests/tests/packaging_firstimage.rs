@@ -4,8 +4,8 @@
 //! new options refused in one line naming the thing and the fix, with no
 //! archive left behind.
 
-use nodistro_tests::{release_bin, require_program, TempDir};
-use std::path::Path;
+use nodistro_tests::{build_argv, names_containing, release_bin, require_program, TempDir};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn nodistro(args: &[&str]) -> Output {
@@ -17,6 +17,20 @@ fn nodistro(args: &[&str]) -> Output {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
+}
+
+/// `nodistro build --app <demo-app> ARGS -o <dir>/<name>`, which must
+/// succeed: the image and what `nodistro ls` lists in it.
+fn build_and_list(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, String) {
+    let img = dir.join(name);
+    let app = release_bin("demo-app");
+    let mut all = vec!["build", "--app", s(&app)];
+    all.extend_from_slice(args);
+    all.extend(["-o", s(&img)]);
+    let o = nodistro(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list = String::from_utf8_lossy(&nodistro(&["ls", s(&img)]).stdout).into_owned();
+    (img, list)
 }
 
 /// Extract `member` of the gzip archive with GNU cpio.
@@ -86,36 +100,14 @@ fn default_image_has_the_etc_files_vm_drivers_and_user() {
         assert!(list.contains(m), "{m} missing:\n{list}");
     }
     // --drivers none: no modules at all; the etc files are still there.
-    let none = tmp.path().join("none.cpio.gz");
-    let o = nodistro(&[
-        "build",
-        "--app",
-        s(&app),
-        "--drivers",
-        "none",
-        "-o",
-        s(&none),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let list = String::from_utf8_lossy(&nodistro(&["ls", s(&none)]).stdout).into_owned();
+    let (none, list) = build_and_list(tmp.path(), "none.cpio.gz", &["--drivers", "none"]);
     assert!(!list.contains(".ko"), "{list}");
     assert!(list.contains("etc/passwd"), "{list}");
     assert!(
         std::fs::metadata(&none).expect("none").len() < std::fs::metadata(&img).expect("vm").len()
     );
     // --module alone replaces the default selection (as before).
-    let one = tmp.path().join("one.cpio.gz");
-    let o = nodistro(&[
-        "build",
-        "--app",
-        s(&app),
-        "--module",
-        "e1000",
-        "-o",
-        s(&one),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let list = String::from_utf8_lossy(&nodistro(&["ls", s(&one)]).stdout).into_owned();
+    let (_, list) = build_and_list(tmp.path(), "one.cpio.gz", &["--module", "e1000"]);
     assert!(
         list.contains("e1000.ko") && !list.contains("virtio_net.ko"),
         "{list}"
@@ -130,45 +122,30 @@ fn bad_first_image_options_are_one_line_and_leave_nothing() {
     let o = s(&out);
     let not_pem = tmp.path().join("notpem.crt");
     std::fs::write(&not_pem, "hello\n").expect("write");
+    let app_and = |more| build_argv(s(&app), o, more);
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (
-            vec!["build", "--app", s(&app), "-o", o, "--drivers", "cloud"],
+            app_and(&["--drivers", "cloud"]),
             &["\"cloud\"", "vm", "--module"],
         ),
         (
-            vec!["build", "--app", s(&app), "-o", o, "--user", "Bad Name"],
+            app_and(&["--user", "Bad Name"]),
             &["--user \"Bad Name\"", "e.g. --user app:1000:1000"],
         ),
         (
-            vec!["build", "--app", s(&app), "-o", o, "--user", "app:70000"],
+            app_and(&["--user", "app:70000"]),
             &["uid \"70000\"", "1 to 65533"],
         ),
         (
-            vec!["build", "--app", s(&app), "-o", o, "--user", "app:1000:0"],
+            app_and(&["--user", "app:1000:0"]),
             &["gid \"0\"", "1 to 65533"],
         ),
         (
-            vec![
-                "build",
-                "--app",
-                s(&app),
-                "-o",
-                o,
-                "--ca-certs",
-                "/nonexistent/ca.pem",
-            ],
+            app_and(&["--ca-certs", "/nonexistent/ca.pem"]),
             &["--ca-certs /nonexistent/ca.pem: not found", "PEM"],
         ),
         (
-            vec![
-                "build",
-                "--app",
-                s(&app),
-                "-o",
-                o,
-                "--ca-certs",
-                s(&not_pem),
-            ],
+            app_and(&["--ca-certs", s(&not_pem)]),
             &["holds no PEM certificate", "notpem.crt"],
         ),
         (
@@ -196,12 +173,7 @@ fn bad_first_image_options_are_one_line_and_leave_nothing() {
         for n in needles {
             assert!(err.contains(n), "{args:?}: {n:?} missing in: {err}");
         }
-        let left: Vec<_> = std::fs::read_dir(tmp.path())
-            .expect("readdir")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("out"))
-            .collect();
+        let left = names_containing(tmp.path(), "out");
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }

@@ -4,7 +4,7 @@
 //! put on the kernel command line and powers off; `nodistro run` and the
 //! harness both see a clean power-off, and a panic is told apart.
 
-use nodistro_tests::qemu::{build_image, BootOpts, Guest, Outcome};
+use nodistro_tests::qemu::{boot_marker, build_image, Outcome};
 use nodistro_tests::{release_bin, require_program};
 use std::time::Duration;
 
@@ -20,18 +20,7 @@ fn token() -> String {
 fn marker_init_boots_and_powers_off() {
     let marker = release_bin("marker-init");
     let img = build_image(&["--app", marker.to_str().expect("utf-8 path")]);
-    let tok = token();
-    let mut g = Guest::boot(
-        BootOpts::new(img.path())
-            .nic(nodistro_tests::qemu::Nic::None)
-            .append("rdinit=/app/marker-init")
-            .append(&format!("markertoken={tok}"))
-            .timeout(Duration::from_secs(90)),
-    );
-    let line = format!("NODISTRO-MARKER pid=1 token={tok}");
-    if let Err(e) = g.wait_for(&line, Duration::from_secs(60)) {
-        panic!("{e}");
-    }
+    let (mut g, line) = boot_marker(&img, &token());
     let outcome = g.wait_exit(Duration::from_secs(30));
     assert_eq!(
         outcome,

@@ -397,31 +397,14 @@ fn mutated_replies_never_panic() {
             [p, f]
         })
         .collect();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
     let mut bound = 0;
-    for i in 0..20_000 {
-        let mut m = seeds[i % seeds.len()].clone();
-        for _ in 0..1 + rnd() % 8 {
-            let at = (rnd() as usize) % m.len();
-            match rnd() % 4 {
-                0 => m[at] = rnd() as u8,
-                1 => m[at] ^= 1 << (rnd() % 8),
-                2 => m.truncate(at.max(1)),
-                _ => m.insert(at, rnd() as u8),
-            }
-        }
-        crate::fuzzing::receive_everything(&m);
+    nodistro_common::fuzzing::mutations(&seeds, 20_000, &[], |i, m| {
+        crate::fuzzing::receive_everything(m);
         // A client waiting for the ACK, so mutated ACKs can bind.
         let mut c = client();
         let _ = c.start(0);
         let _ = feed(&mut c, &reply(&d, MessageType::Offer, &[]), 1);
-        for a in c.handle_payload(&m, SERVER, 2) {
+        for a in c.handle_payload(m, SERVER, 2) {
             if let Action::Apply(l) = a {
                 bound += 1;
                 let text = crate::lease::resolv_conf(&l).unwrap_or_default();
@@ -431,7 +414,7 @@ fn mutated_replies_never_panic() {
                 );
             }
         }
-    }
+    });
     // Some mutations must still be valid enough to bind, or the check above
     // checked nothing.
     assert!(bound > 100, "only {bound} leases bound from mutated ACKs");

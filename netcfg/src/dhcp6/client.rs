@@ -599,33 +599,16 @@ mod tests {
             ),
             b"[fd00::5]::[fd00::1]:64:host:eth0:none".to_vec(),
         ];
-        let mut r: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r
-        };
-        for n in 0..20_000 {
-            let mut m = seeds[n % seeds.len()].clone();
-            for _ in 0..1 + rnd() % 8 {
-                let at = (rnd() as usize) % m.len();
-                match rnd() % 4 {
-                    0 => m[at] = rnd() as u8,
-                    1 => m[at] ^= 1 << (rnd() % 8),
-                    2 => m.truncate(at.max(1)),
-                    _ => m.insert(at, rnd() as u8),
-                }
-            }
-            crate::fuzzing::receive_ipv6(&m);
+        nodistro_common::fuzzing::mutations(&seeds, 20_000, &[], |n, m| {
+            crate::fuzzing::receive_ipv6(m);
             // Whatever binds passed the checks.
             let mut c = Client6::new(duid.clone(), 1, 7);
             let _ = c.start_stateful(0);
-            for a in c.handle(&m, 1) {
+            for a in c.handle(m, 1) {
                 if let Action6::Bound(l) = a {
                     assert!(msg::global_unicast(&l.addr), "mutation {n}: {l:?}");
                 }
             }
-        }
+        });
     }
 }

@@ -3,6 +3,7 @@
 //! every option (nested ones included) once and keeps only what passes the
 //! checks; anything malformed is an error and changes nothing.
 
+use crate::wire::{addr, be32};
 use std::net::Ipv6Addr;
 
 pub const SOLICIT: u8 = 1;
@@ -58,16 +59,6 @@ pub fn options(mut b: &[u8]) -> Result<Vec<(u16, &[u8])>, Dhcp6Error> {
         b = &b[4 + len..];
     }
     Ok(v)
-}
-
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn addr(b: &[u8]) -> Ipv6Addr {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[..16]);
-    Ipv6Addr::from(a)
 }
 
 /// An address a server may hand out or name as a service.
