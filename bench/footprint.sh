@@ -7,8 +7,9 @@
 # Usage: bench/footprint.sh [--per-tool] [--boot RUNS]
 #   (after cargo build --release --workspace --bins, and
 #    scripts/build-box.sh --libc-free for the libc-free rows)
-#   --per-tool   also build boxes without each tool and one with init and
-#                netcfg only (separate target dirs; several minutes)
+#   --per-tool   also build the box with every tool, without each tool,
+#                with init only and with init and netcfg, in both linkings
+#                (separate target dirs; 14 fat-LTO builds, half an hour)
 #   --boot RUNS  also boot the demo image with each box RUNS times and
 #                compare /init to app start (tests' appliance-bench)
 set -euo pipefail
@@ -67,28 +68,26 @@ share "$REL" "static glibc"
 [[ -x $LF/nodistro-box ]] && share "$LF" "libc-free"
 
 if [[ $PER_TOOL == 1 ]]; then
-  # Each tool's bytes: the full box minus the box built without it.
+  # Each tool's bytes: the box with every tool minus the box built without
+  # it, in both linkings (the libc-free one as scripts/build-box.sh
+  # --libc-free builds it: std rebuilt for size when rustc-web is there).
   echo
   echo "| box built with | static glibc bytes | libc-free bytes |"
   echo "|---|---:|---:|"
   build_glibc() { cargo build -q --release -p nodistro-box --no-default-features --features "$1" \
       --target-dir target/footprint-bench >&2 && size target/footprint-bench/x86_64-unknown-linux-gnu/release/nodistro-box; }
-  build_lf() {
-    [[ -x $LF/nodistro-box ]] || { echo "-"; return; }
-    (cd libc-free && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../target/footprint-bench-lf \
-      cargo build -q --release --no-default-features --features "$1" >&2) &&
-      size target/footprint-bench-lf/x86_64-unknown-linux-gnu/release/nodistro-box
-  }
-  full_g=$(size "$REL/nodistro-box"); full_l=$([[ -x $LF/nodistro-box ]] && size "$LF/nodistro-box" || echo -)
-  all=$("$REL/nodistro-box" --list | paste -sd,)
-  echo "| all ($all) | $full_g | $full_l |"
-  for t in $("$REL/nodistro-box" --list); do
+  build_lf() { size "$(BOX_TARGET_DIR=target/footprint-bench-lf bash scripts/build-box.sh --libc-free --tools "$1")/nodistro-box"; }
+  all=init,modload,netcfg,logfwd,console
+  full_g=$(build_glibc "$all"); full_l=$(build_lf "$all")
+  echo "| every tool ($all) | $full_g | $full_l |"
+  for t in ${all//,/ }; do
     rest=$(echo "$all" | tr ',' '\n' | grep -vx "$t" | paste -sd,)
     g=$(build_glibc "$rest"); l=$(build_lf "$rest")
-    dl=$([[ $l == - ]] && echo - || echo $((full_l - l)))
-    echo "| without $t ($rest): $t costs $((full_g - g)) / $dl | $g | $l |"
+    echo "| without $t: $t costs $((full_g - g)) / $((full_l - l)) | $g | $l |"
   done
-  echo "| init,netcfg only | $(build_glibc init,netcfg) | $(build_lf init,netcfg) |"
+  for only in init init,netcfg; do
+    echo "| $only only | $(build_glibc $only) | $(build_lf $only) |"
+  done
 fi
 
 if [[ $BOOT -gt 0 ]]; then

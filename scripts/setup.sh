@@ -32,6 +32,9 @@ pkgs=(
   xfsprogs          # mkfs.xfs: superblock probe test against blkid
   btrfs-progs       # mkfs.btrfs: superblock probe test against blkid
   cloud-image-utils # cloud-localds: NoCloud seeds (cidata) for the tests
+  rustc-web         # rustc 1.96 whose std source ships: the smallest box rebuilds std (scripts/build-box.sh --libc-free)
+  cargo-web         # its cargo (-Zbuild-std)
+  rust-web-src      # std's source for rustc-web (/usr/lib/rustlib/src/rust)
 )
 missing=()
 for p in "${pkgs[@]}"; do

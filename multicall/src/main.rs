@@ -15,6 +15,11 @@
 //! here add ONE entry to [`TOOLS`] and to the `compile_error!` guard:
 //! `#[cfg(feature = "NAME")] ("NAME", CRATE::main_with_args),`
 
+// The libc-free build (libc-free/, whose build.rs sets this cfg) links
+// eyra's libc, written in Rust, in place of glibc.
+#[cfg(nodistro_eyra)]
+extern crate eyra;
+
 use std::ffi::OsString;
 use std::path::Path;
 

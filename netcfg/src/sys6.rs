@@ -2,11 +2,14 @@
 //! UDP port 546 (DHCPv6 client), each bound to one interface.
 //! SO_BINDTODEVICE and IPV6_RECVHOPLIMIT have no rustix wrapper, nor does
 //! the IPV6_HOPLIMIT control message: [`crate::rawsock`]'s setsockopt and
-//! recvmsg.
+//! recvmsg. IPV6_MULTICAST_HOPS goes the same way: rustix 1.0.8 (the
+//! libc-free box's lock) sets it at the IPv4 level (ENOPROTOOPT; fixed in
+//! 1.1).
 
 use crate::rawsock::{cmsg_u32, recvmsg, setsockopt, Control};
 use linux_raw_sys::net::{
-    AF_INET6, IPV6_HOPLIMIT, IPV6_RECVHOPLIMIT, SOL_IPV6, SOL_SOCKET, SO_BINDTODEVICE,
+    AF_INET6, IPV6_HOPLIMIT, IPV6_MULTICAST_HOPS, IPV6_RECVHOPLIMIT, SOL_IPV6, SOL_SOCKET,
+    SO_BINDTODEVICE,
 };
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::io;
@@ -33,7 +36,7 @@ pub fn icmp6_socket(name: &str) -> io::Result<OwnedFd> {
         Some(net::ipproto::ICMPV6),
     )?;
     bind_device(&fd, name)?;
-    net::sockopt::set_ipv6_multicast_hops(&fd, 255)?;
+    setsockopt(&fd, SOL_IPV6, IPV6_MULTICAST_HOPS, &255i32)?;
     net::sockopt::set_ipv6_unicast_hops(&fd, Some(255))?;
     setsockopt(&fd, SOL_IPV6, IPV6_RECVHOPLIMIT, &1i32)?;
     Ok(fd)

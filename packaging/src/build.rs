@@ -412,7 +412,8 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
     crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
     img.add_file(&format!("bin/{MULTICALL_NAME}"), &box_path)?;
-    for t in &tools {
+    // The console only with --console (debug_console::add links it).
+    for t in tools.iter().filter(|t| *t != crate::debug_console::TOOL) {
         img.add(
             &format!("bin/{t}"),
             Node::Symlink {

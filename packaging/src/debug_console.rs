@@ -4,9 +4,11 @@
 //! busybox-static); then `/bin/console` is one more link to the box.
 //! Otherwise the standalone `console` binary next to nodistro-box is
 //! packed. Images built without `--console` have no console at all, so
-//! `init.debug=console` on a kernel command line cannot open one.
+//! `init.debug=console` on a kernel command line cannot open one: even a
+//! box holding it gets no `/bin/console` link then (build.rs skips
+//! [`TOOL`] when linking the box's tools).
 
-use crate::image::{Image, ImageError};
+use crate::image::{Image, ImageError, Node};
 use std::path::{Path, PathBuf};
 
 /// Why the console cannot be added.
@@ -18,16 +20,25 @@ pub enum ConsoleError {
     Image(#[from] ImageError),
 }
 
-/// Add `/bin/console` unless the box holds it (`box_tools`, from
-/// `nodistro-box --list`: then the image links it like every tool); returns
-/// where it comes from (for the build's report).
+/// The console's tool name in a box's `--list`.
+pub const TOOL: &str = "console";
+
+/// Add `/bin/console`: a link to the box when it holds the console
+/// (`box_tools`, from `nodistro-box --list`), else the standalone binary;
+/// returns where it comes from (for the build's report).
 pub fn add(
     img: &mut Image,
     tools: &Path,
     box_path: &Path,
     box_tools: &[String],
 ) -> Result<&'static str, ConsoleError> {
-    if box_tools.iter().any(|t| t == "console") {
+    if box_tools.iter().any(|t| t == TOOL) {
+        img.add(
+            "bin/console",
+            Node::Symlink {
+                target: nodistro_common::MULTICALL_NAME.into(),
+            },
+        )?;
         return Ok("in nodistro-box");
     }
     let alone = tools.join("console");

@@ -34,6 +34,17 @@ fn default_tools() -> String {
         .collect()
 }
 
+/// The tools the box under test must list: those of the features it was
+/// built with when scripts/build-box.sh recorded them next to it
+/// (`nodistro-box.features`, the libc-free box), else the default ones.
+fn expected_tools(box_path: &Path) -> String {
+    let recorded = box_path.with_file_name("nodistro-box.features");
+    match std::fs::read_to_string(&recorded) {
+        Ok(list) => list.trim().split(',').map(|f| format!("{f}\n")).collect(),
+        Err(_) => default_tools(),
+    }
+}
+
 /// A tools directory whose nodistro-box (a stand-in script) lists `tools`.
 fn fake_box(dir: &Path, tools: &[&str]) {
     std::fs::create_dir_all(dir).expect("mkdir");
@@ -48,7 +59,7 @@ fn the_box_lists_its_tools_and_build_links_only_those() {
     let full = release_bin("nodistro-box");
     let o = run(&full, &["--list"]);
     assert!(o.status.success());
-    assert_eq!(String::from_utf8_lossy(&o.stdout), default_tools());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), expected_tools(&full));
 
     let nodistro = release_bin("nodistro");
     let app = release_bin("demo-app");
@@ -127,7 +138,7 @@ fn the_libc_free_box_links_no_glibc() {
     release_bin("nodistro");
     assert_eq!(glibc_marks(&release_dir().join("nodistro-box")), 2);
     let o = run(&lf, &["--list"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), default_tools());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), expected_tools(&lf));
 }
 
 /// libc-free/Cargo.toml repeats multicall's tool features (it builds the
@@ -150,4 +161,29 @@ fn the_libc_free_manifest_has_the_same_tool_features() {
         features("multicall/Cargo.toml"),
         "libc-free/Cargo.toml's [features] differ from multicall/Cargo.toml's"
     );
+}
+
+/// An unknown tool name given to scripts/build-box.sh is refused at build
+/// time, before anything is compiled, by one line naming it (cargo's
+/// "does not contain this feature"), in both linkings.
+#[test]
+fn an_unknown_tool_name_is_refused_at_build_time() {
+    let tmp = TempDir::new("box-unknown-tool");
+    let script = workspace_root().join("scripts/build-box.sh");
+    for libc_free in [false, true] {
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script);
+        if libc_free {
+            cmd.arg("--libc-free").env("BOX_TARGET_DIR", tmp.path());
+        }
+        let o = cmd
+            .args(["--tools", "init,nosuchtool"])
+            .output()
+            .expect("run build-box.sh");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "nosuchtool accepted: {err}");
+        let naming: Vec<&str> = err.lines().filter(|l| l.contains("nosuchtool")).collect();
+        assert_eq!(naming.len(), 1, "one line naming the tool: {err}");
+        assert!(naming[0].contains("does not contain this feature"), "{err}");
+    }
 }

@@ -232,6 +232,19 @@ fn only_images_built_with_console_carry_it() {
         .lines()
         .find(|l| l.ends_with(" bin/console") || l.contains(" bin/console -> "))
         .unwrap_or_else(|| panic!("no bin/console in\n{debug}"));
-    // The default box has no console: the standalone binary is packed.
-    assert!(line.starts_with("-rwxr-xr-x"), "{line}");
+    // The default box has no console: the standalone binary is packed;
+    // a box holding it (the libc-free box, every tool) gets a link, and
+    // only with --console (the `plain` image above has none).
+    let listed = std::process::Command::new(release_bin("nodistro-box"))
+        .arg("--list")
+        .output()
+        .expect("nodistro-box --list");
+    if String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|t| t == "console")
+    {
+        assert!(line.contains(" bin/console -> nodistro-box"), "{line}");
+    } else {
+        assert!(line.starts_with("-rwxr-xr-x"), "{line}");
+    }
 }
