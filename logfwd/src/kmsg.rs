@@ -1,7 +1,12 @@
 //! The kernel's `/dev/kmsg` record format (Documentation/ABI/testing/dev-kmsg):
 //! one `read` returns one record, `prio,seq,usec,flags[,...];message\n`,
 //! followed by zero or more ` KEY=value\n` continuation lines (device
-//! dictionary). Non-printable bytes in the message arrive as `\xNN`.
+//! dictionary). Non-printable bytes and the backslash itself arrive as
+//! `\xNN`; [`unescape`] turns them back into the bytes the driver printed
+//! (`ACPI: \x5c_SB_.LNKB` is `ACPI: \_SB_.LNKB`), so the sink escapes a
+//! control byte once, its own way, and UTF-8 text arrives as text.
+
+use std::borrow::Cow;
 
 use crate::record::{Record, Source};
 
@@ -69,11 +74,11 @@ impl KmsgParser {
         let seq = num()?;
         let usec = num()?;
         let mut lines = rest.split('\n');
-        let msg = lines.next().unwrap_or("").to_string();
+        let msg = unescape_str(lines.next().unwrap_or(""));
         let dict = lines
             .filter_map(|l| l.strip_prefix(' '))
             .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), unescape_str(v)))
             .collect();
         let seen = self.resume_after.is_some_and(|last| seq <= last);
         let gap = match self.next_seq {
@@ -101,6 +106,40 @@ impl KmsgParser {
             dict,
         })
     }
+}
+
+/// `\xNN` (two hex digits) back to the byte; anything else, a lone or
+/// malformed `\x` included, stays as it is. Run on the message and on each
+/// dictionary value after the record is split into lines, so an escaped
+/// newline (`\x0a`) stays inside its message.
+pub fn unescape(raw: &[u8]) -> Cow<'_, [u8]> {
+    if !raw.contains(&b'\\') {
+        return Cow::Borrowed(raw);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let esc = match raw.get(i..i + 4) {
+            Some([b'\\', b'x', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match esc {
+            Some(byte) => {
+                out.push(byte);
+                i += 4;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn unescape_str(s: &str) -> String {
+    String::from_utf8_lossy(&unescape(s.as_bytes())).into_owned()
 }
 
 /// The records in one read: /dev/kmsg returns one per read, a file
@@ -206,6 +245,25 @@ mod tests {
     }
 
     /// Issue 15 defect 4: priority 2048 (facility 256) wrapped to kern.
+    #[test]
+    fn escaped_bytes_come_back_as_the_driver_printed_them() {
+        assert_eq!(&*unescape(br"ACPI: \x5c_SB_.LNKB"), br"ACPI: \_SB_.LNKB");
+        assert_eq!(
+            &*unescape(b"caf\\xc3\\xa9 \\x1b[0m"),
+            "café \x1b[0m".as_bytes()
+        );
+        for kept in [&b"\\x"[..], b"\\x5", b"\\xzz", b"end\\", b"\\\\x41"] {
+            let want: &[u8] = if kept == b"\\\\x41" { b"\\A" } else { kept };
+            assert_eq!(&*unescape(kept), want, "{kept:?}");
+        }
+        let mut p = KmsgParser::default();
+        let r = p
+            .parse(b"6,1,5,-;pci \\x5cx\\x0aok\n SUBSYSTEM=a\\x5cb\n", 0)
+            .unwrap();
+        assert_eq!(r.record.msg, "pci \\x\nok");
+        assert_eq!(r.dict, vec![("SUBSYSTEM".into(), r"a\b".into())]);
+    }
+
     #[test]
     fn huge_facilities_clamp_to_user() {
         let mut p = KmsgParser::default();
