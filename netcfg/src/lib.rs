@@ -379,7 +379,15 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     // Named interfaces whose driver is still loading: wait for them rather
     // than fail and be restarted.
     if let (Some(names), false) = (plan.named(), args.oneshot) {
-        if linkwait::wait_for(&linkwait::Want::Named(names), sigfd.as_ref(), None, None).is_err() {
+        if linkwait::wait_for(
+            &linkwait::Want::Named(names),
+            sigfd.as_ref(),
+            None,
+            None,
+            &mut false,
+        )
+        .is_err()
+        {
             return 0;
         }
     }
@@ -420,10 +428,12 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             if say_none && mark.is_none() {
                 none();
             }
-            let mut found = linkwait::wait_for(&want, sigfd.as_ref(), timeout, mark);
+            let mut said = false;
+            let mut found = linkwait::wait_for(&want, sigfd.as_ref(), timeout, mark, &mut said);
             if found == Err(linkwait::Ended::Settled) {
                 none();
-                found = linkwait::wait_for(&want, sigfd.as_ref(), timeout, None);
+                // The same `said`: the waiting line is said once in all.
+                found = linkwait::wait_for(&want, sigfd.as_ref(), timeout, None, &mut said);
             }
             match found {
                 Ok(found) => {

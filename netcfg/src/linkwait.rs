@@ -55,14 +55,17 @@ pub fn decide(
 }
 
 /// Wait until `want` exists; returns the interfaces. Says once that it
-/// waits. `stop` (a signalfd) ends the wait; `timeout` bounds it;
-/// `coldplug_file`, when given, ends a [`Want::AnyEthernet`] wait with
-/// [`Ended::Settled`] once that file exists and no interface does.
+/// waits: `said` is set when it did, and a wait that goes on after
+/// [`Ended::Settled`] with the same `said` does not say it again. `stop`
+/// (a signalfd) ends the wait; `timeout` bounds it; `coldplug_file`, when
+/// given, ends a [`Want::AnyEthernet`] wait with [`Ended::Settled`] once
+/// that file exists and no interface does.
 pub fn wait_for(
     want: &Want,
     stop: Option<&OwnedFd>,
     timeout: Option<Duration>,
     coldplug_file: Option<&Path>,
+    said: &mut bool,
 ) -> Result<Vec<String>, Ended> {
     // Subscribe before looking, so an interface added in between is seen.
     let events = match rtnl::link_events() {
@@ -76,13 +79,12 @@ pub fn wait_for(
         }
     };
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut said = false;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let settled = coldplug_file.map(Path::exists);
         let exists = |n: &str| Path::new("/sys/class/net").join(n).exists();
         if let Some(r) = decide(want, &ethernet_ifaces(), exists, settled) {
-            if let (Ok(found), true) = (&r, said) {
+            if let (Ok(found), true) = (&r, *said) {
                 log(
                     "netcfg",
                     &format!("interface {} appeared", found.join(", ")),
@@ -90,7 +92,7 @@ pub fn wait_for(
             }
             return r;
         }
-        if !said {
+        if !*said {
             let what = match want {
                 Want::AnyEthernet => "no network interface yet".to_string(),
                 Want::Named(n) => format!("{} not there yet", n.join(", ")),
@@ -104,7 +106,7 @@ pub fn wait_for(
                 "netcfg",
                 &format!("{what}: waiting for it to appear ({why})"),
             );
-            said = true;
+            *said = true;
         }
         let left = match deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
