@@ -259,7 +259,7 @@ mod tests {
         let mut p = KmsgParser::default();
         let r = p
             .parse(b"6,1,5,-;pci \\x5cx\\x0aok\n SUBSYSTEM=a\\x5cb\n", 0)
-            .unwrap();
+            .expect("a well-formed record");
         assert_eq!(r.record.msg, "pci \\x\nok");
         assert_eq!(r.dict, vec![("SUBSYSTEM".into(), r"a\b".into())]);
     }
