@@ -15,6 +15,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long init waits for a helper it restarts for a new configuration
+/// before the app starts (logfwd flushes what it holds, then exits).
+const RESTART_FOR_CONFIG_WAIT: Duration = Duration::from_secs(2);
+
 /// How to start one helper.
 #[derive(Debug, Clone)]
 pub struct HelperCmd {
@@ -337,6 +341,49 @@ impl Shell {
         Ok(child.id() as i32)
     }
 
+    /// Restart helper `name` for its new configuration before the app
+    /// starts: stop it, wait (bounded) for it to end, and start it again at
+    /// once, so the app's first lines are read by the helper with the new
+    /// settings (a logfwd still on its old settings would have read them
+    /// and sent them to the old place). A helper that does not end in time
+    /// is left to the supervisor, which restarts it when it does.
+    fn restart_for_config(&mut self, name: &str) {
+        let Some(pid) = self.sup.helper_pid(name) else {
+            return;
+        };
+        let Some(p) = Pid::from_raw(pid) else { return };
+        log(
+            "init",
+            &format!("restarting {name} for its new configuration"),
+        );
+        let _ = rustix::process::kill_process(p, Signal::TERM);
+        let deadline = Instant::now() + RESTART_FOR_CONFIG_WAIT;
+        let status = loop {
+            match rustix::process::waitpid(Some(p), WaitOptions::NOHANG) {
+                Ok(Some((_, st))) => break st,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => return,
+            }
+        };
+        let status = match (status.exit_status(), status.terminating_signal()) {
+            (Some(c), _) => Status::Code(c),
+            (_, Some(s)) => Status::Signal(s),
+            _ => return,
+        };
+        let now = self.now();
+        self.sup.exited(pid, status, now);
+        let Some(i) = self.plan.helpers.iter().position(|h| h.spec.name == name) else {
+            return;
+        };
+        match self.spawn_helper(i) {
+            Ok(new) => self.sup.spawned(Target::Helper(i), new, now),
+            // The supervisor's restart (already scheduled) tries again.
+            Err(e) => log("init", &format!("cannot restart {name} at once: {e}")),
+        }
+    }
+
     fn spawn_app(&mut self) -> std::io::Result<i32> {
         if self.plan.app.is_some() {
             let restart = self
@@ -345,13 +392,7 @@ impl Shell {
                 .before_app()
                 .map_err(std::io::Error::other)?;
             for name in restart {
-                if let Some(p) = self.sup.helper_pid(name).and_then(Pid::from_raw) {
-                    log(
-                        "init",
-                        &format!("restarting {name} for its new configuration"),
-                    );
-                    let _ = rustix::process::kill_process(p, Signal::TERM);
-                }
+                self.restart_for_config(name);
             }
         }
         let Some(app) = &self.plan.app else {
