@@ -679,6 +679,12 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// A machine's supervisor (app, power off on exit) over these helpers.
+    fn machine(helpers: &[(&str, Option<&str>)]) -> Supervisor {
+        let specs = helpers.iter().map(|(n, w)| helper(n, *w)).collect();
+        Supervisor::new(specs, true, OnExit::PowerOff, ms(500))
+    }
+
     fn helper(name: &str, word: Option<&str>) -> HelperSpec {
         HelperSpec {
             name: name.into(),
@@ -713,16 +719,11 @@ mod tests {
     }
 
     fn three() -> Supervisor {
-        Supervisor::new(
-            vec![
-                helper("modload", Some("coldplug-done")),
-                helper("logfwd", None),
-                helper("netcfg", Some("online")),
-            ],
-            true,
-            OnExit::PowerOff,
-            ms(500),
-        )
+        machine(&[
+            ("modload", Some("coldplug-done")),
+            ("logfwd", None),
+            ("netcfg", Some("online")),
+        ])
     }
 
     #[test]
@@ -746,16 +747,11 @@ mod tests {
     /// once, in that order; the app after both readiness words, whichever
     /// comes first.
     fn overlapped() -> Supervisor {
-        let mut s = Supervisor::new(
-            vec![
-                helper("logfwd", None),
-                helper("modload", Some("coldplug-done")),
-                helper("netcfg", Some("online")),
-            ],
-            true,
-            OnExit::PowerOff,
-            ms(500),
-        );
+        let mut s = machine(&[
+            ("logfwd", None),
+            ("modload", Some("coldplug-done")),
+            ("netcfg", Some("online")),
+        ]);
         s.set_overlap(true);
         s
     }
@@ -856,17 +852,12 @@ mod tests {
     #[test]
     fn overlapped_stop_points() {
         // init.break=network: modload runs, netcfg waits for continue.
-        let mut s = Supervisor::new(
-            vec![
-                helper("console", None),
-                helper("logfwd", None),
-                helper("modload", Some("coldplug-done")),
-                helper("netcfg", Some("online")),
-            ],
-            true,
-            OnExit::PowerOff,
-            ms(500),
-        );
+        let mut s = machine(&[
+            ("console", None),
+            ("logfwd", None),
+            ("modload", Some("coldplug-done")),
+            ("netcfg", Some("online")),
+        ]);
         s.set_overlap(true);
         s.set_control(0, vec![3, 4]);
         s.start(ms(0));
@@ -893,16 +884,11 @@ mod tests {
 
     #[test]
     fn stop_points_pause_until_the_console_says_continue() {
-        let mut s = Supervisor::new(
-            vec![
-                helper("console", None),
-                helper("modload", Some("coldplug-done")),
-                helper("netcfg", Some("online")),
-            ],
-            true,
-            OnExit::PowerOff,
-            ms(500),
-        );
+        let mut s = machine(&[
+            ("console", None),
+            ("modload", Some("coldplug-done")),
+            ("netcfg", Some("online")),
+        ]);
         s.set_control(0, vec![2, 3]);
         s.start(ms(0));
         assert_eq!(spawns(&s.drain()), [Target::Helper(0), Target::Helper(1)]);
