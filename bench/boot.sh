@@ -8,16 +8,12 @@
 #
 # Usage: bench/boot.sh [RUNS]   (default 10)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 RUNS=${1:-10}
-cargo build --release --workspace --bins >&2
-REL=target/x86_64-unknown-linux-gnu/release
-W=$(mktemp -d /tmp/nodistro-boot-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-KVER=$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
+qemu_bench_setup nodistro-boot-bench
 mods=(--module virtio_pci --module virtio_net --module e1000 --module button --module evdev --module virtio_mmio)
 "$REL/nodistro" build --app "$REL/demo-app" --kernel-version "$KVER" "${mods[@]}" -o "$W/demo.img" >&2
-echo "kernel $KVER, qemu $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), TCG, virtio-net, $RUNS runs per cell"
+echo "kernel $KVER, qemu $(qemu_version), TCG, virtio-net, $RUNS runs per cell"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$REL/boot-bench" "$RUNS" "$W/demo.img"
 echo

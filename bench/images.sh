@@ -6,14 +6,11 @@
 #
 # Usage: bench/images.sh [RUNS]   (default 3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 RUNS=${1:-3}
-cargo build --release --workspace --bins >&2
-REL=target/x86_64-unknown-linux-gnu/release
-W=$(mktemp -d /tmp/nodistro-images-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+qemu_bench_setup nodistro-images-bench
 export SOURCE_DATE_EPOCH=1700000000
-K=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+K=/boot/vmlinuz-$KVER
 mods=(--module virtio_pci --module virtio_net --module e1000 --module button --module evdev)
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # build NAME ARGS...: build the demo app, print how long it took.
