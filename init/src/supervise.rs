@@ -367,11 +367,7 @@ impl Shell {
                 _ => return,
             }
         };
-        let status = match (status.exit_status(), status.terminating_signal()) {
-            (Some(c), _) => Status::Code(c),
-            (_, Some(s)) => Status::Signal(s),
-            _ => return,
-        };
+        let Some(status) = ended(status) else { return };
         let now = self.now();
         self.sup.exited(pid, status, now);
         let Some(i) = self.plan.helpers.iter().position(|h| h.spec.name == name) else {
@@ -570,11 +566,7 @@ impl Shell {
 
     fn reap(&mut self, now: Duration) {
         while let Ok(Some((pid, st))) = rustix::process::waitpid(None, WaitOptions::NOHANG) {
-            let status = match (st.exit_status(), st.terminating_signal()) {
-                (Some(c), _) => Status::Code(c),
-                (_, Some(s)) => Status::Signal(s),
-                _ => continue,
-            };
+            let Some(status) = ended(st) else { continue };
             self.sup.exited(pid.as_raw_nonzero().get(), status, now);
         }
     }
@@ -641,6 +633,15 @@ pub fn has_power_press(events: &[u8]) -> bool {
         let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
         ty == EV_KEY && code == KEY_POWER && value == 1
     })
+}
+
+/// How a reaped child ended; `None` for a stop or continue report.
+fn ended(st: rustix::process::WaitStatus) -> Option<Status> {
+    match (st.exit_status(), st.terminating_signal()) {
+        (Some(c), _) => Some(Status::Code(c)),
+        (_, Some(s)) => Some(Status::Signal(s)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
