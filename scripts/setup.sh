@@ -2,8 +2,32 @@
 # Install what building, demoing and testing nodistro needs on a Debian 12
 # machine (run as root). Packages already present are left alone.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/qemu-suite.sh
+export DEBIAN_FRONTEND=noninteractive
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+# QEMU first, from the suite that matches the machine's qemu-utils.
+suite=$(qemu_suite "$(dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null || true)")
+if ! installed qemu-system-x86; then
+  if [[ $suite == bookworm-backports ]]; then
+    src=/etc/apt/sources.list.d/nodistro-bookworm-backports.sources
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo "setup: qemu-utils comes from bookworm-backports: naming that suite in $src"
+      backports_sources /etc/apt/sources.list /etc/apt/sources.list.d/*.sources >"$src"
+    fi
+    echo "setup: installing qemu-system-x86 from bookworm-backports (to match qemu-utils)"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends -t bookworm-backports qemu-system-x86
+  else
+    echo "setup: installing qemu-system-x86 from bookworm"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends qemu-system-x86
+  fi
+fi
+echo "setup: QEMU: $(qemu-system-x86_64 --version | head -n1) ($(dpkg-query -W -f='${Version}' qemu-system-x86), $suite)"
+
 pkgs=(
-  qemu-system-x86   # boots the images (TCG)
   linux-image-amd64 # the stock kernel and its module tree the images use
   cpio              # GNU cpio reads our archives in the tests
   kmod              # modprobe: the reference for modload's resolution
@@ -38,11 +62,10 @@ pkgs=(
 )
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
