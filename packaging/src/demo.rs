@@ -254,7 +254,7 @@ fn run(args: &DemoArgs) -> Result<i32, StepError> {
     if !args.check {
         let outcome = vm.wait_exit(None);
         eprintln!("nodistro demo: {}", outcome.describe());
-        return Ok(outcome.exit_code());
+        return Ok(outcome.exit_code(vm.app_status()));
     }
     check(&mut vm, args)?;
     eprintln!("nodistro demo: every step held: built, booted, served, powered off");
