@@ -457,3 +457,33 @@ fn the_example_in_the_repository_is_a_valid_file() {
     let s = settings(&text, Path::new("demo-app")).expect("valid");
     assert!(s.iter().any(|s| s.key.flag == "app"));
 }
+
+#[test]
+fn the_readme_example_is_a_valid_file() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md");
+    let section = readme
+        .split("## One config file")
+        .nth(1)
+        .expect("README section \"One config file\"");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block");
+    let s = settings(example, Path::new("/proj")).expect("the README's example parses");
+    let t: Vec<String> = s.iter().flat_map(Setting::tokens).collect();
+    for want in [
+        "/proj/target/release/myapp",
+        "--ca-certs",
+        "--module",
+        "RUST_LOG=info",
+    ] {
+        assert!(t.iter().any(|x| x == want), "{want} not in {t:?}");
+    }
+    assert!(
+        t.iter()
+            .any(|x| x == "/proj/config.json:/etc/myapp/config.json"),
+        "{t:?}"
+    );
+}
