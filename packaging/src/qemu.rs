@@ -31,6 +31,6 @@ pub use console::{
     EXIT_USAGE,
 };
 pub use image::{image_spec, BootFiles, Firmware, ImageKind};
-pub use run::{main, resolve_kernel, RunArgs};
+pub use run::{main, resolve_kernel, resolve_kernel_for, RunArgs};
 pub use spec::{Accel, Forward, Machine, Nic, QemuSpec, BASE_APPEND};
 pub use vm::{temp_monitor_path, Vm, VmError};

@@ -271,7 +271,13 @@ impl Guest {
                 "initramfs {} does not exist",
                 opts.initrd.display()
             );
-            kernel()
+            if opts.machine == nodistro_packaging::qemu::Machine::Microvm {
+                // See resolve_kernel_for: microvm boots the bzImage.
+                nodistro_packaging::qemu::resolve_kernel_for(None, false, opts.machine)
+                    .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)))
+            } else {
+                kernel()
+            }
         };
         // A free port can be taken by someone else before QEMU binds it:
         // QEMU then exits at once; try again with new ports.

@@ -84,6 +84,20 @@ pub fn resolve_kernel(
     }
 }
 
+/// [`resolve_kernel`] for `machine`. microvm boots the bzImage as it is:
+/// QEMU 10's PVH loader (the uncompressed ELF's entry) puts the initramfs
+/// at the very top of microvm's RAM, over the ACPI tables its firmware
+/// keeps there (`ACPI: XSDT 0x0FFFFFB2`), and the guest then hangs at
+/// "ACPI: Core revision" or runs without its virtio-mmio devices; the
+/// bzImage path leaves them their 64 KiB.
+pub fn resolve_kernel_for(
+    given: Option<&Path>,
+    raw: bool,
+    machine: Machine,
+) -> Result<PathBuf, crate::kernel::KernelError> {
+    resolve_kernel(given, raw || machine == Machine::Microvm)
+}
+
 /// Run the subcommand; returns the exit code: after a clean power-off the
 /// app's status, else one of [`super::Outcome::exit_code`]'s own codes
 /// (README, "Exit status"); [`EXIT_USAGE`] before anything booted.
@@ -131,10 +145,11 @@ pub fn main(args: RunArgs) -> i32 {
             if args.firmware.is_some() {
                 return usage("--firmware is for --image; a kernel and initramfs boot directly");
             }
-            let kernel = match resolve_kernel(args.kernel.as_deref(), args.raw_kernel) {
-                Ok(k) => k,
-                Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
-            };
+            let kernel =
+                match resolve_kernel_for(args.kernel.as_deref(), args.raw_kernel, args.machine) {
+                    Ok(k) => k,
+                    Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
+                };
             if !initrd.is_file() {
                 eprintln!(
                     "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
