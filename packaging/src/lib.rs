@@ -18,6 +18,7 @@ pub mod deflate;
 pub mod demo;
 pub mod digest;
 pub mod drivers;
+pub mod dynamic;
 pub mod dynlink;
 pub mod elf;
 pub mod etcfiles;
