@@ -524,7 +524,16 @@ impl<'a, H: Host> Resolver<'a, H> {
         }
         for (image, host, how) in candidates {
             match self.materialize(&image, &host, &who, how, Some(loader))? {
-                Found::Yes(j) => return Ok(self.named(j, name)),
+                Found::Yes(j) => {
+                    if !skipped.is_empty() {
+                        let at = &self.closure.objects[j].host;
+                        self.closure.notes.push(format!(
+                            "{name} for {who}: skipped {}, as ld.so does; took {at}",
+                            skipped.join(", ")
+                        ));
+                    }
+                    return Ok(self.named(j, name));
+                }
                 Found::Absent => {}
                 Found::WrongArch(w) => {
                     let s = format!("{host} ({w})");
