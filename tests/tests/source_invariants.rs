@@ -34,10 +34,12 @@ const SANS_IO: &[&str] = &[
     "modload/src/modinfo.rs",
     "packaging/src/cpio.rs",
     "packaging/src/digest.rs",
+    "packaging/src/dynlink.rs",
     "packaging/src/elf.rs",
     "packaging/src/fat.rs",
     "packaging/src/fuzzing.rs",
     "packaging/src/gpt.rs",
+    "packaging/src/ldcache.rs",
     "packaging/src/pe.rs",
     "packaging/src/uki.rs",
 ];
