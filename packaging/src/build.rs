@@ -44,12 +44,14 @@ pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
 /// the box given lists (`nodistro-box --list`, see [`crate::boxtools`]).
 pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
 
-/// build an initramfs: the nodistro runtime, your static app, extra files
+/// build an initramfs: the nodistro runtime, your app (static, or dynamic
+/// with --allow-dynamic), extra files
 /// and kernel modules, as a reproducible cpio archive
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "build")]
 pub struct BuildArgs {
-    /// the app to run (a static executable); goes to /app/<name>
+    /// the app to run (a static executable, or see --allow-dynamic); goes
+    /// to /app/<name>
     #[argh(option)]
     pub app: PathBuf,
     /// output file (default: initramfs.cpio.gz, .cpio.zst or .cpio)
