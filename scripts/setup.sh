@@ -43,6 +43,9 @@ pkgs=(
   librsvg2-bin      # rsvg-convert renders the boot chart to PNG in its test
   curl xz-utils zstd file
   golang-go         # builds the static Go app of the first-image test
+  gcc               # builds the dynamic C apps of the dynamic-apps tests (and cgo)
+  zlib1g-dev        # zlib for the dynamic C app (a library beyond libc)
+  libssl-dev        # OpenSSL's libssl/libcrypto for the dynamic C app
   ca-certificates   # the bundle nodistro build --ca-certs packs by default
   ovmf              # UEFI firmware: boots UKIs, disks and ISOs (nodistro run --image)
   systemd-boot-efi  # linuxx64.efi.stub, the EFI stub of every UKI

@@ -44,12 +44,14 @@ pub fn optional_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
 /// the box given lists (`nodistro-box --list`, see [`crate::boxtools`]).
 pub const TOOLS: [&str; 5] = ["init", "modload", "netcfg", "logfwd", "console"];
 
-/// build an initramfs: the nodistro runtime, your static app, extra files
+/// build an initramfs: the nodistro runtime, your app (static, or dynamic
+/// with --allow-dynamic), extra files
 /// and kernel modules, as a reproducible cpio archive
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "build")]
 pub struct BuildArgs {
-    /// the app to run (a static executable); goes to /app/<name>
+    /// the app to run (a static executable, or see --allow-dynamic); goes
+    /// to /app/<name>
     #[argh(option)]
     pub app: PathBuf,
     /// output file (default: initramfs.cpio.gz, .cpio.zst or .cpio)
@@ -121,10 +123,15 @@ pub struct BuildArgs {
     /// or with no value the build machine's bundle
     #[argh(option)]
     pub ca_certs: Option<String>,
-    /// pack the app even if it is dynamically linked or a script (you then
-    /// add its loader, libraries or interpreter with --file)
+    /// pack a dynamically linked app with its ELF interpreter, the
+    /// libraries it needs (found as ld.so finds them) and an
+    /// /etc/ld.so.cache; a script or other file is packed as it is
     #[argh(switch)]
     pub allow_dynamic: bool,
+    /// with --allow-dynamic: also pack glibc's gconv modules (iconv), which
+    /// are packed by themselves only when the app calls iconv_open
+    #[argh(switch)]
+    pub gconv: bool,
     /// what to write: initramfs (default), uki (a Unified Kernel Image),
     /// disk (a raw GPT disk with an EFI system partition) or iso (a hybrid
     /// BIOS/UEFI ISO)
@@ -181,8 +188,28 @@ impl std::str::FromStr for AllModules {
 pub enum BuildError {
     #[error("app {} not found; give the path of your static executable with --app", .0.display())]
     AppMissing(PathBuf),
-    #[error("app {} is dynamically linked (needs {interpreter} and its libraries, which the image does not have); link it statically (Rust: RUSTFLAGS=\"-C target-feature=+crt-static\"; Go: CGO_ENABLED=0; C: -static) or add the loader and libraries with --file and pass --allow-dynamic", .path.display())]
-    Dynamic { path: PathBuf, interpreter: String },
+    #[error("app {} is dynamically linked: it needs its interpreter {interpreter} and {libraries} libraries ({bytes} bytes with /etc/ld.so.cache); pass --allow-dynamic to pack them, or link it statically (Rust: RUSTFLAGS=\"-C target-feature=+crt-static\"; Go: CGO_ENABLED=0; C: -static)", .path.display())]
+    Dynamic {
+        path: PathBuf,
+        interpreter: String,
+        libraries: usize,
+        bytes: u64,
+    },
+    #[error("app {} is dynamically linked (interpreter {interpreter}), and --allow-dynamic could not pack what it needs; link it statically (Go: CGO_ENABLED=0; C: -static), or", .path.display())]
+    DynamicUnresolved {
+        path: PathBuf,
+        interpreter: String,
+        #[source]
+        source: Box<crate::dynlink::ResolveError>,
+    },
+    #[error("cannot pack what app {} needs", .path.display())]
+    Libraries {
+        path: PathBuf,
+        #[source]
+        source: Box<crate::dynlink::ResolveError>,
+    },
+    #[error("app {} is not an x86-64 executable ({what}); build it for x86-64", .path.display())]
+    AppArch { path: PathBuf, what: String },
     #[error("app {} is a script for {interpreter}, which the image does not have; add the interpreter with --file and pass --allow-dynamic, or use a static executable", .path.display())]
     Script { path: PathBuf, interpreter: String },
     #[error("app {} is not an executable (not ELF, no #! line); pass --allow-dynamic to pack it anyway", .0.display())]
@@ -311,7 +338,12 @@ pub fn epoch_from_env() -> Result<u32, BuildError> {
     }
 }
 
-fn check_app(args: &BuildArgs) -> Result<(), BuildError> {
+/// Check the app; for a dynamically linked one, what `--allow-dynamic`
+/// packs (and without the flag, the refusal saying what it would).
+fn check_app(
+    args: &BuildArgs,
+    app_image: &str,
+) -> Result<Option<crate::dynamic::Plan>, BuildError> {
     let path = &args.app;
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -326,11 +358,43 @@ fn check_app(args: &BuildArgs) -> Result<(), BuildError> {
         }
     };
     let err = match elf::classify(&bytes) {
-        AppKind::Static => return Ok(()),
-        AppKind::Dynamic { interpreter } => BuildError::Dynamic {
-            path: path.clone(),
-            interpreter,
-        },
+        AppKind::Static => return Ok(None),
+        AppKind::Dynamic { interpreter } => {
+            let info = match elf::dyn_info(&bytes) {
+                elf::ElfCheck::Usable(i) => i,
+                elf::ElfCheck::WrongArch(what) | elf::ElfCheck::Bad(what) => {
+                    return Err(BuildError::AppArch {
+                        path: path.clone(),
+                        what,
+                    })
+                }
+            };
+            let plan = crate::dynamic::plan(
+                path,
+                app_image,
+                info,
+                args.gconv,
+                Path::new("/etc/ld.so.cache"),
+            );
+            return match (plan, args.allow_dynamic) {
+                (Ok(p), true) => Ok(Some(p)),
+                (Err(source), true) => Err(BuildError::Libraries {
+                    path: path.clone(),
+                    source: Box::new(source),
+                }),
+                (Ok(p), false) => Err(BuildError::Dynamic {
+                    path: path.clone(),
+                    interpreter,
+                    libraries: p.libraries(),
+                    bytes: p.bytes(),
+                }),
+                (Err(source), false) => Err(BuildError::DynamicUnresolved {
+                    path: path.clone(),
+                    interpreter,
+                    source: Box::new(source),
+                }),
+            };
+        }
         AppKind::Script { interpreter } => BuildError::Script {
             path: path.clone(),
             interpreter,
@@ -342,7 +406,7 @@ fn check_app(args: &BuildArgs) -> Result<(), BuildError> {
             "{TOOL}: warning: {}; packing it anyway (--allow-dynamic)",
             report::chain(&err)
         );
-        Ok(())
+        Ok(None)
     } else {
         Err(err)
     }
@@ -399,7 +463,13 @@ fn config_text(
 /// Returns the image, its module count and the lines to print once the
 /// archive is written.
 pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildError> {
-    check_app(args)?;
+    let name = args
+        .app
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| BuildError::AppMissing(args.app.clone()))?;
+    let app_in_image = format!("/app/{name}");
+    let dynamic = check_app(args, &app_in_image)?;
     let user = args.user.as_deref().map(User::parse).transpose()?;
     let mut notes = Vec::new();
     let ca = ca_bundle(args, &mut notes)?;
@@ -435,12 +505,6 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     if args.console {
         crate::debug_console::add(&mut img, &dir, &box_path, &tools)?;
     }
-    let name = args
-        .app
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| BuildError::AppMissing(args.app.clone()))?;
-    let app_in_image = format!("/app/{name}");
     img.add_file(&app_in_image, &args.app)?;
     img.add(
         nodistro_common::CONFIG_PATH,
@@ -462,6 +526,9 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
             }
         };
         img.add_tree(dest, Path::new(src))?;
+    }
+    if let Some(plan) = &dynamic {
+        notes.extend(crate::dynamic::add(&mut img, plan, &app_in_image)?);
     }
     add_etc_files(&mut img, args, user.as_ref(), ca)?;
     let drivers = driver_selection(args);

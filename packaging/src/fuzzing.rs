@@ -69,6 +69,27 @@ pub fn cpio(data: &[u8]) {
     });
 }
 
+/// Fuzz harness: a host's /etc/ld.so.cache and a library file, as
+/// `nodistro build --allow-dynamic` reads them. No panic; a cache that
+/// parses writes back to one that parses with the same x86-64 entries.
+#[doc(hidden)]
+pub fn ld_inputs(data: &[u8]) {
+    if let Ok(c) = crate::ldcache::parse(data) {
+        let pairs: Vec<(String, String)> = c
+            .entries
+            .iter()
+            .filter(|e| !e.name.contains('\0') && !e.path.contains('\0'))
+            .map(|e| (e.name.clone(), e.path.clone()))
+            .collect();
+        let again = crate::ldcache::parse(&crate::ldcache::write(&pairs)).expect("own output");
+        assert!(again.is_sorted());
+        for (name, _) in &pairs {
+            assert!(again.lookup(name).is_some());
+        }
+    }
+    let _ = crate::elf::dyn_info(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +159,30 @@ mod tests {
         let (archive, _) = w.finish().expect("trailer");
         for i in nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "cpio", &[&archive]) {
             super::cpio(&i);
+        }
+    }
+
+    #[test]
+    fn ld_inputs_corpus() {
+        let pairs = [
+            (
+                "libz.so.1".to_string(),
+                "/lib/x86_64-linux-gnu/libz.so.1".to_string(),
+            ),
+            (
+                "libc.so.6".to_string(),
+                "/lib/x86_64-linux-gnu/libc.so.6".to_string(),
+            ),
+        ];
+        let cache = crate::ldcache::write(&pairs);
+        let libz = std::fs::read("/lib/x86_64-linux-gnu/libz.so.1").expect("zlib1g");
+        let head = &libz[..libz.len().min(8192)];
+        for i in nodistro_common::fuzzing::inputs(
+            env!("CARGO_MANIFEST_DIR"),
+            "ld_inputs",
+            &[&cache, head],
+        ) {
+            super::ld_inputs(&i);
         }
     }
 }

@@ -61,6 +61,12 @@ impl Image {
 /// Run the release `nodistro build ARGS -o <tmp>/initrd.img`; panics with
 /// nodistro's message when it fails.
 pub fn build_image(args: &[&str]) -> Image {
+    build_image_logged(args).0
+}
+
+/// [`build_image`], and what `nodistro build` printed (its stderr: the
+/// kernel chosen, what `--allow-dynamic` added...).
+pub fn build_image_logged(args: &[&str]) -> (Image, String) {
     let dir = TempDir::new("qemu-image");
     let path = dir.path().join("initrd.img");
     let out = Command::new(release_bin("nodistro"))
@@ -77,7 +83,8 @@ pub fn build_image(args: &[&str]) -> Image {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Image { dir, path }
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    (Image { dir, path }, log)
 }
 
 /// The demo image: the release demo-app with `nodistro demo`'s modules

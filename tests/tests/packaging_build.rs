@@ -429,14 +429,16 @@ fn bad_input_is_one_clear_line_and_leaves_no_output() {
         &[("SOURCE_DATE_EPOCH", "yesterday")],
     ));
     assert!(err.contains("SOURCE_DATE_EPOCH=\"yesterday\""), "{err}");
-    // --allow-dynamic packs a dynamic app with a warning.
+    // --allow-dynamic packs a dynamic app with its interpreter and
+    // libraries, and says so (tests/tests/dynamic_apps.rs boots them).
     let o2 = nodistro(
         &["build", "--app", "/bin/ls", "-o", o, "--allow-dynamic"],
         &[],
     );
     let err = ok(&o2);
     assert!(
-        err.contains("warning: app /bin/ls is dynamically linked"),
+        err.contains("dynamic: /app/ls got its interpreter /lib64/ld-linux-x86-64.so.2 and ")
+            && err.contains("dynamic: + /lib/x86_64-linux-gnu/libc.so.6 "),
         "{err}"
     );
     assert!(out.is_file());

@@ -120,6 +120,7 @@ pub const KEYS: &[Key] = &[
     row("ca-certs", "ca-certs", Kind::DefaultValue),
     row("ca-certs", "ca-certs", Kind::Path),
     row("allow-dynamic", "allow-dynamic", Kind::Switch),
+    row("gconv", "gconv", Kind::Switch),
     row("format", "format", Kind::Str),
     row("kernel", "kernel", Kind::Path),
     row("cmdline", "cmdline", Kind::Str),
