@@ -49,7 +49,7 @@ result_lines() { # NAME LOG
     case $1 in
         footprint) pat='nodistro-box|busybox|^Image with|share of the compressed' ;;
         modload) pat='^(same modules|modload vs|host|qemu|big|whole)' ;;
-        netcfg | netcfg6) pat='^(Interface up|client|netcfg|udhcpc|dhcpcd) ' ;;
+        netcfg | netcfg6) pat='^(Interface up|client|netcfg|netcfg-arp|udhcpc|dhcpcd|busybox) ' ;;
         logfwd) pat='^(logfwd benchmark|forwarder|logfwd|rsyslogd|busybox)' ;;
         logfwd-mibs) pat='^(logfwd-mibs:|[0-9]+ cores|forwarder |logfwd |logfwd-old |rsyslogd |syslog-ng )' ;;
         pack) pat='^(load average|Packing|contender|nodistro|cpio|samebytes|gzip -6:|same bytes|zstd -3:)' ;;
