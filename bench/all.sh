@@ -47,7 +47,7 @@ OPTIONAL=("fuzz:20")
 result_lines() { # NAME LOG
     local pat
     case $1 in
-        footprint) pat='nodistro-box|busybox|^Image with|share of the compressed' ;;
+        footprint) pat='nodistro-box|busybox|^Image with|share of the compressed|^(median|QEMU start|/init -> app|memory in use|runs where)' ;;
         modload) pat='^(same modules|modload vs|host|qemu|big|whole)' ;;
         netcfg | netcfg6) pat='^(Interface up|client|netcfg|netcfg-arp|udhcpc|dhcpcd|busybox) ' ;;
         logfwd) pat='^(logfwd benchmark|forwarder|logfwd|rsyslogd|busybox)' ;;
