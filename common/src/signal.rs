@@ -22,3 +22,25 @@ pub const SIGCONT: i32 = Signal::CONT.as_raw();
 pub const SIGSTOP: i32 = Signal::STOP.as_raw();
 pub const SIGWINCH: i32 = Signal::WINCH.as_raw();
 pub const SIGPWR: i32 = Signal::POWER.as_raw();
+
+/// The usual name of a signal number.
+pub fn name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGQUIT => "SIGQUIT",
+        SIGILL => "SIGILL",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
+        SIGFPE => "SIGFPE",
+        SIGKILL => "SIGKILL",
+        SIGUSR1 => "SIGUSR1",
+        SIGSEGV => "SIGSEGV",
+        SIGUSR2 => "SIGUSR2",
+        SIGPIPE => "SIGPIPE",
+        SIGALRM => "SIGALRM",
+        SIGTERM => "SIGTERM",
+        SIGPWR => "SIGPWR",
+        _ => return None,
+    })
+}

@@ -31,6 +31,9 @@ pub fn state_inputs(data: &[u8]) {
     let _ = crate::metadata::http::parse_response(data, false);
     let _ = crate::metadata::http::parse_response(data, true);
     let _ = crate::metadata::nocloud::classify(data);
+    let _ = crate::execfail::interpreter(data);
+    let _ = crate::execfail::explain("/app/x", Some(2), Some(data), Some(0o755), |_| false);
+    let _ = crate::execfail::explain("/app/x", Some(8), Some(data), Some(0o755), |_| false);
     let _ = crate::metadata::nocloud::parse_meta_data(&String::from_utf8_lossy(data));
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = crate::mounts::parse_entry(s);

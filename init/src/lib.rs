@@ -21,6 +21,7 @@ pub mod checks;
 pub mod config;
 pub mod datadisk;
 pub mod debug;
+pub mod execfail;
 pub mod fuzzing;
 pub mod health;
 pub mod metadata;

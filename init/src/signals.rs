@@ -1,28 +1,7 @@
 //! Signals sent to init: their names, the configured forward set, and what
 //! each means on a machine and in a namespace (sans-IO).
 
-/// The usual name of a signal number.
-pub fn signal_name(sig: i32) -> Option<&'static str> {
-    use nodistro_common::signal::*;
-    Some(match sig {
-        SIGHUP => "SIGHUP",
-        SIGINT => "SIGINT",
-        SIGQUIT => "SIGQUIT",
-        SIGILL => "SIGILL",
-        SIGABRT => "SIGABRT",
-        SIGBUS => "SIGBUS",
-        SIGFPE => "SIGFPE",
-        SIGKILL => "SIGKILL",
-        SIGUSR1 => "SIGUSR1",
-        SIGSEGV => "SIGSEGV",
-        SIGUSR2 => "SIGUSR2",
-        SIGPIPE => "SIGPIPE",
-        SIGALRM => "SIGALRM",
-        SIGTERM => "SIGTERM",
-        SIGPWR => "SIGPWR",
-        _ => return None,
-    })
-}
+pub use nodistro_common::signal::name as signal_name;
 
 /// How the machine ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -274,7 +274,8 @@ impl Shell {
                                         self.plan.helpers[i].path.display().to_string()
                                     }
                                 };
-                                log("init", &format!("cannot start {what}: {e}"));
+                                let why = crate::execfail::diagnose(Path::new(&what), &e);
+                                log("init", &why);
                                 self.sup.spawn_failed(t, now);
                             }
                         }

@@ -55,6 +55,11 @@ pub struct BuildArgs {
     /// output file (default: initramfs.cpio.gz, .cpio.zst or .cpio)
     #[argh(option, short = 'o')]
     pub output: Option<PathBuf>,
+    /// read the settings from this build file (TOML, its keys the names of
+    /// these flags: app, args, env, files, modules...; paths relative to
+    /// it); flags given here override it, repeatable ones add to its lists
+    #[argh(option, short = 'f')]
+    pub build_file: Option<PathBuf>,
     /// an argument for the app (repeatable, in order)
     #[argh(option)]
     pub arg: Vec<String>,

@@ -2,7 +2,7 @@
 //! installed Debian kernel) and boot it under QEMU with a virtio-net NIC,
 //! host 127.0.0.1:PORT forwarded to the app's port 8080.
 //!
-//! Interactive by default (console on stdio, Ctrl-C ends QEMU). With
+//! Interactive by default (console on stdio, Ctrl-C powers the guest off). With
 //! `--check`: boot, fetch the page, print it, power the guest off through
 //! QEMU's monitor, and exit 0 only if every step held; otherwise name the
 //! step that failed.
@@ -246,15 +246,29 @@ fn run(args: &DemoArgs) -> Result<i32, StepError> {
         if args.check {
             ""
         } else {
-            " (Ctrl-C ends QEMU)"
+            " (Ctrl-C powers it off)"
         }
     );
+    // Interactive: Ctrl-C powers the guest off, as with `nodistro run`
+    // (the signals are blocked before QEMU's console threads start).
+    let signals = if args.check {
+        None
+    } else {
+        Some(
+            crate::qemu::host::stop_signals()
+                .map_err(|e| step("boot", format!("cannot take the stop signals: {e}")))?,
+        )
+    };
+    let terminal = signals
+        .as_ref()
+        .and_then(|_| crate::qemu::host::RawTerminal::enter());
     let mut vm = Vm::spawn(&spec, !args.check, true)
         .map_err(|e| step("boot", nodistro_common::report::chain(&e)))?;
-    if !args.check {
-        let outcome = vm.wait_exit(None);
+    if let Some(signals) = &signals {
+        let outcome = vm.supervise(None, Duration::from_secs(10), signals);
+        drop(terminal);
         eprintln!("nodistro demo: {}", outcome.describe());
-        return Ok(outcome.exit_code());
+        return Ok(outcome.exit_code(vm.app_status()));
     }
     check(&mut vm, args)?;
     eprintln!("nodistro demo: every step held: built, booted, served, powered off");

@@ -4,6 +4,8 @@
 //! The cargo-fuzz target (packaging/fuzz) calls it, and a unit test runs it
 //! on stable over mutations of systemd's real stub and a kernel header.
 //!
+//! The build file (`nodistro build -f`) as one function of its text.
+//!
 //! Fuzz harness: an initramfs image as `nodistro ls` reads it (cpio newc
 //! archives, each plain or in a gzip member or zstd frame). The cargo-fuzz
 //! target (packaging/fuzz) calls this; a stable test runs it over the kept
@@ -25,6 +27,28 @@ pub fn boot_inputs(data: &[u8]) {
         0,
     );
     let _ = crate::qemu::image::detect(data);
+}
+
+/// A build file (`nodistro build -f`), as its text: read into flags,
+/// each checked, merged with a command line. A file accepted gives flags
+/// that `nodistro build` parses.
+#[doc(hidden)]
+pub fn buildfile(data: &[u8]) {
+    use argh::FromArgs;
+    let text = String::from_utf8_lossy(data);
+    let Ok(settings) = crate::buildfile::settings(&text, Path::new("/fuzz")) else {
+        return;
+    };
+    let given = ["hostname".to_string(), "arg".to_string()];
+    let mut argv = crate::buildfile::merge(&settings, &given);
+    if !settings.iter().any(|s| s.key.flag == "app") {
+        argv.splice(0..0, ["--app".to_string(), "app".to_string()]);
+    }
+    argv.extend(["--hostname", "h", "--arg", "a"].map(String::from));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    if let Err(e) = crate::build::BuildArgs::from_args(&["nodistro build"], &argv) {
+        panic!("accepted file gives bad flags {argv:?}: {}", e.output);
+    }
 }
 
 use crate::cpio::{self, Reader};
@@ -70,6 +94,25 @@ mod tests {
             }
         }
         boot_inputs(&[]);
+    }
+
+    #[test]
+    fn buildfile_corpus_and_mutations() {
+        let demo = include_bytes!("../../demo-app/nodistro.toml");
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let inputs = nodistro_common::fuzzing::inputs(dir, "buildfile", &[demo]);
+        for i in &inputs {
+            buildfile(i);
+        }
+        let mut accepted = 0;
+        nodistro_common::fuzzing::mutations(&inputs[..1], 5000, b"=\"[]{}.,#\n'", |_, m| {
+            accepted += usize::from(
+                crate::buildfile::settings(&String::from_utf8_lossy(m), Path::new("/f")).is_ok(),
+            );
+            buildfile(m)
+        });
+        // The mutants reach past the parser.
+        assert!(accepted > 100, "{accepted} of 5000 mutants accepted");
     }
 
     use crate::cpio::{Header, Writer, S_IFLNK, S_IFREG};

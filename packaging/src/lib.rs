@@ -10,6 +10,7 @@ use std::ffi::OsString;
 pub mod bootable;
 pub mod boxtools;
 pub mod build;
+pub mod buildfile;
 pub mod chart;
 pub mod compress;
 pub mod cpio;
@@ -56,7 +57,10 @@ pub enum Command {
 /// Entry point of the `nodistro` host tool. Returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let args = if args.get(1).is_some_and(|a| a == "build") {
-        build::optional_values(args)
+        match buildfile::expand(build::optional_values(args)) {
+            Ok(a) => a,
+            Err(e) => return nodistro_common::report::fail("nodistro build", &e, 2),
+        }
     } else {
         args
     };

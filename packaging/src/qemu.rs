@@ -13,15 +13,23 @@
 //!   private copy of its variables) on q35, or SeaBIOS for an ISO.
 //! - [`Vm`] runs QEMU, captures the console into a buffer (optionally echoed
 //!   live), waits for text, talks to the monitor, and kills QEMU on drop.
+//! - [`host`]: QEMU in its own process group, dying with the runner; the
+//!   stop signals; the terminal. [`stop`] is the sans-IO stop sequence
+//!   (power button, grace period, kill).
 
 mod console;
+pub mod host;
 pub mod http;
 pub mod image;
 mod run;
 mod spec;
+pub mod stop;
 mod vm;
 
-pub use console::{ConsoleWatch, Outcome};
+pub use console::{
+    ConsoleWatch, Outcome, EXIT_PANIC, EXIT_QEMU_FAILED, EXIT_REBOOT, EXIT_STOPPED, EXIT_TIMEOUT,
+    EXIT_USAGE,
+};
 pub use image::{image_spec, BootFiles, Firmware, ImageKind};
 pub use run::{main, resolve_kernel, RunArgs};
 pub use spec::{Accel, Forward, Machine, Nic, QemuSpec, BASE_APPEND};

@@ -157,6 +157,7 @@ impl Drop for TempDir {
 pub mod logfwd;
 pub mod netns;
 pub mod qemu;
+pub mod runner;
 pub mod stats;
 
 /// Poll `cond` every 20 ms until it holds; panic with `what` after

@@ -76,7 +76,11 @@ fn nodistro_run_exit_status() {
     // No init anywhere: the kernel panics; `nodistro run` must say so.
     let bad = run(&["--append", "rdinit=/nope", "--append", "init=/nope"]);
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert_eq!(bad.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        bad.status.code(),
+        Some(nodistro_packaging::qemu::EXIT_PANIC),
+        "{stderr}"
+    );
     assert!(stderr.contains("panicked"), "{stderr}");
     assert!(String::from_utf8_lossy(&bad.stdout).contains("Kernel panic"));
 

@@ -60,16 +60,12 @@ fn multicall_binary_is_smaller_than_busybox_static() {
 /// Issue 17's goal: the box holding every tool (every Cargo feature of
 /// multicall/Cargo.toml, the console too) weighs at most half of
 /// busybox-static. Only the libc-free box with std rebuilt for size
-/// (`scripts/build-box.sh --libc-free`) reaches it; scripts/test.sh sets
-/// NODISTRO_BOX_HALF_BUSYBOX=1 for its pass over that box.
+/// (`scripts/build-box.sh --libc-free`) reaches it, so a plain `cargo test`
+/// (the static glibc box) ignores this; scripts/test.sh runs it with
+/// `--ignored` on that box (NODISTRO_TOOLS_DIR).
 #[test]
+#[ignore = "only the libc-free box reaches it: NODISTRO_TOOLS_DIR=$(scripts/build-box.sh --libc-free) with --ignored (scripts/test.sh does it)"]
 fn the_full_box_is_at_most_half_of_busybox_static() {
-    if std::env::var_os("NODISTRO_BOX_HALF_BUSYBOX").is_none() {
-        eprintln!(
-            "NODISTRO_BOX_HALF_BUSYBOX unset (the glibc box is not expected to reach it): skipped"
-        );
-        return;
-    }
     let manifest = nodistro_tests::workspace_root().join("multicall/Cargo.toml");
     let text = std::fs::read_to_string(&manifest).expect("read multicall/Cargo.toml");
     let start = text.find("[features]").expect("a [features] table");

@@ -2,15 +2,27 @@
 
 use std::process::ExitStatus;
 
-/// What the kernel said about how it stopped.
+/// What the kernel said about how it stopped, and the app's exit status
+/// as nodistro's init reported it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConsoleWatch {
     carry: Vec<u8>,
+    /// The current console line (at most [`LINE_MAX`] bytes are kept).
+    line: Vec<u8>,
     pub powered_off: bool,
     pub restarted: bool,
     pub halted: bool,
     pub panicked: bool,
+    /// The app's status from init's last "all stopped (app status N)"
+    /// line: its exit code, or 128+N for signal N (as a shell says it).
+    pub app_status: Option<i32>,
 }
+
+/// Longer console lines are cut (they cannot be init's status line).
+const LINE_MAX: usize = 512;
+/// What init says once everything has stopped, before it powers off
+/// (init/src/lib.rs): `[   2.534] init: all stopped (app status 0)`.
+const APP_STATUS: &str = "init: all stopped (app status ";
 
 const PANIC: &[u8] = b"Kernel panic - not syncing";
 const POWER_DOWN: &[u8] = b"reboot: Power down";
@@ -32,7 +44,31 @@ impl ConsoleWatch {
             let cut = self.carry.len() - keep;
             self.carry.drain(..cut);
         }
+        for &b in chunk {
+            if b == b'\n' {
+                if let Some(code) = app_status_of(&self.line) {
+                    self.app_status = Some(code);
+                }
+                self.line.clear();
+            } else if self.line.len() < LINE_MAX {
+                self.line.push(b);
+            }
+        }
     }
+}
+
+/// The status in init's "all stopped" line: the line, after the console
+/// timestamp `[   2.534] `, must start with init's own words, so an app
+/// that prints them (its lines arrive as `[ts] app: ...`) cannot forge it.
+fn app_status_of(line: &[u8]) -> Option<i32> {
+    let text = std::str::from_utf8(line).ok()?.trim_end_matches('\r');
+    let rest = match text.strip_prefix('[') {
+        Some(t) => t.split_once("] ")?.1,
+        None => text,
+    };
+    let digits = rest.strip_prefix(APP_STATUS)?.strip_suffix(')')?;
+    let code: i32 = digits.parse().ok()?;
+    (0..=255).contains(&code).then_some(code)
 }
 
 /// How a QEMU run ended.
@@ -52,7 +88,20 @@ pub enum Outcome {
     QemuFailed(Option<i32>),
     /// The timeout passed; QEMU was killed.
     TimedOut,
+    /// `nodistro run` got this signal and QEMU was killed: the guest did
+    /// not power off within the grace period, or a second Ctrl-C.
+    Killed(i32),
 }
+
+/// `nodistro run`'s exit codes for its own outcomes (an app's status
+/// passes through otherwise; 128+N: killed after signal N).
+pub const EXIT_PANIC: i32 = 120;
+pub const EXIT_REBOOT: i32 = 121;
+pub const EXIT_STOPPED: i32 = 122;
+pub const EXIT_QEMU_FAILED: i32 = 123;
+pub const EXIT_TIMEOUT: i32 = 124;
+/// A usage or setup error before anything booted.
+pub const EXIT_USAGE: i32 = 125;
 
 impl Outcome {
     pub fn classify(status: ExitStatus, watch: &ConsoleWatch) -> Outcome {
@@ -71,15 +120,20 @@ impl Outcome {
         }
     }
 
-    /// The exit code of `nodistro run`: 0 only for a clean power-off.
-    pub fn exit_code(self) -> i32 {
+    /// The exit code of `nodistro run` (README "Exit status"): after a clean
+    /// power-off the app's status as init reported it (`app_status`; 0 when
+    /// init said none), as `docker run` passes its container's on; the
+    /// runner's own outcomes have codes of their own above the ones apps
+    /// use by convention.
+    pub fn exit_code(self, app_status: Option<i32>) -> i32 {
         match self {
-            Outcome::PoweredOff => 0,
-            Outcome::QemuFailed(_) => 1,
-            Outcome::Panicked => 3,
-            Outcome::Rebooted => 4,
-            Outcome::Halted | Outcome::Stopped => 5,
-            Outcome::TimedOut => 124,
+            Outcome::PoweredOff => app_status.unwrap_or(0),
+            Outcome::Panicked => EXIT_PANIC,
+            Outcome::Rebooted => EXIT_REBOOT,
+            Outcome::Halted | Outcome::Stopped => EXIT_STOPPED,
+            Outcome::QemuFailed(_) => EXIT_QEMU_FAILED,
+            Outcome::TimedOut => EXIT_TIMEOUT,
+            Outcome::Killed(sig) => 128 + sig,
         }
     }
 
@@ -96,6 +150,10 @@ impl Outcome {
                 c.map_or("signal".to_string(), |c| c.to_string())
             ),
             Outcome::TimedOut => "the timeout passed; QEMU was killed".into(),
+            Outcome::Killed(sig) => format!(
+                "QEMU killed after {}: the guest did not power off in time",
+                nodistro_common::signal::name(sig).unwrap_or("a signal")
+            ),
         }
     }
 }
@@ -122,6 +180,32 @@ mod tests {
     }
 
     #[test]
+    fn app_status_from_inits_line_only() {
+        let mut w = ConsoleWatch::default();
+        w.feed(b"[   2.5] demo-app: init: all stopped (app status 9)\r\n");
+        assert_eq!(w.app_status, None, "an app's line is not init's");
+        w.feed(b"[   2.534] init: all stopped (app st");
+        assert_eq!(w.app_status, None, "not before the line ends");
+        w.feed(b"atus 143)\r\n[   2.6] reboot: Power down\r\n");
+        assert_eq!(w.app_status, Some(143));
+        w.feed(b"init: all stopped (app status 3)\n");
+        assert_eq!(w.app_status, Some(3), "the last line counts");
+        for bad in [
+            &b"init: all stopped (app status 999)\n"[..],
+            b"init: all stopped (app status -1)\n",
+            b"init: all stopped (app status x)\n",
+            b"[ 1.0 init: all stopped (app status 4)\n",
+        ] {
+            w.feed(bad);
+            assert_eq!(w.app_status, Some(3), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut long = vec![b'a'; 100_000];
+        long.extend_from_slice(b"init: all stopped (app status 5)\n");
+        w.feed(&long);
+        assert_eq!(w.app_status, Some(3), "bounded line, not init's");
+    }
+
+    #[test]
     fn outcome_from_status_and_console() {
         use std::os::unix::process::ExitStatusExt;
         let ok = ExitStatus::from_raw(0);
@@ -131,10 +215,12 @@ mod tests {
         assert_eq!(Outcome::classify(bad, &w), Outcome::QemuFailed(Some(1)));
         w.feed(b"reboot: Power down\n");
         assert_eq!(Outcome::classify(ok, &w), Outcome::PoweredOff);
-        assert_eq!(Outcome::PoweredOff.exit_code(), 0);
+        assert_eq!(Outcome::PoweredOff.exit_code(None), 0);
+        assert_eq!(Outcome::PoweredOff.exit_code(Some(7)), 7);
         w.feed(b"Kernel panic - not syncing: x\nreboot: Restarting system\n");
         assert_eq!(Outcome::classify(ok, &w), Outcome::Panicked);
-        assert_ne!(Outcome::Panicked.exit_code(), 0);
-        assert_eq!(Outcome::TimedOut.exit_code(), 124);
+        assert_eq!(Outcome::Panicked.exit_code(Some(0)), EXIT_PANIC);
+        assert_eq!(Outcome::TimedOut.exit_code(None), 124);
+        assert_eq!(Outcome::Killed(15).exit_code(Some(0)), 143);
     }
 }

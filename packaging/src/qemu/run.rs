@@ -1,7 +1,7 @@
 //! `nodistro run`: the command-line front of the launcher.
 
 use super::image::{image_spec, kind_of, BootFiles, Firmware, ImageKind};
-use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm};
+use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm, EXIT_USAGE};
 use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// kill QEMU after this many seconds and exit 124
     #[argh(option)]
     pub timeout: Option<u64>,
+    /// seconds the guest has to power off after SIGTERM, SIGINT or SIGHUP
+    /// (the power button is pressed) before QEMU is killed (default 10)
+    #[argh(option, default = "10")]
+    pub grace: u64,
     /// path of the HMP monitor socket (default: a temporary path);
     /// e.g. `echo system_powerdown | socat - UNIX-CONNECT:PATH`
     #[argh(option)]
@@ -80,12 +84,14 @@ pub fn resolve_kernel(
     }
 }
 
-/// Run the subcommand; returns the exit code (0: clean power-off).
+/// Run the subcommand; returns the exit code: after a clean power-off the
+/// app's status, else one of [`super::Outcome::exit_code`]'s own codes
+/// (README, "Exit status"); [`EXIT_USAGE`] before anything booted.
 pub fn main(args: RunArgs) -> i32 {
     use nodistro_common::report::fail;
     let usage = |msg: &str| {
         eprintln!("nodistro run: error: {msg}");
-        2
+        EXIT_USAGE
     };
     if args.machine == Machine::Microvm && args.nic == Nic::E1000 {
         return usage("--nic e1000 needs PCI, which microvm has none of: use --nic virtio (virtio-mmio) or --machine pc|q35");
@@ -102,7 +108,7 @@ pub fn main(args: RunArgs) -> i32 {
         (Some(p), None) => match kind_of(p) {
             Ok(ImageKind::Initramfs) => initrd = Some(p.clone()),
             Ok(_) => image = Some(p.clone()),
-            Err(e) => return fail("nodistro run", &e, 1),
+            Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
         },
         (None, Some(_)) => {}
     }
@@ -118,7 +124,7 @@ pub fn main(args: RunArgs) -> i32 {
                     }
                     (spec, files)
                 }
-                Err(e) => return fail("nodistro run", &e, 1),
+                Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
             }
         }
         (None, Some(initrd)) => {
@@ -127,14 +133,14 @@ pub fn main(args: RunArgs) -> i32 {
             }
             let kernel = match resolve_kernel(args.kernel.as_deref(), args.raw_kernel) {
                 Ok(k) => k,
-                Err(e) => return fail("nodistro run", &e, 1),
+                Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
             };
             if !initrd.is_file() {
                 eprintln!(
                     "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
                     initrd.display()
                 );
-                return 1;
+                return EXIT_USAGE;
             }
             let mut spec = QemuSpec::new(kernel, initrd);
             spec.append = args.append;
@@ -159,12 +165,30 @@ pub fn main(args: RunArgs) -> i32 {
         }
     }
     spec.monitor = Some(args.monitor.unwrap_or_else(|| temp_monitor_path("run")));
+    // Before QEMU and the console threads start, which inherit the mask.
+    let signals = match super::host::stop_signals() {
+        Ok(fd) => fd,
+        Err(e) => return fail("nodistro run: cannot take the stop signals", &e, EXIT_USAGE),
+    };
+    let terminal = super::host::RawTerminal::enter();
     let mut vm = match Vm::spawn(&spec, true, true) {
         Ok(vm) => vm,
-        Err(e) => return fail("nodistro run", &e, 1),
+        Err(e) => return fail("nodistro run", &e, super::EXIT_QEMU_FAILED),
     };
-    let outcome = vm.wait_exit(args.timeout.map(Duration::from_secs));
-    eprintln!("nodistro run: {}", outcome.describe());
+    let outcome = vm.supervise(
+        args.timeout.map(Duration::from_secs),
+        Duration::from_secs(args.grace),
+        &signals,
+    );
+    drop(terminal);
+    let code = outcome.exit_code(vm.app_status());
+    match (outcome, vm.app_status()) {
+        (super::Outcome::PoweredOff, Some(status)) => eprintln!(
+            "nodistro run: {}; the app's status was {status}",
+            outcome.describe()
+        ),
+        _ => eprintln!("nodistro run: {}", outcome.describe()),
+    }
     if let Some(path) = &args.chart {
         match crate::chart::write_chart(&vm.console(), path) {
             Ok(n) => eprintln!(
@@ -174,5 +198,5 @@ pub fn main(args: RunArgs) -> i32 {
             Err(e) => eprintln!("nodistro run: no chart: {e}"),
         }
     }
-    outcome.exit_code()
+    code
 }

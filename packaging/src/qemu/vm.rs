@@ -56,13 +56,33 @@ impl Vm {
     /// takes keyboard input), null otherwise. With `echo`, console output is
     /// also copied live to this process's stdout (and QEMU's stderr to
     /// stderr).
+    ///
+    /// QEMU never reads the terminal itself: it runs in a process group of
+    /// its own (so Ctrl-C reaches only this process, see
+    /// [`super::host`]), and an interactive console's keys are copied to
+    /// its stdin pipe by a thread.
     pub fn spawn(spec: &QemuSpec, interactive: bool, echo: bool) -> Result<Vm, VmError> {
-        let stdin = if interactive {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        };
-        Self::start(spec, stdin, echo)
+        if !interactive {
+            return Self::start(spec, Stdio::null(), echo);
+        }
+        let mut vm = Self::start(spec, Stdio::piped(), echo)?;
+        if let Some(mut to_qemu) = vm.child.stdin.take() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                let mut stdin = std::io::stdin().lock();
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if to_qemu.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        Ok(vm)
     }
 
     /// Start QEMU with the serial console's input on a pipe: [`Vm::send`]
@@ -100,6 +120,7 @@ impl Vm {
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        super::host::set_up_child(&mut cmd);
         let mut child = cmd
             .spawn()
             .map_err(|e| VmError::Spawn(spec.qemu.clone(), e))?;
@@ -252,6 +273,80 @@ impl Vm {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// [`Vm::wait_exit`] that also reads the stop signals on `signals`
+    /// ([`super::host::stop_signals`]): the first presses the guest's
+    /// power button, and QEMU is killed if it has not exited `grace` later
+    /// (or at a second SIGINT): [`Outcome::Killed`]. Each step is said on
+    /// stderr.
+    pub fn supervise(
+        &mut self,
+        timeout: Option<Duration>,
+        grace: Duration,
+        signals: &std::os::fd::OwnedFd,
+    ) -> Outcome {
+        use super::stop::{StopAction, StopPolicy};
+        let start = Instant::now();
+        let mut policy = StopPolicy::new(grace);
+        loop {
+            if let Some(o) = self.try_outcome() {
+                return o;
+            }
+            let now = start.elapsed();
+            let mut actions: Vec<StopAction> = super::host::pending(signals)
+                .into_iter()
+                .map(|sig| policy.signal(sig, now))
+                .collect();
+            actions.push(policy.tick(now));
+            for a in actions {
+                match a {
+                    StopAction::None => {}
+                    StopAction::PowerDown(sig) => {
+                        let name = nodistro_common::signal::name(sig).unwrap_or("a signal");
+                        eprintln!(
+                            "nodistro run: {name}: pressing the guest's power button; QEMU is killed if it has not powered off in {} s{}",
+                            grace.as_secs(),
+                            if sig == nodistro_common::signal::SIGINT { " (Ctrl-C again kills it now)" } else { "" }
+                        );
+                        if let Err(e) = self.monitor("system_powerdown") {
+                            eprintln!(
+                                "nodistro run: cannot press the power button ({}); waiting out the grace period",
+                                nodistro_common::report::chain(&e)
+                            );
+                        }
+                    }
+                    StopAction::Kill(sig) => {
+                        let name = nodistro_common::signal::name(sig).unwrap_or("a signal");
+                        if policy.asked_by() == Some(sig) && sig != nodistro_common::signal::SIGINT
+                        {
+                            eprintln!("nodistro run: the guest did not power off within {} s of {name}: killing QEMU", grace.as_secs());
+                        } else {
+                            eprintln!("nodistro run: {name} again: killing QEMU");
+                        }
+                        // It may have powered off in the meantime.
+                        if let Some(o) = self.try_outcome() {
+                            return o;
+                        }
+                        self.kill();
+                        self.outcome = Some(Outcome::Killed(sig));
+                        return Outcome::Killed(sig);
+                    }
+                }
+            }
+            if timeout.is_some_and(|t| start.elapsed() >= t) {
+                self.kill();
+                self.outcome = Some(Outcome::TimedOut);
+                return Outcome::TimedOut;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The app's exit status as init reported it on the console before the
+    /// power-off (see [`super::ConsoleWatch::app_status`]).
+    pub fn app_status(&self) -> Option<i32> {
+        lock(&self.state).watch.app_status
     }
 
     /// Kill QEMU (no-op when it has exited).
