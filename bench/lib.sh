@@ -97,11 +97,11 @@ times_table() {
     read -r _ base _ _ _ < <(stats "$T/$1.times")
     echo
     echo "$title"
-    printf '%-8s %4s %8s %8s %8s %8s %10s\n' client runs median min p90 max "vs $1"
+    printf '%-10s %4s %8s %8s %8s %8s %10s\n' client runs median min p90 max "vs $1"
     for tool in "$@"; do
         read -r n med min p90 max < <(stats "$T/$tool.times")
         ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }')
-        printf '%-8s %4s %8s %8s %8s %8s %10s\n' "$tool" "$n" "$med" "$min" "$p90" "$max" "$ratio"
+        printf '%-10s %4s %8s %8s %8s %8s %10s\n' "$tool" "$n" "$med" "$min" "$p90" "$max" "$ratio"
     done
 }
 

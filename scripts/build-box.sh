@@ -11,11 +11,11 @@
 #              too) unless --tools says otherwise. With Debian's rustc-web
 #              and rust-web-src (scripts/setup.sh installs them) std is
 #              rebuilt for size with the box (-Zbuild-std, panic =
-#              immediate-abort, no unwind tables: 0.70 MB with every
+#              immediate-abort, no unwind tables: 0.72 MB with every
 #              tool); without them the stable toolchain links eyra against
-#              the prebuilt std (1.24 MB) and says so. Both need
+#              the prebuilt std (1.26 MB) and says so. Both need
 #              RUSTC_BOOTSTRAP=1 (c-scape's printf, -Z flags), set here.
-#              BENCHMARKS.md, issue 17.
+#              BENCHMARKS.md, "Decisions".
 # --tools LIST the tools the box holds (Cargo features). An unknown name
 #              is refused by cargo; a box without init cannot be an image's
 #              /init and `nodistro build` refuses it.
