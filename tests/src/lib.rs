@@ -60,6 +60,14 @@ pub fn build_argv<'a>(app: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a s
     v
 }
 
+/// Run the release `nodistro ARGS` and capture its output.
+pub fn nodistro(args: &[&str]) -> std::process::Output {
+    Command::new(release_bin("nodistro"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nodistro: {e}"))
+}
+
 /// Path of a release binary of this workspace (`nodistro`, `nodistro-box`,
 /// `demo-app`, `modload`, ...), building the workspace's release binaries once
 /// per test process if needed (a no-op when they are fresh, as in CI where

@@ -7,16 +7,9 @@
 //! cannot be found, a loop of symlinks, a library of another
 //! architecture) are one line each with nothing left behind.
 
-use nodistro_tests::{names_containing, release_bin, require_program, require_root, TempDir};
+use nodistro_tests::{names_containing, nodistro, require_program, require_root, TempDir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn nodistro(args: &[&str]) -> Output {
-    Command::new(release_bin("nodistro"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run nodistro: {e}"))
-}
+use std::process::Command;
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")

@@ -4,16 +4,11 @@
 //! new options refused in one line naming the thing and the fix, with no
 //! archive left behind.
 
-use nodistro_tests::{build_argv, names_containing, release_bin, require_program, TempDir};
+use nodistro_tests::{
+    build_argv, names_containing, nodistro, release_bin, require_program, TempDir,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn nodistro(args: &[&str]) -> Output {
-    Command::new(release_bin("nodistro"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run nodistro: {e}"))
-}
+use std::process::Command;
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
