@@ -62,6 +62,11 @@ pkgs=(
   rustc-web         # rustc 1.96 whose std source ships: the smallest box rebuilds std (scripts/build-box.sh --libc-free)
   cargo-web         # its cargo (-Zbuild-std)
   rust-web-src      # std's source for rustc-web (/usr/lib/rustlib/src/rust)
+  umoci             # unpacks OCI layers: the reference for --from-oci's whiteouts
+  skopeo            # writes oci-archive and docker save forms of a test image; reads --format oci's
+  podman            # runs --format oci images (with runc: crun refuses this machine's hybrid cgroups)
+  runc
+  uidmap            # podman's newuidmap/newgidmap
 )
 missing=()
 for p in "${pkgs[@]}"; do

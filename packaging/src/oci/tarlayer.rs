@@ -19,7 +19,7 @@ pub enum TarError {
     },
     #[error("layer {layer}: entry name {name:?} is not UTF-8")]
     NotUtf8 { layer: usize, name: String },
-    #[error("layer {layer}: uncompressed it is over {MAX_LAYER_BYTES} bytes")]
+    #[error("layer {layer}: uncompressed it is over the {MAX_LAYER_BYTES} bytes an image can hold")]
     TooLarge { layer: usize },
 }
 
@@ -43,9 +43,14 @@ pub fn packing(blob: &[u8]) -> Packing {
 
 /// The uncompressed tar stream of a blob.
 pub fn tar_bytes(layer: usize, blob: &[u8]) -> Result<Vec<u8>, TarError> {
+    tar_bytes_within(layer, blob, MAX_LAYER_BYTES)
+}
+
+/// [`tar_bytes`] with another bound (the fuzz harness keeps it small).
+pub fn tar_bytes_within(layer: usize, blob: &[u8], max: u64) -> Result<Vec<u8>, TarError> {
     let read_err = |source| TarError::Read { layer, source };
     let mut out = Vec::new();
-    let limit = MAX_LAYER_BYTES + 1;
+    let limit = max + 1;
     match packing(blob) {
         Packing::Tar => return Ok(blob.to_vec()),
         Packing::Gzip => {
@@ -62,7 +67,7 @@ pub fn tar_bytes(layer: usize, blob: &[u8]) -> Result<Vec<u8>, TarError> {
                 .map_err(read_err)?;
         }
     }
-    if out.len() as u64 > MAX_LAYER_BYTES {
+    if out.len() as u64 > max {
         return Err(TarError::TooLarge { layer });
     }
     Ok(out)
