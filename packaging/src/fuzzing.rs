@@ -220,7 +220,12 @@ mod tests {
         add("usr/bin/", tar::EntryType::Directory, b"", "");
         add("bin", tar::EntryType::Symlink, b"", "usr/bin");
         add("bin/app", tar::EntryType::Regular, b"\x7fELF", "");
-        add("etc/passwd", tar::EntryType::Regular, b"app:x:1:2::/:\n", "");
+        add(
+            "etc/passwd",
+            tar::EntryType::Regular,
+            b"app:x:1:2::/:\n",
+            "",
+        );
         add("etc/group", tar::EntryType::Regular, b"app:x:2:\n", "");
         add("bin/ln", tar::EntryType::Link, b"", "bin/app");
         add("d/.wh..wh..opq", tar::EntryType::Regular, b"", "");

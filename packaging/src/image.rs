@@ -103,6 +103,9 @@ pub struct Image {
     base: std::collections::BTreeSet<String>,
     /// The base's entries that were replaced, in order.
     replaced: Vec<String>,
+    /// The base's entries not owned by root: uid and gid (everything else
+    /// is written as 0:0).
+    owners: BTreeMap<String, (u32, u32)>,
 }
 
 /// Symlinks followed in one path's parents, at most (Linux's limit).
@@ -117,12 +120,18 @@ impl Image {
     /// added later goes where the kernel's unpacker would put it (a parent
     /// that is a symlink in the base, as `bin -> usr/bin`, is followed),
     /// and replaces a base file of the same path (see [`Image::replaced`]).
-    pub fn on_base(nodes: BTreeMap<String, Node>) -> Self {
+    pub fn on_base(nodes: BTreeMap<String, Node>, owners: BTreeMap<String, (u32, u32)>) -> Self {
         Image {
             base: nodes.keys().cloned().collect(),
             nodes,
             replaced: Vec::new(),
+            owners,
         }
+    }
+
+    /// The owner (uid, gid) `path` is written with.
+    pub fn owner(&self, path: &str) -> (u32, u32) {
+        self.owners.get(path).copied().unwrap_or_default()
     }
 
     /// The base's files that added entries replaced.
@@ -214,7 +223,10 @@ impl Image {
                 return Ok(())
             }
             (Some(Node::Dir { .. }), _) => return Err(ImageError::Duplicate(path)),
-            (Some(_), _) if self.base.remove(&path) => self.replaced.push(path.clone()),
+            (Some(_), _) if self.base.remove(&path) => {
+                self.owners.remove(&path);
+                self.replaced.push(path.clone());
+            }
             (Some(_), _) => return Err(ImageError::Duplicate(path)),
         }
         self.nodes.insert(path, node);
@@ -293,10 +305,13 @@ impl Image {
     pub fn write<W: Write>(&self, out: W, mtime: u32) -> Result<(W, u64), ImageError> {
         let mut w = cpio::Writer::new(out);
         for (i, (path, node)) in self.nodes.iter().enumerate() {
+            let (uid, gid) = self.owner(path);
             let mut h = Header {
                 ino: i as u32 + 1,
                 nlink: 1,
                 mtime,
+                uid,
+                gid,
                 name: path.clone(),
                 ..Header::default()
             };

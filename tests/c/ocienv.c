@@ -23,6 +23,11 @@ static void file_word(const char *path, char *out, size_t n) {
 
 int main(int argc, char **argv) {
     char cwd[256], old[64], motd[64], cache[256] = "";
+    /* The working directory is the user's own (owners kept from the layer). */
+    FILE *w = fopen("written-by-app", "w");
+    const char *wrote = w ? "ok" : "denied";
+    if (w)
+        fclose(w);
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, "?");
     file_word("/srv/old.txt", old, sizeof old);
@@ -42,8 +47,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
         printf("%s%s", i ? "|" : "", argv[i]);
     const char *g = getenv("GREETING");
-    printf(" cwd=%s uid=%d gid=%d GREETING=%s old=%s motd=%s cache=%s end\n", cwd,
-           (int)getuid(), (int)getgid(), g ? g : "(unset)", old, motd, cache);
+    printf(" cwd=%s uid=%d gid=%d GREETING=%s old=%s motd=%s cache=%s write=%s end\n", cwd,
+           (int)getuid(), (int)getgid(), g ? g : "(unset)", old, motd, cache, wrote);
     fflush(stdout);
     return 0;
 }

@@ -48,6 +48,8 @@ fn ocienv(dir: &Path, static_: bool) -> PathBuf {
 /// One layer entry.
 enum E<'a> {
     Dir(&'a str),
+    /// A directory owned by (uid, gid).
+    OwnedDir(&'a str, u64, u64),
     File(&'a str, &'a [u8], u32),
     Link(&'a str, &'a str),
 }
@@ -71,6 +73,15 @@ fn layer_tar(entries: &[E]) -> Vec<u8> {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(0o755);
                 h.set_size(0);
+                raw_name(&mut h, p);
+                b.append(&h, std::io::empty()).expect("dir");
+            }
+            E::OwnedDir(p, uid, gid) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                h.set_uid(*uid);
+                h.set_gid(*gid);
                 raw_name(&mut h, p);
                 b.append(&h, std::io::empty()).expect("dir");
             }
@@ -175,7 +186,7 @@ fn test_layout(dir: &Path, app: &[u8]) {
         ),
         E::File("etc/group", b"root:x:0:\napp:x:1002:\n", 0o644),
         E::File("etc/motd", b"v1\n", 0o644),
-        E::Dir("srv/"),
+        E::OwnedDir("srv/", 1001, 1002),
         E::File("srv/old.txt", b"still here\n", 0o644),
         E::Dir("data/cache/"),
         E::File("data/cache/a", b"lower\n", 0o644),
@@ -337,7 +348,7 @@ fn oci_image_boots_and_the_app_sees_its_config() {
     );
     let mut g = Guest::boot(BootOpts::new(img.path()).nic(Nic::None));
     let line = "argv=/usr/bin/ocienv|--from-entrypoint|cmd-arg cwd=/srv uid=1001 gid=1002 \
-                GREETING=hello-oci old=absent motd=v2 cache=b, end";
+                GREETING=hello-oci old=absent motd=v2 cache=b, write=ok end";
     g.expect_line(line, Duration::from_secs(120));
     assert_eq!(
         g.wait_exit(Duration::from_secs(60)),

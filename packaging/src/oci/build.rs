@@ -48,7 +48,8 @@ pub fn base(
         workdir: spec.workdir,
         ids: ids.or(spec.user),
     };
-    Ok((run, Image::on_base(loaded.rootfs.into_nodes())))
+    let (nodes, owners) = loaded.rootfs.into_parts();
+    Ok((run, Image::on_base(nodes, owners)))
 }
 
 /// The app must run on this machine with what the image holds: an x86-64

@@ -40,11 +40,12 @@ pub enum Item {
     },
 }
 
-/// A path of the layer and what it holds.
+/// A path of the layer, what it holds and its owner (uid, gid).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerEntry {
     pub path: String,
     pub item: Item,
+    pub owner: (u32, u32),
 }
 
 /// Why a layer cannot be applied.
@@ -76,6 +77,8 @@ pub enum LayerError {
 #[derive(Debug, Default)]
 pub struct Rootfs {
     nodes: BTreeMap<String, Node>,
+    /// Owners other than root (uid, gid), by path.
+    owners: BTreeMap<String, (u32, u32)>,
     /// What the user should know (whiteouts of missing files, device
     /// nodes left out), one line each.
     pub notes: Vec<String>,
@@ -122,8 +125,14 @@ impl Rootfs {
         &self.nodes
     }
 
-    pub fn into_nodes(self) -> BTreeMap<String, Node> {
-        self.nodes
+    /// The entries not owned by root: their uid and gid.
+    pub fn owners(&self) -> &BTreeMap<String, (u32, u32)> {
+        &self.owners
+    }
+
+    /// The entries and their owners other than root.
+    pub fn into_parts(self) -> (BTreeMap<String, Node>, BTreeMap<String, (u32, u32)>) {
+        (self.nodes, self.owners)
     }
 
     /// Apply layer number `layer` (1-based, for messages): its whiteouts
@@ -150,15 +159,21 @@ impl Rootfs {
                 }
                 continue;
             }
-            rest.push((parts, e.item));
+            rest.push((parts, e.item, e.owner));
         }
-        for (parts, item) in rest {
-            self.put(layer, &parts, item)?;
+        for (parts, item, owner) in rest {
+            self.put(layer, &parts, item, owner)?;
         }
         Ok(())
     }
 
-    fn put(&mut self, layer: usize, parts: &[String], item: Item) -> Result<(), LayerError> {
+    fn put(
+        &mut self,
+        layer: usize,
+        parts: &[String],
+        item: Item,
+        mut owner: (u32, u32),
+    ) -> Result<(), LayerError> {
         let (name, parents) = match parts.split_last() {
             Some(p) => p,
             None => return Ok(()),
@@ -178,7 +193,10 @@ impl Rootfs {
                 let tparts = clean(layer, &target)?;
                 let resolved = self.resolve(layer, &tparts.join("/"))?;
                 match self.nodes.get(&resolved) {
-                    Some(n @ Node::File { .. }) => n.clone(),
+                    Some(n @ Node::File { .. }) => {
+                        owner = self.owners.get(&resolved).copied().unwrap_or_default();
+                        n.clone()
+                    }
                     _ => {
                         return Err(LayerError::DanglingHardlink {
                             layer,
@@ -201,6 +219,11 @@ impl Rootfs {
                 self.remove_tree(&path);
             }
             (Some(_), _) => {}
+        }
+        if owner == (0, 0) {
+            self.owners.remove(&path);
+        } else {
+            self.owners.insert(path.clone(), owner);
         }
         self.nodes.insert(path, node);
         Ok(())
@@ -233,6 +256,7 @@ impl Rootfs {
     /// Remove `path` and everything under it; whether anything was there.
     fn remove_tree(&mut self, path: &str) -> bool {
         let had = self.nodes.remove(path).is_some();
+        self.owners.remove(path);
         let prefix = format!("{path}/");
         let under: Vec<String> = self
             .nodes
@@ -242,6 +266,7 @@ impl Rootfs {
             .collect();
         for k in &under {
             self.nodes.remove(k);
+            self.owners.remove(k);
         }
         had || !under.is_empty()
     }
@@ -250,12 +275,17 @@ impl Rootfs {
     fn make_opaque(&mut self, dir: &str) {
         if dir.is_empty() {
             self.nodes.clear();
+            self.owners.clear();
             return;
         }
         let keep = self.nodes.get(dir).cloned();
+        let owner = self.owners.get(dir).copied();
         self.remove_tree(dir);
         if let Some(n) = keep {
             self.nodes.insert(dir.to_string(), n);
+        }
+        if let Some(o) = owner {
+            self.owners.insert(dir.to_string(), o);
         }
     }
 
@@ -355,12 +385,14 @@ mod tests {
                 data: data.as_bytes().to_vec(),
                 mode: 0o644,
             },
+            owner: (0, 0),
         }
     }
     fn dir(path: &str) -> LayerEntry {
         LayerEntry {
             path: path.into(),
             item: Item::Dir { mode: 0o755 },
+            owner: (0, 0),
         }
     }
     fn link(path: &str, target: &str) -> LayerEntry {
@@ -369,6 +401,7 @@ mod tests {
             item: Item::Symlink {
                 target: target.into(),
             },
+            owner: (0, 0),
         }
     }
     fn paths(r: &Rootfs) -> Vec<&str> {
@@ -466,9 +499,26 @@ mod tests {
                 item: Item::Hardlink {
                     target: "missing".into(),
                 },
+                owner: (0, 0),
             }],
         );
         assert!(matches!(e, Err(LayerError::DanglingHardlink { .. })));
+    }
+
+    #[test]
+    fn owners_follow_their_entries() {
+        let mut r = Rootfs::new();
+        let mut home = dir("home/app");
+        home.owner = (1001, 1002);
+        let mut f = file("home/app/x", "x");
+        f.owner = (1001, 1002);
+        r.apply(1, vec![home, f, file("etc/a", "a")]).expect("1");
+        assert_eq!(r.owners().get("home/app"), Some(&(1001, 1002)));
+        assert_eq!(r.owners().get("home/app/x"), Some(&(1001, 1002)));
+        r.apply(2, vec![file("home/app/.wh.x", ""), file("home/app/y", "y")])
+            .expect("2");
+        assert_eq!(r.owners().len(), 1, "{:?}", r.owners());
+        assert!(!r.owners().contains_key("home/app/y"), "root's");
     }
 
     #[test]
@@ -483,6 +533,7 @@ mod tests {
                     item: Item::Hardlink {
                         target: "./bin/busybox".into(),
                     },
+                    owner: (0, 0),
                 },
                 file("d/inner", "i"),
             ],

@@ -205,6 +205,7 @@ mod tests {
                 data: d.as_bytes().to_vec(),
                 mode,
             },
+            owner: (0, 0),
         };
         let mut r = Rootfs::new();
         r.apply(

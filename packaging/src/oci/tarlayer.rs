@@ -19,7 +19,9 @@ pub enum TarError {
     },
     #[error("layer {layer}: entry name {name:?} is not UTF-8")]
     NotUtf8 { layer: usize, name: String },
-    #[error("layer {layer}: uncompressed it is over the {MAX_LAYER_BYTES} bytes an image can hold")]
+    #[error(
+        "layer {layer}: uncompressed it is over the {MAX_LAYER_BYTES} bytes an image can hold"
+    )]
     TooLarge { layer: usize },
 }
 
@@ -88,6 +90,8 @@ pub fn entries(layer: usize, tar: &[u8]) -> Result<Vec<LayerEntry>, TarError> {
         let mut entry = entry.map_err(read_err)?;
         let path = utf8(&entry.path_bytes())?;
         let mode = entry.header().mode().map_err(read_err)?;
+        let id = |v: io::Result<u64>| v.ok().and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+        let owner = (id(entry.header().uid()), id(entry.header().gid()));
         let link = || entry.link_name_bytes().map(|b| b.into_owned());
         let kind = entry.header().entry_type();
         let item = match kind {
@@ -114,7 +118,7 @@ pub fn entries(layer: usize, tar: &[u8]) -> Result<Vec<LayerEntry>, TarError> {
             // entry by the reader; anything else carries no file.
             _ => continue,
         };
-        out.push(LayerEntry { path, item });
+        out.push(LayerEntry { path, item, owner });
     }
     Ok(out)
 }

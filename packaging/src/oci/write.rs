@@ -33,13 +33,17 @@ pub fn entrypoint(helpers: &[&str]) -> Vec<String> {
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u32) -> tar::Header {
+    owned(kind, mode, size, mtime, (0, 0))
+}
+
+fn owned(kind: tar::EntryType, mode: u32, size: u64, mtime: u32, owner: (u32, u32)) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
     h.set_size(size);
     h.set_mtime(u64::from(mtime));
-    h.set_uid(0);
-    h.set_gid(0);
+    h.set_uid(u64::from(owner.0));
+    h.set_gid(u64::from(owner.1));
     h
 }
 
@@ -47,9 +51,10 @@ fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u32) -> tar::Header
 pub fn layer_tar(img: &Image, mtime: u32) -> io::Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     for (path, node) in img.nodes() {
+        let owner = img.owner(path);
         match node {
             Node::Dir { mode } => {
-                let mut h = header(tar::EntryType::Directory, *mode, 0, mtime);
+                let mut h = owned(tar::EntryType::Directory, *mode, 0, mtime, owner);
                 b.append_data(&mut h, format!("{path}/"), io::empty())?;
             }
             Node::File { source, mode } => {
@@ -57,11 +62,12 @@ pub fn layer_tar(img: &Image, mtime: u32) -> io::Result<Vec<u8>> {
                     Source::Bytes(d) => std::borrow::Cow::Borrowed(&d[..]),
                     Source::Path(p) => std::borrow::Cow::Owned(std::fs::read(p)?),
                 };
-                let mut h = header(tar::EntryType::Regular, *mode, data.len() as u64, mtime);
+                let size = data.len() as u64;
+                let mut h = owned(tar::EntryType::Regular, *mode, size, mtime, owner);
                 b.append_data(&mut h, path, &data[..])?;
             }
             Node::Symlink { target } => {
-                let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
+                let mut h = owned(tar::EntryType::Symlink, 0o777, 0, mtime, owner);
                 b.append_link(&mut h, path, target)?;
             }
             // /dev/console: the container runtime provides /dev.
