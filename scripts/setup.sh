@@ -90,3 +90,9 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then
   systemctl stop rsyslog || true
 fi
+# cargo-fuzz for the libFuzzer runs of scripts/test.sh, where the machine
+# has a nightly toolchain beside stable (libFuzzer needs it).
+if cargo +nightly --version >/dev/null 2>&1 && ! command -v cargo-fuzz >/dev/null; then
+  echo "setup: installing cargo-fuzz (libFuzzer runs on the nightly toolchain)"
+  cargo install --version 0.13.2 cargo-fuzz
+fi
