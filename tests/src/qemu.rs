@@ -154,6 +154,9 @@ pub struct BootOpts {
     pub serial_input: bool,
     /// `restrict=on` on the user network ([`QemuSpec::restrict`]).
     pub restrict: bool,
+    /// Run QEMU inside this network namespace (`ip netns exec`), where a
+    /// tap device given with [`BootOpts::qemu_args`] lives.
+    pub netns: Option<String>,
 }
 
 impl BootOpts {
@@ -173,6 +176,7 @@ impl BootOpts {
             firmware: None,
             serial_input: false,
             restrict: false,
+            netns: None,
         }
     }
 
@@ -192,6 +196,12 @@ impl BootOpts {
     /// Keep the serial console's input: [`Guest::type_text`] types on it.
     pub fn serial_input(mut self) -> Self {
         self.serial_input = true;
+        self
+    }
+
+    /// Run QEMU in network namespace `name` (for a tap device there).
+    pub fn netns(mut self, name: &str) -> Self {
+        self.netns = Some(name.to_string());
         self
     }
 
@@ -263,13 +273,33 @@ pub struct Guest {
     forwards: Vec<Forward>,
     deadline: Instant,
     started: Instant,
+    /// The `ip netns exec` wrapper of [`BootOpts::netns`].
+    _wrapper: Option<crate::TempDir>,
 }
 
 impl Guest {
     /// Boot the Debian kernel with `opts.initrd`. Panics (naming the
     /// package to install) when QEMU or the kernel is missing.
     pub fn boot(opts: BootOpts) -> Guest {
-        let qemu = require_program("qemu-system-x86_64", "qemu-system-x86");
+        let mut qemu = require_program("qemu-system-x86_64", "qemu-system-x86");
+        let wrapper = opts.netns.as_ref().map(|ns| {
+            let dir = crate::TempDir::new("qemu-netns");
+            let script = dir.path().join("qemu");
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nexec ip netns exec {ns} {} \"$@\"\n",
+                    qemu.display()
+                ),
+            )
+            .expect("write the netns wrapper");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod the netns wrapper");
+            qemu = script;
+            dir
+        });
+        let mut wrapper = wrapper;
         let kernel = if opts.image.is_some() {
             PathBuf::new()
         } else {
@@ -331,6 +361,7 @@ impl Guest {
                 forwards,
                 deadline: started + opts.timeout,
                 started,
+                _wrapper: wrapper.take(),
             };
         }
         unreachable!("the last attempt always returns")
