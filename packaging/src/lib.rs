@@ -34,6 +34,8 @@ pub mod ls;
 pub mod modules;
 pub mod pe;
 pub mod qemu;
+pub mod sign;
+pub mod signcheck;
 pub mod tempout;
 pub mod uki;
 
