@@ -11,7 +11,7 @@
 use nodistro_packaging::demo::{DEMO_MODULES, GREETING, GUEST_PORT};
 use nodistro_packaging::qemu::image::{SNAKEOIL_CERT, SNAKEOIL_KEY, SNAKEOIL_PASSPHRASE};
 use nodistro_packaging::qemu::EXIT_NO_BOOT;
-use nodistro_tests::qemu::{BootOpts, Guest, Outcome};
+use nodistro_tests::qemu::{BootOpts, Guest, Nic, Outcome};
 use nodistro_tests::{release_bin, require_program, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -186,6 +186,34 @@ fn signed_uki_boots_under_secure_boot_and_unsigned_is_refused() {
         "unsigned image refused after {:.1} s",
         t.elapsed().as_secs_f64()
     );
+
+    // Signed, but by a key the firmware's db does not hold: refused too.
+    let stranger = dir.path().join("stranger.efi");
+    build(
+        "uki",
+        &stranger,
+        &[
+            "--sign-key",
+            other.0.to_str().expect("utf-8"),
+            "--sign-cert",
+            other.1.to_str().expect("utf-8"),
+        ],
+    );
+    let (ok, msg) = sbverify(other.1.to_str().expect("utf-8"), &stranger);
+    assert!(ok, "sbverify with its own certificate: {msg}");
+    let mut g = Guest::boot(
+        BootOpts::image(&stranger)
+            .secure_boot()
+            .nic(Nic::None)
+            .timeout(Duration::from_secs(300)),
+    );
+    assert_eq!(
+        g.wait_exit(Duration::from_secs(300)),
+        Outcome::NoBoot { denied: true },
+        "console tail:\n{}",
+        g.console_tail(2000)
+    );
+    assert!(!g.console().contains("Linux version"), "the kernel ran");
 }
 
 /// A self-signed key pair that no firmware here trusts.
@@ -206,7 +234,7 @@ fn other_pair(dir: &TempDir) -> (PathBuf, PathBuf) {
 }
 
 /// `--format disk` and `--format iso` sign the UKI on their EFI system
-/// partition.
+/// partition; the disk boots under Secure Boot.
 #[test]
 fn disk_and_iso_carry_the_signed_uki() {
     let dir = TempDir::new("secboot-media");
@@ -227,6 +255,23 @@ fn disk_and_iso_carry_the_signed_uki() {
     fat_file(&esp, "/EFI/BOOT/BOOTX64.EFI", &efi);
     let (ok, msg) = sbverify(SNAKEOIL_CERT, &efi);
     assert!(ok, "disk's UKI: {msg}");
+    // The disk boots under Secure Boot.
+    let mut g = Guest::boot(
+        BootOpts::image(&disk)
+            .secure_boot()
+            .restrict()
+            .forward(GUEST_PORT)
+            .timeout(Duration::from_secs(500)),
+    );
+    g.expect_line("secureboot: Secure boot enabled", Duration::from_secs(300));
+    g.http_poll(GUEST_PORT, "/", GREETING, Duration::from_secs(300))
+        .unwrap_or_else(|e| panic!("no page from the signed disk: {e}"));
+    assert_eq!(
+        g.power_button(Duration::from_secs(60)),
+        Outcome::PoweredOff,
+        "console tail:\n{}",
+        g.console_tail(2000)
+    );
 
     let iso = dir.path().join("app.iso");
     build("iso", &iso, &sign);
