@@ -152,7 +152,11 @@ fn signed_uki_boots_under_secure_boot_and_unsigned_is_refused() {
         g.console_tail(2000)
     );
     let console = g.console();
-    for bad in ["module verification failed", "Loading of unsigned module"] {
+    for bad in [
+        "unsigned module loading is restricted",
+        "module verification failed",
+        "Loading of unsigned module",
+    ] {
         assert!(!console.contains(bad), "{bad:?} on the console");
     }
 
@@ -399,4 +403,27 @@ fn bad_signing_input_is_one_line() {
         err.contains("--secure-boot and --ovmf-vars are for --image"),
         "{err}"
     );
+    let fake = dir.path().join("fake.efi");
+    std::fs::write(&fake, b"MZ fake").expect("write");
+    let f = fake.to_str().expect("utf-8");
+    for (args, needle) in [
+        (
+            ["--firmware", "bios"],
+            "--secure-boot needs UEFI firmware: drop --firmware bios",
+        ),
+        (
+            ["--ovmf-vars", "/nonexistent/vars.fd"],
+            "OVMF variable store /nonexistent/vars.fd not found",
+        ),
+    ] {
+        let r = Command::new(release_bin("nodistro"))
+            .args(["run", "--secure-boot", "--image", f])
+            .args(args)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(125), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
 }
