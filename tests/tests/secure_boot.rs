@@ -309,6 +309,15 @@ fn fails_with(out_file: &Path, args: &[&str], needles: &[&str]) {
         assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
     }
     assert!(!out_file.exists(), "{args:?} left {}", out_file.display());
+    let dir = out_file.parent().expect("a directory");
+    let name = out_file.file_name().expect("a name").to_string_lossy();
+    let temps: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!(".{name}.")))
+        .collect();
+    assert!(temps.is_empty(), "{args:?} left {temps:?}");
 }
 
 /// `--format uki -o OUT EXTRA`.
