@@ -238,7 +238,8 @@ fn other_pair(dir: &TempDir) -> (PathBuf, PathBuf) {
 }
 
 /// `--format disk` and `--format iso` sign the UKI on their EFI system
-/// partition; the disk boots under Secure Boot.
+/// partition; both boot under Secure Boot (the ISO through OVMF's El
+/// Torito support).
 #[test]
 fn disk_and_iso_carry_the_signed_uki() {
     let dir = TempDir::new("secboot-media");
@@ -259,23 +260,7 @@ fn disk_and_iso_carry_the_signed_uki() {
     fat_file(&esp, "/EFI/BOOT/BOOTX64.EFI", &efi);
     let (ok, msg) = sbverify(SNAKEOIL_CERT, &efi);
     assert!(ok, "disk's UKI: {msg}");
-    // The disk boots under Secure Boot.
-    let mut g = Guest::boot(
-        BootOpts::image(&disk)
-            .secure_boot()
-            .restrict()
-            .forward(GUEST_PORT)
-            .timeout(Duration::from_secs(500)),
-    );
-    g.expect_line("secureboot: Secure boot enabled", Duration::from_secs(300));
-    g.http_poll(GUEST_PORT, "/", GREETING, Duration::from_secs(300))
-        .unwrap_or_else(|e| panic!("no page from the signed disk: {e}"));
-    assert_eq!(
-        g.power_button(Duration::from_secs(60)),
-        Outcome::PoweredOff,
-        "console tail:\n{}",
-        g.console_tail(2000)
-    );
+    boot_secure(&disk, "the signed disk");
 
     let iso = dir.path().join("app.iso");
     build("iso", &iso, &sign);
@@ -292,6 +277,30 @@ fn disk_and_iso_carry_the_signed_uki() {
     fat_file(&fat, "/EFI/BOOT/BOOTX64.EFI", &efi);
     let (ok, msg) = sbverify(SNAKEOIL_CERT, &efi);
     assert!(ok, "ISO's UKI: {msg}");
+    boot_secure(&iso, "the signed ISO");
+}
+
+/// Boot IMAGE under Secure Boot (UEFI, snakeoil keys) to the demo page,
+/// with the kernel saying Secure Boot is on; power it off.
+fn boot_secure(image: &Path, what: &str) {
+    let mut g = Guest::boot(
+        BootOpts::image(image)
+            .secure_boot()
+            .restrict()
+            .forward(GUEST_PORT)
+            .timeout(Duration::from_secs(500)),
+    );
+    if let Err(e) = g.wait_for("secureboot: Secure boot enabled", Duration::from_secs(300)) {
+        panic!("{what}: {e}");
+    }
+    g.http_poll(GUEST_PORT, "/", GREETING, Duration::from_secs(300))
+        .unwrap_or_else(|e| panic!("{what}: no page: {e}"));
+    assert_eq!(
+        g.power_button(Duration::from_secs(60)),
+        Outcome::PoweredOff,
+        "{what}: console tail:\n{}",
+        g.console_tail(2000)
+    );
 }
 
 /// NODISTRO ARGS expecting failure: one stderr line holding every NEEDLE,
