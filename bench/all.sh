@@ -34,6 +34,7 @@ BENCHES=(
     "logfwd:200000"
     "logfwd-mibs:500000 250000 4"
     "pack:"
+    "oci:3"
     "drivers:"
     "appliance:5"
     "modload-qemu:3"
@@ -53,6 +54,7 @@ result_lines() { # NAME LOG
         logfwd) pat='^(logfwd benchmark|forwarder|logfwd|rsyslogd|busybox)' ;;
         logfwd-mibs) pat='^(logfwd-mibs:|[0-9]+ cores|forwarder |logfwd |logfwd-old |rsyslogd |syslog-ng )' ;;
         pack) pat='^(load average|Packing|contender|nodistro|cpio|samebytes|gzip -6:|same bytes|zstd -3:)' ;;
+        oci) pat='^(load average|OCI image|contender|nodistro|umoci)' ;;
         drivers) pat='^\| (image|nodistro|Debian)' ;;
         appliance) pat='^(kernel|image without|uncompressed|cpio|whole image|median|QEMU start|/init -> app|memory in use|runs where)' ;;
         modload-qemu) pat='^(kernel|median|modload.s own)' ;;

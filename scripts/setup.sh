@@ -65,6 +65,11 @@ pkgs=(
   rustc-web         # rustc 1.96 whose std source ships: the smallest box rebuilds std (scripts/build-box.sh --libc-free)
   cargo-web         # its cargo (-Zbuild-std)
   rust-web-src      # std's source for rustc-web (/usr/lib/rustlib/src/rust)
+  umoci             # unpacks OCI layers: the reference for --from-oci's whiteouts
+  skopeo            # writes oci-archive and docker save forms of a test image; reads --format oci's
+  podman            # runs --format oci images (with runc: crun refuses this machine's hybrid cgroups)
+  runc
+  uidmap            # podman's newuidmap/newgidmap
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -87,4 +92,10 @@ fi
 # rsyslog's package may start a system daemon; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then
   systemctl stop rsyslog || true
+fi
+# cargo-fuzz for the libFuzzer runs of scripts/test.sh, where the machine
+# has a nightly toolchain beside stable (libFuzzer needs it).
+if cargo +nightly --version >/dev/null 2>&1 && ! command -v cargo-fuzz >/dev/null; then
+  echo "setup: installing cargo-fuzz (libFuzzer runs on the nightly toolchain)"
+  cargo install --version 0.13.2 cargo-fuzz
 fi

@@ -323,7 +323,14 @@ impl Shell {
             }
         }
         log("init", &format!("starting {}", h.spec.name));
-        crate::sys::unblock_signals_in_child(&mut cmd);
+        if h.spec.name == "logfwd" {
+            // A TERM before logfwd reads its signalfd (an app that ends at
+            // once, a shutdown right after the start) waits for it: it
+            // then delivers what the app wrote instead of dying with it.
+            crate::sys::signal_mask_in_child(&mut cmd, &[nodistro_common::signal::SIGTERM]);
+        } else {
+            crate::sys::unblock_signals_in_child(&mut cmd);
+        }
         let nice = self.sup.is_starting()
             && crate::startorder::nice_while_starting(&h.spec.name, self.plan.overlap);
         if nice {

@@ -27,12 +27,23 @@ pub fn block_signals() -> io::Result<OwnedFd> {
 /// Make `cmd`'s child start with no signal blocked (the mask survives
 /// fork and exec, and std's `Command` does not reset it).
 pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
+    signal_mask_in_child(cmd, &[]);
+}
+
+/// Make `cmd`'s child start with only `blocked` blocked. For a helper that
+/// reads a signal from a signalfd of its own (logfwd's SIGTERM): a signal
+/// sent before it has set that up then waits for it instead of killing it.
+pub fn signal_mask_in_child(cmd: &mut std::process::Command, blocked: &[i32]) {
     use std::os::unix::process::CommandExt;
+    let mask = blocked
+        .iter()
+        .filter(|s| (1..=64).contains(*s))
+        .fold(0u64, |m, s| m | 1 << (s - 1));
     // SAFETY: the closure runs between fork and exec and makes one
     // rt_sigprocmask system call (async-signal-safe); it allocates nothing
     // and touches no lock.
     unsafe {
-        cmd.pre_exec(|| Ok(nodistro_common::syscall::set_signal_mask(0)?));
+        cmd.pre_exec(move || Ok(nodistro_common::syscall::set_signal_mask(mask)?));
     }
 }
 

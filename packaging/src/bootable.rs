@@ -25,6 +25,9 @@ pub enum Format {
     Uki,
     Disk,
     Iso,
+    /// An OCI image (oci-archive) for podman, Docker, Kubernetes:
+    /// [`crate::oci::write`].
+    Oci,
 }
 
 impl std::str::FromStr for Format {
@@ -35,7 +38,8 @@ impl std::str::FromStr for Format {
             "uki" => Ok(Format::Uki),
             "disk" => Ok(Format::Disk),
             "iso" => Ok(Format::Iso),
-            _ => Err(format!("{s:?} is not initramfs, uki, disk or iso")),
+            "oci" => Ok(Format::Oci),
+            _ => Err(format!("{s:?} is not initramfs, uki, disk, iso or oci")),
         }
     }
 }
@@ -48,6 +52,7 @@ impl Format {
             Format::Uki => "image.efi",
             Format::Disk => "disk.img",
             Format::Iso => "image.iso",
+            Format::Oci => crate::oci::write::DEFAULT_OUTPUT,
         }
     }
 }
@@ -285,11 +290,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
 
     let mtime = build::epoch_from_env()?;
     let (initrd, modules) = build::archive_bytes(args)?;
-    let app = args
-        .app
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let app = build::app_name(args);
     let osrel = uki::os_release(&app, release.as_deref());
     let efi = uki::assemble(&UkiParts {
         stub: &stub,
@@ -320,7 +321,8 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         .map_err(BootableError::Fat)
     };
     match format {
-        Format::Initramfs | Format::Uki => file.write_all(&efi).map_err(write_err)?,
+        // Oci never comes here (build::main hands it to oci::build).
+        Format::Initramfs | Format::Uki | Format::Oci => file.write_all(&efi).map_err(write_err)?,
         Format::Disk => {
             let fs = esp(gpt::ALIGN as u32, "ESP")?;
             let seed =

@@ -53,7 +53,14 @@ pub struct BuildArgs {
     /// the app to run (a static executable, or see --allow-dynamic); goes
     /// to /app/<name>
     #[argh(option)]
-    pub app: PathBuf,
+    pub app: Option<PathBuf>,
+    /// take the app from an OCI image instead of --app: an OCI image layout
+    /// directory, an oci-archive or a docker save tarball; its layers
+    /// become the image's files and its config's Entrypoint, Cmd, Env,
+    /// WorkingDir and User say how init runs the app (--arg replaces Cmd,
+    /// --env adds, --user replaces User)
+    #[argh(option)]
+    pub from_oci: Option<PathBuf>,
     /// output file (default: initramfs.cpio.gz, .cpio.zst or .cpio)
     #[argh(option, short = 'o')]
     pub output: Option<PathBuf>,
@@ -133,8 +140,9 @@ pub struct BuildArgs {
     #[argh(switch)]
     pub gconv: bool,
     /// what to write: initramfs (default), uki (a Unified Kernel Image),
-    /// disk (a raw GPT disk with an EFI system partition) or iso (a hybrid
-    /// BIOS/UEFI ISO)
+    /// disk (a raw GPT disk with an EFI system partition), iso (a hybrid
+    /// BIOS/UEFI ISO) or oci (an oci-archive for podman, Docker,
+    /// Kubernetes: init in container mode runs the app)
     #[argh(option, default = "Format::Initramfs")]
     pub format: Format,
     /// the kernel for uki/disk/iso (default: the newest /boot/vmlinuz-*);
@@ -196,6 +204,24 @@ impl std::str::FromStr for AllModules {
 pub enum BuildError {
     #[error("app {} not found; give the path of your static executable with --app", .0.display())]
     AppMissing(PathBuf),
+    #[error("no app: give --app PATH (an executable) or --from-oci PATH (an OCI image)")]
+    NoApp,
+    #[error("--app and --from-oci both name the app; give one")]
+    TwoApps,
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
+    #[error("--from-oci {}", .path.display())]
+    OciRun {
+        path: PathBuf,
+        #[source]
+        source: crate::oci::runspec::RunSpecError,
+    },
+    #[error("--from-oci {}: the app {app} needs {needs}, which the image does not hold", .path.display())]
+    OciLacks {
+        path: PathBuf,
+        app: String,
+        needs: String,
+    },
     #[error("app {} is dynamically linked: it needs its interpreter {interpreter} and {libraries} libraries ({bytes} bytes with /etc/ld.so.cache); pass --allow-dynamic to pack them, or link it statically (Rust: RUSTFLAGS=\"-C target-feature=+crt-static\"; Go: CGO_ENABLED=0; C: -static)", .path.display())]
     Dynamic {
         path: PathBuf,
@@ -294,11 +320,18 @@ pub struct Built {
 /// Run the subcommand; returns the exit code.
 pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
-    if args.format != Format::Initramfs
-        || args.kernel.is_some()
-        || args.sign_key.is_some()
-        || args.sign_cert.is_some()
-    {
+    let signing = args.sign_key.is_some() || args.sign_cert.is_some();
+    if args.format == Format::Oci {
+        if signing {
+            return nodistro_common::report::fail(
+                "nodistro build",
+                &crate::sign::SignError::NotUefi,
+                1,
+            );
+        }
+        return crate::oci::build::main(&args, start);
+    }
+    if args.format != Format::Initramfs || args.kernel.is_some() || signing {
         return crate::bootable::main(args, start);
     }
     main_initramfs(&args, start)
@@ -354,9 +387,10 @@ pub fn epoch_from_env() -> Result<u32, BuildError> {
 /// packs (and without the flag, the refusal saying what it would).
 fn check_app(
     args: &BuildArgs,
+    path: &Path,
     app_image: &str,
 ) -> Result<Option<crate::dynamic::Plan>, BuildError> {
-    let path = &args.app;
+    let path = &path.to_path_buf();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -438,27 +472,48 @@ fn tools_dir(args: &BuildArgs) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The configuration file's text from the command line.
+/// How init runs the app: from the flags (`--app`), or from an OCI
+/// image's config with the flags on top (`--from-oci`).
+#[derive(Debug, Clone, Default)]
+pub struct AppRun {
+    /// The app's path in the image.
+    pub path: String,
+    pub args: Vec<String>,
+    /// `NAME=value`.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    /// uid and gid.
+    pub ids: Option<(u32, u32)>,
+}
+
+/// The configuration file's text: the app's settings, then `--hostname`
+/// and `--config` lines, then `extra` (what the format needs).
 fn config_text(
     args: &BuildArgs,
-    app_in_image: &str,
-    user: Option<&User>,
+    run: &AppRun,
+    extra: &[(&str, &str)],
 ) -> Result<String, BuildError> {
     let mut cfg = Config::default();
-    cfg.push("init.app", app_in_image);
-    if let Some(u) = user {
-        cfg.push("init.uid", u.uid.to_string());
-        cfg.push("init.gid", u.gid.to_string());
+    cfg.push("init.app", run.path.as_str());
+    if let Some((uid, gid)) = run.ids {
+        cfg.push("init.uid", uid.to_string());
+        cfg.push("init.gid", gid.to_string());
     }
-    for a in &args.arg {
+    if let Some(w) = &run.workdir {
+        cfg.push("init.workdir", w.as_str());
+    }
+    for a in &run.args {
         cfg.push("init.arg", a.as_str());
     }
-    for e in &args.env {
+    for e in &run.env {
         split_pair("env", e, '=', "NAME=value")?;
         cfg.push("init.env", e.as_str());
     }
     if let Some(h) = &args.hostname {
         cfg.push("hostname", h.as_str());
+    }
+    for (k, v) in extra {
+        cfg.push(*k, *v);
     }
     for c in &args.config {
         let (k, v) = c.split_once('=').ok_or_else(|| BuildError::BadOption {
@@ -471,21 +526,64 @@ fn config_text(
     cfg.render().map_err(BuildError::Config)
 }
 
+/// The app's name (for messages and the UKI's os-release).
+pub fn app_name(args: &BuildArgs) -> String {
+    args.app
+        .as_deref()
+        .or(args.from_oci.as_deref())
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Where the app and the base of the image come from: a host file (the
+/// image starts empty), or an OCI image (its root filesystem is the base).
+fn app_source(
+    args: &BuildArgs,
+    user: Option<&User>,
+    notes: &mut Vec<String>,
+) -> Result<(AppRun, Option<crate::dynamic::Plan>, Image, Option<PathBuf>), BuildError> {
+    let ids = user.map(|u| (u.uid, u.gid));
+    match (&args.app, &args.from_oci) {
+        (Some(_), Some(_)) => Err(BuildError::TwoApps),
+        (None, None) => Err(BuildError::NoApp),
+        (Some(app), None) => {
+            let name = app
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| BuildError::AppMissing(app.clone()))?;
+            let path = format!("/app/{name}");
+            let dynamic = check_app(args, app, &path)?;
+            let run = AppRun {
+                path,
+                args: args.arg.clone(),
+                env: args.env.clone(),
+                workdir: None,
+                ids,
+            };
+            Ok((run, dynamic, Image::new(), Some(app.clone())))
+        }
+        (None, Some(oci)) => {
+            let (run, img) = crate::oci::build::base(args, oci, ids, notes)?;
+            Ok((run, None, img, None))
+        }
+    }
+}
+
 /// Assemble the image described by `args` (without writing it).
 /// Returns the image, its module count and the lines to print once the
 /// archive is written.
 pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildError> {
-    let name = args
-        .app
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| BuildError::AppMissing(args.app.clone()))?;
-    let app_in_image = format!("/app/{name}");
-    let dynamic = check_app(args, &app_in_image)?;
+    let extra: &[(&str, &str)] = if args.format == Format::Oci {
+        // A container has no kernel log of its own to read.
+        &[("logfwd.kmsg", "off")]
+    } else {
+        &[]
+    };
     let user = args.user.as_deref().map(User::parse).transpose()?;
     let mut notes = Vec::new();
+    let (run, dynamic, mut img, host_app) = app_source(args, user.as_ref(), &mut notes)?;
     let ca = ca_bundle(args, &mut notes)?;
-    let mut img = Image::new();
     for d in ["dev", "proc", "sys", "run", "etc", "bin", "app"] {
         img.add(d, Node::Dir { mode: 0o755 })?;
     }
@@ -517,11 +615,13 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     if args.console {
         crate::debug_console::add(&mut img, &dir, &box_path, &tools)?;
     }
-    img.add_file(&app_in_image, &args.app)?;
+    if let Some(app) = &host_app {
+        img.add_file(&run.path, app)?;
+    }
     img.add(
         nodistro_common::CONFIG_PATH,
         Node::File {
-            source: Source::Bytes(config_text(args, &app_in_image, user.as_ref())?.into_bytes()),
+            source: Source::Bytes(config_text(args, &run, extra)?.into_bytes()),
             mode: 0o644,
         },
     )?;
@@ -540,9 +640,18 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
         img.add_tree(dest, Path::new(src))?;
     }
     if let Some(plan) = &dynamic {
-        notes.extend(crate::dynamic::add(&mut img, plan, &app_in_image)?);
+        notes.extend(crate::dynamic::add(&mut img, plan, &run.path)?);
     }
     add_etc_files(&mut img, args, user.as_ref(), ca)?;
+    if !img.replaced().is_empty() {
+        notes.push(format!(
+            "nodistro's own files replace the OCI image's /{}",
+            img.replaced().join(", /")
+        ));
+    }
+    if args.format == Format::Oci {
+        return Ok((img, 0, notes));
+    }
     let drivers = driver_selection(args);
     let aliases = if drivers == Drivers::Host {
         drivers::host_modaliases(Path::new("/sys")).map_err(BuildError::HostDevices)?

@@ -90,6 +90,44 @@ pub fn ld_inputs(data: &[u8]) {
     let _ = crate::elf::dyn_info(data);
 }
 
+/// Fuzz harness: what `nodistro build --from-oci` reads from an image:
+/// the JSON documents (an index.json, a docker manifest.json, a config),
+/// a layer blob (compressed or not) applied twice over one root (the
+/// second time its whiteouts meet the first's files), and the config's
+/// user and program looked up in that root. None may panic.
+#[doc(hidden)]
+pub fn oci_inputs(data: &[u8]) {
+    use crate::oci::{layers::Rootfs, locate, runspec, tarlayer};
+    for doc in ["index.json", "manifest.json"] {
+        let mut get = |n: &str| Ok((n == doc).then(|| data.to_vec()));
+        let _ = locate::plan(&mut get);
+    }
+    if let Ok(c) = oci_spec::image::ImageConfiguration::from_reader(data) {
+        let _ = runspec::ImageConfig::from_oci(c.config().as_ref());
+    }
+    let Ok(tar) = tarlayer::tar_bytes_within(1, data, 16 << 20) else {
+        return;
+    };
+    let Ok(entries) = tarlayer::entries(1, &tar) else {
+        return;
+    };
+    let mut root = Rootfs::new();
+    let _ = root.apply(1, entries.clone());
+    let _ = root.apply(2, entries.clone());
+    for e in entries.iter().take(16) {
+        let name = e.path.rsplit('/').next().unwrap_or_default().to_string();
+        let cfg = runspec::ImageConfig {
+            entrypoint: vec![e.path.clone()],
+            cmd: vec![name.clone()],
+            env: vec!["PATH=/bin:/usr/bin".into()],
+            workdir: Some("/".into()),
+            user: Some(format!("{name}:{name}")),
+        };
+        let _ = runspec::run_spec(&cfg, &root, None);
+        let _ = runspec::user_ids(&root, &name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +198,64 @@ mod tests {
         for i in nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "cpio", &[&archive]) {
             super::cpio(&i);
         }
+    }
+
+    #[test]
+    fn oci_inputs_corpus_and_mutations() {
+        use crate::image::{Image, Node, Source};
+        // Seeds: a layer with whiteouts, links and a passwd; the index,
+        // manifest and config of an oci-archive written by --format oci.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, kind: tar::EntryType, data: &[u8], link: &str| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(0o755);
+            h.set_size(data.len() as u64);
+            if link.is_empty() {
+                b.append_data(&mut h, name, data).expect("entry");
+            } else {
+                b.append_link(&mut h, name, link).expect("link");
+            }
+        };
+        add("usr/bin/", tar::EntryType::Directory, b"", "");
+        add("bin", tar::EntryType::Symlink, b"", "usr/bin");
+        add("bin/app", tar::EntryType::Regular, b"\x7fELF", "");
+        add(
+            "etc/passwd",
+            tar::EntryType::Regular,
+            b"app:x:1:2::/:\n",
+            "",
+        );
+        add("etc/group", tar::EntryType::Regular, b"app:x:2:\n", "");
+        add("bin/ln", tar::EntryType::Link, b"", "bin/app");
+        add("d/.wh..wh..opq", tar::EntryType::Regular, b"", "");
+        add("etc/.wh.shadow", tar::EntryType::Regular, b"", "");
+        let layer = b.into_inner().expect("tar");
+        let mut img = Image::new();
+        img.add(
+            "app",
+            Node::File {
+                source: Source::Bytes(b"x".to_vec()),
+                mode: 0o755,
+            },
+        )
+        .expect("app");
+        let entrypoint = crate::oci::write::entrypoint(&["logfwd"]);
+        let (archive, _) =
+            crate::oci::write::archive(&img, &entrypoint, "latest", 0, Vec::new()).expect("oci");
+        let mut seeds: Vec<Vec<u8>> = vec![layer];
+        for e in crate::oci::tarlayer::entries(0, &archive).expect("archive") {
+            if let crate::oci::layers::Item::File { data, .. } = e.item {
+                seeds.push(data);
+            }
+        }
+        let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+        let inputs =
+            nodistro_common::fuzzing::inputs(env!("CARGO_MANIFEST_DIR"), "oci_inputs", &refs);
+        for i in &inputs {
+            oci_inputs(i);
+        }
+        nodistro_common::fuzzing::mutations(&inputs, 3000, b"./{}\":[]wh", |_, m| oci_inputs(m));
     }
 
     #[test]

@@ -98,11 +98,45 @@ fn file_mode(host_mode: u32) -> u32 {
 #[derive(Debug, Default)]
 pub struct Image {
     nodes: BTreeMap<String, Node>,
+    /// Paths that came from a base root filesystem ([`Image::on_base`]):
+    /// an entry added later replaces one of them instead of clashing.
+    base: std::collections::BTreeSet<String>,
+    /// The base's entries that were replaced, in order.
+    replaced: Vec<String>,
+    /// The base's entries not owned by root: uid and gid (everything else
+    /// is written as 0:0).
+    owners: BTreeMap<String, (u32, u32)>,
 }
+
+/// Symlinks followed in one path's parents, at most (Linux's limit).
+const MAX_LINKS: usize = 40;
 
 impl Image {
     pub fn new() -> Self {
         Image::default()
+    }
+
+    /// An image on top of a root filesystem (an OCI image's): what is
+    /// added later goes where the kernel's unpacker would put it (a parent
+    /// that is a symlink in the base, as `bin -> usr/bin`, is followed),
+    /// and replaces a base file of the same path (see [`Image::replaced`]).
+    pub fn on_base(nodes: BTreeMap<String, Node>, owners: BTreeMap<String, (u32, u32)>) -> Self {
+        Image {
+            base: nodes.keys().cloned().collect(),
+            nodes,
+            replaced: Vec::new(),
+            owners,
+        }
+    }
+
+    /// The owner (uid, gid) `path` is written with.
+    pub fn owner(&self, path: &str) -> (u32, u32) {
+        self.owners.get(path).copied().unwrap_or_default()
+    }
+
+    /// The base's files that added entries replaced.
+    pub fn replaced(&self) -> &[String] {
+        &self.replaced
     }
 
     /// The entries, sorted by path.
@@ -112,7 +146,45 @@ impl Image {
 
     /// Whether `path` (any form) is in the image.
     pub fn contains(&self, path: &str) -> bool {
-        normalize(path).is_ok_and(|p| self.nodes.contains_key(&p))
+        normalize(path).is_ok_and(|p| self.nodes.contains_key(&self.follow_parents(&p)))
+    }
+
+    /// On a base, `path` with the symlinks among its parents followed
+    /// inside the image (`..` stops at the root); as it is otherwise.
+    fn follow_parents(&self, path: &str) -> String {
+        if self.base.is_empty() {
+            return path.to_string();
+        }
+        let mut todo: Vec<String> = path.split('/').rev().map(String::from).collect();
+        let Some(last) = todo.first().cloned() else {
+            return path.to_string();
+        };
+        todo.remove(0);
+        let mut out: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(c) = todo.pop() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    out.pop();
+                    continue;
+                }
+                _ => out.push(c),
+            }
+            if let Some(Node::Symlink { target }) = self.nodes.get(&out.join("/")) {
+                hops += 1;
+                if hops > MAX_LINKS {
+                    return path.to_string(); // a loop: ensure_parents refuses it
+                }
+                out.pop();
+                if target.starts_with('/') {
+                    out.clear();
+                }
+                todo.extend(target.split('/').rev().map(String::from));
+            }
+        }
+        out.push(last);
+        out.join("/")
     }
 
     fn ensure_parents(&mut self, path: &str) -> Result<(), ImageError> {
@@ -140,11 +212,21 @@ impl Image {
     /// Add an entry (parents are created as 0755 directories). A directory
     /// may be added again; anything else only once.
     pub fn add(&mut self, path: &str, node: Node) -> Result<(), ImageError> {
-        let path = normalize(path)?;
+        let path = self.follow_parents(&normalize(path)?);
         self.ensure_parents(&path)?;
         match (self.nodes.get(&path), &node) {
             (None, _) => {}
             (Some(Node::Dir { .. }), Node::Dir { .. }) => {}
+            // A base's `bin -> usr/bin` stays (as the kernel's unpacker
+            // keeps it: mkdir on it fails with EEXIST).
+            (Some(Node::Symlink { .. }), Node::Dir { .. }) if self.base.contains(&path) => {
+                return Ok(())
+            }
+            (Some(Node::Dir { .. }), _) => return Err(ImageError::Duplicate(path)),
+            (Some(_), _) if self.base.remove(&path) => {
+                self.owners.remove(&path);
+                self.replaced.push(path.clone());
+            }
             (Some(_), _) => return Err(ImageError::Duplicate(path)),
         }
         self.nodes.insert(path, node);
@@ -223,10 +305,13 @@ impl Image {
     pub fn write<W: Write>(&self, out: W, mtime: u32) -> Result<(W, u64), ImageError> {
         let mut w = cpio::Writer::new(out);
         for (i, (path, node)) in self.nodes.iter().enumerate() {
+            let (uid, gid) = self.owner(path);
             let mut h = Header {
                 ino: i as u32 + 1,
                 nlink: 1,
                 mtime,
+                uid,
+                gid,
                 name: path.clone(),
                 ..Header::default()
             };

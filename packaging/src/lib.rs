@@ -32,6 +32,7 @@ pub mod kernel;
 pub mod ldcache;
 pub mod ls;
 pub mod modules;
+pub mod oci;
 pub mod pe;
 pub mod qemu;
 pub mod sign;

@@ -26,7 +26,7 @@ pub const SIGNER: &str = "osslsigncode";
 pub enum SignError {
     #[error("--sign-key needs --sign-cert (the certificate of that key), and --sign-cert needs --sign-key")]
     Half,
-    #[error("--sign-key and --sign-cert sign a UKI: add --format uki, disk or iso")]
+    #[error("--sign-key and --sign-cert sign a UKI: use --format uki, disk or iso")]
     NotUefi,
     #[error("cannot read the signing key {}", .0.display())]
     KeyRead(PathBuf, #[source] std::io::Error),

@@ -385,7 +385,7 @@ fn bad_signing_input_is_one_line() {
     fails_with(
         &out,
         &["-o", o, "--sign-key", k, "--sign-cert", SNAKEOIL_CERT],
-        &["add --format uki, disk or iso"],
+        &["sign a UKI: use --format uki, disk or iso"],
     );
     // A key with a passphrase and no terminal to ask it on (setsid: no
     // controlling terminal, whoever runs the test).

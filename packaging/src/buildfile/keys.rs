@@ -90,7 +90,14 @@ const fn row(key: &'static str, flag: &'static str, kind: Kind) -> Key {
 /// Every key. A key may have one row per TOML type it takes
 /// (`modules = "all"` or `modules = ["e1000"]`).
 pub const KEYS: &[Key] = &[
-    row("app", "app", Kind::Path),
+    Key {
+        replaced_by: &["from-oci"],
+        ..row("app", "app", Kind::Path)
+    },
+    Key {
+        replaced_by: &["app"],
+        ..row("from-oci", "from-oci", Kind::Path)
+    },
     row("output", "output", Kind::Path),
     row("args", "arg", Kind::List),
     row("env", "env", Kind::Pairs { dotted: false }),

@@ -358,7 +358,7 @@ fn a_file_and_its_flags_parse_to_the_same_build() {
         format!("{:?}", parsed(&by_hand))
     );
     let a = parsed(&from_file);
-    assert_eq!(a.app, d.join("bin/myapp"));
+    assert_eq!(a.app, Some(d.join("bin/myapp")));
     assert_eq!(a.env, v(&["GREETING=hello world", "WORKERS=4"]));
     assert_eq!(a.ca_certs.as_deref(), Some(""));
     assert!(a.console && a.build_file.is_none());
