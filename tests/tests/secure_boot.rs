@@ -387,6 +387,21 @@ fn bad_signing_input_is_one_line() {
         &["-o", o, "--sign-key", k, "--sign-cert", SNAKEOIL_CERT],
         &["sign a UKI: use --format uki, disk or iso"],
     );
+    let oci = dir.path().join("out.tar");
+    fails_with(
+        &oci,
+        &[
+            "--format",
+            "oci",
+            "-o",
+            oci.to_str().expect("utf-8"),
+            "--sign-key",
+            k,
+            "--sign-cert",
+            SNAKEOIL_CERT,
+        ],
+        &["sign a UKI: use --format uki, disk or iso"],
+    );
     // A key with a passphrase and no terminal to ask it on (setsid: no
     // controlling terminal, whoever runs the test).
     let r = Command::new(require_program("setsid", "util-linux"))
