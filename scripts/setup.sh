@@ -49,6 +49,9 @@ pkgs=(
   ca-certificates   # the bundle nodistro build --ca-certs packs by default
   ovmf              # UEFI firmware: boots UKIs, disks and ISOs (nodistro run --image)
   systemd-boot-efi  # linuxx64.efi.stub, the EFI stub of every UKI
+  osslsigncode      # signs the UKI for Secure Boot (--sign-key), with a fixed signing time
+  sbsigntool        # sbverify checks those signatures in the tests
+  openssl           # the tests take the passphrase off OVMF's snakeoil key
   isolinux          # isolinux.bin, isohdpfx.bin: the ISO's BIOS boot
   syslinux-common   # ldlinux.c32, which isolinux.bin loads
   xorriso           # writes the hybrid ISO; checks it in the tests

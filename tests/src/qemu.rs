@@ -22,7 +22,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nodistro_packaging::qemu::{image_spec, BootFiles};
+use nodistro_packaging::qemu::{image_spec, BootFiles, FirmwareOpts};
 pub use nodistro_packaging::qemu::{Firmware, Nic, Outcome};
 
 /// The kernel QEMU boots: the newest /boot/vmlinuz-*, uncompressed into the
@@ -157,6 +157,9 @@ pub struct BootOpts {
     /// Run QEMU inside this network namespace (`ip netns exec`), where a
     /// tap device given with [`BootOpts::qemu_args`] lives.
     pub netns: Option<String>,
+    /// OVMF's Secure Boot build with the snakeoil keys
+    /// ([`BootOpts::secure_boot`]).
+    pub secure_boot: bool,
 }
 
 impl BootOpts {
@@ -177,6 +180,7 @@ impl BootOpts {
             serial_input: false,
             restrict: false,
             netns: None,
+            secure_boot: false,
         }
     }
 
@@ -190,6 +194,13 @@ impl BootOpts {
 
     pub fn firmware(mut self, firmware: Firmware) -> Self {
         self.firmware = Some(firmware);
+        self
+    }
+
+    /// UEFI Secure Boot on (`nodistro run --secure-boot`): the image must
+    /// be signed with Debian's snakeoil key (/usr/share/ovmf/PkKek-1-snakeoil.key).
+    pub fn secure_boot(mut self) -> Self {
+        self.secure_boot = true;
         self
     }
 
@@ -330,8 +341,15 @@ impl Guest {
                 })
                 .collect();
             let (mut spec, files) = match &opts.image {
-                Some(img) => image_spec(img, opts.firmware, None)
-                    .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
+                Some(img) => image_spec(
+                    img,
+                    &FirmwareOpts {
+                        firmware: opts.firmware,
+                        secure_boot: opts.secure_boot,
+                        ..FirmwareOpts::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
                 None => {
                     let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
                     spec.append = opts.append.clone();

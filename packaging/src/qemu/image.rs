@@ -10,6 +10,15 @@ use std::path::{Path, PathBuf};
 pub const OVMF_CODE: &str = "OVMF_CODE_4M.fd";
 pub const OVMF_VARS: &str = "OVMF_VARS_4M.fd";
 pub const OVMF_DIR: &str = "/usr/share/OVMF";
+/// The Secure Boot build (SMM on q35) and variables that hold Debian's
+/// snakeoil test key in PK, KEK and db, with Secure Boot on
+/// (/usr/share/ovmf/PkKek-1-snakeoil.{key,pem}, passphrase "snakeoil").
+pub const OVMF_CODE_SECBOOT: &str = "OVMF_CODE_4M.secboot.fd";
+pub const OVMF_VARS_SNAKEOIL: &str = "OVMF_VARS_4M.snakeoil.fd";
+/// Debian's snakeoil key pair (package ovmf) that those variables trust.
+pub const SNAKEOIL_KEY: &str = "/usr/share/ovmf/PkKek-1-snakeoil.key";
+pub const SNAKEOIL_CERT: &str = "/usr/share/ovmf/PkKek-1-snakeoil.pem";
+pub const SNAKEOIL_PASSPHRASE: &str = "snakeoil";
 
 /// What an image file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +91,25 @@ pub fn default_firmware(kind: ImageKind) -> Firmware {
 pub struct Ovmf {
     pub code: PathBuf,
     pub vars: PathBuf,
+    /// The Secure Boot build: q35 with SMM, the variable store writable
+    /// only from SMM (`cfi.pflash01` `secure=on`).
+    pub secure_boot: bool,
+}
+
+/// How the firmware is chosen (`nodistro run`'s `--firmware`,
+/// `--ovmf-dir`, `--ovmf-vars`, `--secure-boot`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirmwareOpts {
+    /// None: the image's [`default_firmware`] (UEFI with `secure_boot`).
+    pub firmware: Option<Firmware>,
+    /// Where OVMF's files are (default [`OVMF_DIR`]).
+    pub ovmf_dir: Option<PathBuf>,
+    /// The variable store to boot with a copy of (default: OVMF's empty
+    /// one, or the snakeoil one with `secure_boot`): one with your own
+    /// keys enrolled (virt-fw-vars).
+    pub vars: Option<PathBuf>,
+    /// OVMF's Secure Boot build.
+    pub secure_boot: bool,
 }
 
 /// How the image is attached.
@@ -110,6 +138,10 @@ pub enum ImageError {
     NeedsUefi { path: PathBuf, kind: &'static str },
     #[error("OVMF firmware {} not found: install the Debian package ovmf (apt-get install ovmf), or point --ovmf-dir at a directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd", .0.display())]
     OvmfMissing(PathBuf),
+    #[error("OVMF variable store {} not found (--ovmf-vars)", .0.display())]
+    VarsMissing(PathBuf),
+    #[error("--secure-boot needs UEFI firmware: drop --firmware bios")]
+    SecureBootBios,
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -156,13 +188,14 @@ pub fn kind_of(path: &Path) -> Result<ImageKind, ImageError> {
 /// A spec that boots the UKI, disk or ISO at `path` (see
 /// [`default_firmware`]), and the temporary files it needs. The caller
 /// sets the NIC, forwards, memory, monitor.
-pub fn image_spec(
-    path: &Path,
-    firmware: Option<Firmware>,
-    ovmf_dir: Option<&Path>,
-) -> Result<(QemuSpec, BootFiles), ImageError> {
+pub fn image_spec(path: &Path, fw: &FirmwareOpts) -> Result<(QemuSpec, BootFiles), ImageError> {
     let kind = kind_of(path)?;
-    let firmware = firmware.unwrap_or(default_firmware(kind));
+    let firmware = match (fw.firmware, fw.secure_boot) {
+        (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
+        (Some(f), _) => f,
+        (None, true) => Firmware::Uefi,
+        (None, false) => default_firmware(kind),
+    };
     let mut files = BootFiles::default();
     let (image, kind_name) = match kind {
         ImageKind::Iso => (
@@ -217,19 +250,33 @@ pub fn image_spec(
         }
         Firmware::Bios => {}
         Firmware::Uefi => {
-            let dir = ovmf_dir.unwrap_or(Path::new(OVMF_DIR));
-            let code = dir.join(OVMF_CODE);
-            let template = dir.join(OVMF_VARS);
-            for p in [&code, &template] {
-                if !p.is_file() {
-                    return Err(ImageError::OvmfMissing(p.clone()));
-                }
+            let dir = fw.ovmf_dir.as_deref().unwrap_or(Path::new(OVMF_DIR));
+            let (code, vars) = if fw.secure_boot {
+                (OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL)
+            } else {
+                (OVMF_CODE, OVMF_VARS)
+            };
+            let code = dir.join(code);
+            if !code.is_file() {
+                return Err(ImageError::OvmfMissing(code));
+            }
+            let template = match &fw.vars {
+                Some(v) if !v.is_file() => return Err(ImageError::VarsMissing(v.clone())),
+                Some(v) => v.clone(),
+                None => dir.join(vars),
+            };
+            if !template.is_file() {
+                return Err(ImageError::OvmfMissing(template));
             }
             let vars = temp_path("ovmf-vars.fd");
             files.0.push(vars.clone());
             std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
             spec.machine = Machine::Q35;
-            spec.ovmf = Some(Ovmf { code, vars });
+            spec.ovmf = Some(Ovmf {
+                code,
+                vars,
+                secure_boot: fw.secure_boot,
+            });
         }
     }
     Ok((spec, files))
