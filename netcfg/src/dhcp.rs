@@ -107,6 +107,9 @@ pub struct Client {
     /// The acknowledged lease being probed, and probes sent.
     probing: Option<(Lease, Vec<String>)>,
     probes: u32,
+    /// Since when the lease held across a link return is being confirmed
+    /// (INIT-REBOOT): its ACK is said on the console with the delay.
+    confirming: Option<u64>,
 }
 
 impl Client {
@@ -129,6 +132,7 @@ impl Client {
             server_mac: None,
             probing: None,
             probes: 0,
+            confirming: None,
         }
     }
 
@@ -181,6 +185,7 @@ impl Client {
     fn discover(&mut self, now: u64) -> Vec<Action> {
         self.new_exchange(State::Selecting, now);
         self.offer = None;
+        self.confirming = None;
         vec![self.send_discover(now)]
     }
 
@@ -346,6 +351,7 @@ impl Client {
                 let addr = l.addr;
                 self.new_exchange(State::Rebooting, now);
                 self.offer = Some((addr, Ipv4Addr::UNSPECIFIED));
+                self.confirming = Some(now);
                 vec![self.request(now)]
             }
             (None, _) => self.discover(now),
@@ -525,6 +531,15 @@ impl Client {
 
     fn bind(&mut self, l: Lease, warnings: Vec<String>, now: u64) -> Vec<Action> {
         let mut v: Vec<Action> = warnings.into_iter().map(Action::Log).collect();
+        if let Some(since) = self.confirming.take() {
+            let kept = self.lease.as_ref().is_some_and(|old| old.addr == l.addr);
+            let what = if kept { "kept" } else { "replaced" };
+            v.push(Action::Log(format!(
+                "lease on {} confirmed (INIT-REBOOT), address {what}, {} ms after the link came back",
+                l.addr,
+                now.saturating_sub(since)
+            )));
+        }
         self.state = State::Bound;
         self.bound_at = self.request_sent.min(now);
         self.offer = Some((l.addr, l.server));

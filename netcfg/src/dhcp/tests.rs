@@ -372,6 +372,46 @@ fn link_return_confirms_the_lease_with_init_reboot() {
     assert_eq!(c.state(), State::Selecting);
 }
 
+/// Issue 26, link flap: the ACK of the INIT-REBOOT after a link return
+/// is said once, with the time since the link came back; a later renewal
+/// or a fresh lease after a NAK says nothing of the kind.
+#[test]
+fn confirmed_lease_after_link_return_is_said_once_with_its_delay() {
+    let confirmed = |a: &[Action]| {
+        logs(a)
+            .into_iter()
+            .filter(|l| l.contains("confirmed (INIT-REBOOT)"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mut c = bind();
+    let (r, _, _) = one_sent(&c.link_returned(20_000));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), 20_350);
+    assert_eq!(
+        confirmed(&a),
+        [format!(
+            "lease on {ADDR} confirmed (INIT-REBOOT), address kept, 350 ms after the link came back"
+        )]
+    );
+    // A renewal at T1 binds again without the line.
+    let t1 = c.next_timeout().expect("a T1 timer");
+    let (r, _, _) = one_sent(&c.handle_timeout(t1));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), t1 + 10);
+    assert!(applied(&a).is_some());
+    assert!(confirmed(&a).is_empty(), "{a:?}");
+    // NAK to the confirmation: the new lease found by DISCOVER is not a
+    // confirmation either.
+    let now = t1 + 1000;
+    let (r, _, _) = one_sent(&c.link_returned(now));
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), now + 5);
+    assert!(deconfigured(&a));
+    let (d, _, _) = one_sent(&a);
+    let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), now + 10));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), now + 20);
+    assert!(applied(&a).is_some());
+    assert!(confirmed(&a).is_empty(), "{a:?}");
+}
+
 /// A stable stand-in for the cargo-fuzz run: thousands of mutations of
 /// valid server replies (as payloads and as frames, with rich options)
 /// through the whole receive path, none of which may panic, and no mutated
