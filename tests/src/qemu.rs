@@ -397,10 +397,12 @@ impl Guest {
         let nic = nic_name(&info).ok_or_else(|| format!("no NIC in `info network`:\n{info}"))?;
         let state = if up { "on" } else { "off" };
         let out = self.monitor(&format!("set_link {nic} {state}"))?;
-        if out.trim().is_empty() {
-            Ok(())
-        } else {
+        // The answer carries the command's echo; success prints nothing
+        // else, a failure "Error: ..." or "... not found".
+        if out.contains("rror") || out.contains("not found") {
             Err(format!("set_link {nic} {state}: {out}"))
+        } else {
+            Ok(())
         }
     }
 
