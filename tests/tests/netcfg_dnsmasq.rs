@@ -211,6 +211,10 @@ fn nak_after_range_change_moves_to_new_address() {
     let log = l.log("netcfg.log");
     assert!(log.contains("DHCPNAK"), "{log}");
     assert!(log.contains("removed 10.83.0.5"), "{log}");
+    eprintln!(
+        "NAK to new address applied: {} ms",
+        stamp_ms(&log, "dns 10.83.0.54 lease").saturating_sub(stamp_ms(&log, "DHCPNAK"))
+    );
     let routes = l.client.ip(&["-4", "route"]);
     assert!(routes.contains("default via 10.83.0.1 "), "{routes}");
     l.wait(5, "resolv.conf does not follow the new server", |_| {
