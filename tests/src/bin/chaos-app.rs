@@ -76,10 +76,8 @@ fn kill_helpers() {
         }
     };
     std::thread::spawn(move || {
-        for s in listener.incoming() {
-            if let Ok(mut s) = s {
-                let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
-            }
+        for mut s in listener.incoming().flatten() {
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
         }
     });
     let rounds: u32 = env("chaosapp_rounds")
