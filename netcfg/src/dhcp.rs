@@ -85,6 +85,11 @@ pub const REQUEST_FLOOR: u64 = SEC;
 pub const DECLINE_WAIT: u64 = 10 * SEC;
 /// REQUEST retransmissions before going back to DISCOVER.
 const MAX_REQUESTS: u32 = 4;
+/// After a DHCPNAK the search starts again at once; after the 2nd, 3rd ...
+/// in a row (no lease in between) it waits 1 s, 2 s ... up to this: a
+/// server that NAKs everything once got 108,226 REQUESTs (and as many
+/// console lines) in 30 s.
+pub const NAK_WAIT_MAX: u64 = 64 * SEC;
 
 pub struct Client {
     cfg: ClientConfig,
@@ -110,6 +115,8 @@ pub struct Client {
     /// Since when the lease held across a link return is being confirmed
     /// (INIT-REBOOT): its ACK is said on the console with the delay.
     confirming: Option<u64>,
+    /// DHCPNAKs in a row since the last lease.
+    naks: u32,
 }
 
 impl Client {
@@ -133,6 +140,7 @@ impl Client {
             probing: None,
             probes: 0,
             confirming: None,
+            naks: 0,
         }
     }
 
@@ -440,13 +448,43 @@ impl Client {
                         "DHCPNAK from {from}, not our server {server}; ignored"
                     ));
                 }
-                let mut v = log(format!("DHCPNAK from {from}; starting over"));
-                v.extend(self.lease.take().map(Action::Deconfigure));
-                v.extend(self.discover(now));
-                v
+                self.nak(from, now)
             }
             _ => vec![],
         }
+    }
+
+    /// A DHCPNAK to our REQUEST: the lease goes; DISCOVER again at once
+    /// the first time, after a growing pause when NAKs keep coming. Said
+    /// on the 1st, 2nd, 4th, 8th ... NAK in a row.
+    fn nak(&mut self, from: Ipv4Addr, now: u64) -> Vec<Action> {
+        self.naks = self.naks.saturating_add(1);
+        let n = self.naks;
+        let wait = match n {
+            1 => 0,
+            _ => (SEC << (n - 2).min(6)).min(NAK_WAIT_MAX),
+        };
+        let mut v = Vec::new();
+        if n.is_power_of_two() {
+            v.push(Action::Log(if wait == 0 {
+                format!("DHCPNAK from {from}; starting over")
+            } else {
+                format!(
+                    "DHCPNAK from {from} ({n} in a row); asking again in {} s",
+                    wait / SEC
+                )
+            }));
+        }
+        v.extend(self.lease.take().map(Action::Deconfigure));
+        if wait == 0 {
+            v.extend(self.discover(now));
+        } else {
+            self.new_exchange(State::Selecting, now);
+            self.offer = None;
+            self.confirming = None;
+            self.next = Some(now + wait);
+        }
+        v
     }
 
     fn ack(&mut self, m: &Msg, sender: Ipv4Addr, now: u64) -> Vec<Action> {
@@ -541,6 +579,7 @@ impl Client {
             )));
         }
         self.state = State::Bound;
+        self.naks = 0;
         self.bound_at = self.request_sent.min(now);
         self.offer = Some((l.addr, l.server));
         self.cfg.remembered = None;

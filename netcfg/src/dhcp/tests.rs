@@ -412,6 +412,63 @@ fn confirmed_lease_after_link_return_is_said_once_with_its_delay() {
     assert!(confirmed(&a).is_empty(), "{a:?}");
 }
 
+/// Issue 26, hostile peers: a server that offers and then NAKs every
+/// REQUEST. The first NAK starts over at once (a range change must move
+/// the machine fast); the next ones wait 1, 2, 4 ... 64 s before the
+/// DISCOVER, and only the 1st, 2nd, 4th, 8th ... are said. A lease resets
+/// the count.
+#[test]
+fn naks_in_a_row_back_off_and_are_said_sparingly() {
+    let mut c = client();
+    let mut now = 0;
+    let mut d = one_sent(&c.start(now)).0;
+    let (mut discovers_at, mut lines) = (vec![now], Vec::new());
+    for _ in 0..10 {
+        let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), now + 5));
+        assert_eq!(msg_type(&r), MessageType::Request);
+        let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), now + 10);
+        lines.extend(logs(&a).into_iter().map(str::to_string));
+        now += 10;
+        let next = if sent(&a).is_empty() {
+            let t = c.next_timeout().expect("a DISCOVER is scheduled");
+            assert!(c.handle_timeout(t - 1).is_empty(), "not before its time");
+            now = t;
+            one_sent(&c.handle_timeout(t)).0
+        } else {
+            one_sent(&a).0
+        };
+        assert_eq!(msg_type(&next), MessageType::Discover);
+        discovers_at.push(now);
+        d = next;
+    }
+    let gaps: Vec<u64> = discovers_at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        gaps,
+        [10, 1010, 2010, 4010, 8010, 16010, 32010, 64010, 64010, 64010]
+    );
+    assert_eq!(
+        lines,
+        [
+            format!("DHCPNAK from {SERVER}; starting over"),
+            format!("DHCPNAK from {SERVER} (2 in a row); asking again in 1 s"),
+            format!("DHCPNAK from {SERVER} (4 in a row); asking again in 4 s"),
+            format!("DHCPNAK from {SERVER} (8 in a row); asking again in 64 s"),
+        ]
+    );
+    // The server relents: bound, and the next NAK starts over at once.
+    let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), now + 5));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), now + 10);
+    assert!(applied(&a).is_some());
+    let (r, _, _) = one_sent(&c.link_returned(now + 100));
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), now + 110);
+    assert!(deconfigured(&a));
+    assert_eq!(msg_type(&one_sent(&a).0), MessageType::Discover);
+    assert_eq!(
+        logs(&a),
+        [format!("DHCPNAK from {SERVER}; starting over").as_str()]
+    );
+}
+
 /// A stable stand-in for the cargo-fuzz run: thousands of mutations of
 /// valid server replies (as payloads and as frames, with rich options)
 /// through the whole receive path, none of which may panic, and no mutated
