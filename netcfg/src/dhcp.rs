@@ -152,9 +152,15 @@ impl Client {
         self.lease.as_ref()
     }
 
-    /// When [`Client::handle_timeout`] wants to be called next.
+    /// When [`Client::handle_timeout`] wants to be called next: the
+    /// state's timer, and the held lease's expiry whatever the state (a
+    /// search after a link return must not outlive the lease).
     pub fn next_timeout(&self) -> Option<u64> {
-        self.next
+        let exp = self.lease.as_ref().map(|_| self.deadlines().2);
+        match (self.next, exp) {
+            (Some(n), Some(e)) => Some(n.min(e)),
+            (n, e) => n.or(e),
+        }
     }
 
     fn random(&mut self) -> u64 {
@@ -311,10 +317,22 @@ impl Client {
 
     /// Call when `now >= next_timeout()`.
     pub fn handle_timeout(&mut self, now: u64) -> Vec<Action> {
+        let (t1, t2, exp) = self.deadlines();
+        let searching = !matches!(
+            self.state,
+            State::Bound | State::Renewing | State::Rebinding | State::Stopped
+        );
+        if searching && self.lease.is_some() && now >= exp {
+            // The lease kept through a link return or a failed
+            // confirmation ran out before any server answered.
+            let mut v = vec![Action::Log("lease expired; address removed".into())];
+            v.extend(self.lease.take().map(Action::Deconfigure));
+            v.extend(self.discover(now));
+            return v;
+        }
         if self.next.is_none_or(|n| now < n) {
             return vec![];
         }
-        let (t1, t2, exp) = self.deadlines();
         match self.state {
             State::Selecting => vec![self.send_discover(now)],
             State::Requesting | State::Rebooting if self.attempts < MAX_REQUESTS => {

@@ -469,6 +469,34 @@ fn naks_in_a_row_back_off_and_are_said_sparingly() {
     );
 }
 
+/// Issue 26, link flap onto a network without a server: the lease is
+/// kept while the client asks (INIT-REBOOT, then DISCOVER), but not past
+/// its expiry (120 s from the REQUEST at 10 ms), whatever state the search
+/// is in.
+#[test]
+fn lease_kept_through_an_unanswered_search_expires_on_time() {
+    let mut c = bind();
+    let mut now = 1000;
+    let mut a = c.link_returned(now);
+    let mut states = Vec::new();
+    while !deconfigured(&a) {
+        assert!(
+            now < 200_000,
+            "the address outlives its lease: {:?}",
+            c.state()
+        );
+        states.push(c.state());
+        now = c.next_timeout().expect("a timer while searching");
+        a = c.handle_timeout(now);
+    }
+    assert_eq!(now, 10 + 120_000, "removed at the expiry");
+    assert!(states.contains(&State::Rebooting) && states.contains(&State::Selecting));
+    assert!(logs(&a).contains(&"lease expired; address removed"));
+    assert_eq!(c.state(), State::Selecting);
+    assert_eq!(msg_type(&one_sent(&a).0), MessageType::Discover);
+    assert!(c.lease().is_none());
+}
+
 /// A stable stand-in for the cargo-fuzz run: thousands of mutations of
 /// valid server replies (as payloads and as frames, with rich options)
 /// through the whole receive path, none of which may panic, and no mutated
