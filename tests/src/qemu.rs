@@ -438,6 +438,23 @@ impl Guest {
             .map_err(|e| nodistro_common::report::chain(&e))
     }
 
+    /// Cable out (`up` false) or back in: HMP `set_link` on the guest's
+    /// network card (the first `type=nic` entry of `info network`). The
+    /// guest's driver sees its carrier go and come back.
+    pub fn set_link(&self, up: bool) -> Result<(), String> {
+        let info = self.monitor("info network")?;
+        let nic = nic_name(&info).ok_or_else(|| format!("no NIC in `info network`:\n{info}"))?;
+        let state = if up { "on" } else { "off" };
+        let out = self.monitor(&format!("set_link {nic} {state}"))?;
+        // The answer carries the command's echo; success prints nothing
+        // else, a failure "Error: ..." or "... not found".
+        if out.contains("rror") || out.contains("not found") {
+            Err(format!("set_link {nic} {state}: {out}"))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Press the ACPI power button (`system_powerdown`) once init holds the
     /// button's event device (a press before that is lost, as on real
     /// hardware before anything listens), and wait for the guest to power
@@ -514,4 +531,14 @@ fn forward_clashed(vm: &mut Vm, spec: &QemuSpec) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// The first network card's name in HMP `info network` output: the line
+/// `virtio-net-pci.0: index=0,type=nic,model=...`.
+fn nic_name(info: &str) -> Option<&str> {
+    info.lines()
+        .map(|l| l.trim_start_matches(|c: char| c.is_whitespace() || c == '\\'))
+        .find(|l| l.contains("type=nic"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim())
 }

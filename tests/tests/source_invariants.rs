@@ -22,6 +22,7 @@ const SANS_IO: &[&str] = &[
     "netcfg/src/ipconf.rs",
     "netcfg/src/lease.rs",
     "netcfg/src/msg.rs",
+    "netcfg/src/solicit.rs",
     "netcfg/src/wire.rs",
     "logfwd/src/format.rs",
     "logfwd/src/kmsg.rs",
