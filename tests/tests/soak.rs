@@ -48,10 +48,7 @@ fn serve(mut s: std::net::TcpStream, seen: Arc<Mutex<Seen>>) {
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        loop {
-            let Some(sp) = buf.iter().position(|&b| b == b' ') else {
-                break;
-            };
+        while let Some(sp) = buf.iter().position(|&b| b == b' ') {
             let Some(len) = std::str::from_utf8(&buf[..sp])
                 .ok()
                 .and_then(|l| l.parse::<usize>().ok())
@@ -247,7 +244,12 @@ fn soak_with_link_flaps_short_leases_and_a_log_flood() {
     std::thread::sleep(Duration::from_secs(40));
     let console = g.console();
     let r = readings(&console);
-    assert!(r.len() >= 4, "{} meter readings:\n{}", r.len(), g.console_tail(3000));
+    assert!(
+        r.len() >= 4,
+        "{} meter readings:\n{}",
+        r.len(),
+        g.console_tail(3000)
+    );
     let last_seq = r.last().map(|x| x.1).unwrap_or(0);
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
     let missing: Vec<u64> = (1..=last_seq).filter(|s| !seen.seqs.contains(s)).collect();
@@ -268,7 +270,10 @@ fn soak_with_link_flaps_short_leases_and_a_log_flood() {
     for name in ["init", "modload", "netcfg", "logfwd"] {
         let pts: Vec<(f64, f64, usize)> = half
             .iter()
-            .filter_map(|(t, _, m)| m.get(name).map(|(rss, fds)| (*t as f64 / 60.0, *rss as f64, *fds)))
+            .filter_map(|(t, _, m)| {
+                m.get(name)
+                    .map(|(rss, fds)| (*t as f64 / 60.0, *rss as f64, *fds))
+            })
             .collect();
         if pts.len() < 2 {
             report.push(format!("{name}: {} readings", pts.len()));
@@ -295,7 +300,12 @@ fn soak_with_link_flaps_short_leases_and_a_log_flood() {
             "{name} missing from a reading: {report:?}"
         );
     }
-    assert!(missing.is_empty(), "{} lines lost, first {:?}", missing.len(), &missing[..missing.len().min(20)]);
+    assert!(
+        missing.is_empty(),
+        "{} lines lost, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
     assert!(
         leases as u64 >= secs / 8,
         "only {leases} lease allocations in {secs} s of 4 s leases"

@@ -60,10 +60,21 @@ fn stats(t: u64, seq: u64) -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let rate: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100).max(1);
-    let interval: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30).max(1);
+    let rate: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100)
+        .max(1);
+    let interval: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(30)
+        .max(1);
     let start = Instant::now();
-    let mut console = std::fs::OpenOptions::new().write(true).open("/dev/console").ok();
+    let mut console = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/console")
+        .ok();
     let mut out = std::io::stdout();
     let mut seq = 0u64;
     let mut next_stats = 0u64;
