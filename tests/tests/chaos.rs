@@ -390,7 +390,12 @@ fn helpers_killed_again_and_again_come_back_health_and_watchdog_hold() {
             "{helper}: {}",
             lines_with(&c, helper).join("\n")
         );
-        assert_eq!(back.len(), 4);
+        assert_eq!(
+            back.len(),
+            4,
+            "{helper}:\n{}",
+            lines_with(&c, "chaos-app: ").join("\n")
+        );
         assert!(
             delays.windows(2).all(|w| w[0] <= w[1]) && delays.iter().all(|&d| d <= 30_000),
             "{helper}: growing and capped: {delays:?}"

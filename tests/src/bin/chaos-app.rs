@@ -21,8 +21,21 @@ fn env(name: &str) -> Option<String> {
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "chaos-app: {line}");
+    let _ = out.write_all(format!("chaos-app: {line}\n").as_bytes());
     let _ = out.flush();
+}
+
+/// Straight to /dev/console, not through logfwd: in kill mode logfwd is
+/// SIGKILLed, and lines it had read but not yet written die with it.
+fn say_console(line: &str) {
+    match std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        // One write(2): writeln! writes piece by piece, and other
+        // writers' lines land between the pieces.
+        Ok(mut c) => {
+            let _ = c.write_all(format!("chaos-app: {line}\n").as_bytes());
+        }
+        Err(_) => say(line),
+    }
 }
 
 fn main() {
@@ -71,7 +84,7 @@ fn kill_helpers() {
     let listener = match std::net::TcpListener::bind(("0.0.0.0", 8080)) {
         Ok(l) => l,
         Err(e) => {
-            say(&format!("cannot listen on 8080: {e}"));
+            say_console(&format!("cannot listen on 8080: {e}"));
             std::process::exit(1);
         }
     };
@@ -84,26 +97,26 @@ fn kill_helpers() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
     let helpers = env("chaosapp_kill").unwrap_or_else(|| "logfwd,netcfg,modload".into());
-    say(&format!(
+    say_console(&format!(
         "listening on 8080; killing {helpers} {rounds} times each"
     ));
     for round in 1..=rounds {
         for name in helpers.split(',').filter(|n| !n.is_empty()) {
             let Some(&pid) = pids_of(name).first() else {
-                say(&format!("no {name} running (round {round})"));
+                say_console(&format!("no {name} running (round {round})"));
                 std::process::exit(1);
             };
             // SAFETY: kill(2) on a pid we just read; no memory is touched.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let killed = Instant::now();
-            say(&format!("killed {name} pid {pid} (round {round})"));
+            say_console(&format!("killed {name} pid {pid} (round {round})"));
             loop {
                 if killed.elapsed() > Duration::from_secs(90) {
-                    say(&format!("{name} not back after 90 s"));
+                    say_console(&format!("{name} not back after 90 s"));
                     std::process::exit(1);
                 }
                 if let Some(new) = pids_of(name).into_iter().find(|&p| p != pid) {
-                    say(&format!(
+                    say_console(&format!(
                         "{name} back as pid {new} after {} ms",
                         killed.elapsed().as_millis()
                     ));
@@ -113,7 +126,7 @@ fn kill_helpers() {
             }
         }
     }
-    say("all helpers back");
+    say_console("all helpers back");
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }

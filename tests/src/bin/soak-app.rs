@@ -82,7 +82,8 @@ fn main() {
         let t = start.elapsed().as_secs();
         if t >= next_stats {
             if let Some(c) = console.as_mut() {
-                let _ = writeln!(c, "{}", stats(t, seq));
+                // One write(2), so no other writer splits the line.
+                let _ = c.write_all(format!("{}\n", stats(t, seq)).as_bytes());
             }
             next_stats = t + interval;
         }
