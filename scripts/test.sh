@@ -7,6 +7,16 @@ bash scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --release --workspace --bins
+# The soak (issue 26; tests/tests/soak.rs, #[ignore]d in a plain cargo
+# test): NODISTRO_SOAK_SECS (default 1800) of link flaps, 4 s leases and
+# a log flood, run once beside the rest of the suite (its guest takes
+# about a fifth of a core) and waited for at the end.
+soak_bin=$(cargo test -p nodistro-tests --test soak --no-run 2>&1 |
+  grep -o 'target/[^ )]*/deps/soak-[0-9a-f]*' | tail -n 1)
+[[ -x $soak_bin ]] || { echo "test.sh: the soak test did not build" >&2; exit 1; }
+"$soak_bin" --ignored --exact soak_with_link_flaps_short_leases_and_a_log_flood \
+  --nocapture >target/soak.log 2>&1 &
+soak_pid=$!
 cargo test --workspace --no-fail-fast
 # The libc-free nodistro-box with every tool (eyra, std rebuilt for size;
 # BENCHMARKS.md issue 17): built, and the whole end-to-end suite run again
@@ -17,6 +27,13 @@ cargo test --workspace --no-fail-fast
 LF=$(bash scripts/build-box.sh --libc-free)
 NODISTRO_TOOLS_DIR="$PWD/$LF" cargo test -p nodistro-tests --no-fail-fast
 NODISTRO_TOOLS_DIR="$PWD/$LF" cargo test -p nodistro-tests --test static_binaries --test box_tools -- --ignored
+if wait "$soak_pid"; then
+  grep -E '^soak: |test result' target/soak.log
+else
+  echo "test.sh: the soak failed:" >&2
+  tail -n 60 target/soak.log >&2
+  exit 1
+fi
 # Fuzzing (issue 26): every cargo-fuzz target of the tree with libFuzzer
 # for NODISTRO_FUZZ_SECONDS each (default 20) over its kept corpus; a
 # crash fails CI and its input joins the kept corpus. libFuzzer needs the
