@@ -1,6 +1,7 @@
 //! The boot-image readers as one function of untrusted bytes: what
 //! `nodistro build --format` and `nodistro run --image` read from files a
-//! user names (a kernel, an EFI stub, an image to boot). None may panic.
+//! user names (a kernel, an EFI stub, an image to boot, a signing key and
+//! certificate). None may panic.
 //! The cargo-fuzz target (packaging/fuzz) calls it, and a unit test runs it
 //! on stable over mutations of systemd's real stub and a kernel header.
 //!
@@ -27,6 +28,11 @@ pub fn boot_inputs(data: &[u8]) {
         0,
     );
     let _ = crate::qemu::image::detect(data);
+    // The signing key and certificate (`--sign-key`, `--sign-cert`) and
+    // what the signer printed.
+    let _ = crate::signcheck::key_pem(data);
+    let _ = crate::signcheck::cert_pem(data);
+    let _ = crate::signcheck::signer_failure(&String::from_utf8_lossy(data));
 }
 
 /// A build file (`nodistro build -f`), as its text: read into flags,
