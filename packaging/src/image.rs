@@ -94,6 +94,24 @@ fn file_mode(host_mode: u32) -> u32 {
     }
 }
 
+/// Create the missing parents of `path` in `nodes` as 0755 directories;
+/// the first parent that is not a directory is the error.
+pub fn make_parents(nodes: &mut BTreeMap<String, Node>, path: &str) -> Result<(), String> {
+    let mut end = 0;
+    while let Some(i) = path[end..].find('/') {
+        let parent = &path[..end + i];
+        match nodes.get(parent) {
+            None => {
+                nodes.insert(parent.to_string(), Node::Dir { mode: 0o755 });
+            }
+            Some(Node::Dir { .. }) => {}
+            Some(_) => return Err(parent.to_string()),
+        }
+        end += i + 1;
+    }
+    Ok(())
+}
+
 /// A set of entries keyed by normalised path (sorted: parents come first).
 #[derive(Debug, Default)]
 pub struct Image {
@@ -188,25 +206,10 @@ impl Image {
     }
 
     fn ensure_parents(&mut self, path: &str) -> Result<(), ImageError> {
-        let mut end = 0;
-        while let Some(i) = path[end..].find('/') {
-            let parent = &path[..end + i];
-            match self.nodes.get(parent) {
-                None => {
-                    self.nodes
-                        .insert(parent.to_string(), Node::Dir { mode: 0o755 });
-                }
-                Some(Node::Dir { .. }) => {}
-                Some(_) => {
-                    return Err(ImageError::ParentNotDir {
-                        path: path.to_string(),
-                        parent: parent.to_string(),
-                    })
-                }
-            }
-            end += i + 1;
-        }
-        Ok(())
+        make_parents(&mut self.nodes, path).map_err(|parent| ImageError::ParentNotDir {
+            path: path.to_string(),
+            parent,
+        })
     }
 
     /// Add an entry (parents are created as 0755 directories). A directory

@@ -231,26 +231,13 @@ impl Rootfs {
 
     /// Create the missing parents of `path` as 0755 directories.
     fn ensure_dirs(&mut self, layer: usize, path: &str) -> Result<(), LayerError> {
-        let mut end = 0;
-        while let Some(i) = path[end..].find('/') {
-            let parent = &path[..end + i];
-            match self.nodes.get(parent) {
-                None => {
-                    self.nodes
-                        .insert(parent.to_string(), Node::Dir { mode: 0o755 });
-                }
-                Some(Node::Dir { .. }) => {}
-                Some(_) => {
-                    return Err(LayerError::ParentNotDir {
-                        layer,
-                        path: path.into(),
-                        parent: parent.into(),
-                    })
-                }
+        crate::image::make_parents(&mut self.nodes, path).map_err(|parent| {
+            LayerError::ParentNotDir {
+                layer,
+                path: path.into(),
+                parent,
             }
-            end += i + 1;
-        }
-        Ok(())
+        })
     }
 
     /// Remove `path` and everything under it; whether anything was there.
