@@ -61,6 +61,22 @@ pub fn build_argv<'a>(app: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a s
 }
 
 /// Run the release `nodistro ARGS` and capture its output.
+/// A command that must fail with one stderr line holding every one of
+/// `needles` (the project's rule for bad input); returns that line.
+pub fn one_line_failure(o: &std::process::Output, needles: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "it should have failed:\n{err}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "one-line error expected:\n{err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+    err
+}
+
 pub fn nodistro(args: &[&str]) -> std::process::Output {
     Command::new(release_bin("nodistro"))
         .args(args)

@@ -190,16 +190,8 @@ fn fails_with(args: &[&str], build: bool, needles: &[&str]) {
             .output()
             .expect("run nodistro")
     };
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} succeeded: {err}");
-    assert_eq!(
-        err.trim().lines().count(),
-        1,
-        "{args:?}: not one line:\n{err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
-    }
+    eprintln!("{args:?}");
+    nodistro_tests::one_line_failure(&out, needles);
 }
 
 fn no_files_left(dir: &Path) {

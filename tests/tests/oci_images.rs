@@ -371,10 +371,9 @@ fn refused(t: &TempDir, name: &str, needle: &str, make: impl FnOnce(&Path)) {
         .arg(&out)
         .output()
         .expect("run nodistro");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{name}: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "{name}: {err}");
-    assert!(err.contains(needle), "{name}: {needle:?} missing: {err}");
+    eprintln!("{name}");
+    nodistro_tests::one_line_failure(&o, &[needle]);
+    assert_eq!(o.status.code(), Some(1), "{name}");
     assert!(!out.exists(), "{name}: output written");
     let leftovers: Vec<_> = std::fs::read_dir(t.path())
         .expect("dir")

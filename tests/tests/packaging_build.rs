@@ -35,14 +35,7 @@ fn ok(o: &Output) -> String {
 }
 
 fn failed(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "nodistro should have failed:\n{err}");
-    assert_eq!(
-        err.trim().lines().count(),
-        1,
-        "one-line error expected:\n{err}"
-    );
-    err
+    nodistro_tests::one_line_failure(o, &[])
 }
 
 fn s(p: &Path) -> &str {

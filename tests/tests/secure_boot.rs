@@ -306,17 +306,8 @@ fn boot_secure(image: &Path, what: &str) {
 /// NODISTRO ARGS expecting failure: one stderr line holding every NEEDLE,
 /// and no output file.
 fn fails_with(out_file: &Path, args: &[&str], needles: &[&str]) {
-    let r = nodistro_build(args);
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(!r.status.success(), "{args:?} succeeded: {err}");
-    assert_eq!(
-        err.trim().lines().count(),
-        1,
-        "{args:?}: not one line:\n{err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
-    }
+    eprintln!("{args:?}");
+    nodistro_tests::one_line_failure(&nodistro_build(args), needles);
     assert!(!out_file.exists(), "{args:?} left {}", out_file.display());
     let dir = out_file.parent().expect("a directory");
     let name = out_file.file_name().expect("a name").to_string_lossy();
