@@ -69,7 +69,13 @@ if [[ $arch == aarch64 ]]; then
   RUSTC="$rustc" RUSTDOC="$(dirname "$rustc")/rustdoc" CARGO_TARGET_DIR="$tdir" \
     "$cargo" build --release --target aarch64-unknown-linux-gnu \
     -p nodistro-box -p nodistro-demo-app "${feat[@]}" >&2
-  echo "$tdir/aarch64-unknown-linux-gnu/release"
+  out=$tdir/aarch64-unknown-linux-gnu/release
+  # This machine cannot run the box to ask it (--list): nodistro build
+  # reads its tools from here, and the links are made from the same list.
+  tools=${tools:-init,modload,netcfg,logfwd}
+  echo "$tools" >"$out/nodistro-box.features"
+  for t in ${tools//,/ }; do ln -sfn nodistro-box "$out/$t"; done
+  echo "$out"
   exit 0
 fi
 if [[ $libc_free == 1 ]]; then

@@ -44,6 +44,17 @@ impl std::str::FromStr for Format {
 }
 
 impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Initramfs => "initramfs",
+            Format::Uki => "uki",
+            Format::Disk => "disk",
+            Format::Iso => "iso",
+            Format::Oci => "oci",
+        }
+    }
+
     /// The default output file name.
     pub fn default_output(self) -> &'static str {
         match self {
@@ -117,6 +128,11 @@ pub enum BootableError {
     Fat(#[source] FatError),
     #[error("cannot build the ISO")]
     Iso(#[source] IsoError),
+    #[error("--format {format} is not built for {arch} yet: use --format initramfs and nodistro run --arch {arch}")]
+    ArchFormat {
+        format: &'static str,
+        arch: &'static str,
+    },
     #[error("--data-size is only for --format disk")]
     DataSizeNotDisk,
     #[error("--cmdline {0:?} contains a newline or NUL; give one line")]
@@ -218,6 +234,7 @@ fn pin_modules(args: &mut BuildArgs) -> Result<(), BootableError> {
         return Ok(());
     };
     let bytes = std::fs::read(&path).map_err(|e| BootableError::KernelRead(path.clone(), e))?;
+    build::check_kernel_arch(args, &path)?;
     let release = release_of_file(&path, &bytes);
     check_release(args, &path, release.as_deref())
 }
@@ -242,8 +259,16 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
         return Err(BuildError::NotAFile(output).into());
     }
+    let arch = build::target_arch(args);
+    if arch != crate::arch::Arch::X86_64 {
+        return Err(BootableError::ArchFormat {
+            format: format.name(),
+            arch: arch.name(),
+        });
+    }
     // The kernel, checked before anything slow.
     let kpath = kernel_path(args)?;
+    build::check_kernel_arch(args, &kpath)?;
     let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
     let info =
         uki::inspect_kernel(&kbytes).map_err(|e| BootableError::KernelBad(kpath.clone(), e))?;
