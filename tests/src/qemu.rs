@@ -156,6 +156,37 @@ pub struct BootOpts {
     pub restrict: bool,
 }
 
+/// The directory of the aarch64 nodistro-box and demo-app, built once per
+/// test process by `scripts/build-box.sh --arch aarch64` (cargo's own
+/// cache makes it quick after the first time).
+pub fn aarch64_tools() -> PathBuf {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = crate::workspace_root();
+        let out = Command::new(root.join("scripts/build-box.sh"))
+            .args(["--arch", "aarch64"])
+            .current_dir(&root)
+            .output()
+            .map_err(|e| format!("cannot run scripts/build-box.sh: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().last() {
+            Some(dir) if out.status.success() => Ok(root.join(dir.trim())),
+            _ => Err(format!(
+                "scripts/build-box.sh --arch aarch64 failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(15)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 impl BootOpts {
     /// Defaults: virtio NIC, no forwards, 256 MB, 120 s.
     pub fn new(initrd: &Path) -> Self {
@@ -174,6 +205,13 @@ impl BootOpts {
             serial_input: false,
             restrict: false,
         }
+    }
+
+    /// A guest of `arch`: its default machine (aarch64: `virt`, Debian's
+    /// arm64 kernel from the cache).
+    pub fn arch(mut self, arch: nodistro_packaging::arch::Arch) -> Self {
+        self.machine = nodistro_packaging::qemu::Machine::default_for(arch);
+        self
     }
 
     /// Boot a UKI, disk or ISO (`nodistro run --image`) instead.
@@ -269,7 +307,8 @@ impl Guest {
     /// Boot the Debian kernel with `opts.initrd`. Panics (naming the
     /// package to install) when QEMU or the kernel is missing.
     pub fn boot(opts: BootOpts) -> Guest {
-        let qemu = require_program("qemu-system-x86_64", "qemu-system-x86");
+        let (program, package) = opts.machine.arch().qemu();
+        let qemu = require_program(program, package);
         let kernel = if opts.image.is_some() {
             PathBuf::new()
         } else {
@@ -278,8 +317,11 @@ impl Guest {
                 "initramfs {} does not exist",
                 opts.initrd.display()
             );
-            if opts.machine == nodistro_packaging::qemu::Machine::Microvm {
-                // See resolve_kernel_for: microvm boots the bzImage.
+            if opts.machine == nodistro_packaging::qemu::Machine::Microvm
+                || opts.machine.arch() != nodistro_packaging::arch::Arch::X86_64
+            {
+                // See resolve_kernel_for: microvm boots the bzImage; virt
+                // Debian's arm64 Image from the cache.
                 nodistro_packaging::qemu::resolve_kernel_for(None, false, opts.machine)
                     .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)))
             } else {
@@ -305,7 +347,7 @@ impl Guest {
                 None => {
                     let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
                     spec.append = opts.append.clone();
-                    spec.machine = opts.machine;
+                    spec.set_machine(opts.machine);
                     (spec, BootFiles::default())
                 }
             };
