@@ -95,7 +95,7 @@ impl std::str::FromStr for Machine {
             "microvm" => Ok(Machine::Microvm),
             "virt" => Ok(Machine::Virt),
             _ => Err(format!(
-                "unknown machine {s:?}: use pc, q35, microvm or virt (aarch64; see qemu-system-x86_64 -machine help)"
+                "unknown machine {s:?}: use pc, q35 or microvm (x86_64), or virt (aarch64); see qemu-system-x86_64 -machine help"
             )),
         }
     }
