@@ -64,6 +64,30 @@ impl Arch {
         }
     }
 
+    /// The removable-media boot file UEFI firmware looks for.
+    pub fn efi_boot_file(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "EFI/BOOT/BOOTX64.EFI",
+            Arch::Aarch64 => "EFI/BOOT/BOOTAA64.EFI",
+        }
+    }
+
+    /// systemd's EFI stub in Debian's systemd-boot-efi of this architecture.
+    pub fn efi_stub(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "/usr/lib/systemd/boot/efi/linuxx64.efi.stub",
+            Arch::Aarch64 => "/usr/lib/systemd/boot/efi/linuxaa64.efi.stub",
+        }
+    }
+
+    /// The serial console of QEMU's machines of this architecture.
+    pub fn serial_console(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "ttyS0",
+            Arch::Aarch64 => "ttyAMA0",
+        }
+    }
+
     /// What to run to build a nodistro-box (and demo app) for it.
     pub fn box_hint(self) -> &'static str {
         match self {

@@ -183,7 +183,10 @@ pub fn main(mut args: BuildArgs, start: std::time::Instant) -> i32 {
 fn kernel_path(args: &BuildArgs) -> Result<PathBuf, BootableError> {
     match &args.kernel {
         Some(k) => Ok(k.clone()),
-        None => kernel::find_kernel().map_err(BootableError::Kernel),
+        None => match build::foreign_kernel(args)? {
+            Some(k) => Ok(k.vmlinuz),
+            None => kernel::find_kernel().map_err(BootableError::Kernel),
+        },
     }
 }
 
@@ -248,7 +251,11 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let cmdline = args
         .cmdline
         .clone()
-        .unwrap_or_else(|| uki::DEFAULT_CMDLINE.to_string());
+        .unwrap_or_else(|| match build::target_arch(args) {
+            crate::arch::Arch::X86_64 => uki::DEFAULT_CMDLINE.to_string(),
+            // virt's PL011 under AAVMF (no VGA console on virt).
+            crate::arch::Arch::Aarch64 => "console=ttyAMA0 panic=-1".to_string(),
+        });
     if cmdline.contains(['\n', '\0']) {
         return Err(BootableError::BadCmdline(cmdline));
     }
@@ -260,7 +267,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         return Err(BuildError::NotAFile(output).into());
     }
     let arch = build::target_arch(args);
-    if arch != crate::arch::Arch::X86_64 {
+    if arch != crate::arch::Arch::X86_64 && format == Format::Iso {
         return Err(BootableError::ArchFormat {
             format: format.name(),
             arch: arch.name(),
@@ -280,10 +287,13 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     }
     let release = info.release.clone().or_else(|| kernel::release_of(&kpath));
     check_release(args, &kpath, release.as_deref())?;
-    let stub_path = args
-        .efi_stub
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(uki::DEFAULT_STUB));
+    let stub_path = match (&args.efi_stub, arch) {
+        (Some(p), _) => p.clone(),
+        (None, crate::arch::Arch::X86_64) => PathBuf::from(uki::DEFAULT_STUB),
+        // Another architecture's stub: its systemd-boot-efi, fetched.
+        (None, a) => crate::debkernel::package_file(a, uki::STUB_PACKAGE, a.efi_stub())
+            .map_err(|e| BuildError::Fetch(a.debian(), e))?,
+    };
     if !stub_path.is_file() {
         return Err(BootableError::StubMissing(stub_path));
     }
@@ -321,7 +331,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     };
     let esp = |hidden: u32, label: &str| {
         fat::build(
-            &[("EFI/BOOT/BOOTX64.EFI", &efi)],
+            &[(arch.efi_boot_file(), &efi)],
             &FatOptions {
                 label,
                 mtime,

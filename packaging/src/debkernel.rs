@@ -31,6 +31,8 @@ pub enum FetchError {
     Unpack(String, String),
     #[error("depmod -b on {0}'s modules failed: {1}")]
     Depmod(String, String),
+    #[error("{0} holds no {1}")]
+    NotInPackage(String, String),
     #[error("cannot write the kernel cache {}", .0.display())]
     Cache(PathBuf, #[source] std::io::Error),
 }
@@ -79,9 +81,52 @@ fn cached(dir: &Path, release: &str) -> DebKernel {
     }
 }
 
+/// A file of Debian's package `pkg` for `arch` (systemd's aarch64 EFI
+/// stub from `systemd-boot-efi:arm64`): downloaded and unpacked into the
+/// cache on first use, `cache_root(arch)/pkg/` holding the package's tree.
+pub fn package_file(arch: Arch, pkg: &str, path: &str) -> Result<PathBuf, FetchError> {
+    let root = cache_root(arch);
+    let dir = root.join(pkg);
+    let file = dir.join(path.trim_start_matches('/'));
+    if file.is_file() {
+        return Ok(file);
+    }
+    std::fs::create_dir_all(&root).map_err(|e| FetchError::Cache(root.clone(), e))?;
+    let tmp = root.join(format!(".{pkg}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| FetchError::Cache(tmp.clone(), e))?;
+    let qualified = format!("{pkg}:{}", arch.debian());
+    let result = download_unpack(&qualified, &tmp).and_then(|()| {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(tmp.join("root"), &dir).map_err(|e| FetchError::Cache(dir.clone(), e))
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    result?;
+    if file.is_file() {
+        Ok(file)
+    } else {
+        Err(FetchError::NotInPackage(qualified, path.to_string()))
+    }
+}
+
 /// Download `pkg` into `tmp`, unpack it to `tmp/root` and run depmod there.
 fn unpack(arch: Arch, pkg: &str, release: &str, tmp: &Path) -> Result<(), FetchError> {
     let qualified = format!("{pkg}:{}", arch.debian());
+    download_unpack(&qualified, tmp)?;
+    let root = tmp.join("root");
+    let out = run(
+        "depmod",
+        Command::new("depmod").arg("-b").arg(&root).arg(release),
+    )?;
+    if !out.status.success() {
+        return Err(FetchError::Depmod(qualified, last_line(&out.stderr)));
+    }
+    Ok(())
+}
+
+/// `apt-get download QUALIFIED` into `tmp`, `dpkg-deb -x` to `tmp/root`.
+fn download_unpack(qualified: &str, tmp: &Path) -> Result<(), FetchError> {
+    let qualified = qualified.to_string();
     eprintln!("nodistro: fetching {qualified} (apt-get download) into the cache");
     let out = run(
         "apt-get",
@@ -107,13 +152,6 @@ fn unpack(arch: Arch, pkg: &str, release: &str, tmp: &Path) -> Result<(), FetchE
         return Err(FetchError::Unpack(qualified, last_line(&out.stderr)));
     }
     let _ = std::fs::remove_file(&deb);
-    let out = run(
-        "depmod",
-        Command::new("depmod").arg("-b").arg(&root).arg(release),
-    )?;
-    if !out.status.success() {
-        return Err(FetchError::Depmod(qualified, last_line(&out.stderr)));
-    }
     Ok(())
 }
 

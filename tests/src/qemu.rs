@@ -22,7 +22,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nodistro_packaging::qemu::{image_spec, BootFiles};
+use nodistro_packaging::qemu::{image_spec_for, BootFiles};
 pub use nodistro_packaging::qemu::{Firmware, Nic, Outcome};
 
 /// The kernel QEMU boots: the newest /boot/vmlinuz-*, uncompressed into the
@@ -342,7 +342,7 @@ impl Guest {
                 })
                 .collect();
             let (mut spec, files) = match &opts.image {
-                Some(img) => image_spec(img, opts.firmware, None)
+                Some(img) => image_spec_for(img, opts.firmware, None, opts.machine.arch())
                     .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
                 None => {
                     let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());

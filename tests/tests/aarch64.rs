@@ -67,6 +67,64 @@ fn aarch64_demo_gets_a_lease_answers_through_a_forward_and_powers_off() {
     );
 }
 
+#[test]
+fn aarch64_uki_and_disk_boot_through_aavmf_answer_and_power_off() {
+    let dir = aarch64_tools();
+    let app = dir.join("demo-app");
+    let (dir_s, app_s) = (dir.display().to_string(), app.display().to_string());
+    for format in ["uki", "disk"] {
+        let t = TempDir::new("aarch64-image");
+        let out = t.path().join(format!("demo.{format}"));
+        let o = nodistro(&[
+            "build",
+            "--arch",
+            "aarch64",
+            "--tools-dir",
+            &dir_s,
+            "--app",
+            &app_s,
+            "--format",
+            format,
+            "-o",
+            &out.display().to_string(),
+        ]);
+        let log = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{format}: {log}");
+        let mut g = Guest::boot(
+            BootOpts::image(&out)
+                .arch(Arch::Aarch64)
+                .forward(8080)
+                .restrict()
+                .timeout(BOOT + Duration::from_secs(120)),
+        );
+        // systemd's linuxaa64 stub hands the embedded initramfs over.
+        g.expect_line(
+            "EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID",
+            BOOT,
+        );
+        g.http_poll(8080, "/", "Hello from nodistro", BOOT)
+            .unwrap_or_else(|e| panic!("{format}: no answer through the forward: {e}"));
+        // Under firmware virt has ACPI: the ACPI power button, built in,
+        // whose evdev handler coldplug finds on /sys/class/input.
+        assert_eq!(
+            g.power_button(Duration::from_secs(120)),
+            Outcome::PoweredOff,
+            "{format}"
+        );
+        let console = g.console();
+        assert!(
+            console.contains("Power Button"),
+            "{format}: {}",
+            g.console_tail(3000)
+        );
+        assert!(
+            console.contains("reboot: Power down"),
+            "{format}: {}",
+            g.console_tail(3000)
+        );
+    }
+}
+
 /// The one line a refused `nodistro` printed (stderr), checked to be one.
 fn one_line(args: &[&str]) -> String {
     let out = nodistro(args);

@@ -4,12 +4,17 @@
 //! around a bare UKI), removed when the boot is over.
 
 use super::{Machine, QemuSpec};
+use crate::arch::Arch;
 use std::path::{Path, PathBuf};
 
 /// OVMF's paths in Debian's ovmf package.
 pub const OVMF_CODE: &str = "OVMF_CODE_4M.fd";
 pub const OVMF_VARS: &str = "OVMF_VARS_4M.fd";
 pub const OVMF_DIR: &str = "/usr/share/OVMF";
+/// The aarch64 UEFI firmware (EDK II's ArmVirtQemu) of `qemu-efi-aarch64`.
+pub const AAVMF_CODE: &str = "AAVMF_CODE.fd";
+pub const AAVMF_VARS: &str = "AAVMF_VARS.fd";
+pub const AAVMF_DIR: &str = "/usr/share/AAVMF";
 
 /// What an image file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +115,8 @@ pub enum ImageError {
     NeedsUefi { path: PathBuf, kind: &'static str },
     #[error("OVMF firmware {} not found: install the Debian package ovmf (apt-get install ovmf), or point --ovmf-dir at a directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd", .0.display())]
     OvmfMissing(PathBuf),
+    #[error("AAVMF firmware {} not found: install the Debian package qemu-efi-aarch64 (apt-get install qemu-efi-aarch64), or point --ovmf-dir at a directory holding AAVMF_CODE.fd and AAVMF_VARS.fd", .0.display())]
+    AavmfMissing(PathBuf),
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -161,6 +168,18 @@ pub fn image_spec(
     firmware: Option<Firmware>,
     ovmf_dir: Option<&Path>,
 ) -> Result<(QemuSpec, BootFiles), ImageError> {
+    image_spec_for(path, firmware, ovmf_dir, Arch::X86_64)
+}
+
+/// [`image_spec`] for an image of `arch`: aarch64 images boot on `virt`
+/// through AAVMF (`qemu-efi-aarch64`; `ovmf_dir` then names the directory
+/// of AAVMF_CODE.fd and AAVMF_VARS.fd).
+pub fn image_spec_for(
+    path: &Path,
+    firmware: Option<Firmware>,
+    ovmf_dir: Option<&Path>,
+    arch: Arch,
+) -> Result<(QemuSpec, BootFiles), ImageError> {
     let kind = kind_of(path)?;
     let firmware = firmware.unwrap_or(default_firmware(kind));
     let mut files = BootFiles::default();
@@ -184,7 +203,7 @@ pub fn image_spec(
             // Firmware boots /EFI/BOOT/BOOTX64.EFI from a FAT file system.
             let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
             let fs = crate::fat::build(
-                &[("EFI/BOOT/BOOTX64.EFI", &uki)],
+                &[(arch.efi_boot_file(), &uki)],
                 &crate::fat::FatOptions {
                     label: "UKI",
                     mtime: 0,
@@ -217,18 +236,28 @@ pub fn image_spec(
         }
         Firmware::Bios => {}
         Firmware::Uefi => {
-            let dir = ovmf_dir.unwrap_or(Path::new(OVMF_DIR));
-            let code = dir.join(OVMF_CODE);
-            let template = dir.join(OVMF_VARS);
+            let (dir, code_name, vars_name) = match arch {
+                Arch::X86_64 => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
+                Arch::Aarch64 => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
+            };
+            let dir = ovmf_dir.unwrap_or(Path::new(dir));
+            let code = dir.join(code_name);
+            let template = dir.join(vars_name);
             for p in [&code, &template] {
                 if !p.is_file() {
-                    return Err(ImageError::OvmfMissing(p.clone()));
+                    return Err(match arch {
+                        Arch::X86_64 => ImageError::OvmfMissing(p.clone()),
+                        Arch::Aarch64 => ImageError::AavmfMissing(p.clone()),
+                    });
                 }
             }
             let vars = temp_path("ovmf-vars.fd");
             files.0.push(vars.clone());
             std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
-            spec.machine = Machine::Q35;
+            spec.set_machine(match arch {
+                Arch::X86_64 => Machine::Q35,
+                Arch::Aarch64 => Machine::Virt,
+            });
             spec.ovmf = Some(Ovmf { code, vars });
         }
     }

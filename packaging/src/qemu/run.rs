@@ -1,6 +1,6 @@
 //! `nodistro run`: the command-line front of the launcher.
 
-use super::image::{image_spec, kind_of, BootFiles, Firmware, ImageKind};
+use super::image::{image_spec_for, kind_of, BootFiles, Firmware, ImageKind};
 use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm, EXIT_USAGE};
 use crate::arch::Arch;
 use argh::FromArgs;
@@ -34,7 +34,8 @@ pub struct RunArgs {
     #[argh(option)]
     pub firmware: Option<Firmware>,
     /// directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd (default
-    /// /usr/share/OVMF, package ovmf)
+    /// /usr/share/OVMF, package ovmf; aarch64: AAVMF_CODE.fd and
+    /// AAVMF_VARS.fd, /usr/share/AAVMF, package qemu-efi-aarch64)
     #[argh(option)]
     pub ovmf_dir: Option<PathBuf>,
     /// boot the kernel file exactly as given (no uncompressed cache)
@@ -168,13 +169,15 @@ pub fn main(args: RunArgs) -> i32 {
     }
     let (mut spec, _files) = match (image, initrd) {
         (Some(img), _) => {
-            if machine.arch() != Arch::X86_64 {
-                return usage("--image boots x86_64 images only for now; boot an aarch64 initramfs with --initrd");
-            }
             if !args.append.is_empty() {
                 return usage("--append does not reach a UKI, disk or ISO: its command line is set when it is built (nodistro build --cmdline)");
             }
-            match image_spec(&img, args.firmware, args.ovmf_dir.as_deref()) {
+            match image_spec_for(
+                &img,
+                args.firmware,
+                args.ovmf_dir.as_deref(),
+                machine.arch(),
+            ) {
                 Ok((mut spec, files)) => {
                     if spec.ovmf.is_none() {
                         spec.machine = machine;
