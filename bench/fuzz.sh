@@ -4,7 +4,8 @@
 # targets, `cargo +nightly fuzz run` runs each with libFuzzer over a scratch
 # copy of the kept corpus (`<crate>/fuzz/corpus/<target>/`). A crash input
 # is copied into the kept corpus (the stable tests then run it on every CI
-# build) and the script exits 1 after the table.
+# build) and the script exits 1 after the table; so does a target that
+# did not run (a build failure).
 #
 #   bench/fuzz.sh [SECONDS] [FILTER]   FILTER: run only targets whose
 #                                      "crate/target" contains it
@@ -23,6 +24,7 @@ command -v cargo-fuzz >/dev/null || { echo "fuzz.sh: cargo-fuzz missing (cargo i
 
 printf '%-12s %-12s %8s %12s %10s %8s\n' crate target seconds executions exec/s crashes
 total_crashes=0
+not_run=0
 for dir in "$root"/*/fuzz; do
   [ -f "$dir/Cargo.toml" ] || continue
   crate_dir=$(dirname "$dir")
@@ -50,9 +52,11 @@ for dir in "$root"/*/fuzz; do
       echo "fuzz.sh: $crate/$t did not run; see $log" >&2
       tail -5 "$log" >&2
       runs=0
+      not_run=$((not_run + 1))
     fi
     total_crashes=$((total_crashes + crashes))
     printf '%-12s %-12s %8s %12s %10s %8s\n' "$crate" "$t" "$secs" "$runs" "$((runs / (secs > 0 ? secs : 1)))" "$crashes"
   done
 done
-[ "$total_crashes" -eq 0 ]
+[ "$not_run" -eq 0 ] || echo "fuzz.sh: $not_run targets did not run" >&2
+[ "$total_crashes" -eq 0 ] && [ "$not_run" -eq 0 ]

@@ -27,6 +27,10 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "kernel: $K"
 build initramfs -o "$W/initrd.img"
 build uki --format uki -o "$W/app.efi"
+# Secure Boot (issue 24): the same UKI signed with OVMF's snakeoil key.
+openssl pkey -in /usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil -out "$W/db.key"
+build "signed uki" --format uki -o "$W/signed.efi" --sign-key "$W/db.key" \
+  --sign-cert /usr/share/ovmf/PkKek-1-snakeoil.pem
 build disk --format disk -o "$W/app.img"
 build iso --format iso -o "$W/app.iso"
 # xorriso alone on a tree of the same files and sizes as the ISO build stages.
@@ -45,7 +49,7 @@ echo "xorriso alone on the staged tree: $(($(ms) - t0)) ms"
 echo
 echo "| output | file bytes | allocated bytes |"
 echo "|---|---:|---:|"
-for f in initrd.img app.efi app.img app.iso; do
+for f in initrd.img app.efi signed.efi app.img app.iso; do
   echo "| $f | $(stat -c %s "$W/$f") | $(( $(stat -c %b "$W/$f") * 512 )) |"
 done
 echo "| kernel $(basename "$K") (beside the initramfs) | $(stat -c %s "$K") | |"
@@ -77,6 +81,7 @@ for r in $(seq 1 "$RUNS"); do
   boot "initramfs, -kernel vmlinux (nodistro run's default)" --initrd "$W/initrd.img" --kernel "$K"
   boot "initramfs, -kernel vmlinuz (compressed, as in the images)" --initrd "$W/initrd.img" --kernel "$K" --raw-kernel
   boot "UKI on OVMF (q35)" --image "$W/app.efi"
+  boot "signed UKI on OVMF with Secure Boot (q35, SMM)" --image "$W/signed.efi" --secure-boot
   boot "disk on OVMF (q35)" --image "$W/app.img"
   boot "ISO on SeaBIOS (pc)" --image "$W/app.iso"
   boot "ISO on OVMF (q35)" --image "$W/app.iso" --firmware uefi

@@ -49,6 +49,9 @@ pkgs=(
   ca-certificates   # the bundle nodistro build --ca-certs packs by default
   ovmf              # UEFI firmware: boots UKIs, disks and ISOs (nodistro run --image)
   systemd-boot-efi  # linuxx64.efi.stub, the EFI stub of every UKI
+  osslsigncode      # signs the UKI for Secure Boot (--sign-key), with a fixed signing time
+  sbsigntool        # sbverify checks those signatures in the tests
+  openssl           # the tests take the passphrase off OVMF's snakeoil key
   isolinux          # isolinux.bin, isohdpfx.bin: the ISO's BIOS boot
   syslinux-common   # ldlinux.c32, which isolinux.bin loads
   xorriso           # writes the hybrid ISO; checks it in the tests
@@ -126,4 +129,10 @@ fi
 # rsyslog's package may start a system daemon; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q rsyslog 2>/dev/null; then
   systemctl stop rsyslog || true
+fi
+# cargo-fuzz for the libFuzzer runs of scripts/test.sh, where the machine
+# has a nightly toolchain beside stable (libFuzzer needs it).
+if cargo +nightly --version >/dev/null 2>&1 && ! command -v cargo-fuzz >/dev/null; then
+  echo "setup: installing cargo-fuzz (libFuzzer runs on the nightly toolchain)"
+  cargo install --version 0.13.2 cargo-fuzz
 fi

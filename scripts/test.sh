@@ -17,3 +17,14 @@ cargo test --workspace --no-fail-fast
 LF=$(bash scripts/build-box.sh --libc-free)
 NODISTRO_TOOLS_DIR="$PWD/$LF" cargo test -p nodistro-tests --no-fail-fast
 NODISTRO_TOOLS_DIR="$PWD/$LF" cargo test -p nodistro-tests --test static_binaries --test box_tools -- --ignored
+# Fuzzing (issue 26): every cargo-fuzz target of the tree with libFuzzer
+# for NODISTRO_FUZZ_SECONDS each (default 20) over its kept corpus; a
+# crash fails CI and its input joins the kept corpus. libFuzzer needs the
+# nightly toolchain the machine image has beside stable (setup.sh installs
+# cargo-fuzz); without it the stable harness tests above, which run every
+# target over its corpus and mutations, are what remains.
+if cargo +nightly --version >/dev/null 2>&1 && command -v cargo-fuzz >/dev/null; then
+  bash bench/fuzz.sh "${NODISTRO_FUZZ_SECONDS:-20}"
+else
+  echo "test.sh: no nightly toolchain or cargo-fuzz here: libFuzzer runs skipped"
+fi

@@ -547,6 +547,42 @@ impl Transport for Udp {
     }
 }
 
+/// Whether a server that accepts but does not read has been reported:
+/// once when a write made no progress for [`STALLED`], once when it
+/// moves again (a stuck server is one condition, not a line per retry).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StallReport {
+    since: Option<Instant>,
+    said: bool,
+}
+
+impl StallReport {
+    /// A write made no progress at `now`: the line to say, the first time
+    /// the stall has lasted [`STALLED`].
+    pub fn no_progress(&mut self, now: Instant, what: &str) -> Option<String> {
+        let since = *self.since.get_or_insert(now);
+        if self.said || now.saturating_duration_since(since) < STALLED {
+            return None;
+        }
+        self.said = true;
+        Some(format!(
+            "{what}: the server stopped reading (no progress for {} s); the oldest messages are dropped while it does",
+            STALLED.as_secs()
+        ))
+    }
+
+    /// A write made progress.
+    pub fn progress(&mut self) {
+        self.since = None;
+    }
+
+    /// A batch was delivered whole: the line to say if a stall was said.
+    pub fn delivered(&mut self, what: &str) -> Option<String> {
+        self.since = None;
+        std::mem::take(&mut self.said).then(|| format!("{what}: the server reads again"))
+    }
+}
+
 /// A remote syslog server over TCP with RFC 6587 octet counting.
 pub struct Tcp {
     addr: SocketAddr,
@@ -559,6 +595,7 @@ pub struct Tcp {
     ends: Vec<usize>,
     /// One record's formatted text, the last timestamp.
     scratch: Scratch,
+    stall: StallReport,
 }
 
 impl Tcp {
@@ -571,6 +608,7 @@ impl Tcp {
             buf: Vec::new(),
             ends: Vec::new(),
             scratch: Scratch::default(),
+            stall: StallReport::default(),
         }
     }
 
@@ -626,6 +664,8 @@ impl Transport for Tcp {
             encoding.wire_into(&f.bytes, &mut self.scratch, &mut buf);
             ends.push(buf.len());
         }
+        let what = self.describe();
+        let mut stall = std::mem::take(&mut self.stall);
         let result = self
             .connect(give_up)
             .map_err(|e| (0, e))
@@ -634,19 +674,33 @@ impl Transport for Tcp {
                 while written < buf.len() {
                     match stream.write(&buf[written..]) {
                         Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
-                        Ok(n) => written += n,
+                        Ok(n) => {
+                            written += n;
+                            stall.progress();
+                        }
                         Err(e)
                             if matches!(
                                 e.kind(),
                                 io::ErrorKind::WouldBlock
                                     | io::ErrorKind::TimedOut
                                     | io::ErrorKind::Interrupted
-                            ) && give_up.is_none_or(|d| Instant::now() < d) => {}
+                            ) && give_up.is_none_or(|d| Instant::now() < d) =>
+                        {
+                            if let Some(line) = stall.no_progress(Instant::now(), &what) {
+                                timeline::log("logfwd", &line);
+                            }
+                        }
                         Err(e) => return Err((written, e)),
                     }
                 }
                 Ok(())
             });
+        if result.is_ok() {
+            if let Some(line) = stall.delivered(&what) {
+                timeline::log("logfwd", &line);
+            }
+        }
+        self.stall = stall;
         self.buf = buf;
         let result = result.map_err(|(written, e)| {
             self.stream = None;
@@ -859,6 +913,36 @@ mod tests {
 
     /// A sink that fails to deliver never makes the reader wait (the app
     /// must not stop for a dead server): no room to respect.
+    #[test]
+    fn a_stalled_server_is_reported_once_and_its_return_once() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut r = StallReport::default();
+        assert_eq!(r.no_progress(ms(0), "tcp://x"), None);
+        assert_eq!(r.no_progress(ms(500), "tcp://x"), None);
+        // Progress restarts the clock.
+        r.progress();
+        assert_eq!(r.no_progress(ms(1200), "tcp://x"), None);
+        let said = r.no_progress(ms(2200), "tcp://x");
+        assert!(
+            said.as_deref()
+                .is_some_and(|s| s.starts_with("tcp://x: the server stopped reading")),
+            "{said:?}"
+        );
+        for n in 3..100 {
+            assert_eq!(r.no_progress(ms(n * 500), "tcp://x"), None, "said once");
+        }
+        r.progress();
+        assert_eq!(
+            r.delivered("tcp://x").as_deref(),
+            Some("tcp://x: the server reads again")
+        );
+        assert_eq!(r.delivered("tcp://x"), None);
+        // A delivery without a stall said nothing says nothing.
+        assert_eq!(r.no_progress(ms(60_000), "tcp://x"), None);
+        assert_eq!(r.delivered("tcp://x"), None);
+    }
+
     #[test]
     fn no_back_pressure_while_failing() {
         let got = Arc::new(Mutex::new(Vec::new()));

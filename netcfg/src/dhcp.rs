@@ -85,6 +85,11 @@ pub const REQUEST_FLOOR: u64 = SEC;
 pub const DECLINE_WAIT: u64 = 10 * SEC;
 /// REQUEST retransmissions before going back to DISCOVER.
 const MAX_REQUESTS: u32 = 4;
+/// After a DHCPNAK the search starts again at once; after the 2nd, 3rd ...
+/// in a row (no lease in between) it waits 1 s, 2 s ... up to this: a
+/// server that NAKs everything once got 108,226 REQUESTs (and as many
+/// console lines) in 30 s.
+pub const NAK_WAIT_MAX: u64 = 64 * SEC;
 
 pub struct Client {
     cfg: ClientConfig,
@@ -107,6 +112,11 @@ pub struct Client {
     /// The acknowledged lease being probed, and probes sent.
     probing: Option<(Lease, Vec<String>)>,
     probes: u32,
+    /// Since when the lease held across a link return is being confirmed
+    /// (INIT-REBOOT): its ACK is said on the console with the delay.
+    confirming: Option<u64>,
+    /// DHCPNAKs in a row since the last lease.
+    naks: u32,
 }
 
 impl Client {
@@ -129,6 +139,8 @@ impl Client {
             server_mac: None,
             probing: None,
             probes: 0,
+            confirming: None,
+            naks: 0,
         }
     }
 
@@ -140,9 +152,15 @@ impl Client {
         self.lease.as_ref()
     }
 
-    /// When [`Client::handle_timeout`] wants to be called next.
+    /// When [`Client::handle_timeout`] wants to be called next: the
+    /// state's timer, and the held lease's expiry whatever the state (a
+    /// search after a link return must not outlive the lease).
     pub fn next_timeout(&self) -> Option<u64> {
-        self.next
+        let exp = self.lease.as_ref().map(|_| self.deadlines().2);
+        match (self.next, exp) {
+            (Some(n), Some(e)) => Some(n.min(e)),
+            (n, e) => n.or(e),
+        }
     }
 
     fn random(&mut self) -> u64 {
@@ -181,6 +199,7 @@ impl Client {
     fn discover(&mut self, now: u64) -> Vec<Action> {
         self.new_exchange(State::Selecting, now);
         self.offer = None;
+        self.confirming = None;
         vec![self.send_discover(now)]
     }
 
@@ -298,10 +317,22 @@ impl Client {
 
     /// Call when `now >= next_timeout()`.
     pub fn handle_timeout(&mut self, now: u64) -> Vec<Action> {
+        let (t1, t2, exp) = self.deadlines();
+        let searching = !matches!(
+            self.state,
+            State::Bound | State::Renewing | State::Rebinding | State::Stopped
+        );
+        if searching && self.lease.is_some() && now >= exp {
+            // The lease kept through a link return or a failed
+            // confirmation ran out before any server answered.
+            let mut v = vec![Action::Log("lease expired; address removed".into())];
+            v.extend(self.lease.take().map(Action::Deconfigure));
+            v.extend(self.discover(now));
+            return v;
+        }
         if self.next.is_none_or(|n| now < n) {
             return vec![];
         }
-        let (t1, t2, exp) = self.deadlines();
         match self.state {
             State::Selecting => vec![self.send_discover(now)],
             State::Requesting | State::Rebooting if self.attempts < MAX_REQUESTS => {
@@ -346,6 +377,7 @@ impl Client {
                 let addr = l.addr;
                 self.new_exchange(State::Rebooting, now);
                 self.offer = Some((addr, Ipv4Addr::UNSPECIFIED));
+                self.confirming = Some(now);
                 vec![self.request(now)]
             }
             (None, _) => self.discover(now),
@@ -434,13 +466,43 @@ impl Client {
                         "DHCPNAK from {from}, not our server {server}; ignored"
                     ));
                 }
-                let mut v = log(format!("DHCPNAK from {from}; starting over"));
-                v.extend(self.lease.take().map(Action::Deconfigure));
-                v.extend(self.discover(now));
-                v
+                self.nak(from, now)
             }
             _ => vec![],
         }
+    }
+
+    /// A DHCPNAK to our REQUEST: the lease goes; DISCOVER again at once
+    /// the first time, after a growing pause when NAKs keep coming. Said
+    /// on the 1st, 2nd, 4th, 8th ... NAK in a row.
+    fn nak(&mut self, from: Ipv4Addr, now: u64) -> Vec<Action> {
+        self.naks = self.naks.saturating_add(1);
+        let n = self.naks;
+        let wait = match n {
+            1 => 0,
+            _ => (SEC << (n - 2).min(6)).min(NAK_WAIT_MAX),
+        };
+        let mut v = Vec::new();
+        if n.is_power_of_two() {
+            v.push(Action::Log(if wait == 0 {
+                format!("DHCPNAK from {from}; starting over")
+            } else {
+                format!(
+                    "DHCPNAK from {from} ({n} in a row); asking again in {} s",
+                    wait / SEC
+                )
+            }));
+        }
+        v.extend(self.lease.take().map(Action::Deconfigure));
+        if wait == 0 {
+            v.extend(self.discover(now));
+        } else {
+            self.new_exchange(State::Selecting, now);
+            self.offer = None;
+            self.confirming = None;
+            self.next = Some(now + wait);
+        }
+        v
     }
 
     fn ack(&mut self, m: &Msg, sender: Ipv4Addr, now: u64) -> Vec<Action> {
@@ -525,7 +587,17 @@ impl Client {
 
     fn bind(&mut self, l: Lease, warnings: Vec<String>, now: u64) -> Vec<Action> {
         let mut v: Vec<Action> = warnings.into_iter().map(Action::Log).collect();
+        if let Some(since) = self.confirming.take() {
+            let kept = self.lease.as_ref().is_some_and(|old| old.addr == l.addr);
+            let what = if kept { "kept" } else { "replaced" };
+            v.push(Action::Log(format!(
+                "lease on {} confirmed (INIT-REBOOT), address {what}, {} ms after the link came back",
+                l.addr,
+                now.saturating_sub(since)
+            )));
+        }
         self.state = State::Bound;
+        self.naks = 0;
         self.bound_at = self.request_sent.min(now);
         self.offer = Some((l.addr, l.server));
         self.cfg.remembered = None;

@@ -51,6 +51,7 @@ pub mod rtnl6;
 pub mod run;
 pub mod session;
 pub mod sntp;
+pub mod solicit;
 pub mod state;
 pub mod sys;
 pub mod sys6;

@@ -12,6 +12,7 @@ use crate::ra_state::Learned;
 use crate::resolv::{self, Entry, Source};
 use crate::rtnl::{self, Netlink};
 use crate::run::{Iface, Options, RunError, Shared};
+use crate::solicit::Solicit;
 use crate::{ready, rtnl6, sys6};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -21,9 +22,6 @@ use std::time::Instant;
 
 const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
 const ALL_DHCP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
-/// Router solicitations: at most 3, 4 s apart (RFC 4861 section 10).
-const RS_COUNT: u32 = 3;
-const RS_INTERVAL_MS: u64 = 4000;
 /// Set when IPv6 threads run (the DHCPv4 session then leaves SLAAC
 /// addresses to them).
 static FOLLOWING: AtomicBool = AtomicBool::new(false);
@@ -320,7 +318,13 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
     } else {
         vec![]
     };
-    let (mut rs_sent, mut next_rs) = (0u32, 0u64);
+    let mut solicit = Solicit::new();
+    // Carrier changes: solicit again when the link comes back. Without
+    // the subscription, routers are heard when they next advertise.
+    let events = rtnl::link_events()
+        .map_err(|e| l.notes.say(name, &format!("no link notifications: {e}")))
+        .ok();
+    let mut carrier = crate::run::has_carrier(name);
     let mut stopping = false;
     let mut unsent: Option<(Vec<u8>, u64)> = None;
     let mut buf = vec![0u8; 4096];
@@ -373,13 +377,12 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
                 return Err(RunError::Timeout(name.to_string(), o.timeout.as_secs()));
             }
         }
-        if !l.ra_seen && rs_sent < RS_COUNT && now >= next_rs {
+        if solicit.due(now) {
             // Fails while the link-local address is tentative; retried.
             if sys6::send_link(&icmp, &ra::solicitation(), ALL_ROUTERS, 0, l.index).is_ok() {
-                rs_sent += 1;
-                next_rs = now + RS_INTERVAL_MS;
+                solicit.sent(now);
             } else {
-                next_rs = now + 250;
+                solicit.send_failed(now);
             }
         }
         if let Some((m, at)) = unsent.take() {
@@ -393,14 +396,12 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
             client.next_timeout(),
             l.learned.next_timeout(),
             unsent.as_ref().map(|u| u.1),
+            solicit.next_timeout(),
         ]
         .into_iter()
         .flatten()
         .min()
         .unwrap_or(u64::MAX);
-        if !l.ra_seen && rs_sent < RS_COUNT {
-            wake = wake.min(next_rs);
-        }
         // Addresses appear by the kernel's SLAAC and DAD: look again soon.
         if !l.online || now < 30_000 {
             wake = wake.min(now + 200);
@@ -413,17 +414,32 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
             tv_sec: (wait / 1000) as i64,
             tv_nsec: ((wait % 1000) * 1_000_000) as i64,
         };
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(&icmp, PollFlags::IN),
             PollFd::new(&udp, PollFlags::IN),
             PollFd::new(&shared.stop, PollFlags::IN),
         ];
+        if let Some(ev) = &events {
+            fds.push(PollFd::new(ev, PollFlags::IN));
+        }
         let _ = poll(&mut fds, Some(&ts));
         let now = l.now();
-        if !fds[2].revents().is_empty() {
+        let stop = !fds[2].revents().is_empty();
+        let link_changed = fds.get(3).is_some_and(|f| !f.revents().is_empty());
+        drop(fds);
+        if stop {
             actions = client.stop(now);
             stopping = true;
             continue;
+        }
+        if let (true, Some(ev)) = (link_changed, &events) {
+            while rustix::net::recv(ev, &mut buf[..], rustix::net::RecvFlags::DONTWAIT).is_ok() {}
+            let up = crate::run::has_carrier(name);
+            if up && !carrier {
+                l.log("carrier back; soliciting routers");
+                solicit.link_returned(now);
+            }
+            carrier = up;
         }
         while let Some((n, from, hops)) = sys6::recv6_hop_limit(&icmp, &mut buf) {
             let Some(src) = from else {
@@ -439,6 +455,9 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
             }
             match ra::decode(&buf[..n]) {
                 Ok(r) => {
+                    if let Some(s) = solicit.router_heard(now) {
+                        l.log(&s);
+                    }
                     l.router_advert(&r, src);
                     if r.managed && !client.stateful() {
                         actions.extend(client.start_stateful(now));

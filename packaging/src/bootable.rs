@@ -12,6 +12,7 @@ use crate::fat::{self, FatError, FatOptions};
 use crate::gpt;
 use crate::iso::{self, IsoError, IsoParts};
 use crate::kernel::{self, KernelError};
+use crate::sign::{SignError, Signer};
 use crate::tempout::{temp_beside, TempOutput};
 use crate::uki::{self, UkiError, UkiParts};
 use std::io::{Seek, SeekFrom, Write};
@@ -137,6 +138,8 @@ pub enum BootableError {
     DataSizeNotDisk,
     #[error("--cmdline {0:?} contains a newline or NUL; give one line")]
     BadCmdline(String),
+    #[error(transparent)]
+    Sign(#[from] SignError),
 }
 
 /// What a finished image build produced.
@@ -154,7 +157,14 @@ pub struct BuiltImage {
 /// initramfs): returns the exit code.
 pub fn main(mut args: BuildArgs, start: std::time::Instant) -> i32 {
     let r = if args.format == Format::Initramfs {
-        match pin_modules(&mut args) {
+        let signing = args.sign_key.is_some() || args.sign_cert.is_some();
+        match pin_modules(&mut args).and_then(|()| {
+            if signing {
+                Err(SignError::NotUefi.into())
+            } else {
+                Ok(())
+            }
+        }) {
             Ok(_) => return build::main_initramfs(&args, start),
             Err(e) => Err(e),
         }
@@ -299,6 +309,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     }
     let stub =
         std::fs::read(&stub_path).map_err(|e| BootableError::StubRead(stub_path.clone(), e))?;
+    let signer = Signer::prepare(args.sign_key.as_deref(), args.sign_cert.as_deref())?;
     let isolinux = if format == Format::Iso {
         Some(iso::locate_isolinux(args.isolinux_dir.as_deref()).map_err(BootableError::Iso)?)
     } else {
@@ -325,6 +336,10 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         timestamp: mtime,
     })
     .map_err(BootableError::Uki)?;
+    let efi = match &signer {
+        Some(s) => s.sign(&efi, mtime, &output)?,
+        None => efi,
+    };
     let write_err = |source| BuildError::Write {
         path: output.clone(),
         source,

@@ -168,6 +168,14 @@ pub struct BuildArgs {
     /// /usr/lib/systemd/boot/efi/linuxx64.efi.stub, package systemd-boot-efi)
     #[argh(option)]
     pub efi_stub: Option<PathBuf>,
+    /// sign the UKI (of --format uki, disk or iso) for Secure Boot with
+    /// this PEM private key (Authenticode, by osslsigncode)
+    #[argh(option)]
+    pub sign_key: Option<PathBuf>,
+    /// the PEM certificate of --sign-key, put in the signature; firmware
+    /// that trusts it (in its db) starts the image under Secure Boot
+    #[argh(option)]
+    pub sign_cert: Option<PathBuf>,
     /// directory holding isolinux.bin, isohdpfx.bin and ldlinux.c32
     /// (default: where Debian's isolinux and syslinux-common put them)
     #[argh(option)]
@@ -331,10 +339,18 @@ pub struct Built {
 /// Run the subcommand; returns the exit code.
 pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
+    let signing = args.sign_key.is_some() || args.sign_cert.is_some();
     if args.format == Format::Oci {
+        if signing {
+            return nodistro_common::report::fail(
+                "nodistro build",
+                &crate::sign::SignError::NotUefi,
+                1,
+            );
+        }
         return crate::oci::build::main(&args, start);
     }
-    if args.format != Format::Initramfs || args.kernel.is_some() {
+    if args.format != Format::Initramfs || args.kernel.is_some() || signing {
         return crate::bootable::main(args, start);
     }
     main_initramfs(&args, start)

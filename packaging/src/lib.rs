@@ -37,6 +37,8 @@ pub mod modules;
 pub mod oci;
 pub mod pe;
 pub mod qemu;
+pub mod sign;
+pub mod signcheck;
 pub mod tempout;
 pub mod uki;
 

@@ -22,7 +22,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nodistro_packaging::qemu::{image_spec_for, BootFiles};
+use nodistro_packaging::qemu::{image_spec_for, BootFiles, FirmwareOpts};
 pub use nodistro_packaging::qemu::{Firmware, Nic, Outcome};
 
 /// The kernel QEMU boots: the newest /boot/vmlinuz-*, uncompressed into the
@@ -154,6 +154,12 @@ pub struct BootOpts {
     pub serial_input: bool,
     /// `restrict=on` on the user network ([`QemuSpec::restrict`]).
     pub restrict: bool,
+    /// Run QEMU inside this network namespace (`ip netns exec`), where a
+    /// tap device given with [`BootOpts::qemu_args`] lives.
+    pub netns: Option<String>,
+    /// OVMF's Secure Boot build with the snakeoil keys
+    /// ([`BootOpts::secure_boot`]).
+    pub secure_boot: bool,
 }
 
 /// The directory of the aarch64 nodistro-box and demo-app, built once per
@@ -204,6 +210,8 @@ impl BootOpts {
             firmware: None,
             serial_input: false,
             restrict: false,
+            netns: None,
+            secure_boot: false,
         }
     }
 
@@ -227,9 +235,22 @@ impl BootOpts {
         self
     }
 
+    /// UEFI Secure Boot on (`nodistro run --secure-boot`): the image must
+    /// be signed with Debian's snakeoil key (/usr/share/ovmf/PkKek-1-snakeoil.key).
+    pub fn secure_boot(mut self) -> Self {
+        self.secure_boot = true;
+        self
+    }
+
     /// Keep the serial console's input: [`Guest::type_text`] types on it.
     pub fn serial_input(mut self) -> Self {
         self.serial_input = true;
+        self
+    }
+
+    /// Run QEMU in network namespace `name` (for a tap device there).
+    pub fn netns(mut self, name: &str) -> Self {
+        self.netns = Some(name.to_string());
         self
     }
 
@@ -301,6 +322,8 @@ pub struct Guest {
     forwards: Vec<Forward>,
     deadline: Instant,
     started: Instant,
+    /// The `ip netns exec` wrapper of [`BootOpts::netns`].
+    _wrapper: Option<crate::TempDir>,
 }
 
 impl Guest {
@@ -308,7 +331,25 @@ impl Guest {
     /// package to install) when QEMU or the kernel is missing.
     pub fn boot(opts: BootOpts) -> Guest {
         let (program, package) = opts.machine.arch().qemu();
-        let qemu = require_program(program, package);
+        let mut qemu = require_program(program, package);
+        let wrapper = opts.netns.as_ref().map(|ns| {
+            let dir = crate::TempDir::new("qemu-netns");
+            let script = dir.path().join("qemu");
+            std::fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\nexec ip netns exec {ns} {} \"$@\"\n",
+                    qemu.display()
+                ),
+            )
+            .expect("write the netns wrapper");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod the netns wrapper");
+            qemu = script;
+            dir
+        });
+        let mut wrapper = wrapper;
         let kernel = if opts.image.is_some() {
             PathBuf::new()
         } else {
@@ -342,8 +383,16 @@ impl Guest {
                 })
                 .collect();
             let (mut spec, files) = match &opts.image {
-                Some(img) => image_spec_for(img, opts.firmware, None, opts.machine.arch())
-                    .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
+                Some(img) => image_spec_for(
+                    img,
+                    &FirmwareOpts {
+                        firmware: opts.firmware,
+                        secure_boot: opts.secure_boot,
+                        ..FirmwareOpts::default()
+                    },
+                    opts.machine.arch(),
+                )
+                .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
                 None => {
                     let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
                     spec.append = opts.append.clone();
@@ -373,6 +422,7 @@ impl Guest {
                 forwards,
                 deadline: started + opts.timeout,
                 started,
+                _wrapper: wrapper.take(),
             };
         }
         unreachable!("the last attempt always returns")
@@ -429,6 +479,23 @@ impl Guest {
         self.vm
             .monitor(command)
             .map_err(|e| nodistro_common::report::chain(&e))
+    }
+
+    /// Cable out (`up` false) or back in: HMP `set_link` on the guest's
+    /// network card (the first `type=nic` entry of `info network`). The
+    /// guest's driver sees its carrier go and come back.
+    pub fn set_link(&self, up: bool) -> Result<(), String> {
+        let info = self.monitor("info network")?;
+        let nic = nic_name(&info).ok_or_else(|| format!("no NIC in `info network`:\n{info}"))?;
+        let state = if up { "on" } else { "off" };
+        let out = self.monitor(&format!("set_link {nic} {state}"))?;
+        // The answer carries the command's echo; success prints nothing
+        // else, a failure "Error: ..." or "... not found".
+        if out.contains("rror") || out.contains("not found") {
+            Err(format!("set_link {nic} {state}: {out}"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Press the ACPI power button (`system_powerdown`) once init holds the
@@ -507,4 +574,14 @@ fn forward_clashed(vm: &mut Vm, spec: &QemuSpec) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// The first network card's name in HMP `info network` output: the line
+/// `virtio-net-pci.0: index=0,type=nic,model=...`.
+fn nic_name(info: &str) -> Option<&str> {
+    info.lines()
+        .map(|l| l.trim_start_matches(|c: char| c.is_whitespace() || c == '\\'))
+        .find(|l| l.contains("type=nic"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim())
 }

@@ -608,3 +608,94 @@ fn app_flood_is_pushed_back_not_dropped() {
     );
     assert!(lf.terminate(Duration::from_secs(10)));
 }
+
+/// Issue 26, hostile peers: a server that accepts the connection and never
+/// reads. logfwd's memory stays bounded while the producers flood it, the
+/// stall is reported once (not once per retry), and when the server starts
+/// reading the newest records and the count of the dropped ones arrive, in
+/// order, and the return is reported once.
+#[test]
+fn server_that_accepts_and_never_reads_bounded_memory_one_report() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    let dir = TempDir::new(&format!("logfwd-stuck-{}", std::process::id()));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let remote = format!("tcp://{}", listener.local_addr().expect("address"));
+    let (mut lf, sock) = start_logfwd(
+        dir.path(),
+        &["--remote", &remote, "--buffer", "500"],
+        |_| {},
+    );
+    let rss_start = vm_rss_kib(lf.pid());
+    let client = UnixDatagram::unbound().expect("unix socket");
+    const N: usize = 30_000;
+    let pad = "x".repeat(800);
+    for i in 0..N {
+        client
+            .send_to(format!("<14>stuck: seq={i:06} {pad}").as_bytes(), &sock)
+            .expect("send datagram");
+    }
+    let stderr = || std::fs::read_to_string(dir.path().join("logfwd.stderr")).unwrap_or_default();
+    nodistro_tests::wait_until(WAIT, "the stall is not reported", || {
+        stderr().contains("the server stopped reading")
+    });
+    // The connection waited in the listen backlog; it is taken, never read.
+    let (mut conn, _) = listener.accept().expect("logfwd connected");
+    // Stuck a while longer: still one report.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(lf.alive(), "logfwd survives");
+    let rss = vm_rss_kib(lf.pid());
+    assert!(
+        rss < rss_start + 16 * 1024,
+        "memory stays bounded: VmRSS {rss} KiB, {rss_start} KiB at start"
+    );
+
+    // The server reads at last: the last record arrives.
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        conn.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let last = format!("seq={:06}", N - 1);
+        let end = std::time::Instant::now() + WAIT;
+        while std::time::Instant::now() < end {
+            match conn.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            if String::from_utf8_lossy(&all).contains(&last) {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let text = reader.join().expect("reader");
+    nodistro_tests::wait_until(WAIT, "the return is not reported", || {
+        stderr().contains("the server reads again")
+    });
+    let seqs: Vec<usize> = text
+        .split("seq=")
+        .skip(1)
+        .filter_map(|t| t.get(..6)?.parse().ok())
+        .collect();
+    let lost: u64 = text
+        .split(" messages lost")
+        .filter_map(|before| before.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    let err = stderr();
+    eprintln!(
+        "stuck server: {N} sent, {} delivered, {lost} counted lost, VmRSS {rss_start} -> {rss} KiB",
+        seqs.len()
+    );
+    assert_eq!(seqs.last(), Some(&(N - 1)), "the newest arrive");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+    assert_eq!(seqs.len() as u64 + lost, N as u64, "delivered or counted");
+    assert_eq!(
+        err.matches("the server stopped reading").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("the server reads again").count(), 1, "{err}");
+    assert!(lf.terminate(Duration::from_secs(10)));
+}

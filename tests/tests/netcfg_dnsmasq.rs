@@ -177,21 +177,29 @@ fn rebinds_by_broadcast_when_renewals_go_unanswered() {
     );
 }
 
+/// Issue 26, item 2: the DHCP server restarts with a new range and a new
+/// DNS server; the NAK to the next renewal moves the machine to an
+/// address of the new range, the old one is removed, and resolv.conf
+/// follows.
 #[test]
 fn nak_after_range_change_moves_to_new_address() {
     let l = Link::new("n", 83);
     let t = ["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,4"];
     let srv = l.dnsmasq(&[
         &format!("--dhcp-range={},{},2m", l.a(50), l.a(59)),
+        &format!("--dhcp-option=option:dns-server,{}", l.a(53)),
         t[0],
         t[1],
     ]);
     let _nc = l.daemon(&[]);
     l.wait(15, "no lease", |l| l.addrs().contains("inet 10.83.0.5"));
+    let resolv = || std::fs::read_to_string(l.resolv()).unwrap_or_default();
+    assert!(resolv().contains("nameserver 10.83.0.53\n"), "{}", resolv());
     drop(srv);
     let _ = std::fs::remove_file(l.dir.path().join("dnsmasq.leases"));
     let _srv = l.dnsmasq(&[
         &format!("--dhcp-range={},{},2m", l.a(150), l.a(159)),
+        &format!("--dhcp-option=option:dns-server,{}", l.a(54)),
         t[0],
         t[1],
         "--dhcp-authoritative",
@@ -202,8 +210,17 @@ fn nak_after_range_change_moves_to_new_address() {
     });
     let log = l.log("netcfg.log");
     assert!(log.contains("DHCPNAK"), "{log}");
+    assert!(log.contains("removed 10.83.0.5"), "{log}");
+    eprintln!(
+        "NAK to new address applied: {} ms",
+        stamp_ms(&log, "dns 10.83.0.54 lease").saturating_sub(stamp_ms(&log, "DHCPNAK"))
+    );
     let routes = l.client.ip(&["-4", "route"]);
     assert!(routes.contains("default via 10.83.0.1 "), "{routes}");
+    l.wait(5, "resolv.conf does not follow the new server", |_| {
+        resolv().contains("nameserver 10.83.0.54\n")
+    });
+    assert!(!resolv().contains("10.83.0.53"), "{}", resolv());
 }
 
 #[test]

@@ -99,12 +99,12 @@ fn serve(sock: &UdpSocket, stop: &AtomicBool) {
     }
 }
 
-#[test]
-fn hostile_server_gets_only_the_address_through() {
-    let server = Netns::new("hs");
-    let client = Netns::new("hc");
-    let (s_if, c_if) = netns::veth(&server, "ha", &client, "hb");
-    server.ip(&["addr", "add", &format!("10.{NET}.0.1/24"), "dev", &s_if]);
+/// Run `serve` on UDP port 67 in `server`'s namespace, in a thread; set
+/// the flag to stop it and join the handle.
+fn start_server(
+    server: &Netns,
+    serve: fn(&UdpSocket, &AtomicBool),
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let ns_path = format!("/var/run/netns/{}", server.name);
@@ -126,6 +126,16 @@ fn hostile_server_gets_only_the_address_through() {
     ready_rx
         .recv_timeout(Duration::from_secs(5))
         .expect("hostile server ready");
+    (stop, srv)
+}
+
+#[test]
+fn hostile_server_gets_only_the_address_through() {
+    let server = Netns::new("hs");
+    let client = Netns::new("hc");
+    let (s_if, c_if) = netns::veth(&server, "ha", &client, "hb");
+    server.ip(&["addr", "add", &format!("10.{NET}.0.1/24"), "dev", &s_if]);
+    let (stop, srv) = start_server(&server, serve);
     let dir = TempDir::new("netcfg-hostile");
     let resolv = dir.path().join("resolv.conf");
     let out = client
@@ -166,4 +176,81 @@ fn hostile_server_gets_only_the_address_through() {
     ] {
         assert!(log.contains(said), "no {said:?} in netcfg's log:\n{log}");
     }
+}
+
+/// Offers the address, then NAKs every REQUEST; counts the REQUESTs.
+static NAK_REQUESTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn serve_nak_all(sock: &UdpSocket, stop: &AtomicBool) {
+    let to = format!("10.{NET}.0.255:68");
+    let mut buf = [0u8; 1500];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, _)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let p = &buf[..n];
+        if n < 240 {
+            continue;
+        }
+        let (xid, chaddr) = (&p[4..8], &p[28..34]);
+        let ty = match msg_type(p) {
+            Some(1) => 2,
+            Some(3) => {
+                NAK_REQUESTS.fetch_add(1, Ordering::Relaxed);
+                6
+            }
+            _ => continue,
+        };
+        let opts = vec![
+            (53, vec![ty]),
+            (54, vec![10, NET, 0, 1]),
+            (51, 3600u32.to_be_bytes().to_vec()),
+            (1, vec![255, 255, 255, 0]),
+        ];
+        let _ = sock.send_to(&reply(xid, chaddr, &opts, false), &to);
+    }
+}
+
+/// Issue 26, hostile peers: a server that NAKs every REQUEST. netcfg asks
+/// again with a growing pause (not as fast as the server answers) and
+/// says so on a few lines, not one per NAK.
+#[test]
+fn server_that_naks_everything_is_asked_at_a_bounded_rate() {
+    let server = Netns::new("ns");
+    let client = Netns::new("nc");
+    let (s_if, c_if) = netns::veth(&server, "na", &client, "nb");
+    server.ip(&["addr", "add", &format!("10.{NET}.0.1/24"), "dev", &s_if]);
+    let (stop, srv) = start_server(&server, serve_nak_all);
+    let dir = TempDir::new("netcfg-nak-all");
+    let resolv = dir.path().join("resolv.conf");
+    let out = client
+        .command(release_bin("netcfg"))
+        .args([
+            "--oneshot",
+            "--timeout",
+            "30",
+            "--arp-probe",
+            "0",
+            "--resolv-conf",
+        ])
+        .arg(&resolv)
+        .arg(&c_if)
+        .output()
+        .expect("netcfg runs");
+    stop.store(true, Ordering::Relaxed);
+    let _ = srv.join();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let requests = NAK_REQUESTS.load(Ordering::Relaxed);
+    let nak_lines = log.lines().filter(|l| l.contains("DHCPNAK")).count();
+    eprintln!("NAK-everything server, 30 s: {requests} REQUESTs, {nak_lines} NAK lines");
+    assert!(
+        !out.status.success(),
+        "no lease from a NAK-only server: {log}"
+    );
+    assert!(requests >= 3, "netcfg keeps asking: {requests}\n{log}");
+    // Pauses of 1, 2, 4, 8, 16 s after the first NAK: about 6 in 30 s.
+    assert!(requests <= 10, "{requests} REQUESTs in 30 s\n{log}");
+    assert!(nak_lines <= 6, "{nak_lines} NAK lines:\n{log}");
+    let addrs = client.ip(&["-4", "addr", "show", "dev", &c_if]);
+    assert!(!addrs.contains(&format!("10.{NET}.0.")), "{addrs}");
 }

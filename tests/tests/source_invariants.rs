@@ -22,6 +22,7 @@ const SANS_IO: &[&str] = &[
     "netcfg/src/ipconf.rs",
     "netcfg/src/lease.rs",
     "netcfg/src/msg.rs",
+    "netcfg/src/solicit.rs",
     "netcfg/src/wire.rs",
     "logfwd/src/format.rs",
     "logfwd/src/kmsg.rs",
@@ -49,6 +50,7 @@ const SANS_IO: &[&str] = &[
     "packaging/src/oci/tarlayer.rs",
     "packaging/src/pe.rs",
     "packaging/src/qemu/stop.rs",
+    "packaging/src/signcheck.rs",
     "packaging/src/uki.rs",
 ];
 

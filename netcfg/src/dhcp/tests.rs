@@ -372,6 +372,131 @@ fn link_return_confirms_the_lease_with_init_reboot() {
     assert_eq!(c.state(), State::Selecting);
 }
 
+/// Issue 26, link flap: the ACK of the INIT-REBOOT after a link return
+/// is said once, with the time since the link came back; a later renewal
+/// or a fresh lease after a NAK says nothing of the kind.
+#[test]
+fn confirmed_lease_after_link_return_is_said_once_with_its_delay() {
+    let confirmed = |a: &[Action]| {
+        logs(a)
+            .into_iter()
+            .filter(|l| l.contains("confirmed (INIT-REBOOT)"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mut c = bind();
+    let (r, _, _) = one_sent(&c.link_returned(20_000));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), 20_350);
+    assert_eq!(
+        confirmed(&a),
+        [format!(
+            "lease on {ADDR} confirmed (INIT-REBOOT), address kept, 350 ms after the link came back"
+        )]
+    );
+    // A renewal at T1 binds again without the line.
+    let t1 = c.next_timeout().expect("a T1 timer");
+    let (r, _, _) = one_sent(&c.handle_timeout(t1));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), t1 + 10);
+    assert!(applied(&a).is_some());
+    assert!(confirmed(&a).is_empty(), "{a:?}");
+    // NAK to the confirmation: the new lease found by DISCOVER is not a
+    // confirmation either.
+    let now = t1 + 1000;
+    let (r, _, _) = one_sent(&c.link_returned(now));
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), now + 5);
+    assert!(deconfigured(&a));
+    let (d, _, _) = one_sent(&a);
+    let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), now + 10));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), now + 20);
+    assert!(applied(&a).is_some());
+    assert!(confirmed(&a).is_empty(), "{a:?}");
+}
+
+/// Issue 26, hostile peers: a server that offers and then NAKs every
+/// REQUEST. The first NAK starts over at once (a range change must move
+/// the machine fast); the next ones wait 1, 2, 4 ... 64 s before the
+/// DISCOVER, and only the 1st, 2nd, 4th, 8th ... are said. A lease resets
+/// the count.
+#[test]
+fn naks_in_a_row_back_off_and_are_said_sparingly() {
+    let mut c = client();
+    let mut now = 0;
+    let mut d = one_sent(&c.start(now)).0;
+    let (mut discovers_at, mut lines) = (vec![now], Vec::new());
+    for _ in 0..10 {
+        let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), now + 5));
+        assert_eq!(msg_type(&r), MessageType::Request);
+        let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), now + 10);
+        lines.extend(logs(&a).into_iter().map(str::to_string));
+        now += 10;
+        let next = if sent(&a).is_empty() {
+            let t = c.next_timeout().expect("a DISCOVER is scheduled");
+            assert!(c.handle_timeout(t - 1).is_empty(), "not before its time");
+            now = t;
+            one_sent(&c.handle_timeout(t)).0
+        } else {
+            one_sent(&a).0
+        };
+        assert_eq!(msg_type(&next), MessageType::Discover);
+        discovers_at.push(now);
+        d = next;
+    }
+    let gaps: Vec<u64> = discovers_at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        gaps,
+        [10, 1010, 2010, 4010, 8010, 16010, 32010, 64010, 64010, 64010]
+    );
+    assert_eq!(
+        lines,
+        [
+            format!("DHCPNAK from {SERVER}; starting over"),
+            format!("DHCPNAK from {SERVER} (2 in a row); asking again in 1 s"),
+            format!("DHCPNAK from {SERVER} (4 in a row); asking again in 4 s"),
+            format!("DHCPNAK from {SERVER} (8 in a row); asking again in 64 s"),
+        ]
+    );
+    // The server relents: bound, and the next NAK starts over at once.
+    let (r, _, _) = one_sent(&feed(&mut c, &reply(&d, MessageType::Offer, &[]), now + 5));
+    let a = feed(&mut c, &reply(&r, MessageType::Ack, &[]), now + 10);
+    assert!(applied(&a).is_some());
+    let (r, _, _) = one_sent(&c.link_returned(now + 100));
+    let a = feed(&mut c, &reply(&r, MessageType::Nak, &[]), now + 110);
+    assert!(deconfigured(&a));
+    assert_eq!(msg_type(&one_sent(&a).0), MessageType::Discover);
+    assert_eq!(
+        logs(&a),
+        [format!("DHCPNAK from {SERVER}; starting over").as_str()]
+    );
+}
+
+/// Issue 26, link flap onto a network without a server: the lease is
+/// kept while the client asks (INIT-REBOOT, then DISCOVER), but not past
+/// its expiry (120 s from the REQUEST at 10 ms), whatever state the search
+/// is in.
+#[test]
+fn lease_kept_through_an_unanswered_search_expires_on_time() {
+    let mut c = bind();
+    let mut now = 1000;
+    let mut a = c.link_returned(now);
+    let mut states = Vec::new();
+    while !deconfigured(&a) {
+        assert!(
+            now < 200_000,
+            "the address outlives its lease: {:?}",
+            c.state()
+        );
+        states.push(c.state());
+        now = c.next_timeout().expect("a timer while searching");
+        a = c.handle_timeout(now);
+    }
+    assert_eq!(now, 10 + 120_000, "removed at the expiry");
+    assert!(states.contains(&State::Rebooting) && states.contains(&State::Selecting));
+    assert!(logs(&a).contains(&"lease expired; address removed"));
+    assert_eq!(c.state(), State::Selecting);
+    assert_eq!(msg_type(&one_sent(&a).0), MessageType::Discover);
+    assert!(c.lease().is_none());
+}
+
 /// A stable stand-in for the cargo-fuzz run: thousands of mutations of
 /// valid server replies (as payloads and as frames, with rich options)
 /// through the whole receive path, none of which may panic, and no mutated

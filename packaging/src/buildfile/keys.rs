@@ -136,6 +136,8 @@ pub const KEYS: &[Key] = &[
     row("data-size", "data-size", Kind::Int),
     row("efi-stub", "efi-stub", Kind::Path),
     row("isolinux-dir", "isolinux-dir", Kind::Path),
+    row("sign-key", "sign-key", Kind::Path),
+    row("sign-cert", "sign-cert", Kind::Path),
     row("console", "console", Kind::Switch),
 ];
 

@@ -88,7 +88,6 @@ impl Store {
             source,
         };
         let tar = tarlayer::tar_bytes(0, &bytes).map_err(tar_err)?;
-        drop(bytes);
         let mut files = HashMap::new();
         let mut links = HashMap::new();
         for e in tarlayer::entries(0, &tar).map_err(tar_err)? {
@@ -182,7 +181,6 @@ pub fn load(path: &Path) -> Result<Loaded, OciError> {
             path: path.to_path_buf(),
             source,
         })?;
-        drop(blob);
         locate::verify(&format!("layer {n} (uncompressed)"), diff_id, &tar).map_err(locate_err)?;
         let entries = tarlayer::entries(n, &tar).map_err(|source| OciError::Tar {
             path: path.to_path_buf(),

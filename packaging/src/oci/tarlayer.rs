@@ -2,6 +2,7 @@
 //! [`LayerEntry`]s, read from memory (sans-IO: no files, no clock).
 
 use super::layers::{Item, LayerEntry};
+use std::borrow::Cow;
 use std::io::{self, Read};
 
 /// A layer's uncompressed size at most (what an initramfs entry can hold
@@ -43,18 +44,19 @@ pub fn packing(blob: &[u8]) -> Packing {
     }
 }
 
-/// The uncompressed tar stream of a blob.
-pub fn tar_bytes(layer: usize, blob: &[u8]) -> Result<Vec<u8>, TarError> {
+/// The uncompressed tar stream of a blob (the blob itself when it is
+/// plain tar).
+pub fn tar_bytes(layer: usize, blob: &[u8]) -> Result<Cow<'_, [u8]>, TarError> {
     tar_bytes_within(layer, blob, MAX_LAYER_BYTES)
 }
 
 /// [`tar_bytes`] with another bound (the fuzz harness keeps it small).
-pub fn tar_bytes_within(layer: usize, blob: &[u8], max: u64) -> Result<Vec<u8>, TarError> {
+pub fn tar_bytes_within(layer: usize, blob: &[u8], max: u64) -> Result<Cow<'_, [u8]>, TarError> {
     let read_err = |source| TarError::Read { layer, source };
     let mut out = Vec::new();
     let limit = max + 1;
     match packing(blob) {
-        Packing::Tar => return Ok(blob.to_vec()),
+        Packing::Tar => return Ok(Cow::Borrowed(blob)),
         Packing::Gzip => {
             flate2::read::MultiGzDecoder::new(blob)
                 .take(limit)
@@ -72,7 +74,7 @@ pub fn tar_bytes_within(layer: usize, blob: &[u8], max: u64) -> Result<Vec<u8>, 
     if out.len() as u64 > max {
         return Err(TarError::TooLarge { layer });
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Every entry of the tar stream `tar`, in order.

@@ -16,6 +16,13 @@ pub struct ConsoleWatch {
     /// The app's status from init's last "all stopped (app status N)"
     /// line: its exit code, or 128+N for signal N (as a shell says it).
     pub app_status: Option<i32>,
+    /// UEFI firmware refused to start a boot option: its signature is
+    /// not trusted under Secure Boot (OVMF's BdsDxe "Access Denied" or
+    /// "Security Violation").
+    pub firmware_denied: bool,
+    /// UEFI firmware tried every boot option and has nothing left to
+    /// start: it waits for a key, forever.
+    pub firmware_gave_up: bool,
 }
 
 /// Longer console lines are cut (they cannot be init's status line).
@@ -28,6 +35,9 @@ const PANIC: &[u8] = b"Kernel panic - not syncing";
 const POWER_DOWN: &[u8] = b"reboot: Power down";
 const RESTART: &[u8] = b"reboot: Restarting system";
 const HALT: &[u8] = b"reboot: System halted";
+/// OVMF's boot manager (MdeModulePkg BdsDxe) on a boot option that fails.
+const BDS_FAILED: &str = "BdsDxe: failed to ";
+const BDS_NONE_LEFT: &str = "BdsDxe: No bootable option or device was found";
 
 impl ConsoleWatch {
     /// Feed console bytes; needles split across chunks are still seen.
@@ -49,12 +59,51 @@ impl ConsoleWatch {
                 if let Some(code) = app_status_of(&self.line) {
                     self.app_status = Some(code);
                 }
+                self.firmware_line();
                 self.line.clear();
             } else if self.line.len() < LINE_MAX {
                 self.line.push(b);
             }
         }
     }
+}
+
+impl ConsoleWatch {
+    /// OVMF's boot manager lines (a line may start with the screen's
+    /// escape sequences).
+    fn firmware_line(&mut self) {
+        let Ok(text) = std::str::from_utf8(&self.line) else {
+            return;
+        };
+        let text = strip_escapes(text).trim_end();
+        if text.starts_with(BDS_FAILED)
+            && (text.ends_with(": Access Denied") || text.ends_with(": Security Violation"))
+        {
+            self.firmware_denied = true;
+        }
+        if text.starts_with(BDS_NONE_LEFT) {
+            self.firmware_gave_up = true;
+        }
+    }
+
+    /// The firmware has nothing left to boot: how the run ended, if so.
+    pub fn firmware_outcome(&self) -> Option<Outcome> {
+        self.firmware_gave_up.then_some(Outcome::NoBoot {
+            denied: self.firmware_denied,
+        })
+    }
+}
+
+/// `text` after the terminal escape sequences it starts with (`ESC [`
+/// parameters, a final byte), as OVMF clears the screen before a line.
+fn strip_escapes(mut text: &str) -> &str {
+    while let Some(rest) = text.strip_prefix("\x1b[") {
+        match rest.find(|c: char| ('@'..='~').contains(&c)) {
+            Some(end) => text = &rest[end + 1..],
+            None => return "",
+        }
+    }
+    text
 }
 
 /// The status in init's "all stopped" line: the line, after the console
@@ -91,6 +140,10 @@ pub enum Outcome {
     /// `nodistro run` got this signal and QEMU was killed: the guest did
     /// not power off within the grace period, or a second Ctrl-C.
     Killed(i32),
+    /// The UEFI firmware found nothing it could start and QEMU was killed;
+    /// `denied`: it refused an image under Secure Boot (not signed by a
+    /// key in its db).
+    NoBoot { denied: bool },
 }
 
 /// `nodistro run`'s exit codes for its own outcomes (an app's status
@@ -102,6 +155,9 @@ pub const EXIT_QEMU_FAILED: i32 = 123;
 pub const EXIT_TIMEOUT: i32 = 124;
 /// A usage or setup error before anything booted.
 pub const EXIT_USAGE: i32 = 125;
+/// The firmware started nothing (Secure Boot refused the image, or no
+/// boot option was left).
+pub const EXIT_NO_BOOT: i32 = 126;
 
 impl Outcome {
     pub fn classify(status: ExitStatus, watch: &ConsoleWatch) -> Outcome {
@@ -134,6 +190,7 @@ impl Outcome {
             Outcome::QemuFailed(_) => EXIT_QEMU_FAILED,
             Outcome::TimedOut => EXIT_TIMEOUT,
             Outcome::Killed(sig) => 128 + sig,
+            Outcome::NoBoot { .. } => EXIT_NO_BOOT,
         }
     }
 
@@ -154,6 +211,8 @@ impl Outcome {
                 "QEMU killed after {}: the guest did not power off in time",
                 nodistro_common::signal::name(sig).unwrap_or("a signal")
             ),
+            Outcome::NoBoot { denied: true } => "the firmware refused to start the image: Secure Boot is on and the image is not signed by a key in the firmware's db (sign it: nodistro build --sign-key KEY --sign-cert CERT; enroll CERT in the variables)".into(),
+            Outcome::NoBoot { denied: false } => "the firmware found nothing it could boot; QEMU was stopped".into(),
         }
     }
 }
@@ -177,6 +236,31 @@ mod tests {
         let mut w = ConsoleWatch::default();
         w.feed(b"reboot: Restarting system\n");
         assert!(w.restarted && !w.powered_off);
+    }
+
+    /// OVMF_CODE_4M.secboot.fd with the snakeoil variables and an
+    /// unsigned UKI (Debian 12's ovmf 2022.11), screen escapes included.
+    #[test]
+    fn firmware_refusal() {
+        let mut w = ConsoleWatch::default();
+        w.feed(b"\x1b[2J\x1b[01;01HBdsDxe: loading Boot0001 \"UEFI Non-Block Boot Device\" from PciRoot(0x0)/Pci(0x1,0x0)\r\n");
+        w.feed(b"BdsDxe: failed to load Boot0001 \"UEFI Non-Block Boot Device\" from PciRoot(0x0)/Pci(0x1,0x0): Access Denied\r\n");
+        assert!(w.firmware_denied);
+        assert_eq!(w.firmware_outcome(), None, "other options may follow");
+        w.feed(b"BdsDxe: failed to start Boot0002 \"EFI Internal Shell\" from Fv(7CB8)/FvFile(7C04): Security Violation\r\n");
+        w.feed(b"BdsDxe: No bootable option or device was found.\r\n");
+        assert_eq!(w.firmware_outcome(), Some(Outcome::NoBoot { denied: true }));
+        assert_eq!(Outcome::NoBoot { denied: true }.exit_code(None), 126);
+        let mut w = ConsoleWatch::default();
+        w.feed(b"BdsDxe: failed to load Boot0001 \"x\": Not Found\r\nBdsDxe: No bootable option or device was found.\r\n");
+        assert_eq!(
+            w.firmware_outcome(),
+            Some(Outcome::NoBoot { denied: false })
+        );
+        let mut w = ConsoleWatch::default();
+        w.feed(b"[ 2.0] app: BdsDxe: failed to load x: Access Denied\n");
+        w.feed(b"[ 2.1] app: BdsDxe: No bootable option or device was found.\n");
+        assert!(!w.firmware_denied && !w.firmware_gave_up, "an app's line");
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub const OVMF_DIR: &str = "/usr/share/OVMF";
 pub const AAVMF_CODE: &str = "AAVMF_CODE.fd";
 pub const AAVMF_VARS: &str = "AAVMF_VARS.fd";
 pub const AAVMF_DIR: &str = "/usr/share/AAVMF";
+/// The Secure Boot build (SMM on q35) and variables that hold Debian's
+/// snakeoil test key in PK, KEK and db, with Secure Boot on
+/// (/usr/share/ovmf/PkKek-1-snakeoil.{key,pem}, passphrase "snakeoil").
+pub const OVMF_CODE_SECBOOT: &str = "OVMF_CODE_4M.secboot.fd";
+pub const OVMF_VARS_SNAKEOIL: &str = "OVMF_VARS_4M.snakeoil.fd";
+/// Debian's snakeoil key pair (package ovmf) that those variables trust.
+pub const SNAKEOIL_KEY: &str = "/usr/share/ovmf/PkKek-1-snakeoil.key";
+pub const SNAKEOIL_CERT: &str = "/usr/share/ovmf/PkKek-1-snakeoil.pem";
+pub const SNAKEOIL_PASSPHRASE: &str = "snakeoil";
 
 /// What an image file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +96,25 @@ pub fn default_firmware(kind: ImageKind) -> Firmware {
 pub struct Ovmf {
     pub code: PathBuf,
     pub vars: PathBuf,
+    /// The Secure Boot build: q35 with SMM, the variable store writable
+    /// only from SMM (`cfi.pflash01` `secure=on`).
+    pub secure_boot: bool,
+}
+
+/// How the firmware is chosen (`nodistro run`'s `--firmware`,
+/// `--ovmf-dir`, `--ovmf-vars`, `--secure-boot`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirmwareOpts {
+    /// None: the image's [`default_firmware`] (UEFI with `secure_boot`).
+    pub firmware: Option<Firmware>,
+    /// Where OVMF's files are (default [`OVMF_DIR`]).
+    pub ovmf_dir: Option<PathBuf>,
+    /// The variable store to boot with a copy of (default: OVMF's empty
+    /// one, or the snakeoil one with `secure_boot`): one with your own
+    /// keys enrolled (virt-fw-vars).
+    pub vars: Option<PathBuf>,
+    /// OVMF's Secure Boot build.
+    pub secure_boot: bool,
 }
 
 /// How the image is attached.
@@ -117,6 +145,12 @@ pub enum ImageError {
     OvmfMissing(PathBuf),
     #[error("AAVMF firmware {} not found: install the Debian package qemu-efi-aarch64 (apt-get install qemu-efi-aarch64), or point --ovmf-dir at a directory holding AAVMF_CODE.fd and AAVMF_VARS.fd", .0.display())]
     AavmfMissing(PathBuf),
+    #[error("OVMF variable store {} not found (--ovmf-vars)", .0.display())]
+    VarsMissing(PathBuf),
+    #[error("--secure-boot needs UEFI firmware: drop --firmware bios")]
+    SecureBootBios,
+    #[error("--secure-boot is for x86_64 images only, for now")]
+    SecureBootArch,
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -163,12 +197,8 @@ pub fn kind_of(path: &Path) -> Result<ImageKind, ImageError> {
 /// A spec that boots the UKI, disk or ISO at `path` (see
 /// [`default_firmware`]), and the temporary files it needs. The caller
 /// sets the NIC, forwards, memory, monitor.
-pub fn image_spec(
-    path: &Path,
-    firmware: Option<Firmware>,
-    ovmf_dir: Option<&Path>,
-) -> Result<(QemuSpec, BootFiles), ImageError> {
-    image_spec_for(path, firmware, ovmf_dir, Arch::X86_64)
+pub fn image_spec(path: &Path, fw: &FirmwareOpts) -> Result<(QemuSpec, BootFiles), ImageError> {
+    image_spec_for(path, fw, Arch::X86_64)
 }
 
 /// [`image_spec`] for an image of `arch`: aarch64 images boot on `virt`
@@ -176,12 +206,16 @@ pub fn image_spec(
 /// of AAVMF_CODE.fd and AAVMF_VARS.fd).
 pub fn image_spec_for(
     path: &Path,
-    firmware: Option<Firmware>,
-    ovmf_dir: Option<&Path>,
+    fw: &FirmwareOpts,
     arch: Arch,
 ) -> Result<(QemuSpec, BootFiles), ImageError> {
     let kind = kind_of(path)?;
-    let firmware = firmware.unwrap_or(default_firmware(kind));
+    let firmware = match (fw.firmware, fw.secure_boot) {
+        (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
+        (Some(f), _) => f,
+        (None, true) => Firmware::Uefi,
+        (None, false) => default_firmware(kind),
+    };
     let mut files = BootFiles::default();
     let (image, kind_name) = match kind {
         ImageKind::Iso => (
@@ -236,20 +270,28 @@ pub fn image_spec_for(
         }
         Firmware::Bios => {}
         Firmware::Uefi => {
-            let (dir, code_name, vars_name) = match arch {
-                Arch::X86_64 => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
-                Arch::Aarch64 => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
+            let (dir, code, vars) = match (arch, fw.secure_boot) {
+                (Arch::Aarch64, true) => return Err(ImageError::SecureBootArch),
+                (Arch::Aarch64, false) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
+                (Arch::X86_64, true) => (OVMF_DIR, OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL),
+                (Arch::X86_64, false) => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
             };
-            let dir = ovmf_dir.unwrap_or(Path::new(dir));
-            let code = dir.join(code_name);
-            let template = dir.join(vars_name);
-            for p in [&code, &template] {
-                if !p.is_file() {
-                    return Err(match arch {
-                        Arch::X86_64 => ImageError::OvmfMissing(p.clone()),
-                        Arch::Aarch64 => ImageError::AavmfMissing(p.clone()),
-                    });
-                }
+            let missing = |p: PathBuf| match arch {
+                Arch::X86_64 => ImageError::OvmfMissing(p),
+                Arch::Aarch64 => ImageError::AavmfMissing(p),
+            };
+            let dir = fw.ovmf_dir.as_deref().unwrap_or(Path::new(dir));
+            let code = dir.join(code);
+            if !code.is_file() {
+                return Err(missing(code));
+            }
+            let template = match &fw.vars {
+                Some(v) if !v.is_file() => return Err(ImageError::VarsMissing(v.clone())),
+                Some(v) => v.clone(),
+                None => dir.join(vars),
+            };
+            if !template.is_file() {
+                return Err(missing(template));
             }
             let vars = temp_path("ovmf-vars.fd");
             files.0.push(vars.clone());
@@ -258,7 +300,11 @@ pub fn image_spec_for(
                 Arch::X86_64 => Machine::Q35,
                 Arch::Aarch64 => Machine::Virt,
             });
-            spec.ovmf = Some(Ovmf { code, vars });
+            spec.ovmf = Some(Ovmf {
+                code,
+                vars,
+                secure_boot: fw.secure_boot,
+            });
         }
     }
     Ok((spec, files))

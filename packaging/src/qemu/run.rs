@@ -1,6 +1,6 @@
 //! `nodistro run`: the command-line front of the launcher.
 
-use super::image::{image_spec_for, kind_of, BootFiles, Firmware, ImageKind};
+use super::image::{image_spec_for, kind_of, BootFiles, Firmware, FirmwareOpts, ImageKind};
 use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm, EXIT_USAGE};
 use crate::arch::Arch;
 use argh::FromArgs;
@@ -38,6 +38,16 @@ pub struct RunArgs {
     /// AAVMF_VARS.fd, /usr/share/AAVMF, package qemu-efi-aarch64)
     #[argh(option)]
     pub ovmf_dir: Option<PathBuf>,
+    /// boot with a copy of this OVMF variable store (default
+    /// OVMF_VARS_4M.fd; with --secure-boot OVMF_VARS_4M.snakeoil.fd): one
+    /// holding your own Secure Boot keys (virt-fw-vars)
+    #[argh(option)]
+    pub ovmf_vars: Option<PathBuf>,
+    /// UEFI Secure Boot on: OVMF_CODE_4M.secboot.fd on q35 with SMM, and
+    /// the snakeoil keys (or --ovmf-vars); an image not signed by a key in
+    /// the firmware's db is refused (exit 126)
+    #[argh(switch)]
+    pub secure_boot: bool,
     /// boot the kernel file exactly as given (no uncompressed cache)
     #[argh(switch)]
     pub raw_kernel: bool,
@@ -172,12 +182,13 @@ pub fn main(args: RunArgs) -> i32 {
             if !args.append.is_empty() {
                 return usage("--append does not reach a UKI, disk or ISO: its command line is set when it is built (nodistro build --cmdline)");
             }
-            match image_spec_for(
-                &img,
-                args.firmware,
-                args.ovmf_dir.as_deref(),
-                machine.arch(),
-            ) {
+            let fw = FirmwareOpts {
+                firmware: args.firmware,
+                ovmf_dir: args.ovmf_dir.clone(),
+                vars: args.ovmf_vars.clone(),
+                secure_boot: args.secure_boot,
+            };
+            match image_spec_for(&img, &fw, machine.arch()) {
                 Ok((mut spec, files)) => {
                     if spec.ovmf.is_none() {
                         spec.machine = machine;
@@ -190,6 +201,9 @@ pub fn main(args: RunArgs) -> i32 {
         (None, Some(initrd)) => {
             if args.firmware.is_some() {
                 return usage("--firmware is for --image; a kernel and initramfs boot directly");
+            }
+            if args.secure_boot || args.ovmf_vars.is_some() {
+                return usage("--secure-boot and --ovmf-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware");
             }
             // A given kernel's architecture first: its bytes are not
             // searched for an xz stream before it is known to be x86's.

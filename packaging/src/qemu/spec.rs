@@ -230,7 +230,15 @@ impl QemuSpec {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |s: &str| a.push(s.into());
         push("-machine");
-        push(self.machine.qemu_value());
+        let secure = self.ovmf.as_ref().is_some_and(|o| o.secure_boot);
+        if secure {
+            // OVMF's Secure Boot build keeps its variables behind SMM.
+            push(&format!("{},smm=on", self.machine.qemu_value()));
+            push("-global");
+            push("driver=cfi.pflash01,property=secure,value=on");
+        } else {
+            push(self.machine.qemu_value());
+        }
         if self.machine == Machine::Virt {
             // TCG's fastest full CPU: `max` with the pointer-authentication
             // hash QEMU implements cheaply (the architected QARMA is slow
@@ -488,6 +496,7 @@ mod tests {
         s.ovmf = Some(Ovmf {
             code: "/o/CODE.fd".into(),
             vars: "/t/va,rs.fd".into(),
+            secure_boot: false,
         });
         s.image = Some(BootImage {
             path: "/i/disk.img".into(),
@@ -498,6 +507,17 @@ mod tests {
         assert!(line.contains("-drive if=pflash,format=raw,unit=0,readonly=on,file=/o/CODE.fd -drive if=pflash,format=raw,unit=1,file=/t/va,,rs.fd"), "{line}");
         assert!(line.ends_with("-drive if=none,id=boot,format=raw,file=/i/disk.img -device virtio-blk-pci,drive=boot,bootindex=0"), "{line}");
         assert!(!line.contains("-kernel") && !line.contains("-append"));
+        assert!(!line.contains("smm") && !line.contains("-global"), "{line}");
+        if let Some(o) = s.ovmf.as_mut() {
+            o.secure_boot = true;
+        }
+        let line = joined(&s);
+        assert!(
+            line.starts_with(
+                "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+            ),
+            "{line}"
+        );
         s.ovmf = None;
         s.image = Some(BootImage {
             path: "/i/a.iso".into(),

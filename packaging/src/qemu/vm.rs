@@ -233,10 +233,17 @@ impl Vm {
     }
 
     /// Whether QEMU has exited (without waiting).
+    /// UEFI firmware that has nothing left to boot waits for a key
+    /// forever: QEMU is killed then ([`Outcome::NoBoot`]).
     pub fn try_outcome(&mut self) -> Option<Outcome> {
         if self.outcome.is_none() {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.outcome = Some(self.classify(status));
+            } else if let Some(o) = lock(&self.state).watch.firmware_outcome() {
+                self.outcome = Some(o);
+            }
+            if matches!(self.outcome, Some(Outcome::NoBoot { .. })) {
+                self.kill();
             }
         }
         self.outcome
