@@ -35,6 +35,7 @@ BENCHES=(
     "logfwd-mibs:500000 250000 4"
     "pack:"
     "oci:3"
+    "arm64:3"
     "drivers:"
     "appliance:5"
     "modload-qemu:3"
@@ -55,6 +56,7 @@ result_lines() { # NAME LOG
         logfwd-mibs) pat='^(logfwd-mibs:|[0-9]+ cores|forwarder |logfwd |logfwd-old |rsyslogd |syslog-ng )' ;;
         pack) pat='^(load average|Packing|contender|nodistro|cpio|samebytes|gzip -6:|same bytes|zstd -3:)' ;;
         oci) pat='^(load average|OCI image|contender|nodistro|umoci)' ;;
+        arm64) pat='^(aarch64 box|x86_64 box|first HTTP answer)' ;;
         drivers) pat='^\| (image|nodistro|Debian)' ;;
         appliance) pat='^(kernel|image without|uncompressed|cpio|whole image|median|QEMU start|/init -> app|memory in use|runs where)' ;;
         modload-qemu) pat='^(kernel|median|modload.s own)' ;;

@@ -80,6 +80,43 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# arm64 (issue 23): the cross toolchain and the aarch64 emulator. The
+# aarch64 std of rustc-web comes from Debian's arm64 archive
+# (libstd-rust-web-dev:arm64 is Multi-Arch: same), so dpkg learns the
+# foreign architecture first; gcc-aarch64-linux-gnu links, and
+# libc6-dev-arm64-cross is the static glibc it links against. The kernel
+# (linux-image-arm64) is not installed: `nodistro build --arch aarch64`
+# fetches it with apt-get download into its cache.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  echo "setup: dpkg --add-architecture arm64"
+  dpkg --add-architecture arm64
+  apt-get update -q
+fi
+arm=(
+  "libstd-rust-web-dev:arm64=$(dpkg-query -W -f='${Version}' rustc-web)" # aarch64 std of the same rustc-web
+  gcc-aarch64-linux-gnu  # the linker of the aarch64 static box
+  libc6-dev-arm64-cross  # static glibc for aarch64
+  qemu-efi-aarch64       # AAVMF: UEFI firmware of aarch64 images
+)
+arm_missing=()
+for p in "${arm[@]}"; do
+  installed "${p%%=*}" || arm_missing+=("$p")
+done
+if ! installed qemu-system-arm; then
+  # Same suite as qemu-system-x86 (qemu-system-common is shared).
+  if [[ $suite == bookworm-backports ]]; then
+    arm_missing+=(qemu-system-arm/bookworm-backports)
+  else
+    arm_missing+=(qemu-system-arm)
+  fi
+fi
+if ((${#arm_missing[@]})); then
+  echo "setup: installing ${arm_missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${arm_missing[@]}"
+fi
+
 # Kea's package may start a system DHCP server; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q kea-dhcp4-server 2>/dev/null; then
   systemctl stop kea-dhcp4-server || true

@@ -451,7 +451,8 @@ impl Shell {
         log("init", &format!("boot summary: {}", parts.join(", ")));
     }
 
-    /// Open every input device named "Power Button" not open yet.
+    /// Open every power button's event device not open yet
+    /// ([`is_power_button`]).
     fn scan_buttons(&mut self) {
         let Ok(dir) = std::fs::read_dir("/sys/class/input") else {
             return;
@@ -462,7 +463,7 @@ impl Shell {
                 continue;
             }
             let label = std::fs::read_to_string(e.path().join("device/name")).unwrap_or_default();
-            if label.trim() != "Power Button" {
+            if !is_power_button(&label) {
                 continue;
             }
             let dev = format!("/dev/input/{name}");
@@ -628,6 +629,14 @@ fn power_key_pressed(fd: &OwnedFd) -> bool {
     pressed
 }
 
+/// Whether an input device of this name (`/sys/class/input/*/device/name`)
+/// is a machine's power button: the ACPI button (x86, `virt` under UEFI),
+/// or the device-tree GPIO keys of QEMU's arm `virt` booted without
+/// firmware, whose one key is KEY_POWER (only KEY_POWER presses count).
+pub fn is_power_button(name: &str) -> bool {
+    matches!(name.trim(), "Power Button" | "gpio-keys")
+}
+
 /// `struct input_event` on 64-bit: timeval (16), type u16, code u16, value i32.
 const INPUT_EVENT_SIZE: usize = 24;
 
@@ -655,6 +664,14 @@ fn ended(st: rustix::process::WaitStatus) -> Option<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn power_buttons_by_name() {
+        assert!(is_power_button("Power Button\n"));
+        assert!(is_power_button("gpio-keys\n"));
+        assert!(!is_power_button("AT Translated Set 2 keyboard\n"));
+        assert!(!is_power_button(""));
+    }
 
     fn event(ty: u16, code: u16, value: i32) -> Vec<u8> {
         let mut e = vec![0u8; 16];

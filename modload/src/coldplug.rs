@@ -1,6 +1,6 @@
 //! Finding the devices present: `modalias` files (or `MODALIAS=` in
-//! `uevent`) of `/sys/bus/*/devices/*`, far cheaper than walking all of
-//! /sys; and turning their aliases into modules with kmod's blacklist rule.
+//! `uevent`) of `/sys/bus/*/devices/*` and `/sys/class/input/input*`, far
+//! cheaper than walking all of /sys; and turning their aliases into modules with kmod's blacklist rule.
 
 use crate::fnmatch::normalize_name;
 use crate::tree::ModuleTree;
@@ -85,6 +85,24 @@ pub fn scan(sysfs: &Path, warn: &mut dyn FnMut(String)) -> Vec<Device> {
                 }
             };
             if let Some(alias) = alias.filter(|a| !a.is_empty()) {
+                out.push(Device { path, alias });
+            }
+        }
+    }
+    // Input devices are a class, not a bus: one a kernel builds in from
+    // the start (the ACPI power button of arm64's Debian kernel on virt
+    // under UEFI) sends no uevent after modload starts, so its handler
+    // (evdev) is found here or never.
+    if let Ok(inputs) = std::fs::read_dir(sysfs.join("class/input")) {
+        for dev in inputs.flatten() {
+            if !dev.file_name().to_string_lossy().starts_with("input") {
+                continue;
+            }
+            let path = dev.path();
+            if let Some(alias) = read_opt(&path.join("modalias"), warn)
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+            {
                 out.push(Device { path, alias });
             }
         }
@@ -216,6 +234,12 @@ mod tests {
             "uevent",
             "MODALIAS=cpu:type:x86,ven0000\n",
         );
+        dev(
+            "class/input/input0",
+            "modalias",
+            "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw\n",
+        );
+        std::fs::create_dir_all(root.join("class/input/event0")).expect("mkdir");
         dev("bus/memory/devices/memory0", "uevent", "DEVTYPE=memory\n");
         dev("bus/memory/devices/memory1", "uevent", "DEVTYPE=memory\n");
         // A directory where a file should be: read fails, reported, skipped.
@@ -229,7 +253,8 @@ mod tests {
             [
                 "cpu:type:x86,ven0000",
                 "cpu:type:x86,ven0000",
-                "pci:v00001AF4d00001000"
+                "pci:v00001AF4d00001000",
+                "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw"
             ]
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");

@@ -45,6 +45,17 @@ impl std::str::FromStr for Format {
 }
 
 impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Initramfs => "initramfs",
+            Format::Uki => "uki",
+            Format::Disk => "disk",
+            Format::Iso => "iso",
+            Format::Oci => "oci",
+        }
+    }
+
     /// The default output file name.
     pub fn default_output(self) -> &'static str {
         match self {
@@ -118,6 +129,11 @@ pub enum BootableError {
     Fat(#[source] FatError),
     #[error("cannot build the ISO")]
     Iso(#[source] IsoError),
+    #[error("--format {format} is not built for {arch} yet: use --format initramfs and nodistro run --arch {arch}")]
+    ArchFormat {
+        format: &'static str,
+        arch: &'static str,
+    },
     #[error("--data-size is only for --format disk")]
     DataSizeNotDisk,
     #[error("--cmdline {0:?} contains a newline or NUL; give one line")]
@@ -177,7 +193,10 @@ pub fn main(mut args: BuildArgs, start: std::time::Instant) -> i32 {
 fn kernel_path(args: &BuildArgs) -> Result<PathBuf, BootableError> {
     match &args.kernel {
         Some(k) => Ok(k.clone()),
-        None => kernel::find_kernel().map_err(BootableError::Kernel),
+        None => match build::foreign_kernel(args)? {
+            Some(k) => Ok(k.vmlinuz),
+            None => kernel::find_kernel().map_err(BootableError::Kernel),
+        },
     }
 }
 
@@ -228,6 +247,7 @@ fn pin_modules(args: &mut BuildArgs) -> Result<(), BootableError> {
         return Ok(());
     };
     let bytes = std::fs::read(&path).map_err(|e| BootableError::KernelRead(path.clone(), e))?;
+    build::check_kernel_arch(args, &path)?;
     let release = release_of_file(&path, &bytes);
     check_release(args, &path, release.as_deref())
 }
@@ -241,7 +261,11 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let cmdline = args
         .cmdline
         .clone()
-        .unwrap_or_else(|| uki::DEFAULT_CMDLINE.to_string());
+        .unwrap_or_else(|| match build::target_arch(args) {
+            crate::arch::Arch::X86_64 => uki::DEFAULT_CMDLINE.to_string(),
+            // virt's PL011 under AAVMF (no VGA console on virt).
+            crate::arch::Arch::Aarch64 => "console=ttyAMA0 panic=-1".to_string(),
+        });
     if cmdline.contains(['\n', '\0']) {
         return Err(BootableError::BadCmdline(cmdline));
     }
@@ -252,8 +276,16 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
         return Err(BuildError::NotAFile(output).into());
     }
+    let arch = build::target_arch(args);
+    if arch != crate::arch::Arch::X86_64 && format == Format::Iso {
+        return Err(BootableError::ArchFormat {
+            format: format.name(),
+            arch: arch.name(),
+        });
+    }
     // The kernel, checked before anything slow.
     let kpath = kernel_path(args)?;
+    build::check_kernel_arch(args, &kpath)?;
     let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
     let info =
         uki::inspect_kernel(&kbytes).map_err(|e| BootableError::KernelBad(kpath.clone(), e))?;
@@ -265,10 +297,13 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     }
     let release = info.release.clone().or_else(|| kernel::release_of(&kpath));
     check_release(args, &kpath, release.as_deref())?;
-    let stub_path = args
-        .efi_stub
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(uki::DEFAULT_STUB));
+    let stub_path = match (&args.efi_stub, arch) {
+        (Some(p), _) => p.clone(),
+        (None, crate::arch::Arch::X86_64) => PathBuf::from(uki::DEFAULT_STUB),
+        // Another architecture's stub: its systemd-boot-efi, fetched.
+        (None, a) => crate::debkernel::package_file(a, uki::STUB_PACKAGE, a.efi_stub())
+            .map_err(|e| BuildError::Fetch(a.debian(), e))?,
+    };
     if !stub_path.is_file() {
         return Err(BootableError::StubMissing(stub_path));
     }
@@ -311,7 +346,7 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     };
     let esp = |hidden: u32, label: &str| {
         fat::build(
-            &[("EFI/BOOT/BOOTX64.EFI", &efi)],
+            &[(arch.efi_boot_file(), &efi)],
             &FatOptions {
                 label,
                 mtime,

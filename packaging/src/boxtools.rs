@@ -15,6 +15,12 @@ pub enum BoxError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read {} (the tools of a box built for another architecture): build the box with scripts/build-box.sh --arch, which writes it", .path.display())]
+    Features {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{} --list failed ({status}): it is not a nodistro-box, or one too old to list its tools", .path.display())]
     List { path: PathBuf, status: String },
     #[error("{} --list printed {line:?}, not a tool name", .path.display())]
@@ -45,6 +51,29 @@ pub fn list(box_path: &Path) -> Result<Vec<String>, BoxError> {
         });
     }
     parse_list(box_path, &String::from_utf8_lossy(&out.stdout))
+}
+
+/// The file beside a box that names its tools when the box cannot be run
+/// here (another architecture's): `scripts/build-box.sh` writes it, the
+/// Cargo features it built the box with, comma-separated.
+pub const FEATURES_FILE: &str = "nodistro-box.features";
+
+/// The tools of a box of another architecture, which cannot be asked:
+/// read from [`FEATURES_FILE`] beside it (each tool is the feature of its
+/// name).
+pub fn list_foreign(box_path: &Path) -> Result<Vec<String>, BoxError> {
+    let file = box_path.with_file_name(FEATURES_FILE);
+    let text = std::fs::read_to_string(&file).map_err(|source| BoxError::Features {
+        path: file.clone(),
+        source,
+    })?;
+    let lines: String = text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("{t}\n"))
+        .collect();
+    parse_list(box_path, &lines)
 }
 
 /// One tool name a line: lowercase letters, digits, `-` and `_` (it becomes

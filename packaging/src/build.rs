@@ -1,6 +1,7 @@
 //! `nodistro build`: pack the runtime tools, the app, extra files and kernel
 //! modules into a reproducible initramfs (cpio newc, gzip/zstd/none).
 
+use crate::arch::Arch;
 use crate::bootable::{DataSize, Format};
 use crate::compress::{Compression, Encoder};
 use crate::drivers::{self, Drivers};
@@ -91,6 +92,12 @@ pub struct BuildArgs {
     /// compression level (gzip 0-9, default 6; zstd 1-19, default 3)
     #[argh(option)]
     pub level: Option<i32>,
+    /// the image's architecture: x86_64 or aarch64 (default: this
+    /// machine's); another one's app and box are cross-built
+    /// (scripts/build-box.sh --arch aarch64) and its kernel and modules are
+    /// Debian's, fetched into the cache with apt-get download
+    #[argh(option)]
+    pub arch: Option<Arch>,
     /// directory holding nodistro-box (default: $NODISTRO_TOOLS_DIR, else
     /// the directory of this nodistro executable)
     #[argh(option)]
@@ -275,6 +282,18 @@ pub enum BuildError {
     CaNotPem(PathBuf),
     #[error("cannot read the host's devices for --drivers host (is /sys mounted?); use --modaliases FILE instead")]
     HostDevices(#[source] io::Error),
+    #[error("{what} {} is {found}, not {arch}: {fix}", .path.display())]
+    WrongArch {
+        what: &'static str,
+        path: PathBuf,
+        found: String,
+        arch: &'static str,
+        fix: String,
+    },
+    #[error("app {} is dynamically linked: an {arch} image takes a static app (target-feature=+crt-static, README \"arm64\")", .path.display())]
+    CrossDynamic { path: PathBuf, arch: &'static str },
+    #[error("cannot fetch Debian's {0} kernel")]
+    Fetch(&'static str, #[source] crate::debkernel::FetchError),
     #[error("cannot pack this nodistro-box")]
     Box(#[source] crate::boxtools::BoxError),
     #[error("cannot write the configuration file")]
@@ -403,6 +422,28 @@ fn check_app(
             }))
         }
     };
+    let arch = target_arch(args);
+    if bytes.starts_with(b"\x7fELF") {
+        let found = Arch::of_elf(&bytes).map_or_else(|what| what, |a| a.name().to_string());
+        if found != arch.name() {
+            return Err(BuildError::WrongArch {
+                what: "app",
+                path: path.clone(),
+                found,
+                arch: arch.name(),
+                fix: match arch {
+                    Arch::X86_64 => "build it for x86_64, or pass --arch aarch64 for an aarch64 app".into(),
+                    Arch::Aarch64 => "build it with cargo build --target aarch64-unknown-linux-gnu (README, \"arm64\"), or drop --arch aarch64".into(),
+                },
+            });
+        }
+        if arch != Arch::X86_64 && matches!(elf::classify(&bytes), AppKind::Dynamic { .. }) {
+            return Err(BuildError::CrossDynamic {
+                path: path.clone(),
+                arch: arch.name(),
+            });
+        }
+    }
     let err = match elf::classify(&bytes) {
         AppKind::Static => return Ok(None),
         AppKind::Dynamic { interpreter } => {
@@ -455,6 +496,80 @@ fn check_app(
         Ok(None)
     } else {
         Err(err)
+    }
+}
+
+/// The image's architecture: `--arch`, else this machine's.
+pub fn target_arch(args: &BuildArgs) -> Arch {
+    args.arch.unwrap_or_else(Arch::host)
+}
+
+/// The box must be of the image's architecture (checked before it is
+/// asked for its tools, which a foreign box cannot answer here).
+fn check_box_arch(args: &BuildArgs, box_path: &Path) -> Result<(), BuildError> {
+    let arch = target_arch(args);
+    let bytes = std::fs::read(box_path).map_err(|source| {
+        BuildError::Image(ImageError::Read {
+            path: box_path.into(),
+            source,
+        })
+    })?;
+    let found = Arch::of_elf(&bytes).map_or_else(|what| what, |a| a.name().to_string());
+    // A box of this machine is asked for its tools: anything else that
+    // runs here (a wrapper script) answers for itself.
+    let runs_here = arch == Arch::host() && !bytes.starts_with(b"\x7fELF");
+    if found == arch.name() || runs_here {
+        return Ok(());
+    }
+    Err(BuildError::WrongArch {
+        what: "nodistro-box",
+        path: box_path.into(),
+        found,
+        arch: arch.name(),
+        fix: format!(
+            "build one with {} and pass its directory as --tools-dir",
+            arch.box_hint()
+        ),
+    })
+}
+
+/// The kernel and module tree of a foreign `--arch` when none is given
+/// (`--modules-dir`, `--kernel-version`): Debian's, fetched and cached.
+/// None for this machine's architecture (its /boot and /lib/modules).
+pub fn foreign_kernel(args: &BuildArgs) -> Result<Option<crate::debkernel::DebKernel>, BuildError> {
+    let arch = target_arch(args);
+    if arch == Arch::host() || args.modules_dir.is_some() {
+        return Ok(None);
+    }
+    crate::debkernel::fetch(arch)
+        .map(Some)
+        .map_err(|e| BuildError::Fetch(arch.debian(), e))
+}
+
+/// A `--kernel` must be of the image's architecture.
+pub fn check_kernel_arch(args: &BuildArgs, kernel: &Path) -> Result<(), BuildError> {
+    let arch = target_arch(args);
+    let bytes = std::fs::read(kernel).map_err(|source| {
+        BuildError::Image(ImageError::Read {
+            path: kernel.into(),
+            source,
+        })
+    })?;
+    // A file that is no kernel image at all is left to the kernel checks
+    // that follow (they name what it lacks).
+    match Arch::of_kernel(&bytes) {
+        Some(a) if a != arch => Err(BuildError::WrongArch {
+            what: "kernel",
+            path: kernel.into(),
+            found: format!("an {} kernel", a.name()),
+            arch: arch.name(),
+            fix: format!(
+                "give an {} kernel ({}), or leave --kernel out",
+                arch.name(),
+                arch.kernel_package()
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -594,7 +709,13 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     if !box_path.is_file() {
         return Err(BuildError::ToolsMissing(dir));
     }
-    let tools = crate::boxtools::list(&box_path).map_err(BuildError::Box)?;
+    check_box_arch(args, &box_path)?;
+    let tools = if target_arch(args) == Arch::host() {
+        crate::boxtools::list(&box_path)
+    } else {
+        crate::boxtools::list_foreign(&box_path)
+    }
+    .map_err(BuildError::Box)?;
     crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
     img.add_file(&format!("bin/{MULTICALL_NAME}"), &box_path)?;
     // The console only with --console (debug_console::add links it).
@@ -662,14 +783,27 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
         all: drivers == Drivers::All,
         names: args.module.clone(),
         optional: if drivers == Drivers::Vm {
-            drivers::VM_DRIVERS.iter().map(|s| s.to_string()).collect()
+            drivers::vm_drivers(target_arch(args))
+                .map(str::to_string)
+                .collect()
         } else {
             Vec::new()
         },
         aliases,
         modaliases: args.modaliases.clone(),
         kernel_version: args.kernel_version.clone(),
-        modules_dir: args.modules_dir.clone(),
+        modules_dir: match foreign_kernel(args)? {
+            Some(k) => {
+                notes.push(format!(
+                    "{} kernel {} from Debian ({})",
+                    target_arch(args).name(),
+                    k.release,
+                    k.vmlinuz.display()
+                ));
+                Some(k.modules_dir)
+            }
+            None => args.modules_dir.clone(),
+        },
         firmware_dir: args.firmware_dir.clone(),
     };
     let (count, module_notes) =

@@ -48,6 +48,36 @@ pub const VM_DRIVERS: &[&str] = &[
     "atkbd",
 ];
 
+/// Added to [`VM_DRIVERS`] for aarch64: QEMU `virt` without firmware
+/// (`-kernel`) has no ACPI; its power button is a GPIO key (PL061, built
+/// in) described by the device tree, which `gpio_keys` turns into
+/// KEY_POWER on an event device.
+pub const VM_DRIVERS_AARCH64: &[&str] = &["gpio_keys"];
+
+/// The `vm` selection of an architecture. The x86-only drivers are left
+/// out of aarch64's (they would be skipped as missing, one line each).
+pub fn vm_drivers(arch: crate::arch::Arch) -> impl Iterator<Item = &'static str> {
+    let x86_only = [
+        "i8042",
+        "atkbd",
+        "hv_vmbus",
+        "hv_netvsc",
+        "hv_storvsc",
+        "xen_netfront",
+        "xen_blkfront",
+    ];
+    let aarch64 = arch == crate::arch::Arch::Aarch64;
+    VM_DRIVERS
+        .iter()
+        .copied()
+        .filter(move |d| !aarch64 || !x86_only.contains(d))
+        .chain(
+            if aarch64 { VM_DRIVERS_AARCH64 } else { &[] }
+                .iter()
+                .copied(),
+        )
+}
+
 /// `--drivers vm|none|all|host`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drivers {

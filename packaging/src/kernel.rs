@@ -26,6 +26,8 @@ pub enum KernelError {
     Xz(PathBuf, String),
     #[error("the xz stream inside {} did not decompress to an ELF vmlinux; pass --raw-kernel", .0.display())]
     NotElf(PathBuf),
+    #[error("no aarch64 kernel to boot")]
+    Foreign(#[source] Box<crate::debkernel::FetchError>),
     #[error("cannot write the uncompressed kernel cache {}", .0.display())]
     Cache(PathBuf, #[source] std::io::Error),
 }
@@ -132,7 +134,11 @@ pub fn boot_kernel(vmlinuz: &Path) -> Result<PathBuf, KernelError> {
         return Ok(cached);
     }
     let image = std::fs::read(vmlinuz).map_err(read)?;
-    if image.starts_with(ELF_MAGIC) {
+    // An ELF, or an arm64 Image (uncompressed; its bytes may hold the xz
+    // magic of its own decompressor): booted as it is.
+    if image.starts_with(ELF_MAGIC)
+        || crate::arch::Arch::of_kernel(&image) == Some(crate::arch::Arch::Aarch64)
+    {
         return Ok(vmlinuz.to_path_buf());
     }
     let Some(offset) = find_xz_stream(&image) else {

@@ -7,6 +7,7 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod arch;
 pub mod bootable;
 pub mod boxtools;
 pub mod build;
@@ -14,6 +15,7 @@ pub mod buildfile;
 pub mod chart;
 pub mod compress;
 pub mod cpio;
+pub mod debkernel;
 pub mod debug_console;
 pub mod deflate;
 pub mod demo;

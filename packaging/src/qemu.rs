@@ -30,7 +30,7 @@ pub use console::{
     ConsoleWatch, Outcome, EXIT_NO_BOOT, EXIT_PANIC, EXIT_QEMU_FAILED, EXIT_REBOOT, EXIT_STOPPED,
     EXIT_TIMEOUT, EXIT_USAGE,
 };
-pub use image::{image_spec, BootFiles, Firmware, FirmwareOpts, ImageKind};
+pub use image::{image_spec, image_spec_for, BootFiles, Firmware, FirmwareOpts, ImageKind};
 pub use run::{main, resolve_kernel, resolve_kernel_for, RunArgs};
 pub use spec::{Accel, Forward, Machine, Nic, QemuSpec, BASE_APPEND};
 pub use vm::{temp_monitor_path, Vm, VmError};

@@ -53,6 +53,22 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
 /// Check that `kernel` is a bzImage with an EFI stub; read its release and
 /// command-line limit (Documentation/arch/x86/boot.rst).
 pub fn inspect_kernel(kernel: &[u8]) -> Result<KernelInfo, UkiError> {
+    // An arm64 Image (Documentation/arch/arm64/booting.rst): its EFI stub
+    // is a PE header behind the MZ magic; no release in the header, and
+    // the arm64 COMMAND_LINE_SIZE of 2048 bytes.
+    if kernel.get(56..60) == Some(b"ARM\x64".as_slice()) {
+        let is_pe = kernel.starts_with(b"MZ")
+            && le32(kernel, 0x3c)
+                .and_then(|p| kernel.get(p as usize..p as usize + 4))
+                .is_some_and(|sig| sig == b"PE\0\0");
+        if !is_pe {
+            return Err(UkiError::NoEfiStub);
+        }
+        return Ok(KernelInfo {
+            release: None,
+            cmdline_max: 2047,
+        });
+    }
     if kernel.get(0x202..0x206) != Some(b"HdrS".as_slice()) {
         return Err(UkiError::NotBzImage);
     }
@@ -178,6 +194,19 @@ mod tests {
     fn reads_release_and_limit() {
         let info = inspect_kernel(&fake_kernel(true, true)).expect("ok");
         assert_eq!(info.release.as_deref(), Some("6.1.0-57-amd64"));
+        assert_eq!(info.cmdline_max, 2047);
+    }
+
+    #[test]
+    fn arm64_images() {
+        let mut k = vec![0u8; 0x200];
+        k[56..60].copy_from_slice(b"ARM\x64");
+        assert_eq!(inspect_kernel(&k), Err(UkiError::NoEfiStub));
+        k[..2].copy_from_slice(b"MZ");
+        k[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+        k[0x40..0x44].copy_from_slice(b"PE\0\0");
+        let info = inspect_kernel(&k).expect("an arm64 Image with its EFI stub");
+        assert_eq!(info.release, None);
         assert_eq!(info.cmdline_max, 2047);
     }
 

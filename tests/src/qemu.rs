@@ -22,7 +22,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nodistro_packaging::qemu::{image_spec, BootFiles, FirmwareOpts};
+use nodistro_packaging::qemu::{image_spec_for, BootFiles, FirmwareOpts};
 pub use nodistro_packaging::qemu::{Firmware, Nic, Outcome};
 
 /// The kernel QEMU boots: the newest /boot/vmlinuz-*, uncompressed into the
@@ -162,6 +162,37 @@ pub struct BootOpts {
     pub secure_boot: bool,
 }
 
+/// The directory of the aarch64 nodistro-box and demo-app, built once per
+/// test process by `scripts/build-box.sh --arch aarch64` (cargo's own
+/// cache makes it quick after the first time).
+pub fn aarch64_tools() -> PathBuf {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = crate::workspace_root();
+        let out = Command::new(root.join("scripts/build-box.sh"))
+            .args(["--arch", "aarch64"])
+            .current_dir(&root)
+            .output()
+            .map_err(|e| format!("cannot run scripts/build-box.sh: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().last() {
+            Some(dir) if out.status.success() => Ok(root.join(dir.trim())),
+            _ => Err(format!(
+                "scripts/build-box.sh --arch aarch64 failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(15)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 impl BootOpts {
     /// Defaults: virtio NIC, no forwards, 256 MB, 120 s.
     pub fn new(initrd: &Path) -> Self {
@@ -182,6 +213,13 @@ impl BootOpts {
             netns: None,
             secure_boot: false,
         }
+    }
+
+    /// A guest of `arch`: its default machine (aarch64: `virt`, Debian's
+    /// arm64 kernel from the cache).
+    pub fn arch(mut self, arch: nodistro_packaging::arch::Arch) -> Self {
+        self.machine = nodistro_packaging::qemu::Machine::default_for(arch);
+        self
     }
 
     /// Boot a UKI, disk or ISO (`nodistro run --image`) instead.
@@ -292,7 +330,8 @@ impl Guest {
     /// Boot the Debian kernel with `opts.initrd`. Panics (naming the
     /// package to install) when QEMU or the kernel is missing.
     pub fn boot(opts: BootOpts) -> Guest {
-        let mut qemu = require_program("qemu-system-x86_64", "qemu-system-x86");
+        let (program, package) = opts.machine.arch().qemu();
+        let mut qemu = require_program(program, package);
         let wrapper = opts.netns.as_ref().map(|ns| {
             let dir = crate::TempDir::new("qemu-netns");
             let script = dir.path().join("qemu");
@@ -319,8 +358,11 @@ impl Guest {
                 "initramfs {} does not exist",
                 opts.initrd.display()
             );
-            if opts.machine == nodistro_packaging::qemu::Machine::Microvm {
-                // See resolve_kernel_for: microvm boots the bzImage.
+            if opts.machine == nodistro_packaging::qemu::Machine::Microvm
+                || opts.machine.arch() != nodistro_packaging::arch::Arch::X86_64
+            {
+                // See resolve_kernel_for: microvm boots the bzImage; virt
+                // Debian's arm64 Image from the cache.
                 nodistro_packaging::qemu::resolve_kernel_for(None, false, opts.machine)
                     .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)))
             } else {
@@ -341,19 +383,20 @@ impl Guest {
                 })
                 .collect();
             let (mut spec, files) = match &opts.image {
-                Some(img) => image_spec(
+                Some(img) => image_spec_for(
                     img,
                     &FirmwareOpts {
                         firmware: opts.firmware,
                         secure_boot: opts.secure_boot,
                         ..FirmwareOpts::default()
                     },
+                    opts.machine.arch(),
                 )
                 .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
                 None => {
                     let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
                     spec.append = opts.append.clone();
-                    spec.machine = opts.machine;
+                    spec.set_machine(opts.machine);
                     (spec, BootFiles::default())
                 }
             };

@@ -110,6 +110,7 @@ pub const KEYS: &[Key] = &[
     row("compression", "compression", Kind::Str),
     row("level", "level", Kind::Int),
     row("tools-dir", "tools-dir", Kind::Path),
+    row("arch", "arch", Kind::Str),
     Key {
         replaced_by: &["modules"],
         ..row("drivers", "drivers", Kind::Str)

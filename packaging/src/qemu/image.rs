@@ -4,12 +4,17 @@
 //! around a bare UKI), removed when the boot is over.
 
 use super::{Machine, QemuSpec};
+use crate::arch::Arch;
 use std::path::{Path, PathBuf};
 
 /// OVMF's paths in Debian's ovmf package.
 pub const OVMF_CODE: &str = "OVMF_CODE_4M.fd";
 pub const OVMF_VARS: &str = "OVMF_VARS_4M.fd";
 pub const OVMF_DIR: &str = "/usr/share/OVMF";
+/// The aarch64 UEFI firmware (EDK II's ArmVirtQemu) of `qemu-efi-aarch64`.
+pub const AAVMF_CODE: &str = "AAVMF_CODE.fd";
+pub const AAVMF_VARS: &str = "AAVMF_VARS.fd";
+pub const AAVMF_DIR: &str = "/usr/share/AAVMF";
 /// The Secure Boot build (SMM on q35) and variables that hold Debian's
 /// snakeoil test key in PK, KEK and db, with Secure Boot on
 /// (/usr/share/ovmf/PkKek-1-snakeoil.{key,pem}, passphrase "snakeoil").
@@ -138,10 +143,14 @@ pub enum ImageError {
     NeedsUefi { path: PathBuf, kind: &'static str },
     #[error("OVMF firmware {} not found: install the Debian package ovmf (apt-get install ovmf), or point --ovmf-dir at a directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd", .0.display())]
     OvmfMissing(PathBuf),
+    #[error("AAVMF firmware {} not found: install the Debian package qemu-efi-aarch64 (apt-get install qemu-efi-aarch64), or point --ovmf-dir at a directory holding AAVMF_CODE.fd and AAVMF_VARS.fd", .0.display())]
+    AavmfMissing(PathBuf),
     #[error("OVMF variable store {} not found (--ovmf-vars)", .0.display())]
     VarsMissing(PathBuf),
     #[error("--secure-boot needs UEFI firmware: drop --firmware bios")]
     SecureBootBios,
+    #[error("--secure-boot is for x86_64 images only, for now")]
+    SecureBootArch,
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -189,6 +198,17 @@ pub fn kind_of(path: &Path) -> Result<ImageKind, ImageError> {
 /// [`default_firmware`]), and the temporary files it needs. The caller
 /// sets the NIC, forwards, memory, monitor.
 pub fn image_spec(path: &Path, fw: &FirmwareOpts) -> Result<(QemuSpec, BootFiles), ImageError> {
+    image_spec_for(path, fw, Arch::X86_64)
+}
+
+/// [`image_spec`] for an image of `arch`: aarch64 images boot on `virt`
+/// through AAVMF (`qemu-efi-aarch64`; `ovmf_dir` then names the directory
+/// of AAVMF_CODE.fd and AAVMF_VARS.fd).
+pub fn image_spec_for(
+    path: &Path,
+    fw: &FirmwareOpts,
+    arch: Arch,
+) -> Result<(QemuSpec, BootFiles), ImageError> {
     let kind = kind_of(path)?;
     let firmware = match (fw.firmware, fw.secure_boot) {
         (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
@@ -217,7 +237,7 @@ pub fn image_spec(path: &Path, fw: &FirmwareOpts) -> Result<(QemuSpec, BootFiles
             // Firmware boots /EFI/BOOT/BOOTX64.EFI from a FAT file system.
             let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
             let fs = crate::fat::build(
-                &[("EFI/BOOT/BOOTX64.EFI", &uki)],
+                &[(arch.efi_boot_file(), &uki)],
                 &crate::fat::FatOptions {
                     label: "UKI",
                     mtime: 0,
@@ -250,15 +270,20 @@ pub fn image_spec(path: &Path, fw: &FirmwareOpts) -> Result<(QemuSpec, BootFiles
         }
         Firmware::Bios => {}
         Firmware::Uefi => {
-            let dir = fw.ovmf_dir.as_deref().unwrap_or(Path::new(OVMF_DIR));
-            let (code, vars) = if fw.secure_boot {
-                (OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL)
-            } else {
-                (OVMF_CODE, OVMF_VARS)
+            let (dir, code, vars) = match (arch, fw.secure_boot) {
+                (Arch::Aarch64, true) => return Err(ImageError::SecureBootArch),
+                (Arch::Aarch64, false) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
+                (Arch::X86_64, true) => (OVMF_DIR, OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL),
+                (Arch::X86_64, false) => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
             };
+            let missing = |p: PathBuf| match arch {
+                Arch::X86_64 => ImageError::OvmfMissing(p),
+                Arch::Aarch64 => ImageError::AavmfMissing(p),
+            };
+            let dir = fw.ovmf_dir.as_deref().unwrap_or(Path::new(dir));
             let code = dir.join(code);
             if !code.is_file() {
-                return Err(ImageError::OvmfMissing(code));
+                return Err(missing(code));
             }
             let template = match &fw.vars {
                 Some(v) if !v.is_file() => return Err(ImageError::VarsMissing(v.clone())),
@@ -266,12 +291,15 @@ pub fn image_spec(path: &Path, fw: &FirmwareOpts) -> Result<(QemuSpec, BootFiles
                 None => dir.join(vars),
             };
             if !template.is_file() {
-                return Err(ImageError::OvmfMissing(template));
+                return Err(missing(template));
             }
             let vars = temp_path("ovmf-vars.fd");
             files.0.push(vars.clone());
             std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
-            spec.machine = Machine::Q35;
+            spec.set_machine(match arch {
+                Arch::X86_64 => Machine::Q35,
+                Arch::Aarch64 => Machine::Virt,
+            });
             spec.ovmf = Some(Ovmf {
                 code,
                 vars,

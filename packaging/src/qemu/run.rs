@@ -1,7 +1,8 @@
 //! `nodistro run`: the command-line front of the launcher.
 
-use super::image::{image_spec, kind_of, BootFiles, Firmware, FirmwareOpts, ImageKind};
+use super::image::{image_spec_for, kind_of, BootFiles, Firmware, FirmwareOpts, ImageKind};
 use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm, EXIT_USAGE};
+use crate::arch::Arch;
 use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,10 +12,16 @@ use std::time::Duration;
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
-    /// the kernel (default: the newest /boot/vmlinuz-*); an xz bzImage is
-    /// booted from a cached uncompressed copy, much faster under TCG
+    /// the kernel (default: the newest /boot/vmlinuz-*; with --arch
+    /// aarch64, Debian's arm64 kernel, fetched into the cache); an xz
+    /// bzImage is booted from a cached uncompressed copy, much faster
+    /// under TCG
     #[argh(option)]
     pub kernel: Option<PathBuf>,
+    /// the guest's architecture: x86_64 (default) or aarch64
+    /// (qemu-system-aarch64 -M virt under TCG, console ttyAMA0)
+    #[argh(option)]
+    pub arch: Option<Arch>,
     /// the initramfs to boot (with the kernel)
     #[argh(option)]
     pub initrd: Option<PathBuf>,
@@ -27,7 +34,8 @@ pub struct RunArgs {
     #[argh(option)]
     pub firmware: Option<Firmware>,
     /// directory holding OVMF_CODE_4M.fd and OVMF_VARS_4M.fd (default
-    /// /usr/share/OVMF, package ovmf)
+    /// /usr/share/OVMF, package ovmf; aarch64: AAVMF_CODE.fd and
+    /// AAVMF_VARS.fd, /usr/share/AAVMF, package qemu-efi-aarch64)
     #[argh(option)]
     pub ovmf_dir: Option<PathBuf>,
     /// boot with a copy of this OVMF variable store (default
@@ -53,7 +61,8 @@ pub struct RunArgs {
     /// network card: virtio (default), e1000 or none
     #[argh(option, default = "Nic::Virtio")]
     pub nic: Nic,
-    /// machine: pc (default, i440fx), q35 or microvm (virtio-mmio, no PCI)
+    /// machine: pc (default, i440fx), q35 or microvm (virtio-mmio, no
+    /// PCI); virt for aarch64 (the default with --arch aarch64)
     #[argh(option, default = "Machine::Pc")]
     pub machine: Machine,
     /// forward host 127.0.0.1:HOST to guest TCP port GUEST (repeatable)
@@ -100,12 +109,40 @@ pub fn resolve_kernel(
 /// keeps there (`ACPI: XSDT 0x0FFFFFB2`), and the guest then hangs at
 /// "ACPI: Core revision" or runs without its virtio-mmio devices; the
 /// bzImage path leaves them their 64 KiB.
+///
+/// On `virt` (aarch64) the default is Debian's arm64 kernel from the cache
+/// (`nodistro build --arch aarch64` fetched it; fetched here otherwise),
+/// booted as it is: an arm64 `Image` is not compressed.
 pub fn resolve_kernel_for(
     given: Option<&Path>,
     raw: bool,
     machine: Machine,
 ) -> Result<PathBuf, crate::kernel::KernelError> {
+    if machine.arch() == Arch::Aarch64 {
+        return match given {
+            Some(k) => Ok(k.to_path_buf()),
+            None => crate::debkernel::fetch(Arch::Aarch64)
+                .map(|k| k.vmlinuz)
+                .map_err(|e| crate::kernel::KernelError::Foreign(Box::new(e))),
+        };
+    }
     resolve_kernel(given, raw || machine == Machine::Microvm)
+}
+
+/// The machine of `--arch` and `--machine`: `virt` for aarch64, the
+/// x86 machines for x86_64; a mismatch is a one-line refusal.
+pub fn machine_for(arch: Option<Arch>, machine: Machine) -> Result<Machine, String> {
+    match (arch, machine) {
+        (None, m) => Ok(m),
+        (Some(Arch::Aarch64), Machine::Pc) => Ok(Machine::Virt),
+        (Some(a), m) if m.arch() == a => Ok(m),
+        (Some(a), m) => Err(format!(
+            "--machine {} is not an {} machine: use --machine {}",
+            m.qemu_value().split(',').next().unwrap_or_default(),
+            a.name(),
+            Machine::default_for(a).qemu_value()
+        )),
+    }
 }
 
 /// Run the subcommand; returns the exit code: after a clean power-off the
@@ -117,7 +154,11 @@ pub fn main(args: RunArgs) -> i32 {
         eprintln!("nodistro run: error: {msg}");
         EXIT_USAGE
     };
-    if args.machine == Machine::Microvm && args.nic == Nic::E1000 {
+    let machine = match machine_for(args.arch, args.machine) {
+        Ok(m) => m,
+        Err(e) => return usage(&e),
+    };
+    if machine == Machine::Microvm && args.nic == Nic::E1000 {
         return usage("--nic e1000 needs PCI, which microvm has none of: use --nic virtio (virtio-mmio) or --machine pc|q35");
     }
     let mut initrd = args.initrd.clone();
@@ -147,10 +188,10 @@ pub fn main(args: RunArgs) -> i32 {
                 vars: args.ovmf_vars.clone(),
                 secure_boot: args.secure_boot,
             };
-            match image_spec(&img, &fw) {
+            match image_spec_for(&img, &fw, machine.arch()) {
                 Ok((mut spec, files)) => {
                     if spec.ovmf.is_none() {
-                        spec.machine = args.machine;
+                        spec.machine = machine;
                     }
                     (spec, files)
                 }
@@ -164,11 +205,28 @@ pub fn main(args: RunArgs) -> i32 {
             if args.secure_boot || args.ovmf_vars.is_some() {
                 return usage("--secure-boot and --ovmf-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware");
             }
-            let kernel =
-                match resolve_kernel_for(args.kernel.as_deref(), args.raw_kernel, args.machine) {
-                    Ok(k) => k,
-                    Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
-                };
+            // A given kernel's architecture first: its bytes are not
+            // searched for an xz stream before it is known to be x86's.
+            let given = args.kernel.as_deref();
+            if let Some((k, found)) = given
+                .and_then(|k| kernel_arch(k).map(|a| (k, a)))
+                .filter(|(_, a)| *a != machine.arch())
+            {
+                return usage(&format!(
+                    "the kernel {} is an {} kernel, and --machine {} is {}: pass --arch {} or an {} kernel ({})",
+                    k.display(),
+                    found.name(),
+                    machine.qemu_value().split(',').next().unwrap_or_default(),
+                    machine.arch().name(),
+                    found.name(),
+                    machine.arch().name(),
+                    machine.arch().kernel_package()
+                ));
+            }
+            let kernel = match resolve_kernel_for(given, args.raw_kernel, machine) {
+                Ok(k) => k,
+                Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
+            };
             if !initrd.is_file() {
                 eprintln!(
                     "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
@@ -178,7 +236,7 @@ pub fn main(args: RunArgs) -> i32 {
             }
             let mut spec = QemuSpec::new(kernel, initrd);
             spec.append = args.append;
-            spec.machine = args.machine;
+            spec.set_machine(machine);
             (spec, BootFiles::default())
         }
         (None, None) => return usage("nothing to boot"),
@@ -233,4 +291,36 @@ pub fn main(args: RunArgs) -> i32 {
         }
     }
     code
+}
+
+/// The architecture of a kernel file (its first 4 KiB), None when it
+/// cannot be told.
+fn kernel_arch(path: &Path) -> Option<Arch> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .ok()?;
+    Arch::of_kernel(&head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_picks_the_machine() {
+        assert_eq!(machine_for(None, Machine::Q35), Ok(Machine::Q35));
+        assert_eq!(
+            machine_for(Some(Arch::Aarch64), Machine::Pc),
+            Ok(Machine::Virt)
+        );
+        assert_eq!(machine_for(None, Machine::Virt), Ok(Machine::Virt));
+        let e = machine_for(Some(Arch::Aarch64), Machine::Microvm).expect_err("refused");
+        assert_eq!(
+            e,
+            "--machine microvm is not an aarch64 machine: use --machine virt"
+        );
+        assert!(machine_for(Some(Arch::X86_64), Machine::Virt).is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
 
 use super::image::{BootImage, Media, Ovmf};
+use crate::arch::Arch;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +12,10 @@ use std::process::Command;
 /// host the kernel's IO-APIC timer check fails under TCG and panics
 /// ("IO-APIC + timer doesn't work!"), as it does on busy hypervisors.
 pub const BASE_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check";
+
+/// [`BASE_APPEND`] of QEMU's arm `virt` machine: its serial port is a PL011
+/// (`ttyAMA0`); the x86 timer check does not exist there.
+pub const BASE_APPEND_VIRT: &str = "console=ttyAMA0 panic=-1";
 
 /// The emulated network card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +52,10 @@ pub enum Machine {
     /// the kernel takes for a divide error and panics on ("Attempted to
     /// kill the idle task!") in a share of boots that QEMU 10 made large.
     Microvm,
+    /// QEMU's arm `virt` (aarch64): PCIe (virtio-net-pci), a PL011 serial
+    /// port, and, booted with `-kernel` (no firmware), a device tree whose
+    /// power button is a GPIO key (`gpio_keys`, KEY_POWER).
+    Virt,
 }
 
 impl Machine {
@@ -56,6 +65,23 @@ impl Machine {
             Machine::Pc => "pc",
             Machine::Q35 => "q35",
             Machine::Microvm => "microvm,pit=on,pic=off,rtc=on",
+            Machine::Virt => "virt",
+        }
+    }
+
+    /// The architecture the machine emulates.
+    pub fn arch(self) -> Arch {
+        match self {
+            Machine::Virt => Arch::Aarch64,
+            _ => Arch::X86_64,
+        }
+    }
+
+    /// The default machine of an architecture.
+    pub fn default_for(arch: Arch) -> Machine {
+        match arch {
+            Arch::X86_64 => Machine::Pc,
+            Arch::Aarch64 => Machine::Virt,
         }
     }
 }
@@ -67,8 +93,9 @@ impl std::str::FromStr for Machine {
             "pc" => Ok(Machine::Pc),
             "q35" => Ok(Machine::Q35),
             "microvm" => Ok(Machine::Microvm),
+            "virt" => Ok(Machine::Virt),
             _ => Err(format!(
-                "unknown machine {s:?}: use pc, q35 or microvm (see qemu-system-x86_64 -machine help)"
+                "unknown machine {s:?}: use pc, q35 or microvm (x86_64), or virt (aarch64); see qemu-system-x86_64 -machine help"
             )),
         }
     }
@@ -174,9 +201,19 @@ impl QemuSpec {
         }
     }
 
+    /// Set the machine, and the QEMU binary of its architecture.
+    pub fn set_machine(&mut self, machine: Machine) {
+        self.machine = machine;
+        self.qemu = PathBuf::from(machine.arch().qemu().0);
+    }
+
     /// The full kernel command line.
     pub fn append_line(&self) -> String {
-        let mut line = BASE_APPEND.to_string();
+        let mut line = match self.machine {
+            Machine::Virt => BASE_APPEND_VIRT,
+            _ => BASE_APPEND,
+        }
+        .to_string();
         if let (Machine::Microvm, Accel::Tcg, Some(khz)) = (self.machine, self.accel, self.tsc_khz)
         {
             line.push_str(&format!(" tsc_early_khz={khz}"));
@@ -201,6 +238,13 @@ impl QemuSpec {
             push("driver=cfi.pflash01,property=secure,value=on");
         } else {
             push(self.machine.qemu_value());
+        }
+        if self.machine == Machine::Virt {
+            // TCG's fastest full CPU: `max` with the pointer-authentication
+            // hash QEMU implements cheaply (the architected QARMA is slow
+            // to emulate).
+            push("-cpu");
+            push("max,pauth-impdef=on");
         }
         push("-nodefaults");
         push("-no-user-config");
@@ -405,6 +449,30 @@ mod tests {
             !joined(&s).contains("tsc_early_khz"),
             "only microvm needs it"
         );
+    }
+
+    #[test]
+    fn command_line_virt() {
+        let mut s = spec();
+        s.set_machine(Machine::Virt);
+        s.forwards = vec!["8080:80".parse().expect("forward")];
+        s.restrict = true;
+        assert_eq!(s.qemu, PathBuf::from("qemu-system-aarch64"));
+        let line = joined(&s);
+        assert!(
+            line.starts_with("-machine virt -cpu max,pauth-impdef=on "),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "-nic user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with("-append console=ttyAMA0 panic=-1"), "{line}");
+        assert!(!line.contains("ttyS0"), "{line}");
+        assert_eq!("virt".parse::<Machine>(), Ok(Machine::Virt));
+        assert_eq!(Machine::default_for(Arch::Aarch64), Machine::Virt);
     }
 
     #[test]
