@@ -128,7 +128,9 @@ impl Store {
                     if let Some(d) = files.get(&n) {
                         return Ok(Some(d.clone()));
                     }
-                    match links.get(&n).map(|t| locate::archive_name(&collapse(t))) {
+                    match links.get(&n).map(|t| {
+                        locate::archive_name(crate::dynlink::normalize(t).trim_start_matches('/'))
+                    }) {
                         Some(Ok(t)) => n = t,
                         _ => return Ok(None),
                     }
@@ -137,21 +139,6 @@ impl Store {
             }
         }
     }
-}
-
-/// `a/b/../c` as `a/c` (link targets inside an archive).
-pub fn collapse(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out.join("/")
 }
 
 /// Read the image at `path`: its layers applied in order, each checked

@@ -123,7 +123,7 @@ fn find_program(
         } else {
             format!("{}/{program}", workdir.unwrap_or("/").trim_end_matches('/'))
         };
-        let abs = format!("/{}", super::collapse(&abs));
+        let abs = crate::dynlink::normalize(&abs);
         return if is_executable(root, &abs) {
             Ok(abs)
         } else {
