@@ -77,6 +77,20 @@ pub fn one_line_failure(o: &std::process::Output, needles: &[&str]) -> String {
     err
 }
 
+/// `nodistro build` of the release demo-app with `nodistro demo`'s modules
+/// and `extra`, at SOURCE_DATE_EPOCH=`epoch`.
+pub fn build_demo_app(extra: &[&str], epoch: &str) -> std::process::Output {
+    let mut cmd = Command::new(release_bin("nodistro"));
+    cmd.arg("build").arg("--app").arg(release_bin("demo-app"));
+    for m in nodistro_packaging::demo::DEMO_MODULES {
+        cmd.args(["--module", m]);
+    }
+    cmd.args(extra)
+        .env("SOURCE_DATE_EPOCH", epoch)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nodistro build: {e}"))
+}
+
 pub fn nodistro(args: &[&str]) -> std::process::Output {
     Command::new(release_bin("nodistro"))
         .args(args)

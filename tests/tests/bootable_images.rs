@@ -5,7 +5,7 @@
 //! One boot per format and firmware: the UKI on OVMF (from a FAT image),
 //! the disk on OVMF, the ISO on SeaBIOS and on OVMF.
 
-use nodistro_packaging::demo::{DEMO_MODULES, GREETING, GUEST_PORT};
+use nodistro_packaging::demo::{GREETING, GUEST_PORT};
 use nodistro_tests::qemu::{BootOpts, Firmware, Guest, Outcome};
 use nodistro_tests::{release_bin, require_program, TempDir};
 use std::path::{Path, PathBuf};
@@ -17,16 +17,7 @@ const EPOCH: &str = "1700000000";
 /// `nodistro build` of the demo app with EXTRA, at a fixed
 /// SOURCE_DATE_EPOCH.
 fn nodistro_build(extra: &[&str]) -> Output {
-    let app = release_bin("demo-app");
-    let mut cmd = Command::new(release_bin("nodistro"));
-    cmd.arg("build").arg("--app").arg(&app);
-    for m in DEMO_MODULES {
-        cmd.args(["--module", m]);
-    }
-    cmd.args(extra)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run nodistro build: {e}"))
+    nodistro_tests::build_demo_app(extra, EPOCH)
 }
 
 /// Build FORMAT into DIR/NAME twice (two names) and check the bytes are

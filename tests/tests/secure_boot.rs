@@ -8,7 +8,7 @@
 //! then loads only signed modules: the demo app's page comes through
 //! virtio_net, which lockdown let in).
 
-use nodistro_packaging::demo::{DEMO_MODULES, GREETING, GUEST_PORT};
+use nodistro_packaging::demo::{GREETING, GUEST_PORT};
 use nodistro_packaging::qemu::image::{SNAKEOIL_CERT, SNAKEOIL_KEY, SNAKEOIL_PASSPHRASE};
 use nodistro_packaging::qemu::EXIT_NO_BOOT;
 use nodistro_tests::qemu::{BootOpts, Guest, Nic, Outcome};
@@ -30,15 +30,7 @@ fn text(out: &Output) -> String {
 /// `nodistro build` of the demo app with EXTRA, at a fixed
 /// SOURCE_DATE_EPOCH.
 fn nodistro_build(extra: &[&str]) -> Output {
-    let mut cmd = Command::new(release_bin("nodistro"));
-    cmd.arg("build").arg("--app").arg(release_bin("demo-app"));
-    for m in DEMO_MODULES {
-        cmd.args(["--module", m]);
-    }
-    cmd.args(extra)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run nodistro build: {e}"))
+    nodistro_tests::build_demo_app(extra, EPOCH)
 }
 
 fn build(format: &str, out: &Path, extra: &[&str]) {
