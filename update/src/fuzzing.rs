@@ -26,6 +26,7 @@ pub fn update_inputs(data: &[u8]) {
     let _ = keys::seed_from_pem(&text);
     let _ = keys::base64_decode(&text);
     let _ = crate::resolve::lookup(&text, "releases");
+    let _ = http::parse_push(data);
 }
 
 #[cfg(test)]

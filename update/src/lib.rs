@@ -23,6 +23,7 @@ pub mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod pull;
+pub mod push;
 pub mod resolve;
 pub mod settings;
 
@@ -78,22 +79,74 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     boot::before_app(&kind, &facts);
     ready.notify(nodistro_common::UPDATE_READY_WORD);
     boot::after_ready(&kind, &facts, &settings);
-    let mut last = None;
+    run_checks(&settings);
+}
+
+/// SIGINT to init: its reboot (Ctrl-Alt-Del), with the app stopped and the
+/// disks unmounted first.
+fn reboot() -> ! {
+    let _ = rustix::process::kill_process(rustix::process::Pid::INIT, rustix::process::Signal::INT);
+    idle();
+}
+
+/// Pull `update.url` every `update.interval`, and take pushes
+/// (`update.listen`) in between; each outcome is said once.
+fn run_checks(s: &settings::Settings) -> ! {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(port) = s.listen {
+        match push::listen(port, tx) {
+            Ok(()) => log(
+                "update",
+                &format!("taking pushed releases on port {port} (nodistro update --to)"),
+            ),
+            Err(e) => log(
+                "update",
+                &format!("cannot listen on port {port} for pushed releases: {e}"),
+            ),
+        }
+    } else {
+        drop(tx);
+    }
+    let mut last: Option<String> = None;
+    let mut next = std::time::Instant::now();
     loop {
-        // Re-read: blessing or adopting changed the variables.
-        let facts = efivars::facts();
-        if pull::check(&settings, &facts, &mut last) {
-            // SIGINT: init's reboot (Ctrl-Alt-Del), with the app stopped
-            // and the disks unmounted first.
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::INIT,
-                rustix::process::Signal::INT,
-            );
-            idle();
+        if let Some(url) = &s.url {
+            if std::time::Instant::now() >= next {
+                // Re-read: blessing or adopting changed the variables.
+                let c = pull::check(s, &efivars::facts(), url);
+                if last.as_deref() != Some(c.report.as_str()) || c.installed {
+                    log("update", &c.report);
+                }
+                if c.installed {
+                    reboot();
+                }
+                last = Some(c.report);
+                next = std::time::Instant::now() + s.interval;
+            }
         }
-        if settings.url.is_none() {
-            idle();
+        let wait = if s.url.is_some() {
+            next.saturating_duration_since(std::time::Instant::now())
+        } else {
+            std::time::Duration::from_secs(86400)
+        };
+        match rx.recv_timeout(wait) {
+            Ok(p) => {
+                log(
+                    "update",
+                    &format!("release pushed from {}", p.url.display()),
+                );
+                let c = pull::check(s, &efivars::facts(), &p.url);
+                log("update", &c.report);
+                push::answer(p, c.installed, &c.report);
+                if c.installed {
+                    reboot();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) if s.url.is_none() => idle(),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(wait);
+            }
         }
-        std::thread::sleep(settings.interval);
     }
 }

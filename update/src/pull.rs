@@ -5,6 +5,7 @@
 //! at it last.
 
 use crate::core::efi;
+use crate::core::http::Url;
 use crate::core::layout::{Slot, SLOT_DIR};
 use crate::core::manifest::{self, hex, Manifest};
 use crate::core::slots::{self, Facts, Offer};
@@ -23,52 +24,56 @@ fn say(msg: &str) {
 /// The machine's architecture as manifests name it.
 pub const ARCH: &str = std::env::consts::ARCH;
 
-/// Check once; true when a release was installed (reboot next).
-pub fn check(s: &Settings, f: &Facts, last: &mut Option<String>) -> bool {
-    let Some(url) = &s.url else { return false };
-    // Report each distinct outcome once, not every interval.
-    let mut once = |msg: String| {
-        if last.as_deref() != Some(msg.as_str()) {
-            say(&msg);
-            *last = Some(msg);
-        }
+/// What one check came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// A release was installed: reboot next.
+    pub installed: bool,
+    /// The line that says so (or why not).
+    pub report: String,
+}
+
+/// Check the manifest at `url` once (the image beside it).
+pub fn check(s: &Settings, f: &Facts, url: &Url) -> Checked {
+    let no = |report: String| Checked {
+        installed: false,
+        report,
     };
     let text = match fetch::get_small(url, manifest::MAX_BYTES as u64) {
         Ok(t) => t,
-        Err(e) => {
-            return {
-                once(format!("no release check: {e}"));
-                false
-            }
-        }
+        Err(e) => return no(format!("no release check: {e}")),
     };
     let m = match manifest::parse_verified(&text, &s.key) {
         Ok(m) => m,
-        Err(e) => {
-            return {
-                once(format!("release at {} refused: {e}", url.display()));
-                false
-            }
-        }
+        Err(e) => return no(format!("release at {} refused: {e}", url.display())),
     };
     let (booted, running) = crate::boot::running(f, s);
     match slots::judge(&m, ARCH, booted, running, &f.state) {
         Offer::Install { slot, version } => {
-            say(&format!("version {version} offered at {} (running {running}): installing it into slot {}", url.display(), slot.name()));
-            match install(s, f, &m, slot) {
-                Ok(()) => return true,
-                Err(e) => once(format!("version {version} not installed: {e}; slot {} keeps booting", booted.name())),
+            say(&format!(
+                "version {version} offered at {} (running {running}): installing it into slot {}",
+                url.display(),
+                slot.name()
+            ));
+            match install(f, &m, slot, &url.sibling(&m.image)) {
+                Ok(report) => Checked {
+                    installed: true,
+                    report,
+                },
+                Err(e) => no(format!(
+                    "version {version} not installed: {e}; slot {} keeps booting",
+                    booted.name()
+                )),
             }
         }
-        Offer::Running(v) => once(format!("up to date: the server offers version {v}, which runs")),
-        Offer::Older { offered, running } => once(format!("refused version {offered}: this machine runs version {running}, and versions only go up (an old or replayed manifest)")),
-        Offer::Failed(v) => once(format!("version {v} failed its trial boot here before: not installed again")),
-        Offer::WrongArch(a) => once(format!("refused version {}: it is for {a}, this machine is {ARCH}", m.version)),
+        Offer::Running(v) => no(format!("up to date: the server offers version {v}, which runs")),
+        Offer::Older { offered, running } => no(format!("refused version {offered}: this machine runs version {running}, and versions only go up (an old or replayed manifest)")),
+        Offer::Failed(v) => no(format!("version {v} failed its trial boot here before: not installed again")),
+        Offer::WrongArch(a) => no(format!("refused version {}: it is for {a}, this machine is {ARCH}", m.version)),
     }
-    false
 }
 
-fn install(s: &Settings, f: &Facts, m: &Manifest, slot: Slot) -> Result<(), String> {
+fn install(f: &Facts, m: &Manifest, slot: Slot, image: &Url) -> Result<String, String> {
     let esp = esp::find(Duration::from_secs(10)).ok_or("no EFI System Partition found")?;
     // The slot is out of the boot path before it is touched.
     let order: Vec<u16> = efivars::boot_order()
@@ -85,7 +90,7 @@ fn install(s: &Settings, f: &Facts, m: &Manifest, slot: Slot) -> Result<(), Stri
         .map_err(|e| format!("cannot update the firmware's variables: {e}"))?;
     {
         let mounted = esp::Mounted::new(&esp, |_| {})?;
-        write_slot(&mounted.root, s, m, slot)?;
+        write_slot(&mounted.root, m, slot, image)?;
     }
     let n = f.entry(slot).unwrap_or_else(efivars::free_number);
     let opt = efi::encode_load_option(
@@ -99,12 +104,11 @@ fn install(s: &Settings, f: &Facts, m: &Manifest, slot: Slot) -> Result<(), Stri
         .and_then(|()| efivars::set_state(&st))
         .and_then(|()| efivars::set_boot_next(n))
         .map_err(|e| format!("cannot point the firmware at slot {}: {e}", slot.name()))?;
-    say(&format!("version {} installed in slot {} (Boot{n:04X}, {} bytes, sha256 verified); rebooting into it for a trial boot", m.version, slot.name(), m.size));
-    Ok(())
+    Ok(format!("version {} installed in slot {} (Boot{n:04X}, {} bytes, sha256 verified); rebooting into it for a trial boot", m.version, slot.name(), m.size))
 }
 
 /// Download into `SLOT.new`, check it, rename it over the slot's file.
-fn write_slot(root: &Path, s: &Settings, m: &Manifest, slot: Slot) -> Result<(), String> {
+fn write_slot(root: &Path, m: &Manifest, slot: Slot, url: &Url) -> Result<(), String> {
     let dir = root.join(SLOT_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let target = dir.join(slot.file());
@@ -118,11 +122,10 @@ fn write_slot(root: &Path, s: &Settings, m: &Manifest, slot: Slot) -> Result<(),
     if free < m.size {
         return Err(format!("the ESP is full: {free} bytes free, version {} needs {} (build the disk with a larger --slot-size)", m.version, m.size));
     }
-    let url = s.url.as_ref().ok_or("no update.url")?.sibling(&m.image);
     let result = (|| {
         let mut file = std::fs::File::create(&temp)
             .map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
-        let sha = fetch::get_into(&url, m.size, &mut file).map_err(|e| e.to_string())?;
+        let sha = fetch::get_into(url, m.size, &mut file).map_err(|e| e.to_string())?;
         if sha != m.sha256 {
             return Err(format!(
                 "{}: sha256 {} is not the manifest's {}",

@@ -16,6 +16,8 @@ pub struct Settings {
     /// `update.trial` seconds the app must run before a fresh slot is
     /// blessed (default 30).
     pub trial: Duration,
+    /// `update.listen`: the port pushed releases come to (off by default).
+    pub listen: Option<u16>,
     /// `update.version`: the version the image carries before any update.
     pub version: u64,
     /// The ed25519 key releases must be signed with.
@@ -65,9 +67,18 @@ pub fn from_config(cfg: &Config, key_pem: &str) -> Result<(Settings, Vec<String>
             0
         }
     };
+    let listen = match cfg.get_parsed::<u16>("update.listen") {
+        None => None,
+        Some(Ok(p)) if p > 0 => Some(p),
+        Some(_) => {
+            warn.push("update.listen is not a port number; pushes are off".into());
+            None
+        }
+    };
     Ok((
         Settings {
             url,
+            listen,
             interval: seconds(cfg, "update.interval", 3600, 5, &mut warn),
             trial: seconds(cfg, "update.trial", 30, 1, &mut warn),
             version,

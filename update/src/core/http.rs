@@ -194,3 +194,69 @@ mod tests {
         assert!(parse_head(&vec![b'a'; MAX_HEAD + 1]).is_err());
     }
 }
+
+/// A push from `nodistro update --to`: `POST /update?port=N HTTP/1.1`; the
+/// release is then fetched from the pusher's address on port N
+/// (`/manifest` and the image beside it). `Ok(None)` while incomplete.
+pub fn parse_push(buf: &[u8]) -> Result<Option<u16>, String> {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return if buf.len() > MAX_HEAD {
+            Err(format!("the request head is over {MAX_HEAD} bytes"))
+        } else {
+            Ok(None)
+        };
+    };
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let line = head.lines().next().unwrap_or_default();
+    let mut w = line.split(' ');
+    let (method, target) = (w.next().unwrap_or_default(), w.next().unwrap_or_default());
+    if method != "POST" {
+        return Err(format!(
+            "{:?}: only POST /update?port=N is served",
+            clip(line)
+        ));
+    }
+    let port = target
+        .strip_prefix("/update?port=")
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("{:?}: expected POST /update?port=N", clip(line)))?;
+    Ok(Some(port))
+}
+
+/// A short plain-text response.
+pub fn response(status: u16, reason: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+
+    #[test]
+    fn pushes() {
+        assert_eq!(
+            parse_push(b"POST /update?port=8123 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Ok(Some(8123))
+        );
+        assert_eq!(parse_push(b"POST /update?port=8123 HTTP/1.1\r\n"), Ok(None));
+        for bad in [
+            &b"GET /update?port=1 HTTP/1.1\r\n\r\n"[..],
+            b"POST /update?port=0 HTTP/1.1\r\n\r\n",
+            b"POST /update?port=x HTTP/1.1\r\n\r\n",
+            b"POST /other HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(parse_push(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let r = String::from_utf8(response(409, "Conflict", "refused\n")).expect("text");
+        assert!(
+            r.starts_with("HTTP/1.1 409 Conflict\r\n")
+                && r.ends_with("Content-Length: 8\r\nConnection: close\r\n\r\nrefused\n"),
+            "{r}"
+        );
+    }
+}
