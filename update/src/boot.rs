@@ -130,6 +130,7 @@ fn adopt(f: &Facts, s: &Settings) {
         let n = entries[i].unwrap_or_else(efivars::free_number);
         let opt = efi::encode_load_option(
             &efivars::description(slot),
+            &esp.prefix,
             &esp.partition,
             &slot.efi_path(),
         );

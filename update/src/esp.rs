@@ -16,6 +16,8 @@ pub const MOUNT: &str = "/run/nodistro/esp";
 pub struct Esp {
     pub device: String,
     pub partition: Partition,
+    /// The disk's device path before HD() ([`crate::core::efi::pci_prefix`]).
+    pub prefix: Vec<u8>,
 }
 
 /// The first disk's ESP, waiting up to `timeout` for the disk to appear
@@ -53,7 +55,15 @@ fn scan() -> Option<Esp> {
         let head = read_prefix(&format!("/dev/{disk}"), gpt::HEAD_BYTES.max(sector * 34))?;
         let partition = gpt::find_esp(&head, sector)?;
         let device = partition_device(&disk, partition.number)?;
-        Some(Esp { device, partition })
+        let sysfs = std::fs::canonicalize(format!("/sys/class/block/{disk}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let prefix = crate::core::efi::pci_prefix(&crate::core::efi::pci_chain(&sysfs));
+        Some(Esp {
+            device,
+            partition,
+            prefix,
+        })
     })
 }
 

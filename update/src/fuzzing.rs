@@ -27,6 +27,7 @@ pub fn update_inputs(data: &[u8]) {
     let _ = keys::base64_decode(&text);
     let _ = crate::resolve::lookup(&text, "releases");
     let _ = http::parse_push(data);
+    let _ = efi::pci_chain(&text);
 }
 
 #[cfg(test)]
@@ -49,7 +50,12 @@ mod tests {
             sectors: 100,
             guid: [2; 16],
         };
-        let opt = efi::encode_load_option("nodistro A", &p, "\\EFI\\nodistro\\A.EFI");
+        let opt = efi::encode_load_option(
+            "nodistro A",
+            &efi::pci_prefix(&[(4, 0)]),
+            &p,
+            "\\EFI\\nodistro\\A.EFI",
+        );
         let seeds: Vec<Vec<u8>> = vec![
             signed.into_bytes(),
             m.body().into_bytes(),

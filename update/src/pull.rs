@@ -95,6 +95,7 @@ fn install(f: &Facts, m: &Manifest, slot: Slot, image: &Url) -> Result<String, S
     let n = f.entry(slot).unwrap_or_else(efivars::free_number);
     let opt = efi::encode_load_option(
         &efivars::description(slot),
+        &esp.prefix,
         &esp.partition,
         &slot.efi_path(),
     );

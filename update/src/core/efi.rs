@@ -95,9 +95,59 @@ fn read_ucs2(b: &[u8]) -> Option<(String, usize)> {
     None
 }
 
-/// The bytes of an active load option booting `file` (`\EFI\...`) on `p`.
-pub fn encode_load_option(description: &str, p: &Partition, file: &str) -> Vec<u8> {
-    let mut path = vec![0x04, 0x01, 42, 0];
+/// The device path nodes of a PCI disk: `PciRoot(0x0)` then one
+/// `Pci(dev,fn)` per bridge level down to the device (`pci` from the root).
+/// A full path lets firmware that orders boot entries by device (OVMF with
+/// QEMU's `bootindex`) keep the slots' entries with their disk.
+pub fn pci_prefix(pci: &[(u8, u8)]) -> Vec<u8> {
+    if pci.is_empty() {
+        return Vec::new();
+    }
+    // ACPI: HID PNP0A03 (EISA-encoded), UID 0.
+    let mut v = vec![0x02, 0x01, 12, 0];
+    v.extend_from_slice(&0x0A03_41D0u32.to_le_bytes());
+    v.extend_from_slice(&0u32.to_le_bytes());
+    for &(dev, func) in pci {
+        v.extend_from_slice(&[0x01, 0x01, 6, 0, func, dev]);
+    }
+    v
+}
+
+/// The PCI devices from the root bus down in a sysfs device path
+/// (`/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio1/block/vda`):
+/// (device, function) of each; empty unless the path is on root bus 0 of
+/// domain 0 and its disk is a virtio one (the only kind whose firmware
+/// path is just PCI nodes).
+pub fn pci_chain(sysfs: &str) -> Vec<(u8, u8)> {
+    let mut parts = sysfs.split('/').skip_while(|p| *p != "pci0000:00");
+    if parts.next().is_none() || !sysfs.contains("/virtio") {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        let Some(rest) = p.strip_prefix("0000:") else {
+            break;
+        };
+        let Some((_bus, df)) = rest.split_once(':') else {
+            break;
+        };
+        let Some((d, f)) = df.split_once('.') else {
+            break;
+        };
+        match (u8::from_str_radix(d, 16), u8::from_str_radix(f, 16)) {
+            (Ok(d), Ok(f)) if d < 32 && f < 8 => out.push((d, f)),
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The bytes of an active load option booting `file` (`\EFI\...`) on `p`,
+/// its device path starting with `prefix` ([`pci_prefix`]; empty: the
+/// short form, HD() first, which firmware resolves by partition GUID).
+pub fn encode_load_option(description: &str, prefix: &[u8], p: &Partition, file: &str) -> Vec<u8> {
+    let mut path = prefix.to_vec();
+    path.extend_from_slice(&[0x04, 0x01, 42, 0]);
     path.extend_from_slice(&p.number.to_le_bytes());
     path.extend_from_slice(&p.first_lba.to_le_bytes());
     path.extend_from_slice(&p.sectors.to_le_bytes());
@@ -165,7 +215,7 @@ mod tests {
             sectors: 409600,
             guid: [0x11; 16],
         };
-        let b = encode_load_option("nodistro A", &p, "\\EFI\\nodistro\\A.EFI");
+        let b = encode_load_option("nodistro A", &[], &p, "\\EFI\\nodistro\\A.EFI");
         // efibootmgr's layout: attrs, path length, description, path.
         assert_eq!(&b[0..4], &[1, 0, 0, 0]);
         let o = decode_load_option(&b).expect("decodes");
@@ -176,6 +226,37 @@ mod tests {
         for cut in 0..b.len() {
             let _ = decode_load_option(&b[..cut]);
         }
+    }
+
+    #[test]
+    fn pci_paths() {
+        let p = "/sys/devices/pci0000:00/0000:00:1c.0/0000:01:00.0/virtio1/block/vda";
+        assert_eq!(pci_chain(p), vec![(0x1c, 0), (0, 0)]);
+        assert_eq!(
+            pci_chain("/sys/devices/pci0000:00/0000:00:04.0/virtio2/block/vda"),
+            vec![(4, 0)]
+        );
+        assert!(pci_chain("/sys/devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1").is_empty());
+        assert!(
+            pci_chain("/sys/devices/platform/a003e00.virtio_mmio/virtio0/block/vda").is_empty()
+        );
+        let pre = pci_prefix(&[(4, 0)]);
+        assert_eq!(
+            pre,
+            [2, 1, 12, 0, 0xd0, 0x41, 0x03, 0x0a, 0, 0, 0, 0, 1, 1, 6, 0, 0, 4]
+        );
+        let part = Partition {
+            number: 1,
+            first_lba: 2048,
+            sectors: 8,
+            guid: [3; 16],
+        };
+        let b = encode_load_option("nodistro B", &pre, &part, "\\EFI\\nodistro\\B.EFI");
+        let o = decode_load_option(&b).expect("decodes");
+        assert_eq!(
+            (o.partition, o.file.as_deref()),
+            (Some(part), Some("\\EFI\\nodistro\\B.EFI"))
+        );
     }
 
     #[test]
