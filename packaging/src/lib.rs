@@ -7,6 +7,7 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod abdisk;
 pub mod arch;
 pub mod bootable;
 pub mod boxtools;
