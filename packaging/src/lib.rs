@@ -1,6 +1,7 @@
 //! `nodistro`, the host-side tool: builds a reproducible initramfs from the
 //! runtime tools, the user's app and the kernel modules it needs; lists
-//! archives; boots kernel + initramfs under QEMU; runs the demo.
+//! archives; boots kernel + initramfs under QEMU; runs the demo; publishes
+//! signed releases for the update tool.
 //!
 //! Each subcommand lives in its own module with its own argh struct.
 
@@ -37,6 +38,7 @@ pub mod ls;
 pub mod modules;
 pub mod oci;
 pub mod pe;
+pub mod publish;
 pub mod qemu;
 pub mod sign;
 pub mod signcheck;
@@ -61,6 +63,7 @@ pub enum Command {
     Run(qemu::RunArgs),
     Demo(demo::DemoArgs),
     Chart(chart::ChartArgs),
+    Publish(publish::PublishArgs),
 }
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
@@ -83,5 +86,6 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Command::Run(a) => qemu::main(a),
         Command::Demo(a) => demo::main(a),
         Command::Chart(a) => chart::main(a),
+        Command::Publish(a) => publish::main(a),
     }
 }
