@@ -372,6 +372,23 @@ mod tests {
     }
 
     #[test]
+    fn persistent_vars_are_made_once_then_reused() {
+        let dir = std::env::temp_dir().join(format!("nodistro-efivars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (template, vars) = (dir.join("template.fd"), dir.join("vars.fd"));
+        std::fs::write(&template, b"template").expect("write");
+        persistent_vars(&vars, &template).expect("made");
+        assert_eq!(std::fs::read(&vars).expect("read"), b"template");
+        // What the firmware wrote is kept: the template is not copied again.
+        std::fs::write(&vars, b"written by OVMF").expect("write");
+        persistent_vars(&vars, &template).expect("reused");
+        assert_eq!(std::fs::read(&vars).expect("read"), b"written by OVMF");
+        let e = persistent_vars(&dir, &template).expect_err("a directory");
+        assert!(e.to_string().contains("--efi-vars"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn firmware_defaults_and_parse() {
         assert_eq!(default_firmware(ImageKind::Iso), Firmware::Bios);
         assert_eq!(default_firmware(ImageKind::Disk), Firmware::Uefi);
