@@ -706,6 +706,18 @@ fn update_flags_refuse_bad_input_in_one_line() {
             &["\"0\" is not a whole number from 1"],
         ),
     ];
+    // The runner's persistent store is for firmware boots only.
+    let vars = dir.path().join("vars.fd");
+    let r = nodistro(&[
+        "run",
+        "--efi-vars",
+        s(&vars),
+        "--initrd",
+        "/nonexistent.img",
+    ]);
+    assert_eq!(r.status.code(), Some(125));
+    one_line_failure(&r, &["--efi-vars is for --image"]);
+    assert!(!vars.exists());
     for (args, needles) in cases {
         one_line_failure(&nodistro_build(&args), needles);
         assert!(!out.exists(), "{args:?} wrote an image");

@@ -212,8 +212,11 @@ pub fn main(args: RunArgs) -> i32 {
             if args.firmware.is_some() {
                 return usage("--firmware is for --image; a kernel and initramfs boot directly");
             }
-            if args.secure_boot || args.ovmf_vars.is_some() || args.efi_vars.is_some() {
-                return usage("--secure-boot, --ovmf-vars and --efi-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware");
+            if args.efi_vars.is_some() {
+                return usage("--efi-vars is for --image (a UKI, disk or ISO booted through UEFI firmware); a kernel and initramfs boot without firmware");
+            }
+            if args.secure_boot || args.ovmf_vars.is_some() {
+                return usage("--secure-boot and --ovmf-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware");
             }
             // A given kernel's architecture first: its bytes are not
             // searched for an xz stream before it is known to be x86's.
