@@ -115,6 +115,11 @@ pub struct FirmwareOpts {
     pub vars: Option<PathBuf>,
     /// OVMF's Secure Boot build.
     pub secure_boot: bool,
+    /// A persistent variable store used in place (created from the
+    /// template above when the file does not exist), so the boot entries
+    /// the guest or the firmware write survive across runs; None: a
+    /// private copy per boot.
+    pub efi_vars: Option<PathBuf>,
 }
 
 /// How the image is attached.
@@ -149,6 +154,10 @@ pub enum ImageError {
     VarsMissing(PathBuf),
     #[error("--secure-boot needs UEFI firmware: drop --firmware bios")]
     SecureBootBios,
+    #[error("--efi-vars needs UEFI firmware: drop --firmware bios")]
+    EfiVarsBios,
+    #[error("cannot use {} as the UEFI variable store (--efi-vars): give a file path (it is created from the template when missing)", .0.display())]
+    EfiVars(PathBuf, #[source] std::io::Error),
     #[error("--secure-boot is for x86_64 images only, for now")]
     SecureBootArch,
     #[error("cannot write the temporary file {}", .0.display())]
@@ -179,6 +188,26 @@ fn temp_path(what: &str) -> PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+/// The persistent store `path`: used as it is when it exists, else made
+/// a copy of `template` (written beside it, renamed into place).
+fn persistent_vars(path: &Path, template: &Path) -> Result<(), ImageError> {
+    let err = |e| ImageError::EfiVars(path.to_path_buf(), e);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Ok(_) => {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+        Err(_) => {}
+    }
+    let tmp = crate::tempout::TempOutput::beside(path);
+    std::fs::copy(template, &tmp.path).map_err(err)?;
+    tmp.rename_to(path).map_err(err)
 }
 
 /// The kind of the image at `path`.
@@ -212,6 +241,9 @@ pub fn image_spec_for(
     let kind = kind_of(path)?;
     let firmware = match (fw.firmware, fw.secure_boot) {
         (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
+        (Some(Firmware::Bios), false) if fw.efi_vars.is_some() => {
+            return Err(ImageError::EfiVarsBios)
+        }
         (Some(f), _) => f,
         (None, true) => Firmware::Uefi,
         (None, false) => default_firmware(kind),
@@ -293,9 +325,19 @@ pub fn image_spec_for(
             if !template.is_file() {
                 return Err(missing(template));
             }
-            let vars = temp_path("ovmf-vars.fd");
-            files.0.push(vars.clone());
-            std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
+            let vars = match &fw.efi_vars {
+                Some(p) => {
+                    persistent_vars(p, &template)?;
+                    p.clone()
+                }
+                None => {
+                    let vars = temp_path("ovmf-vars.fd");
+                    files.0.push(vars.clone());
+                    std::fs::copy(&template, &vars)
+                        .map_err(|e| ImageError::Temp(vars.clone(), e))?;
+                    vars
+                }
+            };
             spec.set_machine(match arch {
                 Arch::X86_64 => Machine::Q35,
                 Arch::Aarch64 => Machine::Virt,
@@ -327,6 +369,23 @@ mod tests {
         assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Some(ImageKind::Initramfs));
         assert_eq!(detect(b"hello world"), None);
         assert_eq!(detect(&[]), None);
+    }
+
+    #[test]
+    fn persistent_vars_are_made_once_then_reused() {
+        let dir = std::env::temp_dir().join(format!("nodistro-efivars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (template, vars) = (dir.join("template.fd"), dir.join("vars.fd"));
+        std::fs::write(&template, b"template").expect("write");
+        persistent_vars(&vars, &template).expect("made");
+        assert_eq!(std::fs::read(&vars).expect("read"), b"template");
+        // What the firmware wrote is kept: the template is not copied again.
+        std::fs::write(&vars, b"written by OVMF").expect("write");
+        persistent_vars(&vars, &template).expect("reused");
+        assert_eq!(std::fs::read(&vars).expect("read"), b"written by OVMF");
+        let e = persistent_vars(&dir, &template).expect_err("a directory");
+        assert!(e.to_string().contains("--efi-vars"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
