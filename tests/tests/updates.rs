@@ -123,6 +123,7 @@ impl Release {
             url.as_str(),
             "update.interval=3",
             "update.trial=8",
+            "update.listen=8081",
             "init.on_exit=restart",
         ] {
             args.extend(["--config".into(), c.into()]);
@@ -176,6 +177,7 @@ impl Release {
 fn boot(disk: &Path, vars: &Path) -> Guest {
     let mut o = BootOpts::image(disk)
         .secure_boot()
+        .forward(PUSH_PORT)
         .timeout(Duration::from_secs(900));
     o.efi_vars = Some(vars.to_path_buf());
     o.memory_mb = 512;
@@ -250,11 +252,44 @@ fn v2_installed_and_kept_v3_rolled_back_v4_and_replay_refused() {
     expect(&g, "does not match the update key baked into this image");
     r.publish(&v1_uki, 1, &r.key);
     expect(&g, "update: refused version 1: this machine runs version 2");
-    let out = g.power_button(WAIT);
-    assert_eq!(out, Outcome::PoweredOff, "{}", g.console_tail(30));
     let console = g.console();
     assert!(
         !console.contains("UPDATE-APP version 4"),
         "v4 ran:\n{console}"
     );
+
+    // A push from a development machine (nodistro update --to), checked
+    // like a pull: another key's is refused, ours installed.
+    let to = format!("http://127.0.0.1:{}", g.host_port(PUSH_PORT));
+    let push = |key: &Path| {
+        Command::new(release_bin("nodistro"))
+            .args(["update", "--to", &to, "--key"])
+            .arg(key)
+            .arg("--image")
+            .arg(&v5)
+            .args(["--version", "5"])
+            .output()
+            .expect("run nodistro update")
+    };
+    let o = push(&r.other_key);
+    assert!(
+        !o.status.success() && text(&o).contains("does not match the update key"),
+        "a push signed by another key: {}",
+        text(&o)
+    );
+    let o = push(&r.key);
+    assert!(
+        o.status.success() && text(&o).contains("version 5 installed in slot A"),
+        "nodistro update --to: {}",
+        text(&o)
+    );
+    expect_reboot(&mut g, "after the pushed v5");
+
+    // Boot 5: the pushed release's trial, blessed.
+    let mut g = boot(&disk, &vars);
+    expect(&g, "update: trial boot of version 5 in slot A");
+    expect(&g, "UPDATE-APP version 5 history 1,2,3,2,5");
+    expect(&g, "update: version 5 in slot A blessed");
+    let out = g.power_button(WAIT);
+    assert_eq!(out, Outcome::PoweredOff, "{}", g.console_tail(30));
 }
