@@ -31,12 +31,13 @@ fn is_static(path: &Path) -> bool {
 
 #[test]
 fn runtime_binaries_are_statically_linked() {
-    // The box under test and the tools of this workspace (release_bin),
-    // and the static glibc box of `cargo build --release`.
+    // The box under test and its tool links (release_bin), and what
+    // `cargo build --release` builds: the static glibc box and each tool's
+    // own binary.
     let paths = RUNTIME
         .iter()
         .map(|name| release_bin(name))
-        .chain([release_dir().join("nodistro-box")]);
+        .chain(RUNTIME.iter().map(|name| release_dir().join(name)));
     for path in paths {
         assert!(
             is_static(&path),
