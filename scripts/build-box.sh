@@ -7,7 +7,7 @@
 #              rebuilt for size (-Zbuild-std with Debian's rustc-web and
 #              its std source, rust-web-src; panic = immediate-abort, no
 #              unwind tables), holding every tool (console too) unless
-#              --tools says otherwise: 0.33x busybox-static. It lands in
+#              --tools says otherwise: 0.37x busybox-static. It lands in
 #              cargo's own target dir, target/x86_64-unknown-linux-musl/
 #              release, beside target/x86_64-unknown-linux-gnu/release,
 #              where `nodistro build` looks for its default box.
@@ -22,7 +22,7 @@
 #              written in Rust on rustix, from the libc-free/ workspace),
 #              holding every tool (console too) unless --tools says
 #              otherwise. std rebuilt for size as for the default box
-#              (0.72 MB with every tool); without rustc-web the stable
+#              (0.73 MB with every tool); without rustc-web the stable
 #              toolchain links eyra against the prebuilt std (1.26 MB) and
 #              says so. Needs RUSTC_BOOTSTRAP=1 (c-scape's printf, -Z
 #              flags), set here.
