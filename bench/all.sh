@@ -112,6 +112,9 @@ if ! cargo build --release --workspace --bins >"$OUT/build.log" 2>&1; then
     echo "bench/all.sh: the release build failed (see $OUT/build.log); nothing measured" | tee -a "$OUT/summary" >&2
     exit 1
 fi
+echo "building: scripts/build-box.sh (the default box, which nodistro build packs)" | tee -a "$OUT/summary"
+bash scripts/build-box.sh >>"$OUT/build.log" 2>&1 ||
+    echo "  the default (musl) box did not build (see $OUT/build.log): images pack the glibc box" | tee -a "$OUT/summary"
 if [[ ! -x target/libc-free/x86_64-unknown-linux-gnu/release/nodistro-box ]]; then
     echo "building: scripts/build-box.sh --libc-free (for footprint's libc-free row)" | tee -a "$OUT/summary"
     bash scripts/build-box.sh --libc-free >>"$OUT/build.log" 2>&1 ||

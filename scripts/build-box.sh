@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # Build nodistro-box, the one runtime binary an image ships.
 #
-#   scripts/build-box.sh [--libc-free] [--tools init,netcfg,...] [--arch aarch64]
+#   scripts/build-box.sh [--glibc | --libc-free] [--tools init,netcfg,...] [--arch aarch64]
 #
-# (no switch)  static glibc, the tools of multicall's default features: what
-#              `cargo build --release` gives.
-# --libc-free  the one switch for the smallest box: no C library at all
-#              (eyra: origin + c-scape, a libc written in Rust on rustix,
-#              from the libc-free/ workspace), holding every tool (console
-#              too) unless --tools says otherwise. With Debian's rustc-web
-#              and rust-web-src (scripts/setup.sh installs them) std is
-#              rebuilt for size with the box (-Zbuild-std, panic =
-#              immediate-abort, no unwind tables: 0.72 MB with every
-#              tool); without them the stable toolchain links eyra against
-#              the prebuilt std (1.26 MB) and says so. Both need
-#              RUSTC_BOOTSTRAP=1 (c-scape's printf, -Z flags), set here.
-#              BENCHMARKS.md, "Decisions".
+# (no switch)  the default box: static musl (Debian's musl-tools) with std
+#              rebuilt for size (-Zbuild-std with Debian's rustc-web and
+#              its std source, rust-web-src; panic = immediate-abort, no
+#              unwind tables), holding every tool (console too) unless
+#              --tools says otherwise: 0.37x busybox-static. It lands in
+#              cargo's own target dir, target/x86_64-unknown-linux-musl/
+#              release, beside target/x86_64-unknown-linux-gnu/release,
+#              where `nodistro build` looks for its default box.
+#              scripts/setup.sh installs musl-tools, rustc-web, cargo-web
+#              and rust-web-src; without them this says which package is
+#              missing and fails. BENCHMARKS.md, "Decisions".
+# --glibc      static glibc with the stable toolchain, the tools of
+#              multicall's default features: what `cargo build --release`
+#              gives (1.9 MB; `nodistro build` packs it when no musl box
+#              was built).
+# --libc-free  no C library at all (eyra: origin + c-scape, a libc
+#              written in Rust on rustix, from the libc-free/ workspace),
+#              holding every tool (console too) unless --tools says
+#              otherwise. std rebuilt for size as for the default box
+#              (0.73 MB with every tool); without rustc-web the stable
+#              toolchain links eyra against the prebuilt std (1.26 MB) and
+#              says so. Needs RUSTC_BOOTSTRAP=1 (c-scape's printf, -Z
+#              flags), set here.
 # --arch aarch64
 #              an aarch64 static-glibc box, and the demo app beside it, with
 #              Debian's rustc-web and its arm64 std (libstd-rust-web-dev:arm64),
@@ -29,20 +39,22 @@
 #
 # Prints the directory holding the box; pass it to
 # `nodistro build --tools-dir DIR` (or set NODISTRO_TOOLS_DIR=DIR, which the
-# tests honour too). The directory also holds the links init, modload, ...
-# -> nodistro-box, so each tool can be run by name, and (libc-free)
-# nodistro-box.features, the features it was built with.
+# tests honour too; the default box's directory is where `nodistro build`
+# and the tests look without them). The directory also holds the links
+# init, modload, ... -> nodistro-box, so each tool can be run by name, and
+# (except --glibc) nodistro-box.features, the features it was built with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-libc_free=0
+libc=musl
 tools=
 arch=x86_64
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --libc-free) libc_free=1 ;;
+    --glibc) libc=glibc ;;
+    --libc-free) libc=libc-free ;;
     --tools) shift; tools=${1:?--tools needs a list} ;;
     --arch) shift; arch=${1:?--arch needs x86_64 or aarch64} ;;
-    *) echo "build-box.sh: unknown argument $1 (use --libc-free, --tools LIST, --arch aarch64)" >&2; exit 2 ;;
+    *) echo "build-box.sh: unknown argument $1 (use --glibc, --libc-free, --tools LIST, --arch aarch64)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,7 +64,8 @@ case $arch in
   *) echo "build-box.sh: unknown --arch $arch (use x86_64 or aarch64)" >&2; exit 2 ;;
 esac
 if [[ $arch == aarch64 ]]; then
-  [[ $libc_free == 0 ]] || { echo "build-box.sh: --libc-free is x86_64 only for now" >&2; exit 2; }
+  # static glibc is its only linking (0.86x busybox-static:arm64).
+  [[ $libc != libc-free ]] || { echo "build-box.sh: --libc-free is x86_64 only for now" >&2; exit 2; }
   # One line naming what is missing and the package that brings it.
   rustc=${NODISTRO_CROSS_RUSTC:-/usr/bin/rustc}
   cargo=$(dirname "$rustc")/cargo
@@ -78,18 +91,43 @@ if [[ $arch == aarch64 ]]; then
   echo "$out"
   exit 0
 fi
-if [[ $libc_free == 1 ]]; then
+# std's source of the compiler's exact version, for -Zbuild-std: Debian's
+# rustc-web ships it (rust-web-src); rustup's toolchains here have no
+# rust-src.
+rustc=${NODISTRO_BUILD_STD_RUSTC:-/usr/bin/rustc}
+cargo=$(dirname "$rustc")/cargo
+has_std_src() { [[ -x $rustc && -x $cargo && -d $("$rustc" --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/std ]]; }
+if [[ $libc == musl ]]; then
+  tools=${tools:-init,modload,netcfg,logfwd,console,update}
+  # BOX_TARGET_DIR: another cargo target dir (bench/footprint.sh's builds).
+  tdir=${BOX_TARGET_DIR:-target}
+  out=$tdir/x86_64-unknown-linux-musl/release
+  [[ $tdir == /* ]] || tdir=$PWD/$tdir
+  need() { echo "build-box.sh: $1 not found: $2 (scripts/setup.sh installs it; --glibc builds the static glibc box)" >&2; exit 1; }
+  has_std_src || need "$rustc with std's source" "apt-get install rustc-web cargo-web rust-web-src"
+  command -v musl-gcc >/dev/null || need musl-gcc "apt-get install musl-tools"
+  [[ -f /usr/lib/x86_64-linux-musl/libc.a ]] || need /usr/lib/x86_64-linux-musl/libc.a "apt-get install musl-dev"
+  # std's unwind crate asks for a static libunwind on musl (rustup ships
+  # LLVM's in the target's self-contained directory; Debian has none).
+  # With panic = immediate-abort and no unwind tables nothing unwinds, so
+  # an empty archive stands in for it: if anything ever called the
+  # unwinder, the link would fail on its undefined _Unwind_* symbols.
+  [[ -f $tdir/musl-link/libunwind.a ]] || { mkdir -p "$tdir/musl-link" && printf '!<arch>\n' >"$tdir/musl-link/libunwind.a"; }
+  # .cargo/config.toml has the target's linker (musl-gcc) and its static
+  # flags; --config appends the size ones (as for --libc-free below).
+  RUSTC_BOOTSTRAP=1 RUSTC="$rustc" RUSTDOC="$(dirname "$rustc")/rustdoc" CARGO_TARGET_DIR="$tdir" \
+    "$cargo" build --release -p nodistro-box --target x86_64-unknown-linux-musl \
+    --no-default-features --features "$tools" -Zbuild-std=std,panic_abort \
+    --config "target.x86_64-unknown-linux-musl.rustflags=[\"-Zunstable-options\", \"-Cpanic=immediate-abort\", \"-Cforce-unwind-tables=no\", \"-Lnative=$tdir/musl-link\"]" >&2
+  for t in $("$out/nodistro-box" --list); do ln -sfn nodistro-box "$out/$t"; done
+  echo "$tools" >"$out/nodistro-box.features"
+elif [[ $libc == libc-free ]]; then
   tools=${tools:-init,modload,netcfg,logfwd,console,update}
   # BOX_TARGET_DIR: another cargo target dir (bench/footprint.sh's builds).
   tdir=${BOX_TARGET_DIR:-target/libc-free}
   out=$tdir/x86_64-unknown-linux-gnu/release
   [[ $tdir == /* ]] || tdir=$PWD/$tdir
-  # std rebuilt for size needs std's source of the compiler's exact version:
-  # Debian's rustc-web ships it (rust-web-src); rustup's toolchains here
-  # have no rust-src.
-  rustc=${NODISTRO_BUILD_STD_RUSTC:-/usr/bin/rustc}
-  cargo=$(dirname "$rustc")/cargo
-  if [[ -x $rustc && -x $cargo && -d $("$rustc" --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/std ]]; then
+  if has_std_src; then
     # immediate-abort: a panic is one abort instruction, so std's panic
     # printing, backtrace symbolizer and most formatting go; nothing
     # unwinds, so no unwind tables (.eh_frame, 145 KB). The target

@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --workspace --bins
+# The default box (static musl), which nodistro build packs when it is there.
+bash scripts/build-box.sh >/dev/null
 exec target/x86_64-unknown-linux-gnu/release/nodistro demo "$@"

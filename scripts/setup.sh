@@ -62,9 +62,10 @@ pkgs=(
   xfsprogs          # mkfs.xfs: superblock probe test against blkid
   btrfs-progs       # mkfs.btrfs: superblock probe test against blkid
   cloud-image-utils # cloud-localds: NoCloud seeds (cidata) for the tests
-  rustc-web         # rustc 1.96 whose std source ships: the smallest box rebuilds std (scripts/build-box.sh --libc-free)
+  rustc-web         # rustc 1.96 whose std source ships: the default (musl) and libc-free boxes rebuild std (scripts/build-box.sh)
   cargo-web         # its cargo (-Zbuild-std)
   rust-web-src      # std's source for rustc-web (/usr/lib/rustlib/src/rust)
+  musl-tools        # musl-gcc and (musl-dev) musl's libc.a: the default box is static musl (scripts/build-box.sh)
   umoci             # unpacks OCI layers: the reference for --from-oci's whiteouts
   skopeo            # writes oci-archive and docker save forms of a test image; reads --format oci's
   podman            # runs --format oci images (with runc: crun refuses this machine's hybrid cgroups)

@@ -99,7 +99,8 @@ pub struct BuildArgs {
     #[argh(option)]
     pub arch: Option<Arch>,
     /// directory holding nodistro-box (default: $NODISTRO_TOOLS_DIR, else
-    /// the directory of this nodistro executable)
+    /// the static musl box of scripts/build-box.sh in this nodistro's
+    /// cargo target directory, else this nodistro executable's directory)
     #[argh(option)]
     pub tools_dir: Option<PathBuf>,
     /// drivers to include: vm (default: virtio over PCI and MMIO, e1000,
@@ -288,7 +289,7 @@ pub enum BuildError {
     Script { path: PathBuf, interpreter: String },
     #[error("app {} is not an executable (not ELF, no #! line); pass --allow-dynamic to pack it anyway", .0.display())]
     NotExecutable(PathBuf),
-    #[error("{} not found in {}: build it (cargo build --release -p nodistro-box) or point --tools-dir at the directory holding it", MULTICALL_NAME, .0.display())]
+    #[error("{} not found in {}: build it (scripts/build-box.sh, or cargo build --release -p nodistro-box) or point --tools-dir at the directory holding it", MULTICALL_NAME, .0.display())]
     ToolsMissing(PathBuf),
     #[error("--{flag} {value:?} is not {expected}")]
     BadOption {
@@ -633,10 +634,40 @@ fn tools_dir(args: &BuildArgs) -> PathBuf {
     if let Some(d) = std::env::var_os("NODISTRO_TOOLS_DIR").filter(|d| !d.is_empty()) {
         return d.into();
     }
-    std::env::current_exe()
+    let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from("."))
+        .unwrap_or_else(|| PathBuf::from("."));
+    // The default box (static musl, a third of the glibc one's bytes) when
+    // scripts/build-box.sh has built it; else the static glibc box that
+    // `cargo build --release` puts beside this executable.
+    match musl_box_dir(&exe_dir) {
+        Some(d) if d.join(MULTICALL_NAME).is_file() => d,
+        _ => exe_dir,
+    }
+}
+
+/// Where `scripts/build-box.sh` (no switch) puts the default, static musl
+/// box for a nodistro in `exe_dir`: the same cargo target directory, the
+/// musl triple, the same profile (`target/x86_64-unknown-linux-gnu/release`
+/// -> `target/x86_64-unknown-linux-musl/release`). None when `exe_dir` is
+/// not a glibc target's profile directory of cargo (an installed nodistro).
+pub fn musl_box_dir(exe_dir: &Path) -> Option<PathBuf> {
+    let profile = exe_dir.file_name()?;
+    let triple = exe_dir.parent()?;
+    if !triple
+        .file_name()?
+        .to_str()?
+        .ends_with("-unknown-linux-gnu")
+    {
+        return None;
+    }
+    let target = triple.parent()?;
+    Some(
+        target
+            .join(format!("{}-unknown-linux-musl", Arch::host().name()))
+            .join(profile),
+    )
 }
 
 /// How init runs the app: from the flags (`--app`), or from an OCI
@@ -1083,4 +1114,24 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
         compressed,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_musl_box_is_looked_for_beside_the_release_dir() {
+        let host = Arch::host().name();
+        assert_eq!(
+            musl_box_dir(Path::new(&format!(
+                "/w/target/{host}-unknown-linux-gnu/release"
+            ))),
+            Some(PathBuf::from(format!(
+                "/w/target/{host}-unknown-linux-musl/release"
+            )))
+        );
+        assert_eq!(musl_box_dir(Path::new("/usr/local/bin")), None);
+        assert_eq!(musl_box_dir(Path::new("/bin")), None);
+    }
 }

@@ -22,9 +22,47 @@ pub fn release_dir() -> PathBuf {
 
 /// Environment variable naming a directory that holds the nodistro-box under
 /// test (and links init, modload, ... to it), e.g. the libc-free box from
-/// `scripts/build-box.sh --libc-free`. Unset: the workspace's release
-/// binaries. `nodistro build` packs the box from there too.
+/// `scripts/build-box.sh --libc-free`. Unset: the default box, the static
+/// musl one of `scripts/build-box.sh` ([`tools_dir`]). `nodistro build`
+/// packs the box from there too.
 pub const TOOLS_DIR_ENV: &str = "NODISTRO_TOOLS_DIR";
+
+/// The directory of the box under test: [`TOOLS_DIR_ENV`], else the
+/// default box's, which `scripts/build-box.sh` (no switch) builds or
+/// freshens once per test process (a no-op when fresh, as in CI where
+/// scripts/test.sh builds it first) and prints; `nodistro build` with
+/// neither `--tools-dir` nor the variable packs the box from there
+/// (`target/x86_64-unknown-linux-musl/release`).
+pub fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(TOOLS_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let out = Command::new("bash")
+            .arg(root.join("scripts/build-box.sh"))
+            .current_dir(&root)
+            .output()
+            .map_err(|e| format!("cannot run scripts/build-box.sh: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().last() {
+            Some(dir) if out.status.success() => Ok(root.join(dir.trim())),
+            _ => Err(format!(
+                "scripts/build-box.sh (the default box) failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(15)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// Run `cmd` to the end; panics, naming the command and quoting its
 /// stderr, if it cannot start or exits unsuccessfully. Its output.
@@ -101,20 +139,19 @@ pub fn nodistro(args: &[&str]) -> std::process::Output {
 /// Path of a release binary of this workspace (`nodistro`, `nodistro-box`,
 /// `demo-app`, `modload`, ...), building the workspace's release binaries once
 /// per test process if needed (a no-op when they are fresh, as in CI where
-/// scripts/test.sh builds them first). With [`TOOLS_DIR_ENV`] set, what
-/// that directory holds (the box and its tool links) comes from there.
+/// scripts/test.sh builds them first). What the box under test's directory
+/// ([`tools_dir`]) holds (the box and its tool links) comes from there; the
+/// static glibc box of `cargo build --release` is `release_dir()`'s.
 pub fn release_bin(name: &str) -> PathBuf {
-    if let Some(dir) = std::env::var_os(TOOLS_DIR_ENV) {
-        let path = PathBuf::from(dir).join(name);
-        if path.exists() {
-            return path;
-        }
-        assert!(
-            name != "nodistro-box",
-            "{} is missing: {TOOLS_DIR_ENV} must name the directory scripts/build-box.sh printed",
-            path.display()
-        );
+    let path = tools_dir().join(name);
+    if path.exists() {
+        return path;
     }
+    assert!(
+        name != "nodistro-box",
+        "{} is missing: {TOOLS_DIR_ENV} must name the directory scripts/build-box.sh printed",
+        path.display()
+    );
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -36,7 +36,8 @@ fn default_tools() -> String {
 
 /// The tools the box under test must list: those of the features it was
 /// built with when scripts/build-box.sh recorded them next to it
-/// (`nodistro-box.features`, the libc-free box), else the default ones.
+/// (`nodistro-box.features`: the default and libc-free boxes), else
+/// multicall's default features (the static glibc box).
 fn expected_tools(box_path: &Path) -> String {
     let recorded = box_path.with_file_name("nodistro-box.features");
     match std::fs::read_to_string(&recorded) {
@@ -113,20 +114,12 @@ fn the_box_lists_its_tools_and_build_links_only_those() {
     }
 }
 
-/// The libc-free box (scripts/build-box.sh --libc-free) carries no part of
-/// glibc, which the static glibc box does (its version tags and messages).
-/// Ignored by a plain `cargo test`: it needs that box built first;
-/// scripts/test.sh builds it and runs this with `--ignored`.
+/// The box under test (the default one, static musl from
+/// `scripts/build-box.sh`, or the libc-free one CI's second pass names with
+/// NODISTRO_TOOLS_DIR) carries no part of glibc, which the static glibc box
+/// of `cargo build --release` does (its version tags and messages).
 #[test]
-#[ignore = "needs the libc-free box: scripts/build-box.sh --libc-free, then --ignored (scripts/test.sh does both)"]
-fn the_libc_free_box_links_no_glibc() {
-    let lf =
-        workspace_root().join("target/libc-free/x86_64-unknown-linux-gnu/release/nodistro-box");
-    assert!(
-        lf.exists(),
-        "{} not built: run scripts/build-box.sh --libc-free first",
-        lf.display()
-    );
+fn the_box_under_test_links_no_glibc() {
     let glibc_marks = |p: &Path| {
         let bytes = std::fs::read(p).expect("read box");
         [&b"GLIBC_"[..], b"glibc"]
@@ -134,12 +127,21 @@ fn the_libc_free_box_links_no_glibc() {
             .filter(|m| bytes.windows(m.len()).any(|w| w == **m))
             .count()
     };
-    assert_eq!(glibc_marks(&lf), 0, "{} holds glibc", lf.display());
+    let under_test = release_bin("nodistro-box");
+    assert_eq!(
+        glibc_marks(&under_test),
+        0,
+        "{} holds glibc",
+        under_test.display()
+    );
     // The check can fail: the static glibc box (built with the workspace).
     release_bin("nodistro");
     assert_eq!(glibc_marks(&release_dir().join("nodistro-box")), 2);
-    let o = run(&lf, &["--list"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), expected_tools(&lf));
+    let o = run(&under_test, &["--list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        expected_tools(&under_test)
+    );
 }
 
 /// libc-free/Cargo.toml repeats multicall's tool features (it builds the
@@ -166,16 +168,20 @@ fn the_libc_free_manifest_has_the_same_tool_features() {
 
 /// An unknown tool name given to scripts/build-box.sh is refused at build
 /// time, before anything is compiled, by one line naming it (cargo's
-/// "does not contain this feature"), in both linkings.
+/// "does not contain this feature"), in every linking: static musl (the
+/// default), static glibc, libc-free.
 #[test]
 fn an_unknown_tool_name_is_refused_at_build_time() {
     let tmp = TempDir::new("box-unknown-tool");
     let script = workspace_root().join("scripts/build-box.sh");
-    for libc_free in [false, true] {
+    for switch in [None, Some("--glibc"), Some("--libc-free")] {
         let mut cmd = Command::new("bash");
         cmd.arg(&script);
-        if libc_free {
-            cmd.arg("--libc-free").env("BOX_TARGET_DIR", tmp.path());
+        if let Some(s) = switch {
+            cmd.arg(s);
+        }
+        if switch != Some("--glibc") {
+            cmd.env("BOX_TARGET_DIR", tmp.path());
         }
         let o = cmd
             .args(["--tools", "init,nosuchtool"])
@@ -187,4 +193,36 @@ fn an_unknown_tool_name_is_refused_at_build_time() {
         assert_eq!(naming.len(), 1, "one line naming the tool: {err}");
         assert!(naming[0].contains("does not contain this feature"), "{err}");
     }
+}
+
+/// The static glibc box (`cargo build --release`, `scripts/build-box.sh
+/// --glibc`), no longer the default, still boots an image: init starts the
+/// app as its `--user` (whose name the app finds in /etc/passwd) and
+/// powers off at the power button. CI's passes run on the default and
+/// libc-free boxes; this keeps the third linking booted.
+#[test]
+fn the_static_glibc_box_boots_and_switches_user() {
+    use nodistro_tests::qemu::{build_image, BootOpts, Guest, Nic, Outcome};
+    use std::time::Duration;
+    let app = release_bin("whoami-app").display().to_string();
+    let glibc = release_dir();
+    let img = build_image(&[
+        "--app",
+        &app,
+        "--user",
+        "app:1000:1000",
+        "--tools-dir",
+        s(&glibc),
+    ]);
+    let mut g = Guest::boot(BootOpts::new(img.path()).nic(Nic::None));
+    g.expect_line(
+        "whoami: uid=1000 gid=1000 name=app",
+        Duration::from_secs(90),
+    );
+    assert_eq!(
+        g.power_button(Duration::from_secs(30)),
+        Outcome::PoweredOff,
+        "{}",
+        g.console_tail(2000)
+    );
 }
