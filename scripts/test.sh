@@ -35,12 +35,13 @@ LF=$(bash scripts/build-box.sh --libc-free)
 # checks, modload's host readers) or only ask it for its tools (`--list`,
 # which box_tools checks here: the packaging tests), the firmware formats
 # (UKI, disk, ISO, Secure Boot: the box boots from their initramfs as from
-# --initrd's, which the rest of this pass boots), the aarch64 tests (they
+# --initrd's, which the rest of this pass boots; the A/B update tests are
+# firmware boots too), the aarch64 tests (they
 # pack the cross-built aarch64 box) and the glibc box's boot (by name
 # below). Measured on this machine: the firmware files 68 + 49 s, the
 # others about 60 s; about what the default box's build above adds
 # (2.5-3 minutes from scratch).
-not_box=" source_invariants runtime_no_libc setup_qemu blkid_mkfs modload_kmodbin modload_decompress packaging_build packaging_buildfile packaging_chart packaging_dynamic packaging_firstimage packaging_modules bootable_images secure_boot "
+not_box=" source_invariants runtime_no_libc setup_qemu blkid_mkfs modload_kmodbin modload_decompress packaging_build packaging_buildfile packaging_chart packaging_dynamic packaging_firstimage packaging_modules bootable_images secure_boot update_images updates update_bad_downloads "
 pass2=()
 for f in tests/tests/*.rs; do
   n=$(basename "$f" .rs)

@@ -9,7 +9,6 @@
 //! The server is the test's own (it must misbehave on purpose); the
 //! releases it serves are `nodistro publish`'s.
 
-use nodistro_packaging::demo::DEMO_MODULES;
 use nodistro_packaging::qemu::image::SNAKEOIL_CERT;
 use nodistro_tests::qemu::{BootOpts, Guest, Outcome};
 use nodistro_tests::{ed25519_keys, release_bin, snakeoil_plain_key, TempDir};
@@ -126,9 +125,6 @@ fn build(
         "--arg".into(),
         v.clone(),
     ];
-    for m in DEMO_MODULES {
-        args.extend(["--module".into(), m.to_string()]);
-    }
     for c in [url.as_str(), "update.interval=3", "update.trial=5"] {
         args.extend(["--config".into(), c.into()]);
     }

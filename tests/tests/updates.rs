@@ -10,7 +10,6 @@
 //! never installed again; a v4 signed by another key and a replayed v1
 //! are refused and reported.
 
-use nodistro_packaging::demo::DEMO_MODULES;
 use nodistro_packaging::qemu::image::SNAKEOIL_CERT;
 use nodistro_tests::qemu::{BootOpts, Guest, Outcome};
 use nodistro_tests::{ed25519_keys, release_bin, require_program, snakeoil_plain_key, TempDir};
@@ -115,9 +114,6 @@ impl Release {
         ];
         for a in app_args {
             args.extend(["--arg".into(), a.to_string()]);
-        }
-        for m in DEMO_MODULES {
-            args.extend(["--module".into(), m.to_string()]);
         }
         for c in [
             url.as_str(),

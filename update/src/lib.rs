@@ -120,8 +120,15 @@ fn run_checks(s: &settings::Settings) -> ! {
                 if c.installed {
                     reboot();
                 }
+                // Unreachable (the network is not up yet, the server is
+                // down): again within 10 s, not a whole interval later.
+                let after = if c.unreachable {
+                    s.interval.min(std::time::Duration::from_secs(10))
+                } else {
+                    s.interval
+                };
                 last = Some(c.report);
-                next = std::time::Instant::now() + s.interval;
+                next = std::time::Instant::now() + after;
             }
         }
         let wait = if s.url.is_some() {

@@ -31,6 +31,9 @@ pub struct Checked {
     pub installed: bool,
     /// The line that says so (or why not).
     pub report: String,
+    /// The server could not be asked (no network yet, server down): try
+    /// again soon rather than after a whole interval.
+    pub unreachable: bool,
 }
 
 /// Check the manifest at `url` once (the image beside it).
@@ -38,10 +41,16 @@ pub fn check(s: &Settings, f: &Facts, url: &Url) -> Checked {
     let no = |report: String| Checked {
         installed: false,
         report,
+        unreachable: false,
     };
     let text = match fetch::get_small(url, manifest::MAX_BYTES as u64) {
         Ok(t) => t,
-        Err(e) => return no(format!("no release check: {e}")),
+        Err(e) => {
+            return Checked {
+                unreachable: matches!(e, fetch::FetchError::Connect { .. }),
+                ..no(format!("no release check: {e}"))
+            }
+        }
     };
     let m = match manifest::parse_verified(&text, &s.key) {
         Ok(m) => m,
@@ -59,6 +68,7 @@ pub fn check(s: &Settings, f: &Facts, url: &Url) -> Checked {
                 Ok(report) => Checked {
                     installed: true,
                     report,
+                    unreachable: false,
                 },
                 Err(e) => no(format!(
                     "version {version} not installed: {e}; slot {} keeps booting",

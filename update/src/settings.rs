@@ -79,7 +79,7 @@ pub fn from_config(cfg: &Config, key_pem: &str) -> Result<(Settings, Vec<String>
         Settings {
             url,
             listen,
-            interval: seconds(cfg, "update.interval", 3600, 5, &mut warn),
+            interval: seconds(cfg, "update.interval", 3600, 1, &mut warn),
             trial: seconds(cfg, "update.trial", 30, 1, &mut warn),
             version,
             key,
