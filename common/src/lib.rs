@@ -12,6 +12,9 @@
 //! - [`fuzzing`]: fuzz harnesses and the stable corpus runner.
 //! - [`netlink`]: the rtnetlink encoder, ack parser and request socket.
 //! - [`hosts`]: `/etc/hosts` with the host name lines kept true.
+//! - [`protocol`]: every contract between the tools (readiness words,
+//!   environment names, the files one writes and another reads, shared
+//!   configuration keys).
 //! - [`timeline`]: console lines stamped with milliseconds since boot.
 //! - [`report`]: one-line error chains for `main`.
 //! - [`sys`]: file descriptors handed down by init (readiness, app pipes);
@@ -30,6 +33,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod hosts;
 pub mod netlink;
+pub mod protocol;
 pub mod report;
 pub mod signal;
 pub mod sys;
@@ -39,21 +43,10 @@ pub mod timeline;
 pub use cmdline::Cmdline;
 pub use config::Config;
 
-/// Where the packager writes the configuration and where the tools read it.
-pub const CONFIG_PATH: &str = "/etc/nodistro.conf";
-
-/// Environment variable naming the fd a helper writes its readiness line to.
-pub const READY_FD_ENV: &str = "NODISTRO_READY_FD";
-/// Environment variable naming the fd carrying the app's stdout (read end).
-pub const APP_STDOUT_FD_ENV: &str = "NODISTRO_APP_STDOUT_FD";
-/// Environment variable naming the fd carrying the app's stderr (read end).
-pub const APP_STDERR_FD_ENV: &str = "NODISTRO_APP_STDERR_FD";
-/// Environment variable carrying the app's name (for log records).
-pub const APP_NAME_ENV: &str = "NODISTRO_APP_NAME";
-/// Environment variable naming a file that exists once the drivers are
-/// settled (modload's coldplug is done, or init stopped waiting for it).
-/// init gives it to netcfg when both start together (the overlapped boot).
-pub const COLDPLUG_FILE_ENV: &str = "NODISTRO_COLDPLUG_FILE";
-
-/// The multicall binary's file name in the image.
-pub const MULTICALL_NAME: &str = "nodistro-box";
+// The contracts' old names, kept for the crates that use them.
+pub use protocol::env::{
+    APP_NAME as APP_NAME_ENV, APP_STDERR_FD as APP_STDERR_FD_ENV,
+    APP_STDOUT_FD as APP_STDOUT_FD_ENV, COLDPLUG_FILE as COLDPLUG_FILE_ENV,
+    READY_FD as READY_FD_ENV,
+};
+pub use protocol::{CONFIG_PATH, MULTICALL_NAME};

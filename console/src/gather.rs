@@ -4,8 +4,10 @@
 
 use crate::devices::Device;
 use crate::net::{Addr, Link};
+use crate::paths::Paths;
 use crate::procfs::{Proc, Usage};
 use nodistro_common::bootlog::{stages, Stage};
+use nodistro_common::protocol;
 use std::io::Read;
 use std::path::Path;
 
@@ -196,28 +198,35 @@ pub fn addresses() -> Vec<Addr> {
     out
 }
 
-/// netcfg's state files: (iface, text).
-pub fn dhcp_states() -> Vec<(String, String)> {
-    std::fs::read_dir("/run/netcfg")
+/// The other tools' paths, from `/etc/nodistro.conf` and the command line
+/// (what netcfg and logfwd read).
+pub fn paths() -> Paths {
+    let (cfg, _, _) = nodistro_common::Config::load_system(&[]);
+    Paths::from_config(&cfg)
+}
+
+/// netcfg's state files in `lease_dir`: (iface, text).
+pub fn dhcp_states(lease_dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_dir(lease_dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            let iface = n.strip_suffix(".state")?.to_string();
+            let iface = protocol::netcfg::state_file_iface(&n)?.to_string();
             Some((iface, text(e.path())))
         })
         .collect()
 }
 
 /// The whole `net` page.
-pub fn net_page() -> String {
+pub fn net_page(paths: &Paths) -> String {
     crate::net::net(
         &links(),
         &addresses(),
         &crate::net::routes(&text("/proc/net/route")),
-        &crate::net::nameservers(&text("/etc/resolv.conf")),
-        &dhcp_states(),
+        &crate::net::nameservers(&text(&paths.resolv_conf)),
+        &dhcp_states(&paths.lease_dir),
         nodistro_common::timeline::since_boot_ms(),
     )
 }

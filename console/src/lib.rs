@@ -7,6 +7,8 @@
 //! - [`command`]: words to commands, sans-IO.
 //! - [`procfs`], [`files`], [`devices`], [`net`], [`kmsg`], [`icmp`],
 //!   [`report`]: each command's text from file contents, sans-IO.
+//! - [`paths`]: where netcfg and logfwd keep what the console reads (their
+//!   directories from the configuration they read), sans-IO.
 //! - [`fuzzing`]: every parser of outside bytes in one function (fuzz target).
 //! - [`gather`]: reading /proc, /sys, /dev/kmsg, netlink (the IO).
 //! - [`shell`]: the terminal, the prompt loop, the commands' IO.
@@ -26,6 +28,7 @@ pub mod gather;
 pub mod icmp;
 pub mod kmsg;
 pub mod net;
+pub mod paths;
 pub mod procfs;
 pub mod report;
 pub mod shell;

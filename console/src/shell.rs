@@ -5,6 +5,8 @@
 use crate::command::{self, Cmd};
 use crate::editor::{Editor, Event};
 use crate::gather;
+use crate::paths::Paths;
+use nodistro_common::protocol::ready;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -69,6 +71,8 @@ struct Console {
     notifier: Option<nodistro_common::sys::Notifier>,
     /// After `exit`: input is ignored until Enter.
     closed: bool,
+    /// The other tools' files.
+    paths: Paths,
 }
 
 fn open_console() -> std::io::Result<OwnedFd> {
@@ -115,6 +119,7 @@ pub fn run() -> i32 {
         editor: Editor::new(),
         notifier,
         closed: false,
+        paths: gather::paths(),
     };
     c.out("\nnodistro debug console (root on this line; init.debug=console). Type help.\n");
     c.out(PROMPT);
@@ -230,7 +235,7 @@ impl Console {
             Cmd::Modprobe { name, params } => self.modprobe(&name, &params),
             Cmd::Rmmod(name) => self.rmmod(&name),
             Cmd::Devices => self.out(&crate::devices::devices(&gather::devices())),
-            Cmd::Net => self.out(&gather::net_page()),
+            Cmd::Net => self.out(&gather::net_page(&self.paths)),
             Cmd::Ping(addr) => self.ping(addr),
             Cmd::DhcpRenew(iface) => self.dhcp_renew(&iface),
             Cmd::Timeline => self.out(&crate::report::timeline(&gather::boot_stages())),
@@ -239,17 +244,17 @@ impl Console {
                 self.out(&crate::report::report(&data.as_facts()));
             }
             Cmd::Reboot => {
-                if self.tell_init("reboot") {
+                if self.tell_init(ready::REBOOT) {
                     self.out("rebooting\n");
                 }
             }
             Cmd::Poweroff => {
-                if self.tell_init("poweroff") {
+                if self.tell_init(ready::POWEROFF) {
                     self.out("powering off\n");
                 }
             }
             Cmd::Continue => {
-                if self.tell_init("continue") {
+                if self.tell_init(ready::CONTINUE) {
                     self.out(
                         "asked init to go on (nothing happens unless init.break paused the boot)\n",
                     );
@@ -426,11 +431,13 @@ impl Console {
 
     fn log(&self) {
         use std::os::unix::net::UnixStream;
-        let s = match UnixStream::connect(RECENT_SOCKET) {
+        let socket = self.paths.recent_socket();
+        let s = match UnixStream::connect(&socket) {
             Ok(s) => s,
             Err(e) => {
                 self.out(&format!(
-                    "error: logfwd does not answer on {RECENT_SOCKET} ({e}); is it running? (ps)\n"
+                    "error: logfwd does not answer on {} ({e}); is it running? (ps)\n",
+                    socket.display()
                 ));
                 return;
             }
@@ -577,7 +584,7 @@ impl Console {
     }
 
     fn dhcp_renew(&self, iface: &str) {
-        let state = format!("/run/netcfg/{iface}.state");
+        let state = self.paths.dhcp_state(iface);
         let before = gather::text(&state);
         if before.is_empty() {
             self.out(&format!(
@@ -599,7 +606,7 @@ impl Console {
             return;
         };
         // netcfg reads the interface from this file on SIGUSR1.
-        let _ = std::fs::write("/run/netcfg/renew", iface);
+        let _ = std::fs::write(self.paths.dhcp_renew(), iface);
         if let Some(p) = rustix::process::Pid::from_raw(pid) {
             if let Err(e) = rustix::process::kill_process(p, rustix::process::Signal::USR1) {
                 self.out(&format!("error: cannot signal netcfg: {e}\n"));
@@ -671,9 +678,6 @@ impl Console {
         }
     }
 }
-
-/// Where logfwd offers its recent records.
-pub const RECENT_SOCKET: &str = "/run/logfwd/recent.sock";
 
 #[cfg(test)]
 mod tests {

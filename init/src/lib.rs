@@ -98,11 +98,15 @@ fn arrange(helpers: &mut Vec<HelperCmd>, c: &InitConfig) -> bool {
 fn helper_cmd(name: &str, path: PathBuf, c: &InitConfig) -> HelperCmd {
     let (word, timeout, args) = match name {
         "modload" => (
-            Some("coldplug-done"),
+            Some(nodistro_common::protocol::ready::COLDPLUG_DONE),
             c.modload_timeout,
             vec!["--watch".to_string()],
         ),
-        "netcfg" => (Some("online"), c.net_timeout, vec![]),
+        "netcfg" => (
+            Some(nodistro_common::protocol::ready::ONLINE),
+            c.net_timeout,
+            vec![],
+        ),
         _ => (None, Default::default(), vec![]),
     };
     HelperCmd {

@@ -83,11 +83,11 @@ pub const BYTES_PER_SLOT: usize = 1024;
 impl Default for Options {
     fn default() -> Self {
         Options {
-            socket: PathBuf::from("/dev/log"),
+            socket: PathBuf::from(nodistro_common::protocol::logfwd::SYSLOG_SOCKET),
             remote: None,
             kmsg: true,
             kmsg_path: PathBuf::from("/dev/kmsg"),
-            state_dir: PathBuf::from("/run/logfwd"),
+            state_dir: PathBuf::from(nodistro_common::protocol::logfwd::STATE_DIR_DEFAULT),
             console: true,
             format: Format::Rfc5424,
             min_severity: 7,

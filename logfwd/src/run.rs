@@ -499,7 +499,7 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         boot_wall_us,
     };
     let recent = crate::recent::bind(&lf.opts.state_dir);
-    notifier.notify("ready");
+    notifier.notify(nodistro_common::protocol::ready::READY);
     let mut dgram = vec![0u8; 256 * 1024];
     let mut chunk = vec![0u8; 64 * 1024];
     loop {

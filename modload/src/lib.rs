@@ -265,7 +265,7 @@ fn run(args: Args) -> Result<i32, Error> {
     let failed = coldplug_loop(&ctx, &args, aliases);
     if let Some(socket) = socket {
         let mut notifier = nodistro_common::sys::Notifier::from_env().map_err(Error::Ready)?;
-        notifier.notify("coldplug-done");
+        notifier.notify(nodistro_common::protocol::ready::COLDPLUG_DONE);
         watch(&ctx, &args, &socket);
     }
     Ok(if failed == 0 { 0 } else { 1 })
@@ -281,7 +281,7 @@ fn builtin_only(args: &Args, running: &str) -> i32 {
         return 0;
     }
     match nodistro_common::sys::Notifier::from_env() {
-        Ok(mut n) => n.notify("coldplug-done"),
+        Ok(mut n) => n.notify(nodistro_common::protocol::ready::COLDPLUG_DONE),
         Err(e) => log(&nodistro_common::report::chain(&e)),
     }
     loop {

@@ -60,11 +60,13 @@ mod wire;
 
 use argh::FromArgs;
 use ipconf::IpConfig;
+use nodistro_common::protocol::{self, keys};
 use nodistro_common::timeline::log;
 use nodistro_common::Config;
 use run::{Options, RunError, Shared};
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -141,7 +143,7 @@ fn names_ifaces(args: &Args, cfg: &Config) -> bool {
     if !args.ifaces.is_empty() || cfg.get("netcfg.ifaces").is_some() {
         return true;
     }
-    let Some(ip) = args.ip.as_deref().or_else(|| cfg.get("ip")) else {
+    let Some(ip) = args.ip.as_deref().or_else(|| cfg.get(keys::IP)) else {
         return false;
     };
     match ipconf6::parse(ip) {
@@ -171,7 +173,7 @@ fn default_ifaces(args: &Args, cfg: &Config) -> Vec<String> {
 
 fn plan(args: &Args, cfg: &Config) -> Plan {
     let ip = args.ip.as_deref().or(if args.ifaces.is_empty() {
-        cfg.get("ip")
+        cfg.get(keys::IP)
     } else {
         None
     });
@@ -242,7 +244,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let (cfg, _, warnings) = Config::load_system(&["ip", "hostname", "ntp"]);
+    let (cfg, _, warnings) = Config::load_system(&[keys::IP, keys::HOSTNAME, keys::NTP]);
     for w in warnings {
         log("netcfg", &w);
     }
@@ -256,14 +258,13 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         resolv_conf: args
             .resolv_conf
             .clone()
-            .or_else(|| cfg.get("netcfg.resolv_conf").map(String::from))
-            .unwrap_or_else(|| "/etc/resolv.conf".into())
-            .into(),
+            .map(PathBuf::from)
+            .unwrap_or_else(|| protocol::netcfg::resolv_conf(&cfg)),
         take_hostname,
         hostname: args
             .hostname
             .clone()
-            .or_else(|| cfg.get("hostname").map(String::from))
+            .or_else(|| cfg.get(keys::HOSTNAME).map(String::from))
             .or_else(|| {
                 let u = rustix::system::uname();
                 Some(u.nodename().to_string_lossy().into_owned())
@@ -277,15 +278,18 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         lease_dir: (!args.oneshot).then(|| {
             args.lease_dir
                 .clone()
-                .or_else(|| cfg.get("netcfg.lease_dir").map(String::from))
-                .unwrap_or_else(|| "/run/netcfg".into())
-                .into()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| protocol::netcfg::lease_dir(&cfg))
         }),
         oneshot: args.oneshot,
         timeout: Duration::from_secs(timeout),
         ntp: {
-            let (servers, bad) =
-                sntp::parse_servers(args.ntp.as_deref().or_else(|| cfg.get("ntp")).unwrap_or(""));
+            let (servers, bad) = sntp::parse_servers(
+                args.ntp
+                    .as_deref()
+                    .or_else(|| cfg.get(keys::NTP))
+                    .unwrap_or(""),
+            );
             for b in bad {
                 log("netcfg", &b);
             }
@@ -360,7 +364,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     if let Some(w) = ready::configure(wait, v4, v6) {
         log("netcfg", &w);
     }
-    if !args.oneshot && cfg.get_bool("init.wait_time") == Some(Ok(true)) {
+    if !args.oneshot && cfg.get_bool(keys::INIT_WAIT_TIME) == Some(Ok(true)) {
         log(
             "netcfg",
             "init.wait_time=on: readiness waits for the first time sync",
@@ -399,7 +403,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
             if let Ok(mut n) = shared.notifier.lock() {
-                n.notify("online none (ip=off)");
+                n.notify(&protocol::ready::online_none("ip=off"));
             }
             0
         }
@@ -416,11 +420,13 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             // one that may never come. Either way, wait for an interface.
             // With the coldplug mark, "none yet" means none only once the
             // drivers are settled.
-            let asked = args.ip.is_some() || cfg.get("ip").is_some();
+            let asked = args.ip.is_some() || cfg.get(keys::IP).is_some();
             let say_none = !asked && !args.oneshot;
             let none = || {
                 if let Ok(mut n) = shared.notifier.lock() {
-                    n.notify("online none (no network interface; ip= not set)");
+                    n.notify(&protocol::ready::online_none(
+                        "no network interface; ip= not set",
+                    ));
                 }
             };
             let timeout = args.oneshot.then_some(opts.timeout);

@@ -159,7 +159,10 @@ pub(crate) fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took:
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
     );
     if let (Some(line), Ok(mut n)) = (
-        crate::ready::up(false, format!("online {iface} {}/{}", l.addr, l.prefix)),
+        crate::ready::up(
+            false,
+            nodistro_common::protocol::ready::online(iface, l.addr, l.prefix),
+        ),
         shared.notifier.lock(),
     ) {
         n.notify(&line);

@@ -37,14 +37,14 @@ pub fn publish(dir: &Path, iface: &str, state: &str, l: Option<&Lease>) {
     let text = render(iface, state, l, nodistro_common::timeline::since_boot_ms());
     let _ = std::fs::create_dir_all(dir);
     let _ = nodistro_common::atomic_file::write_atomic(
-        &dir.join(format!("{iface}.state")),
+        &nodistro_common::protocol::netcfg::state_file(dir, iface),
         text.as_bytes(),
     );
 }
 
 /// The interface named in `dir/renew` (the file is removed).
 pub fn take_renew_request(dir: &Path) -> Option<String> {
-    let p = dir.join("renew");
+    let p = nodistro_common::protocol::netcfg::renew_file(dir);
     let text = std::fs::read_to_string(&p).ok()?;
     let _ = std::fs::remove_file(&p);
     let name = text.trim();

@@ -257,7 +257,7 @@ impl Link<'_> {
         if let (Some((a, p)), false) = (ready, self.online) {
             self.online = true;
             self.log(&format!("IPv6 ready: {a}/{p} after {} ms", self.now()));
-            let line = format!("online {} {a}/{p}", self.name);
+            let line = nodistro_common::protocol::ready::online(self.name, a, p);
             if let (Some(line), Ok(mut n)) = (ready::up(true, line), self.shared.notifier.lock()) {
                 n.notify(&line);
             }
@@ -522,7 +522,7 @@ pub fn static_config(name: &str, s: &Static6, shared: &Shared) -> Result<(), Run
         r.map_err(err(format!("add default route via {g}")))?;
         log("netcfg", &format!("{name}: default route via {g} (static)"));
     }
-    let line = format!("online {name} {}/{}", s.addr, s.prefix);
+    let line = nodistro_common::protocol::ready::online(name, s.addr, s.prefix);
     if let (Some(line), Ok(mut n)) = (ready::up(true, line), shared.notifier.lock()) {
         n.notify(&line);
     }

@@ -13,6 +13,8 @@ use nodistro_tests::workspace_root;
 /// Protocol and format logic fed bytes and time.
 const SANS_IO: &[&str] = &[
     "common/src/cmdline.rs",
+    "common/src/protocol.rs",
+    "console/src/paths.rs",
     "init/src/config.rs",
     "init/src/policy.rs",
     "init/src/signals.rs",
