@@ -178,14 +178,14 @@ impl<'a> View<'a> {
                 }
             }
             let len = usize::try_from(n.checked_sub(1)?).unwrap_or(usize::MAX);
-            Some(crate::format::lossy(take(len)))
+            Some(lossy(take(len)))
         };
         let hostname = field();
         let app = field().unwrap_or_default();
         let pid = field();
         let msgid = field();
         let sd = field();
-        let msg = crate::format::lossy(take(usize::MAX));
+        let msg = lossy(take(usize::MAX));
         View {
             source,
             facility: at(1),
@@ -246,12 +246,13 @@ pub fn parse_severity(s: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
-/// Current wall-clock time in µs since the epoch (0 if the clock is before 1970).
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+/// Bytes as text, borrowed when valid UTF-8 (checked with the standard
+/// library's fast validation first), invalid sequences replaced otherwise.
+pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 #[cfg(test)]

@@ -21,14 +21,23 @@
 //! into a connection the server already closed; bytes the kernel accepted
 //! but the server never read when it died are beyond our reach.
 
-use crate::format::{self, Format, Origin};
-use crate::queue::{Batch, BoundedQueue, Frame, Popped};
-use crate::record::{now_us, Record, Source, View, FACILITY_SYSLOG};
+mod encoding;
+mod tcp;
+mod transport;
+mod udp;
+
+pub use crate::clock::boot_ms_of;
+pub use crate::core::stall::{StallReport, STALLED};
+pub use encoding::{drop_notice, Encoding, Scratch};
+pub use tcp::Tcp;
+pub use transport::{Console, Transport};
+pub use udp::Udp;
+
+use crate::clock::now_us;
+use crate::core::queue::{Batch, BoundedQueue, Frame, Popped};
+use crate::core::record::Record;
 use nodistro_common::timeline;
-use rustix::io::Errno;
-use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
-use std::io::{self, IoSlice, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -37,116 +46,9 @@ use std::time::{Duration, Instant};
 /// One write: up to this many records or bytes.
 const BATCH_RECORDS: usize = 1024;
 const BATCH_BYTES: usize = 128 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const LINGER: Duration = Duration::from_millis(1);
-/// A write that has not finished after this long: the server stopped
-/// reading, and the reader no longer waits for room (see [`Sink::room`]).
-pub const STALLED: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// How a sink's records become bytes.
-#[derive(Debug, Clone)]
-pub enum Encoding {
-    /// The console's line ([`format::console`]) and a newline.
-    Console,
-    /// One message per datagram.
-    Datagram(Format, Origin),
-    /// RFC 6587 octet counting, for a stream.
-    OctetCounted(Format, Origin),
-}
-
-impl Encoding {
-    /// The queued form of `r`.
-    pub fn encode(&self, r: &Record) -> Frame {
-        Frame {
-            bytes: r.to_compact().into_boxed_slice(),
-            drops: r.drops,
-        }
-    }
-
-    /// The bytes to write for a queued frame.
-    pub fn wire(&self, f: &Frame) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.wire_into(&f.bytes, &mut Scratch::default(), &mut out);
-        out
-    }
-
-    /// The bytes to write for a queued frame's compact form, appended to
-    /// `out`; `scratch` is reused between calls (no allocation per record
-    /// once it has grown).
-    pub fn wire_into(&self, compact: &[u8], scratch: &mut Scratch, out: &mut Vec<u8>) {
-        let r = View::from_compact(compact);
-        match self {
-            Encoding::Console => {
-                let r = r.into_record();
-                out.extend_from_slice(format::console(&r, boot_ms_of(r.time_us)).as_bytes());
-                out.push(b'\n');
-            }
-            Encoding::Datagram(f, o) => {
-                scratch.text.clear();
-                format::remote_into(*f, &r, o, &mut scratch.stamp, &mut scratch.text);
-                out.extend_from_slice(scratch.text.as_bytes());
-            }
-            Encoding::OctetCounted(f, o) => {
-                scratch.text.clear();
-                format::remote_into(*f, &r, o, &mut scratch.stamp, &mut scratch.text);
-                format::octet_frame(scratch.text.as_bytes(), out);
-            }
-        }
-    }
-}
-
-/// What [`Encoding::wire_into`] keeps between records: one record's text
-/// and the last second's timestamp.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    pub text: String,
-    pub stamp: format::Stamp,
-}
-
-/// The notice a sink sends where it dropped `n` records.
-pub fn drop_notice(n: u64, now_us: u64) -> Record {
-    let mut notice = Record::new(
-        Source::Internal,
-        FACILITY_SYSLOG,
-        4,
-        "logfwd",
-        format!("{n} messages lost: buffer full (logfwd.buffer; is the console or the remote slow or down?)"),
-    );
-    notice.time_us = now_us;
-    notice.drops = n;
-    notice
-}
-
-/// Delivers batches of frames. `Err((n, e))`: the first `n` frames were
-/// delivered, the rest were not.
-pub trait Transport: Send + 'static {
-    fn send(&mut self, batch: &[Frame], give_up: Option<Instant>)
-        -> Result<(), (usize, io::Error)>;
-    /// Where the records go, for messages.
-    fn describe(&self) -> String;
-    /// How records are formatted for this transport.
-    fn encoding(&self) -> Encoding;
-}
-
-impl Transport for Box<dyn Transport> {
-    fn send(
-        &mut self,
-        batch: &[Frame],
-        give_up: Option<Instant>,
-    ) -> Result<(), (usize, io::Error)> {
-        (**self).send(batch, give_up)
-    }
-
-    fn describe(&self) -> String {
-        (**self).describe()
-    }
-
-    fn encoding(&self) -> Encoding {
-        (**self).encoding()
-    }
-}
 
 struct State {
     queue: BoundedQueue,
@@ -181,7 +83,7 @@ impl Shared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Room {
     pub records: usize,
-    /// As a queue charges them ([`crate::queue::Frame::cost`]).
+    /// As a queue charges them ([`crate::core::queue::Frame::cost`]).
     pub bytes: usize,
 }
 
@@ -352,38 +254,8 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
     let mut backoff = BACKOFF_MIN;
     let mut failing = false;
     loop {
-        let (batch, deadline) = {
-            let mut st = shared.lock();
-            while st.queue.is_empty() && st.deadline.is_none() {
-                st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
-            if st.queue.is_empty() {
-                return 0;
-            }
-            // Let a trickle gather into a batch: one write per millisecond
-            // instead of one per record under load.
-            if st.queue.len() < BATCH_RECORDS && st.deadline.is_none() {
-                st = match shared.wake.wait_timeout(st, LINGER) {
-                    Ok((st, _)) => st,
-                    Err(e) => e.into_inner().0,
-                };
-            }
-            let mut batch = Vec::new();
-            let mut bytes = 0;
-            while batch.len() < BATCH_RECORDS && bytes < BATCH_BYTES {
-                let f = match st.queue.pop() {
-                    Some(Popped::Frame(f)) => f,
-                    Some(Popped::Lost(n)) => encoding.encode(&drop_notice(n, now_us())),
-                    None => break,
-                };
-                bytes += f.bytes.len();
-                batch.push(f);
-            }
-            if drained(&st.queue) {
-                shared.signal_room(&mut st);
-            }
-            st.sending_since = Some(Instant::now());
-            (batch, st.deadline)
+        let Some((batch, deadline)) = next_batch(shared, &encoding) else {
+            return 0;
         };
         let sent = transport.send(&batch, deadline);
         shared.lock().sending_since = None;
@@ -444,284 +316,46 @@ fn worker(shared: &Shared, mut transport: impl Transport) -> usize {
     }
 }
 
-/// ms since boot at which a record with wall time `t` arrived.
-pub fn boot_ms_of(time_us: u64) -> u64 {
-    let age_ms = now_us().saturating_sub(time_us) / 1000;
-    timeline::since_boot_ms().saturating_sub(age_ms)
-}
-
-/// The console: logfwd's stderr.
-pub struct Console;
-
-impl Transport for Console {
-    fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
-        let text: Vec<u8> = batch
-            .iter()
-            .flat_map(|f| Encoding::Console.wire(f))
-            .collect();
-        // A console that fails is not retried forever: nothing else to tell.
-        let _ = io::stderr().lock().write_all(&text);
-        Ok(())
+/// The next batch to send and the shutdown deadline, waiting for records;
+/// `None` at shutdown with nothing left.
+fn next_batch(shared: &Shared, encoding: &Encoding) -> Option<(Vec<Frame>, Option<Instant>)> {
+    let mut st = shared.lock();
+    while st.queue.is_empty() && st.deadline.is_none() {
+        st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
     }
-
-    fn describe(&self) -> String {
-        "console".into()
+    if st.queue.is_empty() {
+        return None;
     }
-
-    fn encoding(&self) -> Encoding {
-        Encoding::Console
-    }
-}
-
-/// A remote syslog server over UDP: one record per datagram.
-pub struct Udp {
-    addr: SocketAddr,
-    socket: Option<UdpSocket>,
-    format: Format,
-    origin: Origin,
-}
-
-impl Udp {
-    pub fn new(addr: SocketAddr, format: Format, origin: Origin) -> Self {
-        Udp {
-            addr,
-            socket: None,
-            format,
-            origin,
-        }
-    }
-}
-
-impl Transport for Udp {
-    fn send(&mut self, batch: &[Frame], _: Option<Instant>) -> Result<(), (usize, io::Error)> {
-        let encoding = self.encoding();
-        let socket = match &self.socket {
-            Some(s) => s,
-            None => {
-                let any: SocketAddr = if self.addr.is_ipv4() {
-                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-                } else {
-                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-                };
-                // Connected: cheaper sends, and the kernel reports a closed
-                // port (ICMP) so records wait instead of going nowhere.
-                let s = UdpSocket::bind(any).and_then(|s| s.connect(self.addr).map(|()| s));
-                self.socket.insert(s.map_err(|e| (0, e))?)
-            }
+    // Let a trickle gather into a batch: one write per millisecond
+    // instead of one per record under load.
+    if st.queue.len() < BATCH_RECORDS && st.deadline.is_none() {
+        st = match shared.wake.wait_timeout(st, LINGER) {
+            Ok((st, _)) => st,
+            Err(e) => e.into_inner().0,
         };
-        // One sendmmsg for the whole batch instead of a syscall per record.
-        let msgs: Vec<Vec<u8>> = batch.iter().map(|f| encoding.wire(f)).collect();
-        let iovs: Vec<[IoSlice<'_>; 1]> = msgs.iter().map(|m| [IoSlice::new(m)]).collect();
-        let mut ctls: Vec<SendAncillaryBuffer<'_, '_, '_>> = iovs
-            .iter()
-            .map(|_| SendAncillaryBuffer::default())
-            .collect();
-        let mut hdrs: Vec<MMsgHdr<'_>> = iovs
-            .iter()
-            .zip(ctls.iter_mut())
-            .map(|(iov, ctl)| MMsgHdr::new(iov, ctl))
-            .collect();
-        let mut sent = 0;
-        while sent < hdrs.len() {
-            match rustix::net::sendmmsg(socket, &mut hdrs[sent..], SendFlags::empty()) {
-                Ok(0) => return Err((sent, io::ErrorKind::WriteZero.into())),
-                Ok(n) => sent += n,
-                // Larger than a datagram can be: nothing will make it fit.
-                Err(Errno::MSGSIZE) => sent += 1,
-                Err(Errno::INTR) => {}
-                Err(e) => {
-                    self.socket = None;
-                    return Err((sent, e.into()));
-                }
-            }
-        }
-        Ok(())
     }
-
-    fn describe(&self) -> String {
-        format!("udp://{}", self.addr)
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    while batch.len() < BATCH_RECORDS && bytes < BATCH_BYTES {
+        let f = match st.queue.pop() {
+            Some(Popped::Frame(f)) => f,
+            Some(Popped::Lost(n)) => encoding.encode(&drop_notice(n, now_us())),
+            None => break,
+        };
+        bytes += f.bytes.len();
+        batch.push(f);
     }
-
-    fn encoding(&self) -> Encoding {
-        Encoding::Datagram(self.format, self.origin.clone())
+    if drained(&st.queue) {
+        shared.signal_room(&mut st);
     }
-}
-
-/// Whether a server that accepts but does not read has been reported:
-/// once when a write made no progress for [`STALLED`], once when it
-/// moves again (a stuck server is one condition, not a line per retry).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StallReport {
-    since: Option<Instant>,
-    said: bool,
-}
-
-impl StallReport {
-    /// A write made no progress at `now`: the line to say, the first time
-    /// the stall has lasted [`STALLED`].
-    pub fn no_progress(&mut self, now: Instant, what: &str) -> Option<String> {
-        let since = *self.since.get_or_insert(now);
-        if self.said || now.saturating_duration_since(since) < STALLED {
-            return None;
-        }
-        self.said = true;
-        Some(format!(
-            "{what}: the server stopped reading (no progress for {} s); the oldest messages are dropped while it does",
-            STALLED.as_secs()
-        ))
-    }
-
-    /// A write made progress.
-    pub fn progress(&mut self) {
-        self.since = None;
-    }
-
-    /// A batch was delivered whole: the line to say if a stall was said.
-    pub fn delivered(&mut self, what: &str) -> Option<String> {
-        self.since = None;
-        std::mem::take(&mut self.said).then(|| format!("{what}: the server reads again"))
-    }
-}
-
-/// A remote syslog server over TCP with RFC 6587 octet counting.
-pub struct Tcp {
-    addr: SocketAddr,
-    stream: Option<TcpStream>,
-    format: Format,
-    origin: Origin,
-    /// The batch's frames, back to back (kept between batches).
-    buf: Vec<u8>,
-    /// End offset of each frame in `buf`.
-    ends: Vec<usize>,
-    /// One record's formatted text, the last timestamp.
-    scratch: Scratch,
-    stall: StallReport,
-}
-
-impl Tcp {
-    pub fn new(addr: SocketAddr, format: Format, origin: Origin) -> Self {
-        Tcp {
-            addr,
-            stream: None,
-            format,
-            origin,
-            buf: Vec::new(),
-            ends: Vec::new(),
-            scratch: Scratch::default(),
-            stall: StallReport::default(),
-        }
-    }
-
-    fn connect(&mut self, give_up: Option<Instant>) -> io::Result<&mut TcpStream> {
-        if self.stream.is_none() {
-            // Never wait past the shutdown deadline for a connection.
-            let limit = give_up.map_or(CONNECT_TIMEOUT, |d| {
-                d.saturating_duration_since(Instant::now())
-                    .clamp(Duration::from_millis(10), CONNECT_TIMEOUT)
-            });
-            let s = TcpStream::connect_timeout(&self.addr, limit)?;
-            s.set_nodelay(true)?;
-            s.set_write_timeout(Some(Duration::from_millis(500)))?;
-            self.stream = Some(s);
-        }
-        self.stream
-            .as_mut()
-            .ok_or_else(|| io::Error::other("no connection"))
-    }
-}
-
-/// Whether the server closed or reset the connection (it never sends;
-/// anything it did send is read and discarded).
-fn peer_gone(s: &TcpStream) -> bool {
-    use rustix::net::RecvFlags;
-    let mut b = [0u8; 256];
-    loop {
-        match rustix::net::recv(s, &mut b, RecvFlags::DONTWAIT) {
-            Ok((0, _)) => return true,
-            Ok(_) => continue,
-            Err(Errno::AGAIN) => return false,
-            Err(Errno::INTR) => continue,
-            Err(_) => return true,
-        }
-    }
-}
-
-impl Transport for Tcp {
-    fn send(
-        &mut self,
-        batch: &[Frame],
-        give_up: Option<Instant>,
-    ) -> Result<(), (usize, io::Error)> {
-        if self.stream.as_ref().is_some_and(peer_gone) {
-            self.stream = None;
-        }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let mut ends = std::mem::take(&mut self.ends);
-        ends.clear();
-        let encoding = self.encoding();
-        for f in batch {
-            encoding.wire_into(&f.bytes, &mut self.scratch, &mut buf);
-            ends.push(buf.len());
-        }
-        let what = self.describe();
-        let mut stall = std::mem::take(&mut self.stall);
-        let result = self
-            .connect(give_up)
-            .map_err(|e| (0, e))
-            .and_then(|stream| {
-                let mut written = 0;
-                while written < buf.len() {
-                    match stream.write(&buf[written..]) {
-                        Ok(0) => return Err((written, io::ErrorKind::WriteZero.into())),
-                        Ok(n) => {
-                            written += n;
-                            stall.progress();
-                        }
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                io::ErrorKind::WouldBlock
-                                    | io::ErrorKind::TimedOut
-                                    | io::ErrorKind::Interrupted
-                            ) && give_up.is_none_or(|d| Instant::now() < d) =>
-                        {
-                            if let Some(line) = stall.no_progress(Instant::now(), &what) {
-                                timeline::log("logfwd", &line);
-                            }
-                        }
-                        Err(e) => return Err((written, e)),
-                    }
-                }
-                Ok(())
-            });
-        if result.is_ok() {
-            if let Some(line) = stall.delivered(&what) {
-                timeline::log("logfwd", &line);
-            }
-        }
-        self.stall = stall;
-        self.buf = buf;
-        let result = result.map_err(|(written, e)| {
-            self.stream = None;
-            (ends.iter().take_while(|&&end| end <= written).count(), e)
-        });
-        self.ends = ends;
-        result
-    }
-
-    fn describe(&self) -> String {
-        format!("tcp://{}", self.addr)
-    }
-
-    fn encoding(&self) -> Encoding {
-        Encoding::OctetCounted(self.format, self.origin.clone())
-    }
+    st.sending_since = Some(Instant::now());
+    Some((batch, st.deadline))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::record::Source;
 
     /// Delivers into a shared list; the first `fail_after` calls deliver
     /// only `partial` records and then fail.
@@ -761,31 +395,6 @@ mod tests {
         range
             .map(|i| Record::new(Source::App, 1, 6, "t", i.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn encodings() {
-        let o = Origin {
-            hostname: "box".into(),
-        };
-        let mut r = Record::new(Source::App, 1, 6, "t", "hi".into());
-        r.time_us = 1_795_521_601_500_000;
-        let line = "<14>1 2026-11-24T12:00:01.500000Z box t - - - hi";
-        let e = Encoding::Datagram(Format::Rfc5424, o.clone());
-        let f = e.encode(&r);
-        assert_eq!(e.wire(&f), line.as_bytes());
-        assert!(f.bytes.len() < line.len() / 2, "queued smaller than sent");
-        let e = Encoding::OctetCounted(Format::Rfc5424, o);
-        let f = e.encode(&r);
-        assert_eq!(e.wire(&f), format!("{} {line}", line.len()).as_bytes());
-        assert_eq!(f.drops, 0);
-        let f = Encoding::Console.encode(&drop_notice(7, 0));
-        assert_eq!(f.drops, 7, "a notice stays a count when put back");
-        let text = String::from_utf8_lossy(&Encoding::Console.wire(&f)).into_owned();
-        assert!(
-            text.contains("] logfwd: warning: 7 messages lost"),
-            "{text}"
-        );
     }
 
     #[test]

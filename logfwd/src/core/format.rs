@@ -1,7 +1,7 @@
 //! Output formats: the console's short human line, RFC 5424, RFC 3164, and
 //! RFC 6587 octet-counting framing for TCP.
 
-use crate::record::{Record, View, SEVERITY_NAMES};
+use crate::core::record::{Record, View, SEVERITY_NAMES};
 use nodistro_common::civil::civil_from_days;
 use std::fmt::Write;
 
@@ -123,15 +123,6 @@ pub fn printable_ascii(s: &[u8]) -> bool {
     words.remainder().iter().all(|&b| (0x20..0x7f).contains(&b))
 }
 
-/// Bytes as text, borrowed when valid UTF-8 (checked with the standard
-/// library's fast validation first), invalid sequences replaced otherwise.
-pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(bytes),
-    }
-}
-
 fn pri(out: &mut String, facility: u8, severity: u8) {
     out.push('<');
     push_num(out, u64::from(facility) * 8 + u64::from(severity & 7), 1);
@@ -151,7 +142,7 @@ pub fn rfc5424(r: &Record, origin: &Origin) -> String {
 /// [`rfc5424`], appended to `out`.
 pub fn rfc5424_into(r: &View<'_>, origin: &Origin, stamp: &mut Stamp, out: &mut String) {
     pri(out, r.facility, r.severity);
-    if r.time_us < crate::record::TIME_LIMIT_US {
+    if r.time_us < crate::core::record::TIME_LIMIT_US {
         let t = stamp.at(r.time_us);
         out.push_str(std::str::from_utf8(&t).unwrap_or("1 - "));
     } else {
@@ -300,7 +291,7 @@ fn escape_controls(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Source;
+    use crate::core::record::Source;
 
     fn rec() -> Record {
         let mut r = Record::new(Source::App, 1, 3, "demo app", "disk full".into());
@@ -375,8 +366,8 @@ mod tests {
             }
         }
         assert!(printable_ascii(b""));
-        assert_eq!(lossy(b"ok"), "ok");
-        assert_eq!(lossy(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(crate::core::record::lossy(b"ok"), "ok");
+        assert_eq!(crate::core::record::lossy(b"a\xffb"), "a\u{fffd}b");
     }
 
     #[test]
@@ -423,7 +414,8 @@ mod tests {
         let wire = rfc3164(&r, &origin());
         assert!(!wire.chars().any(|c| c.is_control()), "{wire:?}");
         assert!(wire.ends_with(" __2J[1_]0;x_]: disk full"), "{wire}");
-        let from_socket = crate::syslog::parse_datagram(b"<13>Nov 24 12:00:01 h \x1b[2J: hi", 42);
+        let from_socket =
+            crate::core::syslog::parse_datagram(b"<13>Nov 24 12:00:01 h \x1b[2J: hi", 42);
         let line = console(&from_socket, 1);
         assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
     }

@@ -7,7 +7,7 @@
 //! binary, with nom and chrono): `<PRI>`, then RFC 5424 if a version
 //! follows, else RFC 3164 (`Mmm dd hh:mm:ss [host] tag[pid]: msg`).
 
-use crate::record::{Record, Source, FACILITY_USER, TIME_LIMIT_US};
+use crate::core::record::{Record, Source, FACILITY_USER, TIME_LIMIT_US};
 use nodistro_common::civil::days_from_civil;
 
 /// Severity given to a datagram without a `<PRI>` (RFC 3164 4.3.3: user.notice).

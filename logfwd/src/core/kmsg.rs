@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::record::{Record, Source};
+use crate::core::record::{Record, Source};
 
 /// Why a record was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +94,7 @@ impl KmsgParser {
         // (Compared before narrowing: `as u8` wrapped 256 << 3 to kern.)
         let facility = match prio >> 3 {
             f @ 0..=23 => f as u8,
-            _ => crate::record::FACILITY_USER,
+            _ => crate::core::record::FACILITY_USER,
         };
         let mut record = Record::new(Source::Kernel, facility, (prio & 7) as u8, "kernel", msg);
         record.time_us = boot_wall_us.saturating_add(usec);
@@ -271,7 +271,11 @@ mod tests {
             let r = p
                 .parse(format!("{prio},1,0,-;x").as_bytes(), 0)
                 .expect("parses");
-            assert_eq!(r.record.facility, crate::record::FACILITY_USER, "{prio}");
+            assert_eq!(
+                r.record.facility,
+                crate::core::record::FACILITY_USER,
+                "{prio}"
+            );
         }
         let r = p.parse(b"187,2,0,-;x", 0).expect("parses"); // local7.err
         assert_eq!((r.record.facility, r.record.severity), (23, 3));

@@ -1,7 +1,7 @@
 //! Bounded buffers: the per-sink queue (drops the oldest when full and says
 //! so once), and the ring kept for dumping on the console (`logread`).
 
-use crate::record::Record;
+use crate::core::record::Record;
 use std::collections::VecDeque;
 
 /// A record as a sink will write it (a console line, a datagram, an
@@ -269,7 +269,7 @@ impl BoundedQueue {
 /// charged its compact form plus 8.
 #[derive(Debug)]
 pub struct Ring {
-    /// Records in their compact form ([`crate::record::View::write_compact`]).
+    /// Records in their compact form ([`crate::core::record::View::write_compact`]).
     q: BoundedQueue,
 }
 
@@ -294,7 +294,7 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Source;
+    use crate::core::record::Source;
 
     fn r(n: usize) -> Record {
         Record::new(Source::App, 1, 6, "a", n.to_string())

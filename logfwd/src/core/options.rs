@@ -3,8 +3,8 @@
 //! override them. Bad configuration values fall back to the default with a
 //! warning; bad command-line values are errors.
 
-use crate::format::Format;
-use crate::record::parse_severity;
+use crate::core::format::Format;
+use crate::core::record::parse_severity;
 use argh::FromArgs;
 use nodistro_common::Config;
 use std::net::SocketAddr;
