@@ -1,6 +1,9 @@
 //! modload: kernel module loading driven by device modaliases, with kmod's
 //! lookup rules and no kmod, shell or udev in the image.
 //!
+//! - [`core`]: the sans-IO codecs, in their own directory: `modinfo`,
+//!   `fnmatch`, `kmodbin`, `depmod`, `decompress`, `textfiles`, `depindex`,
+//!   `hash`, `queries` (re-exported at the crate root by their old names).
 //! - [`tree`]: the module index of a `/lib/modules/<version>` directory
 //!   (opening it, module paths and dependencies); around it, one concern a
 //!   file: `textfiles` (records of kmod's text files), `depindex`
@@ -34,27 +37,22 @@
 
 mod bins;
 pub mod coldplug;
-pub mod decompress;
-mod depindex;
-pub mod depmod;
-pub mod fnmatch;
+pub mod core;
 pub mod fuzzing;
-mod hash;
-pub mod kmodbin;
 pub mod load;
 mod lookup;
-pub mod modinfo;
 mod modinfo_scan;
 pub mod modprobe_d;
 mod plan;
 pub mod probe;
-mod queries;
 mod subset;
 mod sys;
-mod textfiles;
 pub mod tree;
 pub mod uevent;
 
+// The codecs' paths before they moved into core/ (packaging and the
+// tests use them).
+pub use crate::core::{decompress, depmod, fnmatch, kmodbin, modinfo};
 pub use modinfo::{modinfo, ModInfo, ModinfoError};
 pub use tree::{ModuleTree, TreeError};
 

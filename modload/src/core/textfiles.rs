@@ -1,8 +1,7 @@
 //! Records of kmod's text index files (modules.alias, modules.builtin.modinfo)
 //! and the small helpers for reading them.
 
-use crate::fnmatch::find_byte;
-use std::path::Path;
+use crate::core::fnmatch::find_byte;
 
 /// Records of `text` separated by `sep`.
 pub(crate) fn records(text: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
@@ -50,17 +49,6 @@ pub(crate) fn builtin_alias_records(data: &[u8]) -> impl Iterator<Item = (&[u8],
 
 pub(crate) fn into_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-pub(crate) fn read_optional(path: &Path, warnings: &mut Vec<String>) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            warnings.push(format!("cannot read {}: {e}; ignoring it", path.display()));
-            None
-        }
-    }
 }
 
 /// A temporary directory removed on drop (unit tests).

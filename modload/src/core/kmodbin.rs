@@ -15,7 +15,7 @@
 //! Every read is bounds-checked and every walk is bounded by the file's
 //! size, so hostile bytes give [`Corrupt`], never a panic or a hang.
 
-use crate::fnmatch::{find_byte, fnmatch};
+use crate::core::fnmatch::{find_byte, fnmatch};
 
 const MAGIC: u32 = 0xB007_F457;
 const VERSION_MAJOR: u32 = 2;

@@ -3,10 +3,10 @@
 //! modload on a tree nodistro wrote): `nodistro build` writes them for an
 //! image's subset and `modload index` for a whole tree.
 
-use crate::fnmatch::{name_of_path, normalize_alias};
-use crate::hash::FxMap;
-use crate::kmodbin::write;
-use crate::textfiles::{alias_lines, builtin_alias_records};
+use crate::core::fnmatch::{name_of_path, normalize_alias};
+use crate::core::hash::FxMap;
+use crate::core::kmodbin::write;
+use crate::core::textfiles::{alias_lines, builtin_alias_records};
 
 /// The text files of a tree (any may be empty).
 pub struct Texts<'a> {

@@ -1,7 +1,7 @@
 //! modules.dep parsed: every module, its name, its path and dependency
 //! ranges in the text, and a hashed name lookup.
 
-use crate::hash::{hash_name, FxMap};
+use crate::core::hash::{hash_name, FxMap};
 
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Module {

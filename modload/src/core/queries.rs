@@ -2,7 +2,7 @@
 //! prefix finds the queries it may match by binary search; and the two-byte
 //! buckets the text scan groups modules.alias lines by.
 
-use crate::fnmatch::{fnmatch, literal_prefix};
+use crate::core::fnmatch::{fnmatch, literal_prefix};
 
 /// Aliases being resolved together, sorted so that those starting with a
 /// pattern's literal prefix form one contiguous run.
