@@ -34,11 +34,14 @@ pub mod apply;
 pub mod arp;
 pub mod dhcp;
 pub mod dhcp6;
+pub mod error;
 pub mod frame;
 pub mod fuzzing;
+pub mod if_inet6;
 pub mod ipconf;
 pub mod ipconf6;
 pub mod lease;
+pub mod link;
 pub mod linkwait;
 pub mod msg;
 pub mod ra;
@@ -48,22 +51,24 @@ pub mod ready;
 pub mod resolv;
 pub mod rtnl;
 pub mod rtnl6;
-pub mod run;
 pub mod session;
+pub mod shared;
 pub mod sntp;
 pub mod solicit;
 pub mod state;
+pub mod static_ip;
 pub mod sys;
 pub mod sys6;
 pub mod v6;
 mod wire;
 
 use argh::FromArgs;
+use error::RunError;
 use ipconf::IpConfig;
 use nodistro_common::protocol::{self, keys};
 use nodistro_common::timeline::log;
 use nodistro_common::Config;
-use run::{Options, RunError, Shared};
+use shared::{Options, Shared};
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -167,7 +172,7 @@ fn default_ifaces(args: &Args, cfg: &Config) -> Vec<String> {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect(),
-        None => run::ethernet_ifaces(),
+        None => link::ethernet_ifaces(),
     }
 }
 
@@ -343,7 +348,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         notifier: Mutex::new(notifier),
         stop: stop_r,
     };
-    run::loopback_up();
+    link::loopback_up();
     let plan = plan(&args, &cfg);
     let wait = match args.wait.as_deref().or_else(|| cfg.get("netcfg.wait")) {
         None => ready::Wait::Any,
@@ -407,7 +412,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             }
             0
         }
-        Plan::Static(iface, l) => match run::static_config(&iface, &l, &opts, &shared) {
+        Plan::Static(iface, l) => match static_ip::static_config(&iface, &l, &opts, &shared) {
             Ok(()) => 0,
             Err(e) => nodistro_common::report::fail("netcfg", &e, 1),
         },
@@ -554,7 +559,7 @@ fn dhcp_all(
             loop {
                 if let (Some(e), Some((v4, six))) = (&events, follow) {
                     while rustix::io::read(e, &mut buf).is_ok_and(|n| n > 0) {}
-                    for iface in run::ethernet_ifaces() {
+                    for iface in link::ethernet_ifaces() {
                         if running.iter().any(|r| r.0 == iface) {
                             continue;
                         }

@@ -5,6 +5,9 @@
 //! SIGUSR1 (without the file, SIGUSR1 renews every interface).
 
 use crate::lease::Lease;
+use nodistro_common::timeline::log;
+use std::io;
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// The state file's text.
@@ -49,6 +52,26 @@ pub fn take_renew_request(dir: &Path) -> Option<String> {
     let _ = std::fs::remove_file(&p);
     let name = text.trim();
     (!name.is_empty() && name.len() <= 15).then(|| name.to_string())
+}
+
+/// Write (or with None remove) the remembered address; failures are only
+/// logged: INIT-REBOOT is an optimisation.
+pub(crate) fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
+    let r = match addr {
+        Some(a) => path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                nodistro_common::atomic_file::write_atomic(path, format!("{a}\n").as_bytes())
+            }),
+        None => std::fs::remove_file(path).or_else(|e| match e.kind() {
+            io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }),
+    };
+    if let Err(e) = r {
+        log("netcfg", &format!("cannot update {}: {e}", path.display()));
+    }
 }
 
 #[cfg(test)]

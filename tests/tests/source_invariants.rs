@@ -222,7 +222,6 @@ const RUNTIME_CRATES: &[&str] = &[
 /// joined by spaces). Each needs the reason it is still here; a circle
 /// that is gone must leave the list.
 const ALLOWED_CIRCLES: &[(&str, &str, &str)] = &[
-    ("netcfg", "apply run sntp v6", "issue 27: not yet split"),
     (
         "packaging",
         "bootable build oci::build",
