@@ -4,10 +4,10 @@
 //! change, the stop pipe) and feeds it back.
 
 use crate::apply::Target;
-use crate::dhcp::{Action, Client, ClientConfig, Dest};
+use crate::core::dhcp::{Action, Client, ClientConfig, Dest};
+use crate::core::frame;
+use crate::core::lease::Lease;
 use crate::error::RunError;
-use crate::frame;
-use crate::lease::Lease;
 use crate::link::{has_carrier, link_up, netlink, Iface};
 use crate::rtnl::Netlink;
 use crate::shared::{online, seed, stopped, Options, Shared};
@@ -362,7 +362,7 @@ pub(crate) const IPV6_WATCH_MS: u64 = 30_000;
 /// Log global IPv6 addresses the kernel's SLAAC gave `name`, once each.
 pub(crate) fn report_ipv6(name: &str, seen: &mut Vec<String>) {
     let text = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
-    for a in crate::if_inet6::ipv6_globals(&text, name) {
+    for a in crate::core::if_inet6::ipv6_globals(&text, name) {
         if !seen.contains(&a) {
             log(
                 "netcfg",

@@ -2,7 +2,7 @@
 //! notifier and the stop fd; the readiness line of an interface that is
 //! online; the seed of xids and jitter.
 
-use crate::lease::Lease;
+use crate::core::lease::Lease;
 use nodistro_common::sys::Notifier;
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};

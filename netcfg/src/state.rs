@@ -4,7 +4,7 @@
 //! request: `dhcp renew IFACE` writes IFACE to `/run/netcfg/renew` and sends
 //! SIGUSR1 (without the file, SIGUSR1 renews every interface).
 
-use crate::lease::Lease;
+use crate::core::lease::Lease;
 use nodistro_common::timeline::log;
 use std::io;
 use std::net::Ipv4Addr;

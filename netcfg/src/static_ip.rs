@@ -2,8 +2,8 @@
 //! applied, the readiness line.
 
 use crate::apply::Target;
+use crate::core::lease::Lease;
 use crate::error::RunError;
-use crate::lease::Lease;
 use crate::link::{link_up, netlink, Iface};
 use crate::shared::{online, Options, Shared};
 use nodistro_common::timeline::log;

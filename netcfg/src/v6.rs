@@ -5,18 +5,19 @@
 //! address is ready. The kernel keeps doing SLAAC and the default route
 //! from RAs; this thread names them on the console.
 
-use crate::dhcp6::client::{duid_ll, Action6, Client6, Info6, Lease6};
+use crate::core::dhcp6::client::{duid_ll, Action6, Client6, Info6, Lease6};
+use crate::core::if_inet6::globals;
+use crate::core::ipconf6::{Mode, Static6};
+use crate::core::ra::{self, Ra};
+use crate::core::ra_state::Learned;
+use crate::core::rtnl6;
+use crate::core::solicit::Solicit;
 use crate::error::RunError;
-use crate::if_inet6::globals;
-use crate::ipconf6::{Mode, Static6};
 use crate::link::Iface;
-use crate::ra::{self, Ra};
-use crate::ra_state::Learned;
 use crate::resolv::{self, Entry, Source};
 use crate::rtnl::{self, Netlink};
 use crate::shared::{Options, Shared};
-use crate::solicit::Solicit;
-use crate::{ready, rtnl6, sys6};
+use crate::{ready, sys6};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::net::{IpAddr, Ipv6Addr};

@@ -2,7 +2,7 @@
 //! 5.3: lifetime 0 withdraws a server or domain, 0xffffffff never expires).
 //! Sans-IO: fed decoded RAs and the time in milliseconds.
 
-use crate::ra::Ra;
+use crate::core::ra::Ra;
 use crate::resolv::Entry;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -28,7 +28,7 @@ fn merge<T: PartialEq + Clone>(list: &mut Vec<(T, Option<u64>)>, new: &[(T, u32)
             None => {}
         }
     }
-    list.truncate(crate::ra::MAX_ITEMS);
+    list.truncate(crate::core::ra::MAX_ITEMS);
 }
 
 impl Learned {

@@ -126,7 +126,7 @@ fn parse_static(v: &str) -> Result<(Ip6, Option<String>), Ip6Error> {
     let hostname = match get(4) {
         "" => None,
         h => {
-            let ok = crate::lease::valid_name(h, 64);
+            let ok = crate::core::lease::valid_name(h, 64);
             if ok.is_none() {
                 warning = Some(format!(
                     "ip= hostname {h:?} is not a valid host name; ignored"

@@ -3,7 +3,7 @@
 //! `ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:<autoconf>:<dns0>:<dns1>:<ntp0>`
 //! with any field empty or left off the end. Sans-IO.
 
-use crate::lease::{self, Lease, Route};
+use crate::core::lease::{self, Lease, Route};
 use std::net::Ipv4Addr;
 
 /// What `ip=` asks for.

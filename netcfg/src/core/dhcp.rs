@@ -3,9 +3,9 @@
 //! returns [`Action`]s (frames to send, a lease to apply, a lease to remove,
 //! lines to log) and the time it next wants to be woken.
 
-use crate::lease::{self, Lease};
-use crate::msg::{self as m, Msg};
-use crate::{arp, frame};
+use crate::core::lease::{self, Lease};
+use crate::core::msg::{self as m, Msg};
+use crate::core::{arp, frame};
 use std::net::Ipv4Addr;
 
 /// Where a DHCP message goes.

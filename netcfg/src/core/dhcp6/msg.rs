@@ -3,7 +3,7 @@
 //! every option (nested ones included) once and keeps only what passes the
 //! checks; anything malformed is an error and changes nothing.
 
-use crate::wire::{addr, be32};
+use crate::core::wire::{addr, be32};
 use std::net::Ipv6Addr;
 
 pub const SOLICIT: u8 = 1;
@@ -205,7 +205,7 @@ pub fn parse(b: &[u8]) -> Result<Reply, Dhcp6Error> {
             }
             OPT_DNS_SERVERS => addr_list(o, code, &mut r.dns, &mut r.warnings)?,
             OPT_DOMAIN_LIST => {
-                let (names, bad) = crate::ra::domain_list(o, false);
+                let (names, bad) = crate::core::ra::domain_list(o, false);
                 if bad {
                     r.warnings
                         .push("domain list has a malformed name; rest ignored".into());

@@ -435,7 +435,7 @@ mod tests {
         assert_eq!(got, expect);
         assert_eq!(ours.ip(OPT_ROUTER), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(ours.ip(OPT_NTP), Some(Ipv4Addr::new(10, 0, 0, 123)));
-        let (l, _) = crate::lease::from_reply(
+        let (l, _) = crate::core::lease::from_reply(
             &Msg {
                 yiaddr: Ipv4Addr::new(10, 0, 0, 5),
                 ..ours

@@ -447,7 +447,7 @@ impl Client6 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dhcp6::msg::tests::reply;
+    use crate::core::dhcp6::msg::tests::reply;
 
     const MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
 
@@ -588,13 +588,13 @@ mod tests {
             as_type(reply(x, &duid, 1, "fd00::42"), msg::ADVERTISE),
             reply(x, &duid, 1, "fd00::42"),
             reply(xi, &duid, 1, "fd00::42"),
-            crate::ra::tests::ra(
+            crate::core::ra::tests::ra(
                 0xc0,
                 1800,
                 &[
-                    crate::ra::tests::prefix("fd00::", 64, 7200, 3600),
-                    crate::ra::tests::rdnss(600, &["fd00::53".parse().expect("a")]),
-                    crate::ra::tests::dnssl(600, &["a.test", "b.test"]),
+                    crate::core::ra::tests::prefix("fd00::", 64, 7200, 3600),
+                    crate::core::ra::tests::rdnss(600, &["fd00::53".parse().expect("a")]),
+                    crate::core::ra::tests::dnssl(600, &["a.test", "b.test"]),
                 ],
             ),
             b"[fd00::5]::[fd00::1]:64:host:eth0:none".to_vec(),

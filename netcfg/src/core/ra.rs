@@ -5,7 +5,7 @@
 //! previous state). The kernel does SLAAC and the default route itself;
 //! netcfg reads RAs for the M/O flags, DNS and the console lines.
 
-use crate::wire::{addr, be32};
+use crate::core::wire::{addr, be32};
 use std::net::Ipv6Addr;
 
 pub const TYPE_RS: u8 = 133;
@@ -234,7 +234,7 @@ pub fn domain_list(mut b: &[u8], padded: bool) -> (Vec<String>, bool) {
             name.push_str(&String::from_utf8_lossy(&rest[..l]));
             b = &rest[l..];
         }
-        match crate::lease::valid_name(&name, 253) {
+        match crate::core::lease::valid_name(&name, 253) {
             Some(n) => names.push(n),
             None => return (names, true),
         }

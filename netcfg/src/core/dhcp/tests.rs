@@ -532,7 +532,7 @@ fn mutated_replies_never_panic() {
         for a in c.handle_payload(m, SERVER, 2) {
             if let Action::Apply(l) = a {
                 bound += 1;
-                let text = crate::lease::resolv_conf(&l).unwrap_or_default();
+                let text = crate::core::lease::resolv_conf(&l).unwrap_or_default();
                 assert!(
                     !text.contains(['`', '$', ';', '\r', '\0']),
                     "mutation {i} reached resolv.conf: {text:?}"
@@ -647,7 +647,7 @@ fn ack_with_probing(c: &mut Client) -> Vec<Action> {
     feed(c, &reply(&r, MessageType::Ack, &[]), 2)
 }
 
-fn arps(actions: &[Action]) -> Vec<[u8; crate::arp::FRAME_LEN]> {
+fn arps(actions: &[Action]) -> Vec<[u8; crate::core::arp::FRAME_LEN]> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -662,7 +662,7 @@ fn arp_probes_then_binds_and_announces() {
     let mut c = probing_client();
     let a = ack_with_probing(&mut c);
     assert!(applied(&a).is_none(), "not before probing: {a:?}");
-    assert_eq!(arps(&a), vec![crate::arp::probe(MAC, ADDR)]);
+    assert_eq!(arps(&a), vec![crate::core::arp::probe(MAC, ADDR)]);
     assert_eq!(c.state(), State::Probing);
     let mut now;
     let mut probes = 1;
@@ -671,7 +671,7 @@ fn arp_probes_then_binds_and_announces() {
         let a = c.handle_timeout(now);
         if let Some(l) = applied(&a) {
             assert_eq!(l.addr, ADDR);
-            assert_eq!(arps(&a), vec![crate::arp::announce(MAC, ADDR)]);
+            assert_eq!(arps(&a), vec![crate::core::arp::announce(MAC, ADDR)]);
             break;
         }
         assert_eq!(arps(&a).len(), 1);
@@ -681,7 +681,10 @@ fn arp_probes_then_binds_and_announces() {
     assert_eq!(now, 2 + 300, "three probes, 100 ms apart, then bound");
     // An ARP frame from another host after binding changes nothing here.
     assert!(c
-        .handle_arp(&crate::arp::announce([2, 0, 0, 0, 0, 9], ADDR), now + 1)
+        .handle_arp(
+            &crate::core::arp::announce([2, 0, 0, 0, 0, 9], ADDR),
+            now + 1
+        )
         .is_empty());
 }
 
@@ -690,8 +693,10 @@ fn arp_conflict_declines_and_discovers_again() {
     let mut c = probing_client();
     let _ = ack_with_probing(&mut c);
     // Our own probe coming back is no conflict; the holder's reply is.
-    assert!(c.handle_arp(&crate::arp::probe(MAC, ADDR), 3).is_empty());
-    let mut holder = crate::arp::announce([2, 0, 0, 0, 0, 9], ADDR);
+    assert!(c
+        .handle_arp(&crate::core::arp::probe(MAC, ADDR), 3)
+        .is_empty());
+    let mut holder = crate::core::arp::announce([2, 0, 0, 0, 0, 9], ADDR);
     holder[21] = 2; // an ARP reply
     let a = c.handle_arp(&holder, 50);
     assert!(applied(&a).is_none());

@@ -2,7 +2,7 @@
 //! sanitised: whatever a hostile server sends, nothing malformed reaches the
 //! routing table, resolv.conf or the host name. Sans-IO.
 
-use crate::msg::{self, Msg};
+use crate::core::msg::{self, Msg};
 use std::net::Ipv4Addr;
 
 /// A route to install on the interface. The default route is `0.0.0.0/0`.
