@@ -2,10 +2,10 @@
 //! the IO of each command. Long commands (`dmesg -f`, `ping`, `run`) watch
 //! the line for Ctrl-C. Output lines longer than 80 columns are wrapped.
 
-use crate::command::{self, Cmd};
-use crate::editor::{Editor, Event};
+use crate::core::command::{self, Cmd};
+use crate::core::editor::{Editor, Event};
+use crate::core::paths::Paths;
 use crate::gather;
-use crate::paths::Paths;
 use nodistro_common::protocol::ready;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::io::Read;
@@ -166,7 +166,7 @@ impl Console {
             Some(Event::TooLong) => {
                 self.out(&format!(
                     "line too long (more than {} bytes); ignored\n",
-                    crate::editor::MAX_LINE
+                    crate::core::editor::MAX_LINE
                 ));
                 self.out(PROMPT);
             }
@@ -217,31 +217,31 @@ impl Console {
     fn exec(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Help => self.out(&format!("{}\n", command::HELP)),
-            Cmd::Ps => self.out(&crate::procfs::ps(&gather::processes())),
+            Cmd::Ps => self.out(&crate::core::procfs::ps(&gather::processes())),
             Cmd::Kill { sig, pid } => self.kill(sig, pid),
             Cmd::Ls(dir) => self.ls(&dir),
             Cmd::Cat(path) => self.cat(&path),
             Cmd::Hexdump { path, offset, len } => self.hexdump(&path, offset, len),
-            Cmd::Mounts => self.out(&crate::procfs::mounts(&gather::text("/proc/mounts"))),
-            Cmd::Df => self.out(&crate::procfs::df(&gather::usage())),
-            Cmd::Free => self.out(&crate::procfs::free(&gather::text("/proc/meminfo"))),
-            Cmd::Uptime => self.out(&crate::procfs::uptime(
+            Cmd::Mounts => self.out(&crate::core::procfs::mounts(&gather::text("/proc/mounts"))),
+            Cmd::Df => self.out(&crate::core::procfs::df(&gather::usage())),
+            Cmd::Free => self.out(&crate::core::procfs::free(&gather::text("/proc/meminfo"))),
+            Cmd::Uptime => self.out(&crate::core::procfs::uptime(
                 &gather::text("/proc/uptime"),
                 &gather::text("/proc/loadavg"),
             )),
             Cmd::Dmesg { follow } => self.dmesg(follow),
             Cmd::Log => self.log(),
-            Cmd::Lsmod => self.out(&crate::procfs::lsmod(&gather::text("/proc/modules"))),
+            Cmd::Lsmod => self.out(&crate::core::procfs::lsmod(&gather::text("/proc/modules"))),
             Cmd::Modprobe { name, params } => self.modprobe(&name, &params),
             Cmd::Rmmod(name) => self.rmmod(&name),
-            Cmd::Devices => self.out(&crate::devices::devices(&gather::devices())),
+            Cmd::Devices => self.out(&crate::core::devices::devices(&gather::devices())),
             Cmd::Net => self.out(&gather::net_page(&self.paths)),
             Cmd::Ping(addr) => self.ping(addr),
             Cmd::DhcpRenew(iface) => self.dhcp_renew(&iface),
-            Cmd::Timeline => self.out(&crate::report::timeline(&gather::boot_stages())),
+            Cmd::Timeline => self.out(&crate::core::report::timeline(&gather::boot_stages())),
             Cmd::Report => {
                 let data = gather::facts_for_report();
-                self.out(&crate::report::report(&data.as_facts()));
+                self.out(&crate::core::report::report(&data.as_facts()));
             }
             Cmd::Reboot => {
                 if self.tell_init(ready::REBOOT) {
@@ -320,7 +320,7 @@ impl Console {
             } else {
                 '-'
             };
-            entries.push(crate::files::Entry {
+            entries.push(crate::core::files::Entry {
                 name: e.file_name().to_string_lossy().into_owned(),
                 kind,
                 mode: m.permissions().mode() & 0o777,
@@ -332,7 +332,7 @@ impl Console {
                     .map(|t| t.to_string_lossy().into_owned()),
             });
         }
-        let mut t = crate::files::ls(&mut entries);
+        let mut t = crate::core::files::ls(&mut entries);
         if more > 0 {
             t += &format!("... and {more} more entries\n");
         }
@@ -360,13 +360,13 @@ impl Console {
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         let mut bytes = Vec::new();
         if let Err(e) = f
-            .take(crate::files::CAT_MAX as u64 + 1)
+            .take(crate::core::files::CAT_MAX as u64 + 1)
             .read_to_end(&mut bytes)
         {
             self.out(&format!("error: {path}: {e}\n"));
             return;
         }
-        self.out(&crate::files::cat(path, &bytes, size));
+        self.out(&crate::core::files::cat(path, &bytes, size));
     }
 
     fn hexdump(&self, path: &str, offset: u64, len: u64) {
@@ -381,13 +381,13 @@ impl Console {
         }
         let mut bytes = Vec::new();
         let _ = f.take(len).read_to_end(&mut bytes);
-        self.out(&crate::files::hexdump(&bytes, offset));
+        self.out(&crate::core::files::hexdump(&bytes, offset));
     }
 
     fn dmesg(&self, follow: bool) {
         let mut text = String::new();
         for r in gather::kernel_records() {
-            text += &crate::kmsg::format(&r);
+            text += &crate::core::kmsg::format(&r);
             text.push('\n');
         }
         self.out(&text);
@@ -417,8 +417,8 @@ impl Console {
                 loop {
                     match rustix::io::read(&k, &mut buf) {
                         Ok(n) if n > 0 => {
-                            if let Some(r) = crate::kmsg::parse(&buf[..n]) {
-                                self.out(&format!("{}\n", crate::kmsg::format(&r)));
+                            if let Some(r) = crate::core::kmsg::parse(&buf[..n]) {
+                                self.out(&format!("{}\n", crate::core::kmsg::format(&r)));
                             }
                         }
                         Err(rustix::io::Errno::PIPE) => continue,
@@ -445,7 +445,7 @@ impl Console {
         let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
         let mut bytes = Vec::new();
         let _ = s.take(1 << 20).read_to_end(&mut bytes);
-        self.out(&crate::files::escape(&bytes));
+        self.out(&crate::core::files::escape(&bytes));
     }
 
     fn modprobe(&self, name: &str, params: &[String]) {
@@ -508,7 +508,7 @@ impl Console {
         let mut buf = [0u8; 1500];
         'tries: for seq in 1..=4u16 {
             let t0 = Instant::now();
-            let req = crate::icmp::echo_request(id, seq);
+            let req = crate::core::icmp::echo_request(id, seq);
             let deadline = t0 + Duration::from_secs(1);
             let ok = match net::sendto(&sock, &req, net::SendFlags::empty(), &dest) {
                 Ok(_) => true,
@@ -549,8 +549,8 @@ impl Console {
                 let Ok((n, _)) = net::recv(&sock, &mut buf[..], net::RecvFlags::DONTWAIT) else {
                     continue;
                 };
-                match crate::icmp::parse(&buf[..n.min(buf.len())], id) {
-                    Some(crate::icmp::Reply::Echo {
+                match crate::core::icmp::parse(&buf[..n.min(buf.len())], id) {
+                    Some(crate::core::icmp::Reply::Echo {
                         seq: s,
                         ttl,
                         from,
@@ -561,11 +561,11 @@ impl Console {
                         rtts.push(us);
                         self.out(&format!(
                             "{bytes} bytes from {from}: seq {seq} ttl {ttl} time {} ms\n",
-                            crate::icmp::ms(us)
+                            crate::core::icmp::ms(us)
                         ));
                         break;
                     }
-                    Some(crate::icmp::Reply::Error { seq: s, from, what }) if s == seq => {
+                    Some(crate::core::icmp::Reply::Error { seq: s, from, what }) if s == seq => {
                         self.out(&format!("{to}: seq {seq}: {what} (from {from})\n"));
                         break;
                     }
@@ -580,7 +580,10 @@ impl Console {
                 }
             }
         }
-        self.out(&format!("{}\n", crate::icmp::summary(to, sent, got, &rtts)));
+        self.out(&format!(
+            "{}\n",
+            crate::core::icmp::summary(to, sent, got, &rtts)
+        ));
     }
 
     fn dhcp_renew(&self, iface: &str) {
@@ -623,7 +626,7 @@ impl Console {
             if now != before && now.contains("state=bound") {
                 self.out(&format!(
                     "{iface}: {}\n",
-                    crate::net::dhcp_line(&now, nodistro_common::timeline::since_boot_ms())
+                    crate::core::net::dhcp_line(&now, nodistro_common::timeline::since_boot_ms())
                 ));
                 return;
             }

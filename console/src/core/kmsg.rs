@@ -30,7 +30,7 @@ pub fn parse(rec: &[u8]) -> Option<Record> {
 /// The kernel writes unprintable bytes as `\xNN`; keep them escaped but
 /// make sure nothing raw reaches the terminal.
 fn unescape(b: &[u8]) -> String {
-    crate::files::escape(b).replace(['\n', '\t'], " ")
+    crate::core::files::escape(b).replace(['\n', '\t'], " ")
 }
 
 pub fn format(r: &Record) -> String {

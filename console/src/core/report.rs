@@ -3,9 +3,9 @@
 //! the timeline), the firmware the kernel did not get and the links without
 //! carrier, on one screen.
 
-use crate::devices::Device;
+use crate::core::devices::Device;
+use crate::core::net::Link;
 use crate::fit;
-use crate::net::Link;
 use nodistro_common::bootlog::{Kind, Stage};
 
 fn secs(ms: u64) -> String {
