@@ -306,13 +306,7 @@ impl BootOpts {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released: QEMU takes it next).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot find a free port on 127.0.0.1: {e}"))
-}
+pub use crate::free_port;
 
 /// A booted guest. QEMU is killed on drop.
 pub struct Guest {
@@ -562,18 +556,14 @@ impl Guest {
 /// (the port was free when picked). QEMU binds the ports while it sets up
 /// its network, before its monitor answers: wait for either event.
 fn forward_clashed(vm: &mut Vm, spec: &QemuSpec) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
+    crate::poll_for(Duration::from_secs(30), Duration::from_millis(20), || {
         if vm.try_outcome().is_some() {
-            return vm.console().contains("host forwarding");
+            return Some(vm.console().contains("host forwarding"));
         }
         let monitor_up = spec.monitor.as_ref().is_some_and(|p| p.exists());
-        if monitor_up && vm.monitor("info status").is_ok() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+        (monitor_up && vm.monitor("info status").is_ok()).then_some(false)
+    })
+    .unwrap_or(false)
 }
 
 /// The first network card's name in HMP `info network` output: the line
