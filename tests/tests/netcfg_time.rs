@@ -70,7 +70,7 @@ fn guest_from_2001_gets_the_time_before_its_app_starts() {
     let img = build_image(&args);
     let g = Guest::boot(
         BootOpts::new(img.path())
-            .qemu_args(["-rtc", "base=2001-01-01"])
+            .rtc_base("2001-01-01")
             .append(&format!("ntp=10.0.2.2:{port}"))
             .append("init.wait_time=on")
             .append("init.net_timeout=60")

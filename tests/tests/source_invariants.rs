@@ -699,3 +699,38 @@ fn runtime_functions_are_short_or_say_why() {
         bad.join("\n")
     );
 }
+
+/// Issue 27: QEMU's arguments are spelled once, by the fixture
+/// (`nodistro_tests::qemu::BootOpts`'s methods over packaging's
+/// `QemuSpec`): a test asks for a drive, a watchdog or a NIC by name.
+#[test]
+fn tests_spell_no_qemu_arguments() {
+    let root = workspace_root();
+    let raw = [
+        ".qemu_args(",
+        "\"-drive\"",
+        "\"-device\"",
+        "\"-netdev\"",
+        "\"-nic\"",
+        "\"-rtc\"",
+        "extra_args",
+    ];
+    let mut bad = Vec::new();
+    for p in rust_files(&root.join("tests/tests")) {
+        if p.ends_with("source_invariants.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("source");
+        let rel = p.strip_prefix(&root).expect("in root").display().to_string();
+        bad.extend(
+            violations(&text, &raw)
+                .into_iter()
+                .map(|v| format!("{rel} {v}")),
+        );
+    }
+    assert!(
+        bad.is_empty(),
+        "raw QEMU arguments outside the fixture (add a BootOpts method):\n{}",
+        bad.join("\n")
+    );
+}
