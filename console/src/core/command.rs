@@ -126,6 +126,7 @@ fn number(s: &str) -> Option<u64> {
 }
 
 /// Parse one line. `Ok(None)`: nothing typed.
+// long: the command table: one match arm per console command.
 pub fn parse(line: &str) -> Result<Option<Cmd>, String> {
     let w = words(line)?;
     let Some((name, args)) = w.split_first() else {

@@ -62,6 +62,7 @@ pub struct Facts<'a> {
 const PER_BUS: usize = 4;
 
 /// The bring-up report: at most about 24 lines.
+// long: the report's sections in the order they print, a few lines each.
 pub fn report(f: &Facts) -> String {
     let mut out = String::from("bring-up report:\n");
     let orphans: Vec<&Device> = f

@@ -350,6 +350,8 @@ fn may_match(pat: &[u8], s: &[u8]) -> bool {
 /// Write an index as depmod does: `entries` are (key, value, priority);
 /// the values of one key sorted by priority (equal ones: the later first).
 /// Keys and values must not contain NUL bytes (such entries are skipped).
+// long: depmod's writer: the trie built, then laid out; both halves share
+// the node vector and the local node type.
 pub fn write<'e>(entries: impl IntoIterator<Item = (&'e [u8], &'e [u8], u32)>) -> Vec<u8> {
     // The trie in memory: nodes in a vector, children by edge byte.
     struct N {

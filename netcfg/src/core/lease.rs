@@ -162,6 +162,7 @@ fn usable_host(a: Ipv4Addr) -> bool {
 
 /// Build a lease from a DHCPOFFER/DHCPACK. `Err` is why it cannot be used;
 /// the warnings say what was dropped or sanitised.
+// long: one step per DHCP option, each sanitising one field of the lease.
 pub fn from_reply(msg: &Msg, sender: Ipv4Addr) -> Result<(Lease, Vec<String>), String> {
     let mut warn = Vec::new();
     let addr = msg.yiaddr;

@@ -85,6 +85,7 @@ pub fn from_this_link(src: &Ipv6Addr, hop_limit: Option<u8>) -> Result<(), Strin
 }
 
 /// Decode an ICMPv6 message (without the IPv6 header) as an RA.
+// long: one arm per RA option, each length-checked as RFC 4861 says.
 pub fn decode(b: &[u8]) -> Result<Ra, RaError> {
     match b.first() {
         None => return Err(RaError::Short),

@@ -317,6 +317,7 @@ impl Client6 {
 
     /// A message from port 547. Anything not for us or not acceptable
     /// changes nothing; the Log says why when it is for us.
+    // long: the client's answer to each reply in each state: one match.
     pub fn handle(&mut self, bytes: &[u8], now: u64) -> Vec<Action6> {
         let r = match msg::parse(bytes) {
             Ok(r) => r,
