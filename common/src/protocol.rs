@@ -56,7 +56,7 @@ pub mod ready {
 
     /// netcfg's line when it has no address to wait for: `online none (WHY)`.
     pub fn online_none(why: &str) -> String {
-        format!("{ONLINE} none ({why})")
+        [ONLINE, " none (", why, ")"].concat()
     }
 }
 

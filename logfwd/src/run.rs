@@ -669,7 +669,7 @@ impl Logfwd {
     /// Last words: what the producers already wrote, then flush the sinks.
     /// Everything already queued in the socket and the pipes (bounded: a
     /// producer that never stops must not keep us from exiting).
-    fn last_words(mut self, mut src: Sources) {
+    fn last_words(&mut self, mut src: Sources) {
         self.read_socket(&src.sock, &mut src.dgram, LAST_WORDS, None);
         for p in src
             .pipes

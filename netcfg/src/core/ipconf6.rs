@@ -79,6 +79,8 @@ fn addr(field: &'static str, v: &str) -> Result<Option<Ipv6Addr>, Ip6Error> {
 
 /// Parse `ip=` if it is one of the IPv6 forms (None: it is not; the
 /// IPv4 parser takes it). A bad host name is dropped with a warning.
+// Out of line: see ipconf::parse.
+#[inline(never)]
 pub fn parse(value: &str) -> Option<Result<(Ip6, Option<String>), Ip6Error>> {
     let v = value.trim();
     let word = |w: &str| match w {
