@@ -50,14 +50,15 @@ pub mod ready {
     pub const REBOOT: &str = "reboot";
 
     /// netcfg's line for an address: `online IFACE ADDR/PFX`.
+    #[inline]
     pub fn online(iface: &str, addr: impl std::fmt::Display, prefix: u8) -> String {
         format!("{ONLINE} {iface} {addr}/{prefix}")
     }
 
-    /// netcfg's line when it has no address to wait for: `online none (WHY)`.
-    pub fn online_none(why: &str) -> String {
-        [ONLINE, " none (", why, ")"].concat()
-    }
+    /// netcfg's line when `ip=off`: no address to wait for.
+    pub const ONLINE_NONE_IP_OFF: &str = "online none (ip=off)";
+    /// netcfg's line when no interface is there and nothing asked for one.
+    pub const ONLINE_NONE_NO_IFACE: &str = "online none (no network interface; ip= not set)";
 }
 
 /// init's files under `/run/nodistro`.
@@ -197,6 +198,8 @@ mod tests {
             ready::online("eth0", "10.0.2.15", 24),
             "online eth0 10.0.2.15/24"
         );
-        assert_eq!(ready::online_none("ip=off"), "online none (ip=off)");
+        for none in [ready::ONLINE_NONE_IP_OFF, ready::ONLINE_NONE_NO_IFACE] {
+            assert!(none.starts_with(&format!("{} none (", ready::ONLINE)));
+        }
     }
 }

@@ -398,8 +398,14 @@ fn bind_socket(path: &Path) -> Result<UnixDatagram, RunError> {
 }
 
 /// Run until SIGTERM/SIGINT.
+// long: the poll loop; its locals (the poll set, the buffers, the sources
+// still open) are its state between turns. Split into wait/handle over a
+// struct it grew the box by 457 B (issue 27), so it stays one function.
 pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Result<(), RunError> {
-    let Inherited { pipes, app_name } = inherited;
+    let Inherited {
+        mut pipes,
+        app_name,
+    } = inherited;
     let sigfd = nodistro_common::sys::signal_fd(
         &[
             signal::SIGTERM,
@@ -410,8 +416,55 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         true,
     )
     .map_err(RunError::Signals)?;
-    let (console, remote) = spawn_sinks(&opts)?;
-    let (kmsg, kmsg_parser, kmsg_state) = open_kmsg(&opts);
+    let origin = Origin {
+        hostname: rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let max_bytes = opts.buffer.saturating_mul(BYTES_PER_SLOT);
+    let spawn = |t: Box<dyn sink::Transport>| {
+        let name = t.describe();
+        Sink::spawn(t, opts.buffer, max_bytes).map_err(|e| RunError::Thread(name, e))
+    };
+    let console = match opts.console {
+        true => Some(spawn(Box::new(sink::Console))?),
+        false => None,
+    };
+    let remote = match opts.remote {
+        Some(Remote::Udp(a)) => Some(spawn(Box::new(sink::Udp::new(a, opts.format, origin)))?),
+        Some(Remote::Tcp(a)) => Some(spawn(Box::new(sink::Tcp::new(a, opts.format, origin)))?),
+        None => None,
+    };
+    let mut kmsg_state = None;
+    let mut kmsg_parser = KmsgParser::default();
+    let mut kmsg = if opts.kmsg {
+        if let Some((st, resume)) = load_kmsg_state(&opts.state_dir) {
+            if let Some(seq) = resume {
+                kmsg_parser = KmsgParser::resuming(seq);
+            }
+            kmsg_state = Some(st);
+        }
+        match rustix::fs::open(
+            &opts.kmsg_path,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                timeline::log(
+                    "logfwd",
+                    &format!(
+                        "cannot read {}: {e}; kernel messages are not forwarded",
+                        opts.kmsg_path.display()
+                    ),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let sock = bind_socket(&opts.socket)?;
     let boot_wall_us = now_us().saturating_sub(timeline::since_boot_ms() * 1000);
     let mut lf = Logfwd {
@@ -433,130 +486,23 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
     };
     let recent = crate::recent::bind(&lf.opts.state_dir);
     notifier.notify(nodistro_common::protocol::ready::READY);
-    let mut src = Sources {
-        sigfd,
-        kmsg,
-        sock,
-        pipes,
-        recent,
-        dgram: vec![0u8; 256 * 1024],
-        chunk: vec![0u8; 64 * 1024],
-    };
+    let mut dgram = vec![0u8; 256 * 1024];
+    let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let ev = lf.wait(&src)?;
-        if lf.handle(&mut src, ev) {
-            break;
-        }
-    }
-    lf.last_words(src);
-    Ok(())
-}
-
-/// What the poll loop reads.
-struct Sources {
-    sigfd: OwnedFd,
-    kmsg: Option<OwnedFd>,
-    sock: UnixDatagram,
-    pipes: Vec<AppPipe>,
-    recent: Option<std::os::unix::net::UnixListener>,
-    /// One datagram; a chunk of a pipe or of /dev/kmsg.
-    dgram: Vec<u8>,
-    chunk: Vec<u8>,
-}
-
-/// What one poll found ready.
-struct Events {
-    signal: bool,
-    kmsg: bool,
-    sock: bool,
-    recent: bool,
-    room: bool,
-    /// The pipes to read (ready, or holding lines back for room).
-    pipes: Vec<usize>,
-    /// The remote's room when the poll started.
-    limit: Option<Room>,
-}
-
-/// The console and remote sinks the options ask for, their threads started.
-fn spawn_sinks(opts: &Options) -> Result<(Option<Sink>, Option<Sink>), RunError> {
-    let origin = Origin {
-        hostname: rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned(),
-    };
-    let max_bytes = opts.buffer.saturating_mul(BYTES_PER_SLOT);
-    let spawn = |t: Box<dyn sink::Transport>| {
-        let name = t.describe();
-        Sink::spawn(t, opts.buffer, max_bytes).map_err(|e| RunError::Thread(name, e))
-    };
-    let console = match opts.console {
-        true => Some(spawn(Box::new(sink::Console))?),
-        false => None,
-    };
-    let remote = match opts.remote {
-        Some(Remote::Udp(a)) => Some(spawn(Box::new(sink::Udp::new(a, opts.format, origin)))?),
-        Some(Remote::Tcp(a)) => Some(spawn(Box::new(sink::Tcp::new(a, opts.format, origin)))?),
-        None => None,
-    };
-    Ok((console, remote))
-}
-
-/// /dev/kmsg opened, the parser resuming after the last record a previous
-/// logfwd of this boot handed on, and the state that remembers it.
-fn open_kmsg(opts: &Options) -> (Option<OwnedFd>, KmsgParser, Option<KmsgState>) {
-    let mut kmsg_state = None;
-    let mut kmsg_parser = KmsgParser::default();
-    if !opts.kmsg {
-        return (None, kmsg_parser, kmsg_state);
-    }
-    if let Some((st, resume)) = load_kmsg_state(&opts.state_dir) {
-        if let Some(seq) = resume {
-            kmsg_parser = KmsgParser::resuming(seq);
-        }
-        kmsg_state = Some(st);
-    }
-    let fd = match rustix::fs::open(
-        &opts.kmsg_path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => Some(fd),
-        Err(e) => {
-            timeline::log(
-                "logfwd",
-                &format!(
-                    "cannot read {}: {e}; kernel messages are not forwarded",
-                    opts.kmsg_path.display()
-                ),
-            );
-            None
-        }
-    };
-    (fd, kmsg_parser, kmsg_state)
-}
-
-impl Logfwd {
-    /// Wait for the sources. Back-pressure: while the remote's queue is
-    /// over its mark, the app's pipes and the socket are not polled (the
-    /// app and the senders wait, nothing is dropped) until the sink
-    /// signals room.
-    fn wait(&self, src: &Sources) -> Result<Events, RunError> {
-        let limit = self.remote.as_ref().and_then(Sink::room);
-        let throttled = limit.is_some_and(|r| r.is_full());
-        let mut fds = vec![PollFd::new(&src.sigfd, PollFlags::IN)];
+        // Back-pressure: while the remote's queue is over its mark, the
+        // app's pipes and the socket are not read (the app and the
+        // senders wait, nothing is dropped) until the sink signals room.
+        let room = lf.remote.as_ref().and_then(Sink::room);
+        let throttled = room.is_some_and(|r| r.is_full());
+        let mut fds = vec![PollFd::new(&sigfd, PollFlags::IN)];
         fn at<'a>(fds: &mut Vec<PollFd<'a>>, fd: BorrowedFd<'a>, on: bool) -> Option<usize> {
             on.then(|| {
                 fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
                 fds.len() - 1
             })
         }
-        let pipes = &src.pipes;
-        let sock_at = at(&mut fds, src.sock.as_fd(), !throttled);
-        let kmsg_at = src
-            .kmsg
-            .as_ref()
-            .and_then(|k| at(&mut fds, k.as_fd(), true));
+        let sock_at = at(&mut fds, sock.as_fd(), !throttled);
+        let kmsg_at = kmsg.as_ref().and_then(|k| at(&mut fds, k.as_fd(), true));
         let open: Vec<usize> = (0..pipes.len())
             .filter(|&i| pipes[i].open && !throttled)
             .collect();
@@ -564,30 +510,45 @@ impl Logfwd {
             .iter()
             .filter_map(|&i| at(&mut fds, pipes[i].fd.as_fd(), true).map(|k| (i, k)))
             .collect();
-        let recent_at = src
-            .recent
-            .as_ref()
-            .and_then(|l| at(&mut fds, l.as_fd(), true));
+        let recent_at = recent.as_ref().and_then(|l| at(&mut fds, l.as_fd(), true));
         // Lines held back for room are taken as soon as there is room,
         // without waiting for the app to write again.
         let held: Vec<usize> = (0..pipes.len())
             .filter(|&i| !pipes[i].pending.is_empty() && !throttled)
             .collect();
-        let room_at = match (&self.remote, throttled) {
+        let room_at = match (&lf.remote, throttled) {
             (Some(r), true) => at(&mut fds, r.room_fd().as_fd(), true),
             _ => None,
         };
-        let timeout = self
-            .poll_ms(throttled, !held.is_empty())
-            .map(|ms| rustix::event::Timespec {
-                tv_sec: (ms / 1000) as i64,
-                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
-            });
+        // Wake up to write the remembered kernel sequence number, and,
+        // throttled, to look again at a sink whose write stalled.
+        let mut wait_ms = lf
+            .kmsg_state
+            .as_ref()
+            .and_then(|st| st.clock.wait_ms(timeline::since_boot_ms()));
+        if throttled {
+            let stall = sink::STALLED.as_millis() as u64;
+            wait_ms = Some(wait_ms.map_or(stall, |ms| ms.min(stall)));
+        }
+        if !held.is_empty() {
+            wait_ms = Some(0);
+        }
+        let timeout = wait_ms.map(|ms| rustix::event::Timespec {
+            tv_sec: (ms / 1000) as i64,
+            tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+        });
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(RunError::Poll(e)),
         }
         let ready = |k: Option<usize>| k.is_some_and(|k| !fds[k].revents().is_empty());
+        let (sig_ev, kmsg_ev, sock_ev, recent_ev, room_ev) = (
+            ready(Some(0)),
+            ready(kmsg_at),
+            ready(sock_at),
+            ready(recent_at),
+            ready(room_at),
+        );
         let mut pipe_ev: Vec<usize> = pipe_at
             .iter()
             .filter(|&&(_, k)| ready(Some(k)))
@@ -596,100 +557,63 @@ impl Logfwd {
             .collect();
         pipe_ev.sort_unstable();
         pipe_ev.dedup();
-        Ok(Events {
-            signal: ready(Some(0)),
-            kmsg: ready(kmsg_at),
-            sock: ready(sock_at),
-            recent: ready(recent_at),
-            room: ready(room_at),
-            pipes: pipe_ev,
-            limit,
-        })
-    }
-
-    /// How long a poll may sleep: until the remembered kernel sequence
-    /// number is due, and, throttled, until a sink whose write stalled is
-    /// looked at again; not at all with lines held back.
-    fn poll_ms(&self, throttled: bool, held: bool) -> Option<u64> {
-        let mut wait_ms = self
-            .kmsg_state
-            .as_ref()
-            .and_then(|st| st.clock.wait_ms(timeline::since_boot_ms()));
-        if throttled {
-            let stall = sink::STALLED.as_millis() as u64;
-            wait_ms = Some(wait_ms.map_or(stall, |ms| ms.min(stall)));
-        }
-        if held {
-            wait_ms = Some(0);
-        }
-        wait_ms
-    }
-
-    /// Read what `ev` found ready; true when a signal asks logfwd to stop.
-    fn handle(&mut self, src: &mut Sources, ev: Events) -> bool {
-        if ev.room {
-            if let Some(r) = &self.remote {
+        drop(fds);
+        if room_ev {
+            if let Some(r) = &lf.remote {
                 r.take_room();
             }
         }
-        if ev.recent {
-            if let Some(l) = &src.recent {
-                crate::recent::serve(l, &|| self.ring_text());
+        if recent_ev {
+            if let Some(l) = &recent {
+                crate::recent::serve(l, &|| lf.ring_text());
             }
         }
-        if ev.kmsg {
-            if let Some(k) = &src.kmsg {
-                if !self.read_kmsg(k, &mut src.chunk) {
-                    src.kmsg = None;
+        if kmsg_ev {
+            if let Some(k) = &kmsg {
+                if !lf.read_kmsg(k, &mut chunk) {
+                    kmsg = None;
                 }
             }
         }
-        if ev.sock {
-            self.read_socket(&src.sock, &mut src.dgram, BURST, ev.limit);
+        if sock_ev {
+            lf.read_socket(&sock, &mut dgram, BURST, room);
         }
-        for i in ev.pipes {
-            self.read_pipe(&mut src.pipes[i], &mut src.chunk, 16, false, ev.limit);
+        for i in pipe_ev {
+            lf.read_pipe(&mut pipes[i], &mut chunk, 16, false, room);
         }
-        self.flush();
-        if let Some(st) = &mut self.kmsg_state {
+        lf.flush();
+        if let Some(st) = &mut lf.kmsg_state {
             st.save(false);
         }
-        if ev.signal {
-            let sigs = nodistro_common::sys::read_signals(&src.sigfd);
+        if sig_ev {
+            let sigs = nodistro_common::sys::read_signals(&sigfd);
             if sigs.contains(&signal::SIGUSR1) {
-                self.dump_ring();
+                lf.dump_ring();
             }
             if sigs.contains(&signal::SIGTERM) || sigs.contains(&signal::SIGINT) {
-                return true;
+                break;
             }
         }
-        false
     }
-
-    /// Last words: what the producers already wrote, then flush the sinks.
-    /// Everything already queued in the socket and the pipes (bounded: a
-    /// producer that never stops must not keep us from exiting).
-    fn last_words(&mut self, mut src: Sources) {
-        self.read_socket(&src.sock, &mut src.dgram, LAST_WORDS, None);
-        for p in src
-            .pipes
-            .iter_mut()
-            .filter(|p| p.open || !p.pending.is_empty())
-        {
-            self.read_pipe(p, &mut src.chunk, LAST_WORDS, true, None);
-        }
-        self.flush();
-        drop(src.sock);
-        let _ = std::fs::remove_file(&self.opts.socket);
-        let deadline = Instant::now() + FLUSH_TIME;
-        if let Some(r) = self.remote.take() {
-            r.close(deadline);
-        }
-        if let Some(c) = self.console.take() {
-            c.close(deadline);
-        }
-        if let Some(st) = &mut self.kmsg_state {
-            st.save(true);
-        }
+    // Last words: what the producers already wrote, then flush the sinks.
+    // Everything already queued in the socket and the pipes (bounded: a
+    // producer that never stops must not keep us from exiting).
+    lf.read_socket(&sock, &mut dgram, LAST_WORDS, None);
+    for p in pipes.iter_mut().filter(|p| p.open || !p.pending.is_empty()) {
+        lf.read_pipe(p, &mut chunk, LAST_WORDS, true, None);
     }
+    lf.flush();
+    drop(sock);
+    let _ = std::fs::remove_file(&lf.opts.socket);
+    let deadline = Instant::now() + FLUSH_TIME;
+    if let Some(r) = lf.remote.take() {
+        r.close(deadline);
+    }
+    if let Some(c) = lf.console.take() {
+        c.close(deadline);
+    }
+    if let Some(st) = &mut lf.kmsg_state {
+        st.save(true);
+    }
+    Ok(())
 }

@@ -117,7 +117,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let code = match plan {
         Plan::Off => {
             log("netcfg", "ip=off: no interface to configure");
-            run.say_none("ip=off");
+            run.say_none(protocol::ready::ONLINE_NONE_IP_OFF);
             0
         }
         Plan::Static(iface, l) => match static_ip::static_config(&iface, &l, &opts, &shared) {
@@ -232,10 +232,10 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Tell init there is no network to wait for: `online none (WHY)`.
-    fn say_none(&self, why: &str) {
+    /// Tell init there is no network to wait for (an `online none` line).
+    fn say_none(&self, line: &str) {
         if let Ok(mut n) = self.shared.notifier.lock() {
-            n.notify(&protocol::ready::online_none(why));
+            n.notify(line);
         }
     }
 
@@ -254,7 +254,7 @@ impl Run<'_> {
         let oneshot = self.args.oneshot;
         let asked = self.args.ip.is_some() || self.cfg.get(keys::IP).is_some();
         let say_none = !asked && !oneshot;
-        let none = || self.say_none("no network interface; ip= not set");
+        let none = || self.say_none(protocol::ready::ONLINE_NONE_NO_IFACE);
         // init started us beside modload's coldplug (the overlapped boot):
         // it creates this file once the drivers are settled.
         let coldplug_file = std::env::var_os(nodistro_common::COLDPLUG_FILE_ENV)
