@@ -82,6 +82,8 @@ fn trailing_ms(msg: &str) -> Option<u64> {
 
 /// The stages of the boot in `text` (a console capture or init's timeline
 /// file), in the order they started.
+// long: one pass over the lines, one arm per kind of line; the state
+// carried between lines (helpers, pauses, the app) is what it reads.
 pub fn stages(text: &str) -> Vec<Stage> {
     let mut out = Vec::new();
     let mut init_at = None;

@@ -28,9 +28,7 @@ pub fn log(tool: &str, msg: &str) {
     keep(line.as_bytes());
 }
 
-/// A copy of every timeline line of this boot, for the debug console's
-/// `timeline` and `report` (init creates it only when the console is on).
-pub const TIMELINE_FILE: &str = "/run/nodistro/timeline";
+pub use crate::protocol::init::TIMELINE_FILE;
 /// The copy stops growing at this size.
 const TIMELINE_MAX: u64 = 256 * 1024;
 

@@ -8,34 +8,34 @@
 /// Feed `data` to every parser.
 #[doc(hidden)]
 pub fn inputs(data: &[u8]) {
-    let mut ed = crate::editor::Editor::new();
+    let mut ed = crate::core::editor::Editor::new();
     let mut echo = Vec::new();
     for &b in data {
-        if let Some(crate::editor::Event::Line(l)) = ed.feed(b, &mut echo) {
-            let _ = crate::command::parse(&l);
+        if let Some(crate::core::editor::Event::Line(l)) = ed.feed(b, &mut echo) {
+            let _ = crate::core::command::parse(&l);
         }
         if echo.len() > 4096 {
             echo.clear();
         }
     }
     let text = String::from_utf8_lossy(data);
-    let _ = crate::command::parse(&text);
-    let _ = crate::procfs::proc_of(&text, &text, data);
-    let _ = crate::procfs::free(&text);
-    let _ = crate::procfs::uptime(&text, &text);
-    let _ = crate::procfs::mounts(&text);
-    let _ = crate::procfs::lsmod(&text);
-    let _ = crate::kmsg::parse(data);
-    let _ = crate::kmsg::missing_firmware(text.lines());
-    let _ = crate::net::parse_addr_dump(data, &mut Vec::new());
-    let _ = crate::net::routes(&text);
-    let _ = crate::net::nameservers(&text);
-    let _ = crate::net::dhcp_line(&text, 1000);
-    let _ = crate::icmp::parse(data, 0x1234);
-    let _ = crate::report::failed_modules(&text);
-    let _ = crate::report::timeline(&nodistro_common::bootlog::stages(&text));
-    let _ = crate::files::cat("/f", data, data.len() as u64);
-    let _ = crate::files::hexdump(&data[..data.len().min(4096)], 0);
+    let _ = crate::core::command::parse(&text);
+    let _ = crate::core::procfs::proc_of(&text, &text, data);
+    let _ = crate::core::procfs::free(&text);
+    let _ = crate::core::procfs::uptime(&text, &text);
+    let _ = crate::core::procfs::mounts(&text);
+    let _ = crate::core::procfs::lsmod(&text);
+    let _ = crate::core::kmsg::parse(data);
+    let _ = crate::core::kmsg::missing_firmware(text.lines());
+    let _ = crate::core::net::parse_addr_dump(data, &mut Vec::new());
+    let _ = crate::core::net::routes(&text);
+    let _ = crate::core::net::nameservers(&text);
+    let _ = crate::core::net::dhcp_line(&text, 1000);
+    let _ = crate::core::icmp::parse(data, 0x1234);
+    let _ = crate::core::report::failed_modules(&text);
+    let _ = crate::core::report::timeline(&nodistro_common::bootlog::stages(&text));
+    let _ = crate::core::files::cat("/f", data, data.len() as u64);
+    let _ = crate::core::files::hexdump(&data[..data.len().min(4096)], 0);
 }
 
 #[cfg(test)]

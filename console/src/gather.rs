@@ -2,10 +2,12 @@
 //! into the plain values the sans-IO formatters take. Every read is bounded
 //! and every failure becomes "nothing" rather than an error.
 
-use crate::devices::Device;
-use crate::net::{Addr, Link};
-use crate::procfs::{Proc, Usage};
+use crate::core::devices::Device;
+use crate::core::net::{Addr, Link};
+use crate::core::paths::Paths;
+use crate::core::procfs::{Proc, Usage};
 use nodistro_common::bootlog::{stages, Stage};
+use nodistro_common::protocol;
 use std::io::Read;
 use std::path::Path;
 
@@ -47,7 +49,7 @@ pub fn processes() -> Vec<Proc> {
             let name = name.to_str()?;
             name.parse::<i32>().ok()?;
             let dir = e.path();
-            crate::procfs::proc_of(
+            crate::core::procfs::proc_of(
                 &text(dir.join("stat")),
                 &text(dir.join("status")),
                 &read_bounded(dir.join("cmdline"), 4096),
@@ -60,7 +62,7 @@ pub fn processes() -> Vec<Proc> {
 
 /// `df`'s figures for every mount with blocks.
 pub fn usage() -> Vec<Usage> {
-    crate::procfs::mount_list(&text("/proc/mounts"))
+    crate::core::procfs::mount_list(&text("/proc/mounts"))
         .into_iter()
         .filter_map(|(_, mnt, ty, _)| {
             let s = rustix::fs::statvfs(mnt.as_str()).ok()?;
@@ -164,7 +166,7 @@ pub fn addresses() -> Vec<Addr> {
     if net::bind(&fd, &SocketAddrNetlink::new(0, 0)).is_err()
         || net::send(
             &fd,
-            &crate::net::addr_dump_request(1),
+            &crate::core::net::addr_dump_request(1),
             net::SendFlags::empty(),
         )
         .is_err()
@@ -186,7 +188,7 @@ pub fn addresses() -> Vec<Addr> {
         }
         match net::recv(&fd, &mut buf[..], net::RecvFlags::empty()) {
             Ok((n, _)) if n > 0 => {
-                if crate::net::parse_addr_dump(&buf[..n.min(buf.len())], &mut out) {
+                if crate::core::net::parse_addr_dump(&buf[..n.min(buf.len())], &mut out) {
                     break;
                 }
             }
@@ -196,41 +198,48 @@ pub fn addresses() -> Vec<Addr> {
     out
 }
 
-/// netcfg's state files: (iface, text).
-pub fn dhcp_states() -> Vec<(String, String)> {
-    std::fs::read_dir("/run/netcfg")
+/// The other tools' paths, from `/etc/nodistro.conf` and the command line
+/// (what netcfg and logfwd read).
+pub fn paths() -> Paths {
+    let (cfg, _, _) = nodistro_common::Config::load_system(&[]);
+    Paths::from_config(&cfg)
+}
+
+/// netcfg's state files in `lease_dir`: (iface, text).
+pub fn dhcp_states(lease_dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_dir(lease_dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            let iface = n.strip_suffix(".state")?.to_string();
+            let iface = protocol::netcfg::state_file_iface(&n)?.to_string();
             Some((iface, text(e.path())))
         })
         .collect()
 }
 
 /// The whole `net` page.
-pub fn net_page() -> String {
-    crate::net::net(
+pub fn net_page(paths: &Paths) -> String {
+    crate::core::net::net(
         &links(),
         &addresses(),
-        &crate::net::routes(&text("/proc/net/route")),
-        &crate::net::nameservers(&text("/etc/resolv.conf")),
-        &dhcp_states(),
+        &crate::core::net::routes(&text("/proc/net/route")),
+        &crate::core::net::nameservers(&text(&paths.resolv_conf)),
+        &dhcp_states(&paths.lease_dir),
         nodistro_common::timeline::since_boot_ms(),
     )
 }
 
 /// Every kernel record still in the buffer (non-blocking read of /dev/kmsg).
-pub fn kernel_records() -> Vec<crate::kmsg::Record> {
+pub fn kernel_records() -> Vec<crate::core::kmsg::Record> {
     let mut out = Vec::new();
     let Ok(fd) = open_kmsg() else { return out };
     let mut buf = vec![0u8; 8192];
     loop {
         match rustix::io::read(&fd, &mut buf) {
             Ok(0) => break,
-            Ok(n) => out.extend(crate::kmsg::parse(&buf[..n])),
+            Ok(n) => out.extend(crate::core::kmsg::parse(&buf[..n])),
             Err(rustix::io::Errno::PIPE) => continue,
             Err(_) => break,
         }
@@ -270,8 +279,8 @@ pub struct ReportData {
 }
 
 impl ReportData {
-    pub fn as_facts(&self) -> crate::report::Facts<'_> {
-        crate::report::Facts {
+    pub fn as_facts(&self) -> crate::core::report::Facts<'_> {
+        crate::core::report::Facts {
             devices: &self.devices,
             failed: &self.failed,
             firmware: &self.firmware,
@@ -286,8 +295,8 @@ pub fn facts_for_report() -> ReportData {
     let tl = timeline_text();
     ReportData {
         devices: devices(),
-        failed: crate::report::failed_modules(&tl),
-        firmware: crate::kmsg::missing_firmware(records.iter().map(|r| r.text.as_str())),
+        failed: crate::core::report::failed_modules(&tl),
+        firmware: crate::core::kmsg::missing_firmware(records.iter().map(|r| r.text.as_str())),
         links: links(),
         stages: stages(&tl),
     }

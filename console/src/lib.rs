@@ -3,10 +3,12 @@
 //! a helper: a `# ` prompt with built-in bring-up commands (`help` lists
 //! them). It gives root to whoever holds the serial line.
 //!
-//! - [`editor`]: the line editor (backspace, Ctrl-C, Ctrl-U), sans-IO.
-//! - [`command`]: words to commands, sans-IO.
-//! - [`procfs`], [`files`], [`devices`], [`net`], [`kmsg`], [`icmp`],
-//!   [`report`]: each command's text from file contents, sans-IO.
+//! - [`core`] (its own directory, sans-IO): `editor` the line editor
+//!   (backspace, Ctrl-C, Ctrl-U), `command` words to commands, `procfs`,
+//!   `files`, `devices`, `net`, `kmsg`, `icmp`, `report` each command's
+//!   text from file contents, `paths` where netcfg and logfwd keep what
+//!   the console reads (their directories from the configuration they
+//!   read).
 //! - [`fuzzing`]: every parser of outside bytes in one function (fuzz target).
 //! - [`gather`]: reading /proc, /sys, /dev/kmsg, netlink (the IO).
 //! - [`shell`]: the terminal, the prompt loop, the commands' IO.
@@ -17,17 +19,9 @@
 //! The control protocol with init: the console writes `continue`,
 //! `poweroff` or `reboot` lines on its readiness fd (`NODISTRO_READY_FD`).
 
-pub mod command;
-pub mod devices;
-pub mod editor;
-pub mod files;
+pub mod core;
 pub mod fuzzing;
 pub mod gather;
-pub mod icmp;
-pub mod kmsg;
-pub mod net;
-pub mod procfs;
-pub mod report;
 pub mod shell;
 
 use std::ffi::OsString;
@@ -50,7 +44,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     match args.get(1).and_then(|a| a.to_str()) {
         None => shell::run(),
         Some("--report") => {
-            let text = report::report(&gather::facts_for_report().as_facts());
+            let text = crate::core::report::report(&gather::facts_for_report().as_facts());
             shell::print_stdout(&text);
             0
         }

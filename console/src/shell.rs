@@ -2,9 +2,11 @@
 //! the IO of each command. Long commands (`dmesg -f`, `ping`, `run`) watch
 //! the line for Ctrl-C. Output lines longer than 80 columns are wrapped.
 
-use crate::command::{self, Cmd};
-use crate::editor::{Editor, Event};
+use crate::core::command::{self, Cmd};
+use crate::core::editor::{Editor, Event};
+use crate::core::paths::Paths;
 use crate::gather;
+use nodistro_common::protocol::ready;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -69,6 +71,8 @@ struct Console {
     notifier: Option<nodistro_common::sys::Notifier>,
     /// After `exit`: input is ignored until Enter.
     closed: bool,
+    /// The other tools' files.
+    paths: Paths,
 }
 
 fn open_console() -> std::io::Result<OwnedFd> {
@@ -115,6 +119,7 @@ pub fn run() -> i32 {
         editor: Editor::new(),
         notifier,
         closed: false,
+        paths: gather::paths(),
     };
     c.out("\nnodistro debug console (root on this line; init.debug=console). Type help.\n");
     c.out(PROMPT);
@@ -161,7 +166,7 @@ impl Console {
             Some(Event::TooLong) => {
                 self.out(&format!(
                     "line too long (more than {} bytes); ignored\n",
-                    crate::editor::MAX_LINE
+                    crate::core::editor::MAX_LINE
                 ));
                 self.out(PROMPT);
             }
@@ -212,44 +217,44 @@ impl Console {
     fn exec(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Help => self.out(&format!("{}\n", command::HELP)),
-            Cmd::Ps => self.out(&crate::procfs::ps(&gather::processes())),
+            Cmd::Ps => self.out(&crate::core::procfs::ps(&gather::processes())),
             Cmd::Kill { sig, pid } => self.kill(sig, pid),
             Cmd::Ls(dir) => self.ls(&dir),
             Cmd::Cat(path) => self.cat(&path),
             Cmd::Hexdump { path, offset, len } => self.hexdump(&path, offset, len),
-            Cmd::Mounts => self.out(&crate::procfs::mounts(&gather::text("/proc/mounts"))),
-            Cmd::Df => self.out(&crate::procfs::df(&gather::usage())),
-            Cmd::Free => self.out(&crate::procfs::free(&gather::text("/proc/meminfo"))),
-            Cmd::Uptime => self.out(&crate::procfs::uptime(
+            Cmd::Mounts => self.out(&crate::core::procfs::mounts(&gather::text("/proc/mounts"))),
+            Cmd::Df => self.out(&crate::core::procfs::df(&gather::usage())),
+            Cmd::Free => self.out(&crate::core::procfs::free(&gather::text("/proc/meminfo"))),
+            Cmd::Uptime => self.out(&crate::core::procfs::uptime(
                 &gather::text("/proc/uptime"),
                 &gather::text("/proc/loadavg"),
             )),
             Cmd::Dmesg { follow } => self.dmesg(follow),
             Cmd::Log => self.log(),
-            Cmd::Lsmod => self.out(&crate::procfs::lsmod(&gather::text("/proc/modules"))),
+            Cmd::Lsmod => self.out(&crate::core::procfs::lsmod(&gather::text("/proc/modules"))),
             Cmd::Modprobe { name, params } => self.modprobe(&name, &params),
             Cmd::Rmmod(name) => self.rmmod(&name),
-            Cmd::Devices => self.out(&crate::devices::devices(&gather::devices())),
-            Cmd::Net => self.out(&gather::net_page()),
+            Cmd::Devices => self.out(&crate::core::devices::devices(&gather::devices())),
+            Cmd::Net => self.out(&gather::net_page(&self.paths)),
             Cmd::Ping(addr) => self.ping(addr),
             Cmd::DhcpRenew(iface) => self.dhcp_renew(&iface),
-            Cmd::Timeline => self.out(&crate::report::timeline(&gather::boot_stages())),
+            Cmd::Timeline => self.out(&crate::core::report::timeline(&gather::boot_stages())),
             Cmd::Report => {
                 let data = gather::facts_for_report();
-                self.out(&crate::report::report(&data.as_facts()));
+                self.out(&crate::core::report::report(&data.as_facts()));
             }
             Cmd::Reboot => {
-                if self.tell_init("reboot") {
+                if self.tell_init(ready::REBOOT) {
                     self.out("rebooting\n");
                 }
             }
             Cmd::Poweroff => {
-                if self.tell_init("poweroff") {
+                if self.tell_init(ready::POWEROFF) {
                     self.out("powering off\n");
                 }
             }
             Cmd::Continue => {
-                if self.tell_init("continue") {
+                if self.tell_init(ready::CONTINUE) {
                     self.out(
                         "asked init to go on (nothing happens unless init.break paused the boot)\n",
                     );
@@ -315,7 +320,7 @@ impl Console {
             } else {
                 '-'
             };
-            entries.push(crate::files::Entry {
+            entries.push(crate::core::files::Entry {
                 name: e.file_name().to_string_lossy().into_owned(),
                 kind,
                 mode: m.permissions().mode() & 0o777,
@@ -327,7 +332,7 @@ impl Console {
                     .map(|t| t.to_string_lossy().into_owned()),
             });
         }
-        let mut t = crate::files::ls(&mut entries);
+        let mut t = crate::core::files::ls(&mut entries);
         if more > 0 {
             t += &format!("... and {more} more entries\n");
         }
@@ -355,13 +360,13 @@ impl Console {
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         let mut bytes = Vec::new();
         if let Err(e) = f
-            .take(crate::files::CAT_MAX as u64 + 1)
+            .take(crate::core::files::CAT_MAX as u64 + 1)
             .read_to_end(&mut bytes)
         {
             self.out(&format!("error: {path}: {e}\n"));
             return;
         }
-        self.out(&crate::files::cat(path, &bytes, size));
+        self.out(&crate::core::files::cat(path, &bytes, size));
     }
 
     fn hexdump(&self, path: &str, offset: u64, len: u64) {
@@ -376,13 +381,13 @@ impl Console {
         }
         let mut bytes = Vec::new();
         let _ = f.take(len).read_to_end(&mut bytes);
-        self.out(&crate::files::hexdump(&bytes, offset));
+        self.out(&crate::core::files::hexdump(&bytes, offset));
     }
 
     fn dmesg(&self, follow: bool) {
         let mut text = String::new();
         for r in gather::kernel_records() {
-            text += &crate::kmsg::format(&r);
+            text += &crate::core::kmsg::format(&r);
             text.push('\n');
         }
         self.out(&text);
@@ -412,8 +417,8 @@ impl Console {
                 loop {
                     match rustix::io::read(&k, &mut buf) {
                         Ok(n) if n > 0 => {
-                            if let Some(r) = crate::kmsg::parse(&buf[..n]) {
-                                self.out(&format!("{}\n", crate::kmsg::format(&r)));
+                            if let Some(r) = crate::core::kmsg::parse(&buf[..n]) {
+                                self.out(&format!("{}\n", crate::core::kmsg::format(&r)));
                             }
                         }
                         Err(rustix::io::Errno::PIPE) => continue,
@@ -426,11 +431,13 @@ impl Console {
 
     fn log(&self) {
         use std::os::unix::net::UnixStream;
-        let s = match UnixStream::connect(RECENT_SOCKET) {
+        let socket = self.paths.recent_socket();
+        let s = match UnixStream::connect(&socket) {
             Ok(s) => s,
             Err(e) => {
                 self.out(&format!(
-                    "error: logfwd does not answer on {RECENT_SOCKET} ({e}); is it running? (ps)\n"
+                    "error: logfwd does not answer on {} ({e}); is it running? (ps)\n",
+                    socket.display()
                 ));
                 return;
             }
@@ -438,7 +445,7 @@ impl Console {
         let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
         let mut bytes = Vec::new();
         let _ = s.take(1 << 20).read_to_end(&mut bytes);
-        self.out(&crate::files::escape(&bytes));
+        self.out(&crate::core::files::escape(&bytes));
     }
 
     fn modprobe(&self, name: &str, params: &[String]) {
@@ -501,7 +508,7 @@ impl Console {
         let mut buf = [0u8; 1500];
         'tries: for seq in 1..=4u16 {
             let t0 = Instant::now();
-            let req = crate::icmp::echo_request(id, seq);
+            let req = crate::core::icmp::echo_request(id, seq);
             let deadline = t0 + Duration::from_secs(1);
             let ok = match net::sendto(&sock, &req, net::SendFlags::empty(), &dest) {
                 Ok(_) => true,
@@ -542,8 +549,8 @@ impl Console {
                 let Ok((n, _)) = net::recv(&sock, &mut buf[..], net::RecvFlags::DONTWAIT) else {
                     continue;
                 };
-                match crate::icmp::parse(&buf[..n.min(buf.len())], id) {
-                    Some(crate::icmp::Reply::Echo {
+                match crate::core::icmp::parse(&buf[..n.min(buf.len())], id) {
+                    Some(crate::core::icmp::Reply::Echo {
                         seq: s,
                         ttl,
                         from,
@@ -554,11 +561,11 @@ impl Console {
                         rtts.push(us);
                         self.out(&format!(
                             "{bytes} bytes from {from}: seq {seq} ttl {ttl} time {} ms\n",
-                            crate::icmp::ms(us)
+                            crate::core::icmp::ms(us)
                         ));
                         break;
                     }
-                    Some(crate::icmp::Reply::Error { seq: s, from, what }) if s == seq => {
+                    Some(crate::core::icmp::Reply::Error { seq: s, from, what }) if s == seq => {
                         self.out(&format!("{to}: seq {seq}: {what} (from {from})\n"));
                         break;
                     }
@@ -573,11 +580,14 @@ impl Console {
                 }
             }
         }
-        self.out(&format!("{}\n", crate::icmp::summary(to, sent, got, &rtts)));
+        self.out(&format!(
+            "{}\n",
+            crate::core::icmp::summary(to, sent, got, &rtts)
+        ));
     }
 
     fn dhcp_renew(&self, iface: &str) {
-        let state = format!("/run/netcfg/{iface}.state");
+        let state = self.paths.dhcp_state(iface);
         let before = gather::text(&state);
         if before.is_empty() {
             self.out(&format!(
@@ -599,7 +609,7 @@ impl Console {
             return;
         };
         // netcfg reads the interface from this file on SIGUSR1.
-        let _ = std::fs::write("/run/netcfg/renew", iface);
+        let _ = std::fs::write(self.paths.dhcp_renew(), iface);
         if let Some(p) = rustix::process::Pid::from_raw(pid) {
             if let Err(e) = rustix::process::kill_process(p, rustix::process::Signal::USR1) {
                 self.out(&format!("error: cannot signal netcfg: {e}\n"));
@@ -616,7 +626,7 @@ impl Console {
             if now != before && now.contains("state=bound") {
                 self.out(&format!(
                     "{iface}: {}\n",
-                    crate::net::dhcp_line(&now, nodistro_common::timeline::since_boot_ms())
+                    crate::core::net::dhcp_line(&now, nodistro_common::timeline::since_boot_ms())
                 ));
                 return;
             }
@@ -671,9 +681,6 @@ impl Console {
         }
     }
 }
-
-/// Where logfwd offers its recent records.
-pub const RECENT_SOCKET: &str = "/run/logfwd/recent.sock";
 
 #[cfg(test)]
 mod tests {

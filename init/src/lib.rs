@@ -98,15 +98,19 @@ fn arrange(helpers: &mut Vec<HelperCmd>, c: &InitConfig) -> bool {
 fn helper_cmd(name: &str, path: PathBuf, c: &InitConfig) -> HelperCmd {
     let (word, timeout, args) = match name {
         "modload" => (
-            Some("coldplug-done"),
+            Some(nodistro_common::protocol::ready::COLDPLUG_DONE),
             c.modload_timeout,
             vec!["--watch".to_string()],
         ),
-        "netcfg" => (Some("online"), c.net_timeout, vec![]),
+        "netcfg" => (
+            Some(nodistro_common::protocol::ready::ONLINE),
+            c.net_timeout,
+            vec![],
+        ),
         // The app waits until a trial boot is marked (the firmware's
         // variables read: well under a second).
         "update" => (
-            Some(nodistro_common::UPDATE_READY_WORD),
+            Some(nodistro_common::protocol::ready::CHECKED),
             std::time::Duration::from_secs(10),
             vec![],
         ),

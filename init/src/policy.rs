@@ -14,6 +14,7 @@
 use crate::config::OnExit;
 pub use crate::signals::Halt;
 use crate::signals::{default_forward, signal_action, signal_name, SigAction, SignalSet};
+use nodistro_common::protocol::ready;
 use nodistro_common::signal;
 use std::fmt;
 use std::time::Duration;
@@ -367,14 +368,14 @@ impl Supervisor {
     pub fn ready_line(&mut self, i: usize, line: &str, now: Duration) {
         if self.control == Some(i) {
             match line.split_whitespace().next() {
-                Some("continue") if self.paused => {
+                Some(ready::CONTINUE) if self.paused => {
                     self.paused = false;
                     self.log("boot resumed".into());
                     self.advance(now);
                 }
-                Some("continue") => self.log("continue: the boot is not paused".into()),
-                Some("poweroff") => self.shutdown(Halt::PowerOff, now),
-                Some("reboot") => self.shutdown(Halt::Reboot, now),
+                Some(ready::CONTINUE) => self.log("continue: the boot is not paused".into()),
+                Some(ready::POWEROFF) => self.shutdown(Halt::PowerOff, now),
+                Some(ready::REBOOT) => self.shutdown(Halt::Reboot, now),
                 _ => {}
             }
             return;

@@ -52,7 +52,7 @@ pub fn netcfg_needs_coldplug_mark(names: &[&str], overlap: bool) -> bool {
 
 /// Where init marks the drivers as settled (see
 /// [`nodistro_common::COLDPLUG_FILE_ENV`]).
-pub const COLDPLUG_FILE: &str = "/run/nodistro/coldplug-done";
+pub use nodistro_common::protocol::init::COLDPLUG_FILE;
 
 #[cfg(test)]
 mod tests {

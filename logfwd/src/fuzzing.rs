@@ -2,11 +2,11 @@
 //! logfwd. The cargo-fuzz targets (logfwd/fuzz) call these; a stable test
 //! runs them over the kept corpora (`nodistro_common::fuzzing::inputs`).
 
-use crate::format::{self, Format, Origin};
-use crate::kmsg::{split_records, KmsgParser};
-use crate::lines::{split_long, LineSplitter};
-use crate::record::{Record, TIME_LIMIT_US};
-use crate::syslog::parse_datagram;
+use crate::core::format::{self, Format, Origin};
+use crate::core::kmsg::{split_records, KmsgParser};
+use crate::core::lines::{split_long, LineSplitter};
+use crate::core::record::{Record, TIME_LIMIT_US};
+use crate::core::syslog::parse_datagram;
 
 /// No control character but tab.
 fn clean(line: &str) -> bool {
@@ -90,7 +90,7 @@ pub fn lines(data: &[u8]) {
         assert!(l.text.len() <= 3 * max, "{} > 3 * {max}", l.text.len());
         assert!(!l.text.contains('\n'));
         for piece in split_long(l.into_message(), max) {
-            assert!(piece.len() <= max.max(4 + crate::lines::CONT_MARK.len()) * 3);
+            assert!(piece.len() <= max.max(4 + crate::core::lines::CONT_MARK.len()) * 3);
         }
     }
 }

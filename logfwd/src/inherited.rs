@@ -1,8 +1,8 @@
 //! What init hands down through the environment (the app's stdout and
 //! stderr pipes, its name), taken before logfwd starts any thread.
 
-use crate::lines::{LineSplitter, MAX_MSG};
-use crate::run::RunError;
+use crate::core::lines::{LineSplitter, MAX_MSG};
+use crate::error::RunError;
 use rustix::fs::OFlags;
 use std::os::fd::OwnedFd;
 

@@ -5,23 +5,25 @@
 //! stuck; a remote that delivers but is slower than them pushes back
 //! (their pipe and socket are left unread for a while) instead of dropping.
 //!
-//! Sans-IO parts: [`kmsg`], [`syslog`], [`lines`], [`format`], [`queue`],
-//! [`options`], [`state`] (when to remember the kernel position). IO: [`sink`] (one thread per sink) and [`run`] (the poll
-//! loop over the sources).
+//! Sans-IO core ([`core`], its own directory): [`core::kmsg`],
+//! [`core::syslog`], [`core::lines`] parse the producers,
+//! [`core::record`] is what flows, [`core::format`] the console and
+//! RFC 5424/3164 lines and RFC 6587 framing, [`core::queue`] the bounded
+//! queue and ring, [`core::options`] the settings, [`core::stall`] when to
+//! say a server stopped reading. IO shell: [`inherited`] (init's fds),
+//! [`run`] (the poll loop over the sources), [`sink`] (one thread per
+//! sink: `encoding`, `transport`, `udp`, `tcp`), [`clock`], [`state`] (the kernel
+//! position across restarts), [`recent`] (the console's socket), [`error`].
 
-pub mod format;
+pub mod clock;
+pub mod core;
+pub mod error;
 pub mod fuzzing;
 pub mod inherited;
-pub mod kmsg;
-pub mod lines;
-pub mod options;
-pub mod queue;
 pub mod recent;
-pub mod record;
 pub mod run;
 pub mod sink;
 pub mod state;
-pub mod syslog;
 
 use nodistro_common::{report, sys::Notifier, timeline, Config};
 use std::ffi::OsString;
@@ -29,7 +31,7 @@ use std::ffi::OsString;
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let parsed: options::Args = match nodistro_common::cli::parse("logfwd", args) {
+    let parsed: crate::core::options::Args = match nodistro_common::cli::parse("logfwd", args) {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -43,7 +45,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     for w in warnings {
         timeline::log("logfwd", &w);
     }
-    let (opts, warnings) = match options::Options::resolve(&parsed, &cfg) {
+    let (opts, warnings) = match crate::core::options::Options::resolve(&parsed, &cfg) {
         Ok(o) => o,
         Err(e) => return report::fail("logfwd", &e, 2),
     };

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The socket's file name in the state directory.
-pub const SOCKET: &str = "recent.sock";
+pub use nodistro_common::protocol::logfwd::RECENT_SOCKET as SOCKET;
 
 /// Listen (non-blocking); `None` when the socket cannot be made (logged).
 pub fn bind(state_dir: &Path) -> Option<UnixListener> {

@@ -1,16 +1,18 @@
 //! The IO shell: one poll loop over the sources (signalfd, /dev/kmsg, the
 //! syslog socket, the app's pipes) feeding the sinks' queues.
 
-use crate::format::{self, Origin};
+use crate::clock::now_us;
+use crate::core::format::{self, Origin};
+use crate::core::kmsg::{split_records, KmsgParser};
+use crate::core::lines::{split_long, CONT_MARK, MAX_MSG};
+use crate::core::options::{Options, Remote, BYTES_PER_SLOT};
+use crate::core::queue::{Batch, Ring};
+use crate::core::record::{Record, Source, View, FACILITY_SYSLOG, FACILITY_USER};
+use crate::core::syslog::parse_datagram;
+pub use crate::error::RunError;
 use crate::inherited::{AppPipe, Inherited};
-use crate::kmsg::{split_records, KmsgParser};
-use crate::lines::{split_long, CONT_MARK, MAX_MSG};
-use crate::options::{Options, Remote, BYTES_PER_SLOT};
-use crate::queue::{Batch, Ring};
-use crate::record::{now_us, Record, Source, View, FACILITY_SYSLOG, FACILITY_USER};
 use crate::sink::{self, Room, Sink};
 use crate::state::{self, SaveClock};
-use crate::syslog::parse_datagram;
 use nodistro_common::signal;
 use nodistro_common::{sys::Notifier, timeline};
 use rustix::event::{PollFd, PollFlags};
@@ -32,25 +34,6 @@ const BURST: usize = 256;
 const LAST_WORDS: usize = 100_000;
 /// Longest partial kernel record kept between reads of a `--kmsg` file.
 const MAX_KMSG_CARRY: usize = 64 * 1024;
-
-/// Why logfwd could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot set up signal handling")]
-    Signals(#[source] io::Error),
-    #[error("{0} exists and is not a socket; refusing to replace it")]
-    NotASocket(PathBuf),
-    #[error("another syslog daemon is listening on {0}; stop it or give logfwd --socket PATH")]
-    InUse(PathBuf),
-    #[error("cannot listen on {0} (is another syslog daemon running?)")]
-    Bind(PathBuf, #[source] io::Error),
-    #[error("cannot start the {0} sink thread")]
-    Thread(String, #[source] io::Error),
-    #[error("cannot take the app's output pipe")]
-    AppFd(#[source] nodistro_common::sys::FdError),
-    #[error("poll failed")]
-    Poll(#[source] Errno),
-}
 
 struct KmsgState {
     dir: PathBuf,
@@ -336,7 +319,7 @@ impl Logfwd {
     /// One line of the app's output, without a `Record` (no allocation
     /// when it is valid UTF-8 and not cut).
     fn app_line(&mut self, bytes: &[u8], cut: bool, now: u64, severity: u8) {
-        let mut msg = crate::format::lossy(bytes);
+        let mut msg = crate::core::record::lossy(bytes);
         if cut {
             msg.to_mut().push_str(CONT_MARK);
         }
@@ -415,6 +398,9 @@ fn bind_socket(path: &Path) -> Result<UnixDatagram, RunError> {
 }
 
 /// Run until SIGTERM/SIGINT.
+// long: the poll loop; its locals (the poll set, the buffers, the sources
+// still open) are its state between turns. Split into wait/handle over a
+// struct it grew the box by 457 B (issue 27), so it stays one function.
 pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Result<(), RunError> {
     let Inherited {
         mut pipes,
@@ -499,7 +485,7 @@ pub fn run(opts: Options, inherited: Inherited, notifier: &mut Notifier) -> Resu
         boot_wall_us,
     };
     let recent = crate::recent::bind(&lf.opts.state_dir);
-    notifier.notify("ready");
+    notifier.notify(nodistro_common::protocol::ready::READY);
     let mut dgram = vec![0u8; 256 * 1024];
     let mut chunk = vec![0u8; 64 * 1024];
     loop {

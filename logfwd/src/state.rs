@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// File name inside the state directory.
-pub const FILE: &str = "kmsg.seq";
+pub use nodistro_common::protocol::logfwd::KMSG_SEQ_FILE as FILE;
 /// Write at most this often while records flow (ms)...
 pub const SAVE_EVERY_MS: u64 = 200;
 /// ...or after this many records, whichever comes first.

@@ -3,9 +3,9 @@
 //! sound where a lookup reads them. Anything else is a reason (one line) to
 //! use the text files instead.
 
-use crate::fnmatch::{name_of_path, normalize_name};
-use crate::kmodbin::Trie;
-use crate::tree::Bytes;
+use crate::core::fnmatch::{name_of_path, normalize_name};
+use crate::core::kmodbin::Trie;
+use crate::sys::Bytes;
 use std::path::Path;
 
 /// The .bin files and the text file each was made from.
@@ -101,7 +101,7 @@ impl Bins {
         let vals = t
             .search_wild(q.as_bytes())
             .map_err(|e| format!("{file}: {e}"))?;
-        let mut seen = crate::hash::FxSet::default();
+        let mut seen = crate::core::hash::FxSet::default();
         Ok(vals
             .into_iter()
             .map(|v| normalize_name(&String::from_utf8_lossy(v.value)))

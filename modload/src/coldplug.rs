@@ -2,7 +2,7 @@
 //! `uevent`) of `/sys/bus/*/devices/*` and `/sys/class/input/input*`, far
 //! cheaper than walking all of /sys; and turning their aliases into modules with kmod's blacklist rule.
 
-use crate::fnmatch::normalize_name;
+use crate::core::fnmatch::normalize_name;
 use crate::tree::ModuleTree;
 use nodistro_common::{Cmdline, Config};
 use std::collections::HashSet;

@@ -5,8 +5,8 @@
 //! a unit test runs them on stable over seeds and many mutations, so CI
 //! exercises the harness too.
 
-use crate::decompress::{decode, Compression};
-use crate::kmodbin::Trie;
+use crate::core::decompress::{decode, Compression};
+use crate::core::kmodbin::Trie;
 use crate::tree::ModuleTree;
 
 /// Queries taken from the data itself (its lines), plus fixed ones.
@@ -63,7 +63,7 @@ pub fn kmod_bin(data: &[u8]) {
         let _ = t.search_wild(q.as_bytes());
     }
     if let Ok(entries) = t.entries() {
-        let _ = crate::kmodbin::write(
+        let _ = crate::core::kmodbin::write(
             entries
                 .iter()
                 .map(|(k, v)| (k.as_slice(), v.value, v.priority)),
@@ -74,8 +74,8 @@ pub fn kmod_bin(data: &[u8]) {
 /// A module file: its `.modinfo`.
 #[doc(hidden)]
 pub fn modinfo(data: &[u8]) {
-    let _ = crate::modinfo::modinfo(data);
-    let _ = crate::modinfo::parse_modinfo(data);
+    let _ = crate::core::modinfo::modinfo(data);
+    let _ = crate::core::modinfo::parse_modinfo(data);
 }
 
 /// A compressed module, for each decoder, bounded at 1 MiB.
@@ -150,7 +150,7 @@ mod tests {
     }
 
     fn seed_bin() -> Vec<u8> {
-        crate::kmodbin::write([
+        crate::core::kmodbin::write([
             (&b"pci:v00008086d00007010sv*"[..], &b"ata_piix"[..], 3),
             (b"pci:v*d*sv*sd*bc01sc01i*", b"ata_generic", 5),
             (b"virtio:d00000001v*", b"virtio_net", 1),
@@ -162,7 +162,7 @@ mod tests {
     fn the_fuzz_harness_survives_mutated_seeds() {
         mutations(&seed_text(), 1500, &mut |d| text_index(d));
         mutations(&seed_bin(), 3000, &mut |d| kmod_bin(d));
-        let ko = crate::modinfo::tests::tiny_ko(b"name=x\0alias=a*\0depends=y\0");
+        let ko = crate::core::modinfo::tests::tiny_ko(b"name=x\0alias=a*\0depends=y\0");
         mutations(&ko, 2000, &mut |d| modinfo(d));
         mutations(&seed_text(), 1000, &mut |d| modprobe_d(d));
         // Decoders: a raw-block zstd frame and garbage; the real

@@ -1,6 +1,9 @@
 //! modload: kernel module loading driven by device modaliases, with kmod's
 //! lookup rules and no kmod, shell or udev in the image.
 //!
+//! - [`core`]: the sans-IO codecs, in their own directory: `modinfo`,
+//!   `fnmatch`, `kmodbin`, `depmod`, `decompress`, `textfiles`, `depindex`,
+//!   `hash`, `queries` (re-exported at the crate root by their old names).
 //! - [`tree`]: the module index of a `/lib/modules/<version>` directory
 //!   (opening it, module paths and dependencies); around it, one concern a
 //!   file: `textfiles` (records of kmod's text files), `depindex`
@@ -34,27 +37,22 @@
 
 mod bins;
 pub mod coldplug;
-pub mod decompress;
-mod depindex;
-pub mod depmod;
-pub mod fnmatch;
+pub mod core;
 pub mod fuzzing;
-mod hash;
-pub mod kmodbin;
 pub mod load;
 mod lookup;
-pub mod modinfo;
 mod modinfo_scan;
 pub mod modprobe_d;
 mod plan;
 pub mod probe;
-mod queries;
 mod subset;
 mod sys;
-mod textfiles;
 pub mod tree;
 pub mod uevent;
 
+// The codecs' paths before they moved into core/ (packaging and the
+// tests use them).
+pub use crate::core::{decompress, depmod, fnmatch, kmodbin, modinfo};
 pub use modinfo::{modinfo, ModInfo, ModinfoError};
 pub use tree::{ModuleTree, TreeError};
 
@@ -265,7 +263,7 @@ fn run(args: Args) -> Result<i32, Error> {
     let failed = coldplug_loop(&ctx, &args, aliases);
     if let Some(socket) = socket {
         let mut notifier = nodistro_common::sys::Notifier::from_env().map_err(Error::Ready)?;
-        notifier.notify("coldplug-done");
+        notifier.notify(nodistro_common::protocol::ready::COLDPLUG_DONE);
         watch(&ctx, &args, &socket);
     }
     Ok(if failed == 0 { 0 } else { 1 })
@@ -281,7 +279,7 @@ fn builtin_only(args: &Args, running: &str) -> i32 {
         return 0;
     }
     match nodistro_common::sys::Notifier::from_env() {
-        Ok(mut n) => n.notify("coldplug-done"),
+        Ok(mut n) => n.notify(nodistro_common::protocol::ready::COLDPLUG_DONE),
         Err(e) => log(&nodistro_common::report::chain(&e)),
     }
     loop {

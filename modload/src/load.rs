@@ -2,10 +2,11 @@
 //! dependencies first, up to a few at a time (the kernel allows concurrent
 //! loads), parameters from the configuration, compressed files handled.
 
-use crate::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
-use crate::fnmatch::normalize_name;
+use crate::core::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
+use crate::core::fnmatch::normalize_name;
+use crate::plan::Plan;
 use crate::sys;
-use crate::tree::{ModuleTree, Plan};
+use crate::tree::ModuleTree;
 use nodistro_common::Config;
 use rustix::io::Errno;
 use std::collections::{HashMap, VecDeque};
@@ -101,9 +102,9 @@ pub fn params_from_config(cfg: &Config) -> HashMap<String, String> {
 /// (decompressed) module file when it could be read.
 pub fn explain(errno: Errno, image: Option<&[u8]>, running: &str) -> String {
     match errno {
-        Errno::NOEXEC => match image.map(crate::modinfo::modinfo) {
+        Errno::NOEXEC => match image.map(crate::core::modinfo::modinfo) {
             Some(Err(e)) => format!("not a valid module: {e}"),
-            Some(Ok(info)) => match crate::modinfo::vermagic_release(&info) {
+            Some(Ok(info)) => match crate::core::modinfo::vermagic_release(&info) {
                 Some(built) if built != running => {
                     format!("built for kernel {built}, but the running kernel is {running}")
                 }
@@ -353,7 +354,7 @@ mod tests {
 
     #[test]
     fn kernel_errors_are_explained() {
-        let ko = crate::modinfo::tests::tiny_ko(b"name=x\0vermagic=5.10.0-1-amd64 SMP \0");
+        let ko = crate::core::modinfo::tests::tiny_ko(b"name=x\0vermagic=5.10.0-1-amd64 SMP \0");
         let e = explain(Errno::NOEXEC, Some(&ko), "6.1.0-56-amd64");
         assert!(
             e.contains("built for kernel 5.10.0-1-amd64") && e.contains("6.1.0-56-amd64"),
@@ -370,7 +371,7 @@ mod tests {
     fn damaged_compressed_files_name_the_file_and_the_reason() {
         let dir = std::env::temp_dir().join(format!("modload-read-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
-        let payload = crate::modinfo::tests::tiny_ko(b"name=x\0vermagic=6.1.0 SMP \0");
+        let payload = crate::core::modinfo::tests::tiny_ko(b"name=x\0vermagic=6.1.0 SMP \0");
         // A zstd frame holding the payload as one raw block (no zstd
         // needed to make it): magic, a single-segment header with a 2-byte
         // content size, the block header (last, raw, size), the bytes.
@@ -380,7 +381,7 @@ mod tests {
         let block = (size as u32) << 3 | 1;
         frame.extend(&block.to_le_bytes()[..3]);
         frame.extend_from_slice(&payload);
-        crate::decompress::enable();
+        crate::core::decompress::enable();
         let good = dir.join("x.ko.zst");
         std::fs::write(&good, &frame).expect("write");
         let img = read_image(&good, Compression::of("x.ko.zst")).expect("decodes");

@@ -5,10 +5,10 @@
 //! way the modules come in kmod's order (modules.alias order, which is
 //! depmod's module order) and each once.
 
-use crate::fnmatch::{normalize_alias, normalize_name};
-use crate::hash::{FxMap, FxSet};
-use crate::queries::{bucket, Queries};
-use crate::textfiles::{alias_line_at, alias_lines, builtin_alias_records};
+use crate::core::fnmatch::{normalize_alias, normalize_name};
+use crate::core::hash::{FxMap, FxSet};
+use crate::core::queries::{bucket, Queries};
+use crate::core::textfiles::{alias_line_at, alias_lines, builtin_alias_records};
 use crate::tree::ModuleTree;
 
 /// How [`ModuleTree::lookup`] found its answer (kmod's order).
@@ -66,7 +66,7 @@ impl ModuleTree {
                 let found: Vec<String> = self
                     .config_aliases
                     .iter()
-                    .filter(|(pat, _)| crate::fnmatch::fnmatch(pat.as_bytes(), q.as_bytes()))
+                    .filter(|(pat, _)| crate::core::fnmatch::fnmatch(pat.as_bytes(), q.as_bytes()))
                     .map(|(_, m)| m.clone())
                     .filter(|m| seen.insert(m.clone()))
                     .collect();

@@ -1,8 +1,8 @@
 //! A tree without depmod's files: the index built from every module's own
 //! `.modinfo` (a walk of the directory).
 
-use crate::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
-use crate::fnmatch::{name_of_path, normalize_name};
+use crate::core::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
+use crate::core::fnmatch::{name_of_path, normalize_name};
 use crate::tree::ModuleTree;
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,7 +59,7 @@ impl ModuleTree {
                 Ok(d) => module_image(&rel, d)
                     .map_err(|e| format!("{}: {e}; left out", f.display()))
                     .and_then(|d| {
-                        crate::modinfo::modinfo(&d)
+                        crate::core::modinfo::modinfo(&d)
                             .map_err(|e| format!("{}: {e}; left out", f.display()))
                     }),
             };
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_tree_without_depmod_files_is_read_from_modinfo() {
-        use crate::modinfo::tests::tiny_ko;
+        use crate::core::modinfo::tests::tiny_ko;
         let dir = std::env::temp_dir().join(format!("modload-modinfo-{}", std::process::id()));
         let k = dir.join("kernel/drivers");
         std::fs::create_dir_all(&k).expect("mkdir");

@@ -11,7 +11,7 @@
 //! The parser is sans-IO ([`ModprobeConf::parse`]); [`load`] reads the
 //! directories.
 
-use crate::fnmatch::{normalize_alias, normalize_name};
+use crate::core::fnmatch::{normalize_alias, normalize_name};
 use std::path::Path;
 
 /// The directories kmod reads, in precedence order.
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn etc_hides_lib_and_files_are_read_in_name_order() {
-        let root = crate::textfiles::TempTree::new("modload-modprobe-d");
+        let root = crate::core::textfiles::TempTree::new("modload-modprobe-d");
         for (dir, name, text) in [
             ("etc/modprobe.d", "b.conf", "options m b_etc=1\n"),
             ("lib/modprobe.d", "b.conf", "options m b_lib=1\n"),

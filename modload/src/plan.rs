@@ -1,8 +1,8 @@
 //! Load planning: a set of modules closed over their dependencies and soft
 //! dependencies, in kmod's load order.
 
-use crate::fnmatch::{name_of_path, normalize_name};
-use crate::hash::FxMap;
+use crate::core::fnmatch::{name_of_path, normalize_name};
+use crate::core::hash::FxMap;
 use crate::tree::{ModuleTree, TreeError};
 use std::collections::{BTreeSet, HashMap};
 

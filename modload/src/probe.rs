@@ -44,7 +44,7 @@ pub fn probe(target: &str, params: &[String]) -> Result<Report, String> {
     let mut loader_params = load::params_from_config(&cfg);
     if !params.is_empty() {
         for m in &res.modules {
-            let key = crate::fnmatch::normalize_name(m);
+            let key = crate::core::fnmatch::normalize_name(m);
             let entry = loader_params.entry(key).or_default();
             for p in params {
                 if !entry.is_empty() {

@@ -2,8 +2,8 @@
 //! `nodistro build` writes: kmod's text files and, made from them as depmod
 //! makes them, its binary indexes), and the binary indexes of a whole tree.
 
-use crate::fnmatch::normalize_name;
-use crate::textfiles::{alias_lines, builtin_alias_records};
+use crate::core::fnmatch::normalize_name;
+use crate::core::textfiles::{alias_lines, builtin_alias_records};
 use crate::tree::ModuleTree;
 use std::collections::BTreeSet;
 
@@ -25,7 +25,7 @@ impl ModuleTree {
     /// depmod's binary indexes for this whole tree, made from its text
     /// files (what `modload index` writes).
     pub fn kmod_index_files(&self) -> Vec<(&'static str, Vec<u8>)> {
-        crate::depmod::index_files(&crate::depmod::Texts {
+        crate::core::depmod::index_files(&crate::core::depmod::Texts {
             dep: self.dep_text(),
             alias: self.alias_text(),
             symbols: self.symbols_text(),
@@ -87,7 +87,7 @@ impl ModuleTree {
             self.symbols_text(),
             &subset,
         );
-        let bins = crate::depmod::index_files(&crate::depmod::Texts {
+        let bins = crate::core::depmod::index_files(&crate::core::depmod::Texts {
             dep: &dep,
             alias: alias.as_bytes(),
             symbols: symbols.as_bytes(),

@@ -5,6 +5,7 @@
 use rustix::io::Errno;
 use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
+use std::path::Path;
 
 /// `finit_module` flag (Linux 6.4+): the file is compressed and the kernel
 /// decompresses it. Older kernels answer EINVAL.
@@ -80,6 +81,34 @@ impl Drop for Mapped {
             // SAFETY: unmaps exactly the mapping created in `open`; no slice
             // borrowed from it outlives `self`.
             let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+        }
+    }
+}
+
+/// Bytes of a file: mapped from the page cache, or owned (tests).
+pub(crate) enum Bytes {
+    Owned(Vec<u8>),
+    Mapped(Mapped),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
+/// A file's bytes; `None` when it is missing (or unreadable: a warning).
+pub(crate) fn read_optional(path: &Path, warnings: &mut Vec<String>) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warnings.push(format!("cannot read {}: {e}; ignoring it", path.display()));
+            None
         }
     }
 }

@@ -9,19 +9,19 @@
 //!    to load.
 //!
 //! Read, like kmod, from depmod's binary indexes (`modules.*.bin`, see
-//! [`crate::kmodbin`]) when they are there, current and sound; from the
+//! [`crate::core::kmodbin`]) when they are there, current and sound; from the
 //! text files otherwise, with one warning saying why. A corrupt node met
 //! during a lookup switches the tree to the text files from then on
 //! ([`ModuleTree::fallback`]).
 
 use crate::bins::Bins;
-use crate::depindex::DepIndex;
-pub use crate::fnmatch::name_of_path;
-use crate::fnmatch::{fnmatch, normalize_name};
-use crate::hash::FxMap;
-pub use crate::lookup::LookupKind;
-pub use crate::plan::Plan;
-use crate::textfiles::{into_string, read_optional};
+use crate::core::depindex::DepIndex;
+pub use crate::core::fnmatch::name_of_path;
+use crate::core::fnmatch::{fnmatch, normalize_name};
+use crate::core::hash::FxMap;
+use crate::core::textfiles::into_string;
+use crate::sys::read_optional;
+use crate::sys::Bytes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -48,22 +48,6 @@ pub(crate) struct Softdep {
     pub(crate) line: String,
     pub(crate) pre: Vec<String>,
     pub(crate) post: Vec<String>,
-}
-
-/// Bytes of a file: mapped from the page cache, or owned (tests).
-pub(crate) enum Bytes {
-    Owned(Vec<u8>),
-    Mapped(crate::sys::Mapped),
-}
-
-impl std::ops::Deref for Bytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Owned(v) => v,
-            Bytes::Mapped(m) => m,
-        }
-    }
 }
 
 /// Every `softdep` line of `text`: (module, its soft dependencies, the line).
@@ -116,7 +100,7 @@ pub struct ModuleTree {
     /// modules.dep parsed, on first need.
     pub(crate) dep_index: OnceLock<DepIndex>,
     pub(crate) alias_text: OnceLock<Bytes>,
-    /// Offsets of modules.alias lines by [`crate::queries::bucket`] of their
+    /// Offsets of modules.alias lines by [`crate::core::queries::bucket`] of their
     /// pattern, built on the first text lookup.
     pub(crate) alias_buckets: OnceLock<FxMap<u16, Vec<u32>>>,
     pub(crate) builtin_modinfo: OnceLock<Vec<u8>>,
@@ -507,12 +491,12 @@ mod tests {
     }
 
     /// A tree directory with the fixture's files, text and .bin.
-    fn on_disk(tag: &str) -> (crate::textfiles::TempTree, Vec<(String, Vec<u8>)>) {
+    fn on_disk(tag: &str) -> (crate::core::textfiles::TempTree, Vec<(String, Vec<u8>)>) {
         let t = fixture::tree();
         let all: std::collections::BTreeSet<String> =
             t.module_names().map(str::to_string).collect();
         let files = t.write_subset_index(&all, &Default::default());
-        let dir = crate::textfiles::TempTree::new(tag);
+        let dir = crate::core::textfiles::TempTree::new(tag);
         for (name, content) in &files {
             std::fs::write(dir.0.join(name), content).expect("write");
         }
@@ -652,7 +636,7 @@ mod tests {
                 (name, lines[(i + 1) % lines.len()])
             })
             .collect();
-        let bin = crate::kmodbin::write(
+        let bin = crate::core::kmodbin::write(
             entries
                 .iter()
                 .enumerate()

@@ -2,7 +2,7 @@
 //! (as a difference from what was applied before, never a flush),
 //! resolv.conf written atomically, the host name when asked to.
 
-use crate::lease::Lease;
+use crate::core::lease::Lease;
 use crate::resolv::{self, Source};
 use crate::rtnl::{self, Netlink};
 use std::io;

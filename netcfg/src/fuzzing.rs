@@ -5,8 +5,9 @@
 //! (netcfg/fuzz) calls it, and a unit test runs it on stable over many
 //! mutations of valid server replies, so CI exercises the fuzz harness too.
 
-use crate::dhcp::{Action, Client, ClientConfig};
-use crate::{frame, ipconf, lease, msg, rtnl};
+use crate::core::dhcp::{Action, Client, ClientConfig};
+use crate::core::{frame, ipconf, lease, msg};
+use crate::rtnl;
 use std::net::Ipv4Addr;
 
 /// Feed `data` to every parser and to a client in each state that receives.
@@ -41,13 +42,13 @@ pub fn receive_everything(data: &[u8]) {
 /// fuzzer can find their transaction ids (the stable test answers them).
 #[doc(hidden)]
 pub fn receive_ipv6(data: &[u8]) {
-    use crate::dhcp6::client::{duid_ll, Client6};
-    if let Ok(ra) = crate::ra::decode(data) {
-        let mut l = crate::ra_state::Learned::default();
+    use crate::core::dhcp6::client::{duid_ll, Client6};
+    if let Ok(ra) = crate::core::ra::decode(data) {
+        let mut l = crate::core::ra_state::Learned::default();
         let _ = l.apply(&ra, 1);
         let _ = l.expire(u64::MAX);
     }
-    let _ = crate::dhcp6::msg::parse(data);
+    let _ = crate::core::dhcp6::msg::parse(data);
     // The same bytes as an NTP reply (its originate field as our nonce).
     if let Some(nonce) = data.get(24..32) {
         let mut n = [0u8; 8];
@@ -55,7 +56,7 @@ pub fn receive_ipv6(data: &[u8]) {
         let _ = crate::sntp::packet::parse(data, u64::from_be_bytes(n), 0, 1, 1_793_491_200);
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = crate::ipconf6::parse(s);
+        let _ = crate::core::ipconf6::parse(s);
     }
     let duid = duid_ll([2, 0, 0, 0, 0, 1]);
     let mut stateless = Client6::new(duid.clone(), 1, 7);

@@ -5,8 +5,8 @@
 //!
 //! [`decide`] is the rule (sans-IO); [`wait_for`] the IO around it.
 
+use crate::link::ethernet_ifaces;
 use crate::rtnl;
-use crate::run::ethernet_ifaces;
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::os::fd::OwnedFd;

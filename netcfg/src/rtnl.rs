@@ -3,7 +3,7 @@
 //! the ack parser and the request socket are `nodistro_common::netlink`,
 //! shared with init.
 
-use crate::lease::Route;
+use crate::core::lease::Route;
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::net::Ipv4Addr;

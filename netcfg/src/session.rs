@@ -4,14 +4,14 @@
 //! change, the stop pipe) and feeds it back.
 
 use crate::apply::Target;
-use crate::dhcp::{Action, Client, ClientConfig, Dest};
-use crate::frame;
-use crate::lease::Lease;
+use crate::core::dhcp::{Action, Client, ClientConfig, Dest};
+use crate::core::frame;
+use crate::core::lease::Lease;
+use crate::error::RunError;
+use crate::link::{has_carrier, link_up, netlink, Iface};
 use crate::rtnl::Netlink;
-use crate::run::{
-    has_carrier, link_up, netlink, online, remember, report_ipv6, seed, stopped, Iface, Options,
-    RunError, Shared, IPV6_WATCH_MS,
-};
+use crate::shared::{online, seed, stopped, Options, Shared};
+use crate::state::remember;
 use crate::sys;
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -353,5 +353,22 @@ impl<'a> Session<'a> {
             actions.extend(self.client.handle_frame(f, !csum_not_ready, now));
         }
         actions
+    }
+}
+
+/// How long to watch for SLAAC addresses after start.
+pub(crate) const IPV6_WATCH_MS: u64 = 30_000;
+
+/// Log global IPv6 addresses the kernel's SLAAC gave `name`, once each.
+pub(crate) fn report_ipv6(name: &str, seen: &mut Vec<String>) {
+    let text = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    for a in crate::core::if_inet6::ipv6_globals(&text, name) {
+        if !seen.contains(&a) {
+            log(
+                "netcfg",
+                &format!("{name}: IPv6 {a} (SLAAC, by the kernel)"),
+            );
+            seen.push(a);
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! request: `dhcp renew IFACE` writes IFACE to `/run/netcfg/renew` and sends
 //! SIGUSR1 (without the file, SIGUSR1 renews every interface).
 
-use crate::lease::Lease;
+use crate::core::lease::Lease;
+use nodistro_common::timeline::log;
+use std::io;
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// The state file's text.
@@ -37,18 +40,38 @@ pub fn publish(dir: &Path, iface: &str, state: &str, l: Option<&Lease>) {
     let text = render(iface, state, l, nodistro_common::timeline::since_boot_ms());
     let _ = std::fs::create_dir_all(dir);
     let _ = nodistro_common::atomic_file::write_atomic(
-        &dir.join(format!("{iface}.state")),
+        &nodistro_common::protocol::netcfg::state_file(dir, iface),
         text.as_bytes(),
     );
 }
 
 /// The interface named in `dir/renew` (the file is removed).
 pub fn take_renew_request(dir: &Path) -> Option<String> {
-    let p = dir.join("renew");
+    let p = nodistro_common::protocol::netcfg::renew_file(dir);
     let text = std::fs::read_to_string(&p).ok()?;
     let _ = std::fs::remove_file(&p);
     let name = text.trim();
     (!name.is_empty() && name.len() <= 15).then(|| name.to_string())
+}
+
+/// Write (or with None remove) the remembered address; failures are only
+/// logged: INIT-REBOOT is an optimisation.
+pub(crate) fn remember(path: &std::path::Path, addr: Option<Ipv4Addr>) {
+    let r = match addr {
+        Some(a) => path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                nodistro_common::atomic_file::write_atomic(path, format!("{a}\n").as_bytes())
+            }),
+        None => std::fs::remove_file(path).or_else(|e| match e.kind() {
+            io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }),
+    };
+    if let Err(e) = r {
+        log("netcfg", &format!("cannot update {}: {e}", path.display()));
+    }
 }
 
 #[cfg(test)]

@@ -5,15 +5,19 @@
 //! address is ready. The kernel keeps doing SLAAC and the default route
 //! from RAs; this thread names them on the console.
 
-use crate::dhcp6::client::{duid_ll, Action6, Client6, Info6, Lease6};
-use crate::ipconf6::{Mode, Static6};
-use crate::ra::{self, Ra};
-use crate::ra_state::Learned;
+use crate::core::dhcp6::client::{duid_ll, Action6, Client6, Info6, Lease6};
+use crate::core::if_inet6::globals;
+use crate::core::ipconf6::{Mode, Static6};
+use crate::core::ra::{self, Ra};
+use crate::core::ra_state::Learned;
+use crate::core::rtnl6;
+use crate::core::solicit::Solicit;
+use crate::error::RunError;
+use crate::link::Iface;
 use crate::resolv::{self, Entry, Source};
 use crate::rtnl::{self, Netlink};
-use crate::run::{Iface, Options, RunError, Shared};
-use crate::solicit::Solicit;
-use crate::{ready, rtnl6, sys6};
+use crate::shared::{Options, Shared};
+use crate::{ready, sys6};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::net::{IpAddr, Ipv6Addr};
@@ -36,26 +40,6 @@ pub fn following() -> bool {
 
 /// Console notes kept to say each once.
 const NOTES_MAX: usize = 64;
-
-/// Global addresses of `name` in /proc/net/if_inet6 text
-/// (`<32 hex> <ifindex> <prefix> <scope> <flags> <name>`): (address,
-/// prefix, tentative or DAD failed).
-pub fn globals(text: &str, name: &str) -> Vec<(Ipv6Addr, u8, bool)> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (hex, prefix, scope, flags, dev) =
-                (f.first()?, f.get(2)?, f.get(3)?, f.get(4)?, f.get(5)?);
-            if *dev != name || *scope != "00" || hex.len() != 32 {
-                return None;
-            }
-            let a = u128::from_str_radix(hex, 16).ok()?;
-            let p = u8::from_str_radix(prefix, 16).ok()?;
-            let fl = u32::from_str_radix(flags, 16).ok()?;
-            Some((Ipv6Addr::from(a), p, fl & 0x48 != 0))
-        })
-        .collect()
-}
 
 fn seed() -> u64 {
     let mut b = [0u8; 8];
@@ -257,7 +241,7 @@ impl Link<'_> {
         if let (Some((a, p)), false) = (ready, self.online) {
             self.online = true;
             self.log(&format!("IPv6 ready: {a}/{p} after {} ms", self.now()));
-            let line = format!("online {} {a}/{p}", self.name);
+            let line = nodistro_common::protocol::ready::online(self.name, a, p);
             if let (Some(line), Ok(mut n)) = (ready::up(true, line), self.shared.notifier.lock()) {
                 n.notify(&line);
             }
@@ -324,7 +308,7 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
     let events = rtnl::link_events()
         .map_err(|e| l.notes.say(name, &format!("no link notifications: {e}")))
         .ok();
-    let mut carrier = crate::run::has_carrier(name);
+    let mut carrier = crate::link::has_carrier(name);
     let mut stopping = false;
     let mut unsent: Option<(Vec<u8>, u64)> = None;
     let mut buf = vec![0u8; 4096];
@@ -434,7 +418,7 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
         }
         if let (true, Some(ev)) = (link_changed, &events) {
             while rustix::net::recv(ev, &mut buf[..], rustix::net::RecvFlags::DONTWAIT).is_ok() {}
-            let up = crate::run::has_carrier(name);
+            let up = crate::link::has_carrier(name);
             if up && !carrier {
                 l.log("carrier back; soliciting routers");
                 solicit.link_returned(now);
@@ -522,7 +506,7 @@ pub fn static_config(name: &str, s: &Static6, shared: &Shared) -> Result<(), Run
         r.map_err(err(format!("add default route via {g}")))?;
         log("netcfg", &format!("{name}: default route via {g} (static)"));
     }
-    let line = format!("online {name} {}/{}", s.addr, s.prefix);
+    let line = nodistro_common::protocol::ready::online(name, s.addr, s.prefix);
     if let (Some(line), Ok(mut n)) = (ready::up(true, line), shared.notifier.lock()) {
         n.notify(&line);
     }

@@ -235,13 +235,54 @@ pub mod qemu;
 pub mod runner;
 pub mod stats;
 
+/// A free loopback port for both TCP and UDP (bound and released: QEMU's
+/// forward or the server under test takes it next). The one free-port
+/// helper (`qemu::free_port` and `logfwd::free_port` are this).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let Ok(t) = std::net::TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = t.local_addr() else { continue };
+        if std::net::UdpSocket::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free loopback port for both TCP and UDP on 127.0.0.1");
+}
+
 /// Poll `cond` every 20 ms until it holds; panic with `what` after
 /// `limit`. For events a test cannot be told about (a file's content).
-pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(limit: Duration, what: &str, cond: impl FnMut() -> bool) {
+    assert!(
+        poll_until(limit, Duration::from_millis(20), cond),
+        "{what} within {limit:?}"
+    );
+}
+
+/// Poll `cond` every `every` until it holds (true) or `limit` has passed
+/// (false, after one last look). The one wait loop: [`wait_until`] when
+/// a miss fails the test, [`poll_for`] when the wait yields a value.
+pub fn poll_until(limit: Duration, every: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    poll_for(limit, every, || cond().then_some(())).is_some()
+}
+
+/// Poll `f` every `every` until it gives a value; None once `limit` has
+/// passed (after one last look).
+pub fn poll_for<T>(
+    limit: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let end = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < end, "{what} within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(every.min(end.saturating_duration_since(Instant::now())));
     }
 }
 
@@ -262,14 +303,9 @@ impl ChildGuard {
     /// exited in time.
     pub fn terminate(&mut self, limit: Duration) -> bool {
         self.signal(rustix::process::Signal::TERM);
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        poll_until(limit, Duration::from_millis(20), || {
+            matches!(self.0.try_wait(), Ok(Some(_)))
+        })
     }
 
     /// Still running?

@@ -3,24 +3,12 @@
 
 use crate::{require_program, TempDir};
 use rustix::process::Pid;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free loopback port for both TCP and UDP (bound and released).
-pub fn free_port() -> u16 {
-    for _ in 0..50 {
-        let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = t.local_addr() else { continue };
-        if UdpSocket::bind(addr).is_ok() {
-            return addr.port();
-        }
-    }
-    panic!("no free loopback port for the syslog receiver");
-}
+pub use crate::free_port;
 
 /// One record as rsyslog saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,14 +130,12 @@ if $inputname == "imudp" or $inputname == "imtcp" then {{
 
     /// Wait until `done(records)` holds (or `limit` passes); the records.
     pub fn wait_for(&self, limit: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let end = Instant::now() + limit;
-        loop {
-            let got = self.received();
-            if done(&got) || Instant::now() >= end {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut got = Vec::new();
+        crate::poll_until(limit, Duration::from_millis(100), || {
+            got = self.received();
+            done(&got)
+        });
+        got
     }
 }
 
@@ -180,20 +166,15 @@ pub fn start_logfwd(dir: &Path, args: &[&str], cmd: impl FnOnce(&mut Command)) -
     }
     cmd(&mut c);
     let mut p = Proc(c.spawn().expect("start logfwd"));
-    let end = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
+    let made = crate::poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
         assert!(
             p.alive(),
             "logfwd exited at start: {}",
             std::fs::read_to_string(dir.join("logfwd.stderr")).unwrap_or_default()
         );
-        assert!(
-            Instant::now() < end,
-            "logfwd does not create {}",
-            sock.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        sock.exists()
+    });
+    assert!(made, "logfwd does not create {}", sock.display());
     (p, sock)
 }
 

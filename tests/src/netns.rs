@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `nc<pid><tag>`, at most 15 characters.
 pub fn unique(tag: &str) -> String {
@@ -135,15 +135,14 @@ fn start_dnsmasq(
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start dnsmasq: {e}"));
     let mut g = Guard(child);
-    let end = Instant::now() + Duration::from_secs(10);
-    while !pid.exists() {
+    let started = crate::poll_until(Duration::from_secs(10), Duration::from_millis(10), || {
         if let Ok(Some(st)) = g.0.try_wait() {
             let log = std::fs::read_to_string(dir.join("dnsmasq.log")).unwrap_or_default();
             panic!("dnsmasq exited at start ({st}): {log}");
         }
-        assert!(Instant::now() < end, "dnsmasq did not start within 10 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        pid.exists()
+    });
+    assert!(started, "dnsmasq did not start within 10 s");
     g
 }
 
@@ -226,16 +225,14 @@ impl Link {
     /// Wait until `cond` holds (polling), or fail with `what`, the client's
     /// addresses and the logs.
     pub fn wait(&self, secs: u64, what: &str, cond: impl Fn(&Link) -> bool) {
-        let end = Instant::now() + Duration::from_secs(secs);
-        while !cond(self) {
-            assert!(
-                Instant::now() < end,
-                "{what} within {secs} s; addresses:\n{}\nnetcfg:\n{}\nserver:\n{}",
-                self.client.ip(&["addr", "show", "dev", &self.c_if]),
-                self.log("netcfg.log"),
-                self.log("dnsmasq.log") + &self.log("udhcpd.log")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let limit = Duration::from_secs(secs);
+        let held = crate::poll_until(limit, Duration::from_millis(100), || cond(self));
+        assert!(
+            held,
+            "{what} within {secs} s; addresses:\n{}\nnetcfg:\n{}\nserver:\n{}",
+            self.client.ip(&["addr", "show", "dev", &self.c_if]),
+            self.log("netcfg.log"),
+            self.log("dnsmasq.log") + &self.log("udhcpd.log")
+        );
     }
 }

@@ -130,21 +130,21 @@ pub fn boot_marker(img: &Image, token: &str) -> (Guest, String) {
 #[derive(Debug, Clone)]
 pub struct BootOpts {
     pub initrd: PathBuf,
-    /// Kernel arguments after `console=ttyS0 panic=-1 no_timer_check`.
-    pub append: Vec<String>,
-    pub nic: Nic,
-    pub machine: nodistro_packaging::qemu::Machine,
+    /// What goes on QEMU's command line as the launcher spells it (kernel
+    /// arguments after `console=ttyS0 panic=-1 no_timer_check`, NIC,
+    /// machine, memory, `restrict=on`, drives and devices in
+    /// `extra_args`): [`Guest::boot`] adds the kernel or image, the
+    /// forwards and the monitor. Set through the methods below, which
+    /// spell the QEMU arguments a test needs (no test spells them).
+    pub spec: QemuSpec,
     /// Guest TCP ports to forward; host ports are picked free
     /// ([`Guest::host_port`]).
     pub forwards: Vec<u16>,
     /// The guest address forwards go to (default 10.0.2.15, what QEMU's
     /// DHCP server leases); set it for a guest with a static `ip=`.
     pub guest_addr: Option<std::net::Ipv4Addr>,
-    pub memory_mb: u32,
     /// Upper bound on the guest's whole life: every wait is clipped to it.
     pub timeout: Duration,
-    /// Further QEMU arguments ([`QemuSpec::extra_args`]).
-    pub qemu_args: Vec<std::ffi::OsString>,
     /// A UKI, disk or ISO to boot instead of the kernel and `initrd`
     /// ([`BootOpts::image`]).
     pub image: Option<PathBuf>,
@@ -152,10 +152,8 @@ pub struct BootOpts {
     pub firmware: Option<Firmware>,
     /// The serial console's input on a pipe ([`Guest::type_text`]).
     pub serial_input: bool,
-    /// `restrict=on` on the user network ([`QemuSpec::restrict`]).
-    pub restrict: bool,
-    /// Run QEMU inside this network namespace (`ip netns exec`), where a
-    /// tap device given with [`BootOpts::qemu_args`] lives.
+    /// Run QEMU inside this network namespace (`ip netns exec`), where the
+    /// tap device of [`BootOpts::tap`] lives.
     pub netns: Option<String>,
     /// OVMF's Secure Boot build with the snakeoil keys
     /// ([`BootOpts::secure_boot`]).
@@ -205,18 +203,13 @@ impl BootOpts {
     pub fn new(initrd: &Path) -> Self {
         BootOpts {
             initrd: initrd.to_path_buf(),
-            append: Vec::new(),
-            nic: Nic::Virtio,
-            machine: nodistro_packaging::qemu::Machine::Pc,
+            spec: QemuSpec::new(PathBuf::new(), initrd.to_path_buf()),
             forwards: Vec::new(),
             guest_addr: None,
-            memory_mb: 256,
             timeout: Duration::from_secs(120),
-            qemu_args: Vec::new(),
             image: None,
             firmware: None,
             serial_input: false,
-            restrict: false,
             netns: None,
             secure_boot: false,
             efi_vars: None,
@@ -227,7 +220,8 @@ impl BootOpts {
     /// A guest of `arch`: its default machine (aarch64: `virt`, Debian's
     /// arm64 kernel from the cache).
     pub fn arch(mut self, arch: nodistro_packaging::arch::Arch) -> Self {
-        self.machine = nodistro_packaging::qemu::Machine::default_for(arch);
+        self.spec
+            .set_machine(nodistro_packaging::qemu::Machine::default_for(arch));
         self
     }
 
@@ -278,31 +272,95 @@ impl BootOpts {
 
     /// Nothing leaves QEMU's user network but the forwards.
     pub fn restrict(mut self) -> Self {
-        self.restrict = true;
+        self.spec.restrict = true;
         self
     }
 
-    /// Add QEMU arguments (a drive, a device, `-rtc ...`).
+    /// Add QEMU arguments. For what no method below says yet: a test
+    /// calls the method (add one here), not this.
     pub fn qemu_args<S: Into<std::ffi::OsString>>(
         mut self,
         args: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.qemu_args.extend(args.into_iter().map(Into::into));
+        self.spec
+            .extra_args
+            .extend(args.into_iter().map(Into::into));
         self
     }
 
+    /// A raw disk image on virtio-blk (`/dev/vda`, `/dev/vdb`... in order).
+    pub fn drive(self, path: &Path) -> Self {
+        let arg = format!("file={},format=raw,if=virtio", path.display());
+        self.qemu_args(["-drive".to_string(), arg])
+    }
+
+    /// [`BootOpts::drive`], read-only (a NoCloud seed).
+    pub fn drive_readonly(self, path: &Path) -> Self {
+        let arg = format!("file={},format=raw,if=virtio,readonly=on", path.display());
+        self.qemu_args(["-drive".to_string(), arg])
+    }
+
+    /// An i6300esb watchdog whose expiry, like a reboot, resets the
+    /// machine (QEMU stays up: the test sees the next boot).
+    pub fn watchdog(self) -> Self {
+        self.qemu_args([
+            "-device",
+            "i6300esb",
+            "-action",
+            "watchdog=reset",
+            "-action",
+            "reboot=reset",
+        ])
+    }
+
+    /// The guest's real-time clock starts at `base` (`2001-01-01`).
+    pub fn rtc_base(self, base: &str) -> Self {
+        self.qemu_args(["-rtc".to_string(), format!("base={base}")])
+    }
+
+    /// A further NIC of `model` (`e1000`) on its own user network with
+    /// `options` (`restrict=on`, `net=10.0.3.0/24,restrict=on`).
+    pub fn user_nic(self, id: &str, model: &str, options: &str) -> Self {
+        self.qemu_args([
+            "-netdev".to_string(),
+            format!("user,id={id},{options}"),
+            "-device".to_string(),
+            format!("{model},netdev={id}"),
+        ])
+    }
+
+    /// A virtio NIC on tap device `ifname` (with [`BootOpts::netns`]: the
+    /// namespace's).
+    pub fn tap(self, ifname: &str) -> Self {
+        self.qemu_args([
+            "-netdev".to_string(),
+            format!("tap,id=n0,ifname={ifname},script=no,downscript=no"),
+            "-device".to_string(),
+            "virtio-net-pci,netdev=n0".to_string(),
+        ])
+    }
+
+    /// A restricted user network (virtio) whose only way out is
+    /// `guestfwd`: TCP to `guest` (`10.0.2.100:80`) runs `cmd` (a relay).
+    pub fn guestfwd_nic(self, guest: &str, cmd: &str) -> Self {
+        self.qemu_args([
+            "-nic".to_string(),
+            format!("user,restrict=on,model=virtio-net-pci,guestfwd=tcp:{guest}-cmd:{cmd}"),
+        ])
+    }
+
     pub fn append(mut self, arg: &str) -> Self {
-        self.append.push(arg.to_string());
+        self.spec.append.push(arg.to_string());
         self
     }
 
     pub fn machine(mut self, machine: nodistro_packaging::qemu::Machine) -> Self {
-        self.machine = machine;
+        self.spec.set_machine(machine);
         self
     }
 
     pub fn nic(mut self, nic: Nic) -> Self {
-        self.nic = nic;
+        self.spec.nic = nic;
         self
     }
 
@@ -318,7 +376,7 @@ impl BootOpts {
     }
 
     pub fn memory_mb(mut self, mb: u32) -> Self {
-        self.memory_mb = mb;
+        self.spec.memory_mb = mb;
         self
     }
 
@@ -328,13 +386,7 @@ impl BootOpts {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released: QEMU takes it next).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot find a free port on 127.0.0.1: {e}"))
-}
+pub use crate::free_port;
 
 /// A booted guest. QEMU is killed on drop.
 pub struct Guest {
@@ -352,7 +404,8 @@ impl Guest {
     /// Boot the Debian kernel with `opts.initrd`. Panics (naming the
     /// package to install) when QEMU or the kernel is missing.
     pub fn boot(opts: BootOpts) -> Guest {
-        let (program, package) = opts.machine.arch().qemu();
+        let machine = opts.spec.machine;
+        let (program, package) = machine.arch().qemu();
         let mut qemu = require_program(program, package);
         let wrapper = opts.netns.as_ref().map(|ns| {
             let dir = crate::TempDir::new("qemu-netns");
@@ -380,12 +433,12 @@ impl Guest {
                 "initramfs {} does not exist",
                 opts.initrd.display()
             );
-            if opts.machine == nodistro_packaging::qemu::Machine::Microvm
-                || opts.machine.arch() != nodistro_packaging::arch::Arch::X86_64
+            if machine == nodistro_packaging::qemu::Machine::Microvm
+                || machine.arch() != nodistro_packaging::arch::Arch::X86_64
             {
                 // See resolve_kernel_for: microvm boots the bzImage; virt
                 // Debian's arm64 Image from the cache.
-                nodistro_packaging::qemu::resolve_kernel_for(None, false, opts.machine)
+                nodistro_packaging::qemu::resolve_kernel_for(None, false, machine)
                     .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)))
             } else {
                 kernel()
@@ -405,31 +458,36 @@ impl Guest {
                 })
                 .collect();
             let (mut spec, files) = match &opts.image {
-                Some(img) => image_spec_for(
-                    img,
-                    &FirmwareOpts {
-                        firmware: opts.firmware,
-                        secure_boot: opts.secure_boot,
-                        efi_vars: opts.efi_vars.clone(),
-                        ..FirmwareOpts::default()
-                    },
-                    opts.machine.arch(),
-                )
-                .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e))),
+                Some(img) => {
+                    let (mut spec, files) = image_spec_for(
+                        img,
+                        &FirmwareOpts {
+                            firmware: opts.firmware,
+                            secure_boot: opts.secure_boot,
+                            efi_vars: opts.efi_vars.clone(),
+                            ..FirmwareOpts::default()
+                        },
+                        machine.arch(),
+                    )
+                    .unwrap_or_else(|e| panic!("{}", nodistro_common::report::chain(&e)));
+                    // The image's firmware chose the machine and the boot;
+                    // the test's devices are added.
+                    spec.nic = opts.spec.nic;
+                    spec.memory_mb = opts.spec.memory_mb;
+                    spec.extra_args = opts.spec.extra_args.clone();
+                    spec.restrict = opts.spec.restrict;
+                    (spec, files)
+                }
                 None => {
-                    let mut spec = QemuSpec::new(kernel.clone(), opts.initrd.clone());
-                    spec.append = opts.append.clone();
-                    spec.set_machine(opts.machine);
+                    let mut spec = opts.spec.clone();
+                    spec.kernel = Some(kernel.clone());
+                    spec.initrd = Some(opts.initrd.clone());
                     (spec, BootFiles::default())
                 }
             };
             spec.qemu = qemu.clone();
-            spec.nic = opts.nic;
             spec.forwards = forwards.clone();
-            spec.memory_mb = opts.memory_mb;
-            spec.extra_args = opts.qemu_args.clone();
             spec.monitor = Some(temp_monitor_path("qemu-test"));
-            spec.restrict = opts.restrict;
             spec.reboot = opts.reboot;
             let vm = if opts.serial_input {
                 Vm::spawn_with_input(&spec, false)
@@ -586,18 +644,14 @@ impl Guest {
 /// (the port was free when picked). QEMU binds the ports while it sets up
 /// its network, before its monitor answers: wait for either event.
 fn forward_clashed(vm: &mut Vm, spec: &QemuSpec) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
+    crate::poll_for(Duration::from_secs(30), Duration::from_millis(20), || {
         if vm.try_outcome().is_some() {
-            return vm.console().contains("host forwarding");
+            return Some(vm.console().contains("host forwarding"));
         }
         let monitor_up = spec.monitor.as_ref().is_some_and(|p| p.exists());
-        if monitor_up && vm.monitor("info status").is_ok() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+        (monitor_up && vm.monitor("info status").is_ok()).then_some(false)
+    })
+    .unwrap_or(false)
 }
 
 /// The first network card's name in HMP `info network` output: the line

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Buf = Arc<Mutex<Vec<u8>>>;
 
@@ -73,16 +73,15 @@ impl Runner {
     /// Wait for `needle` on the console; panics with both streams after
     /// `limit`.
     pub fn wait_console(&self, needle: &str, limit: Duration) {
-        let end = Instant::now() + limit;
-        while !self.console().contains(needle) {
-            assert!(
-                Instant::now() < end,
-                "{needle:?} not on the console within {limit:?}:\n{}\n{}",
-                self.console(),
-                self.messages()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let seen = crate::poll_until(limit, Duration::from_millis(50), || {
+            self.console().contains(needle)
+        });
+        assert!(
+            seen,
+            "{needle:?} not on the console within {limit:?}:\n{}\n{}",
+            self.console(),
+            self.messages()
+        );
     }
 
     pub fn signal(&self, sig: rustix::process::Signal) {
@@ -91,18 +90,16 @@ impl Runner {
 
     /// Wait up to `limit` for the runner to exit.
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let end = Instant::now() + limit;
-        loop {
-            if let Ok(Some(st)) = self.child.0.try_wait() {
-                return st;
-            }
-            assert!(
-                Instant::now() < end,
+        let child = &mut self.child.0;
+        let st = crate::poll_for(limit, Duration::from_millis(50), || {
+            child.try_wait().ok().flatten()
+        });
+        st.unwrap_or_else(|| {
+            panic!(
                 "nodistro run still running after {limit:?}:\n{}",
                 self.messages()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            )
+        })
     }
 
     /// The pid of the runner's QEMU (its child named qemu-system-*).
@@ -135,12 +132,7 @@ pub fn process_name(pid: i32) -> Option<String> {
 
 /// Wait up to `limit` for process `pid` to be gone.
 pub fn gone_within(pid: i32, limit: Duration) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if process_name(pid).is_none() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    crate::poll_until(limit, Duration::from_millis(50), || {
+        process_name(pid).is_none()
+    })
 }

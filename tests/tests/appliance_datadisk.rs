@@ -39,12 +39,8 @@ fn boot(img: &Image, data: &str, scratch: &str, mount: &str, on_exit: &str) -> (
             .append("init.mount=/dev/vdb:/forced:ext4")
             .append("init.mount=/dev/vdz:/missing")
             .append(&format!("init.on_exit={on_exit}"))
-            .qemu_args([
-                "-drive".to_string(),
-                format!("file={data},format=raw,if=virtio"),
-                "-drive".to_string(),
-                format!("file={scratch},format=raw,if=virtio"),
-            ])
+            .drive(Path::new(data))
+            .drive(Path::new(scratch))
             .timeout(Duration::from_secs(150)),
     );
     g.expect_line("BOOT-COUNT", Duration::from_secs(120));

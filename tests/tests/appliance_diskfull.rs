@@ -58,12 +58,8 @@ fn full_and_read_only_disks_leave_init_and_logfwd_running() {
     let mut g = Guest::boot(
         BootOpts::new(img.path())
             .nic(Nic::None)
-            .qemu_args([
-                "-drive".to_string(),
-                format!("file={data},format=raw,if=virtio"),
-                "-drive".to_string(),
-                format!("file={spool},format=raw,if=virtio"),
-            ])
+            .drive(std::path::Path::new(&data))
+            .drive(std::path::Path::new(&spool))
             .timeout(Duration::from_secs(240)),
     );
     let t = Duration::from_secs(150);

@@ -49,7 +49,7 @@ fn boot_with_metadata_service(port: u16, timeout_s: u32) -> (Image, Guest) {
     let g = Guest::boot(
         BootOpts::new(img.path())
             .nic(Nic::None)
-            .qemu_args(restricted_nic(port))
+            .guestfwd_nic("10.0.2.100:80", &relay(port))
             .append("init.metadata=http://10.0.2.100/")
             .append(&format!("init.metadata_timeout={timeout_s}"))
             .timeout(Duration::from_secs(150)),
@@ -57,17 +57,10 @@ fn boot_with_metadata_service(port: u16, timeout_s: u32) -> (Image, Guest) {
     (img, g)
 }
 
-/// QEMU's user network with nothing but `guestfwd` 10.0.2.100:80 -> a
-/// relay (busybox nc) to 127.0.0.1:`port`.
-fn restricted_nic(port: u16) -> Vec<String> {
+/// A relay (busybox nc) to 127.0.0.1:`port`, for QEMU's `guestfwd`.
+fn relay(port: u16) -> String {
     let nc = require_program("busybox", "busybox-static");
-    vec![
-        "-nic".into(),
-        format!(
-            "user,restrict=on,model=virtio-net-pci,guestfwd=tcp:10.0.2.100:80-cmd:{} nc 127.0.0.1 {port}",
-            nc.display()
-        ),
-    ]
+    format!("{} nc 127.0.0.1 {port}", nc.display())
 }
 
 #[test]
@@ -97,10 +90,7 @@ fn a_nocloud_seed_names_the_host_and_sets_logfwd_remote() {
     let mut g = Guest::boot(
         BootOpts::new(img.path())
             .append("logfwd.format=rfc5424")
-            .qemu_args([
-                "-drive".to_string(),
-                format!("file={},format=raw,if=virtio,readonly=on", seed.display()),
-            ])
+            .drive_readonly(&seed)
             .timeout(Duration::from_secs(150)),
     );
     let src = "the NoCloud seed on /dev/vda";

@@ -29,14 +29,7 @@ fn image() -> Image {
 fn boot(img: &Image, append: &[&str]) -> Guest {
     let mut opts = BootOpts::new(img.path())
         .nic(Nic::None)
-        .qemu_args([
-            "-device",
-            "i6300esb",
-            "-action",
-            "watchdog=reset",
-            "-action",
-            "reboot=reset",
-        ])
+        .watchdog()
         .timeout(Duration::from_secs(150));
     for a in append {
         opts = opts.append(a);

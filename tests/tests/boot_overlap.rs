@@ -78,7 +78,7 @@ fn logfwd_first_netcfg_beside_coldplug_app_after_both() {
     let g = Guest::boot(
         BootOpts::new(img.path())
             .append(&remote)
-            .qemu_args(["-nic", "user,model=e1000,net=10.0.3.0/24,restrict=on"])
+            .user_nic("n1", "e1000", "net=10.0.3.0/24,restrict=on")
             .timeout(Duration::from_secs(150)),
     );
     let t = Duration::from_secs(90);

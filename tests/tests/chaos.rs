@@ -357,14 +357,7 @@ fn helpers_killed_again_and_again_come_back_health_and_watchdog_hold() {
             .restrict()
             .append("chaosapp_mode=kill")
             .append("chaosapp_rounds=4")
-            .qemu_args([
-                "-device",
-                "i6300esb",
-                "-action",
-                "watchdog=reset",
-                "-action",
-                "reboot=reset",
-            ])
+            .watchdog()
             .timeout(Duration::from_secs(400)),
     );
     g.expect_line("init: watchdog /dev/watchdog armed", T);

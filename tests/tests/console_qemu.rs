@@ -201,15 +201,14 @@ fn console_off_typed_input_changes_nothing() {
     // The terminal echoes what arrives; nothing else happens. A log line
     // written meanwhile can land inside the echo ("marker-xyz[   2.534]
     // init: ...\nzy"): look at the echo without the log lines.
-    let deadline = std::time::Instant::now() + T;
-    while !echo_only(&g.console()[from..]).contains("marker-xyzzy") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "marker-xyzzy not echoed after {T:?}: {}",
-            g.console_tail(2000)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let echoed = nodistro_tests::poll_until(T, Duration::from_millis(50), || {
+        echo_only(&g.console()[from..]).contains("marker-xyzzy")
+    });
+    assert!(
+        echoed,
+        "marker-xyzzy not echoed after {T:?}: {}",
+        g.console_tail(2000)
+    );
     g.http_poll(8080, "/", "Hello from nodistro", T)
         .unwrap_or_else(|e| panic!("{e}"));
     let after = g.console()[from..].to_string();

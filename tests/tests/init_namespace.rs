@@ -7,7 +7,7 @@ use nodistro_tests::{release_bin, require_program, require_root, ChildGuard, Tem
 use rustix::process::Signal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The init binary: `NODISTRO_INIT_BIN` if set (quick local iterations on a
 /// debug build), else the release binary.
@@ -68,15 +68,11 @@ impl NsInit {
     /// init's pid as seen from here (the child of unshare).
     fn init_pid(&self) -> i32 {
         let f = format!("/proc/{0}/task/{0}/children", self.child.0.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        nodistro_tests::poll_for(Duration::from_secs(10), Duration::from_millis(20), || {
             let text = std::fs::read_to_string(&f).unwrap_or_default();
-            if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
-                return pid;
-            }
-            assert!(Instant::now() < deadline, "unshare did not start init");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            text.split_whitespace().next().and_then(|p| p.parse().ok())
+        })
+        .expect("unshare did not start init")
     }
 
     fn signal(&self, sig: Signal) {
@@ -86,41 +82,45 @@ impl NsInit {
 
     /// Wait until file `name` has at least `n` lines; returns them.
     fn lines(&mut self, name: &str, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = std::fs::read_to_string(self.path(name)).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            if lines.len() >= n {
-                return lines;
-            }
-            if let Ok(Some(st)) = self.child.0.try_wait() {
-                panic!(
-                    "init exited ({st}) before {name} had {n} lines (it has {lines:?}); console:\n{}",
-                    self.console()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} has {lines:?}, not {n} lines, after 20 s; console:\n{}",
-                self.console()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut lines: Vec<String> = Vec::new();
+        let enough = nodistro_tests::poll_until(
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            || {
+                let text = std::fs::read_to_string(self.path(name)).unwrap_or_default();
+                lines = text.lines().map(String::from).collect();
+                if lines.len() >= n {
+                    return true;
+                }
+                if let Ok(Some(st)) = self.child.0.try_wait() {
+                    panic!(
+                        "init exited ({st}) before {name} had {n} lines (it has {lines:?}); console:\n{}",
+                        self.console()
+                    );
+                }
+                false
+            },
+        );
+        assert!(
+            enough,
+            "{name} has {lines:?}, not {n} lines, after 20 s; console:\n{}",
+            self.console()
+        );
+        lines
     }
 
     fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = self.child.0.try_wait().expect("wait") {
-                return st;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let child = &mut self.child.0;
+        let st =
+            nodistro_tests::poll_for(Duration::from_secs(30), Duration::from_millis(20), || {
+                child.try_wait().expect("wait")
+            });
+        st.unwrap_or_else(|| {
+            panic!(
                 "init still running after 30 s; console:\n{}",
                 self.console()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            )
+        })
     }
 
     fn code(&mut self) -> i32 {

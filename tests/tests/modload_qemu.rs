@@ -113,12 +113,7 @@ fn modprobe_d_options_and_blacklist_take_effect() {
     let img = image_with(&["--file", &file]);
     let g = Guest::boot(
         BootOpts::new(img.path())
-            .qemu_args([
-                "-netdev",
-                "user,id=blk0,restrict=on",
-                "-device",
-                "e1000,netdev=blk0",
-            ])
+            .user_nic("blk0", "e1000", "restrict=on")
             .timeout(Duration::from_secs(150)),
     );
     g.expect_line("init: modload: coldplug-done", Duration::from_secs(90));

@@ -5,14 +5,12 @@
 use nodistro_tests::netns::{self, Guard, Netns};
 use nodistro_tests::{release_bin, run_ok, TempDir};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn wait(secs: u64, what: &str, cond: impl Fn() -> bool, logs: impl Fn() -> String) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < end, "{what} within {secs} s:\n{}", logs());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let held =
+        nodistro_tests::poll_until(Duration::from_secs(secs), Duration::from_millis(100), cond);
+    assert!(held, "{what} within {secs} s:\n{}", logs());
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use nodistro_tests::qemu::{build_image, kernel_release, BootOpts, Guest};
 use nodistro_tests::{release_bin, require_program, ChildGuard, TempDir};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// chronyd serving its own clock (local stratum 8) on 127.0.0.1:`port`.
 fn chrony(dir: &TempDir, port: u16) -> ChildGuard {
@@ -35,15 +35,15 @@ fn chrony(dir: &TempDir, port: u16) -> ChildGuard {
             .spawn()
             .expect("chronyd starts"),
     );
-    let end = Instant::now() + Duration::from_secs(10);
-    while !pid.exists() {
-        assert!(
-            Instant::now() < end,
-            "chronyd did not start: {}",
-            std::fs::read_to_string(dir.path().join("chronyd.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let started =
+        nodistro_tests::poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            pid.exists()
+        });
+    assert!(
+        started,
+        "chronyd did not start: {}",
+        std::fs::read_to_string(dir.path().join("chronyd.log")).unwrap_or_default()
+    );
     g
 }
 
@@ -70,7 +70,7 @@ fn guest_from_2001_gets_the_time_before_its_app_starts() {
     let img = build_image(&args);
     let g = Guest::boot(
         BootOpts::new(img.path())
-            .qemu_args(["-rtc", "base=2001-01-01"])
+            .rtc_base("2001-01-01")
             .append(&format!("ntp=10.0.2.2:{port}"))
             .append("init.wait_time=on")
             .append("init.net_timeout=60")

@@ -212,12 +212,7 @@ fn soak_with_link_flaps_short_leases_and_a_log_flood() {
         BootOpts::new(img.path())
             .nic(Nic::None)
             .netns(&ns.name)
-            .qemu_args([
-                "-netdev",
-                &format!("tap,id=n0,ifname={tap},script=no,downscript=no"),
-                "-device",
-                "virtio-net-pci,netdev=n0",
-            ])
+            .tap(&tap)
             .timeout(Duration::from_secs(secs + 600)),
     );
     // Kea binds only to an interface that is running: once QEMU holds

@@ -172,12 +172,10 @@ fn expect(g: &Guest, needle: &str) {
 }
 
 fn boot(disk: &Path, vars: &Path) -> Guest {
-    let mut o = BootOpts::image(disk)
+    let o = BootOpts::image(disk)
         .secure_boot()
         .timeout(Duration::from_secs(900));
-    o.efi_vars = Some(vars.to_path_buf());
-    o.memory_mb = 512;
-    Guest::boot(o)
+    Guest::boot(o.efi_vars(vars).memory_mb(512))
 }
 
 #[test]

@@ -171,13 +171,11 @@ impl Release {
 }
 
 fn boot(disk: &Path, vars: &Path) -> Guest {
-    let mut o = BootOpts::image(disk)
+    let o = BootOpts::image(disk)
         .secure_boot()
         .forward(PUSH_PORT)
         .timeout(Duration::from_secs(900));
-    o.efi_vars = Some(vars.to_path_buf());
-    o.memory_mb = 512;
-    Guest::boot(o)
+    Guest::boot(o.efi_vars(vars).memory_mb(512))
 }
 
 fn expect(g: &Guest, needle: &str) {

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Where user-data for the app and the seed's mount point go.
-pub const RUN_DIR: &str = "/run/nodistro";
+pub use nodistro_common::protocol::init::RUN_DIR;
 /// EC2's (and Firecracker MMDS's) link-local metadata address.
 const IMDS: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     std::net::Ipv4Addr::new(169, 254, 169, 254),

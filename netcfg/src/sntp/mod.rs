@@ -10,7 +10,7 @@
 pub mod clock;
 pub mod packet;
 
-use crate::run::{Options, Shared};
+use crate::shared::{Options, Shared};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
