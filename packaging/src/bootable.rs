@@ -25,6 +25,8 @@ pub enum Format {
     Uki,
     Disk,
     Iso,
+    /// A Raspberry Pi SD-card image (aarch64): [`crate::rpi`].
+    Rpi,
     /// An OCI image (oci-archive) for podman, Docker, Kubernetes:
     /// [`crate::oci::write`].
     Oci,
@@ -38,8 +40,11 @@ impl std::str::FromStr for Format {
             "uki" => Ok(Format::Uki),
             "disk" => Ok(Format::Disk),
             "iso" => Ok(Format::Iso),
+            "rpi" => Ok(Format::Rpi),
             "oci" => Ok(Format::Oci),
-            _ => Err(format!("{s:?} is not initramfs, uki, disk, iso or oci")),
+            _ => Err(format!(
+                "{s:?} is not initramfs, uki, disk, iso, rpi or oci"
+            )),
         }
     }
 }
@@ -52,6 +57,7 @@ impl Format {
             Format::Uki => "uki",
             Format::Disk => "disk",
             Format::Iso => "iso",
+            Format::Rpi => "rpi",
             Format::Oci => "oci",
         }
     }
@@ -63,6 +69,7 @@ impl Format {
             Format::Uki => "image.efi",
             Format::Disk => "disk.img",
             Format::Iso => "image.iso",
+            Format::Rpi => "rpi.img",
             Format::Oci => crate::oci::write::DEFAULT_OUTPUT,
         }
     }
@@ -140,6 +147,8 @@ pub enum BootableError {
     BadCmdline(String),
     #[error(transparent)]
     Sign(#[from] SignError),
+    #[error(transparent)]
+    Rpi(#[from] crate::rpi::RpiError),
 }
 
 /// What a finished image build produced.
@@ -258,6 +267,9 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     if args.data_size.is_some() && format != Format::Disk {
         return Err(BootableError::DataSizeNotDisk);
     }
+    if format == Format::Rpi {
+        return build_rpi(args);
+    }
     let cmdline = args
         .cmdline
         .clone()
@@ -351,13 +363,18 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
                 label,
                 mtime,
                 hidden_sectors: hidden,
+                fat32: false,
+                free: 0,
             },
         )
         .map_err(BootableError::Fat)
     };
     match format {
-        // Oci never comes here (build::main hands it to oci::build).
-        Format::Initramfs | Format::Uki | Format::Oci => file.write_all(&efi).map_err(write_err)?,
+        // Oci never comes here (build::main hands it to oci::build), nor
+        // Rpi (build_rpi).
+        Format::Initramfs | Format::Uki | Format::Oci | Format::Rpi => {
+            file.write_all(&efi).map_err(write_err)?
+        }
         Format::Disk => {
             let fs = esp(gpt::ALIGN as u32, "ESP")?;
             let seed =
@@ -415,6 +432,76 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         initrd_bytes: initrd.len() as u64,
         modules,
         release,
+    })
+}
+
+/// `--format rpi`: the Raspberry Pi SD-card image ([`crate::rpi`]).
+fn build_rpi(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
+    use crate::rpi;
+    if build::target_arch(args) != crate::arch::Arch::Aarch64 {
+        return Err(rpi::RpiError::NotAarch64.into());
+    }
+    if args.sign_key.is_some() || args.sign_cert.is_some() {
+        return Err(SignError::NotUefi.into());
+    }
+    let cmdline = args
+        .cmdline
+        .clone()
+        .unwrap_or_else(|| rpi::DEFAULT_CMDLINE.to_string());
+    if cmdline.contains(['\n', '\0']) {
+        return Err(BootableError::BadCmdline(cmdline));
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(Format::Rpi.default_output()));
+    if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
+        return Err(BuildError::NotAFile(output).into());
+    }
+    // The kernel and what the card needs beside it, before anything slow.
+    let kpath = kernel_path(args)?;
+    build::check_kernel_arch(args, &kpath)?;
+    let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
+    let kernel = rpi::kernel_image(&kbytes)?;
+    drop(kbytes);
+    let release = kernel::release_of(&kpath);
+    check_release(args, &kpath, release.as_deref())?;
+    let release = release
+        .or_else(|| args.kernel_version.clone())
+        .unwrap_or_default();
+    let dtbs = rpi::read_files(&rpi::dtb_dir(&release)?, rpi::is_pi_dtb)?;
+    let (fw_dir, copyright) = rpi::firmware_dir()?;
+    let firmware = rpi::read_files(&fw_dir, rpi::is_firmware)?;
+    if !firmware.iter().any(|f| f.0 == "bootcode.bin") {
+        return Err(rpi::RpiError::NoFirmware(fw_dir).into());
+    }
+    let copyright = std::fs::read(&copyright).ok();
+    let tmp = TempOutput::beside(&output);
+    let mut file = std::fs::File::create(&tmp.path).map_err(|source| BuildError::Create {
+        path: output.clone(),
+        source,
+    })?;
+    let mtime = build::epoch_from_env()?;
+    let (initrd, modules) = build::archive_bytes(args)?;
+    let initrd_bytes = initrd.len() as u64;
+    let files = rpi::boot_files(firmware, dtbs, copyright, kernel, initrd, &cmdline);
+    let card = rpi::image(&files, mtime)?;
+    drop(files);
+    let write_err = |source| BuildError::Write {
+        path: output.clone(),
+        source,
+    };
+    file.write_all(&card).map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    drop(file);
+    tmp.rename_to(&output).map_err(write_err)?;
+    Ok(BuiltImage {
+        output,
+        format: Format::Rpi,
+        bytes: card.len() as u64,
+        initrd_bytes,
+        modules,
+        release: Some(release),
     })
 }
 

@@ -1,14 +1,22 @@
-//! A FAT16 file-system image writer (sans-IO: files in, image bytes out)
-//! for EFI system partitions and El Torito EFI images.
+//! A FAT16/FAT32 file-system image writer (sans-IO: files in, image bytes
+//! out) for EFI system partitions, El Torito EFI images and the Raspberry
+//! Pi's boot partition.
 //!
-//! Only what a boot image needs: 8.3 names (no long-name entries), files
-//! and directories, one timestamp for everything (SOURCE_DATE_EPOCH), a
-//! volume serial derived from the content, so the same files give the same
-//! bytes. 512-byte sectors, one reserved sector, two FATs, a 512-entry
-//! root directory; the cluster size is the smallest that keeps the cluster
-//! count in FAT16's range (4,085 to 65,524), and small images are padded up
-//! to that minimum. UEFI firmware reads FAT12, FAT16 and FAT32 alike;
-//! FAT16 covers images up to 2 GiB, far more than a UKI.
+//! Only what a boot image needs: files and directories, one timestamp for
+//! everything (SOURCE_DATE_EPOCH), a volume serial derived from the
+//! content, so the same files give the same bytes. A name that is a valid
+//! 8.3 name in one case (`BOOTX64.EFI`, `config.txt`) gets a short entry
+//! only (lower case through the NT case bits Linux and mtools honour);
+//! any other (`bcm2837-rpi-3-b.dtb`) gets VFAT long-name entries before a
+//! `~N` short alias. 512-byte sectors, two FATs. FAT16: one reserved
+//! sector, a 512-entry root directory, the cluster size the smallest that
+//! keeps the cluster count in FAT16's range (4,085 to 65,524), small images
+//! padded up to that minimum; UEFI firmware reads FAT12, FAT16 and FAT32
+//! alike and FAT16 covers images up to 2 GiB. FAT32 ([`FatOptions::fat32`],
+//! what the Raspberry Pi's boot partition is by convention): 32 reserved
+//! sectors with the FSInfo sector and the backup boot sector, the root
+//! directory a cluster chain, 512-byte clusters, at least 65,525 of them
+//! (32 MiB).
 
 use crate::digest::fnv128;
 
@@ -16,14 +24,24 @@ const SECTOR: usize = 512;
 const ROOT_ENTRIES: usize = 512;
 const MIN_CLUSTERS: usize = 4_200; // above FAT12's 4,084, with margin
 const MAX_CLUSTERS: usize = 65_524;
+/// FAT32 starts at 65,525 clusters; a margin above it.
+const MIN_CLUSTERS32: usize = 65_600;
+const MAX_CLUSTERS32: usize = 0x0FFF_FFF5;
+const RESERVED32: usize = 32;
 const ATTR_DIR: u8 = 0x10;
 const ATTR_ARCHIVE: u8 = 0x20;
 const ATTR_VOLUME: u8 = 0x08;
+const ATTR_LFN: u8 = 0x0F;
+/// NT case bits (directory entry byte 12): base, extension in lower case.
+const CASE_LOWER_BASE: u8 = 0x08;
+const CASE_LOWER_EXT: u8 = 0x10;
+/// The longest long name VFAT holds.
+const MAX_LONG_NAME: usize = 255;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FatError {
     #[error(
-        "{0:?} is not an 8.3 name (up to 8 letters, digits or _-~ then an optional . and up to 3)"
+        "{0:?} is not a file name FAT can hold (up to 255 characters, none of \\ / : * ? \" < > |, not . or ..)"
     )]
     Name(String),
     #[error("{0:?} is given twice, or as both a file and a directory")]
@@ -44,15 +62,38 @@ pub struct FatOptions<'a> {
     /// Sectors before the file system on its disk (the partition's start
     /// LBA; 0 for a whole-device or El Torito image).
     pub hidden_sectors: u32,
+    /// FAT32 instead of FAT16.
+    pub fat32: bool,
+    /// Bytes to leave free beyond the files (room to edit a config file
+    /// or add one on the card).
+    pub free: usize,
+}
+
+/// One directory entry's names: the short (8.3) entry, its NT case bits,
+/// and the long name when the short one cannot say it.
+#[derive(Clone)]
+struct Names {
+    short: [u8; 11],
+    case: u8,
+    long: Option<Vec<u16>>,
+    /// The name as given, upper-cased: what two entries may not share.
+    key: String,
+}
+
+impl Names {
+    /// Directory entries (32 bytes each) the name takes.
+    fn slots(&self) -> usize {
+        1 + self.long.as_ref().map_or(0, |l| l.len().div_ceil(13))
+    }
 }
 
 /// A directory of the image being laid out.
 #[derive(Default)]
 struct Dir {
-    name: [u8; 11],
+    names: Option<Names>,
     parent: usize,
     entries: Vec<Entry>,
-    first_cluster: u16,
+    first_cluster: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -61,14 +102,16 @@ enum Entry {
     File(usize),
 }
 
-/// Upper-case 8.3 name in directory-entry form.
-fn short_name(component: &str) -> Result<[u8; 11], FatError> {
-    let bad = || FatError::Name(component.to_string());
+const SHORT_OK: &str = "_-~!#$%&'(){}^@";
+
+/// Upper-case 8.3 name in directory-entry form and its NT case bits, when
+/// `component` is one (each part in one case).
+fn short_name(component: &str) -> Option<([u8; 11], u8)> {
     let (base, ext) = match component.rsplit_once('.') {
         Some((b, e)) => (b, e),
         None => (component, ""),
     };
-    let ok = |c: char| c.is_ascii_alphanumeric() || "_-~!#$%&'(){}^@".contains(c);
+    let ok = |c: char| c.is_ascii_alphanumeric() || SHORT_OK.contains(c);
     if base.is_empty()
         || base.len() > 8
         || ext.len() > 3
@@ -76,8 +119,18 @@ fn short_name(component: &str) -> Result<[u8; 11], FatError> {
         || !base.chars().all(ok)
         || !ext.chars().all(ok)
     {
-        return Err(bad());
+        return None;
     }
+    let case_of = |part: &str, bit: u8| -> Option<u8> {
+        let lower = part.chars().any(|c| c.is_ascii_lowercase());
+        let upper = part.chars().any(|c| c.is_ascii_uppercase());
+        match (lower, upper) {
+            (true, true) => None,
+            (true, false) => Some(bit),
+            _ => Some(0),
+        }
+    };
+    let case = case_of(base, CASE_LOWER_BASE)? | case_of(ext, CASE_LOWER_EXT)?;
     let mut n = [b' '; 11];
     for (i, c) in base.bytes().enumerate() {
         n[i] = c.to_ascii_uppercase();
@@ -85,7 +138,110 @@ fn short_name(component: &str) -> Result<[u8; 11], FatError> {
     for (i, c) in ext.bytes().enumerate() {
         n[8 + i] = c.to_ascii_uppercase();
     }
-    Ok(n)
+    Some((n, case))
+}
+
+/// The names of `component` in a directory whose entries already have the
+/// short names `taken`: its own 8.3 name, else a long name and a `~N`
+/// alias not taken yet.
+fn names(component: &str, taken: &[[u8; 11]]) -> Result<Names, FatError> {
+    let bad = || FatError::Name(component.to_string());
+    let key = component.to_uppercase();
+    if let Some((short, case)) = short_name(component) {
+        return Ok(Names {
+            short,
+            case,
+            long: None,
+            key,
+        });
+    }
+    let long: Vec<u16> = component.encode_utf16().collect();
+    if component.is_empty()
+        || component == "."
+        || component == ".."
+        || long.len() > MAX_LONG_NAME
+        || component
+            .chars()
+            .any(|c| c < ' ' || "\\/:*?\"<>|".contains(c))
+    {
+        return Err(bad());
+    }
+    // The alias: the name's letters and digits, upper-cased, the first six
+    // of the base, then ~N; the first three of the extension.
+    let clean = |s: &str| -> Vec<u8> {
+        s.bytes()
+            .filter(|b| *b != b' ' && *b != b'.')
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || SHORT_OK.as_bytes().contains(&b) {
+                    b.to_ascii_uppercase()
+                } else {
+                    b'_'
+                }
+            })
+            .collect()
+    };
+    let (base, ext) = match component.rsplit_once('.') {
+        Some((b, e)) if !b.is_empty() => (clean(b), clean(e)),
+        _ => (clean(component), Vec::new()),
+    };
+    for n in 1..1_000_000u32 {
+        let tail = format!("~{n}");
+        let keep = 8 - tail.len();
+        let mut short = [b' '; 11];
+        let stem: Vec<u8> = base.iter().copied().take(keep.min(6)).collect();
+        let stem = if stem.is_empty() { b"_".to_vec() } else { stem };
+        for (i, b) in stem.iter().chain(tail.as_bytes()).enumerate() {
+            short[i] = *b;
+        }
+        for (i, b) in ext.iter().take(3).enumerate() {
+            short[8 + i] = *b;
+        }
+        if !taken.contains(&short) {
+            return Ok(Names {
+                short,
+                case: 0,
+                long: Some(long),
+                key,
+            });
+        }
+    }
+    Err(bad())
+}
+
+/// The checksum of a short name that its long-name entries carry.
+fn lfn_checksum(short: &[u8; 11]) -> u8 {
+    short
+        .iter()
+        .fold(0u8, |sum, &b| sum.rotate_right(1).wrapping_add(b))
+}
+
+/// The long-name entries of `long`, in on-disk order (last part first).
+fn lfn_entries(long: &[u16], short: &[u8; 11]) -> Vec<[u8; 32]> {
+    let sum = lfn_checksum(short);
+    let parts = long.len().div_ceil(13);
+    let mut out = Vec::with_capacity(parts);
+    for p in (0..parts).rev() {
+        let mut e = [0u8; 32];
+        e[0] = (p + 1) as u8 | if p + 1 == parts { 0x40 } else { 0 };
+        e[11] = ATTR_LFN;
+        e[13] = sum;
+        let chunk: Vec<u16> = (0..13)
+            .map(|i| match long.get(p * 13 + i) {
+                Some(&c) => c,
+                None if p * 13 + i == long.len() => 0,
+                None => 0xFFFF,
+            })
+            .collect();
+        let spots = (1..11)
+            .step_by(2)
+            .chain((14..26).step_by(2))
+            .chain((28..32).step_by(2));
+        for (at, c) in spots.zip(chunk) {
+            e[at..at + 2].copy_from_slice(&c.to_le_bytes());
+        }
+        out.push(e);
+    }
+    out
 }
 
 /// DOS (date, time) of a Unix time, clamped to what FAT can hold.
@@ -114,7 +270,7 @@ pub fn dos_datetime(secs: u32) -> (u16, u16) {
     (date, time)
 }
 
-fn dir_entry(name: &[u8; 11], attr: u8, cluster: u16, size: u32, dt: (u16, u16)) -> [u8; 32] {
+fn dir_entry(name: &[u8; 11], attr: u8, cluster: u32, size: u32, dt: (u16, u16)) -> [u8; 32] {
     let mut e = [0u8; 32];
     e[..11].copy_from_slice(name);
     e[11] = attr;
@@ -122,9 +278,10 @@ fn dir_entry(name: &[u8; 11], attr: u8, cluster: u16, size: u32, dt: (u16, u16))
     e[14..16].copy_from_slice(&time.to_le_bytes());
     e[16..18].copy_from_slice(&date.to_le_bytes());
     e[18..20].copy_from_slice(&date.to_le_bytes());
+    e[20..22].copy_from_slice(&((cluster >> 16) as u16).to_le_bytes());
     e[22..24].copy_from_slice(&time.to_le_bytes());
     e[24..26].copy_from_slice(&date.to_le_bytes());
-    e[26..28].copy_from_slice(&cluster.to_le_bytes());
+    e[26..28].copy_from_slice(&(cluster as u16).to_le_bytes());
     e[28..32].copy_from_slice(&size.to_le_bytes());
     e
 }
@@ -133,7 +290,18 @@ fn dir_entry(name: &[u8; 11], attr: u8, cluster: u16, size: u32, dt: (u16, u16))
 pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, FatError> {
     // The directory tree.
     let mut dirs = vec![Dir::default()];
-    let mut names: Vec<[u8; 11]> = Vec::new();
+    let mut file_names: Vec<Names> = Vec::new();
+    let entry_names = |dirs: &[Dir], file_names: &[Names], e: &Entry| -> Names {
+        match e {
+            Entry::Dir(d) => dirs[*d].names.clone().unwrap_or_else(|| Names {
+                short: [b' '; 11],
+                case: 0,
+                long: None,
+                key: String::new(),
+            }),
+            Entry::File(f) => file_names[*f].clone(),
+        }
+    };
     for (fi, (path, _)) in files.iter().enumerate() {
         let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let Some((last, parents)) = comps.split_last() else {
@@ -141,10 +309,12 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
         };
         let mut cur = 0;
         for c in parents {
-            let n = short_name(c)?;
+            let key = c.to_uppercase();
             let found = dirs[cur].entries.iter().find_map(|e| match e {
-                Entry::Dir(d) if dirs[*d].name == n => Some(Ok(*d)),
-                Entry::File(f) if names[*f] == n => {
+                Entry::Dir(d) if dirs[*d].names.as_ref().is_some_and(|n| n.key == key) => {
+                    Some(Ok(*d))
+                }
+                Entry::File(f) if file_names[*f].key == key => {
                     Some(Err(FatError::Duplicate((*path).to_string())))
                 }
                 _ => None,
@@ -152,8 +322,14 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
             cur = match found {
                 Some(r) => r?,
                 None => {
+                    let taken: Vec<[u8; 11]> = dirs[cur]
+                        .entries
+                        .iter()
+                        .map(|e| entry_names(&dirs, &file_names, e).short)
+                        .collect();
+                    let n = names(c, &taken)?;
                     dirs.push(Dir {
-                        name: n,
+                        names: Some(n),
                         parent: cur,
                         ..Dir::default()
                     });
@@ -163,32 +339,59 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
                 }
             };
         }
-        let n = short_name(last)?;
-        let clash = dirs[cur].entries.iter().any(|e| match e {
-            Entry::Dir(d) => dirs[*d].name == n,
-            Entry::File(f) => names[*f] == n,
-        });
-        if clash {
+        let key = last.to_uppercase();
+        let existing: Vec<Names> = dirs[cur]
+            .entries
+            .iter()
+            .map(|e| entry_names(&dirs, &file_names, e))
+            .collect();
+        if existing.iter().any(|n| n.key == key) {
             return Err(FatError::Duplicate((*path).to_string()));
         }
-        names.push(n);
+        let taken: Vec<[u8; 11]> = existing.iter().map(|n| n.short).collect();
+        file_names.push(names(last, &taken)?);
         dirs[cur].entries.push(Entry::File(fi));
     }
-    if dirs[0].entries.len() + 1 > ROOT_ENTRIES {
+    let slots = |d: &Dir| -> usize {
+        d.entries
+            .iter()
+            .map(|e| entry_names(&dirs, &file_names, e).slots())
+            .sum()
+    };
+    let root_slots = slots(&dirs[0]) + 1; // + the volume label
+    if !opts.fat32 && root_slots > ROOT_ENTRIES {
         return Err(FatError::RootFull);
     }
-    // Sizes in bytes of everything that takes clusters, in allocation order.
-    let dir_bytes = |d: &Dir| (d.entries.len() + 2) * 32;
+    // Sizes in bytes of everything that takes clusters, in allocation
+    // order: (FAT32's root,) directories, files.
+    let dir_bytes: Vec<usize> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            if i == 0 {
+                root_slots * 32
+            } else {
+                (slots(d) + 2) * 32
+            }
+        })
+        .collect();
+    let cluster_dirs = if opts.fat32 { 0 } else { 1 };
+    let (min_clusters, max_clusters) = if opts.fat32 {
+        (MIN_CLUSTERS32, MAX_CLUSTERS32)
+    } else {
+        (MIN_CLUSTERS, MAX_CLUSTERS)
+    };
     let mut spc = 1usize;
     let clusters = loop {
         let cs = spc * SECTOR;
-        let need: usize = dirs[1..]
+        let need: usize = dir_bytes[cluster_dirs..]
             .iter()
-            .map(|d| dir_bytes(d).div_ceil(cs))
+            .map(|b| b.div_ceil(cs))
             .chain(files.iter().map(|(_, data)| data.len().div_ceil(cs)))
-            .sum();
-        if need <= MAX_CLUSTERS {
-            break need.max(MIN_CLUSTERS);
+            .sum::<usize>()
+            + opts.free.div_ceil(cs);
+        if need <= max_clusters {
+            break need.max(min_clusters);
         }
         spc *= 2;
         if spc > 64 {
@@ -196,19 +399,25 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
         }
     };
     let cs = spc * SECTOR;
-    let fat_sectors = ((clusters + 2) * 2).div_ceil(SECTOR);
-    let root_sectors = ROOT_ENTRIES * 32 / SECTOR;
-    let reserved = 1;
+    let entry_bytes = if opts.fat32 { 4 } else { 2 };
+    let fat_sectors = ((clusters + 2) * entry_bytes).div_ceil(SECTOR);
+    let root_sectors = if opts.fat32 {
+        0
+    } else {
+        ROOT_ENTRIES * 32 / SECTOR
+    };
+    let reserved = if opts.fat32 { RESERVED32 } else { 1 };
     let data_start = reserved + 2 * fat_sectors + root_sectors;
     let total = data_start + clusters * spc;
     let mut img = vec![0u8; total * SECTOR];
 
     // Allocate clusters: directories first, then files, each contiguous.
-    let mut fat = vec![0u16; clusters + 2];
-    fat[0] = 0xFFF8;
-    fat[1] = 0xFFFF;
+    let eoc: u32 = if opts.fat32 { 0x0FFF_FFFF } else { 0xFFFF };
+    let mut fat = vec![0u32; clusters + 2];
+    fat[0] = if opts.fat32 { 0x0FFF_FFF8 } else { 0xFFF8 };
+    fat[1] = eoc;
     let mut next = 2usize;
-    let mut alloc = |len: usize, fat: &mut Vec<u16>| -> u16 {
+    let mut alloc = |len: usize, fat: &mut Vec<u32>| -> u32 {
         let n = len.div_ceil(cs);
         if n == 0 {
             return 0;
@@ -216,22 +425,22 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
         let first = next;
         for (c, slot) in fat.iter_mut().enumerate().skip(first).take(n) {
             *slot = if c + 1 == first + n {
-                0xFFFF
+                eoc
             } else {
-                (c + 1) as u16
+                (c + 1) as u32
             };
         }
         next += n;
-        first as u16
+        first as u32
     };
-    for d in dirs.iter_mut().skip(1) {
-        let len = dir_bytes(d);
-        d.first_cluster = alloc(len, &mut fat);
+    for (i, d) in dirs.iter_mut().enumerate().skip(cluster_dirs) {
+        d.first_cluster = alloc(dir_bytes[i], &mut fat);
     }
-    let file_clusters: Vec<u16> = files
+    let file_clusters: Vec<u32> = files
         .iter()
         .map(|(_, data)| alloc(data.len(), &mut fat))
         .collect();
+    let used = next - 2;
 
     let dt = dos_datetime(opts.mtime);
     let mut label = [b' '; 11];
@@ -247,65 +456,105 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
 
     // Boot sector with the BPB.
     let bs = &mut img[..SECTOR];
-    bs[..3].copy_from_slice(&[0xEB, 0x3C, 0x90]);
+    bs[..3].copy_from_slice(&[0xEB, if opts.fat32 { 0x58 } else { 0x3C }, 0x90]);
     bs[3..11].copy_from_slice(b"NODISTRO");
     bs[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
     bs[13] = spc as u8;
     bs[14..16].copy_from_slice(&(reserved as u16).to_le_bytes());
     bs[16] = 2;
-    bs[17..19].copy_from_slice(&(ROOT_ENTRIES as u16).to_le_bytes());
-    if total < 0x10000 {
-        bs[19..21].copy_from_slice(&(total as u16).to_le_bytes());
-    } else {
-        bs[32..36].copy_from_slice(&(total as u32).to_le_bytes());
-    }
     bs[21] = 0xF8;
-    bs[22..24].copy_from_slice(&(fat_sectors as u16).to_le_bytes());
     bs[24..26].copy_from_slice(&63u16.to_le_bytes());
     bs[26..28].copy_from_slice(&255u16.to_le_bytes());
     bs[28..32].copy_from_slice(&opts.hidden_sectors.to_le_bytes());
-    bs[36] = 0x80;
-    bs[38] = 0x29;
-    bs[39..43].copy_from_slice(&serial.to_le_bytes());
-    bs[43..54].copy_from_slice(&label);
-    bs[54..62].copy_from_slice(b"FAT16   ");
+    // The extended BPB: FAT16's at 36, FAT32's at 64.
+    let ext = if opts.fat32 {
+        bs[32..36].copy_from_slice(&(total as u32).to_le_bytes());
+        bs[36..40].copy_from_slice(&(fat_sectors as u32).to_le_bytes());
+        bs[44..48].copy_from_slice(&dirs[0].first_cluster.to_le_bytes());
+        bs[48..50].copy_from_slice(&1u16.to_le_bytes()); // FSInfo
+        bs[50..52].copy_from_slice(&6u16.to_le_bytes()); // backup boot sector
+        64
+    } else {
+        bs[17..19].copy_from_slice(&(ROOT_ENTRIES as u16).to_le_bytes());
+        if total < 0x10000 {
+            bs[19..21].copy_from_slice(&(total as u16).to_le_bytes());
+        } else {
+            bs[32..36].copy_from_slice(&(total as u32).to_le_bytes());
+        }
+        bs[22..24].copy_from_slice(&(fat_sectors as u16).to_le_bytes());
+        36
+    };
+    bs[ext] = 0x80;
+    bs[ext + 2] = 0x29;
+    bs[ext + 3..ext + 7].copy_from_slice(&serial.to_le_bytes());
+    bs[ext + 7..ext + 18].copy_from_slice(&label);
+    bs[ext + 18..ext + 26].copy_from_slice(if opts.fat32 { b"FAT32   " } else { b"FAT16   " });
     // Not bootable from BIOS: halt forever.
-    bs[62..65].copy_from_slice(&[0xF4, 0xEB, 0xFD]);
+    bs[ext + 26..ext + 29].copy_from_slice(&[0xF4, 0xEB, 0xFD]);
     bs[510] = 0x55;
     bs[511] = 0xAA;
+    if opts.fat32 {
+        // FSInfo (sector 1), then the backups of both (sectors 6 and 7).
+        let fsinfo = &mut img[SECTOR..2 * SECTOR];
+        fsinfo[..4].copy_from_slice(&0x4161_5252u32.to_le_bytes());
+        fsinfo[484..488].copy_from_slice(&0x6141_7272u32.to_le_bytes());
+        fsinfo[488..492].copy_from_slice(&((clusters - used) as u32).to_le_bytes());
+        fsinfo[492..496].copy_from_slice(&(next as u32).to_le_bytes());
+        fsinfo[508..512].copy_from_slice(&0xAA55_0000u32.to_le_bytes());
+        img.copy_within(..2 * SECTOR, 6 * SECTOR);
+    }
 
     // The two FATs.
-    let fat_bytes: Vec<u8> = fat.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let fat_bytes: Vec<u8> = if opts.fat32 {
+        fat.iter().flat_map(|v| v.to_le_bytes()).collect()
+    } else {
+        fat.iter().flat_map(|v| (*v as u16).to_le_bytes()).collect()
+    };
     for copy in 0..2 {
         let at = (reserved + copy * fat_sectors) * SECTOR;
         img[at..at + fat_bytes.len()].copy_from_slice(&fat_bytes);
     }
 
-    let cluster_at = |c: u16| (data_start + (usize::from(c) - 2) * spc) * SECTOR;
-    let entry_of = |e: &Entry| -> [u8; 32] {
-        match *e {
-            Entry::Dir(d) => dir_entry(&dirs[d].name, ATTR_DIR, dirs[d].first_cluster, 0, dt),
+    let cluster_at = |c: u32| (data_start + (c as usize - 2) * spc) * SECTOR;
+    let entries_of = |e: &Entry| -> Vec<[u8; 32]> {
+        let n = entry_names(&dirs, &file_names, e);
+        let mut short = match *e {
+            Entry::Dir(d) => dir_entry(&n.short, ATTR_DIR, dirs[d].first_cluster, 0, dt),
             Entry::File(f) => dir_entry(
-                &names[f],
+                &n.short,
                 ATTR_ARCHIVE,
                 file_clusters[f],
                 files[f].1.len() as u32,
                 dt,
             ),
-        }
+        };
+        short[12] = n.case;
+        let mut out = n
+            .long
+            .as_ref()
+            .map(|l| lfn_entries(l, &n.short))
+            .unwrap_or_default();
+        out.push(short);
+        out
     };
     // The root directory: the volume label, then the entries.
-    let root_at = (reserved + 2 * fat_sectors) * SECTOR;
-    let mut at = root_at;
+    let mut at = if opts.fat32 {
+        cluster_at(dirs[0].first_cluster)
+    } else {
+        (reserved + 2 * fat_sectors) * SECTOR
+    };
     img[at..at + 32].copy_from_slice(&dir_entry(&label, ATTR_VOLUME, 0, 0, dt));
     at += 32;
     for e in &dirs[0].entries {
-        img[at..at + 32].copy_from_slice(&entry_of(e));
-        at += 32;
+        for raw in entries_of(e) {
+            img[at..at + 32].copy_from_slice(&raw);
+            at += 32;
+        }
     }
     // Subdirectories: ".", "..", then the entries.
     for d in &dirs[1..] {
         let mut at = cluster_at(d.first_cluster);
+        // ".." of a directory in the root names cluster 0, FAT32 too.
         let parent = if d.parent == 0 {
             0
         } else {
@@ -318,8 +567,10 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
         img[at + 32..at + 64].copy_from_slice(&dir_entry(&dot, ATTR_DIR, parent, 0, dt));
         at += 64;
         for e in &d.entries {
-            img[at..at + 32].copy_from_slice(&entry_of(e));
-            at += 32;
+            for raw in entries_of(e) {
+                img[at..at + 32].copy_from_slice(&raw);
+                at += 32;
+            }
         }
     }
     for (f, (_, data)) in files.iter().enumerate() {
@@ -340,16 +591,65 @@ mod tests {
             label: "NODISTRO",
             mtime: 1_700_000_000,
             hidden_sectors: 0,
+            fat32: false,
+            free: 0,
         }
     }
 
     #[test]
-    fn names() {
-        assert_eq!(&short_name("bootx64.efi").expect("ok"), b"BOOTX64 EFI");
-        assert_eq!(&short_name("EFI").expect("ok"), b"EFI        ");
-        for bad in ["toolongname", "a.efix", "sp ace", "x.", ".x", "a.b.c"] {
-            assert!(short_name(bad).is_err(), "{bad}");
+    fn short_and_long_names() {
+        assert_eq!(
+            short_name("bootx64.efi").expect("ok"),
+            (*b"BOOTX64 EFI", CASE_LOWER_BASE | CASE_LOWER_EXT)
+        );
+        assert_eq!(short_name("EFI").expect("ok"), (*b"EFI        ", 0));
+        assert_eq!(
+            short_name("README.txt").expect("ok"),
+            (*b"README  TXT", CASE_LOWER_EXT)
+        );
+        for long in [
+            "toolongname",
+            "a.efix",
+            "sp ace",
+            "x.",
+            ".x",
+            "a.b.c",
+            "Mixed.txt",
+        ] {
+            assert!(short_name(long).is_none(), "{long}");
+            let n = names(long, &[]).expect("a long name");
+            assert!(n.long.is_some(), "{long}");
         }
+        for bad in ["", ".", "..", "a:b", "a*", "q?", &"x".repeat(256)] {
+            assert!(names(bad, &[]).is_err(), "{bad}");
+        }
+        // Aliases are unique in their directory.
+        let a = names("bcm2837-rpi-3-b.dtb", &[]).expect("ok");
+        assert_eq!(&a.short, b"BCM283~1DTB");
+        let b = names("bcm2837-rpi-3-b-plus.dtb", &[a.short]).expect("ok");
+        assert_eq!(&b.short, b"BCM283~2DTB");
+    }
+
+    #[test]
+    fn long_name_entries() {
+        let short = *b"BCM283~1DTB";
+        let long: Vec<u16> = "bcm2837-rpi-3-b.dtb".encode_utf16().collect();
+        let e = lfn_entries(&long, &short);
+        assert_eq!(e.len(), 2);
+        // The last part first, flagged 0x40; both carry the checksum.
+        assert_eq!(e[0][0], 0x42);
+        assert_eq!(e[1][0], 0x01);
+        assert!(e
+            .iter()
+            .all(|x| x[11] == ATTR_LFN && x[13] == lfn_checksum(&short)));
+        // Part 1 holds the first 13 characters: "bcm2837-rpi-3".
+        assert_eq!(e[1][1], b'b');
+        assert_eq!(e[1][30], b'3');
+        // Part 2: "-b.dtb", the terminator, then 0xFFFF padding.
+        assert_eq!(e[0][1], b'-');
+        assert_eq!(&e[0][14..16], &[b'b', 0]);
+        assert_eq!(&e[0][16..18], &[0, 0]);
+        assert_eq!(&e[0][18..20], &[0xFF, 0xFF]);
     }
 
     #[test]
@@ -390,6 +690,54 @@ mod tests {
         let readme_cluster = u16::from_le_bytes([img[root + 90], img[root + 91]]) as usize;
         let at = (data_start + (readme_cluster - 2) * spc) * SECTOR;
         assert_eq!(&img[at..at + 5], b"hello");
+    }
+
+    #[test]
+    fn fat32_layout() {
+        let big = vec![3u8; 70_000];
+        let files: [(&str, &[u8]); 3] = [
+            ("config.txt", b"arm_64bit=1\n"),
+            ("bcm2837-rpi-3-b.dtb", &big),
+            ("overlays/README", b"x"),
+        ];
+        let o = FatOptions {
+            fat32: true,
+            hidden_sectors: 2048,
+            free: 40 << 20,
+            ..opts()
+        };
+        let img = build(&files, &o).expect("builds");
+        assert_eq!(img, build(&files, &o).expect("again"));
+        assert_eq!(&img[82..90], b"FAT32   ");
+        assert_eq!(u16::from_le_bytes([img[14], img[15]]), 32);
+        assert_eq!(u16::from_le_bytes([img[17], img[18]]), 0, "no fixed root");
+        let total = u32::from_le_bytes([img[32], img[33], img[34], img[35]]) as usize;
+        assert_eq!(img.len(), total * SECTOR);
+        let fat_sectors = u32::from_le_bytes([img[36], img[37], img[38], img[39]]) as usize;
+        let clusters = total - 32 - 2 * fat_sectors;
+        assert!(clusters >= 65_525, "{clusters}");
+        assert_eq!(&img[28..32], &2048u32.to_le_bytes());
+        // 40 MiB asked free: more than FAT32's minimum size needs.
+        let free = u32::from_le_bytes([img[1000], img[1001], img[1002], img[1003]]) as usize;
+        assert!(free * 512 >= 40 << 20, "{free} clusters free");
+        assert_eq!(
+            free,
+            clusters - 1 - 137 - 1 - 1 - 1,
+            "root, the dtb, the config, the directory, the readme"
+        );
+        // FSInfo and the backups.
+        assert_eq!(&img[512..516], b"RRaA");
+        assert_eq!(&img[512 + 484..512 + 488], b"rrAa");
+        assert_eq!(img[..1024], img[6 * 512..8 * 512]);
+        // The root (cluster 2): label, config.txt, the long name's two
+        // entries then its alias, the directory.
+        let root = (32 + 2 * fat_sectors) * SECTOR;
+        assert_eq!(&img[root..root + 11], b"NODISTRO   ");
+        assert_eq!(&img[root + 32..root + 43], b"CONFIG  TXT");
+        assert_eq!(img[root + 32 + 12], CASE_LOWER_BASE | CASE_LOWER_EXT);
+        assert_eq!(img[root + 64], 0x42);
+        assert_eq!(&img[root + 128..root + 139], b"BCM283~1DTB");
+        assert_eq!(&img[root + 160..root + 171], b"OVERLAYS   ");
     }
 
     #[test]

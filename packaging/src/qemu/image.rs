@@ -242,6 +242,8 @@ pub fn image_spec_for(
                     label: "UKI",
                     mtime: 0,
                     hidden_sectors: 0,
+                    fat32: false,
+                    free: 0,
                 },
             )
             .map_err(ImageError::Fat)?;
