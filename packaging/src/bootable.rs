@@ -136,11 +136,6 @@ pub enum BootableError {
     Fat(#[source] FatError),
     #[error("cannot build the ISO")]
     Iso(#[source] IsoError),
-    #[error("--format {format} is not built for {arch} yet: use --format initramfs and nodistro run --arch {arch}")]
-    ArchFormat {
-        format: &'static str,
-        arch: &'static str,
-    },
     #[error("--data-size is only for --format disk")]
     DataSizeNotDisk,
     #[error("--cmdline {0:?} contains a newline or NUL; give one line")]
@@ -289,12 +284,6 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         return Err(BuildError::NotAFile(output).into());
     }
     let arch = build::target_arch(args);
-    if arch != crate::arch::Arch::X86_64 && format == Format::Iso {
-        return Err(BootableError::ArchFormat {
-            format: format.name(),
-            arch: arch.name(),
-        });
-    }
     // The kernel, checked before anything slow.
     let kpath = kernel_path(args)?;
     build::check_kernel_arch(args, &kpath)?;
@@ -322,7 +311,8 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let stub =
         std::fs::read(&stub_path).map_err(|e| BootableError::StubRead(stub_path.clone(), e))?;
     let signer = Signer::prepare(args.sign_key.as_deref(), args.sign_cert.as_deref())?;
-    let isolinux = if format == Format::Iso {
+    // aarch64's ISO boots through UEFI only: no ISOLINUX.
+    let isolinux = if format == Format::Iso && arch == crate::arch::Arch::X86_64 {
         Some(iso::locate_isolinux(args.isolinux_dir.as_deref()).map_err(BootableError::Iso)?)
     } else {
         None
@@ -395,6 +385,16 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
             file.write_all(&gpt::tail(&layout)).map_err(write_err)?;
             // The data partition stays a hole: sparse, zero when read.
             file.set_len(layout.bytes()).map_err(write_err)?;
+        }
+        Format::Iso if arch != crate::arch::Arch::X86_64 => {
+            drop(file);
+            let fs = esp(0, "EFIBOOT")?;
+            iso::write_efi(&fs, mtime, &temp_beside(&output, "staging"), &tmp.path)
+                .map_err(BootableError::Iso)?;
+            file = std::fs::File::options()
+                .append(true)
+                .open(&tmp.path)
+                .map_err(write_err)?;
         }
         Format::Iso => {
             drop(file);

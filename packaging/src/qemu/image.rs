@@ -122,7 +122,7 @@ pub struct FirmwareOpts {
 pub enum Media {
     /// A virtio disk (writable: the app may use its data partition).
     Disk,
-    /// An IDE CD-ROM, read-only.
+    /// A CD-ROM, read-only (IDE; SCSI on virt).
     Cdrom,
 }
 
@@ -149,6 +149,10 @@ pub enum ImageError {
     VarsMissing(PathBuf),
     #[error("--secure-boot needs UEFI firmware: drop --firmware bios")]
     SecureBootBios,
+    #[error(
+        "aarch64 machines have no BIOS: drop --firmware bios (its images boot through UEFI, AAVMF)"
+    )]
+    BiosArch,
     #[error("--secure-boot is for x86_64 images only, for now")]
     SecureBootArch,
     #[error("cannot write the temporary file {}", .0.display())]
@@ -212,8 +216,11 @@ pub fn image_spec_for(
     let kind = kind_of(path)?;
     let firmware = match (fw.firmware, fw.secure_boot) {
         (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
+        (Some(Firmware::Bios), false) if arch == Arch::Aarch64 => return Err(ImageError::BiosArch),
         (Some(f), _) => f,
         (None, true) => Firmware::Uefi,
+        // aarch64 has UEFI (AAVMF) only, its ISO too.
+        (None, false) if arch == Arch::Aarch64 => Firmware::Uefi,
         (None, false) => default_firmware(kind),
     };
     let mut files = BootFiles::default();
@@ -337,5 +344,34 @@ mod tests {
         assert_eq!(default_firmware(ImageKind::Disk), Firmware::Uefi);
         assert_eq!("uefi".parse(), Ok(Firmware::Uefi));
         assert!("coreboot".parse::<Firmware>().is_err());
+    }
+
+    #[test]
+    fn aarch64_isos_boot_through_uefi_only() {
+        let path = temp_path("test.iso");
+        let mut iso = vec![0u8; DETECT_LEN];
+        iso[0x8001..0x8006].copy_from_slice(b"CD001");
+        std::fs::write(&path, &iso).expect("write");
+        let bios = FirmwareOpts {
+            firmware: Some(Firmware::Bios),
+            ovmf_dir: None,
+            vars: None,
+            secure_boot: false,
+        };
+        let refused = image_spec_for(&path, &bios, Arch::Aarch64).map(|_| ());
+        let dir = std::env::temp_dir();
+        let default = FirmwareOpts {
+            firmware: None,
+            ovmf_dir: Some(dir.clone()),
+            ..bios
+        };
+        // The default is UEFI: AAVMF is looked for (in an empty place here).
+        let uefi = image_spec_for(&path, &default, Arch::Aarch64).map(|_| ());
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(refused, Err(ImageError::BiosArch)), "{refused:?}");
+        assert!(
+            matches!(&uefi, Err(ImageError::AavmfMissing(p)) if p.starts_with(&dir)),
+            "{uefi:?}"
+        );
     }
 }

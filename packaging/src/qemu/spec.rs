@@ -319,6 +319,12 @@ impl QemuSpec {
         if let Some(img) = &self.image {
             let (drive, device) = match img.media {
                 Media::Disk => ("", "virtio-blk-pci"),
+                // virt has no IDE: the CD on a virtio-scsi controller.
+                Media::Cdrom if self.machine == Machine::Virt => {
+                    a.push("-device".into());
+                    a.push("virtio-scsi-pci,id=scsi0".into());
+                    (",media=cdrom,readonly=on", "scsi-cd")
+                }
                 Media::Cdrom => (",media=cdrom,readonly=on", "ide-cd"),
             };
             a.push("-drive".into());
@@ -526,6 +532,10 @@ mod tests {
         let line = joined(&s);
         assert!(line.ends_with("-drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device ide-cd,drive=boot,bootindex=0"), "{line}");
         assert!(!line.contains("pflash"));
+        // virt has no IDE: the CD is a SCSI disc on virtio-scsi.
+        s.set_machine(Machine::Virt);
+        let line = joined(&s);
+        assert!(line.contains("-device virtio-scsi-pci,id=scsi0 -drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device scsi-cd,drive=boot,bootindex=0"), "{line}");
     }
 
     #[test]
