@@ -252,6 +252,104 @@ fn aarch64_app_runs_as_its_user_and_looks_it_up() {
     );
 }
 
+#[test]
+fn aarch64_secure_boot_starts_the_signed_uki_and_refuses_the_unsigned() {
+    use nodistro_packaging::qemu::image::{SNAKEOIL_CERT, SNAKEOIL_KEY, SNAKEOIL_PASSPHRASE};
+    require_program("sbverify", "sbsigntool");
+    let dir = aarch64_tools();
+    let t = TempDir::new("aarch64-sb");
+    // The snakeoil key (Debian's OVMF and AAVMF enrol the same one)
+    // without its passphrase.
+    let key = t.path().join("snakeoil.key");
+    run_ok(
+        Command::new(require_program("openssl", "openssl"))
+            .args(["pkey", "-in", SNAKEOIL_KEY, "-passin"])
+            .arg(format!("pass:{SNAKEOIL_PASSPHRASE}"))
+            .arg("-out")
+            .arg(&key),
+    );
+    let build = |out: &Path, sign: bool| {
+        let mut c = Command::new(release_bin("nodistro"));
+        c.args(["build", "--arch", "aarch64", "--tools-dir"])
+            .arg(&dir)
+            .arg("--app")
+            .arg(dir.join("demo-app"))
+            .args(["--format", "uki", "-o"])
+            .arg(out)
+            .env("SOURCE_DATE_EPOCH", "1700000000");
+        if sign {
+            c.arg("--sign-key")
+                .arg(&key)
+                .args(["--sign-cert", SNAKEOIL_CERT]);
+        }
+        let o = c.output().expect("run nodistro build");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (signed, plain) = (t.path().join("signed.efi"), t.path().join("plain.efi"));
+    build(&signed, true);
+    build(&plain, false);
+    run_ok(
+        Command::new("sbverify")
+            .args(["--cert", SNAKEOIL_CERT])
+            .arg(&signed),
+    );
+    // AAVMF with the snakeoil variables: the signed UKI starts, the kernel
+    // says Secure Boot is on, the app answers.
+    let mut g = Guest::boot(
+        BootOpts::image(&signed)
+            .arch(Arch::Aarch64)
+            .secure_boot()
+            .forward(8080)
+            .restrict()
+            .timeout(BOOT + Duration::from_secs(120)),
+    );
+    g.expect_line("secureboot: Secure boot enabled", BOOT);
+    g.http_poll(8080, "/", "Hello from nodistro", BOOT)
+        .unwrap_or_else(|e| panic!("no answer under Secure Boot: {e}"));
+    assert_eq!(
+        g.power_button(Duration::from_secs(120)),
+        Outcome::PoweredOff,
+        "{}",
+        g.console_tail(3000)
+    );
+    // The unsigned one: refused by the firmware, one line, exit 126.
+    let out = Command::new(release_bin("nodistro"))
+        .args([
+            "run",
+            "--arch",
+            "aarch64",
+            "--secure-boot",
+            "--nic",
+            "none",
+            "--timeout",
+            "400",
+            "--image",
+        ])
+        .arg(&plain)
+        .output()
+        .expect("run nodistro run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(nodistro_packaging::qemu::EXIT_NO_BOOT),
+        "{err}"
+    );
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("nodistro run"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains("the firmware refused to start the image"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Access Denied"),
+        "the firmware's own words: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// The one line a refused `nodistro` printed (stderr), checked to be one.
 fn one_line(args: &[&str]) -> String {
     let out = nodistro(args);

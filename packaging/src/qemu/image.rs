@@ -15,6 +15,9 @@ pub const OVMF_DIR: &str = "/usr/share/OVMF";
 pub const AAVMF_CODE: &str = "AAVMF_CODE.fd";
 pub const AAVMF_VARS: &str = "AAVMF_VARS.fd";
 pub const AAVMF_DIR: &str = "/usr/share/AAVMF";
+/// AAVMF's variables with Debian's snakeoil PK/KEK/db enrolled and Secure
+/// Boot on (the same snakeoil key and certificate as OVMF's).
+pub const AAVMF_VARS_SNAKEOIL: &str = "AAVMF_VARS.snakeoil.fd";
 /// The Secure Boot build (SMM on q35) and variables that hold Debian's
 /// snakeoil test key in PK, KEK and db, with Secure Boot on
 /// (/usr/share/ovmf/PkKek-1-snakeoil.{key,pem}, passphrase "snakeoil").
@@ -153,8 +156,6 @@ pub enum ImageError {
         "aarch64 machines have no BIOS: drop --firmware bios (its images boot through UEFI, AAVMF)"
     )]
     BiosArch,
-    #[error("--secure-boot is for x86_64 images only, for now")]
-    SecureBootArch,
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -280,7 +281,9 @@ pub fn image_spec_for(
         Firmware::Bios => {}
         Firmware::Uefi => {
             let (dir, code, vars) = match (arch, fw.secure_boot) {
-                (Arch::Aarch64, true) => return Err(ImageError::SecureBootArch),
+                // AAVMF has one build: Secure Boot is the snakeoil
+                // variables' (keys enrolled, enforcement on); no SMM.
+                (Arch::Aarch64, true) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS_SNAKEOIL),
                 (Arch::Aarch64, false) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
                 (Arch::X86_64, true) => (OVMF_DIR, OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL),
                 (Arch::X86_64, false) => (OVMF_DIR, OVMF_CODE, OVMF_VARS),

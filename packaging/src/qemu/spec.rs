@@ -231,8 +231,9 @@ impl QemuSpec {
         let mut push = |s: &str| a.push(s.into());
         push("-machine");
         let secure = self.ovmf.as_ref().is_some_and(|o| o.secure_boot);
-        if secure {
-            // OVMF's Secure Boot build keeps its variables behind SMM.
+        if secure && self.machine != Machine::Virt {
+            // OVMF's Secure Boot build keeps its variables behind SMM
+            // (AAVMF on virt has no SMM).
             push(&format!("{},smm=on", self.machine.qemu_value()));
             push("-global");
             push("driver=cfi.pflash01,property=secure,value=on");
