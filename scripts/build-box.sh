@@ -79,7 +79,7 @@ if [[ $arch == aarch64 ]]; then
   exit 0
 fi
 if [[ $libc_free == 1 ]]; then
-  tools=${tools:-init,modload,netcfg,logfwd,console}
+  tools=${tools:-init,modload,netcfg,logfwd,console,update}
   # BOX_TARGET_DIR: another cargo target dir (bench/footprint.sh's builds).
   tdir=${BOX_TARGET_DIR:-target/libc-free}
   out=$tdir/x86_64-unknown-linux-gnu/release

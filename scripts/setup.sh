@@ -70,6 +70,7 @@ pkgs=(
   podman            # runs --format oci images (with runc: crun refuses this machine's hybrid cgroups)
   runc
   uidmap            # podman's newuidmap/newgidmap
+  python3           # http.server: the static server the A/B update test publishes releases on
 )
 missing=()
 for p in "${pkgs[@]}"; do

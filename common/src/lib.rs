@@ -27,6 +27,7 @@ pub mod civil;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
+pub mod fsmodule;
 pub mod fuzzing;
 pub mod hosts;
 pub mod netlink;
@@ -57,3 +58,12 @@ pub const COLDPLUG_FILE_ENV: &str = "NODISTRO_COLDPLUG_FILE";
 
 /// The multicall binary's file name in the image.
 pub const MULTICALL_NAME: &str = "nodistro-box";
+
+/// Present while this boot is the trial of a fresh update (the `update`
+/// tool makes it, and removes it once the slot is blessed): init then
+/// reboots instead of restarting a failed app, so the firmware goes back
+/// to the previous slot.
+pub const TRIAL_FILE: &str = "/run/nodistro/update-trial";
+/// The word the `update` tool reports once it knows what this boot is
+/// (and made [`TRIAL_FILE`] if it is a trial): the app starts after it.
+pub const UPDATE_READY_WORD: &str = "checked";

@@ -19,7 +19,8 @@ pub enum OnExit {
 }
 
 /// The helpers init knows, in start order.
-pub const HELPERS: [&str; 3] = ["modload", "logfwd", "netcfg"];
+/// `update` is in an image built with `--update-key` (signed A/B updates).
+pub const HELPERS: [&str; 4] = ["modload", "logfwd", "netcfg", "update"];
 
 /// Everything init reads from its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

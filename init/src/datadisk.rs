@@ -8,7 +8,6 @@ use nodistro_common::blkid::{self, Probe};
 use nodistro_common::timeline::log;
 use rustix::fs::{Mode, OFlags};
 use rustix::mount::{MountFlags, UnmountFlags};
-use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 /// A filesystem init mounted.
@@ -79,47 +78,10 @@ fn find(source: &Source) -> Option<(String, Option<Probe>)> {
     }
 }
 
-/// Whether the running kernel knows filesystem `t` (/proc/filesystems).
-fn kernel_has(t: &str) -> bool {
-    std::fs::read_to_string("/proc/filesystems")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split_whitespace().last() == Some(t))
-}
-
-/// Ask modload to load filesystem `t` (its `fs-T` alias, and the code page
-/// vfat asks for). Returns a reason when `t` is still unknown after.
+/// Ask modload to load filesystem `t` ([`nodistro_common::fsmodule`]),
+/// its child's signals unblocked (init blocks them all for its signalfd).
 pub fn load_filesystem(t: &str) -> Result<(), String> {
-    if kernel_has(t) {
-        return Ok(());
-    }
-    let modload = "/bin/modload";
-    if !std::path::Path::new(modload).exists() {
-        return Err(format!(
-            "the kernel has no {t} filesystem and the image has no modload to load it"
-        ));
-    }
-    let mut aliases = format!("fs-{t}\n");
-    if t == "vfat" {
-        aliases.push_str("nls_cp437\n");
-    }
-    let list = format!("/run/nodistro/fs-{t}.aliases");
-    let _ = std::fs::create_dir_all("/run/nodistro");
-    std::fs::write(&list, aliases).map_err(|e| format!("cannot write {list}: {e}"))?;
-    let mut cmd = std::process::Command::new(modload);
-    cmd.arg0("modload").args(["--modaliases", &list]);
-    crate::sys::unblock_signals_in_child(&mut cmd);
-    let status = cmd.status();
-    let _ = std::fs::remove_file(&list);
-    if kernel_has(t) {
-        return Ok(());
-    }
-    Err(match status {
-        Ok(s) => format!(
-            "the kernel has no {t} filesystem and modload could not load it ({s}; is the module in the image? nodistro build --module {t})"
-        ),
-        Err(e) => format!("the kernel has no {t} filesystem and modload did not run: {e}"),
-    })
+    nodistro_common::fsmodule::load_filesystem(t, crate::sys::unblock_signals_in_child)
 }
 
 /// The kernel's log records since `kmsg` was opened (at its end): up to

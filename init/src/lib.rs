@@ -103,6 +103,13 @@ fn helper_cmd(name: &str, path: PathBuf, c: &InitConfig) -> HelperCmd {
             vec!["--watch".to_string()],
         ),
         "netcfg" => (Some("online"), c.net_timeout, vec![]),
+        // The app waits until a trial boot is marked (the firmware's
+        // variables read: well under a second).
+        "update" => (
+            Some(nodistro_common::UPDATE_READY_WORD),
+            std::time::Duration::from_secs(10),
+            vec![],
+        ),
         _ => (None, Default::default(), vec![]),
     };
     HelperCmd {

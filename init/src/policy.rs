@@ -170,6 +170,8 @@ pub struct Supervisor {
     paused: bool,
     /// Start every helper at once instead of one after the other.
     overlap: bool,
+    /// This boot is the trial of a fresh update ([`Supervisor::set_trial`]).
+    trial: bool,
     out: Vec<Action>,
 }
 
@@ -207,6 +209,7 @@ impl Supervisor {
             breaks: Vec::new(),
             paused: false,
             overlap: false,
+            trial: false,
             out: Vec::new(),
         }
     }
@@ -406,6 +409,13 @@ impl Supervisor {
         }
     }
 
+    /// Whether this boot is the trial of a fresh update (the `update` tool's
+    /// [`nodistro_common::TRIAL_FILE`]): an app that ends then reboots the
+    /// machine whatever `init.on_exit` says, so the firmware falls back.
+    pub fn set_trial(&mut self, on: bool) {
+        self.trial = on;
+    }
+
     /// A child was reaped. Returns false for a pid that is neither the app
     /// nor a helper (an orphan re-parented to init).
     pub fn exited(&mut self, pid: i32, status: Status, now: Duration) -> bool {
@@ -440,6 +450,11 @@ impl Supervisor {
                 self.app = Run::Exited(status);
                 self.exit_code = status.code();
                 if stopping {
+                } else if self.trial {
+                    self.log(format!(
+                        "the app ended ({status}) during the trial boot of an update: rebooting, the firmware goes back to the previous slot"
+                    ));
+                    self.shutdown(Halt::Reboot, now);
                 } else if self.stop_forwarded {
                     self.shutdown(Halt::PowerOff, now);
                 } else {
@@ -724,6 +739,31 @@ mod tests {
             ("logfwd", None),
             ("netcfg", Some("online")),
         ])
+    }
+
+    #[test]
+    fn an_app_ending_in_a_trial_boot_reboots_whatever_on_exit_says() {
+        for trial in [false, true] {
+            let specs = vec![helper("update", Some("checked"))];
+            let mut s = Supervisor::new(specs, true, OnExit::Restart, ms(500));
+            s.start(ms(0));
+            assert_eq!(spawns(&s.drain()), [Target::Helper(0)]);
+            s.spawned(Target::Helper(0), 10, ms(1));
+            s.ready_line(0, "checked", ms(2));
+            assert_eq!(spawns(&s.drain()), [Target::App]);
+            s.spawned(Target::App, 20, ms(3));
+            s.set_trial(trial);
+            s.exited(20, Status::Code(3), ms(10));
+            let a = s.drain();
+            if trial {
+                // The helper is stopped, then the machine reboots.
+                assert_eq!(kills(&a), [(10, signal::SIGTERM)], "{a:?}");
+                s.exited(10, Status::Signal(15), ms(20));
+                assert_eq!(finish(&s.drain()), Some((Halt::Reboot, 3)));
+            } else {
+                assert!(kills(&a).is_empty() && finish(&a).is_none(), "{a:?}");
+            }
+        }
     }
 
     #[test]

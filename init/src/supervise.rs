@@ -576,6 +576,8 @@ impl Shell {
     fn reap(&mut self, now: Duration) {
         while let Ok(Some((pid, st))) = rustix::process::waitpid(None, WaitOptions::NOHANG) {
             let Some(status) = ended(st) else { continue };
+            self.sup
+                .set_trial(std::path::Path::new(nodistro_common::TRIAL_FILE).exists());
             self.sup.exited(pid.as_raw_nonzero().get(), status, now);
         }
     }

@@ -37,6 +37,8 @@ const TOOLS: &[(&str, Entry)] = &[
     ("logfwd", nodistro_logfwd::main_with_args),
     #[cfg(feature = "console")]
     ("console", nodistro_console::main_with_args),
+    #[cfg(feature = "update")]
+    ("update", nodistro_update::main_with_args),
 ];
 
 #[cfg(not(any(
@@ -44,10 +46,11 @@ const TOOLS: &[(&str, Entry)] = &[
     feature = "modload",
     feature = "netcfg",
     feature = "logfwd",
-    feature = "console"
+    feature = "console",
+    feature = "update"
 )))]
 compile_error!(
-    "nodistro-box holds no tool: enable at least one of the features init, modload, netcfg, logfwd, console"
+    "nodistro-box holds no tool: enable at least one of the features init, modload, netcfg, logfwd, console, update"
 );
 
 fn lookup(name: &OsString) -> Option<Entry> {

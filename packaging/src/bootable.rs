@@ -138,6 +138,18 @@ pub enum BootableError {
     Iso(#[source] IsoError),
     #[error("--data-size is only for --format disk")]
     DataSizeNotDisk,
+    #[error("--slot-size is only for --format disk (the A/B disk's ESP)")]
+    SlotSizeNotDisk,
+    #[error(transparent)]
+    Ab(#[from] crate::abdisk::AbError),
+    #[error("mke2fs not found: --data-size formats the data partition with it; install e2fsprogs (apt-get install e2fsprogs)")]
+    Mke2fsMissing,
+    #[error("mke2fs failed ({status}) formatting the data partition of {}: {message}", .path.display())]
+    Mke2fs {
+        path: PathBuf,
+        status: String,
+        message: String,
+    },
     #[error("--cmdline {0:?} contains a newline or NUL; give one line")]
     BadCmdline(String),
     #[error(transparent)]
@@ -191,6 +203,55 @@ pub fn main(mut args: BuildArgs, start: std::time::Instant) -> i32 {
         }
         Err(e) => nodistro_common::report::fail("nodistro build", &e, 1),
     }
+}
+
+/// `program` on PATH, or in /usr/sbin or /sbin (root's tools).
+fn find_program(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Format the data partition (`bytes` at `offset` in the image being
+/// written, `image`) as ext4 with the host's mke2fs, reproducibly.
+fn format_data(
+    mke2fs: &Path,
+    image: &Path,
+    output: &Path,
+    offset: u64,
+    bytes: u64,
+    seed: u128,
+    mtime: u32,
+) -> Result<(), BootableError> {
+    let out = std::process::Command::new(mke2fs)
+        .args(crate::abdisk::mke2fs_args(image, offset, bytes, seed))
+        // Every timestamp; 0 would mean "now" to mke2fs.
+        .env("E2FSPROGS_FAKE_TIME", mtime.max(1).to_string())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| BootableError::Mke2fs {
+            path: output.to_path_buf(),
+            status: "not started".into(),
+            message: e.to_string(),
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    Err(BootableError::Mke2fs {
+        path: output.to_path_buf(),
+        status: out.status.to_string(),
+        message: text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 /// The kernel file: `--kernel` or the newest /boot/vmlinuz-*.
@@ -262,9 +323,16 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     if args.data_size.is_some() && format != Format::Disk {
         return Err(BootableError::DataSizeNotDisk);
     }
+    if args.slot_size.is_some() && format != Format::Disk {
+        return Err(BootableError::SlotSizeNotDisk);
+    }
     if format == Format::Rpi {
         return build_rpi(args);
     }
+    let mke2fs = match args.data_size {
+        Some(_) => Some(find_program("mke2fs").ok_or(BootableError::Mke2fsMissing)?),
+        None => None,
+    };
     let cmdline = args
         .cmdline
         .clone()
@@ -349,14 +417,9 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let esp = |hidden: u32, label: &str| {
         fat::build(
             &[(arch.efi_boot_file(), &efi)],
-            &FatOptions {
-                label,
-                mtime,
-                hidden_sectors: hidden,
-                fat32: false,
-                free: 0,
-            },
+            &FatOptions::new(label, mtime, hidden),
         )
+        .map(fat::Fat::into_image)
         .map_err(BootableError::Fat)
     };
     match format {
@@ -366,12 +429,29 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
             file.write_all(&efi).map_err(write_err)?
         }
         Format::Disk => {
-            let fs = esp(gpt::ALIGN as u32, "ESP")?;
-            let seed =
-                crate::digest::fnv128(&[&fs, &args.data_size.map_or(0, |d| d.0).to_le_bytes()]);
-            let mut parts = vec![(gpt::ESP_TYPE, "EFI System", fs.len() as u64)];
-            if let Some(d) = args.data_size {
-                parts.push((gpt::LINUX_DATA_TYPE, "data", d.0));
+            let uki = efi.len() as u64;
+            let slot = crate::abdisk::slot_size(args.slot_size.map(|s| s.0), uki)?;
+            let names = crate::abdisk::esp_files(arch.efi_boot_file());
+            let files: Vec<(&str, &[u8])> =
+                names.iter().map(|n| (n.as_str(), efi.as_slice())).collect();
+            let fs = fat::build(
+                &files,
+                &FatOptions {
+                    size: Some(crate::abdisk::esp_size(uki, slot)),
+                    ..FatOptions::new("ESP", mtime, gpt::ALIGN as u32)
+                },
+            )
+            .map_err(BootableError::Fat)?;
+            let data = args.data_size.map_or(0, |d| d.0);
+            let seed = crate::digest::fnv128(&[
+                &fs.head,
+                &fs.total.to_le_bytes(),
+                &slot.to_le_bytes(),
+                &data.to_le_bytes(),
+            ]);
+            let mut parts = vec![(gpt::ESP_TYPE, "EFI System", fs.total)];
+            if data > 0 {
+                parts.push((gpt::LINUX_DATA_TYPE, "data", data));
             }
             let layout = gpt::layout(&parts, seed);
             file.write_all(&gpt::head(&layout)).map_err(write_err)?;
@@ -379,12 +459,38 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
                 layout.partitions[0].first_lba * gpt::SECTOR,
             ))
             .map_err(write_err)?;
-            file.write_all(&fs).map_err(write_err)?;
+            // The ESP's free clusters and the data partition's unused
+            // blocks stay holes: sparse, zero when read.
+            file.write_all(&fs.head).map_err(write_err)?;
             file.seek(SeekFrom::Start(gpt::tail_offset(&layout)))
                 .map_err(write_err)?;
             file.write_all(&gpt::tail(&layout)).map_err(write_err)?;
-            // The data partition stays a hole: sparse, zero when read.
             file.set_len(layout.bytes()).map_err(write_err)?;
+            eprintln!(
+                "nodistro build: ESP {} bytes ({}): {} and slot A ({uki} bytes each), {} bytes free for slot B ({slot}-byte slots)",
+                fs.total,
+                if fs.fat32 { "FAT32" } else { "FAT16" },
+                names[0],
+                fs.free
+            );
+            if let (Some(mke2fs), Some(p)) = (&mke2fs, layout.partitions.get(1)) {
+                file.sync_all().map_err(write_err)?;
+                let bytes = (p.last_lba + 1 - p.first_lba) * gpt::SECTOR;
+                format_data(
+                    mke2fs,
+                    &tmp.path,
+                    &output,
+                    p.first_lba * gpt::SECTOR,
+                    bytes,
+                    seed,
+                    mtime,
+                )?;
+                eprintln!(
+                    "nodistro build: data partition {bytes} bytes, ext4 labelled {}, mounted at {}",
+                    nodistro_update::core::layout::DATA_LABEL,
+                    nodistro_update::core::layout::DATA_MOUNT
+                );
+            }
         }
         Format::Iso if arch != crate::arch::Arch::X86_64 => {
             drop(file);

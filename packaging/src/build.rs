@@ -163,10 +163,24 @@ pub struct BuildArgs {
     /// console=ttyS0,115200 panic=-1")
     #[argh(option)]
     pub cmdline: Option<String>,
-    /// with --format disk: add an empty data partition of this size (bytes,
-    /// or K/M/G/T, e.g. 1G)
+    /// with --format disk: add a data partition of this size (bytes, or
+    /// K/M/G/T, e.g. 1G), formatted ext4 (label nodistro-data, host
+    /// mke2fs, package e2fsprogs) and mounted at /data
     #[argh(option)]
     pub data_size: Option<DataSize>,
+    /// with --format disk: the size of each of the ESP's two update slots
+    /// (default: twice the UKI rounded up to a MiB, at least 64M)
+    #[argh(option)]
+    pub slot_size: Option<DataSize>,
+    /// with --format uki or disk: the ed25519 public key (PEM, as `openssl
+    /// pkey -pubout` writes it) whose signed releases the image's update
+    /// tool installs; put at /etc/nodistro/update.pub
+    #[argh(option)]
+    pub update_key: Option<PathBuf>,
+    /// the release version this image carries (update.version=N, a whole
+    /// number from 1): the update tool installs only higher ones
+    #[argh(option)]
+    pub update_version: Option<UpdateVersion>,
     /// systemd's EFI stub (default:
     /// /usr/lib/systemd/boot/efi/linuxx64.efi.stub, package systemd-boot-efi)
     #[argh(option)]
@@ -187,6 +201,25 @@ pub struct BuildArgs {
     /// init.debug=console): root for whoever holds the serial line
     #[argh(switch)]
     pub console: bool,
+}
+
+/// The update tool's name in a box's `--list` and in /bin.
+pub const UPDATE_TOOL: &str = "update";
+
+/// `--update-version`: a whole number from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateVersion(pub u64);
+
+impl std::str::FromStr for UpdateVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<u64>() {
+            Ok(n) if n > 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(UpdateVersion(n)),
+            _ => Err(format!(
+                "{s:?} is not a whole number from 1 (the release's version)"
+            )),
+        }
+    }
 }
 
 /// `--modules none|all`.
@@ -313,6 +346,22 @@ pub enum BuildError {
     },
     #[error("output {} exists and is not a regular file; choose another -o path", .0.display())]
     NotAFile(PathBuf),
+    #[error("--update-key is only for --format uki or disk (an image the update tool can replace), not {0}")]
+    UpdateKeyFormat(&'static str),
+    #[error("cannot read --update-key {}: give the ed25519 public key as openssl writes it (openssl pkey -in key.pem -pubout -out pub.pem)", .path.display())]
+    UpdateKeyRead {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("--update-key {}", .path.display())]
+    UpdateKey {
+        path: PathBuf,
+        #[source]
+        source: nodistro_update::core::keys::KeyError,
+    },
+    #[error("--update-key needs the update tool, which {} does not hold (tools: {}): build the standalone one (cargo build --release -p nodistro-update) or the box with --features update", .path.display(), .tools.join(","))]
+    NoUpdateTool { path: PathBuf, tools: Vec<String> },
     #[error("cannot write the output {}", .path.display())]
     Write {
         path: PathBuf,
@@ -342,6 +391,9 @@ pub struct Built {
 /// Run the subcommand; returns the exit code.
 pub fn main(args: BuildArgs) -> i32 {
     let start = std::time::Instant::now();
+    if let Err(e) = update_key(&args) {
+        return report::fail(TOOL, &e, 1);
+    }
     let signing = args.sign_key.is_some() || args.sign_cert.is_some();
     if args.format == Format::Oci {
         if signing {
@@ -692,12 +744,19 @@ fn app_source(
 /// Returns the image, its module count and the lines to print once the
 /// archive is written.
 pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildError> {
-    let extra: &[(&str, &str)] = if args.format == Format::Oci {
+    let mut extra: Vec<(&str, String)> = Vec::new();
+    if args.format == Format::Oci {
         // A container has no kernel log of its own to read.
-        &[("logfwd.kmsg", "off")]
-    } else {
-        &[]
-    };
+        extra.push(("logfwd.kmsg", "off".into()));
+    }
+    if data_partition(args) && !crate::abdisk::user_mounts_data(&args.config) {
+        extra.push(("init.mount", crate::abdisk::data_mount_line()));
+    }
+    if let Some(v) = args.update_version {
+        extra.push(("update.version", v.0.to_string()));
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let update_key = update_key(args)?;
     let user = args.user.as_deref().map(User::parse).transpose()?;
     let mut notes = Vec::new();
     let (run, dynamic, mut img, host_app) = app_source(args, user.as_ref(), &mut notes)?;
@@ -720,9 +779,26 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     }
     .map_err(BuildError::Box)?;
     crate::boxtools::check(&box_path, &tools, &args.config).map_err(BuildError::Box)?;
+    // The update tool only with --update-key: the box's, else the
+    // standalone binary beside it (the glibc box leaves it out for size).
+    let box_has_update = tools.iter().any(|t| t == UPDATE_TOOL);
+    if update_key.is_some() && !box_has_update {
+        let alone = dir.join(UPDATE_TOOL);
+        if !alone.is_file() {
+            return Err(BuildError::NoUpdateTool {
+                path: box_path,
+                tools,
+            });
+        }
+        img.add_file(&format!("bin/{UPDATE_TOOL}"), &alone)?;
+    }
     img.add_file(&format!("bin/{MULTICALL_NAME}"), &box_path)?;
-    // The console only with --console (debug_console::add links it).
-    for t in tools.iter().filter(|t| *t != crate::debug_console::TOOL) {
+    // The console only with --console (debug_console::add links it), the
+    // update tool only with --update-key.
+    let linked = |t: &&String| {
+        *t != crate::debug_console::TOOL && (*t != UPDATE_TOOL || update_key.is_some())
+    };
+    for t in tools.iter().filter(linked) {
         img.add(
             &format!("bin/{t}"),
             Node::Symlink {
@@ -745,7 +821,7 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     img.add(
         nodistro_common::CONFIG_PATH,
         Node::File {
-            source: Source::Bytes(config_text(args, &run, extra)?.into_bytes()),
+            source: Source::Bytes(config_text(args, &run, &extra)?.into_bytes()),
             mode: 0o644,
         },
     )?;
@@ -767,6 +843,15 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
         notes.extend(crate::dynamic::add(&mut img, plan, &run.path)?);
     }
     add_etc_files(&mut img, args, user.as_ref(), ca)?;
+    if let Some(pem) = update_key {
+        img.add(
+            nodistro_update::KEY_FILE.trim_start_matches('/'),
+            Node::File {
+                source: Source::Bytes(pem),
+                mode: 0o644,
+            },
+        )?;
+    }
     if !img.replaced().is_empty() {
         notes.push(format!(
             "nodistro's own files replace the OCI image's /{}",
@@ -782,9 +867,18 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     } else {
         Vec::new()
     };
+    // What the image's own features need (the data partition's ext4, the
+    // update tool's vfat and efivarfs), whatever the driver selection.
+    let mut names = args.module.clone();
+    if data_partition(args) {
+        names.push(crate::abdisk::DATA_MODULE.to_string());
+    }
+    if args.update_key.is_some() {
+        names.extend(crate::abdisk::UPDATE_MODULES.iter().map(|m| m.to_string()));
+    }
     let selection = ModuleSelection {
         all: drivers == Drivers::All,
-        names: args.module.clone(),
+        names,
         optional: match drivers {
             Drivers::Vm => drivers::vm_drivers(target_arch(args))
                 .map(str::to_string)
@@ -813,6 +907,33 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
         modules::add_modules(&mut img, &selection).map_err(BuildError::Modules)?;
     notes.extend(module_notes);
     Ok((img, count, notes))
+}
+
+/// Whether the image has a data partition (`--format disk --data-size`).
+pub fn data_partition(args: &BuildArgs) -> bool {
+    args.format == Format::Disk && args.data_size.is_some()
+}
+
+/// The `--update-key` PEM, checked to be an ed25519 public key, and the
+/// format to be one the update tool can replace.
+fn update_key(args: &BuildArgs) -> Result<Option<Vec<u8>>, BuildError> {
+    let Some(path) = &args.update_key else {
+        return Ok(None);
+    };
+    if !matches!(args.format, Format::Uki | Format::Disk) {
+        return Err(BuildError::UpdateKeyFormat(args.format.name()));
+    }
+    let pem = std::fs::read(path).map_err(|source| BuildError::UpdateKeyRead {
+        path: path.clone(),
+        source,
+    })?;
+    nodistro_update::core::keys::public_from_pem(&String::from_utf8_lossy(&pem)).map_err(
+        |source| BuildError::UpdateKey {
+            path: path.clone(),
+            source,
+        },
+    )?;
+    Ok(Some(pem))
 }
 
 /// The driver selection: `--drivers`, else `--modules`, else `vm` unless

@@ -1,6 +1,7 @@
-//! A FAT16/FAT32 file-system image writer (sans-IO: files in, image bytes
-//! out) for EFI system partitions, El Torito EFI images and the Raspberry
-//! Pi's boot partition.
+//! The FAT16/FAT32 file-system image writer (sans-IO: files in, image
+//! bytes out) for EFI system partitions, El Torito EFI images, the A/B
+//! disk's ESP and the Raspberry Pi's boot partition: one [`build`], its
+//! [`FatOptions`] saying the type, the size and the room to leave free.
 //!
 //! Only what a boot image needs: files and directories, one timestamp for
 //! everything (SOURCE_DATE_EPOCH), a volume serial derived from the
@@ -8,15 +9,23 @@
 //! 8.3 name in one case (`BOOTX64.EFI`, `config.txt`) gets a short entry
 //! only (lower case through the NT case bits Linux and mtools honour);
 //! any other (`bcm2837-rpi-3-b.dtb`) gets VFAT long-name entries before a
-//! `~N` short alias. 512-byte sectors, two FATs. FAT16: one reserved
-//! sector, a 512-entry root directory, the cluster size the smallest that
-//! keeps the cluster count in FAT16's range (4,085 to 65,524), small images
-//! padded up to that minimum; UEFI firmware reads FAT12, FAT16 and FAT32
-//! alike and FAT16 covers images up to 2 GiB. FAT32 ([`FatOptions::fat32`],
-//! what the Raspberry Pi's boot partition is by convention): 32 reserved
-//! sectors with the FSInfo sector and the backup boot sector, the root
-//! directory a cluster chain, 512-byte clusters, at least 65,525 of them
-//! (32 MiB).
+//! `~N` short alias. 512-byte sectors, two FATs.
+//!
+//! FAT16: one reserved sector, a 512-entry root directory. FAT32 (the
+//! Raspberry Pi's boot partition by convention, and what the UEFI
+//! specification asks of a large ESP): 32 reserved sectors with the FSInfo
+//! sector and the boot sector's backup, the root directory a cluster chain.
+//! UEFI firmware reads FAT12, FAT16 and FAT32 alike.
+//!
+//! The volume's size: just large enough ([`FatOptions::size`] None) for
+//! the files and [`FatOptions::free`], the cluster size the smallest that
+//! keeps the cluster count in range (FAT16: 4,085 to 65,524, small images
+//! padded up to that minimum; FAT32: 512-byte clusters, at least 65,525 of
+//! them, 32 MiB); or a given size whose free clusters a running system
+//! fills (the A/B disk's ESP, where the device writes the next slot with
+//! Linux's vfat): FAT16 up to [`FAT32_FROM`], FAT32 above, the cluster size
+//! mkfs.fat's. Only the used head of the volume is laid out
+//! ([`Fat::head`]), so the free space can stay a hole in a disk image.
 
 use crate::digest::fnv128;
 
@@ -38,6 +47,10 @@ const CASE_LOWER_EXT: u8 = 0x10;
 /// The longest long name VFAT holds.
 const MAX_LONG_NAME: usize = 255;
 
+/// Above this a sized volume is FAT32 (mkfs.fat's threshold, and what the
+/// UEFI specification asks of a disk's ESP); below it FAT16.
+pub const FAT32_FROM: u64 = 512 << 20;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FatError {
     #[error(
@@ -48,8 +61,12 @@ pub enum FatError {
     Duplicate(String),
     #[error("the root directory holds more than {} entries", ROOT_ENTRIES - 1)]
     RootFull,
-    #[error("the files need more than FAT16's 2 GiB")]
+    #[error("the files need more than FAT16's 2 GiB, or the volume is too large")]
     TooLarge,
+    #[error("the FAT volume is too small: FAT16 needs more than 2 MiB, FAT32 more than 33 MiB")]
+    TooSmall,
+    #[error("the files need {need} bytes, more than the {total}-byte FAT volume holds")]
+    Full { need: u64, total: u64 },
 }
 
 /// Options of the file system.
@@ -62,11 +79,150 @@ pub struct FatOptions<'a> {
     /// Sectors before the file system on its disk (the partition's start
     /// LBA; 0 for a whole-device or El Torito image).
     pub hidden_sectors: u32,
-    /// FAT32 instead of FAT16.
+    /// FAT32 instead of FAT16 (a volume of a [`FatOptions::size`] above
+    /// [`FAT32_FROM`] is FAT32 anyway).
     pub fat32: bool,
     /// Bytes to leave free beyond the files (room to edit a config file
-    /// or add one on the card).
-    pub free: usize,
+    /// or add one on the card): the volume grows to hold them, or a sized
+    /// one must.
+    pub free: u64,
+    /// The volume's size in bytes (rounded down to a sector); None: just
+    /// large enough.
+    pub size: Option<u64>,
+}
+
+impl<'a> FatOptions<'a> {
+    /// A FAT16 volume just large enough for the files.
+    pub fn new(label: &'a str, mtime: u32, hidden_sectors: u32) -> FatOptions<'a> {
+        FatOptions {
+            label,
+            mtime,
+            hidden_sectors,
+            fat32: false,
+            free: 0,
+            size: None,
+        }
+    }
+}
+
+/// A laid-out volume.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fat {
+    /// The first bytes of the volume: boot sector, FATs, directories and
+    /// files. The rest, up to [`Fat::total`], is zeros (free clusters):
+    /// leave it a hole in a disk image, or see [`Fat::into_image`].
+    pub head: Vec<u8>,
+    /// The volume's size in bytes.
+    pub total: u64,
+    /// Bytes of free clusters.
+    pub free: u64,
+    /// FAT32 (else FAT16).
+    pub fat32: bool,
+}
+
+impl Fat {
+    /// The whole volume, its free clusters as zeros.
+    pub fn into_image(self) -> Vec<u8> {
+        let mut img = self.head;
+        img.resize(self.total as usize, 0);
+        img
+    }
+}
+
+/// Where things are on the volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry {
+    fat32: bool,
+    /// Sectors per cluster.
+    spc: usize,
+    reserved: usize,
+    fat_sectors: usize,
+    /// FAT16's fixed root directory (0 on FAT32: the root is a cluster chain).
+    root_sectors: usize,
+    clusters: usize,
+    total_sectors: usize,
+}
+
+impl Geometry {
+    fn data_start(&self) -> usize {
+        self.reserved + 2 * self.fat_sectors + self.root_sectors
+    }
+
+    /// A volume of `clusters` clusters of `spc` sectors.
+    fn fitted(fat32: bool, spc: usize, clusters: usize) -> Geometry {
+        let entry_bytes = if fat32 { 4 } else { 2 };
+        let fat_sectors = ((clusters + 2) * entry_bytes).div_ceil(SECTOR);
+        let (reserved, root_sectors) = if fat32 {
+            (RESERVED32, 0)
+        } else {
+            (1, ROOT_ENTRIES * 32 / SECTOR)
+        };
+        Geometry {
+            fat32,
+            spc,
+            reserved,
+            fat_sectors,
+            root_sectors,
+            clusters,
+            total_sectors: reserved + 2 * fat_sectors + root_sectors + clusters * spc,
+        }
+    }
+
+    /// The geometry of a volume of `sectors`.
+    fn sized(sectors: usize, fat32: bool) -> Result<Geometry, FatError> {
+        let (reserved, root_sectors, entry) = if fat32 {
+            (RESERVED32, 0, 4)
+        } else {
+            (1, ROOT_ENTRIES * 32 / SECTOR, 2)
+        };
+        let mut spc = if fat32 {
+            // 4 KiB clusters up to 8 GiB, then larger (mkfs.fat's steps);
+            // smaller when a small volume would have too few.
+            match sectors as u64 * SECTOR as u64 {
+                n if n <= 8 << 30 => 8,
+                n if n <= 16 << 30 => 16,
+                n if n <= 32 << 30 => 32,
+                _ => 64,
+            }
+        } else {
+            1
+        };
+        loop {
+            let overhead = reserved + root_sectors;
+            let room = sectors.checked_sub(overhead).ok_or(FatError::TooSmall)?;
+            // Sized for every sector as a cluster: a little too large,
+            // which a FAT may be.
+            let fat_sectors = ((room / spc + 2) * entry).div_ceil(SECTOR);
+            let data = room
+                .checked_sub(2 * fat_sectors)
+                .ok_or(FatError::TooSmall)?;
+            let clusters = data / spc;
+            let geo = Geometry {
+                fat32,
+                spc,
+                reserved,
+                fat_sectors,
+                root_sectors,
+                clusters,
+                total_sectors: sectors,
+            };
+            if fat32 && clusters < 65_525 {
+                if spc == 1 {
+                    return Err(FatError::TooSmall);
+                }
+                spc /= 2;
+            } else if clusters > if fat32 { MAX_CLUSTERS32 } else { MAX_CLUSTERS } {
+                spc *= 2;
+                if spc > 64 {
+                    return Err(FatError::TooLarge);
+                }
+            } else if !fat32 && clusters < MIN_CLUSTERS {
+                return Err(FatError::TooSmall);
+            } else {
+                return Ok(geo);
+            }
+        }
+    }
 }
 
 /// One directory entry's names: the short (8.3) entry, its NT case bits,
@@ -286,8 +442,9 @@ fn dir_entry(name: &[u8; 11], attr: u8, cluster: u32, size: u32, dt: (u16, u16))
     e
 }
 
-/// The image holding `files` (path with `/` separators, contents).
-pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, FatError> {
+/// The volume holding `files` (path with `/` separators, contents), as
+/// `opts` say.
+pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatError> {
     // The directory tree.
     let mut dirs = vec![Dir::default()];
     let mut file_names: Vec<Names> = Vec::new();
@@ -358,10 +515,8 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
             .map(|e| entry_names(&dirs, &file_names, e).slots())
             .sum()
     };
-    let root_slots = slots(&dirs[0]) + 1; // + the volume label
-    if !opts.fat32 && root_slots > ROOT_ENTRIES {
-        return Err(FatError::RootFull);
-    }
+    // The root's entries and the volume label.
+    let root_slots = slots(&dirs[0]) + 1;
     // Sizes in bytes of everything that takes clusters, in allocation
     // order: (FAT32's root,) directories, files.
     let dir_bytes: Vec<usize> = dirs
@@ -375,72 +530,90 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
             }
         })
         .collect();
-    let cluster_dirs = if opts.fat32 { 0 } else { 1 };
-    let (min_clusters, max_clusters) = if opts.fat32 {
-        (MIN_CLUSTERS32, MAX_CLUSTERS32)
-    } else {
-        (MIN_CLUSTERS, MAX_CLUSTERS)
-    };
-    let mut spc = 1usize;
-    let clusters = loop {
-        let cs = spc * SECTOR;
-        let need: usize = dir_bytes[cluster_dirs..]
+    // Clusters of `cs` bytes the directories and files take.
+    let need = |cs: usize, fat32: bool| -> usize {
+        dir_bytes[usize::from(!fat32)..]
             .iter()
             .map(|b| b.div_ceil(cs))
             .chain(files.iter().map(|(_, data)| data.len().div_ceil(cs)))
             .sum::<usize>()
-            + opts.free.div_ceil(cs);
-        if need <= max_clusters {
-            break need.max(min_clusters);
+    };
+    let free_clusters =
+        |cs: usize| usize::try_from(opts.free.div_ceil(cs as u64)).unwrap_or(usize::MAX);
+    let geo = match opts.size {
+        Some(t) => {
+            let sectors = usize::try_from(t / SECTOR as u64).map_err(|_| FatError::TooLarge)?;
+            let g = Geometry::sized(sectors, opts.fat32 || t > FAT32_FROM)?;
+            let cs = g.spc * SECTOR;
+            let n = need(cs, g.fat32).saturating_add(free_clusters(cs));
+            if n > g.clusters {
+                return Err(FatError::Full {
+                    need: n as u64 * cs as u64,
+                    total: t,
+                });
+            }
+            g
         }
-        spc *= 2;
-        if spc > 64 {
-            return Err(FatError::TooLarge);
+        None => {
+            let (min_clusters, max_clusters) = if opts.fat32 {
+                (MIN_CLUSTERS32, MAX_CLUSTERS32)
+            } else {
+                (MIN_CLUSTERS, MAX_CLUSTERS)
+            };
+            let mut spc = 1usize;
+            let clusters = loop {
+                let cs = spc * SECTOR;
+                let n = need(cs, opts.fat32).saturating_add(free_clusters(cs));
+                if n <= max_clusters {
+                    break n.max(min_clusters);
+                }
+                spc *= 2;
+                if spc > 64 {
+                    return Err(FatError::TooLarge);
+                }
+            };
+            Geometry::fitted(opts.fat32, spc, clusters)
         }
     };
+    if !geo.fat32 && root_slots > ROOT_ENTRIES {
+        return Err(FatError::RootFull);
+    }
+    let spc = geo.spc;
     let cs = spc * SECTOR;
-    let entry_bytes = if opts.fat32 { 4 } else { 2 };
-    let fat_sectors = ((clusters + 2) * entry_bytes).div_ceil(SECTOR);
-    let root_sectors = if opts.fat32 {
-        0
-    } else {
-        ROOT_ENTRIES * 32 / SECTOR
-    };
-    let reserved = if opts.fat32 { RESERVED32 } else { 1 };
-    let data_start = reserved + 2 * fat_sectors + root_sectors;
-    let total = data_start + clusters * spc;
-    let mut img = vec![0u8; total * SECTOR];
+    let reserved = geo.reserved;
+    let fat_sectors = geo.fat_sectors;
+    let data_start = geo.data_start();
+    let total = geo.total_sectors;
 
-    // Allocate clusters: directories first, then files, each contiguous.
-    let eoc: u32 = if opts.fat32 { 0x0FFF_FFFF } else { 0xFFFF };
-    let mut fat = vec![0u32; clusters + 2];
-    fat[0] = if opts.fat32 { 0x0FFF_FFF8 } else { 0xFFF8 };
-    fat[1] = eoc;
-    let mut next = 2usize;
-    let mut alloc = |len: usize, fat: &mut Vec<u32>| -> u32 {
+    // Allocate clusters: (FAT32's root,) directories, then files, each
+    // contiguous.
+    let eoc: u32 = if geo.fat32 { 0x0FFF_FFFF } else { 0xFFFF };
+    let mut fat: Vec<u32> = vec![if geo.fat32 { 0x0FFF_FFF8 } else { 0xFFF8 }, eoc];
+    let alloc = |len: usize, fat: &mut Vec<u32>| -> u32 {
         let n = len.div_ceil(cs);
         if n == 0 {
             return 0;
         }
-        let first = next;
-        for (c, slot) in fat.iter_mut().enumerate().skip(first).take(n) {
-            *slot = if c + 1 == first + n {
+        let first = fat.len();
+        for c in first..first + n {
+            fat.push(if c + 1 == first + n {
                 eoc
             } else {
-                (c + 1) as u32
-            };
+                c as u32 + 1
+            });
         }
-        next += n;
         first as u32
     };
-    for (i, d) in dirs.iter_mut().enumerate().skip(cluster_dirs) {
+    for (i, d) in dirs.iter_mut().enumerate().skip(usize::from(!geo.fat32)) {
         d.first_cluster = alloc(dir_bytes[i], &mut fat);
     }
     let file_clusters: Vec<u32> = files
         .iter()
         .map(|(_, data)| alloc(data.len(), &mut fat))
         .collect();
+    let next = fat.len();
     let used = next - 2;
+    let mut img = vec![0u8; (data_start + used * spc) * SECTOR];
 
     let dt = dos_datetime(opts.mtime);
     let mut label = [b' '; 11];
@@ -456,7 +629,7 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
 
     // Boot sector with the BPB.
     let bs = &mut img[..SECTOR];
-    bs[..3].copy_from_slice(&[0xEB, if opts.fat32 { 0x58 } else { 0x3C }, 0x90]);
+    bs[..3].copy_from_slice(&[0xEB, if geo.fat32 { 0x58 } else { 0x3C }, 0x90]);
     bs[3..11].copy_from_slice(b"NODISTRO");
     bs[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
     bs[13] = spc as u8;
@@ -467,7 +640,7 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
     bs[26..28].copy_from_slice(&255u16.to_le_bytes());
     bs[28..32].copy_from_slice(&opts.hidden_sectors.to_le_bytes());
     // The extended BPB: FAT16's at 36, FAT32's at 64.
-    let ext = if opts.fat32 {
+    let ext = if geo.fat32 {
         bs[32..36].copy_from_slice(&(total as u32).to_le_bytes());
         bs[36..40].copy_from_slice(&(fat_sectors as u32).to_le_bytes());
         bs[44..48].copy_from_slice(&dirs[0].first_cluster.to_le_bytes());
@@ -488,24 +661,24 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
     bs[ext + 2] = 0x29;
     bs[ext + 3..ext + 7].copy_from_slice(&serial.to_le_bytes());
     bs[ext + 7..ext + 18].copy_from_slice(&label);
-    bs[ext + 18..ext + 26].copy_from_slice(if opts.fat32 { b"FAT32   " } else { b"FAT16   " });
+    bs[ext + 18..ext + 26].copy_from_slice(if geo.fat32 { b"FAT32   " } else { b"FAT16   " });
     // Not bootable from BIOS: halt forever.
     bs[ext + 26..ext + 29].copy_from_slice(&[0xF4, 0xEB, 0xFD]);
     bs[510] = 0x55;
     bs[511] = 0xAA;
-    if opts.fat32 {
+    if geo.fat32 {
         // FSInfo (sector 1), then the backups of both (sectors 6 and 7).
         let fsinfo = &mut img[SECTOR..2 * SECTOR];
         fsinfo[..4].copy_from_slice(&0x4161_5252u32.to_le_bytes());
         fsinfo[484..488].copy_from_slice(&0x6141_7272u32.to_le_bytes());
-        fsinfo[488..492].copy_from_slice(&((clusters - used) as u32).to_le_bytes());
+        fsinfo[488..492].copy_from_slice(&((geo.clusters - used) as u32).to_le_bytes());
         fsinfo[492..496].copy_from_slice(&(next as u32).to_le_bytes());
         fsinfo[508..512].copy_from_slice(&0xAA55_0000u32.to_le_bytes());
         img.copy_within(..2 * SECTOR, 6 * SECTOR);
     }
 
     // The two FATs.
-    let fat_bytes: Vec<u8> = if opts.fat32 {
+    let fat_bytes: Vec<u8> = if geo.fat32 {
         fat.iter().flat_map(|v| v.to_le_bytes()).collect()
     } else {
         fat.iter().flat_map(|v| (*v as u16).to_le_bytes()).collect()
@@ -538,7 +711,7 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
         out
     };
     // The root directory: the volume label, then the entries.
-    let mut at = if opts.fat32 {
+    let mut at = if geo.fat32 {
         cluster_at(dirs[0].first_cluster)
     } else {
         (reserved + 2 * fat_sectors) * SECTOR
@@ -579,7 +752,12 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Vec<u8>, 
             img[at..at + data.len()].copy_from_slice(data);
         }
     }
-    Ok(img)
+    Ok(Fat {
+        head: img,
+        total: total as u64 * SECTOR as u64,
+        free: (geo.clusters - used) as u64 * cs as u64,
+        fat32: geo.fat32,
+    })
 }
 
 #[cfg(test)]
@@ -593,7 +771,13 @@ mod tests {
             hidden_sectors: 0,
             fat32: false,
             free: 0,
+            size: None,
         }
+    }
+
+    /// The whole image of a volume just large enough.
+    fn image(files: &[(&str, &[u8])], o: &FatOptions<'_>) -> Result<Vec<u8>, FatError> {
+        build(files, o).map(Fat::into_image)
     }
 
     #[test]
@@ -669,8 +853,8 @@ mod tests {
             ("EFI/BOOT/empty", b""),
             ("readme.txt", b"hello"),
         ];
-        let img = build(&files, &opts()).expect("builds");
-        assert_eq!(img, build(&files, &opts()).expect("again"));
+        let img = image(&files, &opts()).expect("builds");
+        assert_eq!(img, image(&files, &opts()).expect("again"));
         assert_eq!(&img[510..512], &[0x55, 0xAA]);
         assert_eq!(&img[54..62], b"FAT16   ");
         let spc = img[13] as usize;
@@ -681,7 +865,7 @@ mod tests {
         let clusters = (total - data_start) / spc;
         assert!((4085..=65524).contains(&clusters), "{clusters}");
         // The file's data is where its directory entry says.
-        let other = build(&files[..2], &opts()).expect("builds");
+        let other = image(&files[..2], &opts()).expect("builds");
         assert_ne!(img[39..43], other[39..43], "serial follows the content");
         let root = (1 + 2 * fat_sectors) * SECTOR;
         assert_eq!(&img[root..root + 11], b"NODISTRO   ");
@@ -706,8 +890,8 @@ mod tests {
             free: 40 << 20,
             ..opts()
         };
-        let img = build(&files, &o).expect("builds");
-        assert_eq!(img, build(&files, &o).expect("again"));
+        let img = image(&files, &o).expect("builds");
+        assert_eq!(img, image(&files, &o).expect("again"));
         assert_eq!(&img[82..90], b"FAT32   ");
         assert_eq!(u16::from_le_bytes([img[14], img[15]]), 32);
         assert_eq!(u16::from_le_bytes([img[17], img[18]]), 0, "no fixed root");
@@ -740,13 +924,145 @@ mod tests {
         assert_eq!(&img[root + 160..root + 171], b"OVERLAYS   ");
     }
 
+    fn sized(size: u64) -> FatOptions<'static> {
+        FatOptions {
+            size: Some(size),
+            ..opts()
+        }
+    }
+
+    /// The BPB fields the kernel's vfat reads: (sectors per cluster,
+    /// reserved, FAT sectors, root entries, total sectors).
+    fn bpb(img: &[u8]) -> (usize, usize, usize, usize, usize) {
+        let u16_at = |i: usize| u16::from_le_bytes([img[i], img[i + 1]]) as usize;
+        let u32_at =
+            |i: usize| u32::from_le_bytes([img[i], img[i + 1], img[i + 2], img[i + 3]]) as usize;
+        let fat = match u16_at(22) {
+            0 => u32_at(36),
+            n => n,
+        };
+        let total = match u16_at(19) {
+            0 => u32_at(32),
+            n => n,
+        };
+        (img[13] as usize, u16_at(14), fat, u16_at(17), total)
+    }
+
+    #[test]
+    fn sized_fat16_leaves_the_rest_free() {
+        let uki = vec![9u8; 3 << 20];
+        let files: [(&str, &[u8]); 2] =
+            [("EFI/BOOT/BOOTX64.EFI", &uki), ("EFI/nodistro/A.EFI", &uki)];
+        let fs = build(&files, &sized(200 << 20)).expect("fits");
+        assert!(!fs.fat32);
+        assert_eq!(fs.total, 200 << 20);
+        assert_eq!(&fs.head[54..62], b"FAT16   ");
+        let (spc, reserved, fat, root, total) = bpb(&fs.head);
+        assert_eq!((reserved, root, total), (1, 512, 409_600));
+        let clusters = (total - reserved - 2 * fat - 32) / spc;
+        assert!((4085..=65524).contains(&clusters), "{clusters}");
+        assert!(
+            fat * 512 / 2 >= clusters + 2,
+            "the FAT covers every cluster"
+        );
+        // Two files of 3 MiB and one directory cluster each for EFI,
+        // BOOT and nodistro are used; the rest is free.
+        let cs = (spc * 512) as u64;
+        assert_eq!(fs.free, (clusters as u64 - 3 - 2 * (3 << 20) / cs) * cs);
+        assert!(fs.free > 190 << 20);
+        // Only the used part comes back.
+        assert!(fs.head.len() < (8 << 20), "{}", fs.head.len());
+        assert_eq!(fs, build(&files, &sized(200 << 20)).expect("again"));
+        assert!(matches!(
+            build(&files, &sized(5 << 20)),
+            Err(FatError::Full { .. })
+        ));
+        assert_eq!(build(&files, &sized(1 << 20)), Err(FatError::TooSmall));
+    }
+
+    #[test]
+    fn sized_fat32_above_512_mib() {
+        let uki = vec![5u8; 100_000];
+        let files: [(&str, &[u8]); 2] = [("EFI/BOOT/BOOTX64.EFI", &uki), ("x.txt", b"x")];
+        let fs = build(&files, &sized(600 << 20)).expect("fits");
+        assert!(fs.fat32);
+        let img = &fs.head;
+        assert_eq!(&img[82..90], b"FAT32   ");
+        assert_eq!(&img[71..82], b"NODISTRO   ");
+        let (spc, reserved, fat, root, total) = bpb(img);
+        assert_eq!((spc, reserved, root, total), (8, 32, 0, 600 << 11));
+        let clusters = (total - reserved - 2 * fat) / spc;
+        assert!(clusters >= 65_525 && fat * 128 >= clusters + 2);
+        // FSInfo, and the backup of the boot sector and FSInfo.
+        assert_eq!(&img[512..516], b"RRaA");
+        assert_eq!(&img[512 + 484..512 + 488], b"rrAa");
+        assert_eq!(img[..1024], img[6 * 512..7 * 512 + 512]);
+        let free = u32::from_le_bytes([img[1000], img[1001], img[1002], img[1003]]);
+        assert_eq!(u64::from(free) * 4096, fs.free);
+        // The root is cluster 2: its label, then EFI and X.TXT.
+        let root_at = (reserved + 2 * fat) * 512;
+        assert_eq!(&img[root_at..root_at + 11], b"NODISTRO   ");
+        assert_eq!(&img[root_at + 32..root_at + 43], b"EFI        ");
+        assert_eq!(&img[root_at + 64..root_at + 75], b"X       TXT");
+        // FAT[2] (the root) ends its chain.
+        let fat_at = reserved * 512;
+        assert_eq!(&img[fat_at + 8..fat_at + 12], &0x0FFF_FFFFu32.to_le_bytes());
+    }
+
+    #[test]
+    fn sized_fat32_asked_for_and_long_names() {
+        // The Pi's card at a fixed size: FAT32 below 512 MiB when asked
+        // for, long names, the free room checked.
+        let big = vec![3u8; 70_000];
+        let files: [(&str, &[u8]); 2] = [("config.txt", b"x"), ("bcm2837-rpi-3-b.dtb", &big)];
+        let o = FatOptions {
+            fat32: true,
+            free: 8 << 20,
+            ..sized(64 << 20)
+        };
+        let fs = build(&files, &o).expect("fits");
+        assert!(fs.fat32 && fs.total == 64 << 20 && fs.free >= 8 << 20);
+        let (spc, reserved, fat, root, total) = bpb(&fs.head);
+        assert_eq!((reserved, root, total), (32, 0, 64 << 11));
+        assert!((total - reserved - 2 * fat) / spc >= 65_525);
+        let root_at = (reserved + 2 * fat) * 512;
+        assert_eq!(fs.head[root_at + 64], 0x42, "the long name's last part");
+        assert_eq!(&fs.head[root_at + 128..root_at + 139], b"BCM283~1DTB");
+        assert!(matches!(
+            build(
+                &files,
+                &FatOptions {
+                    free: 80 << 20,
+                    ..o
+                }
+            ),
+            Err(FatError::Full { .. })
+        ));
+        assert_eq!(
+            build(
+                &files,
+                &FatOptions {
+                    size: Some(16 << 20),
+                    ..o
+                }
+            ),
+            Err(FatError::TooSmall)
+        );
+        // The whole image is the head and zeros.
+        let head = fs.head.clone();
+        let img = fs.into_image();
+        assert_eq!(img.len(), 64 << 20);
+        assert_eq!(img[..head.len()], head[..]);
+        assert!(img[head.len()..].iter().all(|&b| b == 0));
+    }
+
     #[test]
     fn refuses_bad_trees() {
         let f: [(&str, &[u8]); 2] = [("A/B", b"1"), ("A/B/C", b"2")];
-        assert_eq!(build(&f, &opts()), Err(FatError::Duplicate("A/B/C".into())));
+        assert_eq!(image(&f, &opts()), Err(FatError::Duplicate("A/B/C".into())));
         let f: [(&str, &[u8]); 2] = [("a", b"1"), ("A", b"2")];
-        assert_eq!(build(&f, &opts()), Err(FatError::Duplicate("A".into())));
+        assert_eq!(image(&f, &opts()), Err(FatError::Duplicate("A".into())));
         let f: [(&str, &[u8]); 1] = [("", b"1")];
-        assert!(build(&f, &opts()).is_err());
+        assert!(image(&f, &opts()).is_err());
     }
 }

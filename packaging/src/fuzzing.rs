@@ -1,7 +1,7 @@
 //! The boot-image readers as one function of untrusted bytes: what
 //! `nodistro build --format` and `nodistro run --image` read from files a
-//! user names (a kernel, an EFI stub, an image to boot, a signing key and
-//! certificate). None may panic.
+//! user names (a kernel, an EFI stub, an image to boot or to publish, a
+//! signing key and certificate). None may panic.
 //! The cargo-fuzz target (packaging/fuzz) calls it, and a unit test runs it
 //! on stable over mutations of systemd's real stub and a kernel header.
 //!
@@ -30,6 +30,8 @@ pub fn boot_inputs(data: &[u8]) {
     let _ = crate::qemu::image::detect(data);
     // A kernel for --format rpi (an arm64 Image, or gzip-compressed).
     let _ = crate::rpi::kernel_image(data);
+    // A release's image as `nodistro publish` reads it (`--image`).
+    let _ = crate::publish::pe_arch(data);
     // The signing key and certificate (`--sign-key`, `--sign-cert`) and
     // what the signer printed.
     let _ = crate::signcheck::key_pem(data);

@@ -1,12 +1,14 @@
 //! `nodistro`, the host-side tool: builds a reproducible initramfs from the
 //! runtime tools, the user's app and the kernel modules it needs; lists
-//! archives; boots kernel + initramfs under QEMU; runs the demo.
+//! archives; boots kernel + initramfs under QEMU; runs the demo; publishes
+//! signed releases for the update tool.
 //!
 //! Each subcommand lives in its own module with its own argh struct.
 
 use argh::FromArgs;
 use std::ffi::OsString;
 
+pub mod abdisk;
 pub mod arch;
 pub mod bootable;
 pub mod boxtools;
@@ -37,6 +39,8 @@ pub mod mbr;
 pub mod modules;
 pub mod oci;
 pub mod pe;
+pub mod publish;
+pub mod push;
 pub mod qemu;
 pub mod rpi;
 pub mod sign;
@@ -62,6 +66,8 @@ pub enum Command {
     Run(qemu::RunArgs),
     Demo(demo::DemoArgs),
     Chart(chart::ChartArgs),
+    Publish(publish::PublishArgs),
+    Update(push::UpdateArgs),
 }
 
 /// Entry point of the `nodistro` host tool. Returns the exit code.
@@ -84,5 +90,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         Command::Run(a) => qemu::main(a),
         Command::Demo(a) => demo::main(a),
         Command::Chart(a) => chart::main(a),
+        Command::Publish(a) => publish::main(a),
+        Command::Update(a) => push::main(a),
     }
 }

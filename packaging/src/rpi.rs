@@ -37,7 +37,7 @@ pub const DEFAULT_CMDLINE: &str = "panic=-1";
 pub const FIRST_LBA: u32 = 8192;
 /// Room left free on the boot partition (to edit config.txt, add an
 /// overlay or a file the app reads).
-pub const FREE_BYTES: usize = 8 << 20;
+pub const FREE_BYTES: u64 = 8 << 20;
 /// The largest kernel accepted from a gzip-compressed `--kernel`.
 const MAX_KERNEL: u64 = 256 << 20;
 
@@ -163,9 +163,11 @@ pub fn image(files: &[(String, Vec<u8>)], mtime: u32) -> Result<Vec<u8>, RpiErro
             hidden_sectors: FIRST_LBA,
             fat32: true,
             free: FREE_BYTES,
+            size: None,
         },
     )
-    .map_err(RpiError::Fat)?;
+    .map_err(RpiError::Fat)?
+    .into_image();
     let sectors = u32::try_from(fs.len() as u64 / mbr::SECTOR)
         .ok()
         .filter(|s| s.checked_add(FIRST_LBA).is_some())

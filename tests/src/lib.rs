@@ -247,3 +247,48 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+
+/// OVMF's snakeoil signing key without its passphrase, in `dir` (osslsigncode
+/// and sbsign would ask for the passphrase).
+pub fn snakeoil_plain_key(dir: &Path) -> PathBuf {
+    use nodistro_packaging::qemu::image::{SNAKEOIL_KEY, SNAKEOIL_PASSPHRASE};
+    let plain = dir.join("snakeoil.key");
+    let out = Command::new(require_program("openssl", "openssl"))
+        .args(["pkey", "-in", SNAKEOIL_KEY, "-passin"])
+        .arg(format!("pass:{SNAKEOIL_PASSPHRASE}"))
+        .arg("-out")
+        .arg(&plain)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl pkey: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    plain
+}
+
+/// A fresh ed25519 key pair made by openssl, as `nodistro publish --key`
+/// and `nodistro build --update-key` take them: (private PEM, public PEM).
+pub fn ed25519_keys(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let openssl = require_program("openssl", "openssl");
+    let key = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    for args in [
+        vec!["genpkey", "-algorithm", "ed25519", "-out"],
+        vec!["pkey", "-pubout", "-in"],
+    ] {
+        let mut cmd = Command::new(&openssl);
+        cmd.args(&args).arg(&key);
+        if args[0] == "pkey" {
+            cmd.arg("-out").arg(&public);
+        }
+        let out = cmd.output().expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (key, public)
+}

@@ -160,6 +160,13 @@ pub struct BootOpts {
     /// OVMF's Secure Boot build with the snakeoil keys
     /// ([`BootOpts::secure_boot`]).
     pub secure_boot: bool,
+    /// A persistent UEFI variable store used in place, created from the
+    /// template when missing (`nodistro run --efi-vars`,
+    /// [`BootOpts::efi_vars`]).
+    pub efi_vars: Option<PathBuf>,
+    /// Guest reboots stay in QEMU (`nodistro run --reboot`,
+    /// [`BootOpts::reboot`]).
+    pub reboot: bool,
 }
 
 /// The directory of the aarch64 nodistro-box and demo-app, built once per
@@ -212,6 +219,8 @@ impl BootOpts {
             restrict: false,
             netns: None,
             secure_boot: false,
+            efi_vars: None,
+            reboot: false,
         }
     }
 
@@ -239,6 +248,19 @@ impl BootOpts {
     /// be signed with Debian's snakeoil key (/usr/share/ovmf/PkKek-1-snakeoil.key).
     pub fn secure_boot(mut self) -> Self {
         self.secure_boot = true;
+        self
+    }
+
+    /// Boot with the persistent UEFI variable store `path` (created from
+    /// the template when missing; kept after the boot).
+    pub fn efi_vars(mut self, path: &Path) -> Self {
+        self.efi_vars = Some(path.to_path_buf());
+        self
+    }
+
+    /// Guest reboots stay in QEMU; the boot ends at power-off.
+    pub fn reboot(mut self) -> Self {
+        self.reboot = true;
         self
     }
 
@@ -388,6 +410,7 @@ impl Guest {
                     &FirmwareOpts {
                         firmware: opts.firmware,
                         secure_boot: opts.secure_boot,
+                        efi_vars: opts.efi_vars.clone(),
                         ..FirmwareOpts::default()
                     },
                     opts.machine.arch(),
@@ -407,6 +430,7 @@ impl Guest {
             spec.extra_args = opts.qemu_args.clone();
             spec.monitor = Some(temp_monitor_path("qemu-test"));
             spec.restrict = opts.restrict;
+            spec.reboot = opts.reboot;
             let vm = if opts.serial_input {
                 Vm::spawn_with_input(&spec, false)
             } else {

@@ -9,7 +9,7 @@
 //! virtio_net, which lockdown let in).
 
 use nodistro_packaging::demo::{GREETING, GUEST_PORT};
-use nodistro_packaging::qemu::image::{SNAKEOIL_CERT, SNAKEOIL_KEY, SNAKEOIL_PASSPHRASE};
+use nodistro_packaging::qemu::image::{SNAKEOIL_CERT, SNAKEOIL_KEY};
 use nodistro_packaging::qemu::EXIT_NO_BOOT;
 use nodistro_tests::qemu::{BootOpts, Guest, Nic, Outcome};
 use nodistro_tests::{release_bin, require_program, TempDir};
@@ -44,20 +44,6 @@ fn build(format: &str, out: &Path, extra: &[&str]) {
     );
 }
 
-/// The snakeoil key without its passphrase (sbsign would ask for it).
-fn snakeoil_key(dir: &TempDir) -> PathBuf {
-    let plain = dir.path().join("snakeoil.key");
-    let out = Command::new(require_program("openssl", "openssl"))
-        .args(["pkey", "-in", SNAKEOIL_KEY, "-passin"])
-        .arg(format!("pass:{SNAKEOIL_PASSPHRASE}"))
-        .arg("-out")
-        .arg(&plain)
-        .output()
-        .expect("run openssl");
-    assert!(out.status.success(), "openssl pkey: {}", text(&out));
-    plain
-}
-
 /// sbverify --cert CERT FILE: whether it accepts the signature.
 fn sbverify(cert: &str, file: &Path) -> (bool, String) {
     let out = Command::new(require_program("sbverify", "sbsigntool"))
@@ -84,7 +70,7 @@ fn fat_file(img: &Path, file: &str, to: &Path) {
 #[test]
 fn signed_uki_boots_under_secure_boot_and_unsigned_is_refused() {
     let dir = TempDir::new("secboot");
-    let key = snakeoil_key(&dir);
+    let key = nodistro_tests::snakeoil_plain_key(dir.path());
     let k = key.to_str().expect("utf-8");
     let sign = ["--sign-key", k, "--sign-cert", SNAKEOIL_CERT];
 
@@ -235,7 +221,7 @@ fn other_pair(dir: &TempDir) -> (PathBuf, PathBuf) {
 #[test]
 fn disk_and_iso_carry_the_signed_uki() {
     let dir = TempDir::new("secboot-media");
-    let key = snakeoil_key(&dir);
+    let key = nodistro_tests::snakeoil_plain_key(dir.path());
     let sign = [
         "--sign-key",
         key.to_str().expect("utf-8"),
@@ -322,7 +308,7 @@ fn uki_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 #[test]
 fn bad_signing_input_is_one_line() {
     let dir = TempDir::new("secboot-bad");
-    let key = snakeoil_key(&dir);
+    let key = nodistro_tests::snakeoil_plain_key(dir.path());
     let k = key.to_str().expect("utf-8");
     let (other_key, other_cert) = other_pair(&dir);
     let ok_ = other_key.to_str().expect("utf-8");

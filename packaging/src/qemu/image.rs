@@ -118,6 +118,11 @@ pub struct FirmwareOpts {
     pub vars: Option<PathBuf>,
     /// OVMF's Secure Boot build.
     pub secure_boot: bool,
+    /// A persistent variable store used in place (created from the
+    /// template above when the file does not exist), so the boot entries
+    /// the guest or the firmware write survive across runs; None: a
+    /// private copy per boot.
+    pub efi_vars: Option<PathBuf>,
 }
 
 /// How the image is attached.
@@ -156,6 +161,10 @@ pub enum ImageError {
         "aarch64 machines have no BIOS: drop --firmware bios (its images boot through UEFI, AAVMF)"
     )]
     BiosArch,
+    #[error("--efi-vars needs UEFI firmware: drop --firmware bios")]
+    EfiVarsBios,
+    #[error("cannot use {} as the UEFI variable store (--efi-vars): give a file path (it is created from the template when missing)", .0.display())]
+    EfiVars(PathBuf, #[source] std::io::Error),
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -184,6 +193,26 @@ fn temp_path(what: &str) -> PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+/// The persistent store `path`: used as it is when it exists, else made
+/// a copy of `template` (written beside it, renamed into place).
+fn persistent_vars(path: &Path, template: &Path) -> Result<(), ImageError> {
+    let err = |e| ImageError::EfiVars(path.to_path_buf(), e);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Ok(_) => {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+        Err(_) => {}
+    }
+    let tmp = crate::tempout::TempOutput::beside(path);
+    std::fs::copy(template, &tmp.path).map_err(err)?;
+    tmp.rename_to(path).map_err(err)
 }
 
 /// The kind of the image at `path`.
@@ -218,6 +247,9 @@ pub fn image_spec_for(
     let firmware = match (fw.firmware, fw.secure_boot) {
         (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
         (Some(Firmware::Bios), false) if arch == Arch::Aarch64 => return Err(ImageError::BiosArch),
+        (Some(Firmware::Bios), false) if fw.efi_vars.is_some() => {
+            return Err(ImageError::EfiVarsBios)
+        }
         (Some(f), _) => f,
         (None, true) => Firmware::Uefi,
         // aarch64 has UEFI (AAVMF) only, its ISO too.
@@ -246,15 +278,10 @@ pub fn image_spec_for(
             let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
             let fs = crate::fat::build(
                 &[(arch.efi_boot_file(), &uki)],
-                &crate::fat::FatOptions {
-                    label: "UKI",
-                    mtime: 0,
-                    hidden_sectors: 0,
-                    fat32: false,
-                    free: 0,
-                },
+                &crate::fat::FatOptions::new("UKI", 0, 0),
             )
-            .map_err(ImageError::Fat)?;
+            .map_err(ImageError::Fat)?
+            .into_image();
             let p = temp_path("uki-esp.img");
             files.0.push(p.clone());
             std::fs::write(&p, fs).map_err(|e| ImageError::Temp(p.clone(), e))?;
@@ -305,9 +332,19 @@ pub fn image_spec_for(
             if !template.is_file() {
                 return Err(missing(template));
             }
-            let vars = temp_path("ovmf-vars.fd");
-            files.0.push(vars.clone());
-            std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
+            let vars = match &fw.efi_vars {
+                Some(p) => {
+                    persistent_vars(p, &template)?;
+                    p.clone()
+                }
+                None => {
+                    let vars = temp_path("ovmf-vars.fd");
+                    files.0.push(vars.clone());
+                    std::fs::copy(&template, &vars)
+                        .map_err(|e| ImageError::Temp(vars.clone(), e))?;
+                    vars
+                }
+            };
             spec.set_machine(match arch {
                 Arch::X86_64 => Machine::Q35,
                 Arch::Aarch64 => Machine::Virt,
@@ -342,6 +379,23 @@ mod tests {
     }
 
     #[test]
+    fn persistent_vars_are_made_once_then_reused() {
+        let dir = std::env::temp_dir().join(format!("nodistro-efivars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (template, vars) = (dir.join("template.fd"), dir.join("vars.fd"));
+        std::fs::write(&template, b"template").expect("write");
+        persistent_vars(&vars, &template).expect("made");
+        assert_eq!(std::fs::read(&vars).expect("read"), b"template");
+        // What the firmware wrote is kept: the template is not copied again.
+        std::fs::write(&vars, b"written by OVMF").expect("write");
+        persistent_vars(&vars, &template).expect("reused");
+        assert_eq!(std::fs::read(&vars).expect("read"), b"written by OVMF");
+        let e = persistent_vars(&dir, &template).expect_err("a directory");
+        assert!(e.to_string().contains("--efi-vars"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn firmware_defaults_and_parse() {
         assert_eq!(default_firmware(ImageKind::Iso), Firmware::Bios);
         assert_eq!(default_firmware(ImageKind::Disk), Firmware::Uefi);
@@ -360,6 +414,7 @@ mod tests {
             ovmf_dir: None,
             vars: None,
             secure_boot: false,
+            efi_vars: None,
         };
         let refused = image_spec_for(&path, &bios, Arch::Aarch64).map(|_| ());
         let dir = std::env::temp_dir();

@@ -48,6 +48,15 @@ pub struct RunArgs {
     /// the firmware's db is refused (exit 126)
     #[argh(switch)]
     pub secure_boot: bool,
+    /// a persistent UEFI variable store, used in place (created from the
+    /// template, the snakeoil one with --secure-boot or --ovmf-vars, when
+    /// FILE does not exist): boot entries survive across runs
+    #[argh(option)]
+    pub efi_vars: Option<PathBuf>,
+    /// guest reboots stay in QEMU (the run ends at power-off), e.g. an
+    /// update rebooting into its new slot; default: a reboot ends the run
+    #[argh(switch)]
+    pub reboot: bool,
     /// boot the kernel file exactly as given (no uncompressed cache)
     #[argh(switch)]
     pub raw_kernel: bool,
@@ -187,6 +196,7 @@ pub fn main(args: RunArgs) -> i32 {
                 ovmf_dir: args.ovmf_dir.clone(),
                 vars: args.ovmf_vars.clone(),
                 secure_boot: args.secure_boot,
+                efi_vars: args.efi_vars.clone(),
             };
             match image_spec_for(&img, &fw, machine.arch()) {
                 Ok((mut spec, files)) => {
@@ -201,6 +211,9 @@ pub fn main(args: RunArgs) -> i32 {
         (None, Some(initrd)) => {
             if args.firmware.is_some() {
                 return usage("--firmware is for --image; a kernel and initramfs boot directly");
+            }
+            if args.efi_vars.is_some() {
+                return usage("--efi-vars is for --image (a UKI, disk or ISO booted through UEFI firmware); a kernel and initramfs boot without firmware");
             }
             if args.secure_boot || args.ovmf_vars.is_some() {
                 return usage("--secure-boot and --ovmf-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware");
@@ -245,6 +258,7 @@ pub fn main(args: RunArgs) -> i32 {
     spec.nic = args.nic;
     spec.forwards = args.forward;
     spec.accel = args.accel;
+    spec.reboot = args.reboot;
     if let Some(m) = &args.monitor {
         use std::os::unix::fs::FileTypeExt;
         // QEMU unlinks the path before it binds: never let it take a file.

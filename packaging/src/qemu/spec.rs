@@ -177,6 +177,9 @@ pub struct QemuSpec {
     /// `restrict=on` on the user network: the guest reaches nothing but
     /// QEMU's own services (DHCP, 10.0.2.2's ICMP echo) and the forwards.
     pub restrict: bool,
+    /// Guest reboots stay in QEMU (no `-no-reboot`): the run ends at
+    /// power-off. For an A/B disk whose update reboots into the new slot.
+    pub reboot: bool,
 }
 
 impl QemuSpec {
@@ -198,6 +201,7 @@ impl QemuSpec {
             extra_args: Vec::new(),
             tsc_khz: None,
             restrict: false,
+            reboot: false,
         }
     }
 
@@ -258,7 +262,9 @@ impl QemuSpec {
         });
         push("-m");
         push(&self.memory_mb.to_string());
-        push("-no-reboot");
+        if !self.reboot {
+            push("-no-reboot");
+        }
         // The serial console on stdio: a pipe, never the terminal, which
         // `nodistro run` owns (Ctrl-C powers the guest off, qemu/host.rs).
         push("-chardev");
@@ -404,6 +410,9 @@ mod tests {
         assert!(line.contains("-initrd /i/init,,rd.cpio"), "commas doubled");
         assert!(line.ends_with("-append console=ttyS0 panic=-1 no_timer_check"));
         assert!(!line.contains("-monitor"));
+        let mut s = spec();
+        s.reboot = true;
+        assert!(!joined(&s).contains("-no-reboot"), "reboots stay in QEMU");
     }
 
     #[test]
