@@ -22,11 +22,21 @@ qemu_suite() {
 # bookworm-backports, with the URI and key of the machine's own Debian
 # sources (FILE is one of them; deb.debian.org when none names one).
 backports_sources() {
-  local uri key
+  debian_sources bookworm-backports main "$@"
+}
+
+# debian_sources SUITES COMPONENTS FILE...: a deb822 sources entry for
+# SUITES and COMPONENTS (space-separated) of the Debian archive the FILEs
+# (the machine's own sources) name, with their key; deb.debian.org when
+# none names one. setup.sh uses it for bookworm-backports and for the
+# non-free-firmware component (raspi-firmware, `--format rpi`).
+debian_sources() {
+  local suites=$1 components=$2 uri key
+  shift 2
   # deb822 ("URIs: http://.../debian") or one-line ("deb [opts] http://.../debian bookworm main").
   uri=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}
              /^deb / {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) {print $i; exit}}' "$@" 2>/dev/null || true)
   key=$(awk '/^Signed-By:/ {print $2; exit}' "$@" 2>/dev/null || true)
-  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
-    "${uri:-http://deb.debian.org/debian}" "${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nSigned-By: %s\n' \
+    "${uri:-http://deb.debian.org/debian}" "$suites" "$components" "${key:-/usr/share/keyrings/debian-archive-keyring.gpg}"
 }

@@ -119,6 +119,18 @@ if ((${#arm_missing[@]})); then
   apt-get install -y -q --no-install-recommends "${arm_missing[@]}"
 fi
 
+# The Raspberry Pi's boot firmware (`nodistro build --format rpi`):
+# raspi-firmware is in Debian's non-free-firmware component, which a
+# machine's sources may lack. Name that component of the same archive;
+# the package itself is not installed (nodistro fetches it with apt-get
+# download into its cache, like the arm64 kernel).
+if ! apt-cache show raspi-firmware >/dev/null 2>&1; then
+  src=/etc/apt/sources.list.d/nodistro-non-free-firmware.sources
+  echo "setup: raspi-firmware is in non-free-firmware: naming that component in $src"
+  debian_sources "bookworm bookworm-updates" non-free-firmware /etc/apt/sources.list /etc/apt/sources.list.d/*.sources >"$src"
+  apt-get update -q
+fi
+
 # Kea's package may start a system DHCP server; the tests run their own.
 if command -v systemctl >/dev/null && systemctl is-active -q kea-dhcp4-server 2>/dev/null; then
   systemctl stop kea-dhcp4-server || true

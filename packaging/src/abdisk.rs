@@ -156,21 +156,20 @@ mod tests {
         assert_eq!(esp % MIB, 0);
         assert!(esp >= 21 * MIB + 128 * MIB);
         assert!(esp < 160 * MIB, "{esp}");
-        // The FAT that build_sized makes of it has a free slot after A.
+        // The sized FAT that fat::build makes of it has a free slot after A.
         let img = vec![1u8; uki as usize];
         let names = esp_files("EFI/BOOT/BOOTX64.EFI");
         assert_eq!(names[1], "EFI/nodistro/A.EFI");
         let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &img[..])).collect();
-        let opts = crate::fat::FatOptions {
-            label: "ESP",
-            mtime: 0,
-            hidden_sectors: 2048,
+        let opts = |size| crate::fat::FatOptions {
+            size: Some(size),
+            ..crate::fat::FatOptions::new("ESP", 0, 2048)
         };
-        let fs = crate::fat::build_sized(&files, &opts, esp).expect("fits");
+        let fs = crate::fat::build(&files, &opts(esp)).expect("fits");
         assert!(fs.free >= slot, "{} free", fs.free);
         // Large slots: FAT32, still room for B.
         let esp = esp_size(uki, 400 * MIB);
-        let fs = crate::fat::build_sized(&files, &opts, esp).expect("fits");
+        let fs = crate::fat::build(&files, &opts(esp)).expect("fits");
         assert!(fs.fat32 && fs.free >= 400 * MIB);
     }
 

@@ -25,6 +25,8 @@ pub enum Format {
     Uki,
     Disk,
     Iso,
+    /// A Raspberry Pi SD-card image (aarch64): [`crate::rpi`].
+    Rpi,
     /// An OCI image (oci-archive) for podman, Docker, Kubernetes:
     /// [`crate::oci::write`].
     Oci,
@@ -38,8 +40,11 @@ impl std::str::FromStr for Format {
             "uki" => Ok(Format::Uki),
             "disk" => Ok(Format::Disk),
             "iso" => Ok(Format::Iso),
+            "rpi" => Ok(Format::Rpi),
             "oci" => Ok(Format::Oci),
-            _ => Err(format!("{s:?} is not initramfs, uki, disk, iso or oci")),
+            _ => Err(format!(
+                "{s:?} is not initramfs, uki, disk, iso, rpi or oci"
+            )),
         }
     }
 }
@@ -52,6 +57,7 @@ impl Format {
             Format::Uki => "uki",
             Format::Disk => "disk",
             Format::Iso => "iso",
+            Format::Rpi => "rpi",
             Format::Oci => "oci",
         }
     }
@@ -63,6 +69,7 @@ impl Format {
             Format::Uki => "image.efi",
             Format::Disk => "disk.img",
             Format::Iso => "image.iso",
+            Format::Rpi => "rpi.img",
             Format::Oci => crate::oci::write::DEFAULT_OUTPUT,
         }
     }
@@ -129,11 +136,6 @@ pub enum BootableError {
     Fat(#[source] FatError),
     #[error("cannot build the ISO")]
     Iso(#[source] IsoError),
-    #[error("--format {format} is not built for {arch} yet: use --format initramfs and nodistro run --arch {arch}")]
-    ArchFormat {
-        format: &'static str,
-        arch: &'static str,
-    },
     #[error("--data-size is only for --format disk")]
     DataSizeNotDisk,
     #[error("--slot-size is only for --format disk (the A/B disk's ESP)")]
@@ -152,6 +154,8 @@ pub enum BootableError {
     BadCmdline(String),
     #[error(transparent)]
     Sign(#[from] SignError),
+    #[error(transparent)]
+    Rpi(#[from] crate::rpi::RpiError),
 }
 
 /// What a finished image build produced.
@@ -322,6 +326,9 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     if args.slot_size.is_some() && format != Format::Disk {
         return Err(BootableError::SlotSizeNotDisk);
     }
+    if format == Format::Rpi {
+        return build_rpi(args);
+    }
     let mke2fs = match args.data_size {
         Some(_) => Some(find_program("mke2fs").ok_or(BootableError::Mke2fsMissing)?),
         None => None,
@@ -345,12 +352,6 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         return Err(BuildError::NotAFile(output).into());
     }
     let arch = build::target_arch(args);
-    if arch != crate::arch::Arch::X86_64 && format == Format::Iso {
-        return Err(BootableError::ArchFormat {
-            format: format.name(),
-            arch: arch.name(),
-        });
-    }
     // The kernel, checked before anything slow.
     let kpath = kernel_path(args)?;
     build::check_kernel_arch(args, &kpath)?;
@@ -378,7 +379,8 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let stub =
         std::fs::read(&stub_path).map_err(|e| BootableError::StubRead(stub_path.clone(), e))?;
     let signer = Signer::prepare(args.sign_key.as_deref(), args.sign_cert.as_deref())?;
-    let isolinux = if format == Format::Iso {
+    // aarch64's ISO boots through UEFI only: no ISOLINUX.
+    let isolinux = if format == Format::Iso && arch == crate::arch::Arch::X86_64 {
         Some(iso::locate_isolinux(args.isolinux_dir.as_deref()).map_err(BootableError::Iso)?)
     } else {
         None
@@ -415,31 +417,29 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let esp = |hidden: u32, label: &str| {
         fat::build(
             &[(arch.efi_boot_file(), &efi)],
-            &FatOptions {
-                label,
-                mtime,
-                hidden_sectors: hidden,
-            },
+            &FatOptions::new(label, mtime, hidden),
         )
+        .map(fat::Fat::into_image)
         .map_err(BootableError::Fat)
     };
     match format {
-        // Oci never comes here (build::main hands it to oci::build).
-        Format::Initramfs | Format::Uki | Format::Oci => file.write_all(&efi).map_err(write_err)?,
+        // Oci never comes here (build::main hands it to oci::build), nor
+        // Rpi (build_rpi).
+        Format::Initramfs | Format::Uki | Format::Oci | Format::Rpi => {
+            file.write_all(&efi).map_err(write_err)?
+        }
         Format::Disk => {
             let uki = efi.len() as u64;
             let slot = crate::abdisk::slot_size(args.slot_size.map(|s| s.0), uki)?;
             let names = crate::abdisk::esp_files(arch.efi_boot_file());
             let files: Vec<(&str, &[u8])> =
                 names.iter().map(|n| (n.as_str(), efi.as_slice())).collect();
-            let fs = fat::build_sized(
+            let fs = fat::build(
                 &files,
                 &FatOptions {
-                    label: "ESP",
-                    mtime,
-                    hidden_sectors: gpt::ALIGN as u32,
+                    size: Some(crate::abdisk::esp_size(uki, slot)),
+                    ..FatOptions::new("ESP", mtime, gpt::ALIGN as u32)
                 },
-                crate::abdisk::esp_size(uki, slot),
             )
             .map_err(BootableError::Fat)?;
             let data = args.data_size.map_or(0, |d| d.0);
@@ -492,6 +492,16 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
                 );
             }
         }
+        Format::Iso if arch != crate::arch::Arch::X86_64 => {
+            drop(file);
+            let fs = esp(0, "EFIBOOT")?;
+            iso::write_efi(&fs, mtime, &temp_beside(&output, "staging"), &tmp.path)
+                .map_err(BootableError::Iso)?;
+            file = std::fs::File::options()
+                .append(true)
+                .open(&tmp.path)
+                .map_err(write_err)?;
+        }
         Format::Iso => {
             drop(file);
             let fs = esp(0, "EFIBOOT")?;
@@ -528,6 +538,76 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         initrd_bytes: initrd.len() as u64,
         modules,
         release,
+    })
+}
+
+/// `--format rpi`: the Raspberry Pi SD-card image ([`crate::rpi`]).
+fn build_rpi(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
+    use crate::rpi;
+    if build::target_arch(args) != crate::arch::Arch::Aarch64 {
+        return Err(rpi::RpiError::NotAarch64.into());
+    }
+    if args.sign_key.is_some() || args.sign_cert.is_some() {
+        return Err(SignError::NotUefi.into());
+    }
+    let cmdline = args
+        .cmdline
+        .clone()
+        .unwrap_or_else(|| rpi::DEFAULT_CMDLINE.to_string());
+    if cmdline.contains(['\n', '\0']) {
+        return Err(BootableError::BadCmdline(cmdline));
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(Format::Rpi.default_output()));
+    if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
+        return Err(BuildError::NotAFile(output).into());
+    }
+    // The kernel and what the card needs beside it, before anything slow.
+    let kpath = kernel_path(args)?;
+    build::check_kernel_arch(args, &kpath)?;
+    let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
+    let kernel = rpi::kernel_image(&kbytes)?;
+    drop(kbytes);
+    let release = kernel::release_of(&kpath);
+    check_release(args, &kpath, release.as_deref())?;
+    let release = release
+        .or_else(|| args.kernel_version.clone())
+        .unwrap_or_default();
+    let dtbs = rpi::read_files(&rpi::dtb_dir(&release)?, rpi::is_pi_dtb)?;
+    let (fw_dir, copyright) = rpi::firmware_dir()?;
+    let firmware = rpi::read_files(&fw_dir, rpi::is_firmware)?;
+    if !firmware.iter().any(|f| f.0 == "bootcode.bin") {
+        return Err(rpi::RpiError::NoFirmware(fw_dir).into());
+    }
+    let copyright = std::fs::read(&copyright).ok();
+    let tmp = TempOutput::beside(&output);
+    let mut file = std::fs::File::create(&tmp.path).map_err(|source| BuildError::Create {
+        path: output.clone(),
+        source,
+    })?;
+    let mtime = build::epoch_from_env()?;
+    let (initrd, modules) = build::archive_bytes(args)?;
+    let initrd_bytes = initrd.len() as u64;
+    let files = rpi::boot_files(firmware, dtbs, copyright, kernel, initrd, &cmdline);
+    let card = rpi::image(&files, mtime)?;
+    drop(files);
+    let write_err = |source| BuildError::Write {
+        path: output.clone(),
+        source,
+    };
+    file.write_all(&card).map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    drop(file);
+    tmp.rename_to(&output).map_err(write_err)?;
+    Ok(BuiltImage {
+        output,
+        format: Format::Rpi,
+        bytes: card.len() as u64,
+        initrd_bytes,
+        modules,
+        release: Some(release),
     })
 }
 

@@ -105,6 +105,8 @@ pub struct BuildArgs {
     pub tools_dir: Option<PathBuf>,
     /// drivers to include: vm (default: virtio over PCI and MMIO, e1000,
     /// e1000e, vmxnet3, ena, nvme, gve, Hyper-V, Xen, the power button),
+    /// rpi (default of --format rpi: the Raspberry Pi's SD card, USB and
+    /// Ethernet),
     /// none (the kernel's built-in drivers only), all, or host (the devices
     /// of this machine); --module and --modaliases add to it
     #[argh(option)]
@@ -149,8 +151,9 @@ pub struct BuildArgs {
     pub gconv: bool,
     /// what to write: initramfs (default), uki (a Unified Kernel Image),
     /// disk (a raw GPT disk with an EFI system partition), iso (a hybrid
-    /// BIOS/UEFI ISO) or oci (an oci-archive for podman, Docker,
-    /// Kubernetes: init in container mode runs the app)
+    /// BIOS/UEFI ISO), rpi (with --arch aarch64: a Raspberry Pi SD-card
+    /// image) or oci (an oci-archive for podman, Docker, Kubernetes: init
+    /// in container mode runs the app)
     #[argh(option, default = "Format::Initramfs")]
     pub format: Format,
     /// the kernel for uki/disk/iso (default: the newest /boot/vmlinuz-*);
@@ -907,12 +910,12 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     let selection = ModuleSelection {
         all: drivers == Drivers::All,
         names,
-        optional: if drivers == Drivers::Vm {
-            drivers::vm_drivers(target_arch(args))
+        optional: match drivers {
+            Drivers::Vm => drivers::vm_drivers(target_arch(args))
                 .map(str::to_string)
-                .collect()
-        } else {
-            Vec::new()
+                .collect(),
+            Drivers::Rpi => drivers::RPI_DRIVERS.iter().map(|d| d.to_string()).collect(),
+            _ => Vec::new(),
         },
         aliases,
         modaliases: args.modaliases.clone(),
@@ -972,6 +975,7 @@ pub fn driver_selection(args: &BuildArgs) -> Drivers {
         (None, Some(AllModules::All)) => Drivers::All,
         (None, Some(AllModules::None)) => Drivers::None,
         (None, None) if !args.module.is_empty() || args.modaliases.is_some() => Drivers::None,
+        (None, None) if args.format == Format::Rpi => Drivers::Rpi,
         (None, None) => Drivers::Vm,
     }
 }

@@ -85,6 +85,18 @@ fn cached(dir: &Path, release: &str) -> DebKernel {
 /// stub from `systemd-boot-efi:arm64`): downloaded and unpacked into the
 /// cache on first use, `cache_root(arch)/pkg/` holding the package's tree.
 pub fn package_file(arch: Arch, pkg: &str, path: &str) -> Result<PathBuf, FetchError> {
+    package_file_of(arch, pkg, &format!("{pkg}:{}", arch.debian()), path)
+}
+
+/// [`package_file`] of the package apt knows as `qualified` (the bare
+/// name of an Architecture: all package, raspi-firmware), cached in
+/// `cache_root(arch)/pkg/`.
+pub fn package_file_of(
+    arch: Arch,
+    pkg: &str,
+    qualified: &str,
+    path: &str,
+) -> Result<PathBuf, FetchError> {
     let root = cache_root(arch);
     let dir = root.join(pkg);
     let file = dir.join(path.trim_start_matches('/'));
@@ -95,8 +107,7 @@ pub fn package_file(arch: Arch, pkg: &str, path: &str) -> Result<PathBuf, FetchE
     let tmp = root.join(format!(".{pkg}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| FetchError::Cache(tmp.clone(), e))?;
-    let qualified = format!("{pkg}:{}", arch.debian());
-    let result = download_unpack(&qualified, &tmp).and_then(|()| {
+    let result = download_unpack(qualified, &tmp).and_then(|()| {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(tmp.join("root"), &dir).map_err(|e| FetchError::Cache(dir.clone(), e))
     });
@@ -105,7 +116,10 @@ pub fn package_file(arch: Arch, pkg: &str, path: &str) -> Result<PathBuf, FetchE
     if file.is_file() {
         Ok(file)
     } else {
-        Err(FetchError::NotInPackage(qualified, path.to_string()))
+        Err(FetchError::NotInPackage(
+            qualified.to_string(),
+            path.to_string(),
+        ))
     }
 }
 

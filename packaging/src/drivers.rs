@@ -4,6 +4,8 @@
 //! - `vm` (the default): virtio over PCI and MMIO, the common emulated and
 //!   cloud NICs and disks, the ACPI power button and what Firecracker's
 //!   Ctrl-Alt-Del needs ([`VM_DRIVERS`]).
+//! - `rpi` (the default of `--format rpi`): the Raspberry Pi's SD card,
+//!   USB and Ethernet ([`RPI_DRIVERS`]).
 //! - `none`: only the kernel's built-in drivers.
 //! - `all`: every module of the kernel.
 //! - `host`: the drivers of the devices of the machine running the build
@@ -54,6 +56,33 @@ pub const VM_DRIVERS: &[&str] = &[
 /// KEY_POWER on an event device.
 pub const VM_DRIVERS_AARCH64: &[&str] = &["gpio_keys"];
 
+/// The `rpi` selection, by module name (Debian's arm64 kernel; the
+/// mailbox, clocks, pin control, UARTs, DMA and the Pi 4's PCIe are built
+/// in).
+pub const RPI_DRIVERS: &[&str] = &[
+    // SD card: the Pi 3's SDHOST and Arasan (bcm2835, sdhci-iproc), the
+    // Pi 4's EMMC2 (sdhci-iproc)
+    "bcm2835",
+    "sdhci_iproc",
+    // USB: the Pi 3's DWC2 host; the Pi 4's VL805 xHCI on PCIe, whose
+    // firmware load the reset controller triggers
+    "dwc2",
+    "xhci_pci",
+    "reset_raspberrypi",
+    // Ethernet: LAN9514 (Pi 3B), LAN7515 (Pi 3B+), GENET and its PHY and
+    // MDIO (Pi 4, 400, CM4), Cadence GEM (Pi 5's RP1, for kernels with
+    // its device tree)
+    "smsc95xx",
+    "lan78xx",
+    "genet",
+    "broadcom",
+    "mdio_bcm_unimac",
+    "macb",
+    // the SoC's random number generator (its watchdog, bcm2835_wdt, is
+    // left to --module: loading it reset QEMU's raspi3b)
+    "bcm2835_rng",
+];
+
 /// The `vm` selection of an architecture. The x86-only drivers are left
 /// out of aarch64's (they would be skipped as missing, one line each).
 pub fn vm_drivers(arch: crate::arch::Arch) -> impl Iterator<Item = &'static str> {
@@ -82,6 +111,7 @@ pub fn vm_drivers(arch: crate::arch::Arch) -> impl Iterator<Item = &'static str>
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drivers {
     Vm,
+    Rpi,
     None,
     All,
     Host,
@@ -91,6 +121,7 @@ impl Drivers {
     pub fn name(self) -> &'static str {
         match self {
             Drivers::Vm => "vm",
+            Drivers::Rpi => "rpi",
             Drivers::None => "none",
             Drivers::All => "all",
             Drivers::Host => "host",
@@ -103,11 +134,12 @@ impl std::str::FromStr for Drivers {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "vm" => Ok(Drivers::Vm),
+            "rpi" => Ok(Drivers::Rpi),
             "none" => Ok(Drivers::None),
             "all" => Ok(Drivers::All),
             "host" => Ok(Drivers::Host),
             other => Err(format!(
-                "unknown driver selection {other:?}: use vm (the default), none, all or host, or name modules with --module / a target's aliases with --modaliases FILE"
+                "unknown driver selection {other:?}: use vm (the default), rpi, none, all or host, or name modules with --module / a target's aliases with --modaliases FILE"
             )),
         }
     }
@@ -148,7 +180,14 @@ mod tests {
         assert_eq!("host".parse(), Ok(Drivers::Host));
         let e = "cloud".parse::<Drivers>().expect_err("unknown");
         assert!(e.contains("\"cloud\"") && e.contains("vm") && e.contains("--module"));
-        for d in [Drivers::Vm, Drivers::None, Drivers::All, Drivers::Host] {
+        assert_eq!("rpi".parse(), Ok(Drivers::Rpi));
+        for d in [
+            Drivers::Vm,
+            Drivers::Rpi,
+            Drivers::None,
+            Drivers::All,
+            Drivers::Host,
+        ] {
             assert_eq!(d.name().parse(), Ok(d));
         }
     }

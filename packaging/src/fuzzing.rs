@@ -28,6 +28,8 @@ pub fn boot_inputs(data: &[u8]) {
         0,
     );
     let _ = crate::qemu::image::detect(data);
+    // A kernel for --format rpi (an arm64 Image, or gzip-compressed).
+    let _ = crate::rpi::kernel_image(data);
     // A release's image as `nodistro publish` reads it (`--image`).
     let _ = crate::publish::pe_arch(data);
     // The signing key and certificate (`--sign-key`, `--sign-cert`) and

@@ -162,9 +162,68 @@ pub fn write(parts: &IsoParts<'_>, staging: &Path, output: &Path) -> Result<(), 
         let f = std::fs::File::open(st.0.join(d)).map_err(err)?;
         f.set_modified(time).map_err(err)?;
     }
+    run_xorriso(xorriso_args(&st.0, isohdpfx, output), parts.mtime)
+}
+
+/// The El Torito UEFI image's path in a UEFI-only ISO's tree.
+pub const EFI_IMAGE: &str = "EFI/efiboot.img";
+
+/// xorriso's arguments for a UEFI-only ISO (aarch64) of the tree
+/// `staging` holding the FAT image at [`EFI_IMAGE`]: that image is the El
+/// Torito UEFI boot image (what a CD boots) and, through a GPT entry
+/// pointing at it, an EFI system partition (what a USB stick boots); no
+/// BIOS boot. (An appended partition used as the El Torito image has a
+/// load size of 0, which AAVMF does not find.)
+pub fn xorriso_args_efi(staging: &Path, output: &Path) -> Vec<OsString> {
+    let mut a: Vec<OsString> = ["-as", "mkisofs", "-quiet", "-o"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    a.push(output.into());
+    for s in [
+        "-V",
+        VOLUME_ID,
+        "-R",
+        "-e",
+        EFI_IMAGE,
+        "-no-emul-boot",
+        "-efi-boot-part",
+        "--efi-boot-image",
+    ] {
+        a.push(s.into());
+    }
+    a.push(staging.into());
+    a
+}
+
+/// Write a UEFI-only ISO ([`xorriso_args_efi`]) of the FAT image
+/// `efi_image` to `output`, staging in `staging` (removed afterwards).
+pub fn write_efi(
+    efi_image: &[u8],
+    mtime: u32,
+    staging: &Path,
+    output: &Path,
+) -> Result<(), IsoError> {
+    let st = Staging(staging.to_path_buf());
+    let err = |e| IsoError::Stage(st.0.clone(), e);
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::from(mtime));
+    let img = st.0.join(EFI_IMAGE);
+    let dir = img.parent().unwrap_or(&st.0).to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    std::fs::write(&img, efi_image).map_err(err)?;
+    for p in [&img, &dir, &st.0] {
+        std::fs::File::open(p)
+            .and_then(|f| f.set_modified(time))
+            .map_err(err)?;
+    }
+    run_xorriso(xorriso_args_efi(&st.0, output), mtime)
+}
+
+/// Run xorriso with SOURCE_DATE_EPOCH (fixed dates and UUIDs).
+fn run_xorriso(args: Vec<OsString>, mtime: u32) -> Result<(), IsoError> {
     let out = Command::new("xorriso")
-        .args(xorriso_args(&st.0, isohdpfx, output))
-        .env("SOURCE_DATE_EPOCH", parts.mtime.to_string())
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", mtime.to_string())
         .env("TZ", "UTC")
         .output()
         .map_err(IsoError::Spawn)?;
@@ -208,6 +267,18 @@ mod tests {
         assert!(line
             .contains("-eltorito-alt-boot -e EFI/efiboot.img -no-emul-boot -isohybrid-gpt-basdat"));
         assert!(line.ends_with("/s"));
+    }
+
+    #[test]
+    fn uefi_only_line() {
+        let a: Vec<String> = xorriso_args_efi(Path::new("/t"), Path::new("/o.iso"))
+            .into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        let line = a.join(" ");
+        assert!(line.contains("-e EFI/efiboot.img -no-emul-boot -efi-boot-part --efi-boot-image"));
+        assert!(!line.contains("isolinux"), "{line}");
+        assert!(line.ends_with("/t"));
     }
 
     #[test]

@@ -663,3 +663,69 @@ fn nic_name(info: &str) -> Option<&str> {
         .and_then(|l| l.split_once(':'))
         .map(|(name, _)| name.trim())
 }
+
+/// Boot QEMU's raspi3b until `needle` is on the serial console; the
+/// console and the seconds it took. Panics with the console's tail.
+/// (raspi3b has no PCI, no virtio and no firmware: the Raspberry Pi
+/// card's test gives it the card's kernel, device tree and initramfs.)
+pub fn boot_raspi3b(
+    kernel: &Path,
+    dtb: &Path,
+    initrd: &Path,
+    append: &str,
+    needle: &str,
+    limit: Duration,
+) -> (String, f64) {
+    let start = Instant::now();
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    let mut child = Command::new("qemu-system-aarch64")
+        .args(["-M", "raspi3b", "-kernel"])
+        .arg(kernel)
+        .arg("-dtb")
+        .arg(dtb)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", append])
+        .args(["-serial", "stdio", "-display", "none", "-monitor", "none"])
+        .args(["-nic", "none", "-no-reboot"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run qemu-system-aarch64");
+    let stdout = child.stdout.take().expect("stdout");
+    let guard = crate::ChildGuard(child);
+    let console = Arc::new(Mutex::new(String::new()));
+    let sink = console.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let mut c = sink.lock().unwrap_or_else(|e| e.into_inner());
+            c.push_str(&line);
+            c.push('\n');
+        }
+    });
+    let text = || console.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    loop {
+        let c = text();
+        if c.contains(needle) {
+            let secs = start.elapsed().as_secs_f64();
+            drop(guard);
+            return (c, secs);
+        }
+        if start.elapsed() > limit {
+            let tail: String = c
+                .chars()
+                .rev()
+                .take(4000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!("no {needle:?} on raspi3b within {limit:?}:\n{tail}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

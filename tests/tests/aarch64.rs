@@ -6,7 +6,8 @@
 
 use nodistro_packaging::arch::Arch;
 use nodistro_tests::qemu::{aarch64_tools, build_image_logged, BootOpts, Guest, Outcome};
-use nodistro_tests::{nodistro, release_bin, workspace_root, TempDir};
+use nodistro_tests::{nodistro, release_bin, require_program, run_ok, workspace_root, TempDir};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -68,11 +69,11 @@ fn aarch64_demo_gets_a_lease_answers_through_a_forward_and_powers_off() {
 }
 
 #[test]
-fn aarch64_uki_and_disk_boot_through_aavmf_answer_and_power_off() {
+fn aarch64_uki_disk_and_iso_boot_through_aavmf_answer_and_power_off() {
     let dir = aarch64_tools();
     let app = dir.join("demo-app");
     let (dir_s, app_s) = (dir.display().to_string(), app.display().to_string());
-    for format in ["uki", "disk"] {
+    for format in ["uki", "disk", "iso"] {
         let t = TempDir::new("aarch64-image");
         let out = t.path().join(format!("demo.{format}"));
         let o = nodistro(&[
@@ -123,6 +124,230 @@ fn aarch64_uki_and_disk_boot_through_aavmf_answer_and_power_off() {
             g.console_tail(3000)
         );
     }
+}
+
+/// The aarch64 ISO with a fixed epoch at `out`.
+fn build_iso(out: &Path) {
+    let dir = aarch64_tools();
+    let o = Command::new(release_bin("nodistro"))
+        .args(["build", "--arch", "aarch64", "--tools-dir"])
+        .arg(&dir)
+        .arg("--app")
+        .arg(dir.join("demo-app"))
+        .args(["--format", "iso", "-o"])
+        .arg(out)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run nodistro build");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn aarch64_iso_is_uefi_only_with_an_esp_and_reproducible() {
+    require_program("xorriso", "xorriso");
+    require_program("sfdisk", "fdisk");
+    require_program("mdir", "mtools");
+    let t = TempDir::new("aarch64-iso");
+    let (a, b) = (t.path().join("a.iso"), t.path().join("b.iso"));
+    build_iso(&a);
+    build_iso(&b);
+    assert!(
+        std::fs::read(&a).expect("read") == std::fs::read(&b).expect("read"),
+        "two builds of the ISO differ"
+    );
+    // xorriso's own report: one El Torito image, for UEFI; no BIOS one.
+    let report = run_ok(
+        Command::new("xorriso")
+            .arg("-indev")
+            .arg(&a)
+            .args(["-report_el_torito", "plain"]),
+    );
+    let report = String::from_utf8_lossy(&report.stdout);
+    let images: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("El Torito boot img"))
+        .collect();
+    assert_eq!(images.len(), 1, "{report}");
+    assert!(images[0].contains("UEFI"), "{report}");
+    // On a USB stick: a GPT whose EFI system partition is that image,
+    // holding BOOTAA64.EFI.
+    let dump = run_ok(Command::new("sfdisk").arg("--dump").arg(&a));
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    let esp = dump
+        .lines()
+        .find(|l| l.contains("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"))
+        .unwrap_or_else(|| panic!("no EFI system partition:\n{dump}"));
+    let start: u64 = esp
+        .split("start=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{esp}"));
+    let listing = run_ok(
+        Command::new("mdir")
+            .arg("-i")
+            .arg(format!("{}@@{}", a.display(), start * 512))
+            .arg("::/EFI/BOOT"),
+    );
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("BOOTAA64 EFI"), "{listing}");
+}
+
+/// tests/go/whoami built static for arm64 with Debian's Go.
+fn go_whoami_arm64(dir: &Path) -> PathBuf {
+    let go = require_program("go", "golang-go");
+    let out = dir.join("whoami");
+    let res = Command::new(go)
+        .current_dir(workspace_root().join("tests/go/whoami"))
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("main.go")
+        .env("CGO_ENABLED", "0")
+        .env("GOARCH", "arm64")
+        .env(
+            "GOCACHE",
+            workspace_root().join("target/first-image/gocache-arm64"),
+        )
+        .env("GO111MODULE", "off")
+        .output()
+        .expect("run go");
+    assert!(
+        res.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out
+}
+
+#[test]
+fn aarch64_app_runs_as_its_user_and_looks_it_up() {
+    let dir = aarch64_tools();
+    let t = TempDir::new("aarch64-user");
+    let app = go_whoami_arm64(t.path());
+    let (dir_s, app_s) = (dir.display().to_string(), app.display().to_string());
+    let (img, _) = build_image_logged(&[
+        "--arch",
+        "aarch64",
+        "--tools-dir",
+        &dir_s,
+        "--app",
+        &app_s,
+        "--user",
+        "app:1000:1000",
+    ]);
+    let mut g = Guest::boot(
+        BootOpts::new(img.path())
+            .arch(Arch::Aarch64)
+            .restrict()
+            .timeout(BOOT + Duration::from_secs(120)),
+    );
+    // os/user read /etc/passwd and /etc/group as uid 1000.
+    g.expect_line("whoami: uid=1000 gid=1000 name=app", BOOT);
+    g.expect_line("whoami: group app", Duration::from_secs(60));
+    assert_eq!(
+        g.power_button(Duration::from_secs(120)),
+        Outcome::PoweredOff,
+        "{}",
+        g.console_tail(3000)
+    );
+}
+
+#[test]
+fn aarch64_secure_boot_starts_the_signed_uki_and_refuses_the_unsigned() {
+    use nodistro_packaging::qemu::image::{SNAKEOIL_CERT, SNAKEOIL_KEY, SNAKEOIL_PASSPHRASE};
+    require_program("sbverify", "sbsigntool");
+    let dir = aarch64_tools();
+    let t = TempDir::new("aarch64-sb");
+    // The snakeoil key (Debian's OVMF and AAVMF enrol the same one)
+    // without its passphrase.
+    let key = t.path().join("snakeoil.key");
+    run_ok(
+        Command::new(require_program("openssl", "openssl"))
+            .args(["pkey", "-in", SNAKEOIL_KEY, "-passin"])
+            .arg(format!("pass:{SNAKEOIL_PASSPHRASE}"))
+            .arg("-out")
+            .arg(&key),
+    );
+    let build = |out: &Path, sign: bool| {
+        let mut c = Command::new(release_bin("nodistro"));
+        c.args(["build", "--arch", "aarch64", "--tools-dir"])
+            .arg(&dir)
+            .arg("--app")
+            .arg(dir.join("demo-app"))
+            .args(["--format", "uki", "-o"])
+            .arg(out)
+            .env("SOURCE_DATE_EPOCH", "1700000000");
+        if sign {
+            c.arg("--sign-key")
+                .arg(&key)
+                .args(["--sign-cert", SNAKEOIL_CERT]);
+        }
+        let o = c.output().expect("run nodistro build");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (signed, plain) = (t.path().join("signed.efi"), t.path().join("plain.efi"));
+    build(&signed, true);
+    build(&plain, false);
+    run_ok(
+        Command::new("sbverify")
+            .args(["--cert", SNAKEOIL_CERT])
+            .arg(&signed),
+    );
+    // AAVMF with the snakeoil variables: the signed UKI starts, the kernel
+    // says Secure Boot is on, the app answers.
+    let mut g = Guest::boot(
+        BootOpts::image(&signed)
+            .arch(Arch::Aarch64)
+            .secure_boot()
+            .forward(8080)
+            .restrict()
+            .timeout(BOOT + Duration::from_secs(120)),
+    );
+    g.expect_line("secureboot: Secure boot enabled", BOOT);
+    g.http_poll(8080, "/", "Hello from nodistro", BOOT)
+        .unwrap_or_else(|e| panic!("no answer under Secure Boot: {e}"));
+    assert_eq!(
+        g.power_button(Duration::from_secs(120)),
+        Outcome::PoweredOff,
+        "{}",
+        g.console_tail(3000)
+    );
+    // The unsigned one: refused by the firmware, one line, exit 126.
+    let out = Command::new(release_bin("nodistro"))
+        .args([
+            "run",
+            "--arch",
+            "aarch64",
+            "--secure-boot",
+            "--nic",
+            "none",
+            "--timeout",
+            "400",
+            "--image",
+        ])
+        .arg(&plain)
+        .output()
+        .expect("run nodistro run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(nodistro_packaging::qemu::EXIT_NO_BOOT),
+        "{err}"
+    );
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("nodistro run"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains("the firmware refused to start the image"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Access Denied"),
+        "the firmware's own words: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// The one line a refused `nodistro` printed (stderr), checked to be one.

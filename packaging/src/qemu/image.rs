@@ -15,6 +15,9 @@ pub const OVMF_DIR: &str = "/usr/share/OVMF";
 pub const AAVMF_CODE: &str = "AAVMF_CODE.fd";
 pub const AAVMF_VARS: &str = "AAVMF_VARS.fd";
 pub const AAVMF_DIR: &str = "/usr/share/AAVMF";
+/// AAVMF's variables with Debian's snakeoil PK/KEK/db enrolled and Secure
+/// Boot on (the same snakeoil key and certificate as OVMF's).
+pub const AAVMF_VARS_SNAKEOIL: &str = "AAVMF_VARS.snakeoil.fd";
 /// The Secure Boot build (SMM on q35) and variables that hold Debian's
 /// snakeoil test key in PK, KEK and db, with Secure Boot on
 /// (/usr/share/ovmf/PkKek-1-snakeoil.{key,pem}, passphrase "snakeoil").
@@ -127,7 +130,7 @@ pub struct FirmwareOpts {
 pub enum Media {
     /// A virtio disk (writable: the app may use its data partition).
     Disk,
-    /// An IDE CD-ROM, read-only.
+    /// A CD-ROM, read-only (IDE; SCSI on virt).
     Cdrom,
 }
 
@@ -154,12 +157,14 @@ pub enum ImageError {
     VarsMissing(PathBuf),
     #[error("--secure-boot needs UEFI firmware: drop --firmware bios")]
     SecureBootBios,
+    #[error(
+        "aarch64 machines have no BIOS: drop --firmware bios (its images boot through UEFI, AAVMF)"
+    )]
+    BiosArch,
     #[error("--efi-vars needs UEFI firmware: drop --firmware bios")]
     EfiVarsBios,
     #[error("cannot use {} as the UEFI variable store (--efi-vars): give a file path (it is created from the template when missing)", .0.display())]
     EfiVars(PathBuf, #[source] std::io::Error),
-    #[error("--secure-boot is for x86_64 images only, for now")]
-    SecureBootArch,
     #[error("cannot write the temporary file {}", .0.display())]
     Temp(PathBuf, #[source] std::io::Error),
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
@@ -241,11 +246,14 @@ pub fn image_spec_for(
     let kind = kind_of(path)?;
     let firmware = match (fw.firmware, fw.secure_boot) {
         (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
+        (Some(Firmware::Bios), false) if arch == Arch::Aarch64 => return Err(ImageError::BiosArch),
         (Some(Firmware::Bios), false) if fw.efi_vars.is_some() => {
             return Err(ImageError::EfiVarsBios)
         }
         (Some(f), _) => f,
         (None, true) => Firmware::Uefi,
+        // aarch64 has UEFI (AAVMF) only, its ISO too.
+        (None, false) if arch == Arch::Aarch64 => Firmware::Uefi,
         (None, false) => default_firmware(kind),
     };
     let mut files = BootFiles::default();
@@ -270,13 +278,10 @@ pub fn image_spec_for(
             let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
             let fs = crate::fat::build(
                 &[(arch.efi_boot_file(), &uki)],
-                &crate::fat::FatOptions {
-                    label: "UKI",
-                    mtime: 0,
-                    hidden_sectors: 0,
-                },
+                &crate::fat::FatOptions::new("UKI", 0, 0),
             )
-            .map_err(ImageError::Fat)?;
+            .map_err(ImageError::Fat)?
+            .into_image();
             let p = temp_path("uki-esp.img");
             files.0.push(p.clone());
             std::fs::write(&p, fs).map_err(|e| ImageError::Temp(p.clone(), e))?;
@@ -303,7 +308,9 @@ pub fn image_spec_for(
         Firmware::Bios => {}
         Firmware::Uefi => {
             let (dir, code, vars) = match (arch, fw.secure_boot) {
-                (Arch::Aarch64, true) => return Err(ImageError::SecureBootArch),
+                // AAVMF has one build: Secure Boot is the snakeoil
+                // variables' (keys enrolled, enforcement on); no SMM.
+                (Arch::Aarch64, true) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS_SNAKEOIL),
                 (Arch::Aarch64, false) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
                 (Arch::X86_64, true) => (OVMF_DIR, OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL),
                 (Arch::X86_64, false) => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
@@ -394,5 +401,35 @@ mod tests {
         assert_eq!(default_firmware(ImageKind::Disk), Firmware::Uefi);
         assert_eq!("uefi".parse(), Ok(Firmware::Uefi));
         assert!("coreboot".parse::<Firmware>().is_err());
+    }
+
+    #[test]
+    fn aarch64_isos_boot_through_uefi_only() {
+        let path = temp_path("test.iso");
+        let mut iso = vec![0u8; DETECT_LEN];
+        iso[0x8001..0x8006].copy_from_slice(b"CD001");
+        std::fs::write(&path, &iso).expect("write");
+        let bios = FirmwareOpts {
+            firmware: Some(Firmware::Bios),
+            ovmf_dir: None,
+            vars: None,
+            secure_boot: false,
+            efi_vars: None,
+        };
+        let refused = image_spec_for(&path, &bios, Arch::Aarch64).map(|_| ());
+        let dir = std::env::temp_dir();
+        let default = FirmwareOpts {
+            firmware: None,
+            ovmf_dir: Some(dir.clone()),
+            ..bios
+        };
+        // The default is UEFI: AAVMF is looked for (in an empty place here).
+        let uefi = image_spec_for(&path, &default, Arch::Aarch64).map(|_| ());
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(refused, Err(ImageError::BiosArch)), "{refused:?}");
+        assert!(
+            matches!(&uefi, Err(ImageError::AavmfMissing(p)) if p.starts_with(&dir)),
+            "{uefi:?}"
+        );
     }
 }

@@ -235,8 +235,9 @@ impl QemuSpec {
         let mut push = |s: &str| a.push(s.into());
         push("-machine");
         let secure = self.ovmf.as_ref().is_some_and(|o| o.secure_boot);
-        if secure {
-            // OVMF's Secure Boot build keeps its variables behind SMM.
+        if secure && self.machine != Machine::Virt {
+            // OVMF's Secure Boot build keeps its variables behind SMM
+            // (AAVMF on virt has no SMM).
             push(&format!("{},smm=on", self.machine.qemu_value()));
             push("-global");
             push("driver=cfi.pflash01,property=secure,value=on");
@@ -325,6 +326,12 @@ impl QemuSpec {
         if let Some(img) = &self.image {
             let (drive, device) = match img.media {
                 Media::Disk => ("", "virtio-blk-pci"),
+                // virt has no IDE: the CD on a virtio-scsi controller.
+                Media::Cdrom if self.machine == Machine::Virt => {
+                    a.push("-device".into());
+                    a.push("virtio-scsi-pci,id=scsi0".into());
+                    (",media=cdrom,readonly=on", "scsi-cd")
+                }
                 Media::Cdrom => (",media=cdrom,readonly=on", "ide-cd"),
             };
             a.push("-drive".into());
@@ -535,6 +542,10 @@ mod tests {
         let line = joined(&s);
         assert!(line.ends_with("-drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device ide-cd,drive=boot,bootindex=0"), "{line}");
         assert!(!line.contains("pflash"));
+        // virt has no IDE: the CD is a SCSI disc on virtio-scsi.
+        s.set_machine(Machine::Virt);
+        let line = joined(&s);
+        assert!(line.contains("-device virtio-scsi-pci,id=scsi0 -drive if=none,id=boot,format=raw,media=cdrom,readonly=on,file=/i/a.iso -device scsi-cd,drive=boot,bootindex=0"), "{line}");
     }
 
     #[test]
