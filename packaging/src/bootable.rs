@@ -136,7 +136,7 @@ pub enum BootableError {
     Fat(#[source] FatError),
     #[error("cannot build the ISO")]
     Iso(#[source] IsoError),
-    #[error("--data-size is only for --format disk")]
+    #[error("--data-size is only for --format disk, or --format uki with --update-key (a release for a disk that has a data partition: it mounts it)")]
     DataSizeNotDisk,
     #[error("--slot-size is only for --format disk (the A/B disk's ESP)")]
     SlotSizeNotDisk,
@@ -320,7 +320,8 @@ fn pin_modules(args: &mut BuildArgs) -> Result<(), BootableError> {
 /// Build a UKI, disk or ISO.
 pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     let format = args.format;
-    if args.data_size.is_some() && format != Format::Disk {
+    let release = format == Format::Uki && args.update_key.is_some();
+    if args.data_size.is_some() && format != Format::Disk && !release {
         return Err(BootableError::DataSizeNotDisk);
     }
     if args.slot_size.is_some() && format != Format::Disk {
@@ -330,8 +331,10 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         return build_rpi(args);
     }
     let mke2fs = match args.data_size {
-        Some(_) => Some(find_program("mke2fs").ok_or(BootableError::Mke2fsMissing)?),
-        None => None,
+        Some(_) if format == Format::Disk => {
+            Some(find_program("mke2fs").ok_or(BootableError::Mke2fsMissing)?)
+        }
+        _ => None,
     };
     let cmdline = args
         .cmdline

@@ -166,7 +166,8 @@ pub struct BuildArgs {
     pub cmdline: Option<String>,
     /// with --format disk: add a data partition of this size (bytes, or
     /// K/M/G/T, e.g. 1G), formatted ext4 (label nodistro-data, host
-    /// mke2fs, package e2fsprogs) and mounted at /data
+    /// mke2fs, package e2fsprogs) and mounted at /data; with --format uki
+    /// and --update-key (a release for such a disk): mount it
     #[argh(option)]
     pub data_size: Option<DataSize>,
     /// with --format disk: the size of each of the ESP's two update slots
@@ -940,9 +941,12 @@ pub fn assemble(args: &BuildArgs) -> Result<(Image, usize, Vec<String>), BuildEr
     Ok((img, count, notes))
 }
 
-/// Whether the image has a data partition (`--format disk --data-size`).
+/// Whether the image mounts a data partition: `--format disk --data-size`,
+/// or a release UKI (`--update-key`) for such a disk.
 pub fn data_partition(args: &BuildArgs) -> bool {
-    args.format == Format::Disk && args.data_size.is_some()
+    args.data_size.is_some()
+        && (args.format == Format::Disk
+            || (args.format == Format::Uki && args.update_key.is_some()))
 }
 
 /// The `--update-key` PEM, checked to be an ed25519 public key, and the

@@ -244,7 +244,7 @@ fn bad_input_is_one_line_and_leaves_no_file() {
     fails_with(
         &["--format", "uki", "--data-size", "1G", "-o", o],
         true,
-        &["only for --format disk"],
+        &["only for --format disk, or --format uki with --update-key"],
     );
     fails_with(
         &["--format", "disk", "-o", "/nonexistent-dir/app.img"],

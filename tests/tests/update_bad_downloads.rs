@@ -145,9 +145,8 @@ fn build(
         ]
         .map(String::from),
     );
-    if format == "disk" {
-        args.extend(["--data-size".into(), "16M".into()]);
-    }
+    // The release mounts the disk's data partition too.
+    args.extend(["--data-size".into(), "16M".into()]);
     let o = Command::new(release_bin("nodistro"))
         .args(&args)
         .env("SOURCE_DATE_EPOCH", EPOCH)

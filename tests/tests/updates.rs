@@ -138,9 +138,8 @@ impl Release {
             "-o".into(),
             out.display().to_string(),
         ]);
-        if format == "disk" {
-            args.extend(["--data-size".into(), "32M".into()]);
-        }
+        // The releases mount the disk's data partition too.
+        args.extend(["--data-size".into(), "32M".into()]);
         let o = Command::new(release_bin("nodistro"))
             .args(&args)
             .env("SOURCE_DATE_EPOCH", EPOCH)
