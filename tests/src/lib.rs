@@ -38,30 +38,35 @@ pub fn tools_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = workspace_root();
-        let out = Command::new("bash")
-            .arg(root.join("scripts/build-box.sh"))
-            .current_dir(&root)
-            .output()
-            .map_err(|e| format!("cannot run scripts/build-box.sh: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.lines().last() {
-            Some(dir) if out.status.success() => Ok(root.join(dir.trim())),
-            _ => Err(format!(
-                "scripts/build-box.sh (the default box) failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .rev()
-                    .take(15)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )),
-        }
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("{e}"))
+    DIR.get_or_init(|| build_box(&[]))
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Run `scripts/build-box.sh ARGS` and take the directory it prints last.
+pub fn build_box(args: &[&str]) -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let out = Command::new("bash")
+        .arg(root.join("scripts/build-box.sh"))
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .map_err(|e| format!("cannot run scripts/build-box.sh: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.lines().last() {
+        Some(dir) if out.status.success() => Ok(root.join(dir.trim())),
+        _ => Err(format!(
+            "scripts/build-box.sh {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+    }
 }
 
 /// Run `cmd` to the end; panics, naming the command and quoting its
@@ -229,6 +234,7 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+pub mod ab;
 pub mod logfwd;
 pub mod netns;
 pub mod qemu;

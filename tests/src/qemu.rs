@@ -172,30 +172,9 @@ pub struct BootOpts {
 /// cache makes it quick after the first time).
 pub fn aarch64_tools() -> PathBuf {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = crate::workspace_root();
-        let out = Command::new(root.join("scripts/build-box.sh"))
-            .args(["--arch", "aarch64"])
-            .current_dir(&root)
-            .output()
-            .map_err(|e| format!("cannot run scripts/build-box.sh: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.lines().last() {
-            Some(dir) if out.status.success() => Ok(root.join(dir.trim())),
-            _ => Err(format!(
-                "scripts/build-box.sh --arch aarch64 failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .rev()
-                    .take(15)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )),
-        }
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("{e}"))
+    DIR.get_or_init(|| crate::build_box(&["--arch", "aarch64"]))
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl BootOpts {

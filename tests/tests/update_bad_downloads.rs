@@ -9,19 +9,15 @@
 //! The server is the test's own (it must misbehave on purpose); the
 //! releases it serves are `nodistro publish`'s.
 
-use nodistro_packaging::qemu::image::SNAKEOIL_CERT;
-use nodistro_tests::qemu::{BootOpts, Guest, Outcome};
-use nodistro_tests::{ed25519_keys, release_bin, snakeoil_plain_key, TempDir};
+use nodistro_tests::ab::{self, expect, expect_reboot, Keys, WAIT};
+use nodistro_tests::qemu::{Guest, Outcome};
+use nodistro_tests::TempDir;
 use nodistro_update::core::{keys, manifest::Manifest};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const EPOCH: &str = "1700000000";
-const WAIT: Duration = Duration::from_secs(300);
 
 /// How the server answers for the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,104 +103,36 @@ fn answer(mut s: TcpStream, st: &Mutex<Served>) {
     }
 }
 
-fn build(
-    dir: &Path,
-    public: &Path,
-    sign_key: &Path,
-    port: u16,
-    version: u64,
-    format: &str,
-) -> PathBuf {
-    let out = dir.join(format!("v{version}.{format}"));
-    let v = version.to_string();
-    let url = format!("update.url=http://10.0.2.2:{port}/");
-    let mut args: Vec<String> = vec![
-        "build".into(),
-        "--app".into(),
-        release_bin("update-app").display().to_string(),
-        "--arg".into(),
-        v.clone(),
-    ];
-    for c in [url.as_str(), "update.interval=3", "update.trial=5"] {
-        args.extend(["--config".into(), c.into()]);
-    }
-    args.extend(
-        [
-            "--format",
-            format,
-            "--sign-key",
-            &sign_key.display().to_string(),
-            "--sign-cert",
-            SNAKEOIL_CERT,
-            "--update-key",
-            &public.display().to_string(),
-            "--update-version",
-            &v,
-            "-o",
-            &out.display().to_string(),
-        ]
-        .map(String::from),
-    );
-    // The release mounts the disk's data partition too.
-    args.extend(["--data-size".into(), "16M".into()]);
-    let o = Command::new(release_bin("nodistro"))
-        .args(&args)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .output()
-        .expect("run nodistro build");
-    assert!(
-        o.status.success(),
-        "nodistro {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-fn expect(g: &Guest, needle: &str) {
-    if let Err(e) = g.wait_for(needle, WAIT) {
-        panic!(
-            "waiting for {needle:?}: {e}\n--- console tail ---\n{}",
-            g.console_tail(60)
-        );
-    }
+fn build(dir: &Path, keys: &Keys, port: u16, version: u64, format: &str) -> PathBuf {
+    ab::build_update_app(
+        dir,
+        keys,
+        port,
+        version,
+        format,
+        &[],
+        &["update.interval=3", "update.trial=5"],
+    )
 }
 
 fn boot(disk: &Path, vars: &Path) -> Guest {
-    let o = BootOpts::image(disk)
-        .secure_boot()
-        .timeout(Duration::from_secs(900));
-    Guest::boot(o.efi_vars(vars).memory_mb(512))
+    ab::boot(disk, vars, &[])
 }
 
 #[test]
 fn bad_downloads_and_power_loss_never_boot_a_half_written_slot() {
     let dir = TempDir::new("update-bad");
-    let (key, public) = ed25519_keys(dir.path(), "release");
-    let sign_key = snakeoil_plain_key(dir.path());
+    let keys_ = Keys::new(dir.path());
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let disk = build(dir.path(), &public, &sign_key, port, 1, "disk");
-    let v2 = build(dir.path(), &public, &sign_key, port, 2, "uki");
+    let disk = build(dir.path(), &keys_, port, 1, "disk");
+    let v2 = build(dir.path(), &keys_, port, 2, "uki");
     let rel = dir.path().join("rel");
-    let o = Command::new(release_bin("nodistro"))
-        .arg("publish")
-        .arg("--key")
-        .arg(&key)
-        .arg("--image")
-        .arg(&v2)
-        .args(["--version", "2", "-o"])
-        .arg(&rel)
-        .output()
-        .expect("run nodistro publish");
-    assert!(
-        o.status.success(),
-        "publish: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ab::publish(&v2, 2, &keys_.release, &rel);
     let manifest = std::fs::read(rel.join("manifest")).expect("manifest");
     let image = std::fs::read(rel.join(v2.file_name().expect("name"))).expect("image");
-    let seed = keys::seed_from_pem(&std::fs::read_to_string(&key).expect("key")).expect("seed");
+    let seed =
+        keys::seed_from_pem(&std::fs::read_to_string(&keys_.release).expect("key")).expect("seed");
     let big = Manifest {
         version: 2,
         arch: std::env::consts::ARCH.into(),
@@ -266,8 +194,7 @@ fn bad_downloads_and_power_loss_never_boot_a_half_written_slot() {
     expect(&g, "update: running version 1 from slot A");
     expect(&g, "UPDATE-APP version 1 history 1,1");
     expect(&g, "update: version 2 installed in slot B");
-    let out = g.wait_exit(WAIT);
-    assert_eq!(out, Outcome::Rebooted, "{}", g.console_tail(20));
+    expect_reboot(&mut g, "after installing v2");
     let mut g = boot(&disk, &vars);
     expect(&g, "update: trial boot of version 2 in slot B");
     expect(&g, "UPDATE-APP version 2 history 1,1,2");

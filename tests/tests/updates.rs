@@ -8,19 +8,16 @@
 //! into slot B, tried, blessed, and /data keeps v1's record; v3 (whose app
 //! crashes) is tried once and the firmware falls back to v2, and v3 is
 //! never installed again; a v4 signed by another key and a replayed v1
-//! are refused and reported.
+//! are refused and reported; a v5 pushed by `nodistro update --to` is
+//! installed, tried and blessed (another key's push refused).
 
-use nodistro_packaging::qemu::image::SNAKEOIL_CERT;
-use nodistro_tests::qemu::{BootOpts, Guest, Outcome};
-use nodistro_tests::{ed25519_keys, release_bin, require_program, snakeoil_plain_key, TempDir};
+use nodistro_tests::ab::{self, expect, expect_reboot, Keys, WAIT};
+use nodistro_tests::qemu::{Guest, Outcome};
+use nodistro_tests::{ed25519_keys, release_bin, require_program, wait_until, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const EPOCH: &str = "1700000000";
-/// A TCG boot through OVMF with Secure Boot takes 20-40 s on a loaded
-/// machine; each wait below is generous.
-const WAIT: Duration = Duration::from_secs(300);
 /// The guest's update.listen port (`nodistro update --to`).
 const PUSH_PORT: u16 = 8081;
 
@@ -39,27 +36,16 @@ struct Server(Child);
 impl Server {
     fn start(dir: &Path, port: u16) -> Server {
         let child = Command::new(require_program("python3", "python3"))
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
+            .args(["-m", "http.server", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--directory"])
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start python3 -m http.server");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "http.server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(Duration::from_secs(20), "http.server listening", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
         Server(child)
     }
 }
@@ -73,127 +59,51 @@ impl Drop for Server {
 
 struct Release {
     dir: TempDir,
-    key: PathBuf,
-    public: PathBuf,
+    keys: Keys,
     other_key: PathBuf,
-    sign_key: PathBuf,
     port: u16,
 }
 
 impl Release {
     fn new() -> Release {
         let dir = TempDir::new("updates");
-        let (key, public) = ed25519_keys(dir.path(), "release");
+        let keys = Keys::new(dir.path());
         let (other_key, _) = ed25519_keys(dir.path(), "stranger");
-        let sign_key = snakeoil_plain_key(dir.path());
         std::fs::create_dir_all(dir.path().join("rel")).expect("mkdir rel");
         Release {
             dir,
-            key,
-            public,
+            keys,
             other_key,
-            sign_key,
             port: nodistro_tests::qemu::free_port(),
         }
     }
 
-    /// `nodistro build` of update-app VERSION [crash] in `format`.
+    /// update-app VERSION [crash] in `format`.
     fn build(&self, version: u64, format: &str, app_args: &[&str]) -> PathBuf {
-        let out = self.dir.path().join(format!(
-            "v{version}.{}",
-            if format == "disk" { "img" } else { "efi" }
-        ));
-        let url = format!("update.url=http://10.0.2.2:{}/", self.port);
-        let v = version.to_string();
-        let mut args: Vec<String> = vec![
-            "build".into(),
-            "--app".into(),
-            release_bin("update-app").display().to_string(),
-            "--arg".into(),
-            v.clone(),
-        ];
-        for a in app_args {
-            args.extend(["--arg".into(), a.to_string()]);
-        }
-        for c in [
-            url.as_str(),
+        let config = [
             "update.interval=3",
             "update.trial=8",
             "update.listen=8081",
             "init.on_exit=restart",
-        ] {
-            args.extend(["--config".into(), c.into()]);
-        }
-        args.extend([
-            "--format".into(),
-            format.into(),
-            "--sign-key".into(),
-            self.sign_key.display().to_string(),
-            "--sign-cert".into(),
-            SNAKEOIL_CERT.into(),
-            "--update-key".into(),
-            self.public.display().to_string(),
-            "--update-version".into(),
-            v,
-            "-o".into(),
-            out.display().to_string(),
-        ]);
-        // The releases mount the disk's data partition too.
-        args.extend(["--data-size".into(), "32M".into()]);
-        let o = Command::new(release_bin("nodistro"))
-            .args(&args)
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .output()
-            .expect("run nodistro build");
-        assert!(o.status.success(), "nodistro {args:?}: {}", text(&o));
-        out
+        ];
+        ab::build_update_app(
+            self.dir.path(),
+            &self.keys,
+            self.port,
+            version,
+            format,
+            app_args,
+            &config,
+        )
     }
 
-    /// `nodistro publish` of `image` as `version` into the served directory.
     fn publish(&self, image: &Path, version: u64, key: &Path) {
-        let o = Command::new(release_bin("nodistro"))
-            .arg("publish")
-            .arg("--key")
-            .arg(key)
-            .arg("--image")
-            .arg(image)
-            .args(["--version", &version.to_string(), "-o"])
-            .arg(self.dir.path().join("rel"))
-            .output()
-            .expect("run nodistro publish");
-        assert!(
-            o.status.success(),
-            "nodistro publish v{version}: {}",
-            text(&o)
-        );
+        ab::publish(image, version, key, &self.dir.path().join("rel"));
     }
 }
 
 fn boot(disk: &Path, vars: &Path) -> Guest {
-    let o = BootOpts::image(disk)
-        .secure_boot()
-        .forward(PUSH_PORT)
-        .timeout(Duration::from_secs(900));
-    Guest::boot(o.efi_vars(vars).memory_mb(512))
-}
-
-fn expect(g: &Guest, needle: &str) {
-    if let Err(e) = g.wait_for(needle, WAIT) {
-        panic!(
-            "waiting for {needle:?}: {e}\n--- console tail ---\n{}",
-            g.console_tail(60)
-        );
-    }
-}
-
-fn expect_reboot(g: &mut Guest, what: &str) {
-    let out = g.wait_exit(WAIT);
-    assert_eq!(
-        out,
-        Outcome::Rebooted,
-        "{what}: {out:?}\n{}",
-        g.console_tail(40)
-    );
+    ab::boot(disk, vars, &[PUSH_PORT])
 }
 
 #[test]
@@ -205,7 +115,7 @@ fn v2_installed_and_kept_v3_rolled_back_v4_and_replay_refused() {
     let v4 = r.build(4, "uki", &[]);
     let v1_uki = r.build(1, "uki", &[]);
     let v5 = r.build(5, "uki", &[]);
-    r.publish(&v2, 2, &r.key);
+    r.publish(&v2, 2, &r.keys.release);
     let _server = Server::start(&r.dir.path().join("rel"), r.port);
     let vars = r.dir.path().join("efi-vars.fd");
 
@@ -221,7 +131,7 @@ fn v2_installed_and_kept_v3_rolled_back_v4_and_replay_refused() {
     expect(&g, "update: trial boot of version 2 in slot B");
     expect(&g, "UPDATE-APP version 2 history 1,2");
     expect(&g, "update: version 2 in slot B blessed");
-    r.publish(&v3, 3, &r.key);
+    r.publish(&v3, 3, &r.keys.release);
     expect(&g, "update: version 3 installed in slot A");
     expect_reboot(&mut g, "after installing v3");
 
@@ -243,7 +153,7 @@ fn v2_installed_and_kept_v3_rolled_back_v4_and_replay_refused() {
     );
     r.publish(&v4, 4, &r.other_key);
     expect(&g, "does not match the update key baked into this image");
-    r.publish(&v1_uki, 1, &r.key);
+    r.publish(&v1_uki, 1, &r.keys.release);
     expect(&g, "update: refused version 1: this machine runs version 2");
     let console = g.console();
     assert!(
@@ -270,7 +180,7 @@ fn v2_installed_and_kept_v3_rolled_back_v4_and_replay_refused() {
         "a push signed by another key: {}",
         text(&o)
     );
-    let o = push(&r.key);
+    let o = push(&r.keys.release);
     assert!(
         o.status.success() && text(&o).contains("version 5 installed in slot A"),
         "nodistro update --to: {}",
