@@ -18,17 +18,15 @@
 
 pub mod appliance;
 pub mod checks;
-pub mod config;
+pub mod core;
+// The core's modules by their old paths.
+pub use self::core::{config, health, policy, signals, startorder};
 pub mod datadisk;
 pub mod debug;
 pub mod execfail;
 pub mod fuzzing;
-pub mod health;
 pub mod metadata;
 pub mod mounts;
-pub mod policy;
-pub mod signals;
-pub mod startorder;
 pub mod supervise;
 mod sys;
 pub mod vm;
