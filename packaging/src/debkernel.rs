@@ -39,7 +39,7 @@ pub enum FetchError {
 
 /// Where `arch`'s kernels are cached.
 pub fn cache_root(arch: Arch) -> PathBuf {
-    crate::kernel::cache_dir().join(format!("debian-{}", arch.debian()))
+    crate::cache::cache_dir().join(format!("debian-{}", arch.debian()))
 }
 
 /// The current Debian kernel of `arch`, fetched on first use.

@@ -94,18 +94,7 @@ pub fn find_xz_stream(image: &[u8]) -> Option<usize> {
     image.windows(XZ_MAGIC.len()).position(|w| w == XZ_MAGIC)
 }
 
-/// Where uncompressed kernels are cached: `$XDG_CACHE_HOME/nodistro`,
-/// `$HOME/.cache/nodistro`, or the temporary directory.
-pub fn cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    if let Some(x) = env("XDG_CACHE_HOME") {
-        PathBuf::from(x).join("nodistro")
-    } else if let Some(h) = env("HOME") {
-        PathBuf::from(h).join(".cache/nodistro")
-    } else {
-        std::env::temp_dir().join("nodistro-cache")
-    }
-}
+pub use crate::cache::cache_dir;
 
 /// Cache file name for a vmlinuz: its name, size and mtime, so a kernel
 /// upgrade in place gives a new entry.

@@ -14,6 +14,7 @@ pub mod bootable;
 pub mod boxtools;
 pub mod build;
 pub mod buildfile;
+pub mod cache;
 pub mod chart;
 pub mod compress;
 pub mod cpio;
