@@ -17,12 +17,14 @@ pub struct Runner {
     child: ChildGuard,
     out: Buf,
     err: Buf,
+    /// The threads reading stdout and stderr, done at their EOF.
+    pumps: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn pump(mut from: impl Read + Send + 'static) -> Buf {
+fn pump(mut from: impl Read + Send + 'static) -> (Buf, std::thread::JoinHandle<()>) {
     let buf: Buf = Arc::default();
     let to = buf.clone();
-    std::thread::spawn(move || {
+    let handle = std::thread::spawn(move || {
         let mut b = [0u8; 8192];
         while let Ok(n) = from.read(&mut b) {
             if n == 0 {
@@ -33,7 +35,7 @@ fn pump(mut from: impl Read + Send + 'static) -> Buf {
                 .extend_from_slice(&b[..n]);
         }
     });
-    buf
+    (buf, handle)
 }
 
 fn text(b: &Buf) -> String {
@@ -53,12 +55,13 @@ impl Runner {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start nodistro run: {e}"));
-        let out = pump(child.stdout.take().expect("stdout pipe"));
-        let err = pump(child.stderr.take().expect("stderr pipe"));
+        let (out, p1) = pump(child.stdout.take().expect("stdout pipe"));
+        let (err, p2) = pump(child.stderr.take().expect("stderr pipe"));
         Runner {
             child: ChildGuard(child),
             out,
             err,
+            pumps: vec![p1, p2],
         }
     }
 
@@ -94,12 +97,19 @@ impl Runner {
         let st = crate::poll_for(limit, Duration::from_millis(50), || {
             child.try_wait().ok().flatten()
         });
-        st.unwrap_or_else(|| {
+        let st = st.unwrap_or_else(|| {
             panic!(
                 "nodistro run still running after {limit:?}:\n{}",
                 self.messages()
             )
-        })
+        });
+        // Its last lines may still be in the pipes: read to their end (a
+        // QEMU holding them dies with the runner).
+        let pumps = &self.pumps;
+        crate::poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            pumps.iter().all(|p| p.is_finished())
+        });
+        st
     }
 
     /// The pid of the runner's QEMU (its child named qemu-system-*).
