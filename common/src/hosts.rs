@@ -70,6 +70,19 @@ pub fn sync(path: &str, hostname: &str, only_marked: bool) -> std::io::Result<bo
     Ok(true)
 }
 
+/// The addresses /etc/hosts text gives `name` (case-insensitive).
+pub fn lookup(hosts: &str, name: &str) -> Vec<std::net::IpAddr> {
+    hosts
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let ip = w.next()?.parse::<std::net::IpAddr>().ok()?;
+            w.any(|n| n.eq_ignore_ascii_case(name)).then_some(ip)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +131,15 @@ mod tests {
         let t = std::fs::read_to_string(&p).expect("read");
         let _ = std::fs::remove_file(&p);
         assert!(t.contains("127.0.1.1\tc\t"), "{t}");
+    }
+
+    #[test]
+    fn hosts_lookup() {
+        let h = "127.0.0.1 localhost\n10.0.2.2 releases Rel.example # host\n# 1.2.3.4 releases\nbad line\n";
+        assert_eq!(
+            lookup(h, "rel.EXAMPLE"),
+            vec!["10.0.2.2".parse::<std::net::IpAddr>().expect("ip")]
+        );
+        assert!(lookup(h, "nothere").is_empty());
     }
 }

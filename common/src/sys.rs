@@ -110,3 +110,26 @@ pub fn read_signals(fd: &OwnedFd) -> Vec<i32> {
     }
     out
 }
+
+/// The first `max` bytes of a file or device (fewer if it is shorter):
+/// a block device's superblocks and partition table, a seed file.
+pub fn read_prefix(path: &str, max: usize) -> Option<Vec<u8>> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = vec![0u8; max];
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::read(&fd, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(n);
+    Some(buf)
+}

@@ -22,22 +22,7 @@ pub fn read_head(dev: &str) -> Option<Vec<u8>> {
     read_prefix(dev, blkid::PROBE_BYTES)
 }
 
-/// The first `max` bytes of a file or device (fewer if it is shorter).
-pub fn read_prefix(path: &str, max: usize) -> Option<Vec<u8>> {
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let mut buf = vec![0u8; max];
-    let mut n = 0;
-    while n < buf.len() {
-        match rustix::io::read(&fd, &mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return None,
-        }
-    }
-    buf.truncate(n);
-    Some(buf)
-}
+pub use nodistro_common::sys::read_prefix;
 
 /// Every block device with a size, as (/dev path, probe result).
 pub fn scan_devices() -> Vec<(String, Option<Probe>)> {

@@ -52,7 +52,10 @@ fn scan() -> Option<Esp> {
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(512usize);
-        let head = read_prefix(&format!("/dev/{disk}"), gpt::HEAD_BYTES.max(sector * 34))?;
+        let head = nodistro_common::sys::read_prefix(
+            &format!("/dev/{disk}"),
+            gpt::HEAD_BYTES.max(sector * 34),
+        )?;
         let partition = gpt::find_esp(&head, sector)?;
         let device = partition_device(&disk, partition.number)?;
         let sysfs = std::fs::canonicalize(format!("/sys/class/block/{disk}"))
@@ -78,23 +81,6 @@ fn partition_device(disk: &str, number: u32) -> Option<String> {
                 .is_ok_and(|p| p.trim() == number.to_string())
         })
         .map(|n| format!("/dev/{n}"))
-}
-
-fn read_prefix(path: &str, max: usize) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; max];
-    let mut n = 0;
-    while n < max {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    buf.truncate(n);
-    Some(buf)
 }
 
 /// The ESP mounted at [`MOUNT`]; unmounted when dropped.

@@ -25,7 +25,7 @@ pub fn update_inputs(data: &[u8]) {
     let _ = keys::public_from_pem(&text);
     let _ = keys::seed_from_pem(&text);
     let _ = keys::base64_decode(&text);
-    let _ = crate::resolve::lookup(&text, "releases");
+    let _ = nodistro_common::hosts::lookup(&text, "releases");
     let _ = http::parse_push(data);
     let _ = efi::pci_chain(&text);
 }
