@@ -29,8 +29,9 @@ pub fn load_filesystem(t: &str, prepare: fn(&mut Command)) -> Result<(), String>
         // The code page and the character set Debian defaults to.
         aliases.push_str("nls_cp437\nnls_ascii\n");
     }
-    let list = format!("/run/nodistro/fs-{t}.aliases");
-    let _ = std::fs::create_dir_all("/run/nodistro");
+    let run = crate::protocol::init::RUN_DIR;
+    let list = format!("{run}/fs-{t}.aliases");
+    let _ = std::fs::create_dir_all(run);
     std::fs::write(&list, aliases).map_err(|e| format!("cannot write {list}: {e}"))?;
     let mut cmd = Command::new(modload);
     cmd.arg0("modload").args(["--modaliases", &list]);

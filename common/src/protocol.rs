@@ -144,6 +144,9 @@ pub mod update {
     /// reboots instead of restarting a failed app, so the firmware goes
     /// back to the previous slot.
     pub const TRIAL_FILE: &str = "/run/nodistro/update-trial";
+    /// Where the update tool mounts the ESP while it writes a slot (under
+    /// init's run directory, so every path there is named here).
+    pub const ESP_MOUNT: &str = "/run/nodistro/esp";
 }
 
 pub mod logfwd {

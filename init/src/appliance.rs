@@ -224,6 +224,9 @@ fn report(msg: &str) {
     if let Ok(s) = std::os::unix::net::UnixDatagram::unbound() {
         // RFC 5424, facility daemon (3), severity warning (4): <28>; no
         // timestamp (the receiver stamps it), app init, pid 1.
-        let _ = s.send_to(format!("<28>1 - - init 1 - - {msg}").as_bytes(), "/dev/log");
+        let _ = s.send_to(
+            format!("<28>1 - - init 1 - - {msg}").as_bytes(),
+            nodistro_common::protocol::logfwd::SYSLOG_SOCKET,
+        );
     }
 }

@@ -727,3 +727,59 @@ fn tests_spell_no_qemu_arguments() {
         bad.join("\n")
     );
 }
+
+/// The values `common/src/protocol.rs` names that only a contract would
+/// spell: paths, env names, file names, config keys, the readiness words
+/// with a dash (plain words like `ready` are English too and are left to
+/// review).
+fn protocol_values(text: &str) -> Vec<String> {
+    non_test(text)
+        .lines()
+        .filter_map(|l| l.split_once(": &str = \"").map(|(_, v)| v))
+        .filter_map(|v| v.split_once('"').map(|(v, _)| v.to_string()))
+        .filter(|v| v.contains(['/', '.', '_', '-']) && !v.contains(' '))
+        .collect()
+}
+
+/// Issue 27: a contract between the tools is spelled once, in
+/// `common::protocol`: no runtime crate writes one of its paths (or a
+/// path under one), env names, file names or keys as a literal outside
+/// its tests.
+#[test]
+fn contracts_are_spelled_only_in_protocol() {
+    let root = workspace_root();
+    let proto = root.join("common/src/protocol.rs");
+    let values = protocol_values(&std::fs::read_to_string(&proto).expect("protocol.rs"));
+    assert!(
+        values.iter().any(|v| v == "NODISTRO_READY_FD")
+            && values.iter().any(|v| v == "/run/nodistro"),
+        "protocol_values misses the contracts: {values:?}"
+    );
+    let mut bad = Vec::new();
+    for krate in RUNTIME_CRATES {
+        for p in rust_files(&root.join(krate).join("src")) {
+            if p == proto {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).expect("source");
+            let code = non_test(&text);
+            for v in &values {
+                let exact = format!("\"{v}\"");
+                let under = format!("\"{v}/");
+                if code.contains(&exact) || (v.starts_with('/') && code.contains(&under)) {
+                    let rel = p
+                        .strip_prefix(&root)
+                        .expect("in root")
+                        .display()
+                        .to_string();
+                    bad.push(format!("{rel}: {v:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "contracts spelled outside common::protocol (use its constant):\n{}",
+        bad.join("\n")
+    );
+}

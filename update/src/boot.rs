@@ -28,12 +28,14 @@ pub fn before_app(boot: &Boot, f: &Facts) {
     match *boot {
         Boot::Trial(slot) => {
             let v = f.state.version(slot).unwrap_or(0);
-            if let Err(e) = std::fs::create_dir_all("/run/nodistro").and_then(|()| {
-                std::fs::write(
-                    nodistro_common::TRIAL_FILE,
-                    format!("{} {v}\n", slot.name()),
-                )
-            }) {
+            if let Err(e) = std::fs::create_dir_all(nodistro_common::protocol::init::RUN_DIR)
+                .and_then(|()| {
+                    std::fs::write(
+                        nodistro_common::TRIAL_FILE,
+                        format!("{} {v}\n", slot.name()),
+                    )
+                })
+            {
                 say(&format!(
                     "cannot mark the trial boot ({e}): a failing app will not roll back"
                 ));

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Where the ESP is mounted while a slot is written.
-pub const MOUNT: &str = "/run/nodistro/esp";
+pub const MOUNT: &str = nodistro_common::protocol::update::ESP_MOUNT;
 
 /// The ESP's block device and its place on the disk.
 #[derive(Debug, Clone)]

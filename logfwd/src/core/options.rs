@@ -159,8 +159,9 @@ impl Options {
                 warnings.push(format!("configuration {key}: {e}; using the default"));
             }
         };
-        if let Some(v) = cfg.get("logfwd.remote").filter(|v| !v.trim().is_empty()) {
-            take("logfwd.remote", parse_remote(v).map(|r| o.remote = Some(r)));
+        let remote = nodistro_common::protocol::keys::LOGFWD_REMOTE;
+        if let Some(v) = cfg.get(remote).filter(|v| !v.trim().is_empty()) {
+            take(remote, parse_remote(v).map(|r| o.remote = Some(r)));
         }
         if let Some(v) = cfg.get("logfwd.format") {
             take("logfwd.format", parse_format(v).map(|f| o.format = f));
@@ -192,7 +193,10 @@ impl Options {
         if let Some(v) = cfg.get_bool("logfwd.kmsg") {
             take("logfwd.kmsg", boolean("logfwd.kmsg", v).map(|b| o.kmsg = b));
         }
-        if let Some(v) = cfg.get("logfwd.state_dir").filter(|v| !v.trim().is_empty()) {
+        if let Some(v) = cfg
+            .get(nodistro_common::protocol::logfwd::STATE_DIR_KEY)
+            .filter(|v| !v.trim().is_empty())
+        {
             o.state_dir = PathBuf::from(v.trim());
         }
         if let Some(p) = &args.state_dir {
