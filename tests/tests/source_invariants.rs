@@ -783,3 +783,42 @@ fn contracts_are_spelled_only_in_protocol() {
         bad.join("\n")
     );
 }
+
+/// Every configuration key a runtime crate reads (`init.*`, `netcfg.*`,
+/// `logfwd.*`, `modload.*`, `update.*` literals, and those in
+/// common::protocol) has a row in README's "Configuration keys" table.
+#[test]
+fn every_configuration_key_is_documented() {
+    let root = workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let table = readme
+        .split_once("## Configuration keys")
+        .map(|(_, t)| t.split("\n## ").next().unwrap_or(t))
+        .expect("README.md has a \"Configuration keys\" section");
+    let mut missing = std::collections::BTreeSet::new();
+    let mut seen = 0;
+    for krate in RUNTIME_CRATES {
+        for p in rust_files(&root.join(krate).join("src")) {
+            let text = std::fs::read_to_string(&p).expect("source");
+            for piece in non_test(&text).split('"').skip(1).step_by(2) {
+                let Some((tool, key)) = piece.split_once('.') else {
+                    continue;
+                };
+                let tool_ok = ["init", "netcfg", "logfwd", "modload", "update"].contains(&tool);
+                let key_ok =
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                if tool_ok && key_ok {
+                    seen += 1;
+                    if !table.contains(&format!("`{piece}`")) {
+                        missing.insert(piece.to_string());
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 30, "the key finder found only {seen} keys");
+    assert!(
+        missing.is_empty(),
+        "keys read by the tools but not in README's \"Configuration keys\": {missing:?}"
+    );
+}
