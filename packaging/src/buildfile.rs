@@ -16,7 +16,7 @@
 pub mod keys;
 pub mod parse;
 
-use crate::build::BuildArgs;
+use crate::build::args::BuildArgs;
 use argh::FromArgs;
 use parse::{FileError, Problem, Setting};
 use std::ffi::OsString;

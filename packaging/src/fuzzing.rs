@@ -56,7 +56,7 @@ pub fn buildfile(data: &[u8]) {
     }
     argv.extend(["--hostname", "h", "--arg", "a"].map(String::from));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    if let Err(e) = crate::build::BuildArgs::from_args(&["nodistro build"], &argv) {
+    if let Err(e) = crate::build::args::BuildArgs::from_args(&["nodistro build"], &argv) {
         panic!("accepted file gives bad flags {argv:?}: {}", e.output);
     }
 }

@@ -8,8 +8,12 @@
 //! with whiteouts), [`runspec`] (Entrypoint, Cmd, Env, WorkingDir, User as
 //! init's settings). This file is their IO: the directory or tarball.
 //!
+//! The build's IO around them: [`base`] (`--from-oci`) and [`build`]
+//! (`--format oci`).
+//!
 //! Out (`--format oci`): [`write`].
 
+pub mod base;
 pub mod build;
 pub mod layers;
 pub mod locate;
