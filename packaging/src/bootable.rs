@@ -1,5 +1,5 @@
 //! `nodistro build --format uki|disk|iso`: the IO shell around the sans-IO
-//! writers ([`crate::uki`], [`crate::fat`], [`crate::gpt`], [`crate::iso`]).
+//! writers ([`crate::core::uki`], [`crate::core::fat`], [`crate::core::gpt`], [`crate::iso`]).
 //!
 //! One kernel is used for the image and for the modules in its initramfs:
 //! `--kernel` (default: the newest /boot/vmlinuz-*) fixes the module
@@ -7,17 +7,17 @@
 //! is refused. The output appears only complete (written to a temporary
 //! file beside it, renamed at the end).
 
-use crate::arch::Arch;
 use crate::build::args::{self as build_args, BuildArgs, Format};
 use crate::build::error::BuildError;
 use crate::build::{inputs, output};
-use crate::fat::{self, FatError, FatOptions};
-use crate::gpt;
+use crate::core::arch::Arch;
+use crate::core::fat::{self, FatError, FatOptions};
+use crate::core::gpt;
+use crate::core::uki::{self, UkiError, UkiParts};
 use crate::iso::{self, IsoError, IsoParts};
 use crate::kernel::{self, KernelError};
 use crate::sign::{SignError, Signer};
 use crate::tempout::{temp_beside, TempOutput};
-use crate::uki::{self, UkiError, UkiParts};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -53,7 +53,7 @@ pub enum BootableError {
     #[error("--slot-size is only for --format disk (the A/B disk's ESP)")]
     SlotSizeNotDisk,
     #[error(transparent)]
-    Ab(#[from] crate::abdisk::AbError),
+    Ab(#[from] crate::core::abdisk::AbError),
     #[error("mke2fs not found: --data-size formats the data partition with it; install e2fsprogs (apt-get install e2fsprogs)")]
     Mke2fsMissing,
     #[error("mke2fs failed ({status}) formatting the data partition of {}: {message}", .path.display())]
@@ -140,7 +140,7 @@ fn format_data(
     mtime: u32,
 ) -> Result<(), BootableError> {
     let out = std::process::Command::new(mke2fs)
-        .args(crate::abdisk::mke2fs_args(image, offset, bytes, seed))
+        .args(crate::core::abdisk::mke2fs_args(image, offset, bytes, seed))
         // Every timestamp; 0 would mean "now" to mke2fs.
         .env("E2FSPROGS_FAKE_TIME", mtime.max(1).to_string())
         .stdin(std::process::Stdio::null())
@@ -392,19 +392,19 @@ impl Parts {
             source,
         };
         let uki = efi.len() as u64;
-        let slot = crate::abdisk::slot_size(args.slot_size.map(|s| s.0), uki)?;
-        let names = crate::abdisk::esp_files(self.arch.efi_boot_file());
+        let slot = crate::core::abdisk::slot_size(args.slot_size.map(|s| s.0), uki)?;
+        let names = crate::core::abdisk::esp_files(self.arch.efi_boot_file());
         let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), efi)).collect();
         let fs = fat::build(
             &files,
             &FatOptions {
-                size: Some(crate::abdisk::esp_size(uki, slot)),
+                size: Some(crate::core::abdisk::esp_size(uki, slot)),
                 ..FatOptions::new("ESP", mtime, gpt::ALIGN as u32)
             },
         )
         .map_err(BootableError::Fat)?;
         let data = args.data_size.map_or(0, |d| d.0);
-        let seed = crate::digest::fnv128(&[
+        let seed = crate::core::digest::fnv128(&[
             &fs.head,
             &fs.total.to_le_bytes(),
             &slot.to_le_bytes(),

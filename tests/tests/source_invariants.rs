@@ -15,25 +15,7 @@ const SANS_IO: &[&str] = &[
     "common/src/cmdline.rs",
     "common/src/protocol.rs",
     "netcfg/src/fuzzing.rs",
-    "packaging/src/arch.rs",
-    "packaging/src/buildfile/keys.rs",
-    "packaging/src/buildfile/parse.rs",
-    "packaging/src/cpio.rs",
-    "packaging/src/digest.rs",
-    "packaging/src/dynlink.rs",
-    "packaging/src/elf.rs",
-    "packaging/src/fat.rs",
     "packaging/src/fuzzing.rs",
-    "packaging/src/gpt.rs",
-    "packaging/src/ldcache.rs",
-    "packaging/src/oci/layers.rs",
-    "packaging/src/oci/locate.rs",
-    "packaging/src/oci/runspec.rs",
-    "packaging/src/oci/tarlayer.rs",
-    "packaging/src/pe.rs",
-    "packaging/src/qemu/stop.rs",
-    "packaging/src/signcheck.rs",
-    "packaging/src/uki.rs",
 ];
 
 /// Directories of sans-IO cores: every file in them (recursively) is
@@ -45,6 +27,7 @@ const SANS_IO_DIRS: &[&str] = &[
     "logfwd/src/core",
     "modload/src/core",
     "netcfg/src/core",
+    "packaging/src/core",
     "update/src/core",
 ];
 

@@ -2,8 +2,8 @@
 //! and what follows from the flags alone (the target architecture, the
 //! driver selection, whether a data partition is mounted).
 
-use crate::arch::Arch;
 use crate::compress::Compression;
+use crate::core::arch::Arch;
 use crate::drivers::Drivers;
 use argh::FromArgs;
 use std::path::{Path, PathBuf};

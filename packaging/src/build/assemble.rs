@@ -6,7 +6,7 @@ use super::args::{data_partition, driver_selection, target_arch, BuildArgs, Form
 use super::config::{config_text, AppRun};
 use super::error::BuildError;
 use super::inputs::{ca_bundle, check_app, check_box_arch, foreign_kernel, tools_dir, update_key};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use crate::drivers::{self, Drivers};
 use crate::etcfiles::{self, User};
 use crate::image::{Image, Node, Source};
@@ -116,8 +116,8 @@ fn format_settings(args: &BuildArgs) -> Vec<(&'static str, String)> {
         // A container has no kernel log of its own to read.
         extra.push(("logfwd.kmsg", "off".into()));
     }
-    if data_partition(args) && !crate::abdisk::user_mounts_data(&args.config) {
-        extra.push(("init.mount", crate::abdisk::data_mount_line()));
+    if data_partition(args) && !crate::core::abdisk::user_mounts_data(&args.config) {
+        extra.push(("init.mount", crate::core::abdisk::data_mount_line()));
     }
     if let Some(v) = args.update_version {
         extra.push(("update.version", v.0.to_string()));
@@ -224,10 +224,14 @@ fn module_selection(
     // update tool's vfat and efivarfs), whatever the driver selection.
     let mut names = args.module.clone();
     if data_partition(args) {
-        names.push(crate::abdisk::DATA_MODULE.to_string());
+        names.push(crate::core::abdisk::DATA_MODULE.to_string());
     }
     if args.update_key.is_some() {
-        names.extend(crate::abdisk::UPDATE_MODULES.iter().map(|m| m.to_string()));
+        names.extend(
+            crate::core::abdisk::UPDATE_MODULES
+                .iter()
+                .map(|m| m.to_string()),
+        );
     }
     Ok(ModuleSelection {
         all: drivers == Drivers::All,

@@ -24,7 +24,7 @@ pub enum BuildError {
     OciRun {
         path: PathBuf,
         #[source]
-        source: crate::oci::runspec::RunSpecError,
+        source: crate::core::oci::runspec::RunSpecError,
     },
     #[error("--from-oci {}: the app {app} needs {needs}, which the image does not hold", .path.display())]
     OciLacks {
@@ -44,13 +44,13 @@ pub enum BuildError {
         path: PathBuf,
         interpreter: String,
         #[source]
-        source: Box<crate::dynlink::ResolveError>,
+        source: Box<crate::core::dynlink::ResolveError>,
     },
     #[error("cannot pack what app {} needs", .path.display())]
     Libraries {
         path: PathBuf,
         #[source]
-        source: Box<crate::dynlink::ResolveError>,
+        source: Box<crate::core::dynlink::ResolveError>,
     },
     #[error("app {} is not an x86-64 executable ({what}); build it for x86-64", .path.display())]
     AppArch { path: PathBuf, what: String },

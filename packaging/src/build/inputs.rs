@@ -5,8 +5,8 @@
 use super::args::{target_arch, BuildArgs, Format, DEFAULT_CA_BUNDLE};
 use super::error::BuildError;
 use super::TOOL;
-use crate::arch::Arch;
-use crate::elf::{self, AppKind};
+use crate::core::arch::Arch;
+use crate::core::elf::{self, AppKind};
 use crate::etcfiles;
 use crate::image::ImageError;
 use nodistro_common::{report, MULTICALL_NAME};

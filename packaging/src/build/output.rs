@@ -108,7 +108,7 @@ pub fn build(args: &BuildArgs) -> Result<Built, BuildError> {
     let enc =
         Encoder::new(BufWriter::with_capacity(1 << 20, file), kind, level).map_err(write_err)?;
     let (enc, uncompressed) = img.write(enc, mtime).map_err(|e| match e {
-        ImageError::Write(crate::cpio::CpioError::Io(source)) => write_err(source),
+        ImageError::Write(crate::core::cpio::CpioError::Io(source)) => write_err(source),
         other => BuildError::Image(other),
     })?;
     let mut buf = enc.finish().map_err(write_err)?;

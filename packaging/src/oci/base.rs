@@ -2,11 +2,11 @@
 //! base of the image, and how init runs the app it holds (the IO shell:
 //! the image's files in).
 
-use super::runspec::{self, RunSpec};
 use crate::build::args::BuildArgs;
 use crate::build::config::AppRun;
 use crate::build::error::BuildError;
-use crate::elf::{self, AppKind};
+use crate::core::elf::{self, AppKind};
+use crate::core::oci::runspec::{self, RunSpec};
 use crate::image::{Image, Node};
 use std::path::Path;
 
@@ -55,7 +55,11 @@ pub fn base(
 /// The app must run on this machine with what the image holds: an x86-64
 /// ELF whose interpreter is in the image, or a script whose interpreter
 /// is.
-fn check_app(path: &Path, root: &super::layers::Rootfs, spec: &RunSpec) -> Result<(), BuildError> {
+fn check_app(
+    path: &Path,
+    root: &crate::core::oci::layers::Rootfs,
+    spec: &RunSpec,
+) -> Result<(), BuildError> {
     let lacks = |needs: String| BuildError::OciLacks {
         path: path.to_path_buf(),
         app: spec.app.clone(),

@@ -15,10 +15,8 @@
 
 pub mod base;
 pub mod build;
-pub mod layers;
-pub mod locate;
-pub mod runspec;
-pub mod tarlayer;
+// The core's modules by their old paths.
+pub use crate::core::oci::{layers, locate, runspec, tarlayer};
 pub mod write;
 
 use layers::{LayerError, Rootfs};
@@ -133,7 +131,9 @@ impl Store {
                         return Ok(Some(d.clone()));
                     }
                     match links.get(&n).map(|t| {
-                        locate::archive_name(crate::dynlink::normalize(t).trim_start_matches('/'))
+                        locate::archive_name(
+                            crate::core::dynlink::normalize(t).trim_start_matches('/'),
+                        )
                     }) {
                         Some(Ok(t)) => n = t,
                         _ => return Ok(None),

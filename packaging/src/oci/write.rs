@@ -6,7 +6,7 @@
 //! entry is owned by 0:0 with one mtime, documents are written with sorted
 //! keys, so the same inputs give the same bytes and the same image ID.
 
-use super::locate::{sha256_hex, ARCH};
+use crate::core::oci::locate::{sha256_hex, ARCH};
 use crate::image::{Image, Node, Source};
 use serde_json::json;
 use std::io::{self, Write};
@@ -105,7 +105,7 @@ pub fn archive<W: Write>(
         "os": "linux",
         "config": {
             "Entrypoint": entrypoint,
-            "Env": [format!("PATH={}", super::runspec::DEFAULT_PATH)],
+            "Env": [format!("PATH={}", crate::core::oci::runspec::DEFAULT_PATH)],
         },
         "rootfs": { "type": "layers", "diff_ids": [diff_id] },
         "history": [{ "created_by": "nodistro build --format oci" }],

@@ -4,7 +4,7 @@
 //! around a bare UKI), removed when the boot is over.
 
 use super::{Machine, QemuSpec};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use std::path::{Path, PathBuf};
 
 /// OVMF's paths in Debian's ovmf package.
@@ -170,7 +170,7 @@ pub enum ImageError {
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
     Initramfs(PathBuf),
     #[error("cannot wrap the UKI in a FAT image")]
-    Fat(#[source] crate::fat::FatError),
+    Fat(#[source] crate::core::fat::FatError),
 }
 
 /// Temporary files of one boot, removed on drop.
@@ -276,9 +276,9 @@ pub fn image_spec_for(
         ImageKind::Uki => {
             // Firmware boots /EFI/BOOT/BOOTX64.EFI from a FAT file system.
             let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
-            let fs = crate::fat::build(
+            let fs = crate::core::fat::build(
                 &[(arch.efi_boot_file(), &uki)],
-                &crate::fat::FatOptions::new("UKI", 0, 0),
+                &crate::core::fat::FatOptions::new("UKI", 0, 0),
             )
             .map_err(ImageError::Fat)?
             .into_image();

@@ -2,7 +2,7 @@
 
 use super::image::{image_spec_for, kind_of, BootFiles, Firmware, FirmwareOpts, ImageKind};
 use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm, EXIT_USAGE};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
 
 use super::image::{BootImage, Media, Ovmf};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -227,7 +227,7 @@ pub fn add_sections(
 /// Systemd's stub on this machine, for tests that use real data.
 #[cfg(test)]
 pub(crate) fn test_stub() -> Option<Vec<u8>> {
-    std::fs::read(crate::uki::DEFAULT_STUB).ok()
+    std::fs::read(crate::core::uki::DEFAULT_STUB).ok()
 }
 
 #[cfg(test)]
@@ -239,7 +239,7 @@ mod tests {
         let Some(stub) = test_stub() else {
             panic!(
                 "{} missing: apt-get install systemd-boot-efi (scripts/setup.sh does)",
-                crate::uki::DEFAULT_STUB
+                crate::core::uki::DEFAULT_STUB
             );
         };
         let at = checksum_offset(&stub).expect("offsets");

@@ -27,7 +27,7 @@
 //! mkfs.fat's. Only the used head of the volume is laid out
 //! ([`Fat::head`]), so the free space can stay a hole in a disk image.
 
-use crate::digest::fnv128;
+use crate::core::digest::fnv128;
 
 const SECTOR: usize = 512;
 const ROOT_ENTRIES: usize = 512;

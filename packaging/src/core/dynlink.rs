@@ -19,8 +19,8 @@
 //! paths: where it is on the host, and where it goes in the image; they
 //! differ only under an `$ORIGIN` of the app, which is /app in the image.
 
-use crate::elf::{DynInfo, ElfCheck};
-use crate::ldcache::LdCache;
+use crate::core::elf::{DynInfo, ElfCheck};
+use crate::core::ldcache::LdCache;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// ld.so's system search path on Debian 12 x86-64 (`ld.so --help`).
@@ -961,7 +961,7 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        crate::ldcache::parse(&crate::ldcache::write(&owned)).expect("cache")
+        crate::core::ldcache::parse(&crate::core::ldcache::write(&owned)).expect("cache")
     }
 
     #[test]
