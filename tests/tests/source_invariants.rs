@@ -199,6 +199,10 @@ const RUNTIME_CRATES: &[&str] = &[
     "update",
 ];
 
+/// Host crates whose functions stay short too (besides
+/// [`RUNTIME_CRATES`]).
+const HOST_CRATES: &[&str] = &["packaging"];
+
 /// Circles not yet broken: (crate, its modules in the circle, sorted,
 /// joined by spaces). Each needs the reason it is still here; a circle
 /// that is gone must leave the list.
@@ -252,6 +256,10 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
     (
         "console/src/shell.rs::ping",
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
+    ),
+    (
+        "packaging/src/core/fat.rs::build",
+        "issue 27: packaging not yet split",
     ),
 ];
 
@@ -625,14 +633,15 @@ fn the_length_check_measures_functions() {
     );
 }
 
-/// Issue 27: no function over ~80 lines in a runtime crate without a
-/// reason written beside it (`// long: ...` above the `fn`).
+/// Issue 27: no function over ~80 lines in a runtime crate (or a host
+/// crate of [`HOST_CRATES`]) without a reason written beside it
+/// (`// long: ...` above the `fn`).
 #[test]
 fn runtime_functions_are_short_or_say_why() {
     let root = workspace_root();
     let mut bad = Vec::new();
     let mut long = Vec::new();
-    for krate in RUNTIME_CRATES {
+    for krate in RUNTIME_CRATES.iter().chain(HOST_CRATES) {
         let src = root.join(krate).join("src");
         for p in rust_files(&src) {
             let rel = p
