@@ -257,10 +257,6 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
         "console/src/shell.rs::ping",
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
     ),
-    (
-        "packaging/src/core/fat.rs::build",
-        "issue 27: packaging not yet split",
-    ),
 ];
 
 /// The `.rs` files under `dir`, recursively, sorted.
