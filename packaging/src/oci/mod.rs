@@ -3,21 +3,21 @@
 //! In (`--from-oci PATH`): an OCI image layout directory, the same as a
 //! tarball (`oci-archive`, what `skopeo copy ... oci-archive:` and `podman
 //! save --format oci-archive` write) or a `docker save` tarball. The
-//! sans-IO parts: [`locate`] (index, manifest, config, digests),
-//! [`tarlayer`] (a layer blob's tar entries), [`layers`] (applying them
-//! with whiteouts), [`runspec`] (Entrypoint, Cmd, Env, WorkingDir, User as
-//! init's settings). This file is their IO: the directory or tarball.
+//! sans-IO parts are in [`crate::core::oci`] (re-exported here):
+//! [`locate`] (index, manifest, config, digests), [`tarlayer`] (a layer
+//! blob's tar entries), [`layers`] (applying them with whiteouts),
+//! [`runspec`] (Entrypoint, Cmd, Env, WorkingDir, User as init's
+//! settings). This file is their IO: the directory or tarball; [`base`]
+//! makes the image the base of a build.
 //!
-//! The build's IO around them: [`base`] (`--from-oci`) and [`build`]
-//! (`--format oci`).
-//!
-//! Out (`--format oci`): [`write`].
+//! Out (`--format oci`): [`build`], writing with [`write`].
 
 pub mod base;
 pub mod build;
+pub mod write;
+
 // The core's modules by their old paths.
 pub use crate::core::oci::{layers, locate, runspec, tarlayer};
-pub mod write;
 
 use layers::{LayerError, Rootfs};
 use locate::{Layout, LocateError};
