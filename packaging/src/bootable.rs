@@ -1,5 +1,5 @@
 //! `nodistro build --format uki|disk|iso`: the IO shell around the sans-IO
-//! writers ([`crate::uki`], [`crate::fat`], [`crate::gpt`], [`crate::iso`]).
+//! writers ([`crate::core::uki`], [`crate::core::fat`], [`crate::core::gpt`], [`crate::iso`]).
 //!
 //! One kernel is used for the image and for the modules in its initramfs:
 //! `--kernel` (default: the newest /boot/vmlinuz-*) fixes the module
@@ -7,107 +7,19 @@
 //! is refused. The output appears only complete (written to a temporary
 //! file beside it, renamed at the end).
 
-use crate::build::{self, BuildArgs, BuildError};
-use crate::fat::{self, FatError, FatOptions};
-use crate::gpt;
+use crate::build::args::{self as build_args, BuildArgs, Format};
+use crate::build::error::BuildError;
+use crate::build::{inputs, output};
+use crate::core::arch::Arch;
+use crate::core::fat::{self, FatError, FatOptions};
+use crate::core::gpt;
+use crate::core::uki::{self, UkiError, UkiParts};
 use crate::iso::{self, IsoError, IsoParts};
 use crate::kernel::{self, KernelError};
 use crate::sign::{SignError, Signer};
 use crate::tempout::{temp_beside, TempOutput};
-use crate::uki::{self, UkiError, UkiParts};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-/// `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Initramfs,
-    Uki,
-    Disk,
-    Iso,
-    /// A Raspberry Pi SD-card image (aarch64): [`crate::rpi`].
-    Rpi,
-    /// An OCI image (oci-archive) for podman, Docker, Kubernetes:
-    /// [`crate::oci::write`].
-    Oci,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "initramfs" => Ok(Format::Initramfs),
-            "uki" => Ok(Format::Uki),
-            "disk" => Ok(Format::Disk),
-            "iso" => Ok(Format::Iso),
-            "rpi" => Ok(Format::Rpi),
-            "oci" => Ok(Format::Oci),
-            _ => Err(format!(
-                "{s:?} is not initramfs, uki, disk, iso, rpi or oci"
-            )),
-        }
-    }
-}
-
-impl Format {
-    /// The name `--format` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Initramfs => "initramfs",
-            Format::Uki => "uki",
-            Format::Disk => "disk",
-            Format::Iso => "iso",
-            Format::Rpi => "rpi",
-            Format::Oci => "oci",
-        }
-    }
-
-    /// The default output file name.
-    pub fn default_output(self) -> &'static str {
-        match self {
-            Format::Initramfs => "initramfs.cpio.gz",
-            Format::Uki => "image.efi",
-            Format::Disk => "disk.img",
-            Format::Iso => "image.iso",
-            Format::Rpi => "rpi.img",
-            Format::Oci => crate::oci::write::DEFAULT_OUTPUT,
-        }
-    }
-}
-
-/// `--data-size`: a byte count with an optional K, M, G or T suffix
-/// (powers of 1024; `MiB` and `MB` read the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataSize(pub u64);
-
-impl std::str::FromStr for DataSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!("{s:?} is not a size: use bytes or a number with K, M, G or T, e.g. 512M or 2G")
-        };
-        let t = s.trim();
-        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = t[..digits].parse().map_err(|_| bad())?;
-        let unit = t[digits..].trim().to_ascii_uppercase();
-        let shift = match unit.as_str() {
-            "" | "B" => 0,
-            "K" | "KB" | "KIB" => 10,
-            "M" | "MB" | "MIB" => 20,
-            "G" | "GB" | "GIB" => 30,
-            "T" | "TB" | "TIB" => 40,
-            _ => return Err(bad()),
-        };
-        let v = n.checked_mul(1u64 << shift).ok_or_else(bad)?;
-        if v == 0 || v > (1u64 << 50) {
-            return Err(format!("{s:?} is out of range (1 byte to 1 PiB)"));
-        }
-        Ok(DataSize(v))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootableError {
@@ -141,7 +53,7 @@ pub enum BootableError {
     #[error("--slot-size is only for --format disk (the A/B disk's ESP)")]
     SlotSizeNotDisk,
     #[error(transparent)]
-    Ab(#[from] crate::abdisk::AbError),
+    Ab(#[from] crate::core::abdisk::AbError),
     #[error("mke2fs not found: --data-size formats the data partition with it; install e2fsprogs (apt-get install e2fsprogs)")]
     Mke2fsMissing,
     #[error("mke2fs failed ({status}) formatting the data partition of {}: {message}", .path.display())]
@@ -181,7 +93,7 @@ pub fn main(mut args: BuildArgs, start: std::time::Instant) -> i32 {
                 Ok(())
             }
         }) {
-            Ok(_) => return build::main_initramfs(&args, start),
+            Ok(_) => return output::main_initramfs(&args, start),
             Err(e) => Err(e),
         }
     } else {
@@ -228,7 +140,7 @@ fn format_data(
     mtime: u32,
 ) -> Result<(), BootableError> {
     let out = std::process::Command::new(mke2fs)
-        .args(crate::abdisk::mke2fs_args(image, offset, bytes, seed))
+        .args(crate::core::abdisk::mke2fs_args(image, offset, bytes, seed))
         // Every timestamp; 0 would mean "now" to mke2fs.
         .env("E2FSPROGS_FAKE_TIME", mtime.max(1).to_string())
         .stdin(std::process::Stdio::null())
@@ -258,7 +170,7 @@ fn format_data(
 fn kernel_path(args: &BuildArgs) -> Result<PathBuf, BootableError> {
     match &args.kernel {
         Some(k) => Ok(k.clone()),
-        None => match build::foreign_kernel(args)? {
+        None => match inputs::foreign_kernel(args)? {
             Some(k) => Ok(k.vmlinuz),
             None => kernel::find_kernel().map_err(BootableError::Kernel),
         },
@@ -312,7 +224,7 @@ fn pin_modules(args: &mut BuildArgs) -> Result<(), BootableError> {
         return Ok(());
     };
     let bytes = std::fs::read(&path).map_err(|e| BootableError::KernelRead(path.clone(), e))?;
-    build::check_kernel_arch(args, &path)?;
+    inputs::check_kernel_arch(args, &path)?;
     let release = release_of_file(&path, &bytes);
     check_release(args, &path, release.as_deref())
 }
@@ -330,64 +242,8 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     if format == Format::Rpi {
         return build_rpi(args);
     }
-    let mke2fs = match args.data_size {
-        Some(_) if format == Format::Disk => {
-            Some(find_program("mke2fs").ok_or(BootableError::Mke2fsMissing)?)
-        }
-        _ => None,
-    };
-    let cmdline = args
-        .cmdline
-        .clone()
-        .unwrap_or_else(|| match build::target_arch(args) {
-            crate::arch::Arch::X86_64 => uki::DEFAULT_CMDLINE.to_string(),
-            // virt's PL011 under AAVMF (no VGA console on virt).
-            crate::arch::Arch::Aarch64 => "console=ttyAMA0 panic=-1".to_string(),
-        });
-    if cmdline.contains(['\n', '\0']) {
-        return Err(BootableError::BadCmdline(cmdline));
-    }
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format.default_output()));
-    if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
-        return Err(BuildError::NotAFile(output).into());
-    }
-    let arch = build::target_arch(args);
-    // The kernel, checked before anything slow.
-    let kpath = kernel_path(args)?;
-    build::check_kernel_arch(args, &kpath)?;
-    let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
-    let info =
-        uki::inspect_kernel(&kbytes).map_err(|e| BootableError::KernelBad(kpath.clone(), e))?;
-    if cmdline.len() > info.cmdline_max {
-        return Err(BootableError::Uki(UkiError::CmdlineTooLong {
-            len: cmdline.len(),
-            max: info.cmdline_max,
-        }));
-    }
-    let release = info.release.clone().or_else(|| kernel::release_of(&kpath));
-    check_release(args, &kpath, release.as_deref())?;
-    let stub_path = match (&args.efi_stub, arch) {
-        (Some(p), _) => p.clone(),
-        (None, crate::arch::Arch::X86_64) => PathBuf::from(uki::DEFAULT_STUB),
-        // Another architecture's stub: its systemd-boot-efi, fetched.
-        (None, a) => crate::debkernel::package_file(a, uki::STUB_PACKAGE, a.efi_stub())
-            .map_err(|e| BuildError::Fetch(a.debian(), e))?,
-    };
-    if !stub_path.is_file() {
-        return Err(BootableError::StubMissing(stub_path));
-    }
-    let stub =
-        std::fs::read(&stub_path).map_err(|e| BootableError::StubRead(stub_path.clone(), e))?;
-    let signer = Signer::prepare(args.sign_key.as_deref(), args.sign_cert.as_deref())?;
-    // aarch64's ISO boots through UEFI only: no ISOLINUX.
-    let isolinux = if format == Format::Iso && arch == crate::arch::Arch::X86_64 {
-        Some(iso::locate_isolinux(args.isolinux_dir.as_deref()).map_err(BootableError::Iso)?)
-    } else {
-        None
-    };
+    let parts = Parts::gather(args)?;
+    let output = parts.output.clone();
     // The output's directory must be writable: find out before the build.
     let tmp = TempOutput::beside(&output);
     let create_err = |source| BuildError::Create {
@@ -396,34 +252,12 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     };
     let mut file = std::fs::File::create(&tmp.path).map_err(create_err)?;
 
-    let mtime = build::epoch_from_env()?;
-    let (initrd, modules) = build::archive_bytes(args)?;
-    let app = build::app_name(args);
-    let osrel = uki::os_release(&app, release.as_deref());
-    let efi = uki::assemble(&UkiParts {
-        stub: &stub,
-        kernel: &kbytes,
-        initrd: &initrd,
-        cmdline: &cmdline,
-        osrel: &osrel,
-        timestamp: mtime,
-    })
-    .map_err(BootableError::Uki)?;
-    let efi = match &signer {
-        Some(s) => s.sign(&efi, mtime, &output)?,
-        None => efi,
-    };
+    let mtime = inputs::epoch_from_env()?;
+    let (initrd, modules) = output::archive_bytes(args)?;
+    let efi = parts.uki(args, &initrd, mtime)?;
     let write_err = |source| BuildError::Write {
         path: output.clone(),
         source,
-    };
-    let esp = |hidden: u32, label: &str| {
-        fat::build(
-            &[(arch.efi_boot_file(), &efi)],
-            &FatOptions::new(label, mtime, hidden),
-        )
-        .map(fat::Fat::into_image)
-        .map_err(BootableError::Fat)
     };
     match format {
         // Oci never comes here (build::main hands it to oci::build), nor
@@ -431,99 +265,10 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         Format::Initramfs | Format::Uki | Format::Oci | Format::Rpi => {
             file.write_all(&efi).map_err(write_err)?
         }
-        Format::Disk => {
-            let uki = efi.len() as u64;
-            let slot = crate::abdisk::slot_size(args.slot_size.map(|s| s.0), uki)?;
-            let names = crate::abdisk::esp_files(arch.efi_boot_file());
-            let files: Vec<(&str, &[u8])> =
-                names.iter().map(|n| (n.as_str(), efi.as_slice())).collect();
-            let fs = fat::build(
-                &files,
-                &FatOptions {
-                    size: Some(crate::abdisk::esp_size(uki, slot)),
-                    ..FatOptions::new("ESP", mtime, gpt::ALIGN as u32)
-                },
-            )
-            .map_err(BootableError::Fat)?;
-            let data = args.data_size.map_or(0, |d| d.0);
-            let seed = crate::digest::fnv128(&[
-                &fs.head,
-                &fs.total.to_le_bytes(),
-                &slot.to_le_bytes(),
-                &data.to_le_bytes(),
-            ]);
-            let mut parts = vec![(gpt::ESP_TYPE, "EFI System", fs.total)];
-            if data > 0 {
-                parts.push((gpt::LINUX_DATA_TYPE, "data", data));
-            }
-            let layout = gpt::layout(&parts, seed);
-            file.write_all(&gpt::head(&layout)).map_err(write_err)?;
-            file.seek(SeekFrom::Start(
-                layout.partitions[0].first_lba * gpt::SECTOR,
-            ))
-            .map_err(write_err)?;
-            // The ESP's free clusters and the data partition's unused
-            // blocks stay holes: sparse, zero when read.
-            file.write_all(&fs.head).map_err(write_err)?;
-            file.seek(SeekFrom::Start(gpt::tail_offset(&layout)))
-                .map_err(write_err)?;
-            file.write_all(&gpt::tail(&layout)).map_err(write_err)?;
-            file.set_len(layout.bytes()).map_err(write_err)?;
-            eprintln!(
-                "nodistro build: ESP {} bytes ({}): {} and slot A ({uki} bytes each), {} bytes free for slot B ({slot}-byte slots)",
-                fs.total,
-                if fs.fat32 { "FAT32" } else { "FAT16" },
-                names[0],
-                fs.free
-            );
-            if let (Some(mke2fs), Some(p)) = (&mke2fs, layout.partitions.get(1)) {
-                file.sync_all().map_err(write_err)?;
-                let bytes = (p.last_lba + 1 - p.first_lba) * gpt::SECTOR;
-                format_data(
-                    mke2fs,
-                    &tmp.path,
-                    &output,
-                    p.first_lba * gpt::SECTOR,
-                    bytes,
-                    seed,
-                    mtime,
-                )?;
-                eprintln!(
-                    "nodistro build: data partition {bytes} bytes, ext4 labelled {}, mounted at {}",
-                    nodistro_update::core::layout::DATA_LABEL,
-                    nodistro_update::core::layout::DATA_MOUNT
-                );
-            }
-        }
-        Format::Iso if arch != crate::arch::Arch::X86_64 => {
-            drop(file);
-            let fs = esp(0, "EFIBOOT")?;
-            iso::write_efi(&fs, mtime, &temp_beside(&output, "staging"), &tmp.path)
-                .map_err(BootableError::Iso)?;
-            file = std::fs::File::options()
-                .append(true)
-                .open(&tmp.path)
-                .map_err(write_err)?;
-        }
+        Format::Disk => parts.write_disk(args, &mut file, &tmp.path, &efi, mtime)?,
         Format::Iso => {
             drop(file);
-            let fs = esp(0, "EFIBOOT")?;
-            let isolinux = isolinux.as_ref().ok_or_else(|| {
-                BootableError::Iso(IsoError::Failed("ISOLINUX not located".into()))
-            })?;
-            iso::write(
-                &IsoParts {
-                    isolinux,
-                    kernel: &kbytes,
-                    initrd: &initrd,
-                    efi_image: &fs,
-                    cmdline: &cmdline,
-                    mtime,
-                },
-                &temp_beside(&output, "staging"),
-                &tmp.path,
-            )
-            .map_err(BootableError::Iso)?;
+            parts.write_iso(&tmp.path, &efi, &initrd, mtime)?;
             file = std::fs::File::options()
                 .append(true)
                 .open(&tmp.path)
@@ -540,14 +285,257 @@ pub fn build_image(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         bytes,
         initrd_bytes: initrd.len() as u64,
         modules,
-        release,
+        release: parts.release,
     })
+}
+
+/// What a UKI, disk or ISO is made of besides the initramfs, read and
+/// checked before anything slow.
+struct Parts {
+    arch: Arch,
+    output: PathBuf,
+    cmdline: String,
+    /// The host's mke2fs, for a disk's data partition.
+    mke2fs: Option<PathBuf>,
+    kernel: Vec<u8>,
+    release: Option<String>,
+    stub: Vec<u8>,
+    signer: Option<Signer>,
+    /// ISOLINUX's files, for an x86-64 ISO.
+    isolinux: Option<[PathBuf; 3]>,
+}
+
+impl Parts {
+    /// Check the flags and read the kernel, the EFI stub and the rest; the
+    /// modules are pinned to the kernel's release.
+    fn gather(args: &mut BuildArgs) -> Result<Parts, BootableError> {
+        let format = args.format;
+        let mke2fs = match args.data_size {
+            Some(_) if format == Format::Disk => {
+                Some(find_program("mke2fs").ok_or(BootableError::Mke2fsMissing)?)
+            }
+            _ => None,
+        };
+        let cmdline = args
+            .cmdline
+            .clone()
+            .unwrap_or_else(|| match build_args::target_arch(args) {
+                Arch::X86_64 => uki::DEFAULT_CMDLINE.to_string(),
+                // virt's PL011 under AAVMF (no VGA console on virt).
+                Arch::Aarch64 => "console=ttyAMA0 panic=-1".to_string(),
+            });
+        if cmdline.contains(['\n', '\0']) {
+            return Err(BootableError::BadCmdline(cmdline));
+        }
+        let output = args
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format.default_output()));
+        if std::fs::metadata(&output).is_ok_and(|m| !m.is_file()) {
+            return Err(BuildError::NotAFile(output).into());
+        }
+        let arch = build_args::target_arch(args);
+        let (kernel, release) = checked_kernel(args, &cmdline)?;
+        let stub = efi_stub(args, arch)?;
+        let signer = Signer::prepare(args.sign_key.as_deref(), args.sign_cert.as_deref())?;
+        // aarch64's ISO boots through UEFI only: no ISOLINUX.
+        let isolinux = if format == Format::Iso && arch == Arch::X86_64 {
+            Some(iso::locate_isolinux(args.isolinux_dir.as_deref()).map_err(BootableError::Iso)?)
+        } else {
+            None
+        };
+        Ok(Parts {
+            arch,
+            output,
+            cmdline,
+            mke2fs,
+            kernel,
+            release,
+            stub,
+            signer,
+            isolinux,
+        })
+    }
+
+    /// The UKI around `initrd`, signed with `--sign-key`.
+    fn uki(&self, args: &BuildArgs, initrd: &[u8], mtime: u32) -> Result<Vec<u8>, BootableError> {
+        let app = build_args::app_name(args);
+        let osrel = uki::os_release(&app, self.release.as_deref());
+        let efi = uki::assemble(&UkiParts {
+            stub: &self.stub,
+            kernel: &self.kernel,
+            initrd,
+            cmdline: &self.cmdline,
+            osrel: &osrel,
+            timestamp: mtime,
+        })
+        .map_err(BootableError::Uki)?;
+        Ok(match &self.signer {
+            Some(s) => s.sign(&efi, mtime, &self.output)?,
+            None => efi,
+        })
+    }
+
+    /// `--format disk`: the GPT, the ESP holding the UKI in its A/B
+    /// slots, and with `--data-size` the ext4 data partition, into `file`
+    /// (the temporary output at `path`).
+    fn write_disk(
+        &self,
+        args: &BuildArgs,
+        file: &mut std::fs::File,
+        path: &Path,
+        efi: &[u8],
+        mtime: u32,
+    ) -> Result<(), BootableError> {
+        let write_err = |source| BuildError::Write {
+            path: self.output.clone(),
+            source,
+        };
+        let uki = efi.len() as u64;
+        let slot = crate::core::abdisk::slot_size(args.slot_size.map(|s| s.0), uki)?;
+        let names = crate::core::abdisk::esp_files(self.arch.efi_boot_file());
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), efi)).collect();
+        let fs = fat::build(
+            &files,
+            &FatOptions {
+                size: Some(crate::core::abdisk::esp_size(uki, slot)),
+                ..FatOptions::new("ESP", mtime, gpt::ALIGN as u32)
+            },
+        )
+        .map_err(BootableError::Fat)?;
+        let data = args.data_size.map_or(0, |d| d.0);
+        let seed = crate::core::digest::fnv128(&[
+            &fs.head,
+            &fs.total.to_le_bytes(),
+            &slot.to_le_bytes(),
+            &data.to_le_bytes(),
+        ]);
+        let mut parts = vec![(gpt::ESP_TYPE, "EFI System", fs.total)];
+        if data > 0 {
+            parts.push((gpt::LINUX_DATA_TYPE, "data", data));
+        }
+        let layout = gpt::layout(&parts, seed);
+        file.write_all(&gpt::head(&layout)).map_err(write_err)?;
+        file.seek(SeekFrom::Start(
+            layout.partitions[0].first_lba * gpt::SECTOR,
+        ))
+        .map_err(write_err)?;
+        // The ESP's free clusters and the data partition's unused
+        // blocks stay holes: sparse, zero when read.
+        file.write_all(&fs.head).map_err(write_err)?;
+        file.seek(SeekFrom::Start(gpt::tail_offset(&layout)))
+            .map_err(write_err)?;
+        file.write_all(&gpt::tail(&layout)).map_err(write_err)?;
+        file.set_len(layout.bytes()).map_err(write_err)?;
+        eprintln!(
+            "nodistro build: ESP {} bytes ({}): {} and slot A ({uki} bytes each), {} bytes free for slot B ({slot}-byte slots)",
+            fs.total,
+            if fs.fat32 { "FAT32" } else { "FAT16" },
+            names[0],
+            fs.free
+        );
+        if let (Some(mke2fs), Some(p)) = (&self.mke2fs, layout.partitions.get(1)) {
+            file.sync_all().map_err(write_err)?;
+            let bytes = (p.last_lba + 1 - p.first_lba) * gpt::SECTOR;
+            format_data(
+                mke2fs,
+                path,
+                &self.output,
+                p.first_lba * gpt::SECTOR,
+                bytes,
+                seed,
+                mtime,
+            )?;
+            eprintln!(
+                "nodistro build: data partition {bytes} bytes, ext4 labelled {}, mounted at {}",
+                nodistro_update::core::layout::DATA_LABEL,
+                nodistro_update::core::layout::DATA_MOUNT
+            );
+        }
+        Ok(())
+    }
+
+    /// `--format iso`: the hybrid ISO (x86-64: ISOLINUX and UEFI; else
+    /// UEFI only) written to `path`, its ESP holding the UKI.
+    fn write_iso(
+        &self,
+        path: &Path,
+        efi: &[u8],
+        initrd: &[u8],
+        mtime: u32,
+    ) -> Result<(), BootableError> {
+        let fs = fat::build(
+            &[(self.arch.efi_boot_file(), efi)],
+            &FatOptions::new("EFIBOOT", mtime, 0),
+        )
+        .map(fat::Fat::into_image)
+        .map_err(BootableError::Fat)?;
+        let staging = temp_beside(&self.output, "staging");
+        if self.arch != Arch::X86_64 {
+            return iso::write_efi(&fs, mtime, &staging, path).map_err(BootableError::Iso);
+        }
+        let isolinux = self
+            .isolinux
+            .as_ref()
+            .ok_or_else(|| BootableError::Iso(IsoError::Failed("ISOLINUX not located".into())))?;
+        iso::write(
+            &IsoParts {
+                isolinux,
+                kernel: &self.kernel,
+                initrd,
+                efi_image: &fs,
+                cmdline: &self.cmdline,
+                mtime,
+            },
+            &staging,
+            path,
+        )
+        .map_err(BootableError::Iso)
+    }
+}
+
+/// The kernel's bytes, checked to be of the image's architecture and to
+/// take `cmdline`, and its release (the modules are pinned to it).
+fn checked_kernel(
+    args: &mut BuildArgs,
+    cmdline: &str,
+) -> Result<(Vec<u8>, Option<String>), BootableError> {
+    let kpath = kernel_path(args)?;
+    inputs::check_kernel_arch(args, &kpath)?;
+    let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
+    let info =
+        uki::inspect_kernel(&kbytes).map_err(|e| BootableError::KernelBad(kpath.clone(), e))?;
+    if cmdline.len() > info.cmdline_max {
+        return Err(BootableError::Uki(UkiError::CmdlineTooLong {
+            len: cmdline.len(),
+            max: info.cmdline_max,
+        }));
+    }
+    let release = info.release.clone().or_else(|| kernel::release_of(&kpath));
+    check_release(args, &kpath, release.as_deref())?;
+    Ok((kbytes, release))
+}
+
+/// systemd's EFI stub: `--efi-stub`, else this machine's, else another
+/// architecture's from its Debian package.
+fn efi_stub(args: &BuildArgs, arch: Arch) -> Result<Vec<u8>, BootableError> {
+    let stub_path = match (&args.efi_stub, arch) {
+        (Some(p), _) => p.clone(),
+        (None, Arch::X86_64) => PathBuf::from(uki::DEFAULT_STUB),
+        // Another architecture's stub: its systemd-boot-efi, fetched.
+        (None, a) => crate::debkernel::package_file(a, uki::STUB_PACKAGE, a.efi_stub())
+            .map_err(|e| BuildError::Fetch(a.debian(), e))?,
+    };
+    if !stub_path.is_file() {
+        return Err(BootableError::StubMissing(stub_path));
+    }
+    std::fs::read(&stub_path).map_err(|e| BootableError::StubRead(stub_path.clone(), e))
 }
 
 /// `--format rpi`: the Raspberry Pi SD-card image ([`crate::rpi`]).
 fn build_rpi(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     use crate::rpi;
-    if build::target_arch(args) != crate::arch::Arch::Aarch64 {
+    if build_args::target_arch(args) != Arch::Aarch64 {
         return Err(rpi::RpiError::NotAarch64.into());
     }
     if args.sign_key.is_some() || args.sign_cert.is_some() {
@@ -569,7 +557,7 @@ fn build_rpi(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
     }
     // The kernel and what the card needs beside it, before anything slow.
     let kpath = kernel_path(args)?;
-    build::check_kernel_arch(args, &kpath)?;
+    inputs::check_kernel_arch(args, &kpath)?;
     let kbytes = std::fs::read(&kpath).map_err(|e| BootableError::KernelRead(kpath.clone(), e))?;
     let kernel = rpi::kernel_image(&kbytes)?;
     drop(kbytes);
@@ -590,8 +578,8 @@ fn build_rpi(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         path: output.clone(),
         source,
     })?;
-    let mtime = build::epoch_from_env()?;
-    let (initrd, modules) = build::archive_bytes(args)?;
+    let mtime = inputs::epoch_from_env()?;
+    let (initrd, modules) = output::archive_bytes(args)?;
     let initrd_bytes = initrd.len() as u64;
     let files = rpi::boot_files(firmware, dtbs, copyright, kernel, initrd, &cmdline);
     let card = rpi::image(&files, mtime)?;
@@ -612,28 +600,4 @@ fn build_rpi(args: &mut BuildArgs) -> Result<BuiltImage, BootableError> {
         modules,
         release: Some(release),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!("512M".parse(), Ok(DataSize(512 << 20)));
-        assert_eq!("2G".parse(), Ok(DataSize(2 << 30)));
-        assert_eq!("1GiB".parse(), Ok(DataSize(1 << 30)));
-        assert_eq!("4096".parse(), Ok(DataSize(4096)));
-        for bad in ["", "M", "12X", "-1G", "1.5G", "0", "99999999999T"] {
-            assert!(bad.parse::<DataSize>().is_err(), "{bad}");
-        }
-        let e = "abc".parse::<DataSize>().expect_err("bad");
-        assert!(e.contains("\"abc\" is not a size"), "{e}");
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!("uki".parse(), Ok(Format::Uki));
-        assert!("qcow2".parse::<Format>().is_err());
-    }
 }

@@ -13,10 +13,10 @@
 //! module checks each value with the flag's own parser (so a bad value is
 //! reported at its line), merges with the command line and reads the file.
 
-pub mod keys;
-pub mod parse;
+// The core's modules by their old paths.
+pub use crate::core::buildfile::{keys, parse};
 
-use crate::build::BuildArgs;
+use crate::build::args::BuildArgs;
 use argh::FromArgs;
 use parse::{FileError, Problem, Setting};
 use std::ffi::OsString;

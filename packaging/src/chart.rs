@@ -108,35 +108,47 @@ pub fn svg(console: &str) -> Option<String> {
         t += step;
     }
     for (i, s) in st.iter().enumerate() {
-        let y = TOP + i as u64 * ROW;
-        let (x0, x1) = (x(s.start_ms), x(s.end_ms));
-        let w = (x1 - x0).max(2);
-        let label = if s.kind == Kind::App {
-            format!(
-                "{} (started at {}.{:03} s)",
-                s.label,
-                s.start_ms / 1000,
-                s.start_ms % 1000
-            )
-        } else {
-            format!("{} ({} ms)", s.label, s.duration_ms())
-        };
-        // Labels right of the bar, or left of it near the right edge.
-        let (tx, anchor) = if x0 + w + 8 + 7 * label.len() as u64 > WIDTH {
-            (x0.saturating_sub(4), "end")
-        } else {
-            (x0 + w + 4, "start")
-        };
-        let _ = writeln!(
-            o,
-            "<g><title>{lab}</title><rect x=\"{x0}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{c}\" rx=\"2\"/>\
-             <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"{anchor}\">{lab}</text></g>",
-            lab = xml_escape(&label),
-            h = ROW - 6,
-            c = color(s.kind),
-            ty = y + ROW - 10,
-        );
+        bar(&mut o, i, s, x);
     }
+    legend(&mut o, height);
+    o.push_str("</svg>\n");
+    Some(o)
+}
+
+/// Stage `s`'s bar, in row `i`, with its label; `x` maps ms to pixels.
+fn bar(o: &mut String, i: usize, s: &Stage, x: impl Fn(u64) -> u64) {
+    let y = TOP + i as u64 * ROW;
+    let (x0, x1) = (x(s.start_ms), x(s.end_ms));
+    let w = (x1 - x0).max(2);
+    let label = if s.kind == Kind::App {
+        format!(
+            "{} (started at {}.{:03} s)",
+            s.label,
+            s.start_ms / 1000,
+            s.start_ms % 1000
+        )
+    } else {
+        format!("{} ({} ms)", s.label, s.duration_ms())
+    };
+    // Labels right of the bar, or left of it near the right edge.
+    let (tx, anchor) = if x0 + w + 8 + 7 * label.len() as u64 > WIDTH {
+        (x0.saturating_sub(4), "end")
+    } else {
+        (x0 + w + 4, "start")
+    };
+    let _ = writeln!(
+        o,
+        "<g><title>{lab}</title><rect x=\"{x0}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{c}\" rx=\"2\"/>\
+         <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"{anchor}\">{lab}</text></g>",
+        lab = xml_escape(&label),
+        h = ROW - 6,
+        c = color(s.kind),
+        ty = y + ROW - 10,
+    );
+}
+
+/// The colours' legend along the bottom of a chart `height` high.
+fn legend(o: &mut String, height: u64) {
     let ly = height - 12;
     let mut lx = LEFT;
     for (k, name) in [
@@ -157,8 +169,6 @@ pub fn svg(console: &str) -> Option<String> {
         );
         lx += 40 + 7 * name.len() as u64;
     }
-    o.push_str("</svg>\n");
-    Some(o)
 }
 
 /// Write the chart of `console` to `out`; the error is a one-line message.

@@ -5,7 +5,7 @@
 //! `~/.cache/nodistro/debian-<arch>/<release>/` (boot/vmlinuz-<release>,
 //! lib/modules/<release>/).
 
-use crate::arch::{kernel_dependency, Arch};
+use crate::core::arch::{kernel_dependency, Arch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -85,7 +85,7 @@ pub const RPI_DRIVERS: &[&str] = &[
 
 /// The `vm` selection of an architecture. The x86-only drivers are left
 /// out of aarch64's (they would be skipped as missing, one line each).
-pub fn vm_drivers(arch: crate::arch::Arch) -> impl Iterator<Item = &'static str> {
+pub fn vm_drivers(arch: crate::core::arch::Arch) -> impl Iterator<Item = &'static str> {
     let x86_only = [
         "i8042",
         "atkbd",
@@ -95,7 +95,7 @@ pub fn vm_drivers(arch: crate::arch::Arch) -> impl Iterator<Item = &'static str>
         "xen_netfront",
         "xen_blkfront",
     ];
-    let aarch64 = arch == crate::arch::Arch::Aarch64;
+    let aarch64 = arch == crate::core::arch::Arch::Aarch64;
     VM_DRIVERS
         .iter()
         .copied()

@@ -1,6 +1,6 @@
 //! `nodistro build --allow-dynamic`: pack what a dynamically linked app
 //! needs to start and to do what glibc does at run time. The search is
-//! [`crate::dynlink`]; this is its IO: the host's files and
+//! [`crate::core::dynlink`]; this is its IO: the host's files and
 //! /etc/ld.so.cache, and the image entries.
 //!
 //! Besides the DT_NEEDED closure:
@@ -18,10 +18,10 @@
 //!   /usr/local/lib one included (the default directories alone would
 //!   miss it).
 
-use crate::dynlink::{self, Closure, Host, Item, Probe, ResolveError, Resolver, Settings};
-use crate::elf::{self, DynInfo};
+use crate::core::dynlink::{self, Closure, Host, Item, Probe, ResolveError, Resolver, Settings};
+use crate::core::elf::{self, DynInfo};
+use crate::core::ldcache;
 use crate::image::{Image, ImageError, Node, Source};
-use crate::ldcache;
 use std::path::Path;
 
 /// Where glibc's iconv looks for its modules (GCONV_PATH's default).

@@ -12,13 +12,13 @@
 //! target (packaging/fuzz) calls this; a stable test runs it over the kept
 //! corpus.
 
-use crate::pe::{self, NewSection};
+use crate::core::pe::{self, NewSection};
 
 /// Feed `data` to every reader: as a kernel, as an EFI stub taking
 /// sections, as an image whose kind `nodistro run` tells.
 #[doc(hidden)]
 pub fn boot_inputs(data: &[u8]) {
-    let _ = crate::uki::inspect_kernel(data);
+    let _ = crate::core::uki::inspect_kernel(data);
     let _ = pe::add_sections(
         data,
         &[NewSection {
@@ -34,9 +34,9 @@ pub fn boot_inputs(data: &[u8]) {
     let _ = crate::publish::pe_arch(data);
     // The signing key and certificate (`--sign-key`, `--sign-cert`) and
     // what the signer printed.
-    let _ = crate::signcheck::key_pem(data);
-    let _ = crate::signcheck::cert_pem(data);
-    let _ = crate::signcheck::signer_failure(&String::from_utf8_lossy(data));
+    let _ = crate::core::signcheck::key_pem(data);
+    let _ = crate::core::signcheck::cert_pem(data);
+    let _ = crate::core::signcheck::signer_failure(&String::from_utf8_lossy(data));
 }
 
 /// A build file (`nodistro build -f`), as its text: read into flags,
@@ -56,12 +56,12 @@ pub fn buildfile(data: &[u8]) {
     }
     argv.extend(["--hostname", "h", "--arg", "a"].map(String::from));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    if let Err(e) = crate::build::BuildArgs::from_args(&["nodistro build"], &argv) {
+    if let Err(e) = crate::build::args::BuildArgs::from_args(&["nodistro build"], &argv) {
         panic!("accepted file gives bad flags {argv:?}: {}", e.output);
     }
 }
 
-use crate::cpio::{self, Reader};
+use crate::core::cpio::{self, Reader};
 use std::path::Path;
 
 /// Read every entry of `data` as a bare cpio stream and as an image; no
@@ -84,20 +84,21 @@ pub fn cpio(data: &[u8]) {
 /// parses writes back to one that parses with the same x86-64 entries.
 #[doc(hidden)]
 pub fn ld_inputs(data: &[u8]) {
-    if let Ok(c) = crate::ldcache::parse(data) {
+    if let Ok(c) = crate::core::ldcache::parse(data) {
         let pairs: Vec<(String, String)> = c
             .entries
             .iter()
             .filter(|e| !e.name.contains('\0') && !e.path.contains('\0'))
             .map(|e| (e.name.clone(), e.path.clone()))
             .collect();
-        let again = crate::ldcache::parse(&crate::ldcache::write(&pairs)).expect("own output");
+        let again =
+            crate::core::ldcache::parse(&crate::core::ldcache::write(&pairs)).expect("own output");
         assert!(again.is_sorted());
         for (name, _) in &pairs {
             assert!(again.lookup(name).is_some());
         }
     }
-    let _ = crate::elf::dyn_info(data);
+    let _ = crate::core::elf::dyn_info(data);
 }
 
 /// Fuzz harness: what `nodistro build --from-oci` reads from an image:
@@ -184,7 +185,7 @@ mod tests {
         assert!(accepted > 100, "{accepted} of 5000 mutants accepted");
     }
 
-    use crate::cpio::{Header, Writer, S_IFLNK, S_IFREG};
+    use crate::core::cpio::{Header, Writer, S_IFLNK, S_IFREG};
 
     #[test]
     fn cpio_corpus() {
@@ -254,8 +255,8 @@ mod tests {
         let (archive, _) =
             crate::oci::write::archive(&img, &entrypoint, "latest", 0, Vec::new()).expect("oci");
         let mut seeds: Vec<Vec<u8>> = vec![layer];
-        for e in crate::oci::tarlayer::entries(0, &archive).expect("archive") {
-            if let crate::oci::layers::Item::File { data, .. } = e.item {
+        for e in crate::core::oci::tarlayer::entries(0, &archive).expect("archive") {
+            if let crate::core::oci::layers::Item::File { data, .. } = e.item {
                 seeds.push(data);
             }
         }
@@ -280,7 +281,7 @@ mod tests {
                 "/lib/x86_64-linux-gnu/libc.so.6".to_string(),
             ),
         ];
-        let cache = crate::ldcache::write(&pairs);
+        let cache = crate::core::ldcache::write(&pairs);
         let libz = std::fs::read("/lib/x86_64-linux-gnu/libz.so.1").expect("zlib1g");
         let head = &libz[..libz.len().min(8192)];
         for i in nodistro_common::fuzzing::inputs(

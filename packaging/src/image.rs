@@ -7,7 +7,7 @@
 //! assigned in path order. File data is streamed from its source once, at
 //! write time.
 
-use crate::cpio::{self, CpioError, Header};
+use crate::core::cpio::{self, CpioError, Header};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};

@@ -126,7 +126,7 @@ pub fn boot_kernel(vmlinuz: &Path) -> Result<PathBuf, KernelError> {
     // An ELF, or an arm64 Image (uncompressed; its bytes may hold the xz
     // magic of its own decompressor): booted as it is.
     if image.starts_with(ELF_MAGIC)
-        || crate::arch::Arch::of_kernel(&image) == Some(crate::arch::Arch::Aarch64)
+        || crate::core::arch::Arch::of_kernel(&image) == Some(crate::core::arch::Arch::Aarch64)
     {
         return Ok(vmlinuz.to_path_buf());
     }

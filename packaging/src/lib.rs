@@ -8,8 +8,6 @@
 use argh::FromArgs;
 use std::ffi::OsString;
 
-pub mod abdisk;
-pub mod arch;
 pub mod bootable;
 pub mod boxtools;
 pub mod build;
@@ -17,37 +15,32 @@ pub mod buildfile;
 pub mod cache;
 pub mod chart;
 pub mod compress;
-pub mod cpio;
+pub mod core;
 pub mod debkernel;
 pub mod debug_console;
 pub mod deflate;
 pub mod demo;
-pub mod digest;
 pub mod drivers;
 pub mod dynamic;
-pub mod dynlink;
-pub mod elf;
 pub mod etcfiles;
-pub mod fat;
 pub mod fuzzing;
-pub mod gpt;
 pub mod image;
 pub mod iso;
 pub mod kernel;
-pub mod ldcache;
 pub mod ls;
-pub mod mbr;
 pub mod modules;
 pub mod oci;
-pub mod pe;
 pub mod publish;
 pub mod push;
 pub mod qemu;
 pub mod rpi;
 pub mod sign;
-pub mod signcheck;
 pub mod tempout;
-pub mod uki;
+
+// The core's modules by their old paths.
+pub use self::core::{
+    abdisk, arch, cpio, digest, dynlink, elf, fat, gpt, ldcache, mbr, pe, signcheck, uki,
+};
 
 /// nodistro: pack a static app with a Linux kernel's modules and the nodistro
 /// runtime tools into a bootable initramfs, and boot it under QEMU.

@@ -2,7 +2,7 @@
 //! compressed), one line per entry: mode, size, path (and link target).
 
 use crate::compress::{self, Compression};
-use crate::cpio::{self, CpioError, ReadEntry};
+use crate::core::cpio::{self, CpioError, ReadEntry};
 use argh::FromArgs;
 use nodistro_common::report;
 use std::fs::File;

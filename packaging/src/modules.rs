@@ -341,6 +341,24 @@ pub fn add_modules(
         return Ok((0, Vec::new()));
     }
     let mut notes = Vec::new();
+    let (tree, dir, version) = open_tree(sel, &mut notes)?;
+    let wanted = requested(&tree, sel, &dir, &version, &mut notes)?;
+    let order = tree
+        .closure(&wanted)
+        .map_err(|e| ModulesError::Closure(dir.clone(), e))?;
+    let packed = add_module_files(img, &tree, &dir, &version, &order)?;
+    add_indexes(img, &tree, &dir, &version, &packed)?;
+    add_firmware(img, sel, &packed.firmware)?;
+    Ok((packed.subset.len(), notes))
+}
+
+/// The modules tree to take modules from (depmod's index checked to be
+/// there), its directory and kernel version; a note says which kernel's
+/// when it was chosen here.
+fn open_tree(
+    sel: &ModuleSelection,
+    notes: &mut Vec<String>,
+) -> Result<(ModuleTree, PathBuf, String), ModulesError> {
     let (dir, version) = locate(sel)?;
     // Which kernel's modules these are, said once the selection worked.
     let choice = (sel.modules_dir.is_none() && sel.kernel_version.is_none()).then(|| {
@@ -374,21 +392,47 @@ pub fn add_modules(
     if let Some(line) = choice.filter(|l| !l.is_empty()) {
         notes.push(line);
     }
-    let wanted = requested(&tree, sel, &dir, &version, &mut notes)?;
-    let order = tree
-        .closure(&wanted)
-        .map_err(|e| ModulesError::Closure(dir.clone(), e))?;
-    let in_image = |p: &str| format!("lib/modules/{version}/{p}");
+    Ok((tree, dir, version))
+}
+
+/// What [`add_module_files`] packed.
+struct Packed {
+    /// The modules' names.
+    subset: BTreeSet<String>,
+    /// Their paths in the tree as built (`.ko`).
+    paths: BTreeSet<String>,
+    /// The firmware files they declare.
+    firmware: BTreeSet<String>,
+    /// The tree's paths of the compressed ones stored uncompressed.
+    unpacked: BTreeSet<String>,
+}
+
+/// A path of the modules tree of `version` in the image.
+fn in_image(version: &str, p: &str) -> String {
+    format!("lib/modules/{version}/{p}")
+}
+
+/// The module files of `order` (built-in ones have none) into the image.
+fn add_module_files(
+    img: &mut Image,
+    tree: &ModuleTree,
+    dir: &Path,
+    version: &str,
+    order: &[String],
+) -> Result<Packed, ModulesError> {
     let img_err = ModulesError::Image;
-    let mut subset = BTreeSet::new();
-    let mut paths = BTreeSet::new();
-    let mut firmware = BTreeSet::new();
-    // Compressed modules are stored uncompressed: the initramfs is
-    // compressed as a whole (a module compressed inside it only compresses
-    // worse), and the kernel then needs no decompression support and
-    // nodistro-box no decoders. modules.dep names them as stored.
-    let mut unpacked = BTreeSet::new();
-    for name in &order {
+    let mut packed = Packed {
+        subset: BTreeSet::new(),
+        paths: BTreeSet::new(),
+        firmware: BTreeSet::new(),
+        // Compressed modules are stored uncompressed: the initramfs is
+        // compressed as a whole (a module compressed inside it only
+        // compresses worse), and the kernel then needs no decompression
+        // support and nodistro-box no decoders. modules.dep names them as
+        // stored.
+        unpacked: BTreeSet::new(),
+    };
+    for name in order {
         let Some(rel) = tree.module_path(name) else {
             continue; // built in: nothing to ship
         };
@@ -402,14 +446,14 @@ pub fn add_modules(
         match unpack(&src, rel) {
             Some(Ok(ko)) => {
                 img.add(
-                    &in_image(built),
+                    &in_image(version, built),
                     Node::File {
                         source: Source::Bytes(ko),
                         mode: 0o644,
                     },
                 )
                 .map_err(img_err)?;
-                unpacked.insert(rel.to_string());
+                packed.unpacked.insert(rel.to_string());
             }
             Some(Err(e)) => {
                 // Packed as it is: the boot reports it again, the rest loads.
@@ -417,23 +461,40 @@ pub fn add_modules(
                     "{TOOL}: warning: cannot decompress {}: {e}; packed compressed",
                     src.display()
                 );
-                img.add_file(&in_image(rel), &src).map_err(img_err)?;
+                img.add_file(&in_image(version, rel), &src)
+                    .map_err(img_err)?;
             }
-            None => img.add_file(&in_image(rel), &src).map_err(img_err)?,
+            None => img
+                .add_file(&in_image(version, rel), &src)
+                .map_err(img_err)?,
         }
-        firmware.extend(declared_firmware(&src).unwrap_or_default());
-        subset.insert(name.clone());
-        paths.insert(built.to_string());
+        packed
+            .firmware
+            .extend(declared_firmware(&src).unwrap_or_default());
+        packed.subset.insert(name.clone());
+        packed.paths.insert(built.to_string());
     }
+    Ok(packed)
+}
+
+/// modules.order and depmod's index files for the packed subset.
+fn add_indexes(
+    img: &mut Image,
+    tree: &ModuleTree,
+    dir: &Path,
+    version: &str,
+    packed: &Packed,
+) -> Result<(), ModulesError> {
+    let img_err = ModulesError::Image;
     // modules.order (depmod reads it to order modules.dep) for the subset.
     if let Ok(order_text) = std::fs::read_to_string(dir.join("modules.order")) {
         let kept: String = order_text
             .lines()
-            .filter(|l| paths.contains(l.trim()))
+            .filter(|l| packed.paths.contains(l.trim()))
             .map(|l| format!("{l}\n"))
             .collect();
         img.add(
-            &in_image("modules.order"),
+            &in_image(version, "modules.order"),
             Node::File {
                 source: Source::Bytes(kept.into_bytes()),
                 mode: 0o644,
@@ -441,14 +502,14 @@ pub fn add_modules(
         )
         .map_err(img_err)?;
     }
-    for (file, content) in tree.write_subset_index(&subset, &unpacked) {
+    for (file, content) in tree.write_subset_index(&packed.subset, &packed.unpacked) {
         if file == "modules.builtin.modinfo" && content.is_empty() {
             continue;
         }
         // modload writes every index in the tree's own order (kmod honours
         // only a module's first softdep line, so that order matters).
         img.add(
-            &in_image(&file),
+            &in_image(version, &file),
             Node::File {
                 source: Source::Bytes(content),
                 mode: 0o644,
@@ -456,12 +517,22 @@ pub fn add_modules(
         )
         .map_err(img_err)?;
     }
+    Ok(())
+}
+
+/// The firmware files the modules declare, from `--firmware-dir` (one
+/// line says how many are missing).
+fn add_firmware(
+    img: &mut Image,
+    sel: &ModuleSelection,
+    firmware: &BTreeSet<String>,
+) -> Result<(), ModulesError> {
     let fw_dir = sel
         .firmware_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("/lib/firmware"));
     let mut missing = 0;
-    for name in &firmware {
+    for name in firmware {
         let found = ["", ".xz", ".zst"]
             .iter()
             .map(|ext| (format!("{name}{ext}"), fw_dir.join(format!("{name}{ext}"))))
@@ -470,7 +541,7 @@ pub fn add_modules(
             Some((rel, path)) => {
                 let dest = format!("lib/firmware/{rel}");
                 if !img.contains(&dest) {
-                    img.add_file(&dest, &path).map_err(img_err)?;
+                    img.add_file(&dest, &path).map_err(ModulesError::Image)?;
                 }
             }
             None => missing += 1,
@@ -483,7 +554,7 @@ pub fn add_modules(
             fw_dir.display()
         );
     }
-    Ok((subset.len(), notes))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -154,33 +154,14 @@ pub fn publish(args: &PublishArgs) -> Result<Published, PublishError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(out_err)?;
-    // The image: copied and hashed in one pass, bounded memory.
     let image_path = dir.join(&name);
-    let tmp = TempOutput::beside(&image_path);
-    let mut out = std::fs::File::create(&tmp.path).map_err(out_err)?;
-    let mut hash = Sha256::new();
-    let mut size = head.len() as u64;
-    hash.update(&head);
-    out.write_all(&head).map_err(out_err)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = src.read(&mut buf).map_err(read_err)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(out_err)?;
-        size += n as u64;
-    }
-    out.sync_all().map_err(out_err)?;
-    drop(out);
-    tmp.rename_to(&image_path).map_err(out_err)?;
+    let (size, sha256) = copy_hashed(args, src, &head, &image_path)?;
     let m = manifest::Manifest {
         version,
         arch: arch.to_string(),
         image: name,
         size,
-        sha256: hash.finalize().into(),
+        sha256,
     };
     let manifest_path = dir.join(manifest::FILE);
     let tmp = TempOutput::beside(&manifest_path);
@@ -198,6 +179,45 @@ pub fn publish(args: &PublishArgs) -> Result<Published, PublishError> {
         manifest: m,
         dir: dir.clone(),
     })
+}
+
+/// Copy the image (`head`, its first bytes, already read from `src`) to
+/// `dest`, hashed in the same pass with bounded memory: its size and
+/// SHA-256.
+fn copy_hashed(
+    args: &PublishArgs,
+    mut src: std::fs::File,
+    head: &[u8],
+    dest: &Path,
+) -> Result<(u64, [u8; 32]), PublishError> {
+    let read_err = |source| PublishError::ImageRead {
+        path: args.image.clone(),
+        source,
+    };
+    let out_err = |source| PublishError::Output {
+        path: args.output.clone(),
+        source,
+    };
+    let tmp = TempOutput::beside(dest);
+    let mut out = std::fs::File::create(&tmp.path).map_err(out_err)?;
+    let mut hash = Sha256::new();
+    let mut size = head.len() as u64;
+    hash.update(head);
+    out.write_all(head).map_err(out_err)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = src.read(&mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(out_err)?;
+        size += n as u64;
+    }
+    out.sync_all().map_err(out_err)?;
+    drop(out);
+    tmp.rename_to(dest).map_err(out_err)?;
+    Ok((size, hash.finalize().into()))
 }
 
 /// Run the subcommand; returns the exit code.

@@ -23,7 +23,8 @@ pub mod http;
 pub mod image;
 mod run;
 mod spec;
-pub mod stop;
+// The core's module by its old path.
+pub use crate::core::qemu::stop;
 mod vm;
 
 pub use console::{

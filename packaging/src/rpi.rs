@@ -15,9 +15,9 @@
 //! What goes where is sans-IO ([`config_txt`], [`cmdline_txt`],
 //! [`boot_files`], [`image`]); [`firmware_dir`] and [`dtb_dir`] are the IO.
 
-use crate::arch::Arch;
-use crate::fat::{self, FatError, FatOptions};
-use crate::mbr::{self, MbrError, MbrPartition};
+use crate::core::arch::Arch;
+use crate::core::fat::{self, FatError, FatOptions};
+use crate::core::mbr::{self, MbrError, MbrPartition};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -172,7 +172,7 @@ pub fn image(files: &[(String, Vec<u8>)], mtime: u32) -> Result<Vec<u8>, RpiErro
         .ok()
         .filter(|s| s.checked_add(FIRST_LBA).is_some())
         .ok_or(RpiError::TooLarge(fs.len()))?;
-    let id = crate::digest::fnv128(&[b"rpi", &fs]) as u32;
+    let id = crate::core::digest::fnv128(&[b"rpi", &fs]) as u32;
     let table = mbr::mbr(
         &[MbrPartition {
             kind: mbr::TYPE_FAT32_LBA,

@@ -12,9 +12,9 @@
 //! same inputs give the same bytes. Firmware does not check that time. The
 //! key and certificate are checked before the slow part of the build
 //! ([`Signer::prepare`]); what the signer says when it fails is turned
-//! into one line ([`crate::signcheck`]).
+//! into one line ([`crate::core::signcheck`]).
 
-use crate::signcheck::{self, KeyPem, PemError, SignerFailure};
+use crate::core::signcheck::{self, KeyPem, PemError, SignerFailure};
 use crate::tempout::temp_beside;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

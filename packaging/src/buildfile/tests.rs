@@ -385,7 +385,7 @@ fn a_file_and_its_flags_parse_to_the_same_build() {
     assert_eq!(a.output, Some(PathBuf::from("/tmp/other")));
     assert_eq!(a.env, v(&["GREETING=hello world", "WORKERS=4", "EXTRA=1"]));
     assert_eq!(a.drivers, None);
-    assert_eq!(a.modules, Some(crate::build::AllModules::All));
+    assert_eq!(a.modules, Some(crate::build::args::AllModules::All));
     assert_eq!(a.module, v(&["virtio_net", "e1000"]));
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -3,19 +3,21 @@
 //! In (`--from-oci PATH`): an OCI image layout directory, the same as a
 //! tarball (`oci-archive`, what `skopeo copy ... oci-archive:` and `podman
 //! save --format oci-archive` write) or a `docker save` tarball. The
-//! sans-IO parts: [`locate`] (index, manifest, config, digests),
-//! [`tarlayer`] (a layer blob's tar entries), [`layers`] (applying them
-//! with whiteouts), [`runspec`] (Entrypoint, Cmd, Env, WorkingDir, User as
-//! init's settings). This file is their IO: the directory or tarball.
+//! sans-IO parts are in [`crate::core::oci`] (re-exported here):
+//! [`locate`] (index, manifest, config, digests), [`tarlayer`] (a layer
+//! blob's tar entries), [`layers`] (applying them with whiteouts),
+//! [`runspec`] (Entrypoint, Cmd, Env, WorkingDir, User as init's
+//! settings). This file is their IO: the directory or tarball; [`base`]
+//! makes the image the base of a build.
 //!
-//! Out (`--format oci`): [`write`].
+//! Out (`--format oci`): [`build`], writing with [`write`].
 
+pub mod base;
 pub mod build;
-pub mod layers;
-pub mod locate;
-pub mod runspec;
-pub mod tarlayer;
 pub mod write;
+
+// The core's modules by their old paths.
+pub use crate::core::oci::{layers, locate, runspec, tarlayer};
 
 use layers::{LayerError, Rootfs};
 use locate::{Layout, LocateError};
@@ -129,7 +131,9 @@ impl Store {
                         return Ok(Some(d.clone()));
                     }
                     match links.get(&n).map(|t| {
-                        locate::archive_name(crate::dynlink::normalize(t).trim_start_matches('/'))
+                        locate::archive_name(
+                            crate::core::dynlink::normalize(t).trim_start_matches('/'),
+                        )
                     }) {
                         Some(Ok(t)) => n = t,
                         _ => return Ok(None),

@@ -6,7 +6,7 @@
 //! entry is owned by 0:0 with one mtime, documents are written with sorted
 //! keys, so the same inputs give the same bytes and the same image ID.
 
-use super::locate::{sha256_hex, ARCH};
+use crate::core::oci::locate::{sha256_hex, ARCH};
 use crate::image::{Image, Node, Source};
 use serde_json::json;
 use std::io::{self, Write};
@@ -105,7 +105,7 @@ pub fn archive<W: Write>(
         "os": "linux",
         "config": {
             "Entrypoint": entrypoint,
-            "Env": [format!("PATH={}", super::runspec::DEFAULT_PATH)],
+            "Env": [format!("PATH={}", crate::core::oci::runspec::DEFAULT_PATH)],
         },
         "rootfs": { "type": "layers", "diff_ids": [diff_id] },
         "history": [{ "created_by": "nodistro build --format oci" }],
@@ -137,12 +137,30 @@ pub fn archive<W: Write>(
             "platform": { "architecture": ARCH, "os": "linux" },
         }],
     }))?;
-    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-    let mut blobs: Vec<(String, &[u8])> = vec![
+    let blobs: Vec<(String, &[u8])> = vec![
         (config_digest.clone(), &config[..]),
         (layer_digest, &layer[..]),
         (manifest_digest, &manifest[..]),
     ];
+    let out = write_layout(out, blobs, &index, mtime)?;
+    Ok((
+        out,
+        Written {
+            image_id: config_digest,
+            layer_bytes: layer.len() as u64,
+        },
+    ))
+}
+
+/// The oci-archive's tar: the blobs (sorted by digest) under
+/// blobs/sha256, then index.json and oci-layout.
+fn write_layout<W: Write>(
+    out: W,
+    mut blobs: Vec<(String, &[u8])>,
+    index: &[u8],
+    mtime: u32,
+) -> io::Result<W> {
+    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
     blobs.sort();
     let mut b = tar::Builder::new(out);
     for dir in ["blobs/", "blobs/sha256/"] {
@@ -154,18 +172,11 @@ pub fn archive<W: Write>(
         let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64, mtime);
         b.append_data(&mut h, name, *data)?;
     }
-    for (name, data) in [("index.json", &index[..]), ("oci-layout", &layout[..])] {
+    for (name, data) in [("index.json", index), ("oci-layout", &layout[..])] {
         let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64, mtime);
         b.append_data(&mut h, name, data)?;
     }
-    let out = b.into_inner()?;
-    Ok((
-        out,
-        Written {
-            image_id: config_digest,
-            layer_bytes: layer.len() as u64,
-        },
-    ))
+    b.into_inner()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //!
 //! QEMU runs in a process group of its own, so a terminal's Ctrl-C reaches
 //! only `nodistro run`, which turns it into a clean power-off (see
-//! [`super::stop`]); it dies with the runner (PR_SET_PDEATHSIG), so even a
+//! [`crate::core::qemu::stop`]); it dies with the runner (PR_SET_PDEATHSIG), so even a
 //! SIGKILL of `nodistro run` leaves no QEMU behind.
 #![allow(unsafe_code)]
 

@@ -4,7 +4,7 @@
 //! around a bare UKI), removed when the boot is over.
 
 use super::{Machine, QemuSpec};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use std::path::{Path, PathBuf};
 
 /// OVMF's paths in Debian's ovmf package.
@@ -170,7 +170,7 @@ pub enum ImageError {
     #[error("{} is an initramfs: boot it with --initrd", .0.display())]
     Initramfs(PathBuf),
     #[error("cannot wrap the UKI in a FAT image")]
-    Fat(#[source] crate::fat::FatError),
+    Fat(#[source] crate::core::fat::FatError),
 }
 
 /// Temporary files of one boot, removed on drop.
@@ -244,7 +244,37 @@ pub fn image_spec_for(
     arch: Arch,
 ) -> Result<(QemuSpec, BootFiles), ImageError> {
     let kind = kind_of(path)?;
-    let firmware = match (fw.firmware, fw.secure_boot) {
+    let firmware = firmware_for(kind, fw, arch)?;
+    let mut files = BootFiles::default();
+    let (image, kind_name) = boot_image(path, kind, arch, &mut files)?;
+    let mut spec = QemuSpec::new(PathBuf::new(), PathBuf::new());
+    spec.kernel = None;
+    spec.initrd = None;
+    spec.image = Some(image);
+    match firmware {
+        Firmware::Bios if kind != ImageKind::Iso => {
+            return Err(ImageError::NeedsUefi {
+                path: path.to_path_buf(),
+                kind: kind_name,
+            })
+        }
+        Firmware::Bios => {}
+        Firmware::Uefi => {
+            let ovmf = uefi_firmware(fw, arch, &mut files)?;
+            spec.set_machine(match arch {
+                Arch::X86_64 => Machine::Q35,
+                Arch::Aarch64 => Machine::Virt,
+            });
+            spec.ovmf = Some(ovmf);
+        }
+    }
+    Ok((spec, files))
+}
+
+/// The firmware to boot an image of `kind` with: `--firmware`, else the
+/// image's default (UEFI for Secure Boot and on aarch64).
+fn firmware_for(kind: ImageKind, fw: &FirmwareOpts, arch: Arch) -> Result<Firmware, ImageError> {
+    Ok(match (fw.firmware, fw.secure_boot) {
         (Some(Firmware::Bios), true) => return Err(ImageError::SecureBootBios),
         (Some(Firmware::Bios), false) if arch == Arch::Aarch64 => return Err(ImageError::BiosArch),
         (Some(Firmware::Bios), false) if fw.efi_vars.is_some() => {
@@ -255,9 +285,18 @@ pub fn image_spec_for(
         // aarch64 has UEFI (AAVMF) only, its ISO too.
         (None, false) if arch == Arch::Aarch64 => Firmware::Uefi,
         (None, false) => default_firmware(kind),
-    };
-    let mut files = BootFiles::default();
-    let (image, kind_name) = match kind {
+    })
+}
+
+/// The drive QEMU boots from and what the image is called in messages: a
+/// UKI is put on a FAT file system (a temporary file in `files`).
+fn boot_image(
+    path: &Path,
+    kind: ImageKind,
+    arch: Arch,
+    files: &mut BootFiles,
+) -> Result<(BootImage, &'static str), ImageError> {
+    Ok(match kind {
         ImageKind::Iso => (
             BootImage {
                 path: path.to_path_buf(),
@@ -276,9 +315,9 @@ pub fn image_spec_for(
         ImageKind::Uki => {
             // Firmware boots /EFI/BOOT/BOOTX64.EFI from a FAT file system.
             let uki = std::fs::read(path).map_err(|e| ImageError::Read(path.to_path_buf(), e))?;
-            let fs = crate::fat::build(
+            let fs = crate::core::fat::build(
                 &[(arch.efi_boot_file(), &uki)],
-                &crate::fat::FatOptions::new("UKI", 0, 0),
+                &crate::core::fat::FatOptions::new("UKI", 0, 0),
             )
             .map_err(ImageError::Fat)?
             .into_image();
@@ -293,70 +332,54 @@ pub fn image_spec_for(
                 "UKI",
             )
         }
+    })
+}
+
+/// The UEFI firmware's code and variables (a copy of the template in
+/// `files`, or the persistent `--efi-vars`).
+fn uefi_firmware(fw: &FirmwareOpts, arch: Arch, files: &mut BootFiles) -> Result<Ovmf, ImageError> {
+    let (dir, code, vars) = match (arch, fw.secure_boot) {
+        // AAVMF has one build: Secure Boot is the snakeoil
+        // variables' (keys enrolled, enforcement on); no SMM.
+        (Arch::Aarch64, true) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS_SNAKEOIL),
+        (Arch::Aarch64, false) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
+        (Arch::X86_64, true) => (OVMF_DIR, OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL),
+        (Arch::X86_64, false) => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
     };
-    let mut spec = QemuSpec::new(PathBuf::new(), PathBuf::new());
-    spec.kernel = None;
-    spec.initrd = None;
-    spec.image = Some(image);
-    match firmware {
-        Firmware::Bios if kind != ImageKind::Iso => {
-            return Err(ImageError::NeedsUefi {
-                path: path.to_path_buf(),
-                kind: kind_name,
-            })
-        }
-        Firmware::Bios => {}
-        Firmware::Uefi => {
-            let (dir, code, vars) = match (arch, fw.secure_boot) {
-                // AAVMF has one build: Secure Boot is the snakeoil
-                // variables' (keys enrolled, enforcement on); no SMM.
-                (Arch::Aarch64, true) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS_SNAKEOIL),
-                (Arch::Aarch64, false) => (AAVMF_DIR, AAVMF_CODE, AAVMF_VARS),
-                (Arch::X86_64, true) => (OVMF_DIR, OVMF_CODE_SECBOOT, OVMF_VARS_SNAKEOIL),
-                (Arch::X86_64, false) => (OVMF_DIR, OVMF_CODE, OVMF_VARS),
-            };
-            let missing = |p: PathBuf| match arch {
-                Arch::X86_64 => ImageError::OvmfMissing(p),
-                Arch::Aarch64 => ImageError::AavmfMissing(p),
-            };
-            let dir = fw.ovmf_dir.as_deref().unwrap_or(Path::new(dir));
-            let code = dir.join(code);
-            if !code.is_file() {
-                return Err(missing(code));
-            }
-            let template = match &fw.vars {
-                Some(v) if !v.is_file() => return Err(ImageError::VarsMissing(v.clone())),
-                Some(v) => v.clone(),
-                None => dir.join(vars),
-            };
-            if !template.is_file() {
-                return Err(missing(template));
-            }
-            let vars = match &fw.efi_vars {
-                Some(p) => {
-                    persistent_vars(p, &template)?;
-                    p.clone()
-                }
-                None => {
-                    let vars = temp_path("ovmf-vars.fd");
-                    files.0.push(vars.clone());
-                    std::fs::copy(&template, &vars)
-                        .map_err(|e| ImageError::Temp(vars.clone(), e))?;
-                    vars
-                }
-            };
-            spec.set_machine(match arch {
-                Arch::X86_64 => Machine::Q35,
-                Arch::Aarch64 => Machine::Virt,
-            });
-            spec.ovmf = Some(Ovmf {
-                code,
-                vars,
-                secure_boot: fw.secure_boot,
-            });
-        }
+    let missing = |p: PathBuf| match arch {
+        Arch::X86_64 => ImageError::OvmfMissing(p),
+        Arch::Aarch64 => ImageError::AavmfMissing(p),
+    };
+    let dir = fw.ovmf_dir.as_deref().unwrap_or(Path::new(dir));
+    let code = dir.join(code);
+    if !code.is_file() {
+        return Err(missing(code));
     }
-    Ok((spec, files))
+    let template = match &fw.vars {
+        Some(v) if !v.is_file() => return Err(ImageError::VarsMissing(v.clone())),
+        Some(v) => v.clone(),
+        None => dir.join(vars),
+    };
+    if !template.is_file() {
+        return Err(missing(template));
+    }
+    let vars = match &fw.efi_vars {
+        Some(p) => {
+            persistent_vars(p, &template)?;
+            p.clone()
+        }
+        None => {
+            let vars = temp_path("ovmf-vars.fd");
+            files.0.push(vars.clone());
+            std::fs::copy(&template, &vars).map_err(|e| ImageError::Temp(vars.clone(), e))?;
+            vars
+        }
+    };
+    Ok(Ovmf {
+        code,
+        vars,
+        secure_boot: fw.secure_boot,
+    })
 }
 
 #[cfg(test)]

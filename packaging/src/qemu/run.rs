@@ -2,7 +2,7 @@
 
 use super::image::{image_spec_for, kind_of, BootFiles, Firmware, FirmwareOpts, ImageKind};
 use super::{temp_monitor_path, Accel, Forward, Machine, Nic, QemuSpec, Vm, EXIT_USAGE};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -159,10 +159,6 @@ pub fn machine_for(arch: Option<Arch>, machine: Machine) -> Result<Machine, Stri
 /// (README, "Exit status"); [`EXIT_USAGE`] before anything booted.
 pub fn main(args: RunArgs) -> i32 {
     use nodistro_common::report::fail;
-    let usage = |msg: &str| {
-        eprintln!("nodistro run: error: {msg}");
-        EXIT_USAGE
-    };
     let machine = match machine_for(args.arch, args.machine) {
         Ok(m) => m,
         Err(e) => return usage(&e),
@@ -170,89 +166,9 @@ pub fn main(args: RunArgs) -> i32 {
     if machine == Machine::Microvm && args.nic == Nic::E1000 {
         return usage("--nic e1000 needs PCI, which microvm has none of: use --nic virtio (virtio-mmio) or --machine pc|q35");
     }
-    let mut initrd = args.initrd.clone();
-    let mut image = None;
-    match (&args.image, &args.initrd) {
-        (Some(_), Some(_)) => return usage("give --image or --initrd, not both"),
-        (None, None) => {
-            return usage(
-                "nothing to boot: give --image FILE (a UKI, disk or ISO) or --initrd FILE",
-            )
-        }
-        (Some(p), None) => match kind_of(p) {
-            Ok(ImageKind::Initramfs) => initrd = Some(p.clone()),
-            Ok(_) => image = Some(p.clone()),
-            Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
-        },
-        (None, Some(_)) => {}
-    }
-    let (mut spec, _files) = match (image, initrd) {
-        (Some(img), _) => {
-            if !args.append.is_empty() {
-                return usage("--append does not reach a UKI, disk or ISO: its command line is set when it is built (nodistro build --cmdline)");
-            }
-            let fw = FirmwareOpts {
-                firmware: args.firmware,
-                ovmf_dir: args.ovmf_dir.clone(),
-                vars: args.ovmf_vars.clone(),
-                secure_boot: args.secure_boot,
-                efi_vars: args.efi_vars.clone(),
-            };
-            match image_spec_for(&img, &fw, machine.arch()) {
-                Ok((mut spec, files)) => {
-                    if spec.ovmf.is_none() {
-                        spec.machine = machine;
-                    }
-                    (spec, files)
-                }
-                Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
-            }
-        }
-        (None, Some(initrd)) => {
-            if args.firmware.is_some() {
-                return usage("--firmware is for --image; a kernel and initramfs boot directly");
-            }
-            if args.efi_vars.is_some() {
-                return usage("--efi-vars is for --image (a UKI, disk or ISO booted through UEFI firmware); a kernel and initramfs boot without firmware");
-            }
-            if args.secure_boot || args.ovmf_vars.is_some() {
-                return usage("--secure-boot and --ovmf-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware");
-            }
-            // A given kernel's architecture first: its bytes are not
-            // searched for an xz stream before it is known to be x86's.
-            let given = args.kernel.as_deref();
-            if let Some((k, found)) = given
-                .and_then(|k| kernel_arch(k).map(|a| (k, a)))
-                .filter(|(_, a)| *a != machine.arch())
-            {
-                return usage(&format!(
-                    "the kernel {} is an {} kernel, and --machine {} is {}: pass --arch {} or an {} kernel ({})",
-                    k.display(),
-                    found.name(),
-                    machine.qemu_value().split(',').next().unwrap_or_default(),
-                    machine.arch().name(),
-                    found.name(),
-                    machine.arch().name(),
-                    machine.arch().kernel_package()
-                ));
-            }
-            let kernel = match resolve_kernel_for(given, args.raw_kernel, machine) {
-                Ok(k) => k,
-                Err(e) => return fail("nodistro run", &e, EXIT_USAGE),
-            };
-            if !initrd.is_file() {
-                eprintln!(
-                    "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
-                    initrd.display()
-                );
-                return EXIT_USAGE;
-            }
-            let mut spec = QemuSpec::new(kernel, initrd);
-            spec.append = args.append;
-            spec.set_machine(machine);
-            (spec, BootFiles::default())
-        }
-        (None, None) => return usage("nothing to boot"),
+    let (mut spec, _files) = match boot_spec(&args, machine) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     spec.memory_mb = args.memory;
     spec.nic = args.nic;
@@ -287,6 +203,119 @@ pub fn main(args: RunArgs) -> i32 {
         &signals,
     );
     drop(terminal);
+    report(&vm, outcome, args.chart.as_deref())
+}
+
+/// A usage error, said; its exit code.
+fn usage(msg: &str) -> i32 {
+    eprintln!("nodistro run: error: {msg}");
+    EXIT_USAGE
+}
+
+/// What to boot: `--image` (through firmware) or `--initrd` with a
+/// kernel, checked against the flags; Err is the exit code of a refusal
+/// already said.
+fn boot_spec(args: &RunArgs, machine: Machine) -> Result<(QemuSpec, BootFiles), i32> {
+    use nodistro_common::report::fail;
+    let mut initrd = args.initrd.clone();
+    let mut image = None;
+    match (&args.image, &args.initrd) {
+        (Some(_), Some(_)) => return Err(usage("give --image or --initrd, not both")),
+        (None, None) => {
+            return Err(usage(
+                "nothing to boot: give --image FILE (a UKI, disk or ISO) or --initrd FILE",
+            ))
+        }
+        (Some(p), None) => match kind_of(p) {
+            Ok(ImageKind::Initramfs) => initrd = Some(p.clone()),
+            Ok(_) => image = Some(p.clone()),
+            Err(e) => return Err(fail("nodistro run", &e, EXIT_USAGE)),
+        },
+        (None, Some(_)) => {}
+    }
+    match (image, initrd) {
+        (Some(img), _) => {
+            if !args.append.is_empty() {
+                return Err(usage("--append does not reach a UKI, disk or ISO: its command line is set when it is built (nodistro build --cmdline)"));
+            }
+            let fw = FirmwareOpts {
+                firmware: args.firmware,
+                ovmf_dir: args.ovmf_dir.clone(),
+                vars: args.ovmf_vars.clone(),
+                secure_boot: args.secure_boot,
+                efi_vars: args.efi_vars.clone(),
+            };
+            match image_spec_for(&img, &fw, machine.arch()) {
+                Ok((mut spec, files)) => {
+                    if spec.ovmf.is_none() {
+                        spec.machine = machine;
+                    }
+                    Ok((spec, files))
+                }
+                Err(e) => Err(fail("nodistro run", &e, EXIT_USAGE)),
+            }
+        }
+        (None, Some(initrd)) => initrd_spec(args, initrd, machine),
+        (None, None) => Err(usage("nothing to boot")),
+    }
+}
+
+/// A kernel and `initrd` booted directly (no firmware); Err is the exit
+/// code of a refusal already said.
+fn initrd_spec(
+    args: &RunArgs,
+    initrd: PathBuf,
+    machine: Machine,
+) -> Result<(QemuSpec, BootFiles), i32> {
+    use nodistro_common::report::fail;
+    if args.firmware.is_some() {
+        return Err(usage(
+            "--firmware is for --image; a kernel and initramfs boot directly",
+        ));
+    }
+    if args.efi_vars.is_some() {
+        return Err(usage("--efi-vars is for --image (a UKI, disk or ISO booted through UEFI firmware); a kernel and initramfs boot without firmware"));
+    }
+    if args.secure_boot || args.ovmf_vars.is_some() {
+        return Err(usage("--secure-boot and --ovmf-vars are for --image (a signed UKI, disk or ISO the firmware checks); a kernel and initramfs boot without firmware"));
+    }
+    // A given kernel's architecture first: its bytes are not
+    // searched for an xz stream before it is known to be x86's.
+    let given = args.kernel.as_deref();
+    if let Some((k, found)) = given
+        .and_then(|k| kernel_arch(k).map(|a| (k, a)))
+        .filter(|(_, a)| *a != machine.arch())
+    {
+        return Err(usage(&format!(
+            "the kernel {} is an {} kernel, and --machine {} is {}: pass --arch {} or an {} kernel ({})",
+            k.display(),
+            found.name(),
+            machine.qemu_value().split(',').next().unwrap_or_default(),
+            machine.arch().name(),
+            found.name(),
+            machine.arch().name(),
+            machine.arch().kernel_package()
+        )));
+    }
+    let kernel = match resolve_kernel_for(given, args.raw_kernel, machine) {
+        Ok(k) => k,
+        Err(e) => return Err(fail("nodistro run", &e, EXIT_USAGE)),
+    };
+    if !initrd.is_file() {
+        eprintln!(
+            "nodistro run: error: initramfs {} not found: build one with `nodistro build`",
+            initrd.display()
+        );
+        return Err(EXIT_USAGE);
+    }
+    let mut spec = QemuSpec::new(kernel, initrd);
+    spec.append = args.append.clone();
+    spec.set_machine(machine);
+    Ok((spec, BootFiles::default()))
+}
+
+/// Say how the run ended (and write `--chart`); the exit code.
+fn report(vm: &Vm, outcome: super::Outcome, chart: Option<&Path>) -> i32 {
     let code = outcome.exit_code(vm.app_status());
     match (outcome, vm.app_status()) {
         (super::Outcome::PoweredOff, Some(status)) => eprintln!(
@@ -295,7 +324,7 @@ pub fn main(args: RunArgs) -> i32 {
         ),
         _ => eprintln!("nodistro run: {}", outcome.describe()),
     }
-    if let Some(path) = &args.chart {
+    if let Some(path) = chart {
         match crate::chart::write_chart(&vm.console(), path) {
             Ok(n) => eprintln!(
                 "nodistro run: boot chart ({n} stages) in {}",

@@ -1,7 +1,7 @@
 //! The QEMU command line: options in, qemu-system-x86_64 argv out (sans-IO).
 
 use super::image::{BootImage, Media, Ovmf};
-use crate::arch::Arch;
+use crate::core::arch::Arch;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -232,25 +232,8 @@ impl QemuSpec {
     /// QEMU's arguments (without the program name).
     pub fn args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
+        self.machine_args(&mut a);
         let mut push = |s: &str| a.push(s.into());
-        push("-machine");
-        let secure = self.ovmf.as_ref().is_some_and(|o| o.secure_boot);
-        if secure && self.machine != Machine::Virt {
-            // OVMF's Secure Boot build keeps its variables behind SMM
-            // (AAVMF on virt has no SMM).
-            push(&format!("{},smm=on", self.machine.qemu_value()));
-            push("-global");
-            push("driver=cfi.pflash01,property=secure,value=on");
-        } else {
-            push(self.machine.qemu_value());
-        }
-        if self.machine == Machine::Virt {
-            // TCG's fastest full CPU: `max` with the pointer-authentication
-            // hash QEMU implements cheaply (the architected QARMA is slow
-            // to emulate).
-            push("-cpu");
-            push("max,pauth-impdef=on");
-        }
         push("-nodefaults");
         push("-no-user-config");
         push("-display");
@@ -271,6 +254,55 @@ impl QemuSpec {
         push("stdio,id=console,signal=off");
         push("-serial");
         push("chardev:console");
+        self.nic_args(&mut a);
+        if let Some(m) = &self.monitor {
+            a.push("-monitor".into());
+            let mut opt = OsString::from("unix:");
+            opt.push(escape_commas(m));
+            opt.push(",server=on,wait=off");
+            a.push(opt);
+        }
+        a.extend(self.extra_args.iter().cloned());
+        self.drive_args(&mut a);
+        if let Some(k) = &self.kernel {
+            a.push("-kernel".into());
+            a.push(escape_commas(k));
+            if let Some(i) = &self.initrd {
+                a.push("-initrd".into());
+                a.push(escape_commas(i));
+            }
+            a.push("-append".into());
+            a.push(self.append_line().into());
+        }
+        a
+    }
+
+    /// `-machine` (with SMM for Secure Boot's OVMF) and virt's `-cpu`.
+    fn machine_args(&self, a: &mut Vec<OsString>) {
+        let mut push = |s: &str| a.push(s.into());
+        push("-machine");
+        let secure = self.ovmf.as_ref().is_some_and(|o| o.secure_boot);
+        if secure && self.machine != Machine::Virt {
+            // OVMF's Secure Boot build keeps its variables behind SMM
+            // (AAVMF on virt has no SMM).
+            push(&format!("{},smm=on", self.machine.qemu_value()));
+            push("-global");
+            push("driver=cfi.pflash01,property=secure,value=on");
+        } else {
+            push(self.machine.qemu_value());
+        }
+        if self.machine == Machine::Virt {
+            // TCG's fastest full CPU: `max` with the pointer-authentication
+            // hash QEMU implements cheaply (the architected QARMA is slow
+            // to emulate).
+            push("-cpu");
+            push("max,pauth-impdef=on");
+        }
+    }
+
+    /// The NIC: user networking with the forwards, or none.
+    fn nic_args(&self, a: &mut Vec<OsString>) {
+        let mut push = |s: &str| a.push(s.into());
         match self.nic {
             Nic::None => {
                 push("-nic");
@@ -307,14 +339,10 @@ impl QemuSpec {
                 }
             }
         }
-        if let Some(m) = &self.monitor {
-            push("-monitor");
-            let mut opt = OsString::from("unix:");
-            opt.push(escape_commas(m));
-            opt.push(",server=on,wait=off");
-            a.push(opt);
-        }
-        a.extend(self.extra_args.iter().cloned());
+    }
+
+    /// The firmware's flash drives and the boot image's drive.
+    fn drive_args(&self, a: &mut Vec<OsString>) {
         if let Some(o) = &self.ovmf {
             for (unit, file, ro) in [(0, &o.code, ",readonly=on"), (1, &o.vars, "")] {
                 a.push("-drive".into());
@@ -341,17 +369,6 @@ impl QemuSpec {
             a.push("-device".into());
             a.push(format!("{device},drive=boot,bootindex=0").into());
         }
-        if let Some(k) = &self.kernel {
-            a.push("-kernel".into());
-            a.push(escape_commas(k));
-            if let Some(i) = &self.initrd {
-                a.push("-initrd".into());
-                a.push(escape_commas(i));
-            }
-            a.push("-append".into());
-            a.push(self.append_line().into());
-        }
-        a
     }
 
     pub fn command(&self) -> Command {

@@ -293,7 +293,7 @@ impl Vm {
         grace: Duration,
         signals: &std::os::fd::OwnedFd,
     ) -> Outcome {
-        use super::stop::{StopAction, StopPolicy};
+        use crate::core::qemu::stop::{StopAction, StopPolicy};
         let start = Instant::now();
         let mut policy = StopPolicy::new(grace);
         loop {

@@ -227,40 +227,60 @@ impl Parser<'_> {
                 }
             }
             (Kind::List | Kind::FileList, DeValue::Array(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    let item_name = format!("{name}[{i}]");
-                    let s = self.string(&item_name, item)?;
-                    let item_at = item.span().start;
-                    let item_line = line_of(self.text, item_at);
-                    let value = if row.kind == Kind::FileList {
-                        self.file_pair(&item_name, item_line, s)?
-                    } else {
-                        s.to_string()
-                    };
-                    self.push(row, item_name, item_at, Some(value));
-                }
+                self.list(row, name, items.iter())?
             }
-            (Kind::FileTable, DeValue::Table(t)) => {
-                for (dest, src) in t.iter() {
-                    let item_name = format!("{name}.{:?}", dest.get_ref());
-                    let src_text = self.string(&item_name, src)?;
-                    let item_at = dest.span().start;
-                    let item_line = line_of(self.text, item_at);
-                    if dest.get_ref().is_empty() || dest.get_ref().contains(':') {
-                        return Err(self.value_error(
-                            &item_name,
-                            item_line,
-                            "the destination must be a path in the image without ':'",
-                        ));
-                    }
-                    let src_path = self.path(&item_name, item_line, src_text)?;
-                    let value = format!("{src_path}:{}", dest.get_ref());
-                    self.push(row, item_name, item_at, Some(value));
-                }
-            }
+            (Kind::FileTable, DeValue::Table(t)) => self.file_table(row, name, t)?,
             (Kind::Pairs { dotted }, DeValue::Table(t)) => self.pairs(row, name, dotted, t)?,
             // accepts() matched the row to the value's type.
             _ => return Err(self.type_error(name, row.kind.expected(), v)),
+        }
+        Ok(())
+    }
+
+    /// A list key's items, each checked (a file list's as SRC:DEST).
+    fn list<'v>(
+        &mut self,
+        row: &'static Key,
+        name: &str,
+        items: impl Iterator<Item = &'v Entry<'v>>,
+    ) -> Result<(), FileError> {
+        for (i, item) in items.enumerate() {
+            let item_name = format!("{name}[{i}]");
+            let s = self.string(&item_name, item)?;
+            let item_at = item.span().start;
+            let item_line = line_of(self.text, item_at);
+            let value = if row.kind == Kind::FileList {
+                self.file_pair(&item_name, item_line, s)?
+            } else {
+                s.to_string()
+            };
+            self.push(row, item_name, item_at, Some(value));
+        }
+        Ok(())
+    }
+
+    /// A `[files]` table: image destination = host source.
+    fn file_table(
+        &mut self,
+        row: &'static Key,
+        name: &str,
+        t: &DeTable<'_>,
+    ) -> Result<(), FileError> {
+        for (dest, src) in t.iter() {
+            let item_name = format!("{name}.{:?}", dest.get_ref());
+            let src_text = self.string(&item_name, src)?;
+            let item_at = dest.span().start;
+            let item_line = line_of(self.text, item_at);
+            if dest.get_ref().is_empty() || dest.get_ref().contains(':') {
+                return Err(self.value_error(
+                    &item_name,
+                    item_line,
+                    "the destination must be a path in the image without ':'",
+                ));
+            }
+            let src_path = self.path(&item_name, item_line, src_text)?;
+            let value = format!("{src_path}:{}", dest.get_ref());
+            self.push(row, item_name, item_at, Some(value));
         }
         Ok(())
     }

@@ -183,51 +183,87 @@ pub fn add_sections(
         if raw_ptr + raw_size > u64::from(u32::MAX) || va_end > u64::from(u32::MAX) {
             return Err(PeError::TooLarge);
         }
-        let mut hdr = [0u8; SECTION_HEADER];
-        hdr[..name.len()].copy_from_slice(name);
-        hdr[8..12].copy_from_slice(&(s.data.len() as u32).to_le_bytes());
-        hdr[12..16].copy_from_slice(&(va as u32).to_le_bytes());
-        hdr[16..20].copy_from_slice(&(raw_size as u32).to_le_bytes());
-        hdr[20..24].copy_from_slice(&(raw_ptr as u32).to_le_bytes());
-        hdr[36..40].copy_from_slice(&DATA_READ.to_le_bytes());
+        let hdr = section_header(name, s.data.len(), va, raw_size, raw_ptr);
         let at = off.sections + (count + i) * SECTION_HEADER;
         out[at..at + SECTION_HEADER].copy_from_slice(&hdr);
         out.extend_from_slice(s.data);
         out.resize((raw_ptr + raw_size) as usize, 0);
     }
-    let n = u16::try_from(count + sections.len()).map_err(|_| PeError::TooLarge)?;
-    out[off.coff + 2..off.coff + 4].copy_from_slice(&n.to_le_bytes());
-    wr32(&mut out, off.coff + 4, timestamp)?;
-    // The symbol table, if any, was after the sections and is gone.
-    wr32(&mut out, off.coff + 8, 0)?;
-    wr32(&mut out, off.coff + 12, 0)?;
-    wr32(
+    fix_headers(
         &mut out,
-        off.opt + 8,
-        u32::try_from(init_data).map_err(|_| PeError::TooLarge)?,
+        &off,
+        count + sections.len(),
+        timestamp,
+        init_data,
+        round_up(va_end, sect_align),
     )?;
-    let size_of_image = round_up(va_end, sect_align);
-    wr32(
-        &mut out,
-        off.opt + 56,
-        u32::try_from(size_of_image).map_err(|_| PeError::TooLarge)?,
-    )?;
-    // The certificate table (data directory 4) signed the old image.
-    let dirs = rd32(&out, off.opt + 108)?;
-    if dirs > 4 {
-        wr32(&mut out, off.opt + 112 + 4 * 8, 0)?;
-        wr32(&mut out, off.opt + 112 + 4 * 8 + 4, 0)?;
-    }
     let sum_at = off.opt + 64;
     let sum = checksum(&out, sum_at);
     wr32(&mut out, sum_at, sum)?;
     Ok(out)
 }
 
+/// A new section's header: read-only initialized data, `size` bytes at
+/// `va` in memory, `raw_size` at `raw_ptr` in the file (all checked to
+/// fit 32 bits).
+fn section_header(
+    name: &[u8],
+    size: usize,
+    va: u64,
+    raw_size: u64,
+    raw_ptr: u64,
+) -> [u8; SECTION_HEADER] {
+    let mut hdr = [0u8; SECTION_HEADER];
+    hdr[..name.len()].copy_from_slice(name);
+    hdr[8..12].copy_from_slice(&(size as u32).to_le_bytes());
+    hdr[12..16].copy_from_slice(&(va as u32).to_le_bytes());
+    hdr[16..20].copy_from_slice(&(raw_size as u32).to_le_bytes());
+    hdr[20..24].copy_from_slice(&(raw_ptr as u32).to_le_bytes());
+    hdr[36..40].copy_from_slice(&DATA_READ.to_le_bytes());
+    hdr
+}
+
+/// The COFF and optional headers after [`add_sections`] added sections
+/// (`sections` in all now): the count, the time stamp, no symbol table,
+/// the initialized data and image sizes, no certificate table (it signed
+/// the old image). The checksum is left to the caller.
+fn fix_headers(
+    out: &mut [u8],
+    off: &Offsets,
+    sections: usize,
+    timestamp: u32,
+    init_data: u64,
+    size_of_image: u64,
+) -> Result<(), PeError> {
+    let n = u16::try_from(sections).map_err(|_| PeError::TooLarge)?;
+    out[off.coff + 2..off.coff + 4].copy_from_slice(&n.to_le_bytes());
+    wr32(out, off.coff + 4, timestamp)?;
+    // The symbol table, if any, was after the sections and is gone.
+    wr32(out, off.coff + 8, 0)?;
+    wr32(out, off.coff + 12, 0)?;
+    wr32(
+        out,
+        off.opt + 8,
+        u32::try_from(init_data).map_err(|_| PeError::TooLarge)?,
+    )?;
+    wr32(
+        out,
+        off.opt + 56,
+        u32::try_from(size_of_image).map_err(|_| PeError::TooLarge)?,
+    )?;
+    // The certificate table (data directory 4) signed the old image.
+    let dirs = rd32(out, off.opt + 108)?;
+    if dirs > 4 {
+        wr32(out, off.opt + 112 + 4 * 8, 0)?;
+        wr32(out, off.opt + 112 + 4 * 8 + 4, 0)?;
+    }
+    Ok(())
+}
+
 /// Systemd's stub on this machine, for tests that use real data.
 #[cfg(test)]
 pub(crate) fn test_stub() -> Option<Vec<u8>> {
-    std::fs::read(crate::uki::DEFAULT_STUB).ok()
+    std::fs::read(crate::core::uki::DEFAULT_STUB).ok()
 }
 
 #[cfg(test)]
@@ -239,7 +275,7 @@ mod tests {
         let Some(stub) = test_stub() else {
             panic!(
                 "{} missing: apt-get install systemd-boot-efi (scripts/setup.sh does)",
-                crate::uki::DEFAULT_STUB
+                crate::core::uki::DEFAULT_STUB
             );
         };
         let at = checksum_offset(&stub).expect("offsets");

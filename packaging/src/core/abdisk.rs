@@ -107,8 +107,14 @@ pub const DATA_BLOCK: u64 = 4096;
 /// nothing discarded (the image's holes stay). Run with
 /// `E2FSPROGS_FAKE_TIME` = SOURCE_DATE_EPOCH for the timestamps.
 pub fn mke2fs_args(image: &Path, offset: u64, bytes: u64, seed: u128) -> Vec<OsString> {
-    let uuid = uuid_text(crate::digest::fnv128(&[b"data-uuid", &seed.to_le_bytes()]));
-    let hash = uuid_text(crate::digest::fnv128(&[b"data-hash", &seed.to_le_bytes()]));
+    let uuid = uuid_text(crate::core::digest::fnv128(&[
+        b"data-uuid",
+        &seed.to_le_bytes(),
+    ]));
+    let hash = uuid_text(crate::core::digest::fnv128(&[
+        b"data-hash",
+        &seed.to_le_bytes(),
+    ]));
     let mut a: Vec<OsString> = [
         "-t",
         "ext4",
@@ -161,15 +167,15 @@ mod tests {
         let names = esp_files("EFI/BOOT/BOOTX64.EFI");
         assert_eq!(names[1], "EFI/nodistro/A.EFI");
         let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &img[..])).collect();
-        let opts = |size| crate::fat::FatOptions {
+        let opts = |size| crate::core::fat::FatOptions {
             size: Some(size),
-            ..crate::fat::FatOptions::new("ESP", 0, 2048)
+            ..crate::core::fat::FatOptions::new("ESP", 0, 2048)
         };
-        let fs = crate::fat::build(&files, &opts(esp)).expect("fits");
+        let fs = crate::core::fat::build(&files, &opts(esp)).expect("fits");
         assert!(fs.free >= slot, "{} free", fs.free);
         // Large slots: FAT32, still room for B.
         let esp = esp_size(uki, 400 * MIB);
-        let fs = crate::fat::build(&files, &opts(esp)).expect("fits");
+        let fs = crate::core::fat::build(&files, &opts(esp)).expect("fits");
         assert!(fs.fat32 && fs.free >= 400 * MIB);
     }
 

@@ -19,8 +19,8 @@
 //! paths: where it is on the host, and where it goes in the image; they
 //! differ only under an `$ORIGIN` of the app, which is /app in the image.
 
-use crate::elf::{DynInfo, ElfCheck};
-use crate::ldcache::LdCache;
+use crate::core::elf::{DynInfo, ElfCheck};
+use crate::core::ldcache::LdCache;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// ld.so's system search path on Debian 12 x86-64 (`ld.so --help`).
@@ -472,23 +472,7 @@ impl<'a, H: Host> Resolver<'a, H> {
         let mut tried = Vec::new();
         let mut skipped = Vec::new();
         if name.contains('/') {
-            let (oi, oh) = self.origin(loader);
-            let (lib, plat) = (self.set.lib.clone(), self.set.platform.clone());
-            // A relative path is relative to the working directory: /.
-            let host = normalize(&expand(name, &oh, &lib, &plat));
-            let image = normalize(&expand(name, &oi, &lib, &plat));
-            tried.push(host.clone());
-            match self.materialize(&image, &host, &who, How::Path, Some(loader))? {
-                Found::Yes(j) => return Ok(self.named(j, name)),
-                Found::Absent => {}
-                Found::WrongArch(w) => skipped.push(format!("{host} ({w})")),
-            }
-            return Err(ResolveError::NotFound {
-                name: name.into(),
-                needed_by: who,
-                tried,
-                skipped,
-            });
+            return self.need_path(name, loader, who);
         }
         let (first, defaults) = self.search_dirs(loader);
         let nodeflib = self.closure.objects[loader].info.nodeflib;
@@ -551,6 +535,28 @@ impl<'a, H: Host> Resolver<'a, H> {
         })
     }
 
+    /// [`Self::need`] for a name with a slash: that path ($ORIGIN, $LIB
+    /// and $PLATFORM expanded), nothing else.
+    fn need_path(&mut self, name: &str, loader: usize, who: String) -> Result<usize, ResolveError> {
+        let (oi, oh) = self.origin(loader);
+        let (lib, plat) = (self.set.lib.clone(), self.set.platform.clone());
+        // A relative path is relative to the working directory: /.
+        let host = normalize(&expand(name, &oh, &lib, &plat));
+        let image = normalize(&expand(name, &oi, &lib, &plat));
+        let mut skipped = Vec::new();
+        match self.materialize(&image, &host, &who, How::Path, Some(loader))? {
+            Found::Yes(j) => return Ok(self.named(j, name)),
+            Found::Absent => {}
+            Found::WrongArch(w) => skipped.push(format!("{host} ({w})")),
+        }
+        Err(ResolveError::NotFound {
+            name: name.into(),
+            needed_by: who,
+            tried: vec![host],
+            skipped,
+        })
+    }
+
     fn named(&mut self, j: usize, name: &str) -> usize {
         let o = &mut self.closure.objects[j];
         if !o.names.iter().any(|n| n == name) {
@@ -583,27 +589,7 @@ impl<'a, H: Host> Resolver<'a, H> {
                     })
                 }
                 Probe::Symlink(t) => {
-                    let (ni, nh) = if t.starts_with('/') {
-                        (normalize(&t), t.clone())
-                    } else {
-                        (
-                            normalize(&format!("{}/{t}", dirname(&img))),
-                            format!("{}/{t}", dirname(&hst)),
-                        )
-                    };
-                    links.push(Item::Symlink {
-                        image: img.clone(),
-                        target: t,
-                    });
-                    let looped = chain.contains(&ni);
-                    chain.push(ni.clone());
-                    if looped || chain.len() > MAX_LINKS {
-                        return Err(ResolveError::Loop {
-                            path: image.to_string(),
-                            chain,
-                        });
-                    }
-                    (img, hst) = (ni, nh);
+                    (img, hst) = follow(&img, &hst, t, image, &mut links, &mut chain)?;
                 }
                 Probe::File { id, size, check } => {
                     let info = match check {
@@ -662,6 +648,40 @@ impl<'a, H: Host> Resolver<'a, H> {
             self.closure.items.push(item);
         }
     }
+}
+
+/// One symlink of [`Resolver::materialize`]: the link at `img` (`hst` on
+/// the host) to `t` is packed, and where it leads returned (image, host);
+/// a loop, or a chain longer than ld.so follows, from `image` is refused.
+fn follow(
+    img: &str,
+    hst: &str,
+    t: String,
+    image: &str,
+    links: &mut Vec<Item>,
+    chain: &mut Vec<String>,
+) -> Result<(String, String), ResolveError> {
+    let (ni, nh) = if t.starts_with('/') {
+        (normalize(&t), t.clone())
+    } else {
+        (
+            normalize(&format!("{}/{t}", dirname(img))),
+            format!("{}/{t}", dirname(hst)),
+        )
+    };
+    links.push(Item::Symlink {
+        image: img.to_string(),
+        target: t,
+    });
+    let looped = chain.contains(&ni);
+    chain.push(ni.clone());
+    if looped || chain.len() > MAX_LINKS {
+        return Err(ResolveError::Loop {
+            path: image.to_string(),
+            chain: std::mem::take(chain),
+        });
+    }
+    Ok((ni, nh))
 }
 
 /// DT_RPATH, which ld.so drops from an object that has a DT_RUNPATH
@@ -961,7 +981,7 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        crate::ldcache::parse(&crate::ldcache::write(&owned)).expect("cache")
+        crate::core::ldcache::parse(&crate::core::ldcache::write(&owned)).expect("cache")
     }
 
     #[test]

@@ -123,7 +123,7 @@ fn find_program(
         } else {
             format!("{}/{program}", workdir.unwrap_or("/").trim_end_matches('/'))
         };
-        let abs = crate::dynlink::normalize(&abs);
+        let abs = crate::core::dynlink::normalize(&abs);
         return if is_executable(root, &abs) {
             Ok(abs)
         } else {
@@ -196,7 +196,7 @@ pub fn user_ids(root: &Rootfs, spec: &str) -> Result<(u32, u32), RunSpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::layers::{Item, LayerEntry};
+    use crate::core::oci::layers::{Item, LayerEntry};
 
     fn root() -> Rootfs {
         let f = |p: &str, d: &str, mode| LayerEntry {

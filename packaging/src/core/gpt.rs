@@ -6,7 +6,7 @@
 //! GUID are derived from a content hash the caller gives (the same image
 //! gives the same GUIDs), shaped as version-4 GUIDs.
 
-use crate::digest::{crc32, fnv128};
+use crate::core::digest::{crc32, fnv128};
 
 pub const SECTOR: u64 = 512;
 /// 128 entries of 128 bytes: 32 sectors.

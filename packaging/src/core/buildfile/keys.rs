@@ -212,7 +212,7 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::BuildArgs;
+    use crate::build::args::BuildArgs;
     use argh::FromArgs;
 
     /// A flag as `--help` tells it: name, takes a value, repeatable.

@@ -27,7 +27,7 @@
 //! mkfs.fat's. Only the used head of the volume is laid out
 //! ([`Fat::head`]), so the free space can stay a hole in a disk image.
 
-use crate::digest::fnv128;
+use crate::core::digest::fnv128;
 
 const SECTOR: usize = 512;
 const ROOT_ENTRIES: usize = 512;
@@ -445,91 +445,278 @@ fn dir_entry(name: &[u8; 11], attr: u8, cluster: u32, size: u32, dt: (u16, u16))
 /// The volume holding `files` (path with `/` separators, contents), as
 /// `opts` say.
 pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatError> {
-    // The directory tree.
-    let mut dirs = vec![Dir::default()];
-    let mut file_names: Vec<Names> = Vec::new();
-    let entry_names = |dirs: &[Dir], file_names: &[Names], e: &Entry| -> Names {
-        match e {
-            Entry::Dir(d) => dirs[*d].names.clone().unwrap_or_else(|| Names {
-                short: [b' '; 11],
-                case: 0,
-                long: None,
-                key: String::new(),
-            }),
-            Entry::File(f) => file_names[*f].clone(),
-        }
-    };
-    for (fi, (path, _)) in files.iter().enumerate() {
-        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-        let Some((last, parents)) = comps.split_last() else {
-            return Err(FatError::Name((*path).to_string()));
-        };
-        let mut cur = 0;
-        for c in parents {
-            let key = c.to_uppercase();
-            let found = dirs[cur].entries.iter().find_map(|e| match e {
-                Entry::Dir(d) if dirs[*d].names.as_ref().is_some_and(|n| n.key == key) => {
-                    Some(Ok(*d))
-                }
-                Entry::File(f) if file_names[*f].key == key => {
-                    Some(Err(FatError::Duplicate((*path).to_string())))
-                }
-                _ => None,
-            });
-            cur = match found {
-                Some(r) => r?,
-                None => {
-                    let taken: Vec<[u8; 11]> = dirs[cur]
-                        .entries
-                        .iter()
-                        .map(|e| entry_names(&dirs, &file_names, e).short)
-                        .collect();
-                    let n = names(c, &taken)?;
-                    dirs.push(Dir {
-                        names: Some(n),
-                        parent: cur,
-                        ..Dir::default()
-                    });
-                    let d = dirs.len() - 1;
-                    dirs[cur].entries.push(Entry::Dir(d));
-                    d
-                }
-            };
-        }
-        let key = last.to_uppercase();
-        let existing: Vec<Names> = dirs[cur]
-            .entries
-            .iter()
-            .map(|e| entry_names(&dirs, &file_names, e))
-            .collect();
-        if existing.iter().any(|n| n.key == key) {
-            return Err(FatError::Duplicate((*path).to_string()));
-        }
-        let taken: Vec<[u8; 11]> = existing.iter().map(|n| n.short).collect();
-        file_names.push(names(last, &taken)?);
-        dirs[cur].entries.push(Entry::File(fi));
-    }
-    let slots = |d: &Dir| -> usize {
-        d.entries
-            .iter()
-            .map(|e| entry_names(&dirs, &file_names, e).slots())
-            .sum()
-    };
+    let mut tree = Tree::of(files)?;
     // The root's entries and the volume label.
-    let root_slots = slots(&dirs[0]) + 1;
+    let root_slots = tree.slots(&tree.dirs[0]) + 1;
     // Sizes in bytes of everything that takes clusters, in allocation
     // order: (FAT32's root,) directories, files.
-    let dir_bytes: Vec<usize> = dirs
+    let dir_bytes: Vec<usize> = tree
+        .dirs
         .iter()
         .enumerate()
         .map(|(i, d)| {
             if i == 0 {
                 root_slots * 32
             } else {
-                (slots(d) + 2) * 32
+                (tree.slots(d) + 2) * 32
             }
         })
         .collect();
+    let geo = geometry(files, opts, &dir_bytes)?;
+    if !geo.fat32 && root_slots > ROOT_ENTRIES {
+        return Err(FatError::RootFull);
+    }
+    let fat = tree.allocate(&geo, &dir_bytes);
+    let next = fat.len();
+    let used = next - 2;
+    let mut img = vec![0u8; (geo.data_start() + used * geo.spc) * SECTOR];
+
+    let dt = dos_datetime(opts.mtime);
+    let mut label = [b' '; 11];
+    for (i, c) in opts.label.bytes().take(11).enumerate() {
+        label[i] = c.to_ascii_uppercase();
+    }
+    let mut hash_input: Vec<&[u8]> = vec![&label];
+    for (p, d) in files {
+        hash_input.push(p.as_bytes());
+        hash_input.push(d);
+    }
+    let serial = fnv128(&hash_input) as u32;
+    boot_sector(
+        &mut img,
+        &geo,
+        opts,
+        tree.dirs[0].first_cluster,
+        &label,
+        serial,
+    );
+    if geo.fat32 {
+        fsinfo(&mut img, &geo, used, next);
+    }
+    write_fats(&mut img, &geo, &fat);
+    tree.write_dirs(&mut img, &geo, &label, dt);
+    for (f, (_, data)) in files.iter().enumerate() {
+        if tree.file_clusters[f] != 0 {
+            let at = cluster_at(&geo, tree.file_clusters[f]);
+            img[at..at + data.len()].copy_from_slice(data);
+        }
+    }
+    Ok(Fat {
+        head: img,
+        total: geo.total_sectors as u64 * SECTOR as u64,
+        free: (geo.clusters - used) as u64 * (geo.spc * SECTOR) as u64,
+        fat32: geo.fat32,
+    })
+}
+
+/// The directory tree of a volume: its directories (the root first) and
+/// its files' names, sizes and (once allocated) first clusters.
+struct Tree {
+    dirs: Vec<Dir>,
+    file_names: Vec<Names>,
+    file_sizes: Vec<usize>,
+    /// Each file's first cluster (0: empty), set by [`Tree::allocate`].
+    file_clusters: Vec<u32>,
+}
+
+impl Tree {
+    /// The tree of `files`, their names made unique in each directory.
+    fn of(files: &[(&str, &[u8])]) -> Result<Tree, FatError> {
+        let mut t = Tree {
+            dirs: vec![Dir::default()],
+            file_names: Vec::new(),
+            file_sizes: files.iter().map(|(_, d)| d.len()).collect(),
+            file_clusters: Vec::new(),
+        };
+        for (fi, (path, _)) in files.iter().enumerate() {
+            let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+            let Some((last, parents)) = comps.split_last() else {
+                return Err(FatError::Name((*path).to_string()));
+            };
+            let mut cur = 0;
+            for c in parents {
+                cur = t.subdir(cur, c, path)?;
+            }
+            let key = last.to_uppercase();
+            let existing: Vec<Names> = t.dirs[cur]
+                .entries
+                .iter()
+                .map(|e| t.entry_names(e))
+                .collect();
+            if existing.iter().any(|n| n.key == key) {
+                return Err(FatError::Duplicate((*path).to_string()));
+            }
+            let taken: Vec<[u8; 11]> = existing.iter().map(|n| n.short).collect();
+            t.file_names.push(names(last, &taken)?);
+            t.dirs[cur].entries.push(Entry::File(fi));
+        }
+        Ok(t)
+    }
+
+    /// The subdirectory `c` of directory `cur`, made when new; a file of
+    /// that name makes `path` a duplicate.
+    fn subdir(&mut self, cur: usize, c: &str, path: &str) -> Result<usize, FatError> {
+        let key = c.to_uppercase();
+        let found = self.dirs[cur].entries.iter().find_map(|e| match e {
+            Entry::Dir(d) if self.dirs[*d].names.as_ref().is_some_and(|n| n.key == key) => {
+                Some(Ok(*d))
+            }
+            Entry::File(f) if self.file_names[*f].key == key => {
+                Some(Err(FatError::Duplicate(path.to_string())))
+            }
+            _ => None,
+        });
+        if let Some(r) = found {
+            return r;
+        }
+        let taken: Vec<[u8; 11]> = self.dirs[cur]
+            .entries
+            .iter()
+            .map(|e| self.entry_names(e).short)
+            .collect();
+        let n = names(c, &taken)?;
+        self.dirs.push(Dir {
+            names: Some(n),
+            parent: cur,
+            ..Dir::default()
+        });
+        let d = self.dirs.len() - 1;
+        self.dirs[cur].entries.push(Entry::Dir(d));
+        Ok(d)
+    }
+
+    fn entry_names(&self, e: &Entry) -> Names {
+        match e {
+            Entry::Dir(d) => self.dirs[*d].names.clone().unwrap_or_else(|| Names {
+                short: [b' '; 11],
+                case: 0,
+                long: None,
+                key: String::new(),
+            }),
+            Entry::File(f) => self.file_names[*f].clone(),
+        }
+    }
+
+    /// The directory entries `d` holds (long name slots included).
+    fn slots(&self, d: &Dir) -> usize {
+        d.entries.iter().map(|e| self.entry_names(e).slots()).sum()
+    }
+
+    /// Allocate clusters: (FAT32's root,) directories, then files, each
+    /// contiguous. Returns the FAT's entries.
+    fn allocate(&mut self, geo: &Geometry, dir_bytes: &[usize]) -> Vec<u32> {
+        let cs = geo.spc * SECTOR;
+        let eoc: u32 = if geo.fat32 { 0x0FFF_FFFF } else { 0xFFFF };
+        let mut fat: Vec<u32> = vec![if geo.fat32 { 0x0FFF_FFF8 } else { 0xFFF8 }, eoc];
+        let alloc = |len: usize, fat: &mut Vec<u32>| -> u32 {
+            let n = len.div_ceil(cs);
+            if n == 0 {
+                return 0;
+            }
+            let first = fat.len();
+            for c in first..first + n {
+                fat.push(if c + 1 == first + n {
+                    eoc
+                } else {
+                    c as u32 + 1
+                });
+            }
+            first as u32
+        };
+        for (i, d) in self
+            .dirs
+            .iter_mut()
+            .enumerate()
+            .skip(usize::from(!geo.fat32))
+        {
+            d.first_cluster = alloc(dir_bytes[i], &mut fat);
+        }
+        self.file_clusters = self
+            .file_sizes
+            .iter()
+            .map(|&len| alloc(len, &mut fat))
+            .collect();
+        fat
+    }
+
+    /// An entry's raw slots: its long name's, then its short entry.
+    fn raw_entries(&self, e: &Entry, dt: (u16, u16)) -> Vec<[u8; 32]> {
+        let n = self.entry_names(e);
+        let mut short = match *e {
+            Entry::Dir(d) => dir_entry(&n.short, ATTR_DIR, self.dirs[d].first_cluster, 0, dt),
+            Entry::File(f) => dir_entry(
+                &n.short,
+                ATTR_ARCHIVE,
+                self.file_clusters[f],
+                self.file_sizes[f] as u32,
+                dt,
+            ),
+        };
+        short[12] = n.case;
+        let mut out = n
+            .long
+            .as_ref()
+            .map(|l| lfn_entries(l, &n.short))
+            .unwrap_or_default();
+        out.push(short);
+        out
+    }
+
+    /// The directories' contents: the root (the volume label first), then
+    /// each subdirectory ("." and ".." first).
+    fn write_dirs(&self, img: &mut [u8], geo: &Geometry, label: &[u8; 11], dt: (u16, u16)) {
+        // The root directory: the volume label, then the entries.
+        let mut at = if geo.fat32 {
+            cluster_at(geo, self.dirs[0].first_cluster)
+        } else {
+            (geo.reserved + 2 * geo.fat_sectors) * SECTOR
+        };
+        img[at..at + 32].copy_from_slice(&dir_entry(label, ATTR_VOLUME, 0, 0, dt));
+        at += 32;
+        for e in &self.dirs[0].entries {
+            for raw in self.raw_entries(e, dt) {
+                img[at..at + 32].copy_from_slice(&raw);
+                at += 32;
+            }
+        }
+        // Subdirectories: ".", "..", then the entries.
+        for d in &self.dirs[1..] {
+            let mut at = cluster_at(geo, d.first_cluster);
+            // ".." of a directory in the root names cluster 0, FAT32 too.
+            let parent = if d.parent == 0 {
+                0
+            } else {
+                self.dirs[d.parent].first_cluster
+            };
+            let mut dot = [b' '; 11];
+            dot[0] = b'.';
+            img[at..at + 32].copy_from_slice(&dir_entry(&dot, ATTR_DIR, d.first_cluster, 0, dt));
+            dot[1] = b'.';
+            img[at + 32..at + 64].copy_from_slice(&dir_entry(&dot, ATTR_DIR, parent, 0, dt));
+            at += 64;
+            for e in &d.entries {
+                for raw in self.raw_entries(e, dt) {
+                    img[at..at + 32].copy_from_slice(&raw);
+                    at += 32;
+                }
+            }
+        }
+    }
+}
+
+/// The byte offset of cluster `c` in the volume.
+fn cluster_at(geo: &Geometry, c: u32) -> usize {
+    (geo.data_start() + (c as usize - 2) * geo.spc) * SECTOR
+}
+
+/// The volume's geometry: `opts.size`'s, checked to hold the directories
+/// (`dir_bytes`), the files and the free room asked for; else the
+/// smallest that holds them.
+fn geometry(
+    files: &[(&str, &[u8])],
+    opts: &FatOptions<'_>,
+    dir_bytes: &[usize],
+) -> Result<Geometry, FatError> {
     // Clusters of `cs` bytes the directories and files take.
     let need = |cs: usize, fat32: bool| -> usize {
         dir_bytes[usize::from(!fat32)..]
@@ -540,7 +727,7 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatE
     };
     let free_clusters =
         |cs: usize| usize::try_from(opts.free.div_ceil(cs as u64)).unwrap_or(usize::MAX);
-    let geo = match opts.size {
+    match opts.size {
         Some(t) => {
             let sectors = usize::try_from(t / SECTOR as u64).map_err(|_| FatError::TooLarge)?;
             let g = Geometry::sized(sectors, opts.fat32 || t > FAT32_FROM)?;
@@ -552,7 +739,7 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatE
                     total: t,
                 });
             }
-            g
+            Ok(g)
         }
         None => {
             let (min_clusters, max_clusters) = if opts.fat32 {
@@ -572,68 +759,27 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatE
                     return Err(FatError::TooLarge);
                 }
             };
-            Geometry::fitted(opts.fat32, spc, clusters)
+            Ok(Geometry::fitted(opts.fat32, spc, clusters))
         }
-    };
-    if !geo.fat32 && root_slots > ROOT_ENTRIES {
-        return Err(FatError::RootFull);
     }
-    let spc = geo.spc;
-    let cs = spc * SECTOR;
-    let reserved = geo.reserved;
-    let fat_sectors = geo.fat_sectors;
-    let data_start = geo.data_start();
+}
+
+/// The boot sector with the BPB (not bootable from BIOS).
+fn boot_sector(
+    img: &mut [u8],
+    geo: &Geometry,
+    opts: &FatOptions<'_>,
+    root_cluster: u32,
+    label: &[u8; 11],
+    serial: u32,
+) {
     let total = geo.total_sectors;
-
-    // Allocate clusters: (FAT32's root,) directories, then files, each
-    // contiguous.
-    let eoc: u32 = if geo.fat32 { 0x0FFF_FFFF } else { 0xFFFF };
-    let mut fat: Vec<u32> = vec![if geo.fat32 { 0x0FFF_FFF8 } else { 0xFFF8 }, eoc];
-    let alloc = |len: usize, fat: &mut Vec<u32>| -> u32 {
-        let n = len.div_ceil(cs);
-        if n == 0 {
-            return 0;
-        }
-        let first = fat.len();
-        for c in first..first + n {
-            fat.push(if c + 1 == first + n {
-                eoc
-            } else {
-                c as u32 + 1
-            });
-        }
-        first as u32
-    };
-    for (i, d) in dirs.iter_mut().enumerate().skip(usize::from(!geo.fat32)) {
-        d.first_cluster = alloc(dir_bytes[i], &mut fat);
-    }
-    let file_clusters: Vec<u32> = files
-        .iter()
-        .map(|(_, data)| alloc(data.len(), &mut fat))
-        .collect();
-    let next = fat.len();
-    let used = next - 2;
-    let mut img = vec![0u8; (data_start + used * spc) * SECTOR];
-
-    let dt = dos_datetime(opts.mtime);
-    let mut label = [b' '; 11];
-    for (i, c) in opts.label.bytes().take(11).enumerate() {
-        label[i] = c.to_ascii_uppercase();
-    }
-    let mut hash_input: Vec<&[u8]> = vec![&label];
-    for (p, d) in files {
-        hash_input.push(p.as_bytes());
-        hash_input.push(d);
-    }
-    let serial = fnv128(&hash_input) as u32;
-
-    // Boot sector with the BPB.
     let bs = &mut img[..SECTOR];
     bs[..3].copy_from_slice(&[0xEB, if geo.fat32 { 0x58 } else { 0x3C }, 0x90]);
     bs[3..11].copy_from_slice(b"NODISTRO");
     bs[11..13].copy_from_slice(&(SECTOR as u16).to_le_bytes());
-    bs[13] = spc as u8;
-    bs[14..16].copy_from_slice(&(reserved as u16).to_le_bytes());
+    bs[13] = geo.spc as u8;
+    bs[14..16].copy_from_slice(&(geo.reserved as u16).to_le_bytes());
     bs[16] = 2;
     bs[21] = 0xF8;
     bs[24..26].copy_from_slice(&63u16.to_le_bytes());
@@ -642,8 +788,8 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatE
     // The extended BPB: FAT16's at 36, FAT32's at 64.
     let ext = if geo.fat32 {
         bs[32..36].copy_from_slice(&(total as u32).to_le_bytes());
-        bs[36..40].copy_from_slice(&(fat_sectors as u32).to_le_bytes());
-        bs[44..48].copy_from_slice(&dirs[0].first_cluster.to_le_bytes());
+        bs[36..40].copy_from_slice(&(geo.fat_sectors as u32).to_le_bytes());
+        bs[44..48].copy_from_slice(&root_cluster.to_le_bytes());
         bs[48..50].copy_from_slice(&1u16.to_le_bytes()); // FSInfo
         bs[50..52].copy_from_slice(&6u16.to_le_bytes()); // backup boot sector
         64
@@ -654,110 +800,43 @@ pub fn build(files: &[(&str, &[u8])], opts: &FatOptions<'_>) -> Result<Fat, FatE
         } else {
             bs[32..36].copy_from_slice(&(total as u32).to_le_bytes());
         }
-        bs[22..24].copy_from_slice(&(fat_sectors as u16).to_le_bytes());
+        bs[22..24].copy_from_slice(&(geo.fat_sectors as u16).to_le_bytes());
         36
     };
     bs[ext] = 0x80;
     bs[ext + 2] = 0x29;
     bs[ext + 3..ext + 7].copy_from_slice(&serial.to_le_bytes());
-    bs[ext + 7..ext + 18].copy_from_slice(&label);
+    bs[ext + 7..ext + 18].copy_from_slice(label);
     bs[ext + 18..ext + 26].copy_from_slice(if geo.fat32 { b"FAT32   " } else { b"FAT16   " });
     // Not bootable from BIOS: halt forever.
     bs[ext + 26..ext + 29].copy_from_slice(&[0xF4, 0xEB, 0xFD]);
     bs[510] = 0x55;
     bs[511] = 0xAA;
-    if geo.fat32 {
-        // FSInfo (sector 1), then the backups of both (sectors 6 and 7).
-        let fsinfo = &mut img[SECTOR..2 * SECTOR];
-        fsinfo[..4].copy_from_slice(&0x4161_5252u32.to_le_bytes());
-        fsinfo[484..488].copy_from_slice(&0x6141_7272u32.to_le_bytes());
-        fsinfo[488..492].copy_from_slice(&((geo.clusters - used) as u32).to_le_bytes());
-        fsinfo[492..496].copy_from_slice(&(next as u32).to_le_bytes());
-        fsinfo[508..512].copy_from_slice(&0xAA55_0000u32.to_le_bytes());
-        img.copy_within(..2 * SECTOR, 6 * SECTOR);
-    }
+}
 
-    // The two FATs.
+/// FAT32's FSInfo (sector 1), then the backups of it and the boot sector
+/// (sectors 6 and 7): `used` clusters, the next free one `next`.
+fn fsinfo(img: &mut [u8], geo: &Geometry, used: usize, next: usize) {
+    let fsinfo = &mut img[SECTOR..2 * SECTOR];
+    fsinfo[..4].copy_from_slice(&0x4161_5252u32.to_le_bytes());
+    fsinfo[484..488].copy_from_slice(&0x6141_7272u32.to_le_bytes());
+    fsinfo[488..492].copy_from_slice(&((geo.clusters - used) as u32).to_le_bytes());
+    fsinfo[492..496].copy_from_slice(&(next as u32).to_le_bytes());
+    fsinfo[508..512].copy_from_slice(&0xAA55_0000u32.to_le_bytes());
+    img.copy_within(..2 * SECTOR, 6 * SECTOR);
+}
+
+/// The two FATs.
+fn write_fats(img: &mut [u8], geo: &Geometry, fat: &[u32]) {
     let fat_bytes: Vec<u8> = if geo.fat32 {
         fat.iter().flat_map(|v| v.to_le_bytes()).collect()
     } else {
         fat.iter().flat_map(|v| (*v as u16).to_le_bytes()).collect()
     };
     for copy in 0..2 {
-        let at = (reserved + copy * fat_sectors) * SECTOR;
+        let at = (geo.reserved + copy * geo.fat_sectors) * SECTOR;
         img[at..at + fat_bytes.len()].copy_from_slice(&fat_bytes);
     }
-
-    let cluster_at = |c: u32| (data_start + (c as usize - 2) * spc) * SECTOR;
-    let entries_of = |e: &Entry| -> Vec<[u8; 32]> {
-        let n = entry_names(&dirs, &file_names, e);
-        let mut short = match *e {
-            Entry::Dir(d) => dir_entry(&n.short, ATTR_DIR, dirs[d].first_cluster, 0, dt),
-            Entry::File(f) => dir_entry(
-                &n.short,
-                ATTR_ARCHIVE,
-                file_clusters[f],
-                files[f].1.len() as u32,
-                dt,
-            ),
-        };
-        short[12] = n.case;
-        let mut out = n
-            .long
-            .as_ref()
-            .map(|l| lfn_entries(l, &n.short))
-            .unwrap_or_default();
-        out.push(short);
-        out
-    };
-    // The root directory: the volume label, then the entries.
-    let mut at = if geo.fat32 {
-        cluster_at(dirs[0].first_cluster)
-    } else {
-        (reserved + 2 * fat_sectors) * SECTOR
-    };
-    img[at..at + 32].copy_from_slice(&dir_entry(&label, ATTR_VOLUME, 0, 0, dt));
-    at += 32;
-    for e in &dirs[0].entries {
-        for raw in entries_of(e) {
-            img[at..at + 32].copy_from_slice(&raw);
-            at += 32;
-        }
-    }
-    // Subdirectories: ".", "..", then the entries.
-    for d in &dirs[1..] {
-        let mut at = cluster_at(d.first_cluster);
-        // ".." of a directory in the root names cluster 0, FAT32 too.
-        let parent = if d.parent == 0 {
-            0
-        } else {
-            dirs[d.parent].first_cluster
-        };
-        let mut dot = [b' '; 11];
-        dot[0] = b'.';
-        img[at..at + 32].copy_from_slice(&dir_entry(&dot, ATTR_DIR, d.first_cluster, 0, dt));
-        dot[1] = b'.';
-        img[at + 32..at + 64].copy_from_slice(&dir_entry(&dot, ATTR_DIR, parent, 0, dt));
-        at += 64;
-        for e in &d.entries {
-            for raw in entries_of(e) {
-                img[at..at + 32].copy_from_slice(&raw);
-                at += 32;
-            }
-        }
-    }
-    for (f, (_, data)) in files.iter().enumerate() {
-        if file_clusters[f] != 0 {
-            let at = cluster_at(file_clusters[f]);
-            img[at..at + data.len()].copy_from_slice(data);
-        }
-    }
-    Ok(Fat {
-        head: img,
-        total: total as u64 * SECTOR as u64,
-        free: (geo.clusters - used) as u64 * cs as u64,
-        fat32: geo.fat32,
-    })
 }
 
 #[cfg(test)]

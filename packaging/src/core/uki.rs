@@ -8,7 +8,7 @@
 //! handover, which systemd 252's stub uses), and the command line must fit
 //! the kernel's `cmdline_size`.
 
-use crate::pe::{self, NewSection, PeError};
+use crate::core::pe::{self, NewSection, PeError};
 
 /// Where Debian's systemd-boot-efi puts the stub.
 pub const DEFAULT_STUB: &str = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn refuses_long_cmdline() {
-        let stub = crate::pe::test_stub().expect("systemd-boot-efi installed");
+        let stub = crate::core::pe::test_stub().expect("systemd-boot-efi installed");
         let k = fake_kernel(true, true);
         let long = "x".repeat(2048);
         let parts = UkiParts {
@@ -250,7 +250,7 @@ mod tests {
     /// in ukify's order and is the same twice.
     #[test]
     fn assembles_the_installed_kernel() {
-        let stub = crate::pe::test_stub().expect("systemd-boot-efi installed");
+        let stub = crate::core::pe::test_stub().expect("systemd-boot-efi installed");
         let vmlinuz = crate::kernel::find_kernel().expect("a /boot/vmlinuz-*");
         let k = std::fs::read(&vmlinuz).expect("read kernel");
         let info = inspect_kernel(&k).expect("Debian kernel has an EFI stub");
