@@ -57,6 +57,7 @@ use crate::core::ipconf6;
 use args::Args;
 use error::RunError;
 use nodistro_common::protocol::{self, keys};
+use nodistro_common::sys::Notifier;
 use nodistro_common::timeline::log;
 use nodistro_common::Config;
 use plan::{IpArg, Plan};
@@ -64,7 +65,7 @@ use shared::{Options, Shared};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
@@ -81,7 +82,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     // Signals are blocked before any thread starts, so every thread
     // inherits the mask and only the signalfd sees SIGTERM/SIGINT.
     let sigfd = if args.oneshot { None } else { signal_fd() };
-    let (shared, stop_w) = match shared() {
+    let (notifier, stop, stop_w) = match notifier_and_stop() {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -91,7 +92,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     // later included.
     let names = plan::names_ifaces(&args, &cfg, &ip);
     let plan = plan::plan(&args, &cfg, ip);
-    let (job_v4, job_six) = readiness(&args, &cfg, &plan);
+    let (job_v4, job_six, gate) = readiness(&args, &cfg, &plan);
+    let shared = Shared::new(notifier, stop, gate);
     // Named interfaces whose driver is still loading: wait for them rather
     // than fail and be restarted.
     if let (Some(names), false) = (plan.named(), args.oneshot) {
@@ -145,9 +147,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     code
 }
 
-/// What the threads share, and the write end of its stop pipe (dropped to
-/// stop them); Err: the exit code.
-fn shared() -> Result<(Shared, OwnedFd), i32> {
+/// The readiness notifier and the stop pipe (its write end is dropped to
+/// stop the threads); Err: the exit code.
+fn notifier_and_stop() -> Result<(Notifier, OwnedFd, OwnedFd), i32> {
     let (stop_r, stop_w) = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
         Ok(p) => p,
         Err(e) => {
@@ -159,11 +161,7 @@ fn shared() -> Result<(Shared, OwnedFd), i32> {
         Ok(n) => n,
         Err(e) => return Err(nodistro_common::report::fail("netcfg", &e, 2)),
     };
-    let shared = Shared {
-        notifier: Mutex::new(notifier),
-        stop: stop_r,
-    };
-    Ok((shared, stop_w))
+    Ok((notifier, stop_r, stop_w))
 }
 
 /// SIGTERM, SIGINT and SIGUSR1 on a non-blocking signalfd: read_signals
@@ -193,10 +191,10 @@ fn wait_for_stop(fd: &OwnedFd) {
     }
 }
 
-/// Sets which family makes netcfg ready (`netcfg.wait`, `init.wait_time`)
-/// and returns what each interface runs: DHCPv4 (the bool) and/or an IPv6
-/// mode.
-fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::Mode>) {
+/// Which family makes netcfg ready (`netcfg.wait`, `init.wait_time`): the
+/// run's gate, and what each interface runs: DHCPv4 (the bool) and/or an
+/// IPv6 mode.
+fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::Mode>, ready::Gate) {
     let wait = args::wait(args, cfg);
     let (v4, v6) = match plan {
         Plan::Dhcp(_) => (
@@ -207,7 +205,8 @@ fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::M
         Plan::V6(..) | Plan::Static6(..) => (false, true),
         Plan::Off => (false, false),
     };
-    if let Some(w) = ready::configure(wait, v4, v6) {
+    let mut gate = ready::Gate::new(wait, v4, v6);
+    if let Some(w) = gate.check() {
         log("netcfg", &w);
     }
     if !args.oneshot && cfg.get_bool(keys::INIT_WAIT_TIME) == Some(Ok(true)) {
@@ -215,11 +214,11 @@ fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::M
             "netcfg",
             "init.wait_time=on: readiness waits for the first time sync",
         );
-        ready::wait_for_time();
+        gate.wait_for_time();
     }
     match plan {
-        Plan::V6(_, mode) => (false, Some(*mode)),
-        _ => (true, v6.then_some(ipconf6::Mode::Auto6)),
+        Plan::V6(_, mode) => (false, Some(*mode), gate),
+        _ => (true, v6.then_some(ipconf6::Mode::Auto6), gate),
     }
 }
 
@@ -309,7 +308,7 @@ fn dhcp_all(
 ) -> i32 {
     let mut stop_w = Some(stop_w);
     if jobs.iter().any(|(_, six)| six.is_some()) || follow.is_some_and(|f| f.1.is_some()) {
-        v6::set_following();
+        shared.v6_following.store(true, Ordering::Relaxed);
     }
     // Interfaces that appear later (a second NIC whose driver modload
     // loads while netcfg already runs) get the same jobs. Subscribed

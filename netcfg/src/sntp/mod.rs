@@ -8,6 +8,7 @@
 //! (as systemd-timesyncd does).
 
 pub mod clock;
+pub mod learned;
 pub mod packet;
 
 use crate::shared::{Options, Shared};
@@ -15,27 +16,6 @@ use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-
-/// NTP servers learned from DHCP, per (interface, family).
-static LEARNED: Mutex<Vec<(String, bool, Vec<IpAddr>)>> = Mutex::new(Vec::new());
-
-/// `iface`'s DHCPv4 (`v6` false) or DHCPv6 servers are now `servers`.
-pub fn publish(iface: &str, v6: bool, servers: Vec<IpAddr>) {
-    let mut l = LEARNED.lock().unwrap_or_else(|p| p.into_inner());
-    l.retain(|(i, f, _)| !(i == iface && *f == v6));
-    if !servers.is_empty() {
-        l.push((iface.to_string(), v6, servers));
-        l.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    }
-}
-
-fn learned() -> Vec<SocketAddr> {
-    let l = LEARNED.lock().unwrap_or_else(|p| p.into_inner());
-    l.iter()
-        .flat_map(|(_, _, s)| s.iter().map(|a| SocketAddr::new(*a, 123)))
-        .collect()
-}
 
 /// Parse `ntp=`: comma-separated `ADDR`, `ADDR:PORT`, `[V6]:PORT`, `V6`.
 pub fn parse_servers(v: &str) -> (Vec<SocketAddr>, Vec<String>) {
@@ -180,7 +160,13 @@ pub fn run(o: &Options, shared: &Shared) {
     let (mut next_server, mut backoff_ms, mut interval_s) = (0usize, 1000u64, 64u64);
     loop {
         let mut servers = o.ntp.clone();
-        servers.extend(learned().into_iter().filter(|s| !o.ntp.contains(s)));
+        servers.extend(
+            shared
+                .ntp
+                .servers()
+                .into_iter()
+                .filter(|s| !o.ntp.contains(s)),
+        );
         let Some(&server) = servers.get(next_server % servers.len().max(1)) else {
             if stopped_for(&shared.stop, 500) {
                 return;
@@ -215,7 +201,7 @@ pub fn run(o: &Options, shared: &Shared) {
                         }
                         if !synced {
                             synced = true;
-                            if let Some(line) = crate::ready::time_synced() {
+                            if let Some(line) = shared.ready.time_synced() {
                                 if let Ok(mut n) = shared.notifier.lock() {
                                     n.notify(&line);
                                 }

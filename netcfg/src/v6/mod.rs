@@ -14,30 +14,17 @@ use crate::core::rtnl6;
 use crate::core::solicit::Solicit;
 use crate::error::RunError;
 use crate::link::Iface;
-use crate::resolv::{self, Entry, Source};
+use crate::resolv::{Entry, Source};
 use crate::rtnl::{self, Netlink};
 use crate::shared::{Options, Shared};
-use crate::{ready, sys6};
+use crate::sys6;
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
 const ALL_DHCP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
-/// Set when IPv6 threads run (the DHCPv4 session then leaves SLAAC
-/// addresses to them).
-static FOLLOWING: AtomicBool = AtomicBool::new(false);
-
-pub fn set_following() {
-    FOLLOWING.store(true, Ordering::Relaxed);
-}
-
-pub fn following() -> bool {
-    FOLLOWING.load(Ordering::Relaxed)
-}
-
 /// Console notes kept to say each once.
 const NOTES_MAX: usize = 64;
 
@@ -104,7 +91,11 @@ impl Link<'_> {
     }
 
     fn publish(&mut self, source: Source, e: Entry) {
-        if let Err(e) = resolv::publish(&self.o.resolv_conf, self.name, source, e) {
+        if let Err(e) = self
+            .shared
+            .resolv
+            .publish(&self.o.resolv_conf, self.name, source, e)
+        {
             self.notes.say(
                 self.name,
                 &format!("cannot write {}: {e}", self.o.resolv_conf.display()),
@@ -207,7 +198,9 @@ impl Link<'_> {
         }
         self.log(&line);
         self.ntp = i.ntp.clone();
-        crate::sntp::publish(self.name, true, i.ntp.iter().map(|&a| a.into()).collect());
+        self.shared
+            .ntp
+            .publish(self.name, true, i.ntp.iter().map(|&a| a.into()).collect());
         self.dhcp_dns = i.dns.clone();
         self.dhcp_done = true;
         self.publish(
@@ -242,7 +235,10 @@ impl Link<'_> {
             self.online = true;
             self.log(&format!("IPv6 ready: {a}/{p} after {} ms", self.now()));
             let line = nodistro_common::protocol::ready::online(self.name, a, p);
-            if let (Some(line), Ok(mut n)) = (ready::up(true, line), self.shared.notifier.lock()) {
+            if let (Some(line), Ok(mut n)) = (
+                self.shared.ready.up(true, line),
+                self.shared.notifier.lock(),
+            ) {
                 n.notify(&line);
             }
         }
@@ -332,8 +328,8 @@ pub fn run(name: &str, mode: Mode, o: &Options, shared: &Shared) -> Result<(), R
             }
         }
         if stopping {
-            resolv::withdraw(&o.resolv_conf, name, Source::Ra);
-            resolv::withdraw(&o.resolv_conf, name, Source::Dhcp6);
+            shared.resolv.withdraw(&o.resolv_conf, name, Source::Ra);
+            shared.resolv.withdraw(&o.resolv_conf, name, Source::Dhcp6);
             return Ok(());
         }
         let ready = l.check_addresses();
@@ -507,7 +503,7 @@ pub fn static_config(name: &str, s: &Static6, shared: &Shared) -> Result<(), Run
         log("netcfg", &format!("{name}: default route via {g} (static)"));
     }
     let line = nodistro_common::protocol::ready::online(name, s.addr, s.prefix);
-    if let (Some(line), Ok(mut n)) = (ready::up(true, line), shared.notifier.lock()) {
+    if let (Some(line), Ok(mut n)) = (shared.ready.up(true, line), shared.notifier.lock()) {
         n.notify(&line);
     }
     Ok(())
