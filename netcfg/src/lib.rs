@@ -6,7 +6,8 @@
 //!   dhcproto cost 245 KB), `frame` Ethernet/IPv4/UDP framing, `lease` a
 //!   lease built from a DHCPACK, sanitised, `ipconf`/`ipconf6` the `ip=`
 //!   forms, `arp` RFC 5227 frames; IPv6: `ra`, `ra_state`, `solicit`,
-//!   `dhcp6` (codec and client), `rtnl6`, `if_inet6`.
+//!   `dhcp6` (codec and client), `rtnl6`, `if_inet6`; `sntp` the SNTP
+//!   packet codec and reply checks.
 //! - [`args`]: the command line and the options; [`plan`]: what to do on
 //!   which interfaces (`ip=` parsed once).
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
@@ -15,9 +16,13 @@
 //!   socket, BPF filter; [`shared`]: what the interface threads share;
 //!   [`state`]: the files for the console and INIT-REBOOT.
 //! - [`resolv`]: the one merged resolv.conf every source publishes to.
+//!   The run's state its threads share ([`shared::Shared`]: readiness
+//!   gate, resolv.conf registry, learned NTP servers) is made in
+//!   [`main_with_args`]; netcfg has no process globals.
 //! - IPv6: [`v6`] one interface's IPv6 IO loop, [`sys6`] its sockets.
 //!   [`ready`]: `netcfg.wait`.
-//! - [`sntp`]: the time client.
+//! - [`sntp`]: the time client's IO loop, `clock` (setting the clock and
+//!   RTC), `learned` (the NTP servers DHCP gave, one set per run).
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:

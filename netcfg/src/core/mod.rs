@@ -4,8 +4,8 @@
 //! Ethernet/IPv4/UDP, `lease` a reply made safe, `arp` RFC 5227 probing),
 //! `ip=` (`ipconf`, `ipconf6`), IPv6 (`ra` and `ra_state` router
 //! advertisements, `solicit` the solicitation schedule, `dhcp6`, `rtnl6`
-//! the address messages, `if_inet6` the kernel's address list), `wire`
-//! the shared byte helpers.
+//! the address messages, `if_inet6` the kernel's address list), `sntp`
+//! the SNTP packet codec and reply checks, `wire` the shared byte helpers.
 
 pub mod arp;
 pub mod dhcp;
@@ -19,5 +19,6 @@ pub mod msg;
 pub mod ra;
 pub mod ra_state;
 pub mod rtnl6;
+pub mod sntp;
 pub mod solicit;
 pub(crate) mod wire;

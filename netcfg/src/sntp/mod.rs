@@ -9,8 +9,8 @@
 
 pub mod clock;
 pub mod learned;
-pub mod packet;
 
+use crate::core::sntp as packet;
 use crate::shared::{Options, Shared};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
