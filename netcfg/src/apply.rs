@@ -3,8 +3,9 @@
 //! resolv.conf written atomically, the host name when asked to.
 
 use crate::core::lease::Lease;
-use crate::resolv::{self, Source};
+use crate::resolv::{self, Resolv, Source};
 use crate::rtnl::{self, Netlink};
+use crate::sntp::learned::Learned;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,9 @@ pub struct Target<'a> {
     pub index: u32,
     pub resolv_conf: &'a Path,
     pub take_hostname: bool,
+    /// The run's resolv.conf registry and learned NTP servers.
+    pub resolv: &'a Resolv,
+    pub ntp: &'a Learned,
 }
 
 impl Target<'_> {
@@ -84,12 +88,13 @@ impl Target<'_> {
             let what = format!("add route {}/{} via {:?}", r.dest, r.prefix, r.gateway);
             self.nl(nl, what, rtnl::RTM_NEWROUTE, &body)?;
         }
-        crate::sntp::publish(
+        self.ntp.publish(
             self.iface,
             false,
             new.ntp.iter().map(|&a| a.into()).collect(),
         );
-        resolv::publish(self.resolv_conf, self.iface, Source::V4, resolv_entry(new))
+        self.resolv
+            .publish(self.resolv_conf, self.iface, Source::V4, resolv_entry(new))
             .map_err(|e| ApplyError::Resolv(self.resolv_conf.to_path_buf(), e))?;
         if let (true, Some(h)) = (self.take_hostname, &new.hostname) {
             match rustix::system::sethostname(h.as_bytes()) {
@@ -123,7 +128,8 @@ impl Target<'_> {
         );
         // The lease is gone (expired, refused, released): its DNS servers
         // leave the machine's resolv.conf with it.
-        resolv::withdraw(self.resolv_conf, self.iface, Source::V4);
+        self.resolv
+            .withdraw(self.resolv_conf, self.iface, Source::V4);
     }
 }
 

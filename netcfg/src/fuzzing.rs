@@ -53,7 +53,7 @@ pub fn receive_ipv6(data: &[u8]) {
     if let Some(nonce) = data.get(24..32) {
         let mut n = [0u8; 8];
         n.copy_from_slice(nonce);
-        let _ = crate::sntp::packet::parse(data, u64::from_be_bytes(n), 0, 1, 1_793_491_200);
+        let _ = crate::core::sntp::parse(data, u64::from_be_bytes(n), 0, 1, 1_793_491_200);
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = crate::core::ipconf6::parse(s);

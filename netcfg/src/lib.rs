@@ -6,18 +6,24 @@
 //!   dhcproto cost 245 KB), `frame` Ethernet/IPv4/UDP framing, `lease` a
 //!   lease built from a DHCPACK, sanitised, `ipconf`/`ipconf6` the `ip=`
 //!   forms, `arp` RFC 5227 frames; IPv6: `ra`, `ra_state`, `solicit`,
-//!   `dhcp6` (codec and client), `rtnl6`, `if_inet6`.
+//!   `dhcp6` (codec and client), `rtnl6`, `if_inet6`; `sntp` the SNTP
+//!   packet codec and reply checks.
 //! - [`args`]: the command line and the options; [`plan`]: what to do on
 //!   which interfaces (`ip=` parsed once).
 //! - [`rtnl`]: a small rtnetlink encoder; [`apply`]: applying a lease as a
 //!   difference; [`link`]: one interface's link; [`static_ip`]: `ip=`
 //!   with an address; [`session`]: the DHCP IO loop; [`sys`]: packet
 //!   socket, BPF filter; [`shared`]: what the interface threads share;
-//!   [`state`]: the files for the console and INIT-REBOOT.
+//!   [`state`]: the files for the console and INIT-REBOOT; [`threads`]:
+//!   the interface and SNTP threads and the signal loop over them.
 //! - [`resolv`]: the one merged resolv.conf every source publishes to.
+//!   The run's state its threads share ([`shared::Shared`]: readiness
+//!   gate, resolv.conf registry, learned NTP servers) is made in
+//!   [`main_with_args`]; netcfg has no process globals.
 //! - IPv6: [`v6`] one interface's IPv6 IO loop, [`sys6`] its sockets.
 //!   [`ready`]: `netcfg.wait`.
-//! - [`sntp`]: the time client.
+//! - [`sntp`]: the time client's IO loop, `clock` (setting the clock and
+//!   RTC), `learned` (the NTP servers DHCP gave, one set per run).
 //!
 //! Configuration keys: `ip` (kernel syntax), `hostname` (sent to the
 //! server), `netcfg.ifaces` (comma list), `netcfg.take_hostname` (bool:
@@ -51,12 +57,13 @@ pub mod state;
 pub mod static_ip;
 pub mod sys;
 pub mod sys6;
+pub mod threads;
 pub mod v6;
 
 use crate::core::ipconf6;
 use args::Args;
-use error::RunError;
 use nodistro_common::protocol::{self, keys};
+use nodistro_common::sys::Notifier;
 use nodistro_common::timeline::log;
 use nodistro_common::Config;
 use plan::{IpArg, Plan};
@@ -64,7 +71,7 @@ use shared::{Options, Shared};
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use threads::{dhcp_all, Follow};
 
 /// Entry point shared by the standalone binary and the multicall binary.
 /// `args[0]` is the program name. Returns the process exit code.
@@ -81,7 +88,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     // Signals are blocked before any thread starts, so every thread
     // inherits the mask and only the signalfd sees SIGTERM/SIGINT.
     let sigfd = if args.oneshot { None } else { signal_fd() };
-    let (shared, stop_w) = match shared() {
+    let (notifier, stop, stop_w) = match notifier_and_stop() {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -91,7 +98,8 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     // later included.
     let names = plan::names_ifaces(&args, &cfg, &ip);
     let plan = plan::plan(&args, &cfg, ip);
-    let (job_v4, job_six) = readiness(&args, &cfg, &plan);
+    let (job_v4, job_six, gate) = readiness(&args, &cfg, &plan);
+    let shared = Shared::new(notifier, stop, gate);
     // Named interfaces whose driver is still loading: wait for them rather
     // than fail and be restarted.
     if let (Some(names), false) = (plan.named(), args.oneshot) {
@@ -145,9 +153,9 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     code
 }
 
-/// What the threads share, and the write end of its stop pipe (dropped to
-/// stop them); Err: the exit code.
-fn shared() -> Result<(Shared, OwnedFd), i32> {
+/// The readiness notifier and the stop pipe (its write end is dropped to
+/// stop the threads); Err: the exit code.
+fn notifier_and_stop() -> Result<(Notifier, OwnedFd, OwnedFd), i32> {
     let (stop_r, stop_w) = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
         Ok(p) => p,
         Err(e) => {
@@ -159,11 +167,7 @@ fn shared() -> Result<(Shared, OwnedFd), i32> {
         Ok(n) => n,
         Err(e) => return Err(nodistro_common::report::fail("netcfg", &e, 2)),
     };
-    let shared = Shared {
-        notifier: Mutex::new(notifier),
-        stop: stop_r,
-    };
-    Ok((shared, stop_w))
+    Ok((notifier, stop_r, stop_w))
 }
 
 /// SIGTERM, SIGINT and SIGUSR1 on a non-blocking signalfd: read_signals
@@ -193,10 +197,10 @@ fn wait_for_stop(fd: &OwnedFd) {
     }
 }
 
-/// Sets which family makes netcfg ready (`netcfg.wait`, `init.wait_time`)
-/// and returns what each interface runs: DHCPv4 (the bool) and/or an IPv6
-/// mode.
-fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::Mode>) {
+/// Which family makes netcfg ready (`netcfg.wait`, `init.wait_time`): the
+/// run's gate, and what each interface runs: DHCPv4 (the bool) and/or an
+/// IPv6 mode.
+fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::Mode>, ready::Gate) {
     let wait = args::wait(args, cfg);
     let (v4, v6) = match plan {
         Plan::Dhcp(_) => (
@@ -207,7 +211,8 @@ fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::M
         Plan::V6(..) | Plan::Static6(..) => (false, true),
         Plan::Off => (false, false),
     };
-    if let Some(w) = ready::configure(wait, v4, v6) {
+    let mut gate = ready::Gate::new(wait, v4, v6);
+    if let Some(w) = gate.check() {
         log("netcfg", &w);
     }
     if !args.oneshot && cfg.get_bool(keys::INIT_WAIT_TIME) == Some(Ok(true)) {
@@ -215,11 +220,11 @@ fn readiness(args: &Args, cfg: &Config, plan: &Plan) -> (bool, Option<ipconf6::M
             "netcfg",
             "init.wait_time=on: readiness waits for the first time sync",
         );
-        ready::wait_for_time();
+        gate.wait_for_time();
     }
     match plan {
-        Plan::V6(_, mode) => (false, Some(*mode)),
-        _ => (true, v6.then_some(ipconf6::Mode::Auto6)),
+        Plan::V6(_, mode) => (false, Some(*mode), gate),
+        _ => (true, v6.then_some(ipconf6::Mode::Auto6), gate),
     }
 }
 
@@ -288,131 +293,4 @@ impl Run<'_> {
             }
         }
     }
-}
-
-/// Which jobs an interface that appears later gets (DHCPv4 when the bool
-/// is set, the IPv6 mode when some); None: only the interfaces given.
-type Follow = Option<(bool, Option<ipconf6::Mode>)>;
-
-/// One thread per interface and family (None: DHCPv4; Some: IPv6 with
-/// that mode); returns when all are done (oneshot) or after SIGTERM (every
-/// thread releases its lease first).
-// long: one thread scope holds the interface threads, the SNTP thread and
-// the signal loop that starts, renews and stops them.
-fn dhcp_all(
-    jobs: Vec<(String, Option<ipconf6::Mode>)>,
-    follow: Follow,
-    opts: &Options,
-    shared: &Shared,
-    stop_w: std::os::fd::OwnedFd,
-    sigfd: Option<std::os::fd::OwnedFd>,
-) -> i32 {
-    let mut stop_w = Some(stop_w);
-    if jobs.iter().any(|(_, six)| six.is_some()) || follow.is_some_and(|f| f.1.is_some()) {
-        v6::set_following();
-    }
-    // Interfaces that appear later (a second NIC whose driver modload
-    // loads while netcfg already runs) get the same jobs. Subscribed
-    // before the first look below, so none is missed in between.
-    let events = follow
-        .filter(|_| sigfd.is_some())
-        .and_then(|_| rtnl::link_events().ok());
-    let failed = std::thread::scope(|s| {
-        // SIGUSR1 renews (state::take_renew_request): a pipe per
-        // interface wakes its thread; the loop keeps the write ends.
-        let start = |(i, six): (String, Option<ipconf6::Mode>)| {
-            use rustix::pipe::{pipe_with, PipeFlags};
-            let (r, w) = match pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
-                Ok((r, w)) => (Some(r), Some(w)),
-                Err(_) => (None, None),
-            };
-            let name = i.clone();
-            let h = s.spawn(move || {
-                let res = match six {
-                    None => session::dhcp_renewable(&i, opts, shared, r.as_ref()),
-                    Some(mode) => v6::run(&i, mode, opts, shared),
-                };
-                (i, res)
-            });
-            (name, w, h)
-        };
-        let mut running: Vec<_> = jobs.into_iter().map(start).collect();
-        if !opts.oneshot {
-            s.spawn(|| sntp::run(opts, shared));
-        }
-        if let Some(fd) = &sigfd {
-            // read_signals reads until the fd is empty: never block there.
-            if let Ok(fl) = rustix::fs::fcntl_getfl(fd) {
-                let _ = rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK);
-            }
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                if let (Some(e), Some((v4, six))) = (&events, follow) {
-                    while rustix::io::read(e, &mut buf).is_ok_and(|n| n > 0) {}
-                    for iface in link::ethernet_ifaces() {
-                        if running.iter().any(|r| r.0 == iface) {
-                            continue;
-                        }
-                        log("netcfg", &format!("interface {iface} appeared"));
-                        running.extend(plan::jobs(vec![iface], v4, six).into_iter().map(start));
-                    }
-                }
-                use rustix::event::{PollFd, PollFlags};
-                let mut p = vec![PollFd::new(fd, PollFlags::IN)];
-                if let Some(e) = &events {
-                    p.push(PollFd::new(e, PollFlags::IN));
-                }
-                let t = rustix::event::Timespec {
-                    tv_sec: 1,
-                    tv_nsec: 0,
-                };
-                let _ = rustix::event::poll(&mut p, Some(&t));
-                if p[0].revents().contains(PollFlags::IN) {
-                    use nodistro_common::signal::SIGUSR1;
-                    let sigs = nodistro_common::sys::read_signals(fd);
-                    if sigs.contains(&SIGUSR1) {
-                        let dir = opts.lease_dir.as_deref();
-                        let only = dir.and_then(state::take_renew_request);
-                        for (i, w, _) in &running {
-                            let wanted = only.as_ref().is_none_or(|o| o == i);
-                            if let (Some(w), true) = (w, wanted) {
-                                let _ = rustix::io::write(w, b"r");
-                            }
-                        }
-                    }
-                    if !sigs.is_empty() && sigs.iter().all(|s| *s == SIGUSR1) {
-                        continue;
-                    }
-                    if !sigs.is_empty() {
-                        // Each interface's thread logs its own `stopping`
-                        // line: logged here, a thread's timer line could
-                        // still follow it. (stop_w is dropped below.)
-                        break;
-                    }
-                }
-                if running.iter().all(|r| r.2.is_finished()) {
-                    break;
-                }
-            }
-            // Stopping, or every interface thread is done: so is the clock.
-            stop_w = None;
-        }
-        let mut failed = 0;
-        for (_, _, h) in running {
-            match h.join() {
-                Ok((_, Ok(()))) => {}
-                Ok((i, Err(e))) => {
-                    let e: &RunError = &e;
-                    log(
-                        "netcfg",
-                        &format!("{i}: error: {}", nodistro_common::report::chain(e)),
-                    );
-                    failed += 1;
-                }
-                Err(_) => failed += 1,
-            }
-        }
-        failed
-    });
-    i32::from(failed > 0)
 }

@@ -2,9 +2,10 @@
 //! the family (or families) whose first address makes the machine ready.
 //! Default: any configured family. With `init.wait_time=on` the line is
 //! held back until the clock's first sync too (init starts the app after
-//! it, or after `init.net_timeout`). Sans-IO gate plus one process-wide copy.
+//! it, or after `init.net_timeout`). [`Gate`] is sans-IO; [`Ready`] is the
+//! run's one copy, shared by its threads.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
@@ -46,7 +47,7 @@ pub struct Gate {
 impl Gate {
     /// A gate for the planned families. A wait for a family that is not
     /// configured falls back to any (and says so).
-    pub const fn new(wait: Wait, v4_planned: bool, v6_planned: bool) -> Self {
+    pub fn new(wait: Wait, v4_planned: bool, v6_planned: bool) -> Self {
         Gate {
             wait,
             v4_planned,
@@ -115,33 +116,30 @@ impl Gate {
     }
 }
 
-static GATE: Mutex<Gate> = Mutex::new(Gate::new(Wait::Any, true, true));
+/// The run's gate, shared by the interface threads (a family is up) and
+/// the SNTP thread (the first sync).
+#[derive(Debug)]
+pub struct Ready(Mutex<Gate>);
 
-/// Set the process-wide gate (before any interface thread starts); returns
-/// a warning for the console if the wait cannot be met.
-pub fn configure(wait: Wait, v4_planned: bool, v6_planned: bool) -> Option<String> {
-    let g = Gate::new(wait, v4_planned, v6_planned);
-    let w = g.check();
-    *GATE.lock().unwrap_or_else(|p| p.into_inner()) = g;
-    w
-}
+impl Ready {
+    pub fn new(gate: Gate) -> Self {
+        Ready(Mutex::new(gate))
+    }
 
-/// A family came up: the line to notify init with, if this makes the
-/// machine ready.
-pub fn up(v6: bool, line: String) -> Option<String> {
-    GATE.lock().unwrap_or_else(|p| p.into_inner()).up(v6, line)
-}
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-/// `init.wait_time=on`: readiness waits for the first sync.
-pub fn wait_for_time() {
-    GATE.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .wait_for_time();
-}
+    /// A family came up: the line to notify init with, if this makes the
+    /// machine ready.
+    pub fn up(&self, v6: bool, line: String) -> Option<String> {
+        self.gate().up(v6, line)
+    }
 
-/// The first sync: the held readiness line to notify, if any.
-pub fn time_synced() -> Option<String> {
-    GATE.lock().unwrap_or_else(|p| p.into_inner()).time_synced()
+    /// The first sync: the held readiness line to notify, if any.
+    pub fn time_synced(&self) -> Option<String> {
+        self.gate().time_synced()
+    }
 }
 
 #[cfg(test)]

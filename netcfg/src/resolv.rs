@@ -5,8 +5,8 @@
 //! DHCPv6, RA), duplicates dropped, cut to what resolvers read (3 servers,
 //! 6 search domains), rewritten atomically only when its text changes.
 //!
-//! [`Registry`] is sans-IO; [`publish`] and [`withdraw`] are the shell over
-//! one process-wide registry that writes the file and logs.
+//! [`Registry`] is sans-IO; [`Resolv`] is the shell over the run's one
+//! registry that writes the file and logs.
 
 use nodistro_common::timeline::log;
 use std::io;
@@ -57,12 +57,8 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub const fn new() -> Self {
-        Registry {
-            entries: Vec::new(),
-            written: None,
-            noted: Vec::new(),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Set (or with an empty entry, remove) what `iface`'s `source` says.
@@ -149,44 +145,55 @@ impl Registry {
     }
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
+/// The run's registry: every interface thread publishes to it, and it
+/// writes the file.
+#[derive(Debug, Default)]
+pub struct Resolv(Mutex<Registry>);
 
-/// Record what `iface`'s `source` says and rewrite `path` if the merge
-/// changed.
-pub fn publish(path: &Path, iface: &str, source: Source, entry: Entry) -> io::Result<()> {
-    let mut reg = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
-    reg.set(iface, source, entry);
-    let (m, note) = reg.pending();
-    if let Some(n) = note {
-        log("netcfg", &n);
-    }
-    let Some(m) = m else { return Ok(()) };
-    match nodistro_common::atomic_file::write_atomic(path, m.text.as_bytes()) {
-        Ok(()) => {
-            let s: Vec<String> = m.servers.iter().map(|s| s.to_string()).collect();
-            let s = if s.is_empty() {
-                "none".into()
-            } else {
-                s.join(" ")
-            };
-            let mut line = format!("{}: nameserver {s}", path.display());
-            if !m.domains.is_empty() {
-                line += &format!(" search {}", m.domains.join(" "));
+impl Resolv {
+    /// Record what `iface`'s `source` says and rewrite `path` if the merge
+    /// changed.
+    pub fn publish(
+        &self,
+        path: &Path,
+        iface: &str,
+        source: Source,
+        entry: Entry,
+    ) -> io::Result<()> {
+        let mut reg = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        reg.set(iface, source, entry);
+        let (m, note) = reg.pending();
+        if let Some(n) = note {
+            log("netcfg", &n);
+        }
+        let Some(m) = m else { return Ok(()) };
+        match nodistro_common::atomic_file::write_atomic(path, m.text.as_bytes()) {
+            Ok(()) => {
+                let s: Vec<String> = m.servers.iter().map(|s| s.to_string()).collect();
+                let s = if s.is_empty() {
+                    "none".into()
+                } else {
+                    s.join(" ")
+                };
+                let mut line = format!("{}: nameserver {s}", path.display());
+                if !m.domains.is_empty() {
+                    line += &format!(" search {}", m.domains.join(" "));
+                }
+                log("netcfg", &line);
+                Ok(())
             }
-            log("netcfg", &line);
-            Ok(())
-        }
-        Err(e) => {
-            reg.write_failed();
-            Err(e)
+            Err(e) => {
+                reg.write_failed();
+                Err(e)
+            }
         }
     }
-}
 
-/// `iface`'s `source` has nothing to say any more.
-pub fn withdraw(path: &Path, iface: &str, source: Source) {
-    if let Err(e) = publish(path, iface, source, Entry::default()) {
-        log("netcfg", &format!("cannot write {}: {e}", path.display()));
+    /// `iface`'s `source` has nothing to say any more.
+    pub fn withdraw(&self, path: &Path, iface: &str, source: Source) {
+        if let Err(e) = self.publish(path, iface, source, Entry::default()) {
+            log("netcfg", &format!("cannot write {}: {e}", path.display()));
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// DHCP on one interface: returns after the first lease with `oneshot`,
@@ -100,6 +101,8 @@ impl<'a> Session<'a> {
             index: iface.index,
             resolv_conf: &o.resolv_conf,
             take_hostname: o.take_hostname,
+            resolv: &shared.resolv,
+            ntp: &shared.ntp,
         };
         let mut cfg = ClientConfig::new(iface.mac);
         cfg.hostname = o.hostname.clone();
@@ -151,7 +154,9 @@ impl<'a> Session<'a> {
 
     fn watching_ipv6(&self) -> bool {
         // The IPv6 thread names SLAAC addresses itself when it runs.
-        !self.o.oneshot && self.now() < IPV6_WATCH_MS && !crate::v6::following()
+        !self.o.oneshot
+            && self.now() < IPV6_WATCH_MS
+            && !self.shared.v6_following.load(Ordering::Relaxed)
     }
 
     /// Carry out the client's actions; true when the session is over

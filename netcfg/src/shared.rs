@@ -1,14 +1,19 @@
-//! What every interface thread shares: the options, the readiness
-//! notifier and the stop fd; the readiness line of an interface that is
-//! online; the seed of xids and jitter.
+//! What every interface thread shares: the options; the run's state (the
+//! readiness notifier and gate, the stop fd, resolv.conf, the learned NTP
+//! servers); the readiness line of an interface that is online; the seed
+//! of xids and jitter.
 
 use crate::core::lease::Lease;
+use crate::ready::{Gate, Ready};
+use crate::resolv::Resolv;
+use crate::sntp::learned::Learned;
 use nodistro_common::sys::Notifier;
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,10 +34,34 @@ pub struct Options {
     pub ntp: Vec<std::net::SocketAddr>,
 }
 
+/// The run's state every thread shares (one per run: no process globals).
 pub struct Shared {
     pub notifier: Mutex<Notifier>,
     /// Readable (hung up) when the process is told to stop.
     pub stop: OwnedFd,
+    /// When the machine is ready (`netcfg.wait`, `init.wait_time`).
+    pub ready: Ready,
+    /// The one merged resolv.conf.
+    pub resolv: Resolv,
+    /// NTP servers learned from DHCP, for the SNTP thread.
+    pub ntp: Learned,
+    /// Set before the threads start when IPv6 threads run (the DHCPv4
+    /// session then leaves SLAAC addresses to them).
+    pub v6_following: AtomicBool,
+}
+
+impl Shared {
+    /// A run's state: nothing published yet, readiness as `gate` says.
+    pub fn new(notifier: Notifier, stop: OwnedFd, gate: Gate) -> Self {
+        Shared {
+            notifier: Mutex::new(notifier),
+            stop,
+            ready: Ready::new(gate),
+            resolv: Resolv::default(),
+            ntp: Learned::default(),
+            v6_following: AtomicBool::new(false),
+        }
+    }
 }
 
 /// A seed for xids and jitter. GRND_INSECURE: early in boot the kernel's
@@ -64,7 +93,7 @@ pub(crate) fn online(shared: &Shared, o: &Options, iface: &str, l: &Lease, took:
         &format!("{} (in {} ms)", l.summary(iface), took.as_millis()),
     );
     if let (Some(line), Ok(mut n)) = (
-        crate::ready::up(
+        shared.ready.up(
             false,
             nodistro_common::protocol::ready::online(iface, l.addr, l.prefix),
         ),

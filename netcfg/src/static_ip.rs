@@ -25,6 +25,8 @@ pub fn static_config(
         index: iface.index,
         resolv_conf: &o.resolv_conf,
         take_hostname: o.take_hostname,
+        resolv: &shared.resolv,
+        ntp: &shared.ntp,
     };
     for n in target.apply(&mut nl, None, lease)? {
         log("netcfg", &format!("{name}: {n}"));

@@ -242,18 +242,6 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
     ),
     (
-        "netcfg/src/linkwait.rs::wait_for",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
-    (
-        "netcfg/src/sntp/mod.rs::run",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
-    (
-        "netcfg/src/v6.rs::run",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
-    (
         "console/src/shell.rs::ping",
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
     ),

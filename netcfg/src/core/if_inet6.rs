@@ -45,4 +45,24 @@ mod tests {
             vec!["2001:db8::1cb4:76ff:fe19:3ee2/64".to_string()]
         );
     }
+
+    #[test]
+    fn global_addresses_with_tentative_flag() {
+        let text = "fe800000000000001cb476fffe193ee2 05 40 20 80 eth0\n\
+                    20010db8000000001cb476fffe193ee2 05 40 00 00 eth0\n\
+                    20010db8000000000000000000000042 05 80 00 40 eth0\n\
+                    20010db8000000000000000000000001 06 40 00 00 eth1\n\
+                    garbage\n";
+        let g = globals(text, "eth0");
+        assert_eq!(g.len(), 2);
+        assert_eq!(
+            g[0],
+            (
+                "2001:db8::1cb4:76ff:fe19:3ee2".parse().expect("a"),
+                64,
+                false
+            )
+        );
+        assert!(g[1].2, "tentative");
+    }
 }

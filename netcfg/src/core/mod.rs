@@ -2,10 +2,12 @@
 //! bytes and time (no system call, no clock; source_invariants checks this
 //! directory). DHCPv4 (`dhcp` the state machine, `msg` the codec, `frame`
 //! Ethernet/IPv4/UDP, `lease` a reply made safe, `arp` RFC 5227 probing),
-//! `ip=` (`ipconf`, `ipconf6`), IPv6 (`ra` and `ra_state` router
+//! `ip=` (`ipconf`, `ipconf6`), `linkwait` the rule of waiting for an
+//! interface, IPv6 (`ra` and `ra_state` router
 //! advertisements, `solicit` the solicitation schedule, `dhcp6`, `rtnl6`
-//! the address messages, `if_inet6` the kernel's address list), `wire`
-//! the shared byte helpers.
+//! the address messages, `if_inet6` the kernel's address list, `v6_loop`
+//! the IPv6 loop's decisions), `sntp` the SNTP packet codec and reply
+//! checks, `sntp_poll` the SNTP client's schedule, `wire` the shared byte helpers.
 
 pub mod arp;
 pub mod dhcp;
@@ -15,9 +17,13 @@ pub mod if_inet6;
 pub mod ipconf;
 pub mod ipconf6;
 pub mod lease;
+pub mod linkwait;
 pub mod msg;
 pub mod ra;
 pub mod ra_state;
 pub mod rtnl6;
+pub mod sntp;
+pub mod sntp_poll;
 pub mod solicit;
+pub mod v6_loop;
 pub(crate) mod wire;

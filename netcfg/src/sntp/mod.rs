@@ -8,34 +8,15 @@
 //! (as systemd-timesyncd does).
 
 pub mod clock;
-pub mod packet;
+pub mod learned;
 
+use crate::core::sntp as packet;
+use crate::core::sntp_poll::{Adjust, Schedule};
 use crate::shared::{Options, Shared};
 use nodistro_common::timeline::log;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-
-/// NTP servers learned from DHCP, per (interface, family).
-static LEARNED: Mutex<Vec<(String, bool, Vec<IpAddr>)>> = Mutex::new(Vec::new());
-
-/// `iface`'s DHCPv4 (`v6` false) or DHCPv6 servers are now `servers`.
-pub fn publish(iface: &str, v6: bool, servers: Vec<IpAddr>) {
-    let mut l = LEARNED.lock().unwrap_or_else(|p| p.into_inner());
-    l.retain(|(i, f, _)| !(i == iface && *f == v6));
-    if !servers.is_empty() {
-        l.push((iface.to_string(), v6, servers));
-        l.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    }
-}
-
-fn learned() -> Vec<SocketAddr> {
-    let l = LEARNED.lock().unwrap_or_else(|p| p.into_inner());
-    l.iter()
-        .flat_map(|(_, _, s)| s.iter().map(|a| SocketAddr::new(*a, 123)))
-        .collect()
-}
 
 /// Parse `ntp=`: comma-separated `ADDR`, `ADDR:PORT`, `[V6]:PORT`, `V6`.
 pub fn parse_servers(v: &str) -> (Vec<SocketAddr>, Vec<String>) {
@@ -168,84 +149,115 @@ fn secs(ns: i64) -> String {
 
 /// The client loop; returns when `shared.stop` fires.
 pub fn run(o: &Options, shared: &Shared) {
-    let floor = floor();
-    let mut synced = false;
-    let mut said: Vec<String> = Vec::new();
-    let mut say = |s: String| {
-        if said.len() < 32 && !said.contains(&s) {
-            log("netcfg", &format!("time: {s}"));
-            said.push(s);
-        }
+    let mut c = Client {
+        o,
+        shared,
+        floor: floor(),
+        schedule: Schedule::default(),
+        said: Vec::new(),
     };
-    let (mut next_server, mut backoff_ms, mut interval_s) = (0usize, 1000u64, 64u64);
     loop {
-        let mut servers = o.ntp.clone();
-        servers.extend(learned().into_iter().filter(|s| !o.ntp.contains(s)));
-        let Some(&server) = servers.get(next_server % servers.len().max(1)) else {
+        let servers = c.servers();
+        let Some(&server) = c
+            .schedule
+            .server(servers.len())
+            .and_then(|i| servers.get(i))
+        else {
             if stopped_for(&shared.stop, 500) {
                 return;
             }
             continue;
         };
-        match query(server, &shared.stop, backoff_ms.min(4000), floor) {
-            Ok(s) => {
-                let how = if !synced || s.offset_ns.abs() > 500_000_000 {
-                    clock::step(s.offset_ns).map(|()| "stepped")
-                } else {
-                    clock::slew(s.offset_ns).map(|()| "slewing")
-                };
-                match how {
-                    Ok(how) => {
-                        log(
-                            "netcfg",
-                            &format!(
-                                "time: {how} by {} from {server} (stratum {}, delay {}.{} ms)",
-                                secs(s.offset_ns),
-                                s.stratum,
-                                s.delay_ns / 1_000_000,
-                                s.delay_ns / 100_000 % 10
-                            ),
-                        );
-                        if how == "stepped" {
-                            match clock::set_rtc() {
-                                Ok(true) => say("RTC set".into()),
-                                Ok(false) => say("no RTC (/dev/rtc0) to set".into()),
-                                Err(e) => say(format!("cannot set the RTC: {e}")),
-                            }
-                        }
-                        if !synced {
-                            synced = true;
-                            if let Some(line) = crate::ready::time_synced() {
-                                if let Ok(mut n) = shared.notifier.lock() {
-                                    n.notify(&line);
-                                }
-                            }
-                        } else {
-                            interval_s = (interval_s * 2).min(1024);
-                        }
-                    }
-                    Err(e) => say(format!("cannot set the clock: {e}")),
-                }
-                backoff_ms = 1000;
-                if stopped_for(&shared.stop, interval_s * 1000) {
-                    return;
-                }
-            }
+        let sleep_ms = match query(server, &shared.stop, c.schedule.timeout_ms(), c.floor) {
+            Ok(s) => c.answer(server, &s),
             Err(e) if e == "stopping" => return,
             Err(e) if e.starts_with("cannot send") => {
                 // No address or route yet (DHCP still running): soon again.
-                say(format!("{e}; clock unchanged"));
-                if stopped_for(&shared.stop, 250) {
-                    return;
-                }
+                c.say(format!("{e}; clock unchanged"));
+                250
             }
             Err(e) => {
-                say(format!("{e}; clock unchanged"));
-                next_server += 1;
-                backoff_ms = (backoff_ms * 2).min(if synced { 64_000 } else { 8000 });
-                if stopped_for(&shared.stop, backoff_ms.min(4000)) {
-                    return;
+                c.say(format!("{e}; clock unchanged"));
+                c.schedule.failed()
+            }
+        };
+        if stopped_for(&shared.stop, sleep_ms) {
+            return;
+        }
+    }
+}
+
+/// The client's state between questions.
+struct Client<'a> {
+    o: &'a Options,
+    shared: &'a Shared,
+    /// No answer older than this (Unix seconds) is believed.
+    floor: i64,
+    schedule: Schedule,
+    /// Console lines said once.
+    said: Vec<String>,
+}
+
+impl Client<'_> {
+    fn say(&mut self, s: String) {
+        if self.said.len() < 32 && !self.said.contains(&s) {
+            log("netcfg", &format!("time: {s}"));
+            self.said.push(s);
+        }
+    }
+
+    /// `ntp=` first, then the servers DHCP gave.
+    fn servers(&self) -> Vec<SocketAddr> {
+        let mut servers = self.o.ntp.clone();
+        let learned = self.shared.ntp.servers();
+        servers.extend(learned.into_iter().filter(|s| !self.o.ntp.contains(s)));
+        servers
+    }
+
+    /// A believed answer: the clock stepped or slewed (the RTC set after
+    /// a step, init told after the first sync); the ms to sleep.
+    fn answer(&mut self, server: SocketAddr, s: &packet::Sample) -> u64 {
+        let how = match self.schedule.adjust(s.offset_ns) {
+            Adjust::Step => clock::step(s.offset_ns).map(|()| "stepped"),
+            Adjust::Slew => clock::slew(s.offset_ns).map(|()| "slewing"),
+        };
+        match how {
+            Ok(how) => {
+                log(
+                    "netcfg",
+                    &format!(
+                        "time: {how} by {} from {server} (stratum {}, delay {}.{} ms)",
+                        secs(s.offset_ns),
+                        s.stratum,
+                        s.delay_ns / 1_000_000,
+                        s.delay_ns / 100_000 % 10
+                    ),
+                );
+                if how == "stepped" {
+                    self.set_rtc();
                 }
+                if self.schedule.clock_set() {
+                    self.first_sync();
+                }
+            }
+            Err(e) => self.say(format!("cannot set the clock: {e}")),
+        }
+        self.schedule.answered()
+    }
+
+    fn set_rtc(&mut self) {
+        match clock::set_rtc() {
+            Ok(true) => self.say("RTC set".into()),
+            Ok(false) => self.say("no RTC (/dev/rtc0) to set".into()),
+            Err(e) => self.say(format!("cannot set the RTC: {e}")),
+        }
+    }
+
+    /// The readiness line held for `init.wait_time=on`, if any, goes now.
+    fn first_sync(&self) {
+        if let Some(line) = self.shared.ready.time_synced() {
+            if let Ok(mut n) = self.shared.notifier.lock() {
+                n.notify(&line);
             }
         }
     }
