@@ -13,7 +13,9 @@ use nodistro_tests::workspace_root;
 /// Protocol and format logic fed bytes and time.
 const SANS_IO: &[&str] = &[
     "common/src/cmdline.rs",
+    "common/src/http.rs",
     "common/src/protocol.rs",
+    "init/src/metadata/http.rs",
     "netcfg/src/fuzzing.rs",
     "packaging/src/arch.rs",
     "packaging/src/buildfile/keys.rs",
