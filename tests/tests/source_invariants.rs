@@ -239,14 +239,6 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
         "issue 27: init/packaging not yet split",
     ),
     (
-        "init/src/lib.rs::namespace",
-        "issue 27: init/packaging not yet split",
-    ),
-    (
-        "init/src/lib.rs::machine",
-        "issue 27: init/packaging not yet split",
-    ),
-    (
         "init/src/metadata/mod.rs::apply",
         "issue 27: init/packaging not yet split",
     ),
