@@ -239,10 +239,6 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
         "issue 27: init/packaging not yet split",
     ),
     (
-        "init/src/metadata/mod.rs::apply",
-        "issue 27: init/packaging not yet split",
-    ),
-    (
         "modload/src/lib.rs::run",
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
     ),
