@@ -23,15 +23,19 @@ pub struct Head {
     pub len: usize,
 }
 
-/// Why a head was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a head was refused. The words are the update tool's; init says
+/// its own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeadError {
-    /// No blank line within the cap.
-    TooLarge,
+    /// No blank line within the cap (the cap).
+    #[error("the response head is over {0} bytes")]
+    TooLarge(usize),
     /// The status line is not `HTTP/1.x NNN ...`; the line, clipped to 80
     /// characters.
+    #[error("not an HTTP/1.x response: {0:?}")]
     NotHttp(String),
     /// The Content-Length value (clipped to 80 characters) is not a number.
+    #[error("Content-Length {0:?} is not a number")]
     BadLength(String),
 }
 
@@ -42,13 +46,13 @@ pub fn parse_head(buf: &[u8], max: usize) -> Result<Option<Head>, HeadError> {
     let window = &buf[..buf.len().min(max + 4)];
     let Some(end) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
         return if buf.len() > max {
-            Err(HeadError::TooLarge)
+            Err(HeadError::TooLarge(max))
         } else {
             Ok(None)
         };
     };
     if end > max {
-        return Err(HeadError::TooLarge);
+        return Err(HeadError::TooLarge(max));
     }
     let text = String::from_utf8_lossy(&buf[..end]);
     let mut lines = text.split("\r\n");
@@ -141,12 +145,12 @@ mod tests {
         );
         assert_eq!(
             parse_head(&vec![b'a'; 1025], 1024),
-            Err(HeadError::TooLarge)
+            Err(HeadError::TooLarge(1024))
         );
         let mut late = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
         late.extend(vec![b'a'; 1024]);
         late.extend(b"\r\n\r\n");
-        assert_eq!(parse_head(&late, 1024), Err(HeadError::TooLarge));
+        assert_eq!(parse_head(&late, 1024), Err(HeadError::TooLarge(1024)));
         assert!(parse_head(&late, 2048).is_ok());
         let long = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",

@@ -56,7 +56,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpErr
         Ok(Some(h)) => h,
         Ok(None) if eof => return Err(HttpError::Truncated),
         Ok(None) => return Ok(None),
-        Err(HeadError::TooLarge) => return Err(HttpError::HeadTooLarge),
+        Err(HeadError::TooLarge(_)) => return Err(HttpError::HeadTooLarge),
         Err(HeadError::NotHttp(_)) => return Err(HttpError::NotHttp),
         Err(HeadError::BadLength(_)) => return Err(HttpError::BadLength),
     };

@@ -81,15 +81,9 @@ pub use nodistro_common::http::Head;
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// The head at the start of `buf` ([`nodistro_common::http::parse_head`]),
-/// and the bytes it took; `Ok(None)` while incomplete. The error is said
-/// as the update tool says it.
+/// and the bytes it took; `Ok(None)` while incomplete.
 pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
-    use nodistro_common::http::{self as shared, HeadError};
-    let head = shared::parse_head(buf, MAX_HEAD).map_err(|e| match e {
-        HeadError::TooLarge => format!("the response head is over {MAX_HEAD} bytes"),
-        HeadError::NotHttp(line) => format!("not an HTTP/1.x response: {line:?}"),
-        HeadError::BadLength(v) => format!("Content-Length {v:?} is not a number"),
-    })?;
+    let head = nodistro_common::http::parse_head(buf, MAX_HEAD).map_err(|e| e.to_string())?;
     Ok(head.map(|h| {
         let len = h.len;
         (h, len)
