@@ -1,6 +1,8 @@
 //! A minimal HTTP/1.1 client codec, sans-IO: requests out, one response in
 //! (status, a few headers, a body delimited by Content-Length or by the
 //! end of the connection), with hard caps on the header and body sizes.
+//! The head is parsed by [`nodistro_common::http`], which the update tool
+//! shares; the body is held here, whole.
 
 /// Largest response head accepted.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -45,8 +47,7 @@ pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -
 }
 
 /// Parse what has arrived so far. `Ok(None)`: incomplete, read more (or,
-/// when `eof`, this is an error). Never reads past the caps. The head is
-/// [`nodistro_common::http::parse_head`]'s; the body is held here, whole.
+/// when `eof`, this is an error). Never reads past the caps.
 pub fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
     use nodistro_common::http::{parse_head, HeadError};
     if !buf.starts_with(b"HTTP/1.") && (buf.len() >= 7 || eof) {

@@ -1,7 +1,10 @@
 //! The HTTP/1.1 a static file server, object store or CDN speaks, as far as
 //! fetching one file needs: `http://HOST[:PORT]/PATH` URLs, a GET request,
 //! and the response head (status, Content-Length, chunked or not).
-//! Integrity comes from the signed manifest, not the transport.
+//! Integrity comes from the signed manifest, not the transport. The head
+//! parser is the one init shares ([`nodistro_common::http`]).
+
+use nodistro_common::http::clip;
 
 /// A parsed `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +92,6 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
         (h, len)
     }))
 }
-
-use nodistro_common::http::clip;
 
 #[cfg(test)]
 mod tests {
