@@ -1,5 +1,5 @@
 //! Fuzz harnesses for common's parsers (the kernel command line,
-//! `/etc/nodistro.conf`, rtnetlink acks) and the stable stand-in every
+//! `/etc/nodistro.conf`, HTTP response heads, rtnetlink acks) and the stable stand-in every
 //! crate's fuzz test uses: [`inputs`] gives a target's kept corpus plus
 //! truncations and byte flips of each input, so CI (stable, no libFuzzer)
 //! runs each harness function over what the fuzzer found, and
@@ -11,7 +11,7 @@
 //! seeds and every crash input `bench/fuzz.sh` found (kept, not the whole
 //! working corpus).
 
-use crate::{netlink, Cmdline, Config};
+use crate::{http, netlink, Cmdline, Config};
 
 /// The kernel command line and the configuration file from the same
 /// bytes, merged as the tools merge them. Rendering what parsed reads back
@@ -31,6 +31,17 @@ pub fn config(data: &[u8]) {
     for (k, _) in cfg.entries() {
         let _ = cfg.get_bool(k);
         let _ = cfg.get_parsed::<u64>(k);
+    }
+}
+
+/// A server's answer, under a small and a large cap: a head found lies
+/// within the cap and within the bytes given.
+#[doc(hidden)]
+pub fn http_head(data: &[u8]) {
+    for max in [64, 16 * 1024] {
+        if let Ok(Some(h)) = http::parse_head(data, max) {
+            assert!(h.len <= data.len() && h.len <= max + 4, "head past its end");
+        }
     }
 }
 
@@ -182,6 +193,10 @@ mod tests {
             &[0; 16],
         ]
         .concat();
+        let head: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        for i in inputs(dir, "http_head", &[head]) {
+            http_head(&i);
+        }
         for i in inputs(dir, "netlink_ack", &[&ack]) {
             netlink_ack(&i);
         }

@@ -10,6 +10,8 @@
 //! - [`config`]: `/etc/nodistro.conf` (written by the packager) merged with
 //!   command-line overrides. The same `key=value` names are used in both.
 //! - [`fuzzing`]: fuzz harnesses and the stable corpus runner.
+//! - [`http`]: the HTTP/1.1 response head init's metadata client and the
+//!   update tool read, sans-IO.
 //! - [`netlink`]: the rtnetlink encoder, ack parser and request socket.
 //! - [`hosts`]: `/etc/hosts` with the host name lines kept true.
 //! - [`protocol`]: every contract between the tools (readiness words,
@@ -33,6 +35,7 @@ pub mod config;
 pub mod fsmodule;
 pub mod fuzzing;
 pub mod hosts;
+pub mod http;
 pub mod netlink;
 pub mod protocol;
 pub mod report;

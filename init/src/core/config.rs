@@ -86,80 +86,9 @@ impl InitConfig {
     pub fn from_config(cfg: &Config, kernel_args: &[String]) -> (Self, Vec<String>) {
         let mut c = InitConfig::default();
         let mut warn = Vec::new();
-        c.app = cfg
-            .get("init.app")
-            .filter(|s| !s.is_empty())
-            .map(Into::into);
-        c.args = cfg.get_all("init.arg").map(Into::into).collect();
-        c.args.extend(kernel_args.iter().cloned());
-        for e in cfg.get_all("init.env") {
-            match e.split_once('=') {
-                Some((k, v)) if !k.is_empty() => c.env.push((k.into(), v.into())),
-                _ => warn.push(format!("init.env={e:?} is not NAME=value; entry ignored")),
-            }
-        }
-        if let Some(w) = cfg.get("init.workdir") {
-            if w.starts_with('/') {
-                c.workdir = w.into();
-            } else {
-                warn.push(format!(
-                    "init.workdir={w:?} is not an absolute path; using /"
-                ));
-            }
-        }
-        let mut num = |key: &str, slot: &mut u32| match cfg.get_parsed::<u32>(key) {
-            Some(Ok(v)) => *slot = v,
-            Some(Err(v)) => warn.push(format!(
-                "{key}={v:?} is not a number (names are not resolved); using {slot}"
-            )),
-            None => {}
-        };
-        num("init.uid", &mut c.uid);
-        num("init.gid", &mut c.gid);
-        let mut secs = |key: &str, slot: &mut Duration| match cfg.get_parsed::<Seconds>(key) {
-            Some(Ok(Seconds(v))) if v <= Duration::from_secs(86_400) => *slot = v,
-            Some(Ok(_)) | Some(Err(_)) => warn.push(format!(
-                "{key}={:?} is not a number of seconds (0 to 86400); using {}",
-                cfg.get(key).unwrap_or_default(),
-                Seconds(*slot)
-            )),
-            None => {}
-        };
-        secs("init.modload_timeout", &mut c.modload_timeout);
-        secs("init.net_timeout", &mut c.net_timeout);
-        secs("init.grace", &mut c.grace);
-        match cfg.get_bool("init.sequential") {
-            Some(Ok(b)) => c.sequential = b,
-            Some(Err(v)) => warn.push(format!(
-                "init.sequential={v:?} is not on or off; using off (overlapped start)"
-            )),
-            None => {}
-        }
-        if let Some(v) = cfg.get("init.on_exit") {
-            match parse_on_exit(v) {
-                Some(p) => c.on_exit = p,
-                None => warn.push(format!(
-                    "init.on_exit={v:?} is not poweroff, reboot, restart or stay; using poweroff"
-                )),
-            }
-        }
-        if let Some(v) = cfg.get("init.helpers") {
-            let mut list = Vec::new();
-            for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                if HELPERS.contains(&name) {
-                    list.push(name.to_string());
-                } else {
-                    warn.push(format!(
-                        "init.helpers: unknown helper {name:?} (known: {}); ignored",
-                        HELPERS.join(",")
-                    ));
-                }
-            }
-            // Start order is fixed whatever order the list gives.
-            list.sort_by_key(|n| HELPERS.iter().position(|h| h == n));
-            list.dedup();
-            c.helpers = Some(list);
-        }
+        c.read_app(cfg, kernel_args, &mut warn);
+        c.read_numbers(cfg, &mut warn);
+        c.read_start(cfg, &mut warn);
         if let Some(v) = cfg.get("init.forward") {
             match crate::signals::SignalSet::parse(v) {
                 Ok(set) => c.forward = Some(set),
@@ -180,6 +109,95 @@ impl InitConfig {
             }
         }
         (c, warn)
+    }
+
+    /// The app and what it runs with: `init.app`, `init.arg` (then the
+    /// kernel's bare words), `init.env`, `init.workdir`.
+    fn read_app(&mut self, cfg: &Config, kernel_args: &[String], warn: &mut Vec<String>) {
+        self.app = cfg
+            .get("init.app")
+            .filter(|s| !s.is_empty())
+            .map(Into::into);
+        self.args = cfg.get_all("init.arg").map(Into::into).collect();
+        self.args.extend(kernel_args.iter().cloned());
+        for e in cfg.get_all("init.env") {
+            match e.split_once('=') {
+                Some((k, v)) if !k.is_empty() => self.env.push((k.into(), v.into())),
+                _ => warn.push(format!("init.env={e:?} is not NAME=value; entry ignored")),
+            }
+        }
+        if let Some(w) = cfg.get("init.workdir") {
+            if w.starts_with('/') {
+                self.workdir = w.into();
+            } else {
+                warn.push(format!(
+                    "init.workdir={w:?} is not an absolute path; using /"
+                ));
+            }
+        }
+    }
+
+    /// The numeric keys: `init.uid`, `init.gid` and the timeouts in
+    /// seconds (`init.modload_timeout`, `init.net_timeout`, `init.grace`).
+    fn read_numbers(&mut self, cfg: &Config, warn: &mut Vec<String>) {
+        let mut num = |key: &str, slot: &mut u32| match cfg.get_parsed::<u32>(key) {
+            Some(Ok(v)) => *slot = v,
+            Some(Err(v)) => warn.push(format!(
+                "{key}={v:?} is not a number (names are not resolved); using {slot}"
+            )),
+            None => {}
+        };
+        num("init.uid", &mut self.uid);
+        num("init.gid", &mut self.gid);
+        let mut secs = |key: &str, slot: &mut Duration| match cfg.get_parsed::<Seconds>(key) {
+            Some(Ok(Seconds(v))) if v <= Duration::from_secs(86_400) => *slot = v,
+            Some(Ok(_)) | Some(Err(_)) => warn.push(format!(
+                "{key}={:?} is not a number of seconds (0 to 86400); using {}",
+                cfg.get(key).unwrap_or_default(),
+                Seconds(*slot)
+            )),
+            None => {}
+        };
+        secs("init.modload_timeout", &mut self.modload_timeout);
+        secs("init.net_timeout", &mut self.net_timeout);
+        secs("init.grace", &mut self.grace);
+    }
+
+    /// How the machine starts and ends: `init.sequential`, `init.on_exit`,
+    /// `init.helpers` (known names only, in start order).
+    fn read_start(&mut self, cfg: &Config, warn: &mut Vec<String>) {
+        match cfg.get_bool("init.sequential") {
+            Some(Ok(b)) => self.sequential = b,
+            Some(Err(v)) => warn.push(format!(
+                "init.sequential={v:?} is not on or off; using off (overlapped start)"
+            )),
+            None => {}
+        }
+        if let Some(v) = cfg.get("init.on_exit") {
+            match parse_on_exit(v) {
+                Some(p) => self.on_exit = p,
+                None => warn.push(format!(
+                    "init.on_exit={v:?} is not poweroff, reboot, restart or stay; using poweroff"
+                )),
+            }
+        }
+        if let Some(v) = cfg.get("init.helpers") {
+            let mut list = Vec::new();
+            for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if HELPERS.contains(&name) {
+                    list.push(name.to_string());
+                } else {
+                    warn.push(format!(
+                        "init.helpers: unknown helper {name:?} (known: {}); ignored",
+                        HELPERS.join(",")
+                    ));
+                }
+            }
+            // Start order is fixed whatever order the list gives.
+            list.sort_by_key(|n| HELPERS.iter().position(|h| h == n));
+            list.dedup();
+            self.helpers = Some(list);
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! A minimal HTTP/1.1 client codec, sans-IO: requests out, one response in
 //! (status, a few headers, a body delimited by Content-Length or by the
 //! end of the connection), with hard caps on the header and body sizes.
+//! The head is parsed by [`nodistro_common::http`], which the update tool
+//! shares; the body is held here, whole.
 
 /// Largest response head accepted.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -44,66 +46,48 @@ pub fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -
     r.into_bytes()
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Parse what has arrived so far. `Ok(None)`: incomplete, read more (or,
 /// when `eof`, this is an error). Never reads past the caps.
 pub fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
-    let http = buf.starts_with(b"HTTP/1.");
-    if !http && (buf.len() >= 7 || eof) {
+    use nodistro_common::http::{parse_head, HeadError};
+    if !buf.starts_with(b"HTTP/1.") && (buf.len() >= 7 || eof) {
         return Err(HttpError::NotHttp);
     }
-    let Some(end) = find(&buf[..buf.len().min(MAX_HEAD + 4)], b"\r\n\r\n") else {
-        return if buf.len() > MAX_HEAD {
-            Err(HttpError::HeadTooLarge)
-        } else if eof {
-            Err(HttpError::Truncated)
-        } else {
-            Ok(None)
-        };
+    let head = match parse_head(buf, MAX_HEAD) {
+        Ok(Some(h)) => h,
+        Ok(None) if eof => return Err(HttpError::Truncated),
+        Ok(None) => return Ok(None),
+        Err(HeadError::TooLarge(_)) => return Err(HttpError::HeadTooLarge),
+        Err(HeadError::NotHttp(_)) => return Err(HttpError::NotHttp),
+        Err(HeadError::BadLength(_)) => return Err(HttpError::BadLength),
     };
-    if end > MAX_HEAD {
-        return Err(HttpError::HeadTooLarge);
+    if head.encoded {
+        return Err(HttpError::Chunked);
     }
-    let head = String::from_utf8_lossy(&buf[..end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut words = status_line.split(' ');
-    let proto = words.next().unwrap_or_default();
-    let code = words.next().unwrap_or_default();
-    if !proto.starts_with("HTTP/1.") || code.len() != 3 {
-        return Err(HttpError::NotHttp);
-    }
-    let status: u16 = code.parse().map_err(|_| HttpError::NotHttp)?;
-    let mut length = None;
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("content-length") {
-            length = Some(v.parse::<usize>().map_err(|_| HttpError::BadLength)?);
-        } else if k.eq_ignore_ascii_case("transfer-encoding") && !v.eq_ignore_ascii_case("identity")
-        {
-            return Err(HttpError::Chunked);
-        }
-    }
-    let body = &buf[end + 4..];
-    match length {
+    body(head.status, head.content_length, &buf[head.len..], eof)
+}
+
+/// The body after the head: `length` bytes of it, or all up to the end of
+/// the connection without one.
+fn body(
+    status: u16,
+    length: Option<u64>,
+    body: &[u8],
+    eof: bool,
+) -> Result<Option<Response>, HttpError> {
+    let whole = |b: &[u8]| {
+        Ok(Some(Response {
+            status,
+            body: b.to_vec(),
+        }))
+    };
+    match length.map(|n| usize::try_from(n).unwrap_or(usize::MAX)) {
         Some(n) if n > MAX_BODY => Err(HttpError::BodyTooLarge),
         _ if body.len() > MAX_BODY => Err(HttpError::BodyTooLarge),
-        Some(n) if body.len() >= n => Ok(Some(Response {
-            status,
-            body: body[..n].to_vec(),
-        })),
+        Some(n) if body.len() >= n => whole(&body[..n]),
         Some(_) if eof => Err(HttpError::Truncated),
         Some(_) => Ok(None),
-        None if eof => Ok(Some(Response {
-            status,
-            body: body.to_vec(),
-        })),
+        None if eof => whole(body),
         None => Ok(None),
     }
 }

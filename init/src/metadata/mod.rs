@@ -180,11 +180,41 @@ pub fn gather(service: Option<SocketAddr>, timeout: Duration) -> Vec<Source> {
     out
 }
 
+/// A `key=value` from user-data and the source's name.
+type Key<'a> = (String, String, &'a str);
+
 /// Take the settings; returns the helpers to restart for their new keys.
 pub fn apply(sources: &[Source]) -> Vec<&'static str> {
     let cmdline = Cmdline::parse(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
-    let mut host: Option<(String, String)> = None;
-    let mut keys: Vec<(String, String, &str)> = Vec::new();
+    let (mut host, keys) = read_sources(sources);
+    if let Some((_, v, src)) = keys.iter().rfind(|(k, _, _)| k == "hostname") {
+        host = Some((v.clone(), format!("user-data from {src}")));
+    }
+    if let Some((h, from)) = host {
+        set_hostname(&h, &from, &cmdline);
+    }
+    let taken = take_keys(keys, &cmdline);
+    if taken.is_empty() {
+        return Vec::new();
+    }
+    let path = nodistro_common::CONFIG_PATH;
+    if let Err(e) = write_config(path, &taken) {
+        log(
+            "init",
+            &format!("cannot write {path} with the instance's keys: {e}; they are not used"),
+        );
+        return Vec::new();
+    }
+    to_restart(&taken)
+}
+
+/// Each source in turn: its instance id said, its host name (the last
+/// wins, with where it came from), its user-data's configuration keys (a
+/// later source's key replaces an earlier's) or, other user-data, written
+/// for the app.
+fn read_sources(sources: &[Source]) -> (Option<(String, String)>, Vec<Key<'_>>) {
+    let mut host = None;
+    let mut keys: Vec<Key> = Vec::new();
     for s in sources {
         if let Some(id) = &s.meta.instance_id {
             log("init", &format!("instance {id} (from {})", s.name));
@@ -201,43 +231,53 @@ pub fn apply(sources: &[Source]) -> Vec<&'static str> {
                 keys.retain(|(k, _, _)| !kv.iter().any(|(n, _)| n == k));
                 keys.extend(kv.into_iter().map(|(k, v)| (k, v, s.name.as_str())));
             }
-            Some(UserData::Other) => {
-                let path = format!("{RUN_DIR}/user-data");
-                let data = s.user_data.as_deref().unwrap_or_default();
-                let _ = std::fs::create_dir_all(RUN_DIR);
-                match nodistro_common::atomic_file::write_atomic(path.as_ref(), data) {
-                    Ok(()) => log(
-                        "init",
-                        &format!(
-                            "user-data from {} ({} bytes) is in {path} for the app",
-                            s.name,
-                            data.len()
-                        ),
-                    ),
-                    Err(e) => log("init", &format!("cannot write {path}: {e}")),
-                }
-            }
+            Some(UserData::Other) => write_user_data(s),
         }
     }
-    if let Some((_, v, src)) = keys.iter().rfind(|(k, _, _)| k == "hostname") {
-        host = Some((v.clone(), format!("user-data from {src}")));
+    (host, keys)
+}
+
+/// User-data that is not configuration, in [`RUN_DIR`]`/user-data` for
+/// the app.
+fn write_user_data(s: &Source) {
+    let path = format!("{RUN_DIR}/user-data");
+    let data = s.user_data.as_deref().unwrap_or_default();
+    let _ = std::fs::create_dir_all(RUN_DIR);
+    match nodistro_common::atomic_file::write_atomic(path.as_ref(), data) {
+        Ok(()) => log(
+            "init",
+            &format!(
+                "user-data from {} ({} bytes) is in {path} for the app",
+                s.name,
+                data.len()
+            ),
+        ),
+        Err(e) => log("init", &format!("cannot write {path}: {e}")),
     }
-    if let Some((h, from)) = host {
-        match cmdline.get("hostname") {
-            Some(c) => log(
-                "init",
-                &format!("host name {c} from the kernel command line wins over {h} ({from})"),
-            ),
-            None if !crate::config::valid_hostname(&h) => log(
-                "init",
-                &format!("host name {h:?} ({from}) is not a valid host name; ignored"),
-            ),
-            None => {
-                crate::vm::set_hostname(&h);
-                log("init", &format!("host name {h} (from {from})"));
-            }
+}
+
+/// Host name `h` (from `from`), unless the kernel command line names one
+/// or it is not a valid host name.
+fn set_hostname(h: &str, from: &str, cmdline: &Cmdline) {
+    match cmdline.get("hostname") {
+        Some(c) => log(
+            "init",
+            &format!("host name {c} from the kernel command line wins over {h} ({from})"),
+        ),
+        None if !crate::config::valid_hostname(h) => log(
+            "init",
+            &format!("host name {h:?} ({from}) is not a valid host name; ignored"),
+        ),
+        None => {
+            crate::vm::set_hostname(h);
+            log("init", &format!("host name {h} (from {from})"));
         }
     }
+}
+
+/// The keys taken, each said: not `hostname` (set above), not one the
+/// kernel command line sets, not init's own (read before this).
+fn take_keys(keys: Vec<Key>, cmdline: &Cmdline) -> Vec<(String, String)> {
     let mut taken: Vec<(String, String)> = Vec::new();
     for (k, v, src) in keys.into_iter().filter(|(k, _, _)| k != "hostname") {
         if cmdline.get(&k).is_some() {
@@ -252,10 +292,12 @@ pub fn apply(sources: &[Source]) -> Vec<&'static str> {
             taken.push((k, v));
         }
     }
-    if taken.is_empty() {
-        return Vec::new();
-    }
-    let path = nodistro_common::CONFIG_PATH;
+    taken
+}
+
+/// The image's configuration file at `path` with the `taken` keys
+/// replacing its own.
+fn write_config(path: &str, taken: &[(String, String)]) -> Result<(), String> {
     let (image, _) = Config::parse(&std::fs::read_to_string(path).unwrap_or_default());
     let mut entries: Vec<(String, String)> = image
         .entries()
@@ -264,20 +306,17 @@ pub fn apply(sources: &[Source]) -> Vec<&'static str> {
         .cloned()
         .collect();
     entries.extend(taken.iter().cloned());
-    let written = Config::from_entries(entries)
+    Config::from_entries(entries)
         .render()
         .map_err(|e| e.to_string())
         .and_then(|text| {
             nodistro_common::atomic_file::write_atomic(path.as_ref(), text.as_bytes())
                 .map_err(|e| e.to_string())
-        });
-    if let Err(e) = written {
-        log(
-            "init",
-            &format!("cannot write {path} with the instance's keys: {e}; they are not used"),
-        );
-        return Vec::new();
-    }
+        })
+}
+
+/// The helpers whose keys are among the `taken`.
+fn to_restart(taken: &[(String, String)]) -> Vec<&'static str> {
     let mut restart = Vec::new();
     if taken.iter().any(|(k, _)| k.starts_with("logfwd.")) {
         restart.push("logfwd");

@@ -1,7 +1,10 @@
 //! The HTTP/1.1 a static file server, object store or CDN speaks, as far as
 //! fetching one file needs: `http://HOST[:PORT]/PATH` URLs, a GET request,
 //! and the response head (status, Content-Length, chunked or not).
-//! Integrity comes from the signed manifest, not the transport.
+//! Integrity comes from the signed manifest, not the transport. The head
+//! parser is the one init shares ([`nodistro_common::http`]).
+
+use nodistro_common::http::clip;
 
 /// A parsed `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,63 +77,20 @@ pub fn get_request(url: &Url) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A response head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    pub status: u16,
-    pub reason: String,
-    pub content_length: Option<u64>,
-    pub chunked: bool,
-}
+/// A response head (status, reason, Content-Length, chunked or not).
+pub use nodistro_common::http::Head;
 
 /// The longest head accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
 
-/// The head at the start of `buf`, and the bytes it took; `Ok(None)` while
-/// incomplete.
+/// The head at the start of `buf` ([`nodistro_common::http::parse_head`]),
+/// and the bytes it took; `Ok(None)` while incomplete.
 pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return if buf.len() > MAX_HEAD {
-            Err(format!("the response head is over {MAX_HEAD} bytes"))
-        } else {
-            Ok(None)
-        };
-    };
-    let text = String::from_utf8_lossy(&buf[..end]);
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let status = parts.next().and_then(|c| c.parse::<u16>().ok());
-    let (true, Some(status)) = (version.starts_with("HTTP/1."), status) else {
-        return Err(format!("not an HTTP/1.x response: {:?}", clip(status_line)));
-    };
-    let mut head = Head {
-        status,
-        reason: parts.next().unwrap_or_default().to_string(),
-        content_length: None,
-        chunked: false,
-    };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            head.content_length = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("Content-Length {:?} is not a number", clip(value)))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            head.chunked = value.to_ascii_lowercase().contains("chunked");
-        }
-    }
-    Ok(Some((head, end + 4)))
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(80).collect()
+    let head = nodistro_common::http::parse_head(buf, MAX_HEAD).map_err(|e| e.to_string())?;
+    Ok(head.map(|h| {
+        let len = h.len;
+        (h, len)
+    }))
 }
 
 #[cfg(test)]
@@ -173,25 +133,29 @@ mod tests {
         );
     }
 
+    /// The shared parser's cases are in common; here the update tool's
+    /// words for each refusal and the bytes a head takes.
     #[test]
     fn heads() {
-        let raw = b"HTTP/1.0 200 OK\r\nServer: x\r\ncontent-length: 12\r\n\r\nbody";
+        let raw = b"HTTP/1.0 200 OK\r\ncontent-length: 12\r\n\r\nbody";
         let (h, n) = parse_head(raw).expect("ok").expect("complete");
         assert_eq!(
-            (h.status, h.content_length, h.chunked, n),
-            (200, Some(12), false, raw.len() - 4)
+            (h.status, h.content_length, n),
+            (200, Some(12), raw.len() - 4)
         );
         assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
-        let (h, _) = parse_head(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n")
-            .expect("ok")
-            .expect("complete");
         assert_eq!(
-            (h.status, h.reason.as_str(), h.chunked),
-            (404, "Not Found", true)
+            parse_head(b"SSH-2.0\r\n\r\n"),
+            Err("not an HTTP/1.x response: \"SSH-2.0\"".into())
         );
-        assert!(parse_head(b"SSH-2.0\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").is_err());
-        assert!(parse_head(&vec![b'a'; MAX_HEAD + 1]).is_err());
+        assert_eq!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
+            Err("Content-Length \"-1\" is not a number".into())
+        );
+        assert_eq!(
+            parse_head(&vec![b'a'; MAX_HEAD + 1]),
+            Err("the response head is over 16384 bytes".into())
+        );
     }
 }
 
