@@ -8,38 +8,11 @@
 //! write time.
 
 use crate::core::cpio::{self, CpioError, Header};
+pub use crate::core::nodes::{make_parents, Node, Source};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-
-/// Where a file's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Path(PathBuf),
-    Bytes(Vec<u8>),
-}
-
-/// One entry of the image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
-    Dir { mode: u32 },
-    File { source: Source, mode: u32 },
-    Symlink { target: String },
-    CharDev { mode: u32, major: u32, minor: u32 },
-}
-
-impl Node {
-    /// /dev/console (5:1, root only): where the kernel starts init's
-    /// stdio before devtmpfs is mounted.
-    pub fn console() -> Node {
-        Node::CharDev {
-            mode: 0o600,
-            major: 5,
-            minor: 1,
-        }
-    }
-}
 
 /// Errors assembling or writing the image.
 #[derive(Debug, thiserror::Error)]
@@ -92,24 +65,6 @@ fn file_mode(host_mode: u32) -> u32 {
     } else {
         0o644
     }
-}
-
-/// Create the missing parents of `path` in `nodes` as 0755 directories;
-/// the first parent that is not a directory is the error.
-pub fn make_parents(nodes: &mut BTreeMap<String, Node>, path: &str) -> Result<(), String> {
-    let mut end = 0;
-    while let Some(i) = path[end..].find('/') {
-        let parent = &path[..end + i];
-        match nodes.get(parent) {
-            None => {
-                nodes.insert(parent.to_string(), Node::Dir { mode: 0o755 });
-            }
-            Some(Node::Dir { .. }) => {}
-            Some(_) => return Err(parent.to_string()),
-        }
-        end += i + 1;
-    }
-    Ok(())
 }
 
 /// A set of entries keyed by normalised path (sorted: parents come first).

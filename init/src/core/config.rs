@@ -42,10 +42,10 @@ pub struct InitConfig {
     pub grace: Duration,
     pub hostname: String,
     /// Signals init passes to the app (`init.forward`); `None`: the mode's
-    /// default (see [`crate::signals::default_forward`]).
-    pub forward: Option<crate::signals::SignalSet>,
+    /// default (see [`crate::core::signals::default_forward`]).
+    pub forward: Option<crate::core::signals::SignalSet>,
     /// `init.debug`, `init.break` (see [`crate::debug`]).
-    pub debug: crate::debug::Debug,
+    pub debug: crate::core::debug::Debug,
 }
 
 impl Default for InitConfig {
@@ -90,14 +90,14 @@ impl InitConfig {
         c.read_numbers(cfg, &mut warn);
         c.read_start(cfg, &mut warn);
         if let Some(v) = cfg.get("init.forward") {
-            match crate::signals::SignalSet::parse(v) {
+            match crate::core::signals::SignalSet::parse(v) {
                 Ok(set) => c.forward = Some(set),
                 Err(bad) => warn.push(format!(
                     "init.forward: {bad:?} is not a signal (HUP, INT, QUIT, TERM, USR1, USR2, WINCH, or a number); using the default set"
                 )),
             }
         }
-        c.debug = crate::debug::Debug::from_config(cfg, &mut warn);
+        c.debug = crate::core::debug::Debug::from_config(cfg, &mut warn);
         if let Some(h) = cfg.get("hostname") {
             if valid_hostname(h) {
                 c.hostname = h.into();

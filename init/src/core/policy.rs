@@ -11,9 +11,9 @@
 //! Shutdown order: the app (SIGTERM, SIGKILL after the grace period), then
 //! the helpers in reverse start order (same), then [`Action::Finish`].
 
-use crate::config::OnExit;
-pub use crate::signals::Halt;
-use crate::signals::{default_forward, signal_action, signal_name, SigAction, SignalSet};
+use crate::core::config::OnExit;
+pub use crate::core::signals::Halt;
+use crate::core::signals::{default_forward, signal_action, signal_name, SigAction, SignalSet};
 use nodistro_common::protocol::ready;
 use nodistro_common::signal;
 use std::fmt;

@@ -7,7 +7,7 @@
 //! advertisements, `solicit` the solicitation schedule, `dhcp6`, `rtnl6`
 //! the address messages, `if_inet6` the kernel's address list, `v6_loop`
 //! the IPv6 loop's decisions), `sntp` the SNTP packet codec and reply
-//! checks, `sntp_poll` the SNTP client's schedule, `wire` the shared byte helpers.
+//! checks, `sntp_poll` the SNTP client's schedule, `resolv` the merged resolv.conf, `ready` when to say `online`, `wire` the shared byte helpers.
 
 pub mod arp;
 pub mod dhcp;
@@ -21,6 +21,8 @@ pub mod linkwait;
 pub mod msg;
 pub mod ra;
 pub mod ra_state;
+pub mod ready;
+pub mod resolv;
 pub mod rtnl6;
 pub mod sntp;
 pub mod sntp_poll;

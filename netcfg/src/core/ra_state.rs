@@ -3,7 +3,7 @@
 //! Sans-IO: fed decoded RAs and the time in milliseconds.
 
 use crate::core::ra::Ra;
-use crate::resolv::Entry;
+use crate::core::resolv::Entry;
 use std::net::{IpAddr, Ipv6Addr};
 
 #[derive(Debug, Default)]

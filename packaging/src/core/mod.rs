@@ -1,5 +1,5 @@
 //! packaging's sans-IO core: the formats `nodistro` reads and writes
-//! (cpio, ELF, PE and the UKI, FAT, GPT, MBR, the A/B disk layout,
+//! (cpio and the image's entries, ELF, PE and the UKI, FAT, GPT, MBR, the A/B disk layout,
 //! ld.so.cache, OCI images' index, layers and config, build files) and
 //! the logic over them (dynamic linking, signature checks, QEMU's stop
 //! policy). Fed bytes, paths and time; no IO, no clock (the build's
@@ -17,6 +17,7 @@ pub mod fat;
 pub mod gpt;
 pub mod ldcache;
 pub mod mbr;
+pub mod nodes;
 pub mod oci;
 pub mod pe;
 pub mod qemu;

@@ -5,7 +5,7 @@
 //! parents that are symlinks are followed inside the root (never out of
 //! it: `..` stops at the root, as securejoin does).
 
-use crate::image::{Node, Source};
+use crate::core::nodes::{Node, Source};
 use std::collections::BTreeMap;
 
 /// Whiteout prefix of the OCI image spec (layer.md, "Whiteouts").
@@ -231,7 +231,7 @@ impl Rootfs {
 
     /// Create the missing parents of `path` as 0755 directories.
     fn ensure_dirs(&mut self, layer: usize, path: &str) -> Result<(), LayerError> {
-        crate::image::make_parents(&mut self.nodes, path).map_err(|parent| {
+        crate::core::nodes::make_parents(&mut self.nodes, path).map_err(|parent| {
             LayerError::ParentNotDir {
                 layer,
                 path: path.into(),

@@ -4,7 +4,7 @@
 //! (a name resolved through the image's own /etc/passwd and /etc/group).
 
 use super::layers::Rootfs;
-use crate::image::Node;
+use crate::core::nodes::Node;
 
 /// Docker's and podman's `PATH` when the config sets none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
