@@ -249,18 +249,6 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
         "issue 27: init/packaging not yet split",
     ),
     (
-        "modload/src/lib.rs::run",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
-    (
-        "modload/src/load.rs::load_all",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
-    (
-        "modload/src/modinfo_scan.rs::from_modinfo",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
-    (
         "netcfg/src/linkwait.rs::wait_for",
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
     ),
