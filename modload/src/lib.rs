@@ -55,6 +55,8 @@ pub mod probe;
 mod session;
 mod subset;
 mod sys;
+#[cfg(test)]
+mod testutil;
 pub mod tree;
 pub mod uevent;
 

@@ -17,4 +17,5 @@ pub mod kmodbin;
 pub mod modinfo;
 pub(crate) mod queries;
 pub(crate) mod schedule;
+pub(crate) mod softdep;
 pub(crate) mod textfiles;
