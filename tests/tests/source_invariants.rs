@@ -260,10 +260,6 @@ const ALLOWED_LONG_FNS: &[(&str, &str)] = &[
         "netcfg/src/v6.rs::run",
         "issue 27: an IO loop whose locals are its state: a struct first, then split",
     ),
-    (
-        "console/src/shell.rs::ping",
-        "issue 27: an IO loop whose locals are its state: a struct first, then split",
-    ),
 ];
 
 /// The `.rs` files under `dir`, recursively, sorted.
