@@ -8,7 +8,7 @@
 //!   `files`, `devices`, `net`, `kmsg`, `icmp`, `report` each command's
 //!   text from file contents, `paths` where netcfg and logfwd keep what
 //!   the console reads (their directories from the configuration they
-//!   read).
+//!   read), `width` lines fit or wrapped to the 80 columns.
 //! - [`fuzzing`]: every parser of outside bytes in one function (fuzz target).
 //! - [`gather`]: reading /proc, /sys, /dev/kmsg, netlink (the IO).
 //! - [`shell`]: the terminal, the prompt loop, the commands' IO.
@@ -26,18 +26,7 @@ pub mod shell;
 
 use std::ffi::OsString;
 
-/// Console width: no line of output is longer.
-pub const WIDTH: usize = 80;
-
-/// `line` cut to [`WIDTH`] characters (the last one a `>` when cut).
-pub fn fit(line: &str) -> String {
-    if line.chars().count() <= WIDTH {
-        return line.to_string();
-    }
-    let mut s: String = line.chars().take(WIDTH - 1).collect();
-    s.push('>');
-    s
-}
+pub use crate::core::width::{fit, WIDTH};
 
 /// Entry point shared by the standalone binary and the multicall binary.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
@@ -56,16 +45,5 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             eprintln!("console: unknown argument {other:?}; usage: console [--report]");
             2
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fit_cuts_long_lines() {
-        assert_eq!(super::fit("short"), "short");
-        let f = super::fit(&"é".repeat(100));
-        assert_eq!(f.chars().count(), 80);
-        assert!(f.ends_with('>'));
     }
 }

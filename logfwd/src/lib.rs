@@ -10,10 +10,12 @@
 //! [`core::record`] is what flows, [`core::format`] the console and
 //! RFC 5424/3164 lines and RFC 6587 framing, [`core::queue`] the bounded
 //! queue and ring, [`core::options`] the settings, [`core::stall`] when to
-//! say a server stopped reading. IO shell: [`inherited`] (init's fds),
-//! [`run`] (the poll loop over the sources), [`sink`] (one thread per
-//! sink: `encoding`, `transport`, `udp`, `tcp`), [`clock`], [`state`] (the kernel
-//! position across restarts), [`recent`] (the console's socket), [`error`].
+//! say a server stopped reading, [`core::position`] the kernel position's
+//! file text and when to save it. IO shell: [`inherited`] (init's fds),
+//! [`run`] (the poll loop over the sources; `read`, the sources' readers),
+//! [`sink`] (one thread per sink: `encoding`, `transport`, `udp`, `tcp`),
+//! [`clock`], [`state`] (the kernel position's file across restarts),
+//! [`recent`] (the console's socket), [`error`].
 
 pub mod clock;
 pub mod core;

@@ -4,18 +4,19 @@
 
 use crate::core::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
 use crate::core::fnmatch::normalize_name;
+use crate::core::schedule::{Next, Schedule};
 use crate::plan::Plan;
 use crate::sys;
 use crate::tree::ModuleTree;
 use nodistro_common::Config;
 use rustix::io::Errno;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Why one module did not load.
@@ -234,96 +235,29 @@ impl Loader<'_> {
         on_done: &(dyn Fn(&str, &Outcome) + Sync),
     ) -> Vec<(String, Outcome)> {
         let order = &plan.order;
-        let pos: HashMap<&str, usize> = order
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        // Edges only to earlier modules: `order` is topological, so a corrupt
-        // tree's cycle cannot deadlock the workers.
-        let earlier = |i: usize, names: Vec<&str>| -> Vec<usize> {
-            names
-                .iter()
-                .filter_map(|n| pos.get(n).copied())
-                .filter(|&j| j < i)
-                .collect()
-        };
-        let hard: Vec<Vec<usize>> = order
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let deps = self.tree.dependencies(n);
-                earlier(i, deps.iter().map(String::as_str).collect())
-            })
-            .collect();
-        let mut waiting = vec![0usize; order.len()];
-        let mut dependents = vec![Vec::new(); order.len()];
-        for (i, n) in order.iter().enumerate() {
-            let mut all = hard[i].clone();
-            all.extend(earlier(i, plan.pre_softdeps(self.tree, n)));
-            all.sort_unstable();
-            all.dedup();
-            waiting[i] = all.len();
-            for j in all {
-                dependents[j].push(i);
-            }
-        }
-        struct State {
-            waiting: Vec<usize>,
-            ready: VecDeque<usize>,
-            outcomes: Vec<Option<Outcome>>,
-            left: usize,
-        }
-        let ready = (0..order.len()).filter(|&i| waiting[i] == 0).collect();
-        let state = Mutex::new(State {
-            waiting,
-            ready,
-            outcomes: (0..order.len()).map(|_| None).collect(),
-            left: order.len(),
-        });
-        let cv = Condvar::new();
-        let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
-        let worker = || loop {
-            let (i, failed_dep) = {
-                let mut g = lock();
-                let i = loop {
-                    if let Some(i) = g.ready.pop_front() {
-                        break i;
-                    }
-                    if g.left == 0 {
-                        return;
-                    }
-                    g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
-                };
-                let failed = hard[i]
-                    .iter()
-                    .copied()
-                    .find(|&d| matches!(g.outcomes[d], Some(Outcome::Failed(_)) | None));
-                (i, failed)
-            };
-            let out = match failed_dep {
-                Some(d) => Outcome::Failed(LoadError::DependencyFailed(order[d].clone())),
-                None => self.load_one(&order[i]),
-            };
-            on_done(&order[i], &out);
-            let mut g = lock();
-            g.outcomes[i] = Some(out);
-            g.left -= 1;
-            for &j in &dependents[i] {
-                g.waiting[j] -= 1;
-                if g.waiting[j] == 0 {
-                    g.ready.push_back(j);
-                }
-            }
-            cv.notify_all();
+        let schedule = Schedule::new(
+            order,
+            |i| self.tree.dependencies(&order[i]),
+            |i| plan.pre_softdeps(self.tree, &order[i]),
+        );
+        let run = Run {
+            loader: self,
+            order,
+            on_done,
+            state: Mutex::new(Shared {
+                schedule,
+                outcomes: (0..order.len()).map(|_| None).collect(),
+            }),
+            cv: Condvar::new(),
         };
         std::thread::scope(|s| {
             for _ in 1..self.workers.max(1) {
-                s.spawn(worker);
+                s.spawn(|| run.worker());
             }
-            worker();
+            run.worker();
         });
-        let outcomes = state
+        let outcomes = run
+            .state
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
             .outcomes;
@@ -333,6 +267,59 @@ impl Loader<'_> {
             .zip(outcomes)
             .filter_map(|(n, o)| Some((n, o?)))
             .collect()
+    }
+}
+
+/// What the workers share, under [`Run::state`]'s lock.
+struct Shared {
+    schedule: Schedule,
+    outcomes: Vec<Option<Outcome>>,
+}
+
+/// One [`Loader::load_all`]: its workers' shared state.
+struct Run<'a, 'l> {
+    loader: &'a Loader<'l>,
+    order: &'a [String],
+    on_done: &'a (dyn Fn(&str, &Outcome) + Sync),
+    state: Mutex<Shared>,
+    /// Signalled when a module finishes (others may become ready).
+    cv: Condvar,
+}
+
+impl Run<'_, '_> {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Load modules as they become ready until every one is done.
+    fn worker(&self) {
+        while let Some((i, failed_dep)) = self.take() {
+            let out = match failed_dep {
+                Some(d) => Outcome::Failed(LoadError::DependencyFailed(self.order[d].clone())),
+                None => self.loader.load_one(&self.order[i]),
+            };
+            (self.on_done)(&self.order[i], &out);
+            self.finish(i, out);
+        }
+    }
+
+    /// The next ready module (waiting for one); `None` when all are done.
+    fn take(&self) -> Option<(usize, Option<usize>)> {
+        let mut g = self.lock();
+        loop {
+            match g.schedule.next() {
+                Next::Take { i, failed_dep } => return Some((i, failed_dep)),
+                Next::Done => return None,
+                Next::Wait => g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+
+    fn finish(&self, i: usize, out: Outcome) {
+        let mut g = self.lock();
+        g.schedule.finish(i, matches!(out, Outcome::Failed(_)));
+        g.outcomes[i] = Some(out);
+        self.cv.notify_all();
     }
 }
 

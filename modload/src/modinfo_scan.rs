@@ -2,10 +2,10 @@
 //! `.modinfo` (a walk of the directory).
 
 use crate::core::decompress::{decompress, Compression, DecompressError, MAX_MODULE_SIZE};
-use crate::core::fnmatch::{name_of_path, normalize_name};
+use crate::core::depmod::texts_from_modinfo;
+use crate::core::modinfo::ModInfo;
 use crate::tree::ModuleTree;
-use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A module file's ELF image: decompressed, with the loader's bound, when
 /// its name says it is compressed.
@@ -13,6 +13,46 @@ fn module_image(rel: &str, data: Vec<u8>) -> Result<Vec<u8>, DecompressError> {
     match Compression::of(rel) {
         Some(c) => decompress(c, &data, MAX_MODULE_SIZE),
         None => Ok(data),
+    }
+}
+
+/// Every `.ko`, `.ko.gz`, `.ko.xz` and `.ko.zst` file under `dir`, sorted
+/// (unreadable directories are skipped).
+fn module_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                stack.push(p);
+            } else if [".ko", ".ko.gz", ".ko.xz", ".ko.zst"]
+                .iter()
+                .any(|x| name.ends_with(x))
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The `.modinfo` of module file `f` (`rel`: its path in the tree), or the
+/// warning saying why it is left out.
+fn read_modinfo(f: &Path, rel: &str) -> Result<ModInfo, String> {
+    match std::fs::read(f) {
+        Err(e) => Err(format!("cannot read {}: {e}; left out", f.display())),
+        Ok(d) => module_image(rel, d)
+            .map_err(|e| format!("{}: {e}; left out", f.display()))
+            .and_then(|d| {
+                crate::core::modinfo::modinfo(&d)
+                    .map_err(|e| format!("{}: {e}; left out", f.display()))
+            }),
     }
 }
 
@@ -27,79 +67,26 @@ impl ModuleTree {
             "no modules.dep in {}: reading each module's .modinfo instead (slower; run depmod)",
             dir.display()
         )];
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let p = e.path();
-                let name = e.file_name().to_string_lossy().into_owned();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if [".ko", ".ko.gz", ".ko.xz", ".ko.zst"]
-                    .iter()
-                    .any(|x| name.ends_with(x))
-                {
-                    files.push(p);
-                }
-            }
-        }
-        files.sort();
         let mut infos = Vec::new();
-        for f in &files {
+        for f in &module_files(dir) {
             let rel = f
                 .strip_prefix(dir)
                 .unwrap_or(f)
                 .to_string_lossy()
                 .into_owned();
-            let info = match std::fs::read(f) {
-                Err(e) => Err(format!("cannot read {}: {e}; left out", f.display())),
-                Ok(d) => module_image(&rel, d)
-                    .map_err(|e| format!("{}: {e}; left out", f.display()))
-                    .and_then(|d| {
-                        crate::core::modinfo::modinfo(&d)
-                            .map_err(|e| format!("{}: {e}; left out", f.display()))
-                    }),
-            };
-            match info {
+            match read_modinfo(f, &rel) {
                 Ok(info) => infos.push((rel, info)),
                 Err(w) => warnings.push(w),
             }
         }
-        let path_of: HashMap<String, &str> = infos
-            .iter()
-            .map(|(rel, _)| (name_of_path(rel), rel.as_str()))
-            .collect();
-        let (mut dep, mut alias, mut softdep) = (String::new(), String::new(), String::new());
-        for (rel, info) in &infos {
-            let name = name_of_path(rel);
-            dep.push_str(rel);
-            dep.push(':');
-            // Direct dependencies, the one loaded first last (depmod's order).
-            for d in info.depends.iter().rev() {
-                match path_of.get(&normalize_name(d)) {
-                    Some(p) => {
-                        dep.push(' ');
-                        dep.push_str(p);
-                    }
-                    None => warnings.push(format!(
-                        "{rel}: depends on {d}, which is not in {}",
-                        dir.display()
-                    )),
-                }
-            }
-            dep.push('\n');
-            for a in &info.alias {
-                alias.push_str(&format!("alias {a} {name}\n"));
-            }
-            for sd in &info.softdep {
-                softdep.push_str(&format!("softdep {name} {sd}\n"));
-            }
-        }
+        let texts = texts_from_modinfo(&infos, &dir.display().to_string());
+        warnings.extend(texts.warnings);
         let builtin = std::fs::read_to_string(dir.join("modules.builtin")).unwrap_or_default();
-        let mut t = Self::build(&softdep, &builtin).set_texts(dep, alias.into_bytes(), Vec::new());
+        let mut t = Self::build(&texts.softdep, &builtin).set_texts(
+            texts.dep,
+            texts.alias.into_bytes(),
+            Vec::new(),
+        );
         t.dir = dir.to_path_buf();
         warnings.append(&mut t.warnings);
         t.warnings = warnings;

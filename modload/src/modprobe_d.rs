@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn etc_hides_lib_and_files_are_read_in_name_order() {
-        let root = crate::core::textfiles::TempTree::new("modload-modprobe-d");
+        let root = crate::testutil::TempTree::new("modload-modprobe-d");
         for (dir, name, text) in [
             ("etc/modprobe.d", "b.conf", "options m b_etc=1\n"),
             ("lib/modprobe.d", "b.conf", "options m b_lib=1\n"),

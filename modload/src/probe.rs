@@ -10,16 +10,9 @@ use std::path::{Path, PathBuf};
 
 /// The modules tree of the running kernel in this image.
 pub fn running_tree() -> Result<ModuleTree, crate::Error> {
-    let running = running_release();
+    let running = crate::sys::running_release();
     let dir = Path::new("/lib/modules").join(&running);
     ModuleTree::open(&dir).map_err(crate::Error::Tree)
-}
-
-fn running_release() -> String {
-    rustix::system::uname()
-        .release()
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// What `probe` did to each module it tried, in load order: (name, line).
@@ -65,7 +58,7 @@ pub fn probe(target: &str, params: &[String]) -> Result<Report, String> {
         params: loader_params,
         sys_module: PathBuf::from("/sys/module"),
         workers: 1,
-        running: running_release(),
+        running: crate::sys::running_release(),
     };
     for (name, o) in loader.load_all(&plan, &|_, _| {}) {
         let line = match &o {

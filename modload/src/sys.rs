@@ -1,5 +1,5 @@
-//! The module-loading system calls (through rustix) and a read-only file
-//! mapping.
+//! The module-loading system calls (through rustix), the running kernel's
+//! release, and a read-only file mapping.
 #![allow(unsafe_code)]
 
 use rustix::io::Errno;
@@ -20,6 +20,14 @@ pub fn finit_module(fd: BorrowedFd<'_>, params: &CStr, flags: u32) -> Result<(),
 /// after decompressing in userspace).
 pub fn init_module(image: &[u8], params: &CStr) -> Result<(), Errno> {
     rustix::system::init_module(image, params)
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn running_release() -> String {
+    rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A whole file mapped read-only: the page-cache pages themselves, no copy

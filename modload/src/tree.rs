@@ -19,6 +19,7 @@ use crate::core::depindex::DepIndex;
 pub use crate::core::fnmatch::name_of_path;
 use crate::core::fnmatch::{fnmatch, normalize_name};
 use crate::core::hash::FxMap;
+use crate::core::softdep::{parse_softdeps, Softdep};
 use crate::core::textfiles::into_string;
 use crate::sys::read_optional;
 use crate::sys::Bytes;
@@ -41,42 +42,6 @@ pub enum TreeError {
     MissingDependency { module: String, dep: String },
     #[error("dependency cycle: {module} needs {dep}, which needs {module} again (modules.dep is corrupt; run depmod)")]
     Cycle { module: String, dep: String },
-}
-
-#[derive(Default)]
-pub(crate) struct Softdep {
-    pub(crate) line: String,
-    pub(crate) pre: Vec<String>,
-    pub(crate) post: Vec<String>,
-}
-
-/// Every `softdep` line of `text`: (module, its soft dependencies, the line).
-/// Words before the first `pre:`/`post:` are ignored, as kmod does.
-fn parse_softdeps(text: &str) -> Vec<(String, Softdep, &str)> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let mut w = line.split_whitespace();
-        if w.next() != Some("softdep") {
-            continue;
-        }
-        let Some(module) = w.next() else { continue };
-        let mut sd = Softdep {
-            line: line.to_string(),
-            ..Softdep::default()
-        };
-        let mut mode = 0;
-        for word in w {
-            match word {
-                "pre:" => mode = 1,
-                "post:" => mode = 2,
-                _ if mode == 1 => sd.pre.push(word.to_string()),
-                _ if mode == 2 => sd.post.push(word.to_string()),
-                _ => {}
-            }
-        }
-        out.push((normalize_name(module), sd, line));
-    }
-    out
 }
 
 /// A module's modules.dep line: its path and its dependencies' paths.
@@ -491,12 +456,12 @@ mod tests {
     }
 
     /// A tree directory with the fixture's files, text and .bin.
-    fn on_disk(tag: &str) -> (crate::core::textfiles::TempTree, Vec<(String, Vec<u8>)>) {
+    fn on_disk(tag: &str) -> (crate::testutil::TempTree, Vec<(String, Vec<u8>)>) {
         let t = fixture::tree();
         let all: std::collections::BTreeSet<String> =
             t.module_names().map(str::to_string).collect();
         let files = t.write_subset_index(&all, &Default::default());
-        let dir = crate::core::textfiles::TempTree::new(tag);
+        let dir = crate::testutil::TempTree::new(tag);
         for (name, content) in &files {
             std::fs::write(dir.0.join(name), content).expect("write");
         }

@@ -1,7 +1,7 @@
 //! `devices`, sans-IO: every bus device with its modalias, the driver bound
 //! to it or "no driver" and whether a module in the image matches.
 
-use crate::fit;
+use crate::core::width::fit;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {

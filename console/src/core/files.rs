@@ -43,7 +43,7 @@ pub fn ls(entries: &mut [Entry]) -> String {
         if let Some(t) = &e.target {
             line += &format!(" -> {}", escape_str(t));
         }
-        out += &crate::fit(&line);
+        out += &crate::core::width::fit(&line);
         out.push('\n');
     }
     out

@@ -93,6 +93,39 @@ pub fn parse(pkt: &[u8], id: u16) -> Option<Reply> {
     }
 }
 
+/// What a reply says about request `seq` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The line to print.
+    pub line: String,
+    /// The round trip, when it is the echo reply.
+    pub rtt_us: Option<u64>,
+}
+
+/// `reply`, received `us` after request `seq` went out: its answer or an
+/// error about it; `None` when it is about another request.
+pub fn answer(to: Ipv4Addr, seq: u16, reply: &Reply, us: u64) -> Option<Answer> {
+    match *reply {
+        Reply::Echo {
+            seq: s,
+            ttl,
+            from,
+            bytes,
+        } if s == seq => Some(Answer {
+            line: format!(
+                "{bytes} bytes from {from}: seq {seq} ttl {ttl} time {} ms\n",
+                ms(us)
+            ),
+            rtt_us: Some(us),
+        }),
+        Reply::Error { seq: s, from, what } if s == seq => Some(Answer {
+            line: format!("{to}: seq {seq}: {what} (from {from})\n"),
+            rtt_us: None,
+        }),
+        _ => None,
+    }
+}
+
 /// The summary line after the tries.
 pub fn summary(to: Ipv4Addr, sent: u32, got: u32, rtts_us: &[u64]) -> String {
     let loss = sent
@@ -170,6 +203,37 @@ mod tests {
             let _ = parse(&pkt[..cut], 0x1234);
         }
         assert_eq!(parse(&[0x60; 40], 1), None);
+    }
+
+    #[test]
+    fn answers_of_this_request_only() {
+        let to = Ipv4Addr::new(10, 0, 2, 2);
+        let echo = Reply::Echo {
+            seq: 2,
+            ttl: 64,
+            from: to,
+            bytes: 64,
+        };
+        assert_eq!(
+            answer(to, 2, &echo, 1500),
+            Some(Answer {
+                line: "64 bytes from 10.0.2.2: seq 2 ttl 64 time 1.500 ms\n".into(),
+                rtt_us: Some(1500)
+            })
+        );
+        assert_eq!(answer(to, 3, &echo, 1500), None, "a late answer");
+        let err = Reply::Error {
+            seq: 3,
+            from: Ipv4Addr::new(10, 0, 2, 1),
+            what: "host unreachable",
+        };
+        assert_eq!(
+            answer(to, 3, &err, 9),
+            Some(Answer {
+                line: "10.0.2.2: seq 3: host unreachable (from 10.0.2.1)\n".into(),
+                rtt_us: None
+            })
+        );
     }
 
     #[test]

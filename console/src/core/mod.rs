@@ -1,6 +1,7 @@
 //! The console's sans-IO core: the line editor, words to commands, and
 //! each command's text from the bytes the shell gathered (/proc, /sys,
-//! kmsg, rtnetlink, ICMP), the other tools' paths from the configuration.
+//! kmsg, rtnetlink, ICMP), the other tools' paths from the configuration,
+//! the 80 columns.
 //! No system call, no clock (source_invariants checks this directory).
 
 pub mod command;
@@ -13,3 +14,4 @@ pub mod net;
 pub mod paths;
 pub mod procfs;
 pub mod report;
+pub mod width;

@@ -2,7 +2,7 @@
 //! address dump), routes (/proc/net/route), DNS (resolv.conf) and netcfg's
 //! DHCP state (/run/netcfg/IFACE.state) to console lines.
 
-use crate::fit;
+use crate::core::width::fit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

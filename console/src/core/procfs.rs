@@ -2,7 +2,7 @@
 //! `df`, `lsmod`. Every function takes the files' contents as strings and
 //! returns lines that fit 80 columns; malformed input is skipped.
 
-use crate::fit;
+use crate::core::width::fit;
 
 /// One process, from /proc/PID/{stat,status,cmdline}.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use crate::core::devices::Device;
 use crate::core::net::Link;
-use crate::fit;
+use crate::core::width::fit;
 use nodistro_common::bootlog::{Kind, Stage};
 
 fn secs(ms: u64) -> String {

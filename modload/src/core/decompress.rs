@@ -18,6 +18,8 @@ use std::sync::OnceLock;
 type Decoder = fn(Compression, &[u8], usize) -> Result<Vec<u8>, DecompressError>;
 
 /// The decoder [`decompress`] uses; unset in nodistro-box.
+// Global on purpose: `enable()` is a link-time switch (a binary that never
+// calls it links no decoder), not state a caller could pass.
 static DECODER: OnceLock<Decoder> = OnceLock::new();
 
 /// Link the userspace decoders into this binary and use them (idempotent).

@@ -50,29 +50,3 @@ pub(crate) fn builtin_alias_records(data: &[u8]) -> impl Iterator<Item = (&[u8],
 pub(crate) fn into_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
-
-/// A temporary directory removed on drop (unit tests).
-#[cfg(test)]
-pub(crate) struct TempTree(pub(crate) std::path::PathBuf);
-
-#[cfg(test)]
-impl TempTree {
-    pub(crate) fn new(tag: &str) -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).expect("mkdir");
-        TempTree(p)
-    }
-}
-
-#[cfg(test)]
-impl Drop for TempTree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
