@@ -137,6 +137,48 @@ fn sans_io_cores_do_no_io_and_read_no_clock() {
     );
 }
 
+/// A core leans on nothing of its shell: outside its tests and comments a
+/// file under `src/core/` names `crate::` only as `crate::core::` (the
+/// shell may re-export core items; the core may not reach back for them).
+#[test]
+fn cores_do_not_reach_into_their_shells() {
+    let root = workspace_root();
+    let mut bad = Vec::new();
+    for d in SANS_IO_DIRS {
+        for p in rust_files(&root.join(d)) {
+            if p.file_name().is_some_and(|n| n == "tests.rs") {
+                continue; // a `#[cfg(test)] mod tests;` file
+            }
+            let text = std::fs::read_to_string(&p).expect("source");
+            let rel = p
+                .strip_prefix(&root)
+                .expect("in root")
+                .display()
+                .to_string();
+            for (n, line) in non_test(&text).lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                let mut rest = code;
+                while let Some(i) = rest.find("crate::") {
+                    let after = &rest[i + "crate::".len()..];
+                    let ok = ["core::", "core;", "core}"]
+                        .iter()
+                        .any(|p| after.starts_with(p));
+                    if !ok {
+                        bad.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                        break;
+                    }
+                    rest = after;
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "core files using their crate's shell (move the item into core/):\n{}",
+        bad.join("\n")
+    );
+}
+
 /// Issue 15 defect 5: logfwd took the app's pipes (removing their
 /// environment variables) in run.rs after its sink threads had started.
 /// Now no file that starts threads takes an inherited fd, and
