@@ -118,11 +118,7 @@ fn sans_io_cores_do_no_io_and_read_no_clock() {
         assert!(!files.is_empty(), "{d}: no sans-IO core there");
         for p in files {
             let text = std::fs::read_to_string(&p).expect("source");
-            let rel = p
-                .strip_prefix(&root)
-                .expect("in root")
-                .display()
-                .to_string();
+            let rel = rel(&root, &p);
             bad.extend(
                 violations(&text, &forbidden)
                     .into_iter()
@@ -150,11 +146,7 @@ fn cores_do_not_reach_into_their_shells() {
                 continue; // a `#[cfg(test)] mod tests;` file
             }
             let text = std::fs::read_to_string(&p).expect("source");
-            let rel = p
-                .strip_prefix(&root)
-                .expect("in root")
-                .display()
-                .to_string();
+            let rel = rel(&root, &p);
             for (n, line) in non_test(&text).lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
                 let mut rest = code;
@@ -258,6 +250,11 @@ const MAX_FN_LINES: usize = 80;
 /// Functions over [`MAX_FN_LINES`] not yet split: `path::fn` and why
 /// (none today: a new one is split or says `// long:` why not).
 const ALLOWED_LONG_FNS: &[(&str, &str)] = &[];
+
+/// `p` relative to the workspace root, for messages.
+fn rel(root: &std::path::Path, p: &std::path::Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
 
 /// The `.rs` files under `dir`, recursively, sorted.
 fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -640,11 +637,7 @@ fn runtime_functions_are_short_or_say_why() {
     for krate in RUNTIME_CRATES.iter().chain(HOST_CRATES) {
         let src = root.join(krate).join("src");
         for p in rust_files(&src) {
-            let rel = p
-                .strip_prefix(&root)
-                .expect("in root")
-                .display()
-                .to_string();
+            let rel = rel(&root, &p);
             let text = std::fs::read_to_string(&p).expect("source");
             for (line, name, len, reason) in functions(&text) {
                 if len <= MAX_FN_LINES || reason {
@@ -692,11 +685,7 @@ fn tests_spell_no_qemu_arguments() {
             continue;
         }
         let text = std::fs::read_to_string(&p).expect("source");
-        let rel = p
-            .strip_prefix(&root)
-            .expect("in root")
-            .display()
-            .to_string();
+        let rel = rel(&root, &p);
         bad.extend(
             violations(&text, &raw)
                 .into_iter()
@@ -749,11 +738,7 @@ fn contracts_are_spelled_only_in_protocol() {
                 let exact = format!("\"{v}\"");
                 let under = format!("\"{v}/");
                 if code.contains(&exact) || (v.starts_with('/') && code.contains(&under)) {
-                    let rel = p
-                        .strip_prefix(&root)
-                        .expect("in root")
-                        .display()
-                        .to_string();
+                    let rel = rel(&root, &p);
                     bad.push(format!("{rel}: {v:?}"));
                 }
             }
