@@ -18,6 +18,7 @@
 //! app's status. [`helpers`] builds the commands both hand the supervisor.
 
 pub mod appliance;
+pub mod buttons;
 pub mod checks;
 pub mod core;
 // The core's modules by their old paths.

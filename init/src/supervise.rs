@@ -1,15 +1,18 @@
 //! The IO shell around [`crate::policy::Supervisor`]: spawns processes,
 //! reaps every child (orphans included), reads signals from a signalfd,
-//! readiness lines from the helpers' pipes and key presses from power
-//! buttons, and feeds all of it to the state machine.
+//! readiness lines from the helpers' pipes (split by
+//! `core::readiness`) and key presses from power buttons (`buttons`), and
+//! feeds all of it to the state machine.
 
+use crate::buttons;
+use crate::core::readiness::LineBuf;
 use crate::policy::{Action, Halt, HelperSpec, Status, Supervisor, Target};
 use nodistro_common::signal;
 use nodistro_common::timeline::{log, since_boot_ms};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,36 +70,7 @@ const BUTTON_SEARCH: Duration = Duration::from_secs(60);
 /// A helper's readiness pipe and the partial line read so far.
 struct ReadyPipe {
     fd: OwnedFd,
-    buf: Vec<u8>,
-}
-
-/// The longest readiness line kept; a helper writing more without a
-/// newline has the excess dropped (init's memory stays bounded).
-const MAX_READY_LINE: usize = 1024;
-
-impl ReadyPipe {
-    /// Add `bytes` read from the pipe; return the complete lines. A line
-    /// longer than [`MAX_READY_LINE`] is cut there and ends with `...`.
-    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        let mut lines = Vec::new();
-        for part in bytes.split_inclusive(|b| *b == b'\n') {
-            let (text, complete) = match part.split_last() {
-                Some((b'\n', text)) => (text, true),
-                _ => (part, false),
-            };
-            let room = (MAX_READY_LINE + 1).saturating_sub(self.buf.len());
-            self.buf.extend_from_slice(&text[..text.len().min(room)]);
-            if complete {
-                let mut line = String::from_utf8_lossy(&self.buf).trim_end().to_string();
-                if self.buf.len() > MAX_READY_LINE {
-                    line = line.chars().take(MAX_READY_LINE).collect::<String>() + "...";
-                }
-                lines.push(line);
-                self.buf.clear();
-            }
-        }
-        lines
-    }
+    lines: LineBuf,
 }
 
 /// The app's stdout and stderr pipes, both ends kept by init.
@@ -343,7 +317,7 @@ impl Shell {
         drop(keep);
         self.ready[i] = Some(ReadyPipe {
             fd: r,
-            buf: Vec::new(),
+            lines: LineBuf::default(),
         });
         self.stamps[i].0.get_or_insert(since_boot_ms());
         Ok(child.id() as i32)
@@ -451,45 +425,6 @@ impl Shell {
         log("init", &format!("boot summary: {}", parts.join(", ")));
     }
 
-    /// Open every power button's event device not open yet
-    /// ([`is_power_button`]).
-    fn scan_buttons(&mut self) {
-        let Ok(dir) = std::fs::read_dir("/sys/class/input") else {
-            return;
-        };
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with("event") {
-                continue;
-            }
-            let label = std::fs::read_to_string(e.path().join("device/name")).unwrap_or_default();
-            if !is_power_button(&label) {
-                continue;
-            }
-            let dev = format!("/dev/input/{name}");
-            let dup = self.buttons.iter().any(|b| {
-                rustix::fs::fstat(b).ok().map(|s| s.st_rdev)
-                    == rustix::fs::stat(&dev).ok().map(|s| s.st_rdev)
-            });
-            if dup {
-                continue;
-            }
-            match rustix::fs::open(
-                &dev,
-                rustix::fs::OFlags::RDONLY
-                    | rustix::fs::OFlags::NONBLOCK
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            ) {
-                Ok(fd) => {
-                    log("init", &format!("power button on {dev}"));
-                    self.buttons.push(fd);
-                }
-                Err(e) => log("init", &format!("cannot open power button {dev}: {e}")),
-            }
-        }
-    }
-
     /// Wait for a signal, a readiness line, a key press or the next deadline.
     fn wait(&mut self, sigfd: &OwnedFd) {
         // The power button's event device appears only once modload has
@@ -498,7 +433,7 @@ impl Shell {
         // first 10 s (the boot), then every second up to a minute.
         let rescan = self.plan.vm && self.buttons.is_empty() && self.now() < BUTTON_SEARCH;
         if rescan {
-            self.scan_buttons();
+            buttons::scan(&mut self.buttons);
         }
         let mut deadline = self.sup.next_deadline();
         if let Some(t) = self.plan.appliance.next_deadline() {
@@ -551,7 +486,7 @@ impl Shell {
         let pressed = buttons_ready
             .iter()
             .zip(&self.buttons)
-            .any(|(hit, fd)| *hit && power_key_pressed(fd));
+            .any(|(hit, fd)| *hit && buttons::power_key_pressed(fd));
         if pressed {
             log("init", "power button pressed");
             let now = self.now();
@@ -593,7 +528,7 @@ impl Shell {
                     eof = true;
                     break;
                 }
-                Ok(n) => lines.extend(p.push(&chunk[..n.min(chunk.len())])),
+                Ok(n) => lines.extend(p.lines.push(&chunk[..n.min(chunk.len())])),
                 Err(_) => break,
             }
         }
@@ -618,42 +553,6 @@ fn app_name(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_string()
 }
 
-/// Read pending input events; true if one is a KEY_POWER press.
-fn power_key_pressed(fd: &OwnedFd) -> bool {
-    let mut buf = [0u8; INPUT_EVENT_SIZE * 16];
-    let mut pressed = false;
-    while let Ok(n) = rustix::io::read(fd.as_fd(), &mut buf) {
-        if n == 0 {
-            break;
-        }
-        pressed |= has_power_press(&buf[..n]);
-    }
-    pressed
-}
-
-/// Whether an input device of this name (`/sys/class/input/*/device/name`)
-/// is a machine's power button: the ACPI button (x86, `virt` under UEFI),
-/// or the device-tree GPIO keys of QEMU's arm `virt` booted without
-/// firmware, whose one key is KEY_POWER (only KEY_POWER presses count).
-pub fn is_power_button(name: &str) -> bool {
-    matches!(name.trim(), "Power Button" | "gpio-keys")
-}
-
-/// `struct input_event` on 64-bit: timeval (16), type u16, code u16, value i32.
-const INPUT_EVENT_SIZE: usize = 24;
-
-/// Whether these input events hold a KEY_POWER press (EV_KEY, value 1).
-pub fn has_power_press(events: &[u8]) -> bool {
-    const EV_KEY: u16 = 1;
-    const KEY_POWER: u16 = 116;
-    events.chunks_exact(INPUT_EVENT_SIZE).any(|ev| {
-        let ty = u16::from_ne_bytes([ev[16], ev[17]]);
-        let code = u16::from_ne_bytes([ev[18], ev[19]]);
-        let value = i32::from_ne_bytes([ev[20], ev[21], ev[22], ev[23]]);
-        ty == EV_KEY && code == KEY_POWER && value == 1
-    })
-}
-
 /// How a reaped child ended; `None` for a stop or continue report.
 fn ended(st: rustix::process::WaitStatus) -> Option<Status> {
     match (st.exit_status(), st.terminating_signal()) {
@@ -666,64 +565,6 @@ fn ended(st: rustix::process::WaitStatus) -> Option<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn power_buttons_by_name() {
-        assert!(is_power_button("Power Button\n"));
-        assert!(is_power_button("gpio-keys\n"));
-        assert!(!is_power_button("AT Translated Set 2 keyboard\n"));
-        assert!(!is_power_button(""));
-    }
-
-    fn event(ty: u16, code: u16, value: i32) -> Vec<u8> {
-        let mut e = vec![0u8; 16];
-        e.extend(ty.to_ne_bytes());
-        e.extend(code.to_ne_bytes());
-        e.extend(value.to_ne_bytes());
-        e
-    }
-
-    #[test]
-    fn power_press_among_events() {
-        let syn = event(0, 0, 0);
-        let release = event(1, 116, 0);
-        let other_key = event(1, 30, 1);
-        assert!(!has_power_press(
-            &[syn.clone(), release, other_key].concat()
-        ));
-        assert!(has_power_press(&[syn, event(1, 116, 1)].concat()));
-        assert!(!has_power_press(&event(1, 116, 1)[..20]), "truncated event");
-    }
-
-    /// Issue 15 defect 4: a helper writing without a newline grew init's
-    /// buffer without bound.
-    #[test]
-    fn readiness_lines_are_bounded() {
-        let (r, _w) = rustix::pipe::pipe().expect("pipe");
-        let mut p = ReadyPipe {
-            fd: r,
-            buf: Vec::new(),
-        };
-        assert_eq!(p.push(b"rea"), Vec::<String>::new());
-        assert_eq!(
-            p.push(b"dy\nonline eth0 10.0.2.15/24\r\npart"),
-            ["ready", "online eth0 10.0.2.15/24"]
-        );
-        let chunk = [b'x'; 512];
-        for _ in 0..10_000 {
-            assert!(p.push(&chunk).is_empty());
-            assert!(
-                p.buf.len() <= MAX_READY_LINE + 1,
-                "buffer grew to {}",
-                p.buf.len()
-            );
-        }
-        let lines = p.push(b"\nready\n");
-        assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("partxxx") && lines[0].ends_with("..."));
-        assert_eq!(lines[0].len(), MAX_READY_LINE + 3);
-        assert_eq!(lines[1], "ready");
-    }
 
     #[test]
     fn app_name_is_the_file_name() {
