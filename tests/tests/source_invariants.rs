@@ -12,6 +12,7 @@ use nodistro_tests::workspace_root;
 
 /// Protocol and format logic fed bytes and time.
 const SANS_IO: &[&str] = &[
+    "common/src/bootlog.rs",
     "common/src/cmdline.rs",
     "common/src/http.rs",
     "common/src/protocol.rs",
