@@ -2,7 +2,7 @@
 //! to, and the bring-up report. What `init.debug` and `init.break` ask for
 //! is `core::debug` (sans-IO), re-exported here.
 
-pub use crate::core::debug::{Break, Debug, DebugPlan, CONSOLE};
+pub use crate::core::debug::{DebugPlan, CONSOLE};
 
 /// Create the file the tools copy their timeline lines to (best effort).
 pub fn keep_timeline() {

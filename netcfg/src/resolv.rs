@@ -2,7 +2,8 @@
 //! registry (the merge is `core::resolv`), which writes the file
 //! atomically when its text changes and logs what it wrote.
 
-pub use crate::core::resolv::{Entry, Merged, Registry, Source, MAX_DOMAINS, MAX_SERVERS};
+use crate::core::resolv::Registry;
+pub use crate::core::resolv::{Entry, Source};
 use nodistro_common::timeline::log;
 use std::io;
 use std::path::Path;
